@@ -1,0 +1,28 @@
+# Cairn: `make run` sets up a fresh Debian machine and runs the demonstration;
+# `make test` runs every test. Both install missing apt packages first.
+APT_PACKAGES := libsodium-dev liblmdb-dev libisal-dev libzstd-dev pkg-config
+SWIFT ?= swift
+
+.PHONY: run test deps build release bench clean
+
+deps:
+	@bash scripts/install-deps.sh $(APT_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+run: release
+	@bash scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/cairn"
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel
+
+bench: deps
+	@bash Benchmarks/backup.sh
+
+clean:
+	rm -rf .build

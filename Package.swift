@@ -1,0 +1,57 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Cairn",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cairn", targets: ["cairn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CSodium", path: "Sources/CSodium", pkgConfig: "libsodium",
+                       providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB", pkgConfig: "lmdb",
+                       providers: [.apt(["liblmdb-dev"])]),
+        // Debian's libisal-dev ships no .pc file: the modulemap links "isal" itself.
+        .systemLibrary(name: "CISAL", path: "Sources/CISAL", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+
+        .target(name: "CairnCrypto", dependencies: ["CSodium"], swiftSettings: strict),
+        .target(name: "CairnStore", dependencies: ["CLMDB"], swiftSettings: strict),
+        .target(
+            name: "CairnData",
+            dependencies: [
+                "CairnCrypto", "CairnStore", "CISAL", "CZstd",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(name: "CairnCore", dependencies: ["CairnCrypto"], swiftSettings: strict),
+        .target(name: "CairnSimulator", dependencies: ["CairnCore"], path: "Simulations", swiftSettings: strict),
+        .executableTarget(
+            name: "cairn",
+            dependencies: [
+                "CairnCrypto", "CairnStore", "CairnData", "CairnCore", "CairnSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        .testTarget(name: "CairnCryptoTests", dependencies: ["CairnCrypto"], swiftSettings: strict),
+        .testTarget(name: "CairnStoreTests", dependencies: ["CairnStore"], swiftSettings: strict),
+        .testTarget(name: "CairnDataTests", dependencies: ["CairnData", "CairnCrypto", "CairnStore"], swiftSettings: strict),
+        .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore"], swiftSettings: strict),
+        .testTarget(name: "CairnSimulatorTests", dependencies: ["CairnSimulator", "CairnCore"], swiftSettings: strict),
+        .testTarget(name: "CairnCLITests", dependencies: ["cairn"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,1 @@
+// CairnSimulator: the deterministic simulator (issue 4).

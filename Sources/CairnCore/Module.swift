@@ -1,0 +1,1 @@
+// CairnCore: see docs/ARCHITECTURE.md

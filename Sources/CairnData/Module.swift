@@ -1,0 +1,1 @@
+// CairnData: see docs/ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// CairnStore: see docs/ARCHITECTURE.md
