@@ -1,0 +1,146 @@
+import CairnCrypto
+import Foundation
+
+/// The settings a data directory remembers between runs.
+public struct RepositoryConfig: Codable, Sendable, Equatable {
+    public var version: Int = 1
+    public var targets: [String] = []
+    public var k: Int = 3
+    public var chunker: ChunkerSettings? = nil
+
+    public init() {}
+}
+
+extension ChunkerSettings: Codable {
+    enum CodingKeys: String, CodingKey { case minSize = "min_size", avgSize = "avg_size", maxSize = "max_size", normalization }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(minSize: try c.decode(Int.self, forKey: .minSize), avgSize: try c.decode(Int.self, forKey: .avgSize),
+                  maxSize: try c.decode(Int.self, forKey: .maxSize), normalization: try c.decode(Int.self, forKey: .normalization))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(minSize, forKey: .minSize)
+        try c.encode(avgSize, forKey: .avgSize)
+        try c.encode(maxSize, forKey: .maxSize)
+        try c.encode(normalization, forKey: .normalization)
+    }
+}
+
+/// The folder where a device keeps its keys (0600 files in a 0700 folder), its settings
+/// and its local index. Losing it loses nothing: the phrase and the targets rebuild it.
+public struct DataDirectory: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// `$XDG_DATA_HOME/cairn`, else `~/.local/share/cairn`.
+    public static func defaultPath() -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let xdg = env["XDG_DATA_HOME"], !xdg.isEmpty { return xdg + "/cairn" }
+        return (env["HOME"] ?? NSHomeDirectory()) + "/.local/share/cairn"
+    }
+
+    var keysPath: String { path + "/keys" }
+    var seedPath: String { keysPath + "/seed" }
+    var identityPath: String { keysPath + "/identity" }
+    var configPath: String { path + "/config.json" }
+    public var statePath: String { path + "/state" }
+
+    public var isInitialized: Bool { FileManager.default.fileExists(atPath: seedPath) }
+
+    /// Writes the keys derived from `mnemonic`. Re-running with the same phrase is
+    /// harmless; a different phrase over existing keys is refused so nothing is lost.
+    public func initialize(with mnemonic: Mnemonic) throws(DataError) -> OwnerKeys {
+        let seed = mnemonic.seed()
+        let keys = OwnerKeys(seed: seed)
+        if isInitialized {
+            let existing = try loadKeys()
+            guard existing.identity == keys.identity else {
+                throw DataError(.alreadyInitialized, "\(path) already holds identity \(existing.identity); use another --data-dir, or remove that folder if you are sure it is not needed")
+            }
+            return existing
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: keysPath, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: keysPath)
+        } catch {
+            throw DataError(.io, "cannot create the data directory \(path)", cause: error)
+        }
+        try SecretFile.write(seed.bytes, to: seedPath)
+        try SecretFile.write(Array((keys.identity + "\n").utf8), to: identityPath)
+        return keys
+    }
+
+    public func loadKeys() throws(DataError) -> OwnerKeys {
+        guard isInitialized else {
+            throw DataError(.notInitialized, "no Cairn identity in \(path): run `cairn init` (or `cairn init --recover` with your phrase) first")
+        }
+        let bytes = try SecretFile.read(seedPath)
+        guard bytes.count == 64 else {
+            throw DataError(.corrupt, "the key file \(seedPath) is damaged (\(bytes.count) bytes, expected 64): run `cairn init --recover` with your phrase into a new --data-dir")
+        }
+        return OwnerKeys(seed: SecureBytes(copying: bytes))
+    }
+
+    public func loadConfig() throws(DataError) -> RepositoryConfig {
+        guard let data = FileManager.default.contents(atPath: configPath) else { return RepositoryConfig() }
+        do {
+            return try JSONDecoder().decode(RepositoryConfig.self, from: data)
+        } catch {
+            throw DataError(.corrupt, "\(configPath) is not valid: fix or delete it (it only remembers targets)", cause: error)
+        }
+    }
+
+    public func saveConfig(_ config: RepositoryConfig) throws(DataError) {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            try enc.encode(config).write(to: URL(fileURLWithPath: configPath), options: .atomic)
+        } catch {
+            throw DataError(.io, "cannot write \(configPath)", cause: error)
+        }
+    }
+}
+
+/// Files that hold secrets: created 0600 before any byte is written, replaced atomically.
+public enum SecretFile {
+    public static func write(_ bytes: [UInt8], to path: String) throws(DataError) {
+        let tmp = path + ".tmp"
+        unlink(tmp)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw DataError(.io, "cannot create \(tmp): \(String(cString: strerror(errno)))")
+        }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let msg = String(cString: strerror(errno))
+                close(fd)
+                unlink(tmp)
+                throw DataError(.io, "cannot write \(path): \(msg)")
+            }
+            off += n
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(tmp, path) == 0 else {
+            let msg = String(cString: strerror(errno))
+            unlink(tmp)
+            throw DataError(.io, "cannot write \(path): \(msg)")
+        }
+    }
+
+    public static func read(_ path: String) throws(DataError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DataError(.io, "cannot read \(path)")
+        }
+        return [UInt8](data)
+    }
+}

@@ -1,0 +1,57 @@
+/// An expected failure of the data path, with a message saying what went wrong and what
+/// to do, and the error that caused it.
+public struct DataError: Error, CustomStringConvertible, Sendable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case notInitialized, alreadyInitialized, wrongOwner, corrupt, unrecoverable, targetUnavailable
+            case io, invalidArgument, notFound, interrupted
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        public static let notInitialized = Code(.notInitialized)
+        public static let alreadyInitialized = Code(.alreadyInitialized)
+        public static let wrongOwner = Code(.wrongOwner)
+        public static let corrupt = Code(.corrupt)
+        public static let unrecoverable = Code(.unrecoverable)
+        public static let targetUnavailable = Code(.targetUnavailable)
+        public static let io = Code(.io)
+        public static let invalidArgument = Code(.invalidArgument)
+        public static let notFound = Code(.notFound)
+        public static let interrupted = Code(.interrupted)
+
+        public var description: String { value.rawValue }
+    }
+
+    public let code: Code
+    public let message: String
+    public let cause: (any Error)?
+    public let file: String
+    public let line: Int
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil, file: String = #fileID, line: Int = #line) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String {
+        var s = message
+        var next = cause
+        var depth = 0
+        while let c = next, depth < 8 {
+            if let d = c as? DataError {
+                s += "\n  caused by: \(d.message)"
+                next = d.cause
+            } else {
+                s += "\n  caused by: \(c)"
+                next = nil
+            }
+            depth += 1
+        }
+        return s
+    }
+}

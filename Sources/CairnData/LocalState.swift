@@ -1,0 +1,135 @@
+import CairnStore
+
+/// The data directory's own index (an LMDB environment): which chunks are stored where,
+/// every pack written, the latest root record and a cache of snapshot trees. All of it
+/// can be rebuilt from the targets and the phrase; it exists to make backups fast and to
+/// let an interrupted backup resume without re-sending what was stored.
+public final class LocalState: @unchecked Sendable {
+    private let env: LMDBEnvironment
+    private let chunks: LMDBDatabase
+    private let packs: LMDBDatabase
+    private let meta: LMDBDatabase
+    private let trees: LMDBDatabase
+    public let path: String
+
+    static let rootKey: [UInt8] = Array("root".utf8)
+
+    public init(path: String) throws(DataError) {
+        self.path = path
+        do {
+            env = try LMDBEnvironment(path: path, mapSize: 1 << 40, maxDatabases: 8)
+            chunks = try env.openDatabase("chunks")
+            packs = try env.openDatabase("packs")
+            meta = try env.openDatabase("meta")
+            trees = try env.openDatabase("trees")
+        } catch {
+            throw DataError(.io, "cannot open the local index at \(path)", cause: error)
+        }
+    }
+
+    private func wrap<R>(_ what: String, _ body: () throws -> R) throws(DataError) -> R {
+        do { return try body() } catch let e as DataError { throw e } catch {
+            throw DataError(.io, "local index at \(path): \(what) failed", cause: error)
+        }
+    }
+
+    /// Where a chunk already stored lives, if it is.
+    public func lookupChunk(_ id: ChunkID) throws(DataError) -> ChunkRef? {
+        try wrap("chunk lookup") {
+            try env.read { txn in
+                try txn.withValue(chunks, id.bytes) { v -> ChunkRef? in
+                    var r = ByteReader(Array(v), what: "chunk index entry")
+                    let pack = try ObjectID(reading: &r)
+                    return ChunkRef(id: id, pack: pack, offset: try r.u32(), sealedLength: try r.u32(), plainLength: try r.u32())
+                } ?? nil
+            }
+        }
+    }
+
+    /// Records a pack that is now on every target, with the chunks it holds, in one
+    /// transaction: after this, those chunks are never sent again.
+    public func commitPack(_ record: PackRecord, chunks refs: [ChunkRef]) throws(DataError) {
+        try wrap("pack commit") {
+            try env.write { txn in
+                var w = ByteWriter()
+                record.encode(into: &w)
+                try txn.put(packs, record.id.bytes, w.bytes)
+                for c in refs {
+                    precondition(c.pack == record.id, "chunk \(c.id) committed with pack \(record.id) but refers to \(c.pack)")
+                    try txn.put(chunks, c.id.bytes, Self.encodeLocation(c))
+                }
+            }
+        }
+    }
+
+    static func encodeLocation(_ c: ChunkRef) -> [UInt8] {
+        var w = ByteWriter(capacity: 44)
+        w.raw(c.pack.bytes)
+        w.u32(c.offset)
+        w.u32(c.sealedLength)
+        w.u32(c.plainLength)
+        return w.bytes
+    }
+
+    /// Adds chunk locations learned from a snapshot tree (after a recovery), so the next
+    /// backup dedupes against what the targets already hold.
+    public func indexChunks(_ refs: [ChunkRef]) throws(DataError) {
+        try wrap("chunk indexing") {
+            try env.write { txn in
+                for c in refs { try txn.put(chunks, c.id.bytes, Self.encodeLocation(c)) }
+            }
+        }
+    }
+
+    public func chunkCount() throws(DataError) -> Int {
+        try wrap("chunk count") { try env.read { txn in try txn.count(chunks) } }
+    }
+
+    /// Every pack recorded, in id order.
+    public func allPacks() throws(DataError) -> [PackRecord] {
+        try wrap("pack listing") {
+            var out: [PackRecord] = []
+            try env.read { txn in
+                try txn.forEach(packs, prefix: []) { _, value in
+                    var r = ByteReader(Array(value), what: "pack record")
+                    out.append(try PackRecord(reading: &r))
+                    return true
+                }
+            }
+            return out
+        }
+    }
+
+    public func importPacks(_ records: [PackRecord]) throws(DataError) {
+        try wrap("pack import") {
+            try env.write { txn in
+                for p in records {
+                    var w = ByteWriter()
+                    p.encode(into: &w)
+                    try txn.put(packs, p.id.bytes, w.bytes)
+                }
+            }
+        }
+    }
+
+    public func root() throws(DataError) -> RootRecord? {
+        try wrap("root read") {
+            guard let bytes = try env.read({ txn in try txn.get(meta, Self.rootKey) }) else { return nil }
+            return try RootRecord.decode(bytes)
+        }
+    }
+
+    public func saveRoot(_ root: RootRecord) throws(DataError) {
+        try wrap("root write") {
+            try env.write { txn in try txn.put(meta, Self.rootKey, root.encode()) }
+        }
+    }
+
+    public func cachedTree(_ snapshot: String) throws(DataError) -> [UInt8]? {
+        try wrap("tree cache read") { try env.read { txn in try txn.get(trees, Array(snapshot.utf8)) } }
+    }
+
+    public func cacheTree(_ snapshot: String, _ blob: [UInt8]) throws(DataError) {
+        try wrap("tree cache write") { try env.write { txn in try txn.put(trees, Array(snapshot.utf8), blob) } }
+    }
+}

@@ -1,0 +1,113 @@
+import CairnCrypto
+
+/// Fetches packs from the targets and chunks out of packs. The fast path reads the k
+/// data shards (the pack itself, split in order); when one is missing, or a chunk fails
+/// to authenticate, every shard is checked against its Merkle root and the pack is
+/// rebuilt from any k good ones.
+final class PackReader: @unchecked Sendable {
+    private let targets: TargetSet
+    private let packs: [PackID: PackRecord]
+    private var cache: [(PackID, [UInt8])] = []
+    private let cacheSize = 3
+    private(set) var rebuiltPacks = 0
+
+    init(targets: TargetSet, packs: [PackRecord]) {
+        self.targets = targets
+        self.packs = Dictionary(packs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func record(_ id: PackID) -> PackRecord? { packs[id] }
+
+    /// The bytes of one chunk, decrypted and decompressed.
+    func chunk(_ ref: ChunkRef, key: SymmetricKey) throws(DataError) -> [UInt8] {
+        let pack = try self.pack(ref.pack, verify: false)
+        do {
+            return try open(ref, in: pack, key: key)
+        } catch {
+            // The fast path trusts data shards; a damaged one shows up here. Check every
+            // shard against its root and rebuild from good ones.
+            drop(ref.pack)
+            let verified = try self.pack(ref.pack, verify: true)
+            return try open(ref, in: verified, key: key)
+        }
+    }
+
+    private func open(_ ref: ChunkRef, in pack: [UInt8], key: SymmetricKey) throws(DataError) -> [UInt8] {
+        let start = Int(ref.offset)
+        let end = start + Int(ref.sealedLength)
+        guard end <= pack.count else {
+            throw DataError(.corrupt, "chunk \(ref.id) lies outside pack \(ref.pack) (\(end) > \(pack.count) bytes)")
+        }
+        return try pack.withUnsafeBytes { b throws(DataError) in
+            try ChunkSealer.open(UnsafeRawBufferPointer(rebasing: b[start..<end]), id: ref.id, key: key,
+                                 plainLength: Int(ref.plainLength))
+        }
+    }
+
+    private func drop(_ id: PackID) { cache.removeAll { $0.0 == id } }
+
+    func pack(_ id: PackID, verify: Bool) throws(DataError) -> [UInt8] {
+        if !verify, let hit = cache.first(where: { $0.0 == id }) { return hit.1 }
+        guard let record = packs[id] else {
+            throw DataError(.notFound, "pack \(id) is not listed in the root record")
+        }
+        let bytes = verify ? try rebuild(record) : try fast(record) ?? rebuild(record)
+        cache.append((id, bytes))
+        if cache.count > cacheSize { cache.removeFirst() }
+        return bytes
+    }
+
+    private func fast(_ record: PackRecord) throws(DataError) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(record.shardLength * record.k)
+        for i in 0..<record.k {
+            guard let t = targets.targets[i],
+                  let s = try? t.readShard(pack: record.id, index: i),
+                  s.header.pack == record.id, s.header.index == i, s.bytes.count == record.shardLength
+            else { return nil }
+            out.append(contentsOf: s.bytes)
+        }
+        out.removeLast(out.count - record.packLength)
+        return out
+    }
+
+    /// Shards of `record` that match their Merkle roots, by index.
+    func goodShards(_ record: PackRecord) -> (good: [Int: [UInt8]], bad: [Int: String]) {
+        var good: [Int: [UInt8]] = [:]
+        var bad: [Int: String] = [:]
+        for i in 0..<record.n {
+            guard i < targets.n, let t = targets.targets[i] else {
+                bad[i] = "target \(i + 1) unavailable"
+                continue
+            }
+            do {
+                guard let s = try t.readShard(pack: record.id, index: i) else {
+                    bad[i] = "missing on target \(i + 1)"
+                    continue
+                }
+                let ok = s.header == ShardHeader(record: record, index: i)
+                    && s.bytes.count == record.shardLength
+                    && s.bytes.withUnsafeBytes { MerkleTree.root(of: $0, segmentSize: record.segmentSize) } == record.roots[i]
+                if ok { good[i] = s.bytes } else { bad[i] = "damaged on target \(i + 1)" }
+            } catch {
+                bad[i] = "unreadable on target \(i + 1)"
+            }
+        }
+        return (good, bad)
+    }
+
+    private func rebuild(_ record: PackRecord) throws(DataError) -> [UInt8] {
+        let (good, bad) = goodShards(record)
+        guard good.count >= record.k else {
+            let why = bad.keys.sorted().map { "shard \($0): \(bad[$0]!)" }.joined(separator: "; ")
+            throw DataError(.unrecoverable, "pack \(record.id) has \(good.count) good shards of the \(record.k) needed (\(why))")
+        }
+        rebuiltPacks += 1
+        do {
+            let coder = try ErasureCoder(k: record.k, n: record.n)
+            return try coder.reconstruct(shards: good, originalLength: record.packLength)
+        } catch {
+            throw DataError(.unrecoverable, "pack \(record.id) could not be decoded", cause: error)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+/// One node of a snapshot's tree. Paths are relative, '/'-separated; the top-level
+/// entries are the backed-up roots, named by their absolute path without the leading '/'.
+public struct TreeEntry: Sendable, Equatable {
+    public enum Kind: UInt8, Sendable {
+        case file = 1
+        case directory = 2
+        case symlink = 3
+    }
+
+    public var kind: Kind
+    public var path: String
+    /// Permission bits (including setuid, setgid, sticky): `st_mode & 0o7777`.
+    public var mode: UInt32
+    public var mtimeSeconds: Int64
+    public var mtimeNanoseconds: UInt32
+    public var size: UInt64
+    /// Device and inode, with size and mtime, tell an unchanged file on the next backup.
+    public var device: UInt64
+    public var inode: UInt64
+    public var linkTarget: String
+    public var chunks: [ChunkRef]
+
+    public init(
+        kind: Kind, path: String, mode: UInt32, mtimeSeconds: Int64, mtimeNanoseconds: UInt32,
+        size: UInt64 = 0, device: UInt64 = 0, inode: UInt64 = 0, linkTarget: String = "", chunks: [ChunkRef] = []
+    ) {
+        self.kind = kind
+        self.path = path
+        self.mode = mode
+        self.mtimeSeconds = mtimeSeconds
+        self.mtimeNanoseconds = mtimeNanoseconds
+        self.size = size
+        self.device = device
+        self.inode = inode
+        self.linkTarget = linkTarget
+        self.chunks = chunks
+    }
+}
+
+/// The encoded tree of a snapshot: `"CRNT" | version u8 | count u32 | entries`.
+/// It is stored through the same pipeline as file data (chunked, sealed, packed).
+public enum TreeCodec {
+    static let magic: [UInt8] = Array("CRNT".utf8)
+    static let version: UInt8 = 1
+
+    public static func encode(_ entries: [TreeEntry]) -> [UInt8] {
+        var w = ByteWriter(capacity: 64 + entries.count * 128)
+        w.raw(magic)
+        w.u8(version)
+        w.u32(UInt32(entries.count))
+        for e in entries {
+            w.u8(e.kind.rawValue)
+            w.string(e.path)
+            w.u32(e.mode)
+            w.i64(e.mtimeSeconds)
+            w.u32(e.mtimeNanoseconds)
+            w.u64(e.size)
+            w.u64(e.device)
+            w.u64(e.inode)
+            w.string(e.linkTarget)
+            w.u32(UInt32(e.chunks.count))
+            for c in e.chunks { c.encode(into: &w) }
+        }
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> [TreeEntry] {
+        var r = ByteReader(bytes, what: "snapshot tree")
+        guard try r.raw(4) == magic else { throw r.fail("not a Cairn tree (bad magic)") }
+        let v = try r.u8()
+        guard v == version else { throw r.fail("tree version \(v) is not supported (this build reads \(version))") }
+        let count = try r.count(max: Limits.treeEntriesMax)
+        var entries: [TreeEntry] = []
+        entries.reserveCapacity(min(count, r.remaining / 40))
+        for _ in 0..<count {
+            let rawKind = try r.u8()
+            guard let kind = TreeEntry.Kind(rawValue: rawKind) else { throw r.fail("unknown entry kind \(rawKind)") }
+            let path = try r.string(max: Limits.pathMax)
+            guard isSafeRelativePath(path) else { throw r.fail("unsafe path \"\(path)\"") }
+            let mode = try r.u32()
+            let sec = try r.i64()
+            let nsec = try r.u32()
+            guard nsec < 1_000_000_000 else { throw r.fail("nanoseconds \(nsec) out of range") }
+            let size = try r.u64()
+            let dev = try r.u64()
+            let ino = try r.u64()
+            let link = try r.string(max: Limits.pathMax)
+            let n = try r.count(max: r.remaining / ChunkRef.encodedSize)
+            var chunks: [ChunkRef] = []
+            chunks.reserveCapacity(n)
+            for _ in 0..<n { chunks.append(try ChunkRef(reading: &r)) }
+            let total = chunks.reduce(UInt64(0)) { $0 + UInt64($1.plainLength) }
+            guard kind != .file || total == size else {
+                throw r.fail("file \"\(path)\" lists \(total) bytes of chunks for size \(size)")
+            }
+            entries.append(TreeEntry(
+                kind: kind, path: path, mode: mode & 0o7777, mtimeSeconds: sec, mtimeNanoseconds: nsec,
+                size: size, device: dev, inode: ino, linkTarget: link, chunks: chunks))
+        }
+        try r.expectEnd()
+        return entries
+    }
+
+    /// A stored path must not escape the restore folder: no empty, "." or ".."
+    /// components and no leading '/'.
+    public static func isSafeRelativePath(_ path: String) -> Bool {
+        guard !path.isEmpty, !path.hasPrefix("/"), !path.utf8.contains(0) else { return false }
+        for part in path.split(separator: "/", omittingEmptySubsequences: false) {
+            if part.isEmpty || part == "." || part == ".." { return false }
+        }
+        return true
+    }
+}
