@@ -31,8 +31,8 @@ func storeError(_ rc: Int32, path: String, operation: String, mapSize: Int? = ni
             + "reopen it with a larger map size and run the command again; the failed write was not committed"
     case ENOSPC, EDQUOT:
         code = .diskFull
-        message = "no space left on the disk holding \(path) while \(operation): "
-            + "free some space and run the command again; nothing was lost"
+        message = "no space left on the disk holding \(path): "
+            + "free some space and run the command again; nothing was lost (while \(operation))"
     case MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_PANIC:
         code = .corrupted
         message = "the store file in \(path) is damaged (\(detail)) while \(operation): "

@@ -43,6 +43,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
             mdb_env_close(handle)
             throw storeError(rc, path: path, operation: opening, mapSize: mapSize)
         }
+        // Free reader slots left behind by crashed processes, so they cannot fill the table.
+        var dead: Int32 = 0
+        _ = mdb_reader_check(handle, &dead)
         self.path = path
         self.env = handle
         self.mapSize = mapSize

@@ -13,3 +13,11 @@ func withTemporaryDirectory<R>(_ body: (String) throws -> R) throws -> R {
 func pattern(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
 }
+
+/// `withTemporaryDirectory` for async tests.
+func withTemporaryDirectoryAsync<R>(_ body: (String) async throws -> R) async throws -> R {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-store-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: base) }
+    return try await body(base.appendingPathComponent("store").path)
+}
