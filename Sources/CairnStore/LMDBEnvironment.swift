@@ -13,6 +13,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     private let env: OpaquePointer
     private let mapSize: Int
     private let maxKeySize: Int
+    private let writer = WriterGuard()
 
     /// Opens (creating if needed) the store in the directory `path`.
     /// - Parameters:
@@ -62,6 +63,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public func openDatabase(_ name: String) throws(StoreError) -> LMDBDatabase {
         precondition(!name.isEmpty, "empty database name for \(path)")
         let operation = "opening database \"\(name)\""
+        writer.checkNotNested(path, operation)
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), path: path, operation: operation, mapSize: mapSize)
         var dbi = MDB_dbi()
@@ -91,10 +93,13 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// aborts when it throws (rethrowing its error as it is). Blocks while another write
     /// transaction, in this or another process, is open; never nest `write` calls.
     public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        writer.checkNotNested(path, "starting a write transaction")
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), path: path,
                   operation: "starting a write transaction", mapSize: mapSize)
         guard let txn else { preconditionFailure("mdb_txn_begin succeeded without a transaction for \(path)") }
+        writer.enter()
+        defer { writer.leave() }
         let result: R
         do {
             let transaction = WriteTransaction(core: core(txn))

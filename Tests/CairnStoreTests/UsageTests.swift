@@ -54,3 +54,31 @@ private func total(_ txn: borrowing some LMDBReadable & ~Copyable, _ db: LMDBDat
         }
     }
 }
+
+@Suite struct NestingTests {
+    @Test func nestedWriteStopsInsteadOfDeadlocking() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            try withTemporaryDirectory { path in
+                let env = try LMDBEnvironment(path: path)
+                let db = try env.openDatabase("nested")
+                try env.write { _ in try env.write { txn in try txn.put(db, [1], [1]) } }
+            }
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("would deadlock"))
+    }
+
+    @Test func readInsideWriteIsFine() throws {
+        try withTemporaryDirectory { path in
+            let env = try LMDBEnvironment(path: path)
+            let db = try env.openDatabase("mixed")
+            try env.write { txn in try txn.put(db, [1], [1]) }
+            let before = try env.write { txn in
+                try txn.put(db, [1], [2])
+                // The read snapshot does not see the uncommitted write.
+                return try env.read { r in try r.get(db, [1]) }
+            }
+            #expect(before == [1])
+        }
+    }
+}
