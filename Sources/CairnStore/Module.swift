@@ -1,1 +1,0 @@
-// CairnStore: see docs/ARCHITECTURE.md
