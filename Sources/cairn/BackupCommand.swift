@@ -1,0 +1,116 @@
+import ArgumentParser
+import CairnData
+import Foundation
+
+/// `cairn backup PATH... --to DIR1,...,DIRn [--k K]`
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Back up files and folders as a new snapshot, k-of-n erasure-coded over the targets.",
+        discussion: """
+            Shard i of every pack goes to the i-th target; any k targets restore everything.
+            The data directory remembers the targets, so later backups need no --to.
+            """)
+
+    @OptionGroup var options: DataDirOptions
+
+    @Argument(help: "Files and folders to back up.")
+    var paths: [String]
+
+    @Option(help: "Comma-separated target folders, one per shard (n = their count).")
+    var to: String?
+
+    @Option(help: "How many targets must survive to restore (default: 3 for 5 targets).")
+    var k: Int?
+
+    @Flag(help: "Print a machine-readable summary instead of the human one.")
+    var json = false
+
+    func validate() throws {
+        if let to { _ = try folderList(to, option: "to") }
+        if let k, k < 1 { throw ValidationError("--k must be at least 1") }
+        for p in paths where !FileManager.default.fileExists(atPath: p) {
+            var st = stat()
+            if lstat(p, &st) != 0 { throw ValidationError("\(p) does not exist: nothing to back up there") }
+        }
+    }
+
+    func run() throws {
+        let repo = try options.repository()
+        let targets = try to.map { try folderList($0, option: "to") }
+        if let k, let n = targets?.count ?? (repo.config.targets.isEmpty ? nil : repo.config.targets.count), k > n {
+            throw ValidationError("--k \(k) is more than the \(n) targets: k must be at most n")
+        }
+        let bar = ProgressBar(label: "backup", enabled: Terminal.stderrIsTTY && !json)
+        let summary = try cairnRun { () throws(DataError) in
+            try repo.backup(BackupOptions(paths: paths, targets: targets, k: k)) { bar.update($0) }
+        }
+        bar.finish()
+        if json {
+            try Terminal.printJSON(summary)
+            return
+        }
+        for w in summary.warnings { Terminal.warn(w) }
+        let s = summary
+        print("snapshot \(s.snapshot) saved\(s.parent.isEmpty ? "" : " (parent \(s.parent))")")
+        print("  files        \(s.files) (\(s.filesNew) new, \(s.filesChanged) changed, \(s.filesUnchanged) unchanged), \(s.directories) folders, \(s.symlinks) symlinks")
+        print("  read         \(Format.bytes(s.bytesRead)) of \(Format.bytes(s.bytesTotal))")
+        print("  new          \(Format.bytes(s.bytesNew)) in \(s.chunksNew) chunks (\(s.chunksDeduplicated) deduplicated), stored as \(Format.bytes(s.bytesStored)) encrypted")
+        print("  shards       \(Format.bytes(s.shardBytesWritten)) in \(s.packs) packs, \(s.k)-of-\(s.n)")
+        print(String(format: "  dedupe ratio %.2f", s.dedupeRatio))
+        print("  duration     \(Format.duration(s.durationSeconds)) (\(Format.rate(s.bytesRead, seconds: s.durationSeconds)))")
+    }
+}
+
+/// `cairn snapshots`
+struct Snapshots: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the snapshots.")
+
+    @OptionGroup var options: DataDirOptions
+
+    @Option(help: "Comma-separated target folders to read the list from (default: the remembered targets).")
+    var from: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct Item: Encodable {
+        let id: String
+        let time: String
+        let hostname: String
+        let paths: [String]
+        let files: UInt64
+        let bytes: UInt64
+        let parent: String
+    }
+
+    func run() throws {
+        let repo = try options.repository()
+        let from = try self.from.map { try folderList($0, option: "from") }
+        let root = try cairnRun { () throws(DataError) in
+            let targets = try TargetSet(paths: try repo.targetPaths(from), create: false)
+            return try repo.currentRoot(targets: targets).root
+        }
+        let formatter = ISO8601DateFormatter()
+        let items = (root?.snapshots ?? []).sorted { ($0.time, $0.id) < ($1.time, $1.id) }.map {
+            Item(id: $0.id, time: formatter.string(from: Date(timeIntervalSince1970: TimeInterval($0.time))),
+                 hostname: $0.hostname, paths: $0.paths, files: $0.files, bytes: $0.bytes, parent: $0.parent)
+        }
+        if json {
+            try Terminal.printJSON(items)
+            return
+        }
+        if items.isEmpty {
+            print("no snapshots yet: `cairn backup PATH --to DIR1,...,DIRn` makes the first")
+            return
+        }
+        print("ID                TIME                  HOST              FILES       SIZE  PATHS")
+        for i in items {
+            let host = i.hostname.padding(toLength: 16, withPad: " ", startingAt: 0)
+            print("\(i.id)  \(i.time)  \(host)  \(String(i.files).leftPad(6))  \(Format.bytes(i.bytes).leftPad(10))  \(i.paths.map { "/" + $0 }.joined(separator: " "))")
+        }
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import CairnData
+import Foundation
+
+/// Options every command that touches a data directory shares.
+struct DataDirOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Where keys, settings and the local index live (default: ~/.local/share/cairn).")
+    var dataDir: String?
+
+    var directory: DataDirectory {
+        DataDirectory(path: URL(fileURLWithPath: dataDir ?? DataDirectory.defaultPath()).standardizedFileURL.path)
+    }
+
+    func repository() throws -> Repository {
+        try cairnRun { () throws(DataError) in try Repository(dataDirectory: directory) }
+    }
+}
+
+/// Splits `a,b,c` lists of folders; empty items are an error.
+func folderList(_ text: String, option: String) throws -> [String] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+    guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else {
+        throw ValidationError("\(option) takes a comma-separated list of folders, like --\(option) /mnt/a,/mnt/b,/mnt/c")
+    }
+    guard Set(parts).count == parts.count else {
+        throw ValidationError("\(option) names the same folder twice: each target must be a different folder")
+    }
+    return parts
+}
+
+/// Runs a data-path call; a `DataError` becomes a clear message on stderr and exit code 1.
+func cairnRun<R>(_ body: () throws(DataError) -> R) throws -> R {
+    do {
+        return try body()
+    } catch {
+        Terminal.error(error.description)
+        throw ExitCode(1)
+    }
+}
+
+enum Terminal {
+    static var stderrIsTTY: Bool { isatty(2) == 1 }
+    static var stdinIsTTY: Bool { isatty(0) == 1 }
+
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    }
+
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+    }
+
+    static func printJSON(_ value: some Encodable) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try enc.encode(value), as: UTF8.self))
+    }
+}
+
+/// Human-readable sizes and durations for summaries.
+enum Format {
+    static func bytes(_ n: UInt64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n)
+        var u = 0
+        while v >= 1024, u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
+        return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
+    }
+
+    static func rate(_ bytes: UInt64, seconds: Double) -> String {
+        guard seconds > 0 else { return "-" }
+        return String(format: "%.1f MB/s", Double(bytes) / seconds / 1e6)
+    }
+
+    static func duration(_ s: Double) -> String {
+        if s < 60 { return String(format: "%.1fs", s) }
+        let t = Int(s.rounded())
+        return t < 3600 ? "\(t / 60)m\(t % 60)s" : "\(t / 3600)h\((t % 3600) / 60)m"
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import CairnCrypto
+import CairnData
+import Foundation
+
+/// `cairn init`: create an identity and show its phrase once, or rebuild it from the phrase.
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create your identity (shows the 24-word recovery phrase once), or recover it from the phrase.",
+        discussion: """
+            The phrase is the only way back to your backups if this machine is lost: write it down.
+            With --recover, the phrase is read from standard input or --phrase-file, never from the command line.
+            """)
+
+    @OptionGroup var options: DataDirOptions
+
+    @Flag(help: "Rebuild the identity from an existing phrase (read from stdin or --phrase-file).")
+    var recover = false
+
+    @Option(name: .customLong("phrase-file"), help: "With --recover: read the phrase from this file.")
+    var phraseFile: String?
+
+    @Option(name: .customLong("phrase-out"), help: "Write the new phrase to this file (mode 0600) instead of the terminal.")
+    var phraseOut: String?
+
+    func validate() throws {
+        if phraseFile != nil && !recover { throw ValidationError("--phrase-file is only used with --recover") }
+        if phraseOut != nil && recover { throw ValidationError("--phrase-out is for a new identity; it cannot be used with --recover") }
+        if let out = phraseOut, FileManager.default.fileExists(atPath: out) {
+            throw ValidationError("\(out) already exists: choose a new file for the phrase, so no earlier phrase is overwritten")
+        }
+    }
+
+    func run() throws {
+        let dir = options.directory
+        let mnemonic: Mnemonic
+        if recover {
+            let text = try readPhrase()
+            do {
+                mnemonic = try Mnemonic(phrase: text)
+            } catch {
+                Terminal.error(error.description)
+                throw ExitCode(1)
+            }
+        } else {
+            if dir.isInitialized {
+                Terminal.error("\(dir.path) already holds an identity: use it as it is, choose another --data-dir, or `cairn init --recover` to rebuild one from a phrase")
+                throw ExitCode(1)
+            }
+            mnemonic = Mnemonic.generate()
+        }
+        if let out = phraseOut {
+            try cairnRun { () throws(DataError) in try SecretFile.write(Array((mnemonic.phrase + "\n").utf8), to: out) }
+        }
+        let keys = try cairnRun { () throws(DataError) in try dir.initialize(with: mnemonic) }
+        if recover {
+            print("Recovered identity \(keys.identity)")
+        } else if phraseOut != nil {
+            print("Created identity \(keys.identity)")
+            print("The recovery phrase was written to \(phraseOut!) (mode 0600). Keep it somewhere safe, away from this machine.")
+        } else {
+            print("Created identity \(keys.identity)")
+            print("")
+            print("Your recovery phrase (shown once; write it down and keep it away from this machine):")
+            print("")
+            for row in stride(from: 0, to: mnemonic.words.count, by: 4) {
+                let cells = (row..<min(row + 4, mnemonic.words.count)).map {
+                    String(format: "%2d. %@", $0 + 1, mnemonic.words[$0]).padding(toLength: 18, withPad: " ", startingAt: 0)
+                }
+                print("  " + cells.joined())
+            }
+            print("")
+        }
+        print("Data directory: \(dir.path)")
+    }
+
+    private func readPhrase() throws -> String {
+        if let file = phraseFile {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("cannot read the phrase file \(file)")
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+        if Terminal.stdinIsTTY {
+            FileHandle.standardError.write(Data("Type your 24-word recovery phrase, then Enter: ".utf8))
+            let line = withEchoOff { readLine(strippingNewline: true) }
+            FileHandle.standardError.write(Data("\n".utf8))
+            return line ?? ""
+        }
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private func withEchoOff<R>(_ body: () -> R) -> R {
+        var old = termios()
+        guard tcgetattr(0, &old) == 0 else { return body() }
+        var quiet = old
+        quiet.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(0, TCSANOW, &quiet)
+        defer { tcsetattr(0, TCSANOW, &old) }
+        return body()
+    }
+}

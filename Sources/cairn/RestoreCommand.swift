@@ -1,0 +1,115 @@
+import ArgumentParser
+import CairnData
+import Foundation
+
+/// `cairn restore [SNAPSHOT|latest] --to OUT [--path SUBPATH] [--from DIRS]`
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore a snapshot (or part of it) into a folder.",
+        discussion: """
+            Files are restored under OUT by their original absolute path (OUT/home/me/docs/...).
+            Up to n-k targets may be missing or damaged. After losing the data directory:
+            `cairn init --recover`, then `cairn restore latest --from DIR1,...,DIRn --to OUT`.
+            """)
+
+    @OptionGroup var options: DataDirOptions
+
+    @Argument(help: "Snapshot id (or a unique prefix), or 'latest'.")
+    var snapshot: String = "latest"
+
+    @Option(help: "Folder to restore into (created if missing).")
+    var to: String
+
+    @Option(help: "Restore only this path of the snapshot (as listed, e.g. home/me/docs/report.txt).")
+    var path: String?
+
+    @Option(help: "Comma-separated target folders (default: the remembered targets).")
+    var from: String?
+
+    @Flag(help: "Print a machine-readable summary.")
+    var json = false
+
+    func run() throws {
+        let repo = try options.repository()
+        let from = try self.from.map { try folderList($0, option: "from") }
+        let bar = ProgressBar(label: "restore", enabled: Terminal.stderrIsTTY && !json)
+        let summary = try cairnRun { () throws(DataError) in
+            try repo.restore(RestoreOptions(snapshot: snapshot, destination: to, subpath: path, from: from)) { bar.update($0) }
+        }
+        bar.finish()
+        if json {
+            try Terminal.printJSON(summary)
+            return
+        }
+        let s = summary
+        for t in s.targetsUnavailable { Terminal.warn("target \(t) was not available") }
+        print("restored snapshot \(s.snapshot) into \(to)")
+        print("  files        \(s.files), \(s.directories) folders, \(s.symlinks) symlinks")
+        print("  bytes        \(Format.bytes(s.bytes))")
+        if s.packsRebuilt > 0 { print("  rebuilt      \(s.packsRebuilt) packs from parity shards") }
+        print("  duration     \(Format.duration(s.durationSeconds)) (\(Format.rate(s.bytes, seconds: s.durationSeconds)))")
+    }
+}
+
+/// `cairn check`
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify every shard against its Merkle root and rebuild what can be rebuilt.")
+
+    @OptionGroup var options: DataDirOptions
+
+    @Option(help: "Comma-separated target folders (default: the remembered targets).")
+    var from: String?
+
+    @Flag(name: .customLong("no-repair"), help: "Only report; change nothing.")
+    var noRepair = false
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let repo = try options.repository()
+        let from = try self.from.map { try folderList($0, option: "from") }
+        let s = try cairnRun { () throws(DataError) in try repo.check(from: from, repair: !noRepair) }
+        if json {
+            try Terminal.printJSON(s)
+        } else {
+            for p in s.problems.prefix(100) { print("  \(p)") }
+            if s.problems.count > 100 { print("  … and \(s.problems.count - 100) more") }
+            for t in s.targetsRecreated { print("re-created target \(t)") }
+            print("checked \(s.packs) packs, \(s.shardsChecked) shards: \(s.shardsGood) good, \(s.shardsRepaired) rebuilt")
+        }
+        if !s.healthy {
+            Terminal.error("\(s.packsUnrecoverable.count) packs have fewer than k good shards and cannot be rebuilt: \(s.packsUnrecoverable.prefix(10).map { String($0.prefix(12)) }.joined(separator: ", ")). Bring back missing targets and run `cairn check` again.")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `cairn status`
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the identity, targets and snapshots of this data directory.")
+
+    @OptionGroup var options: DataDirOptions
+
+    func run() throws {
+        let repo = try options.repository()
+        print("identity     \(repo.keys.identity)")
+        print("data dir     \(repo.dataDirectory.path)")
+        let root = try cairnRun { () throws(DataError) in try repo.state.root() }
+        if repo.config.targets.isEmpty {
+            print("targets      none yet (`cairn backup PATH --to DIR1,...,DIRn`)")
+        } else {
+            print("targets      \(repo.config.k)-of-\(repo.config.targets.count)")
+            for (i, t) in repo.config.targets.enumerated() {
+                let ok = FileManager.default.fileExists(atPath: t + "/data.mdb")
+                print("  \(i + 1). \(t)\(ok ? "" : "  (missing)")")
+            }
+        }
+        print("snapshots    \(root?.snapshots.count ?? 0)")
+        print("packs        \(root?.packs.count ?? 0)")
+        if let last = root?.snapshots.max(by: { $0.time < $1.time }) {
+            print("latest       \(last.id) at \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(last.time))))")
+        }
+    }
+}
