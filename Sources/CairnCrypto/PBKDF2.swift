@@ -13,7 +13,8 @@ public enum PBKDF2 {
     /// 2048 iterations would otherwise be slow).
     public static func hmacSHA512(password: [UInt8], salt: [UInt8], iterations: Int, keyLength: Int) -> SecureBytes {
         precondition(iterations >= 1, "PBKDF2 iterations \(iterations)")
-        precondition(keyLength >= 1 && keyLength <= blockSize * Int(UInt16.max), "PBKDF2 key length \(keyLength)")
+        // The block counter is 32 bits (RFC 8018 §5.2); callers here want at most a few blocks.
+        precondition(keyLength >= 1 && keyLength <= blockSize * Int(UInt32.max), "PBKDF2 key length \(keyLength)")
         _ = Sodium.ready
 
         var keyed = crypto_auth_hmacsha512_state()
