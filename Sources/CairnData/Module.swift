@@ -1,1 +1,0 @@
-// CairnData: see docs/ARCHITECTURE.md
