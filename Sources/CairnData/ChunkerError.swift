@@ -46,5 +46,5 @@ public struct ChunkerError: Error, CustomStringConvertible, Sendable, Equatable 
         self.location = "\(file):\(line)"
     }
 
-    public var description: String { "\(code): \(message)" }
+    public var description: String { message }
 }
