@@ -50,7 +50,9 @@ let package = Package(
         .testTarget(name: "CairnCryptoTests", dependencies: ["CairnCrypto"], resources: [.copy("Vectors")],
                     swiftSettings: strict),
         .testTarget(name: "CairnStoreTests", dependencies: ["CairnStore"], swiftSettings: strict),
-        .testTarget(name: "CairnDataTests", dependencies: ["CairnData", "CairnCrypto", "CairnStore"], swiftSettings: strict),
+        .testTarget(
+            name: "CairnDataTests", dependencies: ["CairnData", "CairnCrypto", "CairnStore"],
+            resources: [.copy("Vectors")], swiftSettings: strict),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore"], swiftSettings: strict),
         .testTarget(name: "CairnSimulatorTests", dependencies: ["CairnSimulator", "CairnCore"], swiftSettings: strict),
         .testTarget(name: "CairnCLITests", dependencies: ["cairn"], swiftSettings: strict),
