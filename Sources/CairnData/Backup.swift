@@ -326,7 +326,9 @@ struct BackupRun {
             let piece = Array(blob[offset..<offset + len])
             offset += len
             let id = ChunkID(Blake2b.hash(piece, key: idKey))
-            if let r = stored[id] ?? (try repository.state.lookupChunk(id)) {
+            var known = stored[id]
+            if known == nil { known = try repository.state.lookupChunk(id) }
+            if let r = known {
                 refs.append(r)
                 continue
             }

@@ -1,4 +1,4 @@
-internal import CairnCrypto
+import CairnCrypto
 
 /// A 32-byte identifier: chunk ids (keyed BLAKE2b of plaintext), pack ids (random).
 public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible {

@@ -57,7 +57,7 @@ public final class LocalTarget: @unchecked Sendable {
         do {
             try env.write { txn in
                 try txn.put(shards, Self.shardKey(header.pack, header.index), reserving: head.count + bytes.count) { out in
-                    out.copyMemory(from: UnsafeRawBufferPointer(start: head, count: head.count))
+                    head.withUnsafeBytes { out.copyMemory(from: $0) }
                     UnsafeMutableRawBufferPointer(rebasing: out[head.count...]).copyMemory(from: bytes)
                 }
             }

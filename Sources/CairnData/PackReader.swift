@@ -38,10 +38,13 @@ final class PackReader: @unchecked Sendable {
         guard end <= pack.count else {
             throw DataError(.corrupt, "chunk \(ref.id) lies outside pack \(ref.pack) (\(end) > \(pack.count) bytes)")
         }
-        return try pack.withUnsafeBytes { b throws(DataError) in
-            try ChunkSealer.open(UnsafeRawBufferPointer(rebasing: b[start..<end]), id: ref.id, key: key,
-                                 plainLength: Int(ref.plainLength))
+        let result = pack.withUnsafeBytes { b in
+            Result { () throws(DataError) in
+                try ChunkSealer.open(UnsafeRawBufferPointer(rebasing: b[start..<end]), id: ref.id, key: key,
+                                     plainLength: Int(ref.plainLength))
+            }
         }
+        return try result.get()
     }
 
     private func drop(_ id: PackID) { cache.removeAll { $0.0 == id } }
@@ -51,7 +54,8 @@ final class PackReader: @unchecked Sendable {
         guard let record = packs[id] else {
             throw DataError(.notFound, "pack \(id) is not listed in the root record")
         }
-        let bytes = verify ? try rebuild(record) : try fast(record) ?? rebuild(record)
+        let bytes: [UInt8]
+        if !verify, let fast = try fast(record) { bytes = fast } else { bytes = try rebuild(record) }
         cache.append((id, bytes))
         if cache.count > cacheSize { cache.removeFirst() }
         return bytes

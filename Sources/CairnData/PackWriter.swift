@@ -65,8 +65,9 @@ final class PackWriter: @unchecked Sendable {
             let (id, bytes, refs) = job.value
             do {
                 try self.write(id: id, bytes: bytes, refs: refs)
-            } catch {
-                self.failure.withLock { $0 = $0 ?? error }
+            } catch let e {
+                let d = e as? DataError ?? DataError(.io, "writing pack \(id) failed", cause: e)
+                self.failure.withLock { $0 = $0 ?? d }
             }
         }
     }
@@ -98,9 +99,10 @@ final class PackWriter: @unchecked Sendable {
         }
         if let e = results.compactMap({ $0 }).first { throw e }
         try state.commitPack(record, chunks: refs)
-        written.withLock {
-            $0.packs += 1
-            $0.shardBytes += shardLength * shards.count
+        let added = shardLength * shards.count
+        written.withLock { (w: inout (packs: Int, shardBytes: Int)) in
+            w.packs += 1
+            w.shardBytes += added
         }
     }
 }

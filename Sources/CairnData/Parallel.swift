@@ -3,10 +3,10 @@ import Dispatch
 /// Runs `body` over `count` indexes on all cores and collects the results in order.
 /// The data path's parallel stages (hash, seal, erasure, Merkle) go through here, so
 /// there is one place that decides how work spreads over the cores.
-func parallelMap<R>(_ count: Int, _ body: (Int) throws -> R) rethrows -> [R] {
+func parallelMap<R>(_ count: Int, _ body: (Int) -> R) -> [R] {
     if count == 0 { return [] }
-    if count == 1 { return [try body(0)] }
-    let results = UnsafeMutableBufferPointer<Result<R, any Error>?>.allocate(capacity: count)
+    if count == 1 { return [body(0)] }
+    let results = UnsafeMutableBufferPointer<R?>.allocate(capacity: count)
     results.initialize(repeating: nil)
     defer {
         results.deinitialize()
@@ -16,12 +16,12 @@ func parallelMap<R>(_ count: Int, _ body: (Int) throws -> R) rethrows -> [R] {
         let box = UncheckedBox((body, results))
         DispatchQueue.concurrentPerform(iterations: count) { i in
             let (f, out) = box.value
-            out[i] = Result { try f(i) }
+            out[i] = f(i)
         }
     }
     var out: [R] = []
     out.reserveCapacity(count)
-    for r in results { out.append(try r!.get()) }
+    for r in results { out.append(r!) }
     return out
 }
 
