@@ -60,7 +60,7 @@ extension Repository {
     /// Backs up `options.paths` into a new snapshot. Packs are committed to the local
     /// index as soon as all n shards are written, and the snapshot only at the very end:
     /// an interrupted run leaves no half snapshot, and the next run skips what was stored.
-    public func backup(_ options: BackupOptions, progress: (TransferProgress) -> Void = { _ in }) throws(DataError) -> BackupSummary {
+    public func backup(_ options: BackupOptions, progress: @escaping (TransferProgress) -> Void = { _ in }) throws(DataError) -> BackupSummary {
         let started = Date()
         let paths = try targetPaths(options.targets)
         if !config.targets.isEmpty, options.targets != nil, paths != config.targets {

@@ -59,7 +59,7 @@ extension Repository {
             }
             guard repair else { continue }
             let missing = bad.keys.sorted().filter { targets.targets[$0] != nil }
-            do {
+            do throws(any Error) {
                 let coder = try ErasureCoder(k: record.k, n: record.n)
                 let rebuilt = try coder.rebuild(shards: good, missing: missing)
                 for i in missing {

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Backup benchmark: cairn (3-of-5 over five local targets) against restic 0.14 on the
+# reference dataset, in the same run: 8 x 64 MiB random files plus byte-identical
+# renamed copies (1 GiB, half duplicate). Then a second backup after 1% of one file
+# changes, then a restore. Prints MB/s, the cairn/restic ratio and peak RSS, and the
+# per-stage throughput of cairn's pipeline next to the reference tools' raw speeds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh libsodium-dev liblmdb-dev libisal-dev libzstd-dev pkg-config restic time zstd
+swift build -c release >/dev/null
+CAIRN="$(swift build -c release --show-bin-path)/cairn"
+B="${BENCH_DIR:-/tmp/cairn-bench}"
+rm -rf "$B" && mkdir -p "$B/data"
+export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR="$B/restic-cache"
+
+echo "generating the dataset in $B/data ..."
+for i in $(seq 1 8); do
+    head -c $((64 * 1024 * 1024)) /dev/urandom > "$B/data/file$i.bin"
+    cp "$B/data/file$i.bin" "$B/data/copy-of-file$i.dat"
+done
+SIZE=$(du -sb "$B/data" | cut -f1)
+sync
+
+# run NAME CMD...: times a command, records seconds and peak RSS (MiB).
+declare -A SECS RSS
+run() {
+    local name="$1"; shift
+    /usr/bin/time -f "%e %M" -o "$B/time.$name" "$@" > "$B/out.$name" 2>&1 || { cat "$B/out.$name"; exit 1; }
+    read -r s kb < "$B/time.$name"
+    SECS[$name]=$s
+    RSS[$name]=$((kb / 1024))
+}
+
+T="$B/targets"
+TARGETS="$T/1,$T/2,$T/3,$T/4,$T/5"
+"$CAIRN" init --data-dir "$B/cairn-data" --phrase-out "$B/phrase.txt" > /dev/null
+restic init --repo "$B/restic" > /dev/null
+
+run cairn-first "$CAIRN" backup --data-dir "$B/cairn-data" "$B/data" --to "$TARGETS" --k 3
+run restic-first restic backup --repo "$B/restic" "$B/data"
+
+# 1% of one file changes (in place, same size).
+python3 - "$B/data/file3.bin" <<'PY'
+import os, sys
+p = sys.argv[1]; size = os.path.getsize(p); n = size // 100
+with open(p, "r+b") as f:
+    f.seek(size // 2); f.write(os.urandom(n))
+PY
+run cairn-second "$CAIRN" backup --data-dir "$B/cairn-data" "$B/data"
+run restic-second restic backup --repo "$B/restic" "$B/data"
+
+run cairn-restore "$CAIRN" restore latest --data-dir "$B/cairn-data" --to "$B/cairn-out"
+run restic-restore restic restore latest --repo "$B/restic" --target "$B/restic-out"
+diff -r "$B/data" "$B/cairn-out$B/data" > /dev/null && echo "cairn restore: identical to the dataset"
+
+mbps() { python3 -c "print(f'{$SIZE / max($1, 0.001) / 1e6:8.1f}')"; }
+ratio() { python3 -c "print(f'{$2 / max($1, 0.001):5.2f}')"; }
+echo
+echo "dataset: $((SIZE / 1024 / 1024)) MiB, $(nproc) cores"
+printf '%-16s %10s %10s %12s %12s %8s\n' step "cairn MB/s" "restic MB/s" "cairn RSS" "restic RSS" ratio
+for step in first second restore; do
+    c=${SECS[cairn-$step]}; r=${SECS[restic-$step]}
+    printf '%-16s %10s %10s %10s MiB %9s MiB %8s\n' "$step backup" "$(mbps "$c")" "$(mbps "$r")" \
+        "${RSS[cairn-$step]}" "${RSS[restic-$step]}" "$(ratio "$c" "$r")"
+done | sed 's/restore backup/restore/'
+echo "(ratio = cairn throughput / restic throughput; MB/s over the whole dataset size)"
+echo
+echo "cairn pipeline stages (one core, 256 MiB of random data):"
+"$CAIRN" debug stages --size 256M
+echo
+echo "reference tools on the same machine (one core):"
+head -c $((256 * 1024 * 1024)) /dev/urandom > "$B/stage.bin"
+s=$( { /usr/bin/time -f %e b2sum "$B/stage.bin" > /dev/null; } 2>&1 ); echo "  b2sum (BLAKE2b-512)       $(python3 -c "print(f'{256*1048576/max($s,0.001)/1e6:.0f}')") MB/s"
+zstd -b1 -i2 "$B/stage.bin" 2>&1 | tail -1 | sed 's/^/  zstd -b1: /'
+openssl speed -seconds 2 -bytes 16384 -evp chacha20-poly1305 2>/dev/null | tail -1 | sed 's/^/  openssl chacha20-poly1305 (16 KiB blocks, kB\/s): /'
+rm -rf "$B"
