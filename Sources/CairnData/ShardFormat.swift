@@ -2,9 +2,9 @@
 /// repaired and restored from without any other state.
 ///
 /// Layout: `"CRNS" | version u8 | pack id (32) | index u8 | k u8 | n u8 |
-/// pack length u32 | shard length u32` (47 bytes), then the shard bytes.
+/// pack length u32 | shard length u32` (48 bytes), then the shard bytes.
 public struct ShardHeader: Sendable, Equatable {
-    public static let size = 47
+    public static let size = 48
     static let magic: [UInt8] = Array("CRNS".utf8)
     static let version: UInt8 = 1
 

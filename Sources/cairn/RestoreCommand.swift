@@ -1,4 +1,5 @@
 import ArgumentParser
+import CairnCrypto
 import CairnData
 import Foundation
 

@@ -12,7 +12,8 @@ final class RepositoryFixture {
     let mnemonic: Mnemonic
 
     init(n: Int = 5) throws {
-        base = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-repo-\(UUID().uuidString)").path
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-repo-\(UUID().uuidString)").path
+        self.base = base
         source = base + "/src"
         dataDir = base + "/data"
         targets = (1...n).map { "\(base)/targets/t\($0)" }
@@ -30,7 +31,7 @@ final class RepositoryFixture {
     func write(_ relative: String, _ bytes: [UInt8], mode: Int = 0o644) throws {
         let p = source + "/" + relative
         try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: p, contents: Data(bytes)))
         chmod(p, mode_t(mode))
     }
 

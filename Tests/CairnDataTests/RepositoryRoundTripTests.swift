@@ -96,7 +96,7 @@ import Testing
         let reportPath = f.source + "/docs/report.bin"
         var report = [UInt8](FileManager.default.contents(atPath: reportPath)!)
         for i in 1_000_000..<1_000_100 { report[i] ^= 0x5a }
-        FileManager.default.createFile(atPath: reportPath, contents: Data(report))
+        #expect(FileManager.default.createFile(atPath: reportPath, contents: Data(report)))
         try FileManager.default.removeItem(atPath: f.source + "/small.txt")
         try FileManager.default.moveItem(atPath: f.source + "/bin/tool.sh", toPath: f.source + "/bin/renamed.sh")
 
