@@ -103,8 +103,7 @@ extension Repository {
         let walked = try walker.walk(roots: options.paths)
         let rootNames = options.paths.map { FileWalker.storedName(forRoot: $0) }.sorted()
         let parentSnapshot = existing?.snapshots
-            .filter { $0.paths.sorted() == rootNames }
-            .max { ($0.time, $0.id) < ($1.time, $1.id) }
+            .last { $0.paths.sorted() == rootNames }
         var parentFiles: [String: TreeEntry] = [:]
         if let parentSnapshot {
             let knownPacks = Set(try state.allPacks().map(\.id))

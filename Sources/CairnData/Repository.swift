@@ -57,7 +57,8 @@ public final class Repository: @unchecked Sendable {
     /// Finds a snapshot by id prefix, or the newest for "latest".
     public static func select(_ wanted: String, in root: RootRecord) throws(DataError) -> SnapshotRecord {
         guard !root.snapshots.isEmpty else { throw DataError(.notFound, "there are no snapshots yet") }
-        if wanted == "latest" { return root.snapshots.max { ($0.time, $0.id) < ($1.time, $1.id) }! }
+        // Snapshots are appended in the order they were made; clocks may go backwards.
+        if wanted == "latest" { return root.snapshots[root.snapshots.count - 1] }
         let matches = root.snapshots.filter { $0.id.hasPrefix(wanted.lowercased()) }
         guard matches.count == 1 else {
             if matches.isEmpty { throw DataError(.notFound, "no snapshot \(wanted): `cairn snapshots` lists them") }

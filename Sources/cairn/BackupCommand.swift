@@ -55,7 +55,7 @@ struct Backup: ParsableCommand {
         print("snapshot \(s.snapshot) saved\(s.parent.isEmpty ? "" : " (parent \(s.parent))")")
         print("  files        \(s.files) (\(s.filesNew) new, \(s.filesChanged) changed, \(s.filesUnchanged) unchanged), \(s.directories) folders, \(s.symlinks) symlinks")
         print("  read         \(Format.bytes(s.bytesRead)) of \(Format.bytes(s.bytesTotal))")
-        print("  new          \(Format.bytes(s.bytesNew)) in \(s.chunksNew) chunks (\(s.chunksDeduplicated) deduplicated), stored as \(Format.bytes(s.bytesStored)) encrypted")
+        print("  new          \(Format.bytes(s.bytesNew)) in \(s.chunksNew) chunks (\(s.chunksDeduplicated) deduplicated), stored as \(Format.bytes(s.bytesStored)) encrypted with the snapshot tree")
         print("  shards       \(Format.bytes(s.shardBytesWritten)) in \(s.packs) packs, \(s.k)-of-\(s.n)")
         print(String(format: "  dedupe ratio %.2f", s.dedupeRatio))
         print("  duration     \(Format.duration(s.durationSeconds)) (\(Format.rate(s.bytesRead, seconds: s.durationSeconds)))")
@@ -92,7 +92,7 @@ struct Snapshots: ParsableCommand {
             return try repo.currentRoot(targets: targets).root
         }
         let formatter = ISO8601DateFormatter()
-        let items = (root?.snapshots ?? []).sorted { ($0.time, $0.id) < ($1.time, $1.id) }.map {
+        let items = (root?.snapshots ?? []).map {
             Item(id: $0.id, time: formatter.string(from: Date(timeIntervalSince1970: TimeInterval($0.time))),
                  hostname: $0.hostname, paths: $0.paths, files: $0.files, bytes: $0.bytes, parent: $0.parent)
         }

@@ -109,7 +109,7 @@ struct Status: ParsableCommand {
         }
         print("snapshots    \(root?.snapshots.count ?? 0)")
         print("packs        \(root?.packs.count ?? 0)")
-        if let last = root?.snapshots.max(by: { $0.time < $1.time }) {
+        if let last = root?.snapshots.last {
             print("latest       \(last.id) at \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(last.time))))")
         }
     }
