@@ -55,6 +55,6 @@ let package = Package(
             resources: [.copy("Vectors")], swiftSettings: strict),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore"], swiftSettings: strict),
         .testTarget(name: "CairnSimulatorTests", dependencies: ["CairnSimulator", "CairnCore"], swiftSettings: strict),
-        .testTarget(name: "CairnCLITests", dependencies: ["cairn"], swiftSettings: strict),
+        .testTarget(name: "CairnCLITests", swiftSettings: strict),
     ]
 )

@@ -1,3 +1,0 @@
-import Testing
-
-@Test func CairnCLIBuilds() { #expect(Bool(true)) }
