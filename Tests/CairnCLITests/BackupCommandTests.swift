@@ -112,7 +112,7 @@ import Testing
             let n = read(a, &x, x.count), m = read(c, &y, y.count)
             #expect(n == m)
             if n <= 0 { break }
-            if x[..<n] != y[..<m] { Issue.record("restored large file differs near byte \(total)"); break }
+            if memcmp(x, y, n) != 0 { Issue.record("restored large file differs near byte \(total)"); break }
             total += n
         }
         #expect(Int64(total) == size)

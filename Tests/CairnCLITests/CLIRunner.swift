@@ -33,7 +33,9 @@ enum CLI {
         let inPath = dir.appendingPathComponent("in").path
         let outPath = dir.appendingPathComponent("out").path
         let errPath = dir.appendingPathComponent("err").path
-        FileManager.default.createFile(atPath: inPath, contents: Data((stdin ?? "").utf8))
+        guard FileManager.default.createFile(atPath: inPath, contents: Data((stdin ?? "").utf8)) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
