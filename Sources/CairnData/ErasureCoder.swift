@@ -60,17 +60,16 @@ public struct ErasureCoder: Sendable {
     public func encode(_ data: UnsafeRawBufferPointer) -> [[UInt8]] {
         let size = shardSize(forLength: data.count)
         precondition(size <= Int(Int32.max), "shard size \(size) exceeds ISA-L's Int32 length")
-        var shards: [[UInt8]] = []
-        shards.reserveCapacity(n)
-        for i in 0..<k {
-            let start = min(data.count, i * size)
-            let end = min(data.count, start + size)
-            var shard = Array(UnsafeRawBufferPointer(rebasing: data[start..<end]))
-            if shard.count < size { shard.append(contentsOf: repeatElement(0, count: size - shard.count)) }
-            shards.append(shard)
-        }
-        shards += Self.apply(tables: parityTables, sources: shards, outputs: n - k, size: size, k: k)
-        return shards
+        guard size > 0 else { return Array(repeating: [], count: n) }
+        // All n shards in one scratch area: the data (zero-padded) then the parity.
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: n * size, alignment: 64)
+        defer { scratch.deallocate() }
+        scratch.copyMemory(from: data)
+        scratch[data.count...].initializeMemory(as: UInt8.self, repeating: 0)
+        let base = scratch.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        Self.run(tables: parityTables, k: k, sources: (0..<k).map { base + $0 * size },
+                 outputs: (k..<n).map { base + $0 * size }, size: size)
+        return (0..<n).map { Self.array(base + $0 * size, count: size) }
     }
 
     public func encode(_ data: [UInt8]) -> [[UInt8]] {
@@ -181,12 +180,30 @@ public struct ErasureCoder: Sendable {
         for (i, source) in sources.enumerated() {
             source.withUnsafeBufferPointer { (base + i * size).update(from: $0.baseAddress!, count: size) }
         }
-        var sourcePointers: [UnsafeMutablePointer<UInt8>?] = (0..<k).map { base + $0 * size }
-        var outputPointers: [UnsafeMutablePointer<UInt8>?] = (0..<outputs).map { base + (k + $0) * size }
+        run(tables: tables, k: k, sources: (0..<k).map { base + $0 * size },
+            outputs: (0..<outputs).map { base + (k + $0) * size }, size: size)
+        return (0..<outputs).map { array(base + (k + $0) * size, count: size) }
+    }
+
+    /// `ec_encode_data` over raw pointers: every output row from the k sources.
+    private static func run(tables: [UInt8], k: Int, sources: [UnsafeMutablePointer<UInt8>],
+                            outputs: [UnsafeMutablePointer<UInt8>], size: Int) {
+        guard !outputs.isEmpty, size > 0 else { return }
+        precondition(sources.count == k && tables.count == 32 * k * outputs.count,
+                     "ec_encode_data with k \(k), \(sources.count) sources, \(outputs.count) outputs, \(tables.count) table bytes")
+        var sourcePointers: [UnsafeMutablePointer<UInt8>?] = sources
+        var outputPointers: [UnsafeMutablePointer<UInt8>?] = outputs
         tables.withUnsafeBufferPointer { t in
-            ec_encode_data(Int32(size), Int32(k), Int32(outputs), UnsafeMutablePointer(mutating: t.baseAddress),
+            ec_encode_data(Int32(size), Int32(k), Int32(outputs.count), UnsafeMutablePointer(mutating: t.baseAddress),
                            &sourcePointers, &outputPointers)
         }
-        return (0..<outputs).map { Array(UnsafeBufferPointer(start: base + (k + $0) * size, count: size)) }
+    }
+
+    /// A new array holding a copy of `count` bytes at `pointer` (one memcpy).
+    private static func array(_ pointer: UnsafePointer<UInt8>, count: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            buffer.baseAddress!.update(from: pointer, count: count)
+            initialized = count
+        }
     }
 }

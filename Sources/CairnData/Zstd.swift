@@ -57,9 +57,9 @@ public enum Zstd {
         precondition(ZSTD_isError(rc) == 0, "ZSTD_d_windowLogMax \(windowLog)")
 
         // One byte beyond maxSize tells "exactly maxSize" from "more than maxSize".
-        let limit = maxSize + 1
+        let limit = maxSize < Int.max ? maxSize + 1 : Int.max
         var capacity = declared == contentSizeUnknown
-            ? min(limit, max(1 << 16, src.count * 4))
+            ? min(limit, max(1 << 16, src.count.multipliedReportingOverflow(by: 4).overflow ? Int.max : src.count * 4))
             : min(limit, Int(declared) + 1)
         var out = [UInt8](repeating: 0, count: capacity)
         var produced = 0

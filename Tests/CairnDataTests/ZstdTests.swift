@@ -60,6 +60,12 @@ import Testing
         #expect(Zstd.compress(text).count < max(64, size / 4))
     }
 
+    @Test func unlimitedMaxSize() throws {
+        let input = [UInt8](repeating: 3, count: 1000)
+        #expect(try Zstd.decompress(Zstd.compress(input), maxSize: Int.max) == input)
+        #expect(try Zstd.decompress(Self.rleBomb(blocks: 3), maxSize: Int.max).count == 3072)
+    }
+
     @Test func levels() throws {
         let input = (0..<100_000).map { UInt8(truncatingIfNeeded: ($0 * 7) % 251) }
         for level in [Zstd.levelRange.lowerBound, -1, 1, 3, 9, 19] {
