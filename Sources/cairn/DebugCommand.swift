@@ -4,5 +4,5 @@ import ArgumentParser
 struct Debug: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Inspect Cairn's data path by hand.",
-        subcommands: [DebugChunk.self])
+        subcommands: [DebugChunk.self, DebugStages.self])
 }

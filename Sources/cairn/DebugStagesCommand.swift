@@ -1,0 +1,74 @@
+import ArgumentParser
+import CairnCrypto
+import CairnData
+import Foundation
+
+/// `cairn debug stages`: the throughput of each stage of the backup pipeline on one
+/// core, so a slow backup can be traced to its stage and compared with the libraries'
+/// own tools (b2sum, zstd -b, openssl speed).
+struct DebugStages: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stages", abstract: "Measure each pipeline stage (chunk, hash, compress, encrypt, erasure, Merkle) on one core.")
+
+    @Option(help: "Bytes of random data to push through each stage (K/M/G suffixes).")
+    var size: ByteSize = ByteSize(bytes: 256 << 20)
+
+    @Option(help: "Data shards per pack.")
+    var k: Int = 3
+
+    @Option(help: "Total shards per pack.")
+    var n: Int = 5
+
+    func validate() throws {
+        guard size.bytes >= 1 << 20, size.bytes <= 4 << 30 else { throw ValidationError("--size must be between 1M and 4G") }
+        guard k >= 1, k <= n, n <= 255 else { throw ValidationError("need 1 <= k <= n <= 255") }
+    }
+
+    func run() throws {
+        let data = SecureRandom.bytes(size.bytes)
+        let params = ChunkerParameters.default
+        func measure(_ name: String, _ bytes: Int, _ body: () throws -> Void) rethrows {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            print("  " + name.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: "%8.0f MB/s", Double(bytes) / dt / 1e6))
+        }
+        var lengths: [Int] = []
+        measure("chunk (FastCDC, avg 1 MiB)", data.count) {
+            lengths = data.withUnsafeBytes { FastCDC(params).chunkLengths($0) }
+        }
+        var ranges: [Range<Int>] = []
+        var at = 0
+        for l in lengths {
+            ranges.append(at..<at + l)
+            at += l
+        }
+        let key = SecureRandom.bytes(32)
+        measure("hash (keyed BLAKE2b-256)", data.count) {
+            data.withUnsafeBytes { b in for r in ranges { _ = Blake2b.hash(UnsafeRawBufferPointer(rebasing: b[r]), key: key) } }
+        }
+        var compressed = 0
+        measure("compress (zstd level \(ChunkSealer.compressionLevel))", data.count) {
+            data.withUnsafeBytes { b in for r in ranges { compressed += Zstd.compress(UnsafeRawBufferPointer(rebasing: b[r]), level: ChunkSealer.compressionLevel).count } }
+        }
+        let aeadKey = SymmetricKey.random()
+        measure("encrypt (XChaCha20-Poly1305)", data.count) {
+            data.withUnsafeBytes { b in for r in ranges { _ = AEAD.seal(UnsafeRawBufferPointer(rebasing: b[r]), key: aeadKey) } }
+        }
+        let coder = try ErasureCoder(k: k, n: n)
+        let pack = 16 << 20
+        var shards: [[UInt8]] = []
+        measure("erasure (ISA-L \(k)-of-\(n), 16 MiB packs)", data.count) {
+            data.withUnsafeBytes { b in
+                for start in stride(from: 0, to: b.count, by: pack) {
+                    shards = coder.encode(UnsafeRawBufferPointer(rebasing: b[start..<min(b.count, start + pack)]))
+                }
+            }
+        }
+        let shardBytes = shards.reduce(0) { $0 + $1.count }
+        measure("merkle (BLAKE2b, 64 KiB seg.)", shardBytes) {
+            for s in shards { _ = MerkleTree.root(of: s) }
+        }
+        print("  (merkle is measured per shard byte; a pack costs n/k times that)")
+    }
+}
