@@ -27,6 +27,9 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
                        providers: [.apt(["libzstd-dev"])]),
 
+        // glibc's malloc tuning (mallopt), used by the command line only.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+
         .target(name: "CairnCrypto", dependencies: ["CSodium"], swiftSettings: strict),
         .target(name: "CairnStore", dependencies: ["CLMDB"], swiftSettings: strict),
         .target(
@@ -41,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "CairnCrypto", "CairnStore", "CairnData", "CairnCore", "CairnSimulator",
+                "CairnCrypto", "CairnStore", "CairnData", "CairnCore", "CairnSimulator", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -14,10 +14,17 @@ public enum AEAD {
     /// Encrypts `plaintext` under `key` with a fresh random nonce, binding `associatedData`
     /// (which is authenticated but not stored). The output is allocated once and written in place.
     public static func seal(_ plaintext: UnsafeRawBufferPointer, key: SymmetricKey, associatedData: [UInt8] = []) -> [UInt8] {
+        seal(plaintext, key: key, associatedData: associatedData, prefix: [])
+    }
+
+    /// Seals into `prefix || nonce || ciphertext || tag` in one allocation, for formats
+    /// that put a clear header before the sealed bytes (bind it through `associatedData`).
+    public static func seal(_ plaintext: UnsafeRawBufferPointer, key: SymmetricKey, associatedData: [UInt8], prefix: [UInt8]) -> [UInt8] {
         _ = Sodium.ready
-        let sealedCount = plaintext.count + overhead
+        let sealedCount = prefix.count + plaintext.count + overhead
         return [UInt8](unsafeUninitializedCapacity: sealedCount) { out, initialized in
-            let nonce = out.baseAddress!
+            for (i, b) in prefix.enumerated() { out[i] = b }
+            let nonce = out.baseAddress! + prefix.count
             randombytes_buf(nonce, nonceSize)
             var written: UInt64 = 0
             let rc = withNonNullBytes(plaintext) { m, mCount in

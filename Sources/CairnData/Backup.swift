@@ -142,16 +142,33 @@ extension Repository {
         run.bytesTotal = toRead.reduce(0) { $0 + entries[$1].size }
         run.filesTotal = toRead.count
 
-        for i in toRead {
-            let read = try run.add(file: walked[i].sourcePath, entry: i, into: &entries)
-            if read != entries[i].size {
-                walker.note("\(walked[i].sourcePath) changed size while being read (\(entries[i].size) → \(read) bytes)")
-                entries[i].size = read
+        let producer = ChunkProducer(files: toRead.map { ($0, walked[$0].sourcePath) }, parameters: parameters)
+        producer.start()
+        defer { producer.cancel() }
+        var skipped = Set<Int>()
+        while let batch = producer.next() {
+            try run.process(batch, into: &entries)
+            for event in batch.events {
+                switch event {
+                case .chunk:
+                    break
+                case .fileDone(let i, let read):
+                    if read != entries[i].size {
+                        walker.note("\(walked[i].sourcePath) changed size while being read (\(entries[i].size) → \(read) bytes)")
+                        entries[i].size = read
+                    }
+                case .fileFailed(let i, let reason):
+                    walker.note("skipped \(walked[i].sourcePath): \(reason)")
+                    skipped.insert(i)
+                }
             }
         }
-        try run.flushBatch(into: &entries)
         run.filesDone = run.filesTotal
         run.report()
+        if !skipped.isEmpty {
+            summary.files -= skipped.count
+            entries = entries.enumerated().filter { !skipped.contains($0.offset) }.map(\.element)
+        }
 
         // The tree itself goes through the same pipeline, under the snapshot key.
         let treeRefs = try run.storeTree(TreeCodec.encode(entries))
@@ -212,11 +229,9 @@ struct BackupRun {
     let writer: PackWriter
     let progress: (TransferProgress) -> Void
 
-    var pack = PackBuilder()
+    var pack: PackBuffer?
     /// Chunks stored during this run, before and after their pack is committed.
     var stored: [ChunkID: ChunkRef] = [:]
-    var batch: [(entry: Int, bytes: [UInt8])] = []
-    var batchBytes = 0
 
     var bytesTotal: UInt64 = 0
     var filesTotal = 0
@@ -235,37 +250,26 @@ struct BackupRun {
         self.targets = targets
         self.chunkKey = chunkKey
         self.progress = progress
-        writer = PackWriter(coder: coder, targets: targets, state: repository.state)
+        writer = PackWriter(coder: coder, targets: targets, state: repository.state,
+                            sealedChunkMax: parameters.maxSize + parameters.maxSize / 128 + 1024)
     }
 
     var writerStats: (packs: Int, shardBytes: Int) { writer.stats }
 
-    /// Reads and chunks one file into the batch; returns the bytes read.
-    mutating func add(file path: String, entry: Int, into entries: inout [TreeEntry]) throws(DataError) -> UInt64 {
-        var chunker: FileChunker
-        do { chunker = try FileChunker(path: path, parameters: parameters) } catch {
-            throw DataError(.io, "cannot read \(path)", cause: error)
-        }
-        var total: UInt64 = 0
-        while true {
-            let chunk: Chunk?
-            do { chunk = try chunker.next() } catch { throw DataError(.io, "cannot read \(path)", cause: error) }
-            guard let chunk else { break }
-            total += UInt64(chunk.bytes.count)
-            bytesRead += UInt64(chunk.bytes.count)
-            batch.append((entry, chunk.bytes))
-            batchBytes += chunk.bytes.count
-            if batchBytes >= Limits.batchBytes { try flushBatch(into: &entries) }
-        }
-        filesDone += 1
-        return total
-    }
-
-    /// Hashes the batch on all cores, dedupes, seals the new chunks on all cores, and
+    /// Hashes a batch on all cores, dedupes, seals the new chunks on all cores, and
     /// appends them to packs in order.
-    mutating func flushBatch(into entries: inout [TreeEntry]) throws(DataError) {
-        guard !batch.isEmpty else { return }
-        let items = batch
+    mutating func process(_ batch: ChunkProducer.Batch, into entries: inout [TreeEntry]) throws(DataError) {
+        var items: [(entry: Int, bytes: [UInt8])] = []
+        items.reserveCapacity(batch.events.count)
+        for event in batch.events {
+            switch event {
+            case .chunk(let entry, let bytes): items.append((entry, bytes))
+            case .fileDone: filesDone += 1
+            case .fileFailed: filesDone += 1
+            }
+        }
+        bytesRead += UInt64(batch.bytes)
+        guard !items.isEmpty else { return }
         let key = chunkKey
         let ids = parallelMap(items.count) { i in
             ChunkID(items[i].bytes.withUnsafeBytes { Blake2b.hash($0, key: key) })
@@ -299,19 +303,19 @@ struct BackupRun {
             entries[items[i].entry].chunks.append(refs[i]!)
         }
         chunksDeduplicated += items.count - toSeal.count
-        batch.removeAll(keepingCapacity: true)
-        batchBytes = 0
         report()
     }
 
     private mutating func append(id: ChunkID, sealed: [UInt8], plainLength: Int) throws(DataError) -> ChunkRef {
-        let ref = pack.append(id: id, sealed: sealed, plainLength: plainLength)
+        if let full = pack, !full.isEmpty, !full.fits(sealed.count) || full.length + sealed.count > writer.packTarget {
+            pack = nil
+            try writer.submit(full)
+        }
+        let buffer = pack ?? writer.acquire()
+        pack = buffer
+        let ref = buffer.append(id: id, sealed: sealed, plainLength: plainLength)
         stored[id] = ref
         newSealedBytes += UInt64(sealed.count)
-        if pack.isFull {
-            let (pid, bytes, refs) = pack.take()
-            try writer.submit(id: pid, bytes: bytes, refs: refs)
-        }
         return ref
     }
 
@@ -339,9 +343,9 @@ struct BackupRun {
 
     /// Writes the last, partly filled pack and waits for the writer.
     mutating func finish() throws(DataError) {
-        if !pack.isEmpty {
-            let (pid, bytes, refs) = pack.take()
-            try writer.submit(id: pid, bytes: bytes, refs: refs)
+        if let last = pack, !last.isEmpty {
+            pack = nil
+            try writer.submit(last)
         }
         try writer.finish()
     }

@@ -72,6 +72,18 @@ public struct ErasureCoder: Sendable {
         return (0..<n).map { Self.array(base + $0 * size, count: size) }
     }
 
+    /// Computes the parity shards in place. `buffer` holds n shards of `shardSize` bytes
+    /// back to back, the first k already filled with the data (zero-padded); the last
+    /// n−k are overwritten with parity. For writers that reuse one buffer for every pack.
+    public func encodeInPlace(_ buffer: UnsafeMutableRawBufferPointer, shardSize size: Int) {
+        precondition(size >= 0 && size <= Int(Int32.max), "shard size \(size)")
+        precondition(buffer.count >= n * size, "buffer of \(buffer.count) bytes for \(n) shards of \(size)")
+        guard size > 0, n > k, let raw = buffer.baseAddress else { return }
+        let base = raw.assumingMemoryBound(to: UInt8.self)
+        Self.run(tables: parityTables, k: k, sources: (0..<k).map { base + $0 * size },
+                 outputs: (k..<n).map { base + $0 * size }, size: size)
+    }
+
     public func encode(_ data: [UInt8]) -> [[UInt8]] {
         data.withUnsafeBytes { encode($0) }
     }

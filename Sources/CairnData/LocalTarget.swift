@@ -74,7 +74,9 @@ public final class LocalTarget: @unchecked Sendable {
                 try txn.withValue(shards, Self.shardKey(pack, index)) { value -> (ShardHeader, [UInt8])? in
                     guard value.count >= ShardHeader.size else { return nil }
                     guard let header = try? ShardHeader(decoding: Array(value[..<ShardHeader.size])) else { return nil }
-                    return (header, Array(value[ShardHeader.size...]))
+                    let bytes = Array(value[ShardHeader.size...])
+                    Self.releaseMappedPages(value)
+                    return (header, bytes)
                 }
             }
             switch found {
@@ -87,6 +89,18 @@ public final class LocalTarget: @unchecked Sendable {
         } catch {
             throw DataError(.io, "could not read shard \(index) of pack \(pack) from target \(path)", cause: error)
         }
+    }
+
+    /// Shards are read through LMDB's read-only file mapping; once copied out, their pages
+    /// are dropped from this process (they stay in the page cache), so reading a large
+    /// backup does not grow the resident set by the size of every shard read.
+    static func releaseMappedPages(_ value: UnsafeRawBufferPointer) {
+        guard let base = value.baseAddress, value.count >= 1 << 20 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + value.count) / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
     }
 
     public func deleteShard(pack: PackID, index: Int) throws(DataError) {

@@ -32,6 +32,25 @@ final class PackReader: @unchecked Sendable {
         }
     }
 
+    /// Several chunks at once: their packs are fetched in order, then the chunks are
+    /// decrypted on all cores. A chunk that fails goes through the careful path alone.
+    func chunks(_ refs: [ChunkRef], key: SymmetricKey) throws(DataError) -> [[UInt8]] {
+        var packs: [PackID: [UInt8]] = [:]
+        for ref in refs where packs[ref.pack] == nil { packs[ref.pack] = try pack(ref.pack, verify: false) }
+        let opened = parallelMap(refs.count) { i in
+            Result { () throws(DataError) in try self.open(refs[i], in: packs[refs[i].pack]!, key: key) }
+        }
+        var out: [[UInt8]] = []
+        out.reserveCapacity(refs.count)
+        for (i, r) in opened.enumerated() {
+            switch r {
+            case .success(let bytes): out.append(bytes)
+            case .failure: out.append(try chunk(refs[i], key: key))
+            }
+        }
+        return out
+    }
+
     private func open(_ ref: ChunkRef, in pack: [UInt8], key: SymmetricKey) throws(DataError) -> [UInt8] {
         let start = Int(ref.offset)
         let end = start + Int(ref.sealedLength)

@@ -133,17 +133,27 @@ extension Repository {
             close(fd)
             if !ok { unlink(tmp) }
         }
-        for ref in e.chunks {
-            let bytes = try reader.chunk(ref, key: keys.dataKey)
-            var off = 0
-            while off < bytes.count {
-                let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw DataError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
-                }
-                off += n
+        var start = 0
+        while start < e.chunks.count {
+            // A window of chunks is decrypted on all cores, then written in order.
+            var end = start
+            var windowBytes = 0
+            while end < e.chunks.count, end == start || windowBytes < Limits.batchBytes * 2 {
+                windowBytes += Int(e.chunks[end].plainLength)
+                end += 1
             }
+            for bytes in try reader.chunks(Array(e.chunks[start..<end]), key: keys.dataKey) {
+                var off = 0
+                while off < bytes.count {
+                    let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw DataError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
+                    }
+                    off += n
+                }
+            }
+            start = end
         }
         fchmod(fd, mode_t(e.mode))
         var times = [timespec(tv_sec: Int(e.mtimeSeconds), tv_nsec: Int(e.mtimeNanoseconds)),
