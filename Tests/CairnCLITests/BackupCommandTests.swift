@@ -118,3 +118,53 @@ import Testing
         #expect(Int64(total) == size)
     }
 }
+
+@Suite struct InterruptedBackupTests {
+    /// kill -9 in the middle of a backup leaves no snapshot, and the next run stores
+    /// only what the killed one had not committed.
+    @Test func killedBackupLeavesNoSnapshotAndResumes() throws {
+        let s = try Scratch()
+        let src = s.sub("src")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        var state: UInt64 = 99
+        for i in 0..<6 {
+            var bytes = [UInt8](repeating: 0, count: 24 << 20)
+            bytes.withUnsafeMutableBytes { raw in
+                let words = raw.bindMemory(to: UInt64.self)
+                for w in words.indices {
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    words[w] = state ^ (state >> 29)
+                }
+            }
+            #expect(FileManager.default.createFile(atPath: src + "/f\(i).bin", contents: Data(bytes)))
+        }
+        let d = ["--data-dir", s.sub("data")]
+        #expect(try CLI.run(["init"] + d + ["--phrase-out", s.sub("phrase")]).status == 0)
+        let targetList = (1...5).map { s.sub("t\($0)") }
+        let killed = try CLI.runKilling(["backup"] + d + [src, "--to", targetList.joined(separator: ",")]) {
+            // Once a few packs are committed locally, pull the plug.
+            let attrs = try? FileManager.default.attributesOfItem(atPath: targetList[0] + "/data.mdb")
+            return ((attrs?[.size] as? Int) ?? 0) > 24 << 20
+        }
+        try #require(killed, "the backup finished before it could be interrupted")
+
+        let list = try CLI.run(["snapshots", "--json"] + d)
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(list.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" || !list.stdout.contains("\"id\""))
+
+        let resumed = try CLI.run(["backup"] + d + [src, "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])
+        let deduped = try #require(summary["chunks_deduplicated"] as? Int)
+        let total = try #require(summary["bytes_read"] as? Int)
+        let new = try #require(summary["bytes_new"] as? Int)
+        #expect(deduped > 0)
+        #expect(new < total)
+
+        let r = try CLI.run(["restore"] + d + ["--to", s.sub("out")])
+        #expect(r.status == 0, "\(r.stderr)")
+        for i in 0..<6 {
+            #expect(FileManager.default.contents(atPath: s.sub("out") + src + "/f\(i).bin") == FileManager.default.contents(atPath: src + "/f\(i).bin"))
+        }
+    }
+}

@@ -25,6 +25,32 @@ enum CLI {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
+    /// Runs `cairn args`, and kills it with SIGKILL (by PID) as soon as `killWhen` is true.
+    /// Returns whether it was killed before it finished.
+    static func runKilling(_ args: [String], timeout: Double = 120, killWhen: () -> Bool) throws -> Bool {
+        let bin = try #require(binary, "the cairn binary was not found next to the tests; run `swift build` first")
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = ([bin] + args).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, bin, &actions, nil, argv, environ) == 0 else { throw CocoaError(.executableLoad) }
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if waitpid(pid, &status, WNOHANG) == pid { return false }
+            if killWhen() || Date() > deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                return true
+            }
+            usleep(2_000)
+        }
+    }
+
     static func run(_ args: [String], stdin: String? = nil, timeout: Double = 300) throws -> CLIResult {
         let bin = try #require(binary, "the cairn binary was not found next to the tests; run `swift build` first")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-cli-\(UUID().uuidString)")
