@@ -71,7 +71,13 @@ extension Repository {
         guard n >= 1, n <= Limits.shardCountMax, k >= 1, k <= n else {
             throw DataError(.invalidArgument, "need 1 ≤ k ≤ n ≤ \(Limits.shardCountMax) (got k=\(k), n=\(n))")
         }
-        let targets = try TargetSet(paths: paths, create: true)
+        // Targets are created by the first backup only. Later, a missing target is an
+        // error rather than a new empty store: it may be a drive that is not mounted.
+        let firstBackup = try state.root() == nil
+        let targets = try TargetSet(paths: paths, create: firstBackup)
+        if let missing = targets.problems.keys.min() {
+            throw DataError(.targetUnavailable, "target \(missing + 1) (\(paths[missing])) is not available: mount it, or run `cairn check` to re-create it from the other targets", cause: targets.problems[missing])
+        }
         let (existing, _) = try currentRoot(targets: targets)
         let chunkerSettings = existing?.chunker ?? config.chunker ?? ChunkerSettings(ChunkerParameters.default)
         let parameters: ChunkerParameters

@@ -168,3 +168,31 @@ import Testing
         } throws: { ($0 as? DataError)?.code == .wrongOwner }
     }
 }
+
+@Suite struct BackupTargetTests {
+    @Test func laterBackupRefusesAMissingTargetUntilCheckRecreatesIt() throws {
+        let f = try RepositoryFixture()
+        try f.populate()
+        let repo = try f.repository()
+        _ = try repo.backup(BackupOptions(paths: [f.source], targets: f.targets))
+        try FileManager.default.removeItem(atPath: f.targets[2])
+        #expect {
+            try repo.backup(BackupOptions(paths: [f.source]))
+        } throws: { ($0 as? DataError)?.code == .targetUnavailable && "\($0)".contains("cairn check") }
+        #expect(!FileManager.default.fileExists(atPath: f.targets[2]))
+        let c = try repo.check()
+        #expect(c.healthy && c.targetsRecreated == [f.targets[2]])
+        let s = try repo.backup(BackupOptions(paths: [f.source]))
+        #expect(s.filesUnchanged == s.files)
+    }
+
+    @Test func differentTargetListIsRefused() throws {
+        let f = try RepositoryFixture()
+        try f.populate()
+        let repo = try f.repository()
+        _ = try repo.backup(BackupOptions(paths: [f.source], targets: f.targets))
+        #expect(throws: DataError.self) {
+            try repo.backup(BackupOptions(paths: [f.source], targets: Array(f.targets.reversed())))
+        }
+    }
+}
