@@ -1,0 +1,116 @@
+import CairnCrypto
+import CairnData
+import Testing
+
+/// Every decoder of a stored format must throw, never trap, on hostile bytes: random
+/// garbage, every truncation of a valid encoding, and single flipped bytes.
+@Suite struct FormatDecoderTests {
+    func sampleTree() -> [TreeEntry] {
+        let ref = ChunkRef(id: ObjectID([UInt8](repeating: 1, count: 32)), pack: ObjectID([UInt8](repeating: 2, count: 32)),
+                           offset: 10, sealedLength: 100, plainLength: 60)
+        return [
+            TreeEntry(kind: .directory, path: "home/me", mode: 0o755, mtimeSeconds: 1, mtimeNanoseconds: 2),
+            TreeEntry(kind: .file, path: "home/me/a.txt", mode: 0o644, mtimeSeconds: 3, mtimeNanoseconds: 4, size: 120,
+                      device: 5, inode: 6, chunks: [ref, ref]),
+            TreeEntry(kind: .symlink, path: "home/me/l", mode: 0o777, mtimeSeconds: 7, mtimeNanoseconds: 8, linkTarget: "a.txt"),
+        ]
+    }
+
+    func sampleRoot() -> RootRecord {
+        let pack = PackRecord(id: ObjectID([UInt8](repeating: 3, count: 32)), k: 3, n: 5, packLength: 1000, shardLength: 334,
+                              segmentSize: 65536, roots: (0..<5).map { [UInt8](repeating: UInt8($0), count: 32) })
+        let snap = SnapshotRecord(id: "0123456789abcdef", time: 1_700_000_000, hostname: "h", paths: ["home/me"],
+                                  tree: [], parent: "", files: 1, directories: 1, symlinks: 1, bytes: 120, newBytes: 200)
+        return RootRecord(sequence: 4, chunker: ChunkerSettings(minSize: 65536, avgSize: 262144, maxSize: 1048576, normalization: 1),
+                          snapshots: [snap], packs: [pack])
+    }
+
+    /// Runs `decode` over garbage, truncations and flips of `valid`; it may throw or
+    /// succeed, and must never trap.
+    func hammer(_ valid: [UInt8], _ decode: ([UInt8]) throws -> Void) {
+        for cut in 0..<valid.count { #expect(throws: (any Error).self) { try decode(Array(valid[..<cut])) } }
+        for i in valid.indices {
+            var flipped = valid
+            flipped[i] ^= 0xff
+            _ = try? decode(flipped)
+        }
+        var rng: UInt64 = 12345
+        for _ in 0..<2000 {
+            let count = Int(rng % 300)
+            let garbage = (0..<count).map { _ -> UInt8 in
+                rng = rng &* 6364136223846793005 &+ 1442695040888963407
+                return UInt8(truncatingIfNeeded: rng >> 40)
+            }
+            _ = try? decode(garbage)
+            _ = try? decode(Array(valid.prefix(9)) + garbage)
+        }
+    }
+
+    @Test func treeRoundTripsAndRejectsHostileBytes() throws {
+        let tree = sampleTree()
+        let bytes = TreeCodec.encode(tree)
+        #expect(try TreeCodec.decode(bytes) == tree)
+        hammer(bytes) { _ = try TreeCodec.decode($0) }
+    }
+
+    @Test func treeRejectsEscapingPaths() throws {
+        for bad in ["", "/etc/passwd", "a/../../b", "a//b", "./a", "a/.", "a\u{0}b"] {
+            var t = sampleTree()
+            t[0].path = bad
+            #expect(throws: DecodeError.self) { try TreeCodec.decode(TreeCodec.encode(t)) }
+        }
+    }
+
+    @Test func treeRejectsChunksThatDoNotAddUpToTheSize() throws {
+        var t = sampleTree()
+        t[1].size = 121
+        #expect(throws: DecodeError.self) { try TreeCodec.decode(TreeCodec.encode(t)) }
+    }
+
+    @Test func rootRecordRoundTripsAndRejectsHostileBytes() throws {
+        let root = sampleRoot()
+        let bytes = root.encode()
+        #expect(try RootRecord.decode(bytes) == root)
+        hammer(bytes) { _ = try RootRecord.decode($0) }
+    }
+
+    @Test func rootEnvelopeRejectsTamperingAndOtherOwners() throws {
+        let keys = OwnerKeys(seed: Mnemonic.generate().seed())
+        let sealed = RootEnvelope.seal(sampleRoot(), keys: keys)
+        #expect(try RootEnvelope.open(sealed, keys: keys) == sampleRoot())
+        for i in stride(from: 0, to: sealed.count, by: 7) {
+            var bad = sealed
+            bad[i] ^= 0x01
+            #expect(throws: DataError.self) { try RootEnvelope.open(bad, keys: keys) }
+        }
+        let other = OwnerKeys(seed: Mnemonic.generate().seed())
+        #expect { try RootEnvelope.open(sealed, keys: other) } throws: { ($0 as? DataError)?.code == .wrongOwner }
+        hammer(sealed) { _ = try RootEnvelope.open($0, keys: keys) }
+    }
+
+    @Test func shardHeaderRoundTripsAndRejectsHostileBytes() throws {
+        let h = ShardHeader(pack: ObjectID([UInt8](repeating: 9, count: 32)), index: 4, k: 3, n: 5, packLength: 100, shardLength: 34)
+        let bytes = h.encode()
+        #expect(bytes.count == ShardHeader.size)
+        #expect(try ShardHeader(decoding: bytes) == h)
+        hammer(bytes) { _ = try ShardHeader(decoding: $0) }
+    }
+
+    @Test func sealedChunkRejectsTamperingAndSwaps() throws {
+        let key = SymmetricKey.random()
+        let id = ObjectID([UInt8](repeating: 7, count: 32))
+        let other = ObjectID([UInt8](repeating: 8, count: 32))
+        for plain in [[UInt8](repeating: 0x61, count: 5000), (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) }] {
+            let sealed = plain.withUnsafeBytes { ChunkSealer.seal($0, id: id, key: key) }
+            #expect(try sealed.withUnsafeBytes { try ChunkSealer.open($0, id: id, key: key, plainLength: plain.count) } == plain)
+            #expect(throws: DataError.self) { try sealed.withUnsafeBytes { try ChunkSealer.open($0, id: other, key: key, plainLength: plain.count) } }
+            var flag = sealed
+            flag[0] ^= 1
+            #expect(throws: DataError.self) { try flag.withUnsafeBytes { try ChunkSealer.open($0, id: id, key: key, plainLength: plain.count) } }
+            #expect(throws: DataError.self) { try sealed.withUnsafeBytes { try ChunkSealer.open($0, id: id, key: key, plainLength: plain.count - 1) } }
+            for cut in [0, 1, 20, 40, sealed.count - 1] {
+                #expect(throws: DataError.self) { try Array(sealed[..<cut]).withUnsafeBytes { try ChunkSealer.open($0, id: id, key: key, plainLength: plain.count) } }
+            }
+        }
+    }
+}
