@@ -84,7 +84,14 @@ extension Repository {
         for e in entries where e.kind == .file {
             let p = dest + "/" + e.path
             do {
-                try writeFile(e, to: p, reader: reader)
+                let before = summary.bytes
+                try writeFile(e, to: p, reader: reader) { written in
+                    if Date().timeIntervalSince(lastReport) > 0.1 {
+                        lastReport = Date()
+                        progress(TransferProgress(bytesDone: before + written, bytesTotal: total,
+                                                  filesDone: summary.files, filesTotal: fileCount))
+                    }
+                }
                 summary.files += 1
                 summary.bytes += e.size
             } catch {
@@ -122,7 +129,7 @@ extension Repository {
         return summary
     }
 
-    private func writeFile(_ e: TreeEntry, to path: String, reader: PackReader) throws(DataError) {
+    private func writeFile(_ e: TreeEntry, to path: String, reader: PackReader, written: (UInt64) -> Void) throws(DataError) {
         _ = mkdirs((path as NSString).deletingLastPathComponent)
         let tmp = path + ".cairn-partial"
         unlink(tmp)
@@ -134,6 +141,7 @@ extension Repository {
             if !ok { unlink(tmp) }
         }
         var start = 0
+        var done: UInt64 = 0
         while start < e.chunks.count {
             // A window of chunks is decrypted on all cores, then written in order.
             var end = start
@@ -152,7 +160,9 @@ extension Repository {
                     }
                     off += n
                 }
+                done += UInt64(bytes.count)
             }
+            written(done)
             start = end
         }
         fchmod(fd, mode_t(e.mode))
