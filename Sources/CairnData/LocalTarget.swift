@@ -66,6 +66,24 @@ public final class LocalTarget: @unchecked Sendable {
         }
     }
 
+    /// Appends the bytes of one shard to `out` straight from the store's mapping (one
+    /// copy), if the shard is there with a sound header matching `expected`. For the
+    /// restore fast path; anything unexpected returns false and the caller takes the
+    /// careful path.
+    func appendShard(_ expected: ShardHeader, to out: inout [UInt8]) -> Bool {
+        let ok = try? env.read { txn in
+            try txn.withValue(shards, Self.shardKey(expected.pack, expected.index)) { value -> Bool in
+                guard value.count == ShardHeader.size + expected.shardLength,
+                      (try? ShardHeader(decoding: Array(value[..<ShardHeader.size]))) == expected
+                else { return false }
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: value[ShardHeader.size...]))
+                Self.releaseMappedPages(value)
+                return true
+            }
+        }
+        return ok == .some(.some(true))
+    }
+
     /// Reads one shard. Returns nil when absent; a damaged header is reported as
     /// `.corrupt` so the caller can rebuild it.
     public func readShard(pack: PackID, index: Int) throws(DataError) -> (header: ShardHeader, bytes: [UInt8])? {

@@ -74,21 +74,17 @@ final class PackReader: @unchecked Sendable {
             throw DataError(.notFound, "pack \(id) is not listed in the root record")
         }
         let bytes: [UInt8]
-        if !verify, let fast = try fast(record) { bytes = fast } else { bytes = try rebuild(record) }
+        if !verify, let fast = fast(record) { bytes = fast } else { bytes = try rebuild(record) }
         cache.append((id, bytes))
         if cache.count > cacheSize { cache.removeFirst() }
         return bytes
     }
 
-    private func fast(_ record: PackRecord) throws(DataError) -> [UInt8]? {
+    private func fast(_ record: PackRecord) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(record.shardLength * record.k)
         for i in 0..<record.k {
-            guard let t = targets.targets[i],
-                  let s = try? t.readShard(pack: record.id, index: i),
-                  s.header.pack == record.id, s.header.index == i, s.bytes.count == record.shardLength
-            else { return nil }
-            out.append(contentsOf: s.bytes)
+            guard let t = targets.targets[i], t.appendShard(ShardHeader(record: record, index: i), to: &out) else { return nil }
         }
         out.removeLast(out.count - record.packLength)
         return out

@@ -45,14 +45,18 @@ final class PackBuffer: @unchecked Sendable {
 }
 
 /// Erasure-codes full packs, computes each shard's Merkle root, writes shard i to
-/// target i and records the pack in the local index — on a background queue, so the
-/// next batch is hashed and sealed meanwhile. Two pack buffers circulate between the
-/// backup loop and this writer, which bounds memory whatever the size of the backup.
+/// target i and records the pack in the local index, in a pipeline beside the backup
+/// loop: one queue encodes (parity + Merkle roots, CPU), one queue per target stores
+/// (an LMDB transaction with its fsync, I/O), and a last queue records finished packs
+/// in order. A few pack buffers circulate between the loop and this pipeline, which
+/// bounds memory whatever the size of the backup.
 final class PackWriter: @unchecked Sendable {
     private let coder: ErasureCoder
     private let targets: TargetSet
     private let state: LocalState
-    private let queue = DispatchQueue(label: "cairn.pack-writer")
+    private let encodeQueue = DispatchQueue(label: "cairn.pack-encode")
+    private let targetQueues: [DispatchQueue]
+    private let commitQueue = DispatchQueue(label: "cairn.pack-commit")
     private let free = NSCondition()
     private var spare: [PackBuffer]  // guarded by `free`
     private let failure = Mutex<DataError?>(nil)
@@ -62,20 +66,21 @@ final class PackWriter: @unchecked Sendable {
     /// `packTarget`: a pack is closed before it would grow past this; a single sealed
     /// chunk of up to `sealedChunkMax` bytes always fits an empty pack.
     init(coder: ErasureCoder, targets: TargetSet, state: LocalState, packTarget: Int = Limits.packTarget,
-         sealedChunkMax: Int, buffers: Int = 2) {
+         sealedChunkMax: Int, buffers: Int = 3) {
         precondition(coder.n == targets.n, "coder n=\(coder.n) but \(targets.n) targets")
         precondition(buffers >= 1, "pack writer with \(buffers) buffers")
         self.coder = coder
         self.targets = targets
         self.state = state
         self.packTarget = packTarget
+        targetQueues = (0..<coder.n).map { DispatchQueue(label: "cairn.target-\($0 + 1)") }
         let capacity = max(packTarget, sealedChunkMax)
         spare = (0..<buffers).map { _ in PackBuffer(k: coder.k, n: coder.n, packCapacity: capacity) }
     }
 
     var stats: (packs: Int, shardBytes: Int) { written.withLock { $0 } }
 
-    /// An empty buffer to fill; waits while every buffer is being written.
+    /// An empty buffer to fill; waits while every buffer is in the pipeline.
     func acquire() -> PackBuffer {
         free.lock()
         defer { free.unlock() }
@@ -91,55 +96,78 @@ final class PackWriter: @unchecked Sendable {
         free.unlock()
     }
 
+    private var failed: Bool { failure.withLock { $0 != nil } }
+
+    private func fail(_ error: DataError) {
+        failure.withLock { $0 = $0 ?? error }
+    }
+
     /// Queues a filled buffer. Throws the first failure of an earlier pack.
     func submit(_ buffer: PackBuffer) throws(DataError) {
         if let e = failure.withLock({ $0 }) {
             release(buffer)
             throw e
         }
-        queue.async {
-            defer { self.release(buffer) }
-            guard self.failure.withLock({ $0 }) == nil else { return }
-            do {
-                try self.write(buffer)
-            } catch let e {
-                let d = e as? DataError ?? DataError(.io, "writing pack \(buffer.id) failed", cause: e)
-                self.failure.withLock { $0 = $0 ?? d }
-            }
+        encodeQueue.async {
+            guard !self.failed else { return self.release(buffer) }
+            let record = self.encode(buffer)
+            self.store(buffer, record)
         }
     }
 
     /// Waits for every queued pack and throws the first failure.
     func finish() throws(DataError) {
-        queue.sync {}
+        encodeQueue.sync {}
+        for q in targetQueues { q.sync {} }
+        commitQueue.sync {}
         if let e = failure.withLock({ $0 }) { throw e }
     }
 
-    private func write(_ buffer: PackBuffer) throws(DataError) {
+    private func shard(_ buffer: PackBuffer, _ i: Int, _ size: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: buffer.memory[i * size..<(i + 1) * size])
+    }
+
+    /// Parity in place behind the data, then every shard's Merkle root.
+    private func encode(_ buffer: PackBuffer) -> PackRecord {
         let (k, n) = (coder.k, coder.n)
         let size = coder.shardSize(forLength: buffer.length)
-        let memory = buffer.memory
-        memory[buffer.length..<k * size].initializeMemory(as: UInt8.self, repeating: 0)
-        coder.encodeInPlace(memory, shardSize: size)
-        func shard(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: memory[i * size..<(i + 1) * size]) }
-        let roots = parallelMap(n) { MerkleTree.root(of: shard($0), segmentSize: Limits.merkleSegment) }
-        let record = PackRecord(id: buffer.id, k: k, n: n, packLength: buffer.length, shardLength: size,
-                                segmentSize: Limits.merkleSegment, roots: roots)
-        let results = parallelMap(n) { i -> DataError? in
-            guard let target = targets.targets[i] else {
-                return DataError(.targetUnavailable, "target \(i + 1) (\(targets.paths[i])) is not available")
+        buffer.memory[buffer.length..<k * size].initializeMemory(as: UInt8.self, repeating: 0)
+        coder.encodeInPlace(buffer.memory, shardSize: size)
+        let roots = parallelMap(n) { MerkleTree.root(of: shard(buffer, $0, size), segmentSize: Limits.merkleSegment) }
+        return PackRecord(id: buffer.id, k: k, n: n, packLength: buffer.length, shardLength: size,
+                          segmentSize: Limits.merkleSegment, roots: roots)
+    }
+
+    /// Shard i to target i, all targets at once; once all are durable, the pack and its
+    /// chunks go into the local index (in pack order) and the buffer is free again.
+    private func store(_ buffer: PackBuffer, _ record: PackRecord) {
+        let group = DispatchGroup()
+        for i in 0..<record.n {
+            targetQueues[i].async(group: group) {
+                guard !self.failed else { return }
+                guard let target = self.targets.targets[i] else {
+                    return self.fail(DataError(.targetUnavailable, "target \(i + 1) (\(self.targets.paths[i])) is not available"))
+                }
+                do throws(DataError) {
+                    try target.putShard(header: ShardHeader(record: record, index: i),
+                                        bytes: self.shard(buffer, i, record.shardLength))
+                } catch {
+                    self.fail(error)
+                }
             }
-            let put = Result { () throws(DataError) in
-                try target.putShard(header: ShardHeader(record: record, index: i), bytes: shard(i))
-            }
-            if case .failure(let e) = put { return e }
-            return nil
         }
-        if let e = results.compactMap({ $0 }).first { throw e }
-        try state.commitPack(record, chunks: buffer.refs)
-        written.withLock { (w: inout (packs: Int, shardBytes: Int)) in
-            w.packs += 1
-            w.shardBytes += size * n
+        group.notify(queue: commitQueue) {
+            defer { self.release(buffer) }
+            guard !self.failed else { return }
+            do throws(DataError) {
+                try self.state.commitPack(record, chunks: buffer.refs)
+            } catch {
+                return self.fail(error)
+            }
+            self.written.withLock { (w: inout (packs: Int, shardBytes: Int)) in
+                w.packs += 1
+                w.shardBytes += record.shardLength * record.n
+            }
         }
     }
 }
