@@ -47,7 +47,7 @@ struct Backup: ParsableCommand {
         }
         bar.finish()
         if json {
-            try Terminal.printJSON(summary)
+            try Terminal.printJSON(WithResourceUsage(summary))
             return
         }
         for w in summary.warnings { Terminal.warn(w) }

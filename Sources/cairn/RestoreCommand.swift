@@ -39,7 +39,7 @@ struct Restore: ParsableCommand {
         }
         bar.finish()
         if json {
-            try Terminal.printJSON(summary)
+            try Terminal.printJSON(WithResourceUsage(summary))
             return
         }
         let s = summary

@@ -2,13 +2,11 @@ import Foundation
 import Testing
 
 /// Runs the built `cairn` binary as a child process (posix_spawn + wait4), so tests see
-/// exactly what a person sees: stdout, stderr, exit status and peak memory.
+/// exactly what a person sees: stdout, stderr and exit status.
 struct CLIResult {
     let status: Int32
     let stdout: String
     let stderr: String
-    /// Peak resident set size of the child, in bytes.
-    let maxRSS: Int
 }
 
 enum CLI {
@@ -93,7 +91,7 @@ enum CLI {
         let exit: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let out = String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self)
         let err = String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self)
-        return CLIResult(status: exit, stdout: out, stderr: err, maxRSS: Int(usage.ru_maxrss) * 1024)
+        return CLIResult(status: exit, stdout: out, stderr: err)
     }
 }
 
