@@ -24,7 +24,7 @@ final class ChunkProducer: @unchecked Sendable {
     private var finished = false
     private var cancelled = false
 
-    init(files: [(entry: Int, path: String)], parameters: ChunkerParameters, depth: Int = 2) {
+    init(files: [(entry: Int, path: String)], parameters: ChunkerParameters, depth: Int = 1) {
         precondition(depth >= 1, "producer depth \(depth)")
         self.files = files
         self.parameters = parameters

@@ -8,8 +8,11 @@ enum CairnEntry {
         // unmap it on free, so every pack paid for page faults again; keeping them in the
         // heap lets the pipeline reuse the same pages (memory stays bounded by the
         // pipeline's own limits).
-        //_ = mallopt(M_MMAP_THRESHOLD, 256 << 20)
-        //_ = mallopt(M_TRIM_THRESHOLD, 512 << 20)
+        _ = mallopt(M_MMAP_THRESHOLD, 256 << 20)
+        _ = mallopt(M_TRIM_THRESHOLD, 512 << 20)
+        // Few arenas: the pipeline's threads hand buffers to each other, and memory freed
+        // in one thread's arena is not reused by another's.
+        _ = mallopt(M_ARENA_MAX, 4)
         await Cairn.main()
     }
 }
