@@ -57,17 +57,21 @@ struct DebugStages: ParsableCommand {
         }
         let coder = try ErasureCoder(k: k, n: n)
         let pack = 16 << 20
-        var shards: [[UInt8]] = []
+        let shardSize = coder.shardSize(forLength: pack)
+        let area = UnsafeMutableRawBufferPointer.allocate(byteCount: n * shardSize, alignment: 64)
+        defer { area.deallocate() }
+        area.initializeMemory(as: UInt8.self, repeating: 0)
         measure("erasure (ISA-L \(k)-of-\(n), 16 MiB packs)", data.count) {
             data.withUnsafeBytes { b in
                 for start in stride(from: 0, to: b.count, by: pack) {
-                    shards = coder.encode(UnsafeRawBufferPointer(rebasing: b[start..<min(b.count, start + pack)]))
+                    let piece = UnsafeRawBufferPointer(rebasing: b[start..<min(b.count, start + pack)])
+                    UnsafeMutableRawBufferPointer(rebasing: area[..<piece.count]).copyMemory(from: piece)
+                    coder.encodeInPlace(area, shardSize: shardSize)
                 }
             }
         }
-        let shardBytes = shards.reduce(0) { $0 + $1.count }
-        measure("merkle (BLAKE2b, 64 KiB seg.)", shardBytes) {
-            for s in shards { _ = MerkleTree.root(of: s) }
+        measure("merkle (BLAKE2b, 64 KiB seg.)", n * shardSize) {
+            for i in 0..<n { _ = MerkleTree.root(of: UnsafeRawBufferPointer(rebasing: area[i * shardSize..<(i + 1) * shardSize])) }
         }
         print("  (merkle is measured per shard byte; a pack costs n/k times that)")
     }
