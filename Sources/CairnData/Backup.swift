@@ -106,6 +106,7 @@ extension Repository {
         }
 
         var walker = FileWalker()
+        walker.excluded = Set(paths + [URL(fileURLWithPath: dataDirectory.path).standardizedFileURL.path])
         let walked = try walker.walk(roots: options.paths)
         let rootNames = options.paths.map { FileWalker.storedName(forRoot: $0) }.sorted()
         let parentSnapshot = existing?.snapshots

@@ -24,6 +24,10 @@ public struct FileWalker {
         return p
     }
 
+    /// Absolute paths never backed up (the data directory and the targets themselves, so
+    /// a backup of a home folder that holds them does not feed on its own output).
+    public var excluded: Set<String> = []
+
     public mutating func walk(roots: [String]) throws(DataError) -> [WalkedItem] {
         var items: [WalkedItem] = []
         for root in roots {
@@ -42,6 +46,10 @@ public struct FileWalker {
     }
 
     private mutating func visit(_ path: String, stored: String, st: stat, into items: inout [WalkedItem]) {
+        if excluded.contains(path) {
+            warnings.append("skipped \(path): it is Cairn's own data directory or a backup target")
+            return
+        }
         let type = st.st_mode & S_IFMT
         let base = TreeEntry(
             kind: .file, path: stored, mode: UInt32(st.st_mode & 0o7777),

@@ -89,7 +89,12 @@ struct Snapshots: ParsableCommand {
         let from = try self.from.map { try folderList($0, option: "from") }
         let root = try cairnRun { () throws(DataError) in
             let targets = try TargetSet(paths: try repo.targetPaths(from), create: false)
-            return try repo.currentRoot(targets: targets).root
+            let (root, problems) = try repo.currentRoot(targets: targets)
+            if root == nil, targets.available == 0 {
+                let why = targets.problems.sorted { $0.key < $1.key }.map { "target \($0.key + 1): \($0.value.message)" }
+                throw DataError(.targetUnavailable, "none of the targets could be read:\n  " + (why + problems).joined(separator: "\n  "))
+            }
+            return root
         }
         let formatter = ISO8601DateFormatter()
         let items = (root?.snapshots ?? []).map {

@@ -196,3 +196,20 @@ import Testing
         }
     }
 }
+
+@Suite struct BackupExclusionTests {
+    @Test func targetsAndDataDirectoryInsideTheSourceAreSkipped() throws {
+        let f = try RepositoryFixture()
+        try f.populate()
+        let targets = (1...3).map { f.source + "/backup-disk-\($0)" }
+        let repo = try f.repository()
+        let s = try repo.backup(BackupOptions(paths: [f.base], targets: targets, k: 2))
+        #expect(s.warnings.filter { $0.contains("backup target") }.count == 4)
+        let out = f.base + "-restored"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = try repo.restore(RestoreOptions(destination: out))
+        #expect(FileManager.default.fileExists(atPath: out + f.source + "/small.txt"))
+        #expect(!FileManager.default.fileExists(atPath: out + targets[0]))
+        #expect(!FileManager.default.fileExists(atPath: out + f.dataDir))
+    }
+}
