@@ -1,0 +1,589 @@
+/// A node's protocol parameters (from the network's configuration).
+public struct NodeParams: Sendable {
+    public var k: Int
+    public var n: Int
+    public var segmentsPerShard: UInt32
+    public var heartbeatInterval: Interval
+    public var challengeInterval: Interval
+    public var challengeTimeout: Interval
+    public var repairInterval: Interval
+    public var repairTimeout: Interval
+    public var term: Interval
+    public var grace: Interval
+    public var uptimeThresholdPermille: UInt16
+    /// Repair a pack when fewer than this many of its shards are healthy.
+    public var repairTrigger: Int
+    /// Fetch misses before a holder is reported for refusing.
+    public var fetchMissesMax: Int
+
+    public init(k: Int, n: Int, segmentsPerShard: UInt32 = 8, heartbeatInterval: Interval = .hours(1),
+                challengeInterval: Interval = .days(1), challengeTimeout: Interval = .minutes(10),
+                repairInterval: Interval = .hours(6), repairTimeout: Interval = .hours(6), term: Interval = .days(365),
+                grace: Interval = .days(7), uptimeThresholdPermille: UInt16 = 850, repairTrigger: Int? = nil,
+                fetchMissesMax: Int = 2)
+    {
+        precondition(k > 0 && k <= n && n <= Limits.shardsPerPackMax, "k=\(k) n=\(n)")
+        self.k = k
+        self.n = n
+        self.segmentsPerShard = segmentsPerShard
+        self.heartbeatInterval = heartbeatInterval
+        self.challengeInterval = challengeInterval
+        self.challengeTimeout = challengeTimeout
+        self.repairInterval = repairInterval
+        self.repairTimeout = repairTimeout
+        self.term = term
+        self.grace = grace
+        self.uptimeThresholdPermille = uptimeThresholdPermille
+        self.repairTrigger = repairTrigger ?? n
+        self.fetchMissesMax = fetchMissesMax
+        precondition(self.repairTrigger > k && self.repairTrigger <= n, "repair trigger \(self.repairTrigger) for k=\(k) n=\(n)")
+    }
+}
+
+/// One slot (shard index) of a pack this node owns.
+public struct OwnedSlot: Hashable, Sendable {
+    public enum Pending: Hashable, Sendable { case proposing, accepted, storing }
+
+    public var holder: NodeID? = nil
+    public var contract: ContractID? = nil
+    /// The holder looks unhealthy (uptime, exclusion, refused fetches).
+    public var unhealthy = false
+    /// The holder proved it lost the data.
+    public var failed = false
+    public var fetchMisses = 0
+    /// A replacement being placed.
+    public var pendingHolder: NodeID? = nil
+    public var pendingContract: ContractID? = nil
+    public var pendingKey: [UInt8] = []
+    public var pending: Pending? = nil
+    public var pendingSince = Instant.zero
+
+    var health: RepairPlanner.Health {
+        guard holder != nil else { return .empty }
+        if failed { return .failed }
+        return unhealthy ? .unhealthy : .healthy
+    }
+}
+
+/// A pack this node owns: the roots it keeps for challenges and where each shard lives.
+public struct OwnedPack: Hashable, Sendable {
+    public let id: PackID
+    public let shardBytes: UInt64
+    public let roots: [[UInt8]]
+    public var slots: [OwnedSlot]
+    /// The owner still has the pack from the initial upload.
+    public var localCopy = true
+    /// Shards fetched for a rebuild (bit per slot); ≥ k means rebuilt data is at hand.
+    public var fetchedMask: UInt64 = 0
+    public var fetchRequests: [UInt64: Int] = [:]
+    public var fetchDeadline: Instant? = nil
+    public var matchRequested: Instant? = nil
+    public var repairing = false
+    public var lost = false
+    /// Holders released recently (never place this pack there again while they keep it).
+    public var recentHolders: [NodeID] = []
+}
+
+/// The node's protocol brain: contract book, placement requests, challenges, uptime-driven
+/// repair, grace, as one pure state machine. The node actor (production) and the simulator
+/// feed it messages and timer ticks with the current time and carry out its actions.
+public struct NodeCore: Sendable {
+    public let me: NodeID
+    public let params: NodeParams
+    public let speed: UInt32
+    public private(set) var book: ContractBook
+    public private(set) var challenges = ChallengeScheduler()
+    public private(set) var packs: [OwnedPack] = []
+    private var packIndex: [PackID: Int] = [:]
+    private var slotOfContract: [ContractID: (pack: Int, slot: Int)] = [:]
+    /// Released, stored contracts audited until their grace ends.
+    private var audits: [ContractID: (holder: NodeID, shard: ShardID, root: [UInt8], until: Instant)] = [:]
+    /// Releases not yet acknowledged, with retries left.
+    private var releasing: [ContractID: (holder: NodeID, retries: Int)] = [:]
+    private var pendingMatches: [UInt64: Int] = [:]
+    private var nextRequest: UInt64 = 1
+    private var rng: Xoshiro256
+    private let signer: any ContractSigner
+    private let verifier: any SignatureVerifier
+    public private(set) var standing: Reputation.Standing = .good
+
+    public init(me: NodeID, params: NodeParams, offered: UInt64, speed: UInt32, reciprocityRatio: Double,
+                signer: any ContractSigner, verifier: any SignatureVerifier, rng: Xoshiro256)
+    {
+        precondition(reciprocityRatio > 0, "reciprocity ratio \(reciprocityRatio)")
+        self.me = me
+        self.params = params
+        self.speed = speed
+        self.rng = rng
+        self.signer = signer
+        self.verifier = verifier
+        book = ContractBook(me: me, offered: offered, placementBudget: UInt64(Double(offered) / reciprocityRatio))
+    }
+
+    /// Adds a pack this node has just made (roots of its n shards).
+    public mutating func addPack(_ id: PackID, shardBytes: UInt64, roots: [[UInt8]]) {
+        precondition(roots.count == params.n, "pack \(id) with \(roots.count) roots, n=\(params.n)")
+        precondition(packIndex[id] == nil && packs.count < Limits.packsPerNodeMax, "pack \(id) added twice or too many")
+        packIndex[id] = packs.count
+        packs.append(OwnedPack(id: id, shardBytes: shardBytes, roots: roots,
+                               slots: Array(repeating: OwnedSlot(), count: params.n)))
+    }
+
+    private func jitter(_ interval: Interval, _ rng: inout Xoshiro256) -> Interval {
+        Interval(milliseconds: Int64(rng.bounded(UInt64(max(interval.milliseconds, 1)))))
+    }
+
+    // MARK: Start and resume
+
+    /// The node starts (or comes back online): join, arm timers, resume placement.
+    public mutating func onStart(now: Instant) -> [Action] {
+        var actions = [Action]()
+        actions.append(.send(to: .coordinator, .join(offered: book.offered, speed: speed, publicKey: signer.publicKey)))
+        actions.append(.send(to: .coordinator, .heartbeat(used: book.reservedBytes)))
+        actions.append(.setTimer(.heartbeat, at: now + params.heartbeatInterval))
+        actions.append(.setTimer(.challenge, at: now + jitter(params.challengeInterval, &rng)))
+        actions.append(.setTimer(.repair, at: now + jitter(params.repairInterval, &rng)))
+        for p in packs.indices where !packs[p].lost {
+            requestMatch(pack: p, now: now, into: &actions)
+        }
+        return actions
+    }
+
+    /// The disk was lost and the node reinstalled: everything held for others is gone.
+    public mutating func onDiskLost() {
+        book.loseHeld()
+    }
+
+    // MARK: Timers
+
+    public mutating func onTimer(_ timer: TimerKind, now: Instant) -> [Action] {
+        var actions = [Action]()
+        switch timer {
+        case .heartbeat:
+            let (freed, entered) = book.expire(now: now)
+            for c in entered {
+                if case .grace(let until) = c.state { actions.append(.note(.released(c.terms.shard, graceUntil: until))) }
+            }
+            for c in freed {
+                actions.append(.deleteShard(c.terms.shard))
+                actions.append(.note(.freed(c.terms.shard)))
+            }
+            actions.append(.send(to: .coordinator, .heartbeat(used: book.reservedBytes)))
+            actions.append(.setTimer(.heartbeat, at: now + params.heartbeatInterval))
+        case .challenge:
+            _ = challenges.sweep(now: now)
+            for p in packs.indices where !packs[p].lost {
+                for s in packs[p].slots.indices {
+                    let slot = packs[p].slots[s]
+                    guard let holder = slot.holder, let contract = slot.contract, !slot.failed else { continue }
+                    let msg = challenges.issue(
+                        contract: contract, holder: holder, shard: ShardID(pack: packs[p].id, index: UInt8(s)),
+                        segments: params.segmentsPerShard, root: packs[p].roots[s], audit: false, now: now,
+                        timeout: params.challengeTimeout, rng: &rng)
+                    actions.append(.send(to: holder, msg))
+                }
+            }
+            for id in audits.keys.sorted() {
+                let a = audits[id]!
+                if a.until <= now {
+                    audits[id] = nil
+                    book.drop(ownedID: id)
+                    continue
+                }
+                let msg = challenges.issue(contract: id, holder: a.holder, shard: a.shard,
+                                           segments: params.segmentsPerShard, root: a.root, audit: true, now: now,
+                                           timeout: params.challengeTimeout, rng: &rng)
+                actions.append(.send(to: a.holder, msg))
+            }
+            actions.append(.setTimer(.challenge, at: now + params.challengeInterval))
+        case .repair:
+            var holders = [NodeID]()
+            for p in packs where !p.lost {
+                for slot in p.slots {
+                    if let h = slot.holder { holders.append(h) }
+                }
+            }
+            holders.sort()
+            var unique = [NodeID]()
+            for h in holders where unique.last != h { unique.append(h) }
+            if unique.count > Limits.nodesPerMessageMax { unique.removeLast(unique.count - Limits.nodesPerMessageMax) }
+            let request = nextRequest
+            nextRequest += 1
+            actions.append(.send(to: .coordinator, .uptimeQuery(request: request, nodes: unique)))
+            for id in releasing.keys.sorted() {
+                var r = releasing[id]!
+                actions.append(.send(to: r.holder, .release(contract: id)))
+                r.retries -= 1
+                releasing[id] = r.retries > 0 ? r : nil
+            }
+            for p in packs.indices where !packs[p].lost {
+                expirePending(pack: p, now: now, into: &actions)
+                requestMatch(pack: p, now: now, into: &actions)
+            }
+            actions.append(.setTimer(.repair, at: now + params.repairInterval))
+        case .expiry, .uptimeSlot:
+            break
+        }
+        return actions
+    }
+
+    /// Abandons replacements, matches and fetches that took longer than the repair timeout.
+    private mutating func expirePending(pack p: Int, now: Instant, into actions: inout [Action]) {
+        if let asked = packs[p].matchRequested, now - asked >= params.repairTimeout {
+            packs[p].matchRequested = nil
+        }
+        for s in packs[p].slots.indices {
+            let slot = packs[p].slots[s]
+            guard slot.pending != nil, now - slot.pendingSince >= params.repairTimeout,
+                  let contract = slot.pendingContract, let holder = slot.pendingHolder
+            else { continue }
+            abandon(pack: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
+        }
+        if let deadline = packs[p].fetchDeadline, deadline <= now {
+            for request in packs[p].fetchRequests.keys.sorted() {
+                let s = packs[p].fetchRequests[request]!
+                packs[p].slots[s].fetchMisses += 1
+                if packs[p].slots[s].fetchMisses >= params.fetchMissesMax, let h = packs[p].slots[s].holder,
+                   !packs[p].slots[s].unhealthy
+                {
+                    packs[p].slots[s].unhealthy = true
+                    actions.append(.send(to: .coordinator, .report(holder: h, fault: .refusedFetch)))
+                    actions.append(.note(.fault(holder: h, .refusedFetch)))
+                }
+            }
+            packs[p].fetchRequests = [:]
+            packs[p].fetchDeadline = nil
+            if needsData(p) { startFetch(pack: p, now: now, into: &actions) }
+        }
+    }
+
+    private mutating func abandon(pack p: Int, slot s: Int, contract: ContractID, holder: NodeID, now: Instant,
+                                  into actions: inout [Action])
+    {
+        _ = book.release(ownedID: contract, now: now)
+        book.drop(ownedID: contract)
+        slotOfContract[contract] = nil
+        releasing[contract] = (holder, Limits.releaseRetriesMax)
+        actions.append(.send(to: holder, .release(contract: contract)))
+        packs[p].recentHolders.append(holder)
+        clearPending(pack: p, slot: s)
+    }
+
+    private mutating func clearPending(pack p: Int, slot s: Int) {
+        packs[p].slots[s].pending = nil
+        packs[p].slots[s].pendingHolder = nil
+        packs[p].slots[s].pendingContract = nil
+        packs[p].slots[s].pendingKey = []
+    }
+
+    // MARK: Placement and repair (owner side)
+
+    private func slotNeedsReplacement(_ slot: OwnedSlot) -> Bool {
+        slot.pending == nil && (slot.holder == nil || slot.failed || slot.unhealthy)
+    }
+
+    private func haveData(_ p: Int) -> Bool {
+        packs[p].localCopy || packs[p].fetchedMask.nonzeroBitCount >= params.k
+    }
+
+    /// Some accepted replacement waits for data that is not at hand.
+    private func needsData(_ p: Int) -> Bool {
+        !haveData(p) && packs[p].slots.contains { $0.pending == .accepted }
+    }
+
+    /// Asks the coordinator for holders for every slot of the pack that the planner says
+    /// to re-create (all empty slots during the initial upload).
+    private mutating func requestMatch(pack p: Int, now: Instant, into actions: inout [Action]) {
+        guard packs[p].matchRequested == nil, !packs[p].lost else { return }
+        let count = packs[p].slots.count { slotNeedsReplacement($0) && ($0.holder == nil || packs[p].repairing) }
+        guard count > 0, book.canPlace(bytes: packs[p].shardBytes) else { return }
+        var exclude = packs[p].recentHolders
+        for slot in packs[p].slots {
+            if let h = slot.holder { exclude.append(h) }
+            if let h = slot.pendingHolder { exclude.append(h) }
+        }
+        exclude.sort()
+        let request = nextRequest
+        nextRequest += 1
+        pendingMatches[request] = p
+        packs[p].matchRequested = now
+        actions.append(.send(to: .coordinator, .matchRequest(
+            request: request, pack: packs[p].id, shardBytes: packs[p].shardBytes, count: UInt8(count), speed: speed,
+            exclude: exclude)))
+    }
+
+    private mutating func onMatchReply(request: UInt64, candidates: [Candidate], now: Instant, into actions: inout [Action]) {
+        guard let p = pendingMatches.removeValue(forKey: request) else { return }
+        packs[p].matchRequested = nil
+        guard !packs[p].lost else { return }
+        var next = 0
+        for s in packs[p].slots.indices {
+            let slot = packs[p].slots[s]
+            guard slotNeedsReplacement(slot), slot.holder == nil || packs[p].repairing else { continue }
+            guard book.canPlace(bytes: packs[p].shardBytes) else { break }
+            // The next candidate not already holding (or about to hold) a shard of this pack.
+            var chosen: Candidate? = nil
+            while next < candidates.count {
+                let c = candidates[next]
+                next += 1
+                let taken = c.node == me || packs[p].recentHolders.contains(c.node)
+                    || packs[p].slots.contains { $0.holder == c.node || $0.pendingHolder == c.node }
+                if !taken {
+                    chosen = c
+                    break
+                }
+            }
+            guard let candidate = chosen else { break }
+            let contract = book.propose(holder: candidate.node, shard: ShardID(pack: packs[p].id, index: UInt8(s)),
+                                        bytes: packs[p].shardBytes, now: now, term: params.term, grace: params.grace,
+                                        signer: signer)
+            slotOfContract[contract.terms.id] = (p, s)
+            packs[p].slots[s].pending = .proposing
+            packs[p].slots[s].pendingHolder = candidate.node
+            packs[p].slots[s].pendingContract = contract.terms.id
+            packs[p].slots[s].pendingKey = candidate.publicKey
+            packs[p].slots[s].pendingSince = now
+            actions.append(.send(to: candidate.node, .propose(terms: contract.terms, ownerKey: signer.publicKey,
+                                                             ownerSignature: contract.ownerSignature)))
+        }
+    }
+
+    private mutating func sendStore(pack p: Int, slot s: Int, into actions: inout [Action]) {
+        guard let contract = packs[p].slots[s].pendingContract, let holder = packs[p].slots[s].pendingHolder else { return }
+        packs[p].slots[s].pending = .storing
+        let bytes = packs[p].shardBytes
+        if !packs[p].localCopy { actions.append(.note(.repairBytes(bytes))) }
+        actions.append(.send(to: holder, .storeShard(
+            contract: contract, shard: ShardID(pack: packs[p].id, index: UInt8(s)), bytes: bytes,
+            root: packs[p].roots[s], segments: params.segmentsPerShard)))
+    }
+
+    /// Asks k fetchable holders (healthy first, fewest misses first) for their shards.
+    private mutating func startFetch(pack p: Int, now: Instant, into actions: inout [Action]) {
+        guard packs[p].fetchDeadline == nil else { return }
+        var sources = packs[p].slots.indices.filter { s in
+            let slot = packs[p].slots[s]
+            return slot.holder != nil && !slot.failed && packs[p].fetchedMask & (1 << UInt64(s)) == 0
+        }
+        sources.sort { a, b in
+            let x = packs[p].slots[a], y = packs[p].slots[b]
+            return (x.unhealthy ? 1 : 0, x.fetchMisses, a) < (y.unhealthy ? 1 : 0, y.fetchMisses, b)
+        }
+        let want = params.k - packs[p].fetchedMask.nonzeroBitCount
+        guard want > 0 else { return }
+        for s in sources.prefix(want) {
+            let request = nextRequest
+            nextRequest += 1
+            packs[p].fetchRequests[request] = s
+            actions.append(.send(to: packs[p].slots[s].holder!, .fetch(
+                request: request, shard: ShardID(pack: packs[p].id, index: UInt8(s)))))
+        }
+        packs[p].fetchDeadline = now + params.repairTimeout
+    }
+
+    /// Re-plans one pack after fresh health information.
+    private mutating func plan(pack p: Int, now: Instant, into actions: inout [Action]) {
+        guard !packs[p].lost else { return }
+        let decision = RepairPlanner.decide(packs[p].slots.map(\.health), k: params.k, trigger: params.repairTrigger,
+                                            haveData: haveData(p) || packs[p].slots.contains { $0.holder == nil })
+        switch decision {
+        case .keep:
+            break
+        case .lost:
+            packs[p].lost = true
+            actions.append(.note(.packLost(packs[p].id)))
+        case .repair(let slots):
+            if !packs[p].repairing && !packs[p].localCopy {
+                packs[p].repairing = true
+                actions.append(.note(.repairStarted(packs[p].id, shards: slots.count)))
+            }
+            requestMatch(pack: p, now: now, into: &actions)
+        }
+    }
+
+    private mutating func markFailed(pack p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
+                                     into actions: inout [Action])
+    {
+        packs[p].slots[s].failed = true
+        actions.append(.send(to: .coordinator, .report(holder: holder, fault: fault)))
+        actions.append(.note(.fault(holder: holder, fault)))
+        if let contract = packs[p].slots[s].contract { actions.append(.note(.contractBroken(contract))) }
+        plan(pack: p, now: now, into: &actions)
+    }
+
+    // MARK: Messages
+
+    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant) -> [Action] {
+        var actions = [Action]()
+        switch message {
+        // Owner side.
+        case let .matchReply(request, _, candidates) where from == .coordinator:
+            onMatchReply(request: request, candidates: candidates, now: now, into: &actions)
+        case let .accept(contract, signature):
+            guard let (p, s) = slotOfContract[contract], packs[p].slots[s].pendingContract == contract,
+                  packs[p].slots[s].pendingHolder == from, packs[p].slots[s].pending == .proposing
+            else { break }
+            if book.onAccept(contract, holderSignature: signature, holderKey: packs[p].slots[s].pendingKey,
+                             verifier: verifier)
+            {
+                packs[p].slots[s].pending = .accepted
+                if haveData(p) {
+                    sendStore(pack: p, slot: s, into: &actions)
+                } else {
+                    startFetch(pack: p, now: now, into: &actions)
+                }
+            } else {
+                slotOfContract[contract] = nil
+                clearPending(pack: p, slot: s)
+            }
+        case let .reject(contract, _):
+            guard let (p, s) = slotOfContract[contract], packs[p].slots[s].pendingContract == contract,
+                  packs[p].slots[s].pendingHolder == from
+            else { break }
+            book.drop(ownedID: contract)
+            slotOfContract[contract] = nil
+            clearPending(pack: p, slot: s)
+            requestMatch(pack: p, now: now, into: &actions)
+        case let .storeAck(contract):
+            guard let (p, s) = slotOfContract[contract], packs[p].slots[s].pendingContract == contract,
+                  packs[p].slots[s].pendingHolder == from, packs[p].slots[s].pending == .storing
+            else { break }
+            book.onStoreAck(contract)
+            if let old = packs[p].slots[s].contract, let oldHolder = packs[p].slots[s].holder {
+                if let released = book.release(ownedID: old, now: now), released.stored,
+                   case .grace(let until) = released.state
+                {
+                    audits[old] = (oldHolder, released.terms.shard, packs[p].roots[s], until)
+                } else {
+                    book.drop(ownedID: old)
+                }
+                slotOfContract[old] = nil
+                releasing[old] = (oldHolder, Limits.releaseRetriesMax)
+                packs[p].recentHolders.append(oldHolder)
+                actions.append(.send(to: oldHolder, .release(contract: old)))
+            }
+            packs[p].slots[s] = OwnedSlot(holder: from, contract: contract)
+            let holders = packs[p].slots.map { $0.holder ?? .coordinator }
+            actions.append(.send(to: .coordinator, .rootRecord(pack: packs[p].id, holders: holders)))
+            let done = packs[p].slots.allSatisfy { $0.holder != nil && $0.pending == nil && !$0.failed && !$0.unhealthy }
+            if done {
+                packs[p].localCopy = false
+                packs[p].fetchedMask = 0
+                packs[p].fetchRequests = [:]
+                packs[p].fetchDeadline = nil
+                if packs[p].repairing {
+                    packs[p].repairing = false
+                    actions.append(.note(.repairCompleted(packs[p].id)))
+                }
+            }
+        case let .challengeReply(id, segment, proof):
+            onVerdict(challenges.onReply(id: id, from: from, segment: segment, proof: proof), now: now, into: &actions)
+        case let .challengeMissing(id):
+            onVerdict(challenges.onMissing(id: id, from: from), now: now, into: &actions)
+        case let .fetchReply(request, shard, ok, bytes):
+            guard let p = packIndex[shard.pack], let s = packs[p].fetchRequests[request], Int(shard.index) == s,
+                  packs[p].slots[s].holder == from
+            else { break }
+            packs[p].fetchRequests[request] = nil
+            if ok {
+                packs[p].fetchedMask |= 1 << UInt64(s)
+                packs[p].slots[s].fetchMisses = 0
+                actions.append(.note(.repairBytes(bytes)))
+                if haveData(p) {
+                    packs[p].fetchRequests = [:]
+                    packs[p].fetchDeadline = nil
+                    for t in packs[p].slots.indices where packs[p].slots[t].pending == .accepted {
+                        sendStore(pack: p, slot: t, into: &actions)
+                    }
+                }
+            } else {
+                markFailed(pack: p, slot: s, holder: from, fault: .missing, now: now, into: &actions)
+                packs[p].fetchDeadline = nil
+                packs[p].fetchRequests = [:]
+                if needsData(p) { startFetch(pack: p, now: now, into: &actions) }
+            }
+        case let .uptimeReply(_, entries) where from == .coordinator:
+            var byNode = [NodeID: UptimeEntry]()
+            for e in entries { byNode[e.node] = e }
+            for p in packs.indices where !packs[p].lost {
+                for s in packs[p].slots.indices {
+                    guard let h = packs[p].slots[s].holder, let e = byNode[h] else { continue }
+                    let bad = e.excluded || e.permille < params.uptimeThresholdPermille
+                        || packs[p].slots[s].fetchMisses >= params.fetchMissesMax
+                    packs[p].slots[s].unhealthy = bad
+                }
+                plan(pack: p, now: now, into: &actions)
+            }
+        case let .releaseAck(contract):
+            releasing[contract] = nil
+        case let .warning(level) where from == .coordinator:
+            standing = Reputation.Standing(rawValue: level) ?? .excluded
+
+        // Holder side.
+        case let .propose(terms, ownerKey, ownerSignature):
+            guard terms.owner == from else { break }
+            switch book.onPropose(terms, ownerKey: ownerKey, ownerSignature: ownerSignature, signer: signer,
+                                  verifier: verifier)
+            {
+            case .success(let signature):
+                actions.append(.send(to: from, .accept(contract: terms.id, holderSignature: signature)))
+            case .failure(let refusal):
+                actions.append(.send(to: from, .reject(contract: terms.id, reason: refusal.reason.rawValue)))
+            }
+        case let .storeShard(contract, shard, bytes, root, segments):
+            guard let c = book.held[contract], c.terms.owner == from || from == .coordinator, c.terms.bytes == bytes,
+                  book.onStore(contract, shard: shard)
+            else { break }
+            actions.append(.storeShard(shard, bytes: bytes, root: root, segments: segments))
+            actions.append(.send(to: from, .storeAck(contract: contract)))
+        case let .challenge(id, shard, segment):
+            if let c = book.heldContract(for: shard), c.stored {
+                actions.append(.answerChallenge(to: from, id: id, shard: shard, segment: segment))
+            } else {
+                actions.append(.send(to: from, .challengeMissing(id: id)))
+            }
+        case let .fetch(request, shard):
+            if let c = book.heldContract(for: shard), c.stored {
+                actions.append(.serveFetch(to: from, request: request, shard: shard))
+            } else {
+                actions.append(.send(to: from, .fetchReply(request: request, shard: shard, ok: false, bytes: 0)))
+            }
+        case let .release(contract):
+            guard let c = book.held[contract], c.terms.owner == from else {
+                actions.append(.send(to: from, .releaseAck(contract: contract)))
+                break
+            }
+            if let until = book.onRelease(contract, now: now) {
+                actions.append(.note(.released(c.terms.shard, graceUntil: until)))
+            }
+            actions.append(.send(to: from, .releaseAck(contract: contract)))
+        default:
+            break
+        }
+        return actions
+    }
+
+    private mutating func onVerdict(_ verdict: ChallengeScheduler.Verdict, now: Instant, into actions: inout [Action]) {
+        switch verdict {
+        case .stale, .pass:
+            break
+        case let .fail(o, fault):
+            if o.audit {
+                audits[o.contract] = nil
+                book.drop(ownedID: o.contract)
+                actions.append(.send(to: .coordinator, .report(holder: o.holder, fault: fault)))
+                actions.append(.note(.fault(holder: o.holder, fault)))
+                return
+            }
+            guard let (p, s) = slotOfContract[o.contract], packs[p].slots[s].contract == o.contract,
+                  !packs[p].slots[s].failed
+            else { return }
+            markFailed(pack: p, slot: s, holder: o.holder, fault: fault, now: now, into: &actions)
+        }
+    }
+
+    // MARK: Views for checkers and metrics
+
+    public func ownedContract(_ id: ContractID) -> Contract? { book.owned[id] }
+    public var auditCount: Int { audits.count }
+}
