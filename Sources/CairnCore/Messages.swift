@@ -137,7 +137,8 @@ public enum Message: Hashable, Sendable {
     /// owner → coordinator: who holds the shards of a pack (the replicated root record).
     case rootRecord(pack: PackID, holders: [NodeID])
 
-    var typeByte: UInt8 {
+    /// The wire type byte.
+    public var typeByte: UInt8 {
         switch self {
         case .join: 1
         case .heartbeat: 2

@@ -508,7 +508,11 @@ public struct NodeCore: Sendable {
             for p in packs.indices where !packs[p].lost {
                 for s in packs[p].slots.indices {
                     guard let h = packs[p].slots[s].holder, let e = byNode[h] else { continue }
-                    let bad = e.excluded || e.permille < params.uptimeThresholdPermille
+                    // A contract near the end of its term is replaced like an unhealthy one
+                    // (renewal by re-placement).
+                    let ending = packs[p].slots[s].contract.flatMap { book.owned[$0] }
+                        .map { now + params.repairInterval * 2 >= $0.terms.end } ?? false
+                    let bad = e.excluded || e.permille < params.uptimeThresholdPermille || ending
                         || packs[p].slots[s].fetchMisses >= params.fetchMissesMax
                     packs[p].slots[s].unhealthy = bad
                 }
