@@ -104,6 +104,8 @@ public final class Simulation {
     private var packOwner: [UInt32] = []
     private var copies: [[(node: UInt32, index: UInt8)]] = []
     private var packBytes: [UInt64] = []
+    /// Position of the pack in its owner's `packs`.
+    private var packSlot: [Int] = []
     private var reportedLost: [Bool] = []
 
     private var netRng: Xoshiro256
@@ -126,6 +128,8 @@ public final class Simulation {
     private var violations: [String] = []
     private var timeseries: [Sample] = []
     private static let violationsMax = 50
+    public var debugLost = false
+    public var debugLines: [String] = []
 
     public init(scenario s: Scenario, seed: UInt64) {
         scenario = s
@@ -207,6 +211,7 @@ public final class Simulation {
                 packOwner.append(UInt32(i))
                 copies.append([])
                 packBytes.append(packNominal)
+                packSlot.append(core.packs.count)
                 reportedLost.append(false)
                 let roots = (0..<s.n).map { Synthetic.root(ShardID(pack: pack, index: UInt8($0)), count: UInt32(s.segmentsPerShard)) }
                 core.addPack(pack, shardBytes: shardBytes, roots: roots)
@@ -552,6 +557,13 @@ public final class Simulation {
         return mask.nonzeroBitCount
     }
 
+    /// Packs the durability figures count: owned by members that have not left and are not
+    /// adversaries (whose own backups are refused once they are excluded).
+    private func counted(_ p: Int) -> Bool {
+        let o = Int(packOwner[p])
+        return !departed[o] && adversary[o] == nil
+    }
+
     private func violation(_ message: String) {
         if violations.count < Self.violationsMax {
             violations.append("t=\(String(format2(Double(now) / Double(ms.hour))))h seed=\(seed): \(message)")
@@ -589,10 +601,10 @@ public final class Simulation {
     private func sample() {
         var healthyShards = 0
         var lost = 0
-        for p in 0..<packOwner.count where !departed[Int(packOwner[p])] {
+        for p in 0..<packOwner.count where counted(p) {
             let h = healthy(p)
             healthyShards += h
-            if h < scenario.k { lost += 1 }
+            if h < scenario.k && !cores[Int(packOwner[p])].packs[packSlot[p]].localCopy { lost += 1 }
         }
         let inFlight = cores.reduce(0) { acc, core in acc + core.packs.count { $0.repairing } }
         timeseries.append(Sample(hours: Double(now) / Double(ms.hour), nodesOnline: online.count { $0 },
@@ -603,7 +615,7 @@ public final class Simulation {
         let attempts = max(1, (scenario.restoreSamples + samplesInRun - 1) / samplesInRun)
         for _ in 0..<attempts {
             let owner = worldRng.index(scenario.nodes)
-            guard !departed[owner] else { continue }
+            guard !departed[owner], adversary[owner] == nil else { continue }
             restoreAttempts += 1
             let ok = cores[owner].packs.allSatisfy { healthy(Int($0.id.raw), online: true, serving: true) >= scenario.k }
             if ok { restoreSuccesses += 1 }
@@ -618,11 +630,22 @@ public final class Simulation {
         var live = 0
         var stored: UInt64 = 0
         var backed: UInt64 = 0
-        for p in 0..<packOwner.count where !departed[Int(packOwner[p])] {
+        let trigger = scenario.repairTrigger ?? scenario.n
+        for p in 0..<packOwner.count where counted(p) {
             live += 1
             backed += packBytes[p]
             let h = healthy(p)
-            if h < scenario.k { lost += 1 } else if h < scenario.n { unconverged += 1 }
+            let local = cores[Int(packOwner[p])].packs[packSlot[p]].localCopy
+            if h < scenario.k && !local { lost += 1 } else if h < trigger { unconverged += 1 }
+            if h < trigger, debugLost {
+                let o = Int(packOwner[p])
+                let pack = cores[o].packs.first { $0.id.raw == UInt64(p) }!
+                debugLines.append("owner budget=\(cores[o].book.placementBudget) placed=\(cores[o].book.placedBytes) owned=\(cores[o].book.owned.count) standing=\(String(describing: coordinator.entry(NodeID(UInt32(o)))?.reputation.standing)) adv=\(String(describing: adversary[o]))")
+                debugLines.append("pack\(p) owner\(o) online=\(online[o]) lost=\(pack.lost) local=\(pack.localCopy) fetched=\(pack.fetchedMask) repairing=\(pack.repairing) copies=\(copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")" })")
+                for slot in pack.slots {
+                    debugLines.append("   holder=\(slot.holder.map { "\($0)/\(adversary[$0.index].map { "\($0)" } ?? "ok")" } ?? "-") failed=\(slot.failed) unhealthy=\(slot.unhealthy) pending=\(String(describing: slot.pending)) ph=\(String(describing: slot.pendingHolder))")
+                }
+            }
         }
         for i in 0..<scenario.nodes where !departed[i] { stored += storedBytes[i] }
         var detection = [String: Detection]()

@@ -363,11 +363,15 @@ public struct NodeCore: Sendable {
         guard packs[p].fetchDeadline == nil else { return }
         var sources = packs[p].slots.indices.filter { s in
             let slot = packs[p].slots[s]
-            return slot.holder != nil && !slot.failed && packs[p].fetchedMask & (1 << UInt64(s)) == 0
+            return slot.holder != nil && packs[p].fetchedMask & (1 << UInt64(s)) == 0
         }
+        // Healthy holders first; holders that failed a challenge only as a last resort (a
+        // fetched shard is checked against its root like any other).
         sources.sort { a, b in
             let x = packs[p].slots[a], y = packs[p].slots[b]
-            return (x.unhealthy ? 1 : 0, x.fetchMisses, a) < (y.unhealthy ? 1 : 0, y.fetchMisses, b)
+            let xr = x.fetchMisses >= params.fetchMissesMax ? 1 : 0, yr = y.fetchMisses >= params.fetchMissesMax ? 1 : 0
+            return (xr, x.failed ? 1 : 0, x.unhealthy ? 1 : 0, x.fetchMisses, a)
+                < (yr, y.failed ? 1 : 0, y.unhealthy ? 1 : 0, y.fetchMisses, b)
         }
         let want = params.k - packs[p].fetchedMask.nonzeroBitCount
         guard want > 0 else { return }
@@ -393,9 +397,9 @@ public struct NodeCore: Sendable {
             packs[p].lost = true
             actions.append(.note(.packLost(packs[p].id)))
         case .repair(let slots):
-            if !packs[p].repairing && !packs[p].localCopy {
+            if !packs[p].repairing {
                 packs[p].repairing = true
-                actions.append(.note(.repairStarted(packs[p].id, shards: slots.count)))
+                if !packs[p].localCopy { actions.append(.note(.repairStarted(packs[p].id, shards: slots.count))) }
             }
             requestMatch(pack: p, now: now, into: &actions)
         }
@@ -467,14 +471,15 @@ public struct NodeCore: Sendable {
             actions.append(.send(to: .coordinator, .rootRecord(pack: packs[p].id, holders: holders)))
             let done = packs[p].slots.allSatisfy { $0.holder != nil && $0.pending == nil && !$0.failed && !$0.unhealthy }
             if done {
-                packs[p].localCopy = false
+                let initialUpload = packs[p].localCopy
                 packs[p].fetchedMask = 0
                 packs[p].fetchRequests = [:]
                 packs[p].fetchDeadline = nil
                 if packs[p].repairing {
                     packs[p].repairing = false
-                    actions.append(.note(.repairCompleted(packs[p].id)))
+                    if !initialUpload { actions.append(.note(.repairCompleted(packs[p].id))) }
                 }
+                packs[p].localCopy = false
             }
         case let .challengeReply(id, segment, proof):
             onVerdict(challenges.onReply(id: id, from: from, segment: segment, proof: proof), now: now, into: &actions)
@@ -497,7 +502,9 @@ public struct NodeCore: Sendable {
                     }
                 }
             } else {
-                markFailed(pack: p, slot: s, holder: from, fault: .missing, now: now, into: &actions)
+                if !packs[p].slots[s].failed {
+                    markFailed(pack: p, slot: s, holder: from, fault: .missing, now: now, into: &actions)
+                }
                 packs[p].fetchDeadline = nil
                 packs[p].fetchRequests = [:]
                 if needsData(p) { startFetch(pack: p, now: now, into: &actions) }

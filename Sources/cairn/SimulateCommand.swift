@@ -41,7 +41,9 @@ struct Simulate: ParsableCommand {
         }
         let clock = ContinuousClock()
         let started = clock.now
+        simulation.debugLost = ProcessInfo.processInfo.environment["CAIRN_SIM_DEBUG"] != nil
         var result = simulation.run()
+        for l in simulation.debugLines { print(l) }
         let elapsed = clock.now - started
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         if simulation.progress != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
