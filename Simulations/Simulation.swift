@@ -322,6 +322,12 @@ public final class Simulation {
             diskLostAt[i] = now
             wipe(i)
             cores[i].onDiskLost()
+            // The operator reinstalls from the phrase within the hour; the node rejoins as fresh.
+            if online[i] {
+                churnEpoch[i] &+= 1
+                goOffline(i)
+                queue.push(at: now + ms.hour, .churn(node: UInt32(i), .goOnline, epoch: churnEpoch[i]))
+            }
         }
     }
 
@@ -520,6 +526,9 @@ public final class Simulation {
         case let .fault(holder, _):
             // Only the coordinator's notes count: the report reached the network.
             guard node == nil, holder != .coordinator, holder.index < scenario.nodes else { return }
+            if debugLost, adversary[holder.index] == nil {
+                debugLines.append("honest fault \(holder) \(note) diskLostAt=\(diskLostAt[holder.index]) now=\(now)")
+            }
             if adversary[holder.index] != nil, detectedAt[holder.index] < 0, misbehavedAt[holder.index] >= 0 {
                 detectedAt[holder.index] = now
             }

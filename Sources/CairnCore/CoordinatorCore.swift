@@ -5,9 +5,14 @@ public struct CoordinatorParams: Sendable {
     public var uptimeThresholdPermille: UInt16
     public var warnStrikes: Int
     public var excludeStrikes: Int
+    /// After a node announces a lost disk, `missing` reports about contracts older than
+    /// the announcement are expected and not counted; a node gets this at most once per
+    /// `amnestyEvery`, so announcing losses cannot hide cheating for long.
+    public var amnestyEvery: Interval
 
     public init(uptimeSlot: Interval = .hours(1), uptimeSlots: Int = 168, uptimeThresholdPermille: UInt16 = 850,
-                warnStrikes: Int = 2, excludeStrikes: Int = 4) {
+                warnStrikes: Int = 2, excludeStrikes: Int = 4, amnestyEvery: Interval = .days(30)) {
+        self.amnestyEvery = amnestyEvery
         self.uptimeSlot = uptimeSlot
         self.uptimeSlots = uptimeSlots
         self.uptimeThresholdPermille = uptimeThresholdPermille
@@ -52,7 +57,12 @@ public struct CoordinatorCore: Sendable {
         entries[from.index].lastSeen = now
         entries[from.index].seenThisSlot = true
         switch message {
-        case let .join(offered, speed, publicKey):
+        case let .join(offered, speed, publicKey, fresh):
+            if fresh, entries[from.index].joined,
+               entries[from.index].amnestyFrom.map({ now - $0 >= params.amnestyEvery }) ?? true
+            {
+                entries[from.index].amnestyFrom = now
+            }
             if !entries[from.index].joined {
                 entries[from.index].joined = true
                 members.append(from)
@@ -87,9 +97,13 @@ public struct CoordinatorCore: Sendable {
                 out.append(UptimeEntry(node: node, permille: e.uptime.permille, excluded: e.reputation.standing == .excluded))
             }
             actions.append(.send(to: from, .uptimeReply(request: request, entries: out)))
-        case let .report(holder, fault):
+        case let .report(holder, fault, since):
             guard holder != .coordinator, holder != from else { break }
             ensure(holder)
+            // Shards of contracts older than an announced disk loss are gone honestly.
+            if fault == .missing || fault == .earlyFree, let lost = entries[holder.index].amnestyFrom, since <= lost {
+                break
+            }
             actions.append(.note(.fault(holder: holder, fault)))
             if let standing = entries[holder.index].reputation.onFault(
                 fault, now: now, warnAt: params.warnStrikes, excludeAt: params.excludeStrikes)

@@ -10,6 +10,8 @@ public struct DirectoryEntry: Sendable {
     public var seenThisSlot = false
     public var uptime: UptimeWindow
     public var reputation = Reputation()
+    /// When the node last announced a lost disk (and got an amnesty for `missing` reports).
+    public var amnestyFrom: Instant? = nil
 
     public init(slots: Int) { uptime = UptimeWindow(slots: slots) }
 

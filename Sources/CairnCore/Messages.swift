@@ -94,8 +94,9 @@ public struct UptimeEntry: Hashable, Sendable {
 /// Shard payloads (`storeShard`, `fetchReply`) travel as a stream after the message; only
 /// their length is in it.
 public enum Message: Hashable, Sendable {
-    /// node → coordinator: join the directory.
-    case join(offered: UInt64, speed: UInt32, publicKey: [UInt8])
+    /// node → coordinator: join the directory. `fresh`: the node lost its disk and starts
+    /// empty (what it held is gone; owners will find out by challenge).
+    case join(offered: UInt64, speed: UInt32, publicKey: [UInt8], fresh: Bool)
     /// node → coordinator, periodically: I am up, using this many bytes for others.
     case heartbeat(used: UInt64)
     /// coordinator → node: an operator warning (1) or exclusion notice (2).
@@ -132,8 +133,8 @@ public enum Message: Hashable, Sendable {
     case uptimeQuery(request: UInt64, nodes: [NodeID])
     /// coordinator → owner.
     case uptimeReply(request: UInt64, entries: [UptimeEntry])
-    /// owner → coordinator: a holder failed a check.
-    case report(holder: NodeID, fault: FaultKind)
+    /// owner → coordinator: a holder failed a check on a contract that began at `since`.
+    case report(holder: NodeID, fault: FaultKind, since: Instant)
     /// owner → coordinator: who holds the shards of a pack (the replicated root record).
     case rootRecord(pack: PackID, holders: [NodeID])
 
@@ -179,10 +180,11 @@ public enum Message: Hashable, Sendable {
     public func encode() -> [UInt8] {
         var body = ByteWriter(capacity: 64)
         switch self {
-        case let .join(offered, speed, publicKey):
+        case let .join(offered, speed, publicKey, fresh):
             body.u64(offered)
             body.u32(speed)
             body.blob(publicKey, max: Limits.publicKeyBytesMax)
+            body.bool(fresh)
         case let .heartbeat(used):
             body.u64(used)
         case let .warning(level):
@@ -257,9 +259,10 @@ public enum Message: Hashable, Sendable {
                 body.u16(e.permille)
                 body.bool(e.excluded)
             }
-        case let .report(holder, fault):
+        case let .report(holder, fault, since):
             body.u32(holder.raw)
             body.u8(fault.rawValue)
+            body.i64(since.milliseconds)
         case let .rootRecord(pack, holders):
             body.u64(pack.raw)
             Self.nodes(holders, into: &body)
@@ -321,7 +324,8 @@ public enum Message: Hashable, Sendable {
         let message: Message
         switch type {
         case 1:
-            message = .join(offered: try r.u64(), speed: try r.u32(), publicKey: try r.blob(max: Limits.publicKeyBytesMax))
+            message = .join(offered: try r.u64(), speed: try r.u32(), publicKey: try r.blob(max: Limits.publicKeyBytesMax),
+                            fresh: try r.bool())
         case 2:
             message = .heartbeat(used: try r.u64())
         case 3:
@@ -414,7 +418,7 @@ public enum Message: Hashable, Sendable {
             let at = r.offset
             let raw = try r.u8()
             guard let fault = FaultKind(rawValue: raw) else { throw WireError(.badValue, "fault kind \(raw)", offset: at) }
-            message = .report(holder: holder, fault: fault)
+            message = .report(holder: holder, fault: fault, since: Instant(milliseconds: try r.i64()))
         case 21:
             message = .rootRecord(pack: PackID(try r.u64()), holders: try nodes(from: &r))
         default:

@@ -106,6 +106,8 @@ public struct NodeCore: Sendable {
     private let signer: any ContractSigner
     private let verifier: any SignatureVerifier
     public private(set) var standing: Reputation.Standing = .good
+    /// The disk was lost since the last join: announce it.
+    private var diskLost = false
 
     public init(me: NodeID, params: NodeParams, offered: UInt64, speed: UInt32, reciprocityRatio: Double,
                 signer: any ContractSigner, verifier: any SignatureVerifier, rng: Xoshiro256)
@@ -138,7 +140,9 @@ public struct NodeCore: Sendable {
     /// The node starts (or comes back online): join, arm timers, resume placement.
     public mutating func onStart(now: Instant) -> [Action] {
         var actions = [Action]()
-        actions.append(.send(to: .coordinator, .join(offered: book.offered, speed: speed, publicKey: signer.publicKey)))
+        actions.append(.send(to: .coordinator, .join(offered: book.offered, speed: speed, publicKey: signer.publicKey,
+                                                     fresh: diskLost)))
+        diskLost = false
         actions.append(.send(to: .coordinator, .heartbeat(used: book.reservedBytes)))
         actions.append(.setTimer(.heartbeat, at: now + params.heartbeatInterval))
         actions.append(.setTimer(.challenge, at: now + jitter(params.challengeInterval, &rng)))
@@ -152,6 +156,7 @@ public struct NodeCore: Sendable {
     /// The disk was lost and the node reinstalled: everything held for others is gone.
     public mutating func onDiskLost() {
         book.loseHeld()
+        diskLost = true
     }
 
     // MARK: Timers
@@ -247,7 +252,8 @@ public struct NodeCore: Sendable {
                    !packs[p].slots[s].unhealthy
                 {
                     packs[p].slots[s].unhealthy = true
-                    actions.append(.send(to: .coordinator, .report(holder: h, fault: .refusedFetch)))
+                    actions.append(.send(to: .coordinator, .report(holder: h, fault: .refusedFetch,
+                                                                           since: contractStart(pack: p, slot: s))))
                     actions.append(.note(.fault(holder: h, .refusedFetch)))
                 }
             }
@@ -405,11 +411,15 @@ public struct NodeCore: Sendable {
         }
     }
 
+    private func contractStart(pack p: Int, slot s: Int) -> Instant {
+        packs[p].slots[s].contract.flatMap { book.owned[$0]?.terms.start } ?? Instant.zero
+    }
+
     private mutating func markFailed(pack p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
                                      into actions: inout [Action])
     {
         packs[p].slots[s].failed = true
-        actions.append(.send(to: .coordinator, .report(holder: holder, fault: fault)))
+        actions.append(.send(to: .coordinator, .report(holder: holder, fault: fault, since: contractStart(pack: p, slot: s))))
         actions.append(.note(.fault(holder: holder, fault)))
         if let contract = packs[p].slots[s].contract { actions.append(.note(.contractBroken(contract))) }
         plan(pack: p, now: now, into: &actions)
@@ -454,7 +464,10 @@ public struct NodeCore: Sendable {
             else { break }
             book.onStoreAck(contract)
             if let old = packs[p].slots[s].contract, let oldHolder = packs[p].slots[s].holder {
-                if let released = book.release(ownedID: old, now: now), released.stored,
+                // Audit the grace promise of holders released in good faith (not of those that
+                // already proved they lost the shard).
+                let oldFailed = packs[p].slots[s].failed
+                if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
                    case .grace(let until) = released.state
                 {
                     audits[old] = (oldHolder, released.terms.shard, packs[p].roots[s], until)
@@ -580,9 +593,10 @@ public struct NodeCore: Sendable {
             break
         case let .fail(o, fault):
             if o.audit {
+                let since = book.owned[o.contract]?.terms.start ?? now
                 audits[o.contract] = nil
                 book.drop(ownedID: o.contract)
-                actions.append(.send(to: .coordinator, .report(holder: o.holder, fault: fault)))
+                actions.append(.send(to: .coordinator, .report(holder: o.holder, fault: fault, since: since)))
                 actions.append(.note(.fault(holder: o.holder, fault)))
                 return
             }

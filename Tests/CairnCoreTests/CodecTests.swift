@@ -7,7 +7,7 @@ let sampleTerms = ContractTerms(
     term: .days(30), grace: .days(7))
 
 let sampleMessages: [Message] = [
-    .join(offered: 1 << 40, speed: 12_500, publicKey: Array(repeating: 7, count: 32)),
+    .join(offered: 1 << 40, speed: 12_500, publicKey: Array(repeating: 7, count: 32), fresh: true),
     .heartbeat(used: 123),
     .warning(level: 1),
     .matchRequest(request: 1, pack: PackID(2), shardBytes: 3, count: 4, speed: 5, exclude: [NodeID(1), NodeID(9)]),
@@ -26,7 +26,7 @@ let sampleMessages: [Message] = [
     .releaseAck(contract: sampleTerms.id),
     .uptimeQuery(request: 2, nodes: [NodeID(1), NodeID(2)]),
     .uptimeReply(request: 2, entries: [UptimeEntry(node: NodeID(1), permille: 870, excluded: false)]),
-    .report(holder: NodeID(4), fault: .badProof),
+    .report(holder: NodeID(4), fault: .badProof, since: Instant(milliseconds: 5)),
     .rootRecord(pack: PackID(2), holders: [NodeID(4), NodeID(5)]),
 ]
 
