@@ -90,6 +90,7 @@ public struct OwnedPack: Hashable, Sendable {
 public struct NodeCore: Sendable {
     public let me: NodeID
     public let params: NodeParams
+    /// Upload speed in kilobits per second (placement prefers holders of similar speed).
     public let speed: UInt32
     public private(set) var book: ContractBook
     public private(set) var challenges = ChallengeScheduler()
@@ -108,6 +109,8 @@ public struct NodeCore: Sendable {
     public private(set) var standing: Reputation.Standing = .good
     /// The disk was lost since the last join: announce it.
     private var diskLost = false
+    /// Time to push every upload in flight through this node's link (refreshed each repair tick).
+    private var uploadBacklog = Interval.zero
 
     public init(me: NodeID, params: NodeParams, offered: UInt64, speed: UInt32, reciprocityRatio: Double,
                 signer: any ContractSigner, verifier: any SignatureVerifier, rng: Xoshiro256)
@@ -221,6 +224,14 @@ public struct NodeCore: Sendable {
                 r.retries -= 1
                 releasing[id] = r.retries > 0 ? r : nil
             }
+            var storing: Int64 = 0
+            var backlogBytes: UInt64 = 0
+            for p in packs where !p.lost {
+                let n = p.slots.count { $0.pending == .storing }
+                storing += Int64(n)
+                backlogBytes += UInt64(n) * p.shardBytes
+            }
+            uploadBacklog = transferTime(bytes: backlogBytes)
             for p in packs.indices where !packs[p].lost {
                 expirePending(pack: p, now: now, into: &actions)
                 requestMatch(pack: p, now: now, into: &actions)
@@ -239,7 +250,9 @@ public struct NodeCore: Sendable {
         }
         for s in packs[p].slots.indices {
             let slot = packs[p].slots[s]
-            guard slot.pending != nil, now - slot.pendingSince >= params.repairTimeout,
+            // An upload waits behind the others on this node's link: allow for the backlog.
+            let timeout = slot.pending == .storing ? params.repairTimeout + uploadBacklog : params.repairTimeout
+            guard slot.pending != nil, now - slot.pendingSince >= timeout,
                   let contract = slot.pendingContract, let holder = slot.pendingHolder
             else { continue }
             abandon(pack: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
@@ -261,6 +274,11 @@ public struct NodeCore: Sendable {
             packs[p].fetchDeadline = nil
             if needsData(p) { startFetch(pack: p, now: now, into: &actions) }
         }
+    }
+
+    /// How long `bytes` take on this node's uplink (`speed` is in kbit/s).
+    private func transferTime(bytes: UInt64) -> Interval {
+        Interval(milliseconds: Int64(min(bytes * 8 / UInt64(max(speed, 1)), UInt64(Int64.max / 2))))
     }
 
     private mutating func abandon(pack p: Int, slot s: Int, contract: ContractID, holder: NodeID, now: Instant,
@@ -354,9 +372,10 @@ public struct NodeCore: Sendable {
         }
     }
 
-    private mutating func sendStore(pack p: Int, slot s: Int, into actions: inout [Action]) {
+    private mutating func sendStore(pack p: Int, slot s: Int, now: Instant, into actions: inout [Action]) {
         guard let contract = packs[p].slots[s].pendingContract, let holder = packs[p].slots[s].pendingHolder else { return }
         packs[p].slots[s].pending = .storing
+        packs[p].slots[s].pendingSince = now
         let bytes = packs[p].shardBytes
         if !packs[p].localCopy { actions.append(.note(.repairBytes(bytes))) }
         actions.append(.send(to: holder, .storeShard(
@@ -388,7 +407,7 @@ public struct NodeCore: Sendable {
             actions.append(.send(to: packs[p].slots[s].holder!, .fetch(
                 request: request, shard: ShardID(pack: packs[p].id, index: UInt8(s)))))
         }
-        packs[p].fetchDeadline = now + params.repairTimeout
+        packs[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(want) * packs[p].shardBytes)
     }
 
     /// Re-plans one pack after fresh health information.
@@ -442,7 +461,7 @@ public struct NodeCore: Sendable {
             {
                 packs[p].slots[s].pending = .accepted
                 if haveData(p) {
-                    sendStore(pack: p, slot: s, into: &actions)
+                    sendStore(pack: p, slot: s, now: now, into: &actions)
                 } else {
                     startFetch(pack: p, now: now, into: &actions)
                 }
@@ -511,7 +530,7 @@ public struct NodeCore: Sendable {
                     packs[p].fetchRequests = [:]
                     packs[p].fetchDeadline = nil
                     for t in packs[p].slots.indices where packs[p].slots[t].pending == .accepted {
-                        sendStore(pack: p, slot: t, into: &actions)
+                        sendStore(pack: p, slot: t, now: now, into: &actions)
                     }
                 }
             } else {
