@@ -13,7 +13,7 @@ public enum Report {
             heartbeat_min=\(num(s.heartbeatMinutes)) uptime_window_h=\(num(s.uptimeWindowHours)) \
             uptime_threshold=\(num(s.uptimeThreshold)) grace_days=\(num(s.graceDays)) \
             reciprocity_ratio=\(num(s.reciprocityRatio)) pack_mib=\(num(s.packMiB)) loss=\(num(s.loss)) \
-            departures_per_day=\(num(s.departuresPerDay)) disk_failures_per_day=\(num(s.diskFailuresPerDay)) \
+            blind_repair_after_h=\(num(s.blindRepairAfterHours)) departures_per_day=\(num(s.departuresPerDay)) disk_failures_per_day=\(num(s.diskFailuresPerDay)) \
             adversaries=[\(adversaries.joined(separator: ","))]
             """
     }
@@ -40,6 +40,7 @@ public enum Report {
             ("packs (lost, reported lost)", "\(r.packsTotal) (\(r.packsLost), \(r.packsReportedLost))"),
             ("restore success", String(format: "%.4f of %d", r.restoreSuccessRate, r.restoreAttempts)),
             ("repairs started/completed", "\(r.repairsStarted)/\(r.repairsCompleted)"),
+            ("blind repairs ordered / shards", "\(r.blindRepairsOrdered) / \(r.blindShardsRepaired)"),
             ("repair bytes per node-day", String(format: "%.0f", r.repairBytesPerNodeDay)),
             ("storage overhead", String(format: "%.3f", r.storageOverhead)),
             ("unconverged packs", "\(r.unconvergedPacks)"),
@@ -93,6 +94,8 @@ public enum Report {
               "contracts_broken": \(r.contractsBroken),
               "repairs_started": \(r.repairsStarted),
               "repairs_completed": \(r.repairsCompleted),
+              "blind_repairs_ordered": \(r.blindRepairsOrdered),
+              "blind_shards_repaired": \(r.blindShardsRepaired),
               "unconverged_packs": \(r.unconvergedPacks),
               "departures": \(r.departed),
               "disk_failures": \(r.diskFailures),

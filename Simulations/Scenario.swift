@@ -50,6 +50,7 @@ public struct Expectations: Sendable, Equatable {
     public var restoreSuccessMin: Double? = nil
     public var unconvergedMax: Int? = nil
     public var repairsMin: Int? = nil
+    public var blindRepairsMin: Int? = nil
     public var detectionHoursMax: [String: Double] = [:]
     public var detectedFractionMin: [String: Double] = [:]
 }
@@ -87,6 +88,7 @@ public struct Scenario: Sendable {
     public var repairIntervalHours = 6.0
     public var reciprocityRatio = 1.0
     public var contractTermDays = 365.0
+    public var blindRepairAfterHours = 72.0
     public var warnStrikes = 2
     public var excludeStrikes = 4
     public var restoreSamples = 100
@@ -167,6 +169,7 @@ public struct Scenario: Sendable {
             s.repairIntervalHours = try p.number("repair_interval_hours", in: 0.1...8760) ?? s.repairIntervalHours
             s.reciprocityRatio = try p.number("reciprocity_ratio", in: 0.01...100) ?? s.reciprocityRatio
             s.contractTermDays = try p.number("contract_term_days", in: 1...3650) ?? s.contractTermDays
+            s.blindRepairAfterHours = try p.number("blind_repair_after_hours", in: 1...87600) ?? s.blindRepairAfterHours
             s.warnStrikes = try p.int("warn_strikes", in: 1...100) ?? s.warnStrikes
             s.excludeStrikes = try p.int("exclude_strikes", in: 1...100) ?? s.excludeStrikes
             guard s.excludeStrikes >= s.warnStrikes else {
@@ -184,6 +187,7 @@ public struct Scenario: Sendable {
             s.expect.restoreSuccessMin = try e.number("restore_success_min", in: 0...1)
             s.expect.unconvergedMax = try e.int("unconverged_max", in: 0...Int(Int32.max))
             s.expect.repairsMin = try e.int("repairs_min", in: 0...Int(Int32.max))
+            s.expect.blindRepairsMin = try e.int("blind_repairs_min", in: 0...Int(Int32.max))
             for (field, target) in [("detection_hours_max", 0), ("detected_fraction_min", 1)] {
                 guard var d = try e.object(field) else { continue }
                 for (key, kind) in adversaryKeys {

@@ -42,6 +42,9 @@ public struct SimulationResult: Sendable {
     public var contractsBroken: Int
     public var repairsStarted: Int
     public var repairsCompleted: Int
+    /// Blind repairs ordered by the coordinator / shards re-created by them.
+    public var blindRepairsOrdered: Int
+    public var blindShardsRepaired: Int
     public var unconvergedPacks: Int
     public var departed: Int
     public var diskFailures: Int
@@ -119,6 +122,8 @@ public final class Simulation {
     private var repairsStarted = 0
     private var repairsCompleted = 0
     private var contractsBroken = 0
+    private var blindOrdered = 0
+    private var blindRepaired = 0
     private var departures = 0
     private var diskFailures = 0
     private var warned = 0
@@ -150,7 +155,11 @@ public final class Simulation {
             grace: Interval(milliseconds: Int64(s.graceDays * 86_400_000)),
             uptimeThresholdPermille: UInt16((s.uptimeThreshold * 1000).rounded()), repairTrigger: s.repairTrigger)
         coordinator = CoordinatorCore(
-            params: CoordinatorParams(uptimeSlot: heartbeat, uptimeSlots: Int(s.uptimeWindowHours * 60 / s.heartbeatMinutes),
+            params: CoordinatorParams(k: s.k, repairTrigger: s.repairTrigger ?? s.n,
+                                      blindRepairAfter: Interval(milliseconds: Int64(s.blindRepairAfterHours * 3_600_000)),
+                                      blindRepairTimeout: Interval(milliseconds: Int64(2 * s.repairIntervalHours * 3_600_000)),
+                                      blindRepairEverySlots: max(1, Int(s.repairIntervalHours * 60 / s.heartbeatMinutes)),
+                                      uptimeSlot: heartbeat, uptimeSlots: Int(s.uptimeWindowHours * 60 / s.heartbeatMinutes),
                                       uptimeThresholdPermille: UInt16((s.uptimeThreshold * 1000).rounded()),
                                       warnStrikes: s.warnStrikes, excludeStrikes: s.excludeStrikes),
             rng: root.split(UInt64.max - 2))
@@ -546,6 +555,8 @@ public final class Simulation {
                 removeCopy(pack: shard.pack, node: i)
             }
         case .contractBroken: contractsBroken += 1
+        case .blindRepairOrdered: blindOrdered += 1
+        case .blindRepaired: blindRepaired += 1
         case .freed: break
         }
     }
@@ -650,9 +661,9 @@ public final class Simulation {
                 let o = Int(packOwner[p])
                 let pack = cores[o].packs.first { $0.id.raw == UInt64(p) }!
                 debugLines.append("owner budget=\(cores[o].book.placementBudget) placed=\(cores[o].book.placedBytes) owned=\(cores[o].book.owned.count) standing=\(String(describing: coordinator.entry(NodeID(UInt32(o)))?.reputation.standing)) adv=\(String(describing: adversary[o]))")
-                debugLines.append("pack\(p) owner\(o) online=\(online[o]) lost=\(pack.lost) local=\(pack.localCopy) fetched=\(pack.fetchedMask) repairing=\(pack.repairing) copies=\(copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")" })")
+                debugLines.append("pack\(p) owner\(o) online=\(online[o]) lost=\(pack.lost) local=\(pack.localCopy) fetched=\(pack.fetchedMask) requests=\(pack.fetchRequests) deadline=\(String(describing: pack.fetchDeadline)) repairing=\(pack.repairing) copies=\(copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")" })")
                 for slot in pack.slots {
-                    debugLines.append("   holder=\(slot.holder.map { "\($0)/\(adversary[$0.index].map { "\($0)" } ?? "ok")" } ?? "-") failed=\(slot.failed) unhealthy=\(slot.unhealthy) pending=\(String(describing: slot.pending)) ph=\(String(describing: slot.pendingHolder))")
+                    debugLines.append("   misses=\(slot.fetchMisses) holder=\(slot.holder.map { "\($0)/\(adversary[$0.index].map { "\($0)" } ?? "ok")" } ?? "-") failed=\(slot.failed) unhealthy=\(slot.unhealthy) pending=\(String(describing: slot.pending)) ph=\(String(describing: slot.pendingHolder))")
                 }
             }
         }
@@ -683,6 +694,7 @@ public final class Simulation {
             repairBytes: repairBytes, repairBytesPerNodeDay: Double(repairBytes) / Double(scenario.nodes) / max(days, 1e-9),
             storageOverhead: backed == 0 ? 0 : Double(stored) / Double(backed), detection: detection,
             contractsBroken: contractsBroken, repairsStarted: repairsStarted, repairsCompleted: repairsCompleted,
+            blindRepairsOrdered: blindOrdered, blindShardsRepaired: blindRepaired,
             unconvergedPacks: unconverged, departed: departures, diskFailures: diskFailures, warned: warned,
             excluded: excluded, violations: violations, expectationFailures: [], traceHash: "", timeseries: timeseries)
         trace!.add(events)
@@ -698,6 +710,9 @@ public final class Simulation {
         if let m = e.restoreSuccessMin, r.restoreSuccessRate < m { out.append("restore_success_rate \(r.restoreSuccessRate) < \(m)") }
         if let m = e.unconvergedMax, r.unconvergedPacks > m { out.append("unconverged packs \(r.unconvergedPacks) > \(m)") }
         if let m = e.repairsMin, r.repairsCompleted < m { out.append("repairs completed \(r.repairsCompleted) < \(m)") }
+        if let m = e.blindRepairsMin, r.blindShardsRepaired < m {
+            out.append("shards repaired blind \(r.blindShardsRepaired) < \(m)")
+        }
         for kind in e.detectionHoursMax.keys.sorted() {
             let bound = e.detectionHoursMax[kind]!
             guard let d = r.detection[kind] else { out.append("no \(kind) adversaries to detect"); continue }

@@ -14,6 +14,9 @@ public enum Note: Hashable, Sendable {
     case released(ShardID, graceUntil: Instant)
     case contractBroken(ContractID)
     case freed(ShardID)
+    /// Coordinator: a blind repair was ordered / one slot of it completed.
+    case blindRepairOrdered(PackID)
+    case blindRepaired(ShardID)
 }
 
 /// What the surrounding actor must do. The state machines return these; they never do I/O.

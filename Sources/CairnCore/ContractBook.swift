@@ -15,8 +15,12 @@ public struct Contract: Hashable, Sendable {
     public var state: State
     /// Holder side: the shard has arrived. Owner side: the holder acknowledged it.
     public var stored: Bool
+    /// Who proposed it: the owner, or a holder repairing blind on the owner's behalf.
+    public var proposer: NodeID
 
-    public init(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8], state: State, stored: Bool) {
+    public init(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8], state: State, stored: Bool,
+                proposer: NodeID? = nil) {
+        self.proposer = proposer ?? terms.owner
         self.terms = terms
         self.ownerSignature = ownerSignature
         self.holderSignature = holderSignature
@@ -90,6 +94,15 @@ public struct ContractBook: Sendable {
         return true
     }
 
+    /// Adopts a contract a repairer made on this owner's behalf while it was away.
+    public mutating func adopt(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8]) -> Bool {
+        guard terms.owner == me, owned[terms.id] == nil, owned.count < Limits.contractsPerNodeMax else { return false }
+        owned[terms.id] = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature,
+                                   state: .active, stored: true)
+        placedBytes += terms.bytes
+        return true
+    }
+
     public mutating func onStoreAck(_ id: ContractID) {
         guard var c = owned[id], c.state == .active else { return }
         c.stored = true
@@ -118,7 +131,7 @@ public struct ContractBook: Sendable {
 
     /// A proposal arrived: accept (returns the holder's signature) or refuse.
     public mutating func onPropose(_ terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8],
-                                   signer: some ContractSigner, verifier: some SignatureVerifier)
+                                   signer: some ContractSigner, verifier: some SignatureVerifier, proposer: NodeID? = nil)
         -> Result<[UInt8], RefusalError>
     {
         guard terms.holder == me, terms.owner != me else { return .failure(RefusalError(.notForMe)) }
@@ -135,7 +148,7 @@ public struct ContractBook: Sendable {
         }
         let signature = signer.sign(terms.signingBytes)
         held[terms.id] = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: signature,
-                                  state: .active, stored: false)
+                                  state: .active, stored: false, proposer: proposer)
         heldPacks[terms.shard.pack] = terms.id
         reservedBytes += terms.bytes
         noteExpiry(terms.end)

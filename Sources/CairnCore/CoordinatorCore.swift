@@ -9,10 +9,27 @@ public struct CoordinatorParams: Sendable {
     /// the announcement are expected and not counted; a node gets this at most once per
     /// `amnestyEvery`, so announcing losses cannot hide cheating for long.
     public var amnestyEvery: Interval
+    /// Erasure-code parameters the network runs with (for blind repair).
+    public var k: Int
+    public var repairTrigger: Int
+    /// When an owner has not been heard from for this long, the coordinator orders its
+    /// packs repaired by one of their holders (blind repair: shards are ciphertext).
+    public var blindRepairAfter: Interval
+    /// How long a blind repair may take before it is ordered again.
+    public var blindRepairTimeout: Interval
+    /// Blind repairs are considered every this many uptime slots.
+    public var blindRepairEverySlots: Int
 
-    public init(uptimeSlot: Interval = .hours(1), uptimeSlots: Int = 168, uptimeThresholdPermille: UInt16 = 850,
+    public init(k: Int = 4, repairTrigger: Int = 8, blindRepairAfter: Interval = .days(3),
+                blindRepairTimeout: Interval = .hours(12), blindRepairEverySlots: Int = 6,
+                uptimeSlot: Interval = .hours(1), uptimeSlots: Int = 168, uptimeThresholdPermille: UInt16 = 850,
                 warnStrikes: Int = 2, excludeStrikes: Int = 4, amnestyEvery: Interval = .days(30)) {
         self.amnestyEvery = amnestyEvery
+        self.k = k
+        self.repairTrigger = repairTrigger
+        self.blindRepairAfter = blindRepairAfter
+        self.blindRepairTimeout = blindRepairTimeout
+        self.blindRepairEverySlots = blindRepairEverySlots
         self.uptimeSlot = uptimeSlot
         self.uptimeSlots = uptimeSlots
         self.uptimeThresholdPermille = uptimeThresholdPermille
@@ -28,8 +45,23 @@ public struct CoordinatorCore: Sendable {
     public private(set) var entries: [DirectoryEntry] = []
     /// Joined members in join order (the sampling frame for placement).
     public private(set) var members: [NodeID] = []
-    /// Pack → holders, from owners' root records (for restores and blind repair).
-    public private(set) var rootRecords: [PackID: [NodeID]] = [:]
+    /// A pack as its owner's root record describes it.
+    public struct PackRecord: Sendable {
+        public var owner: NodeID
+        public var shardBytes: UInt64
+        public var holders: [NodeID]
+        public var roots: [[UInt8]]
+        /// A blind repair was ordered and may still be running until then.
+        public var blindUntil: Instant? = nil
+    }
+
+    /// Pack → record, from owners' root records (for restores and blind repair).
+    public private(set) var rootRecords: [PackID: PackRecord] = [:]
+    /// Owner → its packs, in the order their records first arrived.
+    private var packsByOwner: [NodeID: [PackID]] = [:]
+    /// Contracts made on an away owner's behalf, offered to it until its root record shows them.
+    public private(set) var adoptions: [NodeID: [(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])]] = [:]
+    private var slotsClosed = 0
     private var rng: Xoshiro256
 
     public init(params: CoordinatorParams, rng: Xoshiro256) {
@@ -72,6 +104,10 @@ public struct CoordinatorCore: Sendable {
             entries[from.index].publicKey = publicKey
         case let .heartbeat(used):
             entries[from.index].used = used
+            for a in adoptions[from] ?? [] {
+                actions.append(.send(to: from, .adopt(terms: a.terms, ownerSignature: a.ownerSignature,
+                                                      holderSignature: a.holderSignature)))
+            }
         case let .matchRequest(request, pack, shardBytes, count, speed, exclude):
             let chosen: [NodeID]
             if entries[from.index].reputation.standing == .excluded {
@@ -111,8 +147,27 @@ public struct CoordinatorCore: Sendable {
                 actions.append(.note(.standing(holder, standing)))
                 actions.append(.send(to: holder, .warning(level: standing.rawValue)))
             }
-        case let .rootRecord(pack, holders):
-            rootRecords[pack] = holders
+        case let .rootRecord(pack, shardBytes, holders, roots):
+            if let existing = rootRecords[pack], existing.owner != from { break }
+            if rootRecords[pack] == nil { packsByOwner[from, default: []].append(pack) }
+            rootRecords[pack] = PackRecord(owner: from, shardBytes: shardBytes, holders: holders, roots: roots,
+                                           blindUntil: rootRecords[pack]?.blindUntil)
+            // Adoptions the owner's record now reflects are done.
+            if var pending = adoptions[from] {
+                pending.removeAll { a in
+                    a.terms.shard.pack == pack && Int(a.terms.shard.index) < holders.count
+                        && holders[Int(a.terms.shard.index)] == a.terms.holder
+                }
+                adoptions[from] = pending.isEmpty ? nil : pending
+            }
+        case let .repairDone(terms, ownerSignature, holderSignature):
+            guard var record = rootRecords[terms.shard.pack], record.owner == terms.owner,
+                  Int(terms.shard.index) < record.holders.count
+            else { break }
+            record.holders[Int(terms.shard.index)] = terms.holder
+            rootRecords[terms.shard.pack] = record
+            adoptions[terms.owner, default: []].append((terms, ownerSignature, holderSignature))
+            actions.append(.note(.blindRepaired(terms.shard)))
         default:
             break
         }
@@ -128,7 +183,57 @@ public struct CoordinatorCore: Sendable {
                 entries[node.index].seenThisSlot = false
             }
             actions.append(.setTimer(.uptimeSlot, at: now + params.uptimeSlot))
+            slotsClosed += 1
+            if slotsClosed % params.blindRepairEverySlots == 0 {
+                orderBlindRepairs(now: now, into: &actions)
+            }
         }
         return actions
+    }
+
+    /// A holder counts as healthy for blind repair when its uptime is good, it is not
+    /// excluded, and it was heard from in the last two slots.
+    private func healthyHolder(_ node: NodeID, now: Instant) -> Bool {
+        guard node != .coordinator, node.index < entries.count else { return false }
+        let e = entries[node.index]
+        return e.reputation.standing != .excluded && e.uptime.permille >= params.uptimeThresholdPermille
+            && (e.lastSeen.map { now - $0 <= params.uptimeSlot * 2 } ?? false)
+    }
+
+    /// For every owner away longer than `blindRepairAfter`, orders the repair of its packs
+    /// that fell below the trigger from one of their healthy holders.
+    private mutating func orderBlindRepairs(now: Instant, into actions: inout [Action]) {
+        for owner in members {
+            guard let seen = entries[owner.index].lastSeen, now - seen >= params.blindRepairAfter,
+                  let packs = packsByOwner[owner]
+            else { continue }
+            for pack in packs {
+                guard var record = rootRecords[pack] else { continue }
+                if let until = record.blindUntil, until > now { continue }
+                let healthy = record.holders.map { healthyHolder($0, now: now) }
+                let count = healthy.count { $0 }
+                guard count >= params.k, count < params.repairTrigger else { continue }
+                let missing = healthy.indices.filter { !healthy[$0] }
+                let chosen = Placement.choose(
+                    .init(owner: owner, count: missing.count, shardBytes: record.shardBytes, speed: entries[owner.index].speed,
+                          exclude: record.holders.filter { $0 != .coordinator }.sorted()),
+                    members: members, entries: entries, now: now, thresholdPermille: params.uptimeThresholdPermille,
+                    recentWithin: params.uptimeSlot * 2, rng: &rng)
+                guard !chosen.isEmpty, let repairer = healthy.indices.first(where: { healthy[$0] }).map({ record.holders[$0] })
+                else { continue }
+                var targets = [RepairTarget]()
+                for (slot, node) in zip(missing, chosen) {
+                    entries[node.index].used += record.shardBytes
+                    targets.append(RepairTarget(slot: UInt8(slot), node: node, publicKey: entries[node.index].publicKey,
+                                                root: record.roots[slot]))
+                }
+                let sources = record.holders.indices.map { healthy[$0] ? record.holders[$0] : NodeID.coordinator }
+                record.blindUntil = now + params.blindRepairTimeout
+                rootRecords[pack] = record
+                actions.append(.send(to: repairer, .repairOrder(pack: pack, owner: owner, shardBytes: record.shardBytes,
+                                                                 k: UInt8(params.k), sources: sources, targets: targets)))
+                actions.append(.note(.blindRepairOrdered(pack)))
+            }
+        }
     }
 }

@@ -76,6 +76,20 @@ public struct Candidate: Hashable, Sendable {
     }
 }
 
+/// A slot a blind repair re-creates: on which node, and the root the shard must have.
+public struct RepairTarget: Hashable, Sendable {
+    public var slot: UInt8
+    public var node: NodeID
+    public var publicKey: [UInt8]
+    public var root: [UInt8]
+    public init(slot: UInt8, node: NodeID, publicKey: [UInt8], root: [UInt8]) {
+        self.slot = slot
+        self.node = node
+        self.publicKey = publicKey
+        self.root = root
+    }
+}
+
 /// Uptime of one node as the coordinator measured it.
 public struct UptimeEntry: Hashable, Sendable {
     public var node: NodeID
@@ -135,8 +149,16 @@ public enum Message: Hashable, Sendable {
     case uptimeReply(request: UInt64, entries: [UptimeEntry])
     /// owner → coordinator: a holder failed a check on a contract that began at `since`.
     case report(holder: NodeID, fault: FaultKind, since: Instant)
-    /// owner → coordinator: who holds the shards of a pack (the replicated root record).
-    case rootRecord(pack: PackID, holders: [NodeID])
+    /// owner → coordinator: who holds the shards of a pack and their roots (the replicated
+    /// root record; `NodeID.coordinator` marks an empty slot).
+    case rootRecord(pack: PackID, shardBytes: UInt64, holders: [NodeID], roots: [[UInt8]])
+    /// coordinator → a holder of the pack, while its owner is away: rebuild these slots
+    /// from any k of `sources` (one per slot, `NodeID.coordinator` = none) and place them.
+    case repairOrder(pack: PackID, owner: NodeID, shardBytes: UInt64, k: UInt8, sources: [NodeID], targets: [RepairTarget])
+    /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf.
+    case repairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
+    /// coordinator → owner, when it is back: adopt a contract made on its behalf.
+    case adopt(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
 
     /// The wire type byte.
     public var typeByte: UInt8 {
@@ -162,6 +184,9 @@ public enum Message: Hashable, Sendable {
         case .uptimeReply: 19
         case .report: 20
         case .rootRecord: 21
+        case .repairOrder: 22
+        case .repairDone: 23
+        case .adopt: 24
         }
     }
 
@@ -263,9 +288,30 @@ public enum Message: Hashable, Sendable {
             body.u32(holder.raw)
             body.u8(fault.rawValue)
             body.i64(since.milliseconds)
-        case let .rootRecord(pack, holders):
+        case let .rootRecord(pack, shardBytes, holders, roots):
             body.u64(pack.raw)
+            body.u64(shardBytes)
             Self.nodes(holders, into: &body)
+            precondition(roots.count == holders.count, "root record with \(roots.count) roots for \(holders.count) slots")
+            for root in roots { body.blob(root, max: Merkle.hashBytes) }
+        case let .repairOrder(pack, owner, shardBytes, k, sources, targets):
+            body.u64(pack.raw)
+            body.u32(owner.raw)
+            body.u64(shardBytes)
+            body.u8(k)
+            Self.nodes(sources, into: &body)
+            precondition(targets.count <= Limits.shardsPerPackMax, "\(targets.count) repair targets")
+            body.u8(UInt8(targets.count))
+            for t in targets {
+                body.u8(t.slot)
+                body.u32(t.node.raw)
+                body.blob(t.publicKey, max: Limits.publicKeyBytesMax)
+                body.blob(t.root, max: Merkle.hashBytes)
+            }
+        case let .repairDone(terms, ownerSignature, holderSignature), let .adopt(terms, ownerSignature, holderSignature):
+            terms.encode(into: &body)
+            body.blob(ownerSignature, max: Limits.signatureBytesMax)
+            body.blob(holderSignature, max: Limits.signatureBytesMax)
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
         out.u8(Limits.wireVersion)
@@ -420,7 +466,53 @@ public enum Message: Hashable, Sendable {
             guard let fault = FaultKind(rawValue: raw) else { throw WireError(.badValue, "fault kind \(raw)", offset: at) }
             message = .report(holder: holder, fault: fault, since: Instant(milliseconds: try r.i64()))
         case 21:
-            message = .rootRecord(pack: PackID(try r.u64()), holders: try nodes(from: &r))
+            let pack = PackID(try r.u64())
+            let shardBytes = try r.u64()
+            let at = r.offset
+            let holders = try nodes(from: &r)
+            guard holders.count <= Limits.shardsPerPackMax else {
+                throw WireError(.badValue, "root record of \(holders.count) slots", offset: at)
+            }
+            var roots = [[UInt8]]()
+            for _ in holders {
+                let rootAt = r.offset
+                let root = try r.blob(max: Merkle.hashBytes)
+                guard root.count == Merkle.hashBytes else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
+                roots.append(root)
+            }
+            message = .rootRecord(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots)
+        case 22:
+            let pack = PackID(try r.u64())
+            let owner = NodeID(try r.u32())
+            let shardBytes = try r.u64()
+            let kAt = r.offset
+            let k = try r.u8()
+            let sources = try nodes(from: &r)
+            guard k > 0, Int(k) <= sources.count, sources.count <= Limits.shardsPerPackMax else {
+                throw WireError(.badValue, "repair order k=\(k) of \(sources.count) slots", offset: kAt)
+            }
+            let at = r.offset
+            let n = Int(try r.u8())
+            guard n <= sources.count, n * 9 <= r.remaining else { throw WireError(.badValue, "\(n) repair targets", offset: at) }
+            var targets = [RepairTarget]()
+            for _ in 0..<n {
+                let slotAt = r.offset
+                let slot = try r.u8()
+                guard Int(slot) < sources.count else { throw WireError(.badValue, "target slot \(slot)", offset: slotAt) }
+                let node = NodeID(try r.u32())
+                let key = try r.blob(max: Limits.publicKeyBytesMax)
+                let rootAt = r.offset
+                let root = try r.blob(max: Merkle.hashBytes)
+                guard root.count == Merkle.hashBytes else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
+                targets.append(RepairTarget(slot: slot, node: node, publicKey: key, root: root))
+            }
+            message = .repairOrder(pack: pack, owner: owner, shardBytes: shardBytes, k: k, sources: sources, targets: targets)
+        case 23, 24:
+            let terms = try ContractTerms.decode(from: &r)
+            let ownerSignature = try r.blob(max: Limits.signatureBytesMax)
+            let holderSignature = try r.blob(max: Limits.signatureBytesMax)
+            message = type == 23 ? .repairDone(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
+                : .adopt(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
         default:
             throw WireError(.unknownType, "message type \(type)", offset: 1)
         }

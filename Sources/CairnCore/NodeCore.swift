@@ -51,6 +51,8 @@ public struct OwnedSlot: Hashable, Sendable {
     /// The holder proved it lost the data.
     public var failed = false
     public var fetchMisses = 0
+    /// The holder said it does not have the shard (never ask it again).
+    public var noData = false
     /// A replacement being placed.
     public var pendingHolder: NodeID? = nil
     public var pendingContract: ContractID? = nil
@@ -109,6 +111,26 @@ public struct NodeCore: Sendable {
     public private(set) var standing: Reputation.Standing = .good
     /// The disk was lost since the last join: announce it.
     private var diskLost = false
+    /// Blind repairs this node carries out for away owners, by pack.
+    private var delegations: [PackID: Delegation] = [:]
+    private var delegatedContracts: [ContractID: PackID] = [:]
+    private var delegateCounter: UInt32 = 0
+
+    /// A blind repair in progress on this node (the repairer side).
+    struct Delegation: Sendable {
+        var owner: NodeID
+        var shardBytes: UInt64
+        var k: Int
+        var sources: [NodeID]
+        var targets: [RepairTarget]
+        var fetchedMask: UInt64 = 0
+        var fetchRequests: [UInt64: Int] = [:]
+        /// Proposed contracts: id → (target index, terms, delegate signature, accepted).
+        var proposals: [ContractID: (target: Int, terms: ContractTerms, signature: [UInt8], holderSignature: [UInt8]?)] = [:]
+        var deadline: Instant
+        var counter: UInt32 = 0
+    }
+
     /// Time to push every upload in flight through this node's link (refreshed each repair tick).
     private var uploadBacklog = Interval.zero
 
@@ -232,6 +254,9 @@ public struct NodeCore: Sendable {
                 backlogBytes += UInt64(n) * p.shardBytes
             }
             uploadBacklog = transferTime(bytes: backlogBytes)
+            for pack in delegations.keys.sorted() where delegations[pack]!.deadline <= now {
+                endDelegation(pack, into: &actions)
+            }
             for p in packs.indices where !packs[p].lost {
                 expirePending(pack: p, now: now, into: &actions)
                 requestMatch(pack: p, now: now, into: &actions)
@@ -388,18 +413,23 @@ public struct NodeCore: Sendable {
         guard packs[p].fetchDeadline == nil else { return }
         var sources = packs[p].slots.indices.filter { s in
             let slot = packs[p].slots[s]
-            return slot.holder != nil && packs[p].fetchedMask & (1 << UInt64(s)) == 0
+            return slot.holder != nil && !slot.noData && packs[p].fetchedMask & (1 << UInt64(s)) == 0
         }
         // Healthy holders first; holders that failed a challenge only as a last resort (a
         // fetched shard is checked against its root like any other).
         sources.sort { a, b in
             let x = packs[p].slots[a], y = packs[p].slots[b]
-            let xr = x.fetchMisses >= params.fetchMissesMax ? 1 : 0, yr = y.fetchMisses >= params.fetchMissesMax ? 1 : 0
+            // Holders that keep missing fetches sink below the rest, so every holder that
+            // might answer is eventually asked.
+            let xr = x.fetchMisses >= params.fetchMissesMax ? x.fetchMisses : 0
+            let yr = y.fetchMisses >= params.fetchMissesMax ? y.fetchMisses : 0
             return (xr, x.failed ? 1 : 0, x.unhealthy ? 1 : 0, x.fetchMisses, a)
                 < (yr, y.failed ? 1 : 0, y.unhealthy ? 1 : 0, y.fetchMisses, b)
         }
-        let want = params.k - packs[p].fetchedMask.nonzeroBitCount
+        var want = params.k - packs[p].fetchedMask.nonzeroBitCount
         guard want > 0 else { return }
+        // Hedge: one extra source when any chosen one looks doubtful.
+        if sources.prefix(want).contains(where: { packs[p].slots[$0].unhealthy || packs[p].slots[$0].failed }) { want += 1 }
         for s in sources.prefix(want) {
             let request = nextRequest
             nextRequest += 1
@@ -407,7 +437,7 @@ public struct NodeCore: Sendable {
             actions.append(.send(to: packs[p].slots[s].holder!, .fetch(
                 request: request, shard: ShardID(pack: packs[p].id, index: UInt8(s)))))
         }
-        packs[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(want) * packs[p].shardBytes)
+        packs[p].fetchDeadline = now + params.repairTimeout
     }
 
     /// Re-plans one pack after fresh health information.
@@ -428,6 +458,11 @@ public struct NodeCore: Sendable {
             }
             requestMatch(pack: p, now: now, into: &actions)
         }
+    }
+
+    private func rootRecord(pack p: Int) -> Action {
+        .send(to: .coordinator, .rootRecord(pack: packs[p].id, shardBytes: packs[p].shardBytes,
+                                            holders: packs[p].slots.map { $0.holder ?? .coordinator }, roots: packs[p].roots))
     }
 
     private func contractStart(pack p: Int, slot s: Int) -> Instant {
@@ -452,6 +487,19 @@ public struct NodeCore: Sendable {
         // Owner side.
         case let .matchReply(request, _, candidates) where from == .coordinator:
             onMatchReply(request: request, candidates: candidates, now: now, into: &actions)
+        case let .accept(contract, signature) where delegatedContracts[contract] != nil:
+            onDelegateAccept(contract, signature: signature, from: from, now: now, into: &actions)
+        case let .reject(contract, _) where delegatedContracts[contract] != nil:
+            if let pack = delegatedContracts.removeValue(forKey: contract) { delegations[pack]?.proposals[contract] = nil }
+        case let .storeAck(contract) where delegatedContracts[contract] != nil:
+            onDelegateStored(contract, from: from, now: now, into: &actions)
+        case let .fetchReply(request, shard, ok, bytes) where delegations[shard.pack]?.fetchRequests[request] != nil:
+            onDelegateFetched(request: request, shard: shard, ok: ok, bytes: bytes, from: from, now: now, into: &actions)
+        case let .repairOrder(pack, owner, shardBytes, k, sources, targets) where from == .coordinator:
+            startDelegation(pack: pack, owner: owner, shardBytes: shardBytes, k: Int(k), sources: sources, targets: targets,
+                            now: now, into: &actions)
+        case let .adopt(terms, ownerSignature, holderSignature) where from == .coordinator:
+            onAdopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature, now: now, into: &actions)
         case let .accept(contract, signature):
             guard let (p, s) = slotOfContract[contract], packs[p].slots[s].pendingContract == contract,
                   packs[p].slots[s].pendingHolder == from, packs[p].slots[s].pending == .proposing
@@ -499,8 +547,7 @@ public struct NodeCore: Sendable {
                 actions.append(.send(to: oldHolder, .release(contract: old)))
             }
             packs[p].slots[s] = OwnedSlot(holder: from, contract: contract)
-            let holders = packs[p].slots.map { $0.holder ?? .coordinator }
-            actions.append(.send(to: .coordinator, .rootRecord(pack: packs[p].id, holders: holders)))
+            actions.append(rootRecord(pack: p))
             let done = packs[p].slots.allSatisfy { $0.holder != nil && $0.pending == nil && !$0.failed && !$0.unhealthy }
             if done {
                 let initialUpload = packs[p].localCopy
@@ -534,6 +581,7 @@ public struct NodeCore: Sendable {
                     }
                 }
             } else {
+                packs[p].slots[s].noData = true
                 if !packs[p].slots[s].failed {
                     markFailed(pack: p, slot: s, holder: from, fault: .missing, now: now, into: &actions)
                 }
@@ -564,9 +612,9 @@ public struct NodeCore: Sendable {
 
         // Holder side.
         case let .propose(terms, ownerKey, ownerSignature):
-            guard terms.owner == from else { break }
+            // The owner, or a holder repairing blind on its behalf (ordered by the coordinator).
             switch book.onPropose(terms, ownerKey: ownerKey, ownerSignature: ownerSignature, signer: signer,
-                                  verifier: verifier)
+                                  verifier: verifier, proposer: from)
             {
             case .success(let signature):
                 actions.append(.send(to: from, .accept(contract: terms.id, holderSignature: signature)))
@@ -574,7 +622,7 @@ public struct NodeCore: Sendable {
                 actions.append(.send(to: from, .reject(contract: terms.id, reason: refusal.reason.rawValue)))
             }
         case let .storeShard(contract, shard, bytes, root, segments):
-            guard let c = book.held[contract], c.terms.owner == from || from == .coordinator, c.terms.bytes == bytes,
+            guard let c = book.held[contract], c.proposer == from || c.terms.owner == from, c.terms.bytes == bytes,
                   book.onStore(contract, shard: shard)
             else { break }
             actions.append(.storeShard(shard, bytes: bytes, root: root, segments: segments))
@@ -622,8 +670,136 @@ public struct NodeCore: Sendable {
             guard let (p, s) = slotOfContract[o.contract], packs[p].slots[s].contract == o.contract,
                   !packs[p].slots[s].failed
             else { return }
+            if fault == .missing { packs[p].slots[s].noData = true }
             markFailed(pack: p, slot: s, holder: o.holder, fault: fault, now: now, into: &actions)
         }
+    }
+
+    // MARK: Blind repair (repairer side)
+
+    private mutating func startDelegation(pack: PackID, owner: NodeID, shardBytes: UInt64, k: Int, sources: [NodeID],
+                                          targets: [RepairTarget], now: Instant, into actions: inout [Action])
+    {
+        guard delegations[pack] == nil, owner != me, !targets.isEmpty else { return }
+        var d = Delegation(owner: owner, shardBytes: shardBytes, k: k, sources: sources, targets: targets,
+                           deadline: now + params.repairTimeout + transferTime(bytes: UInt64(k + targets.count) * shardBytes))
+        // The shard this node holds counts as fetched.
+        for (slot, node) in sources.enumerated() where node == me {
+            if let c = book.heldContract(for: ShardID(pack: pack, index: UInt8(slot))), c.stored {
+                d.fetchedMask |= 1 << UInt64(slot)
+            }
+        }
+        var want = k - d.fetchedMask.nonzeroBitCount
+        for (slot, node) in sources.enumerated() where want > 0 && node != .coordinator && node != me {
+            let request = nextRequest
+            nextRequest += 1
+            d.fetchRequests[request] = slot
+            actions.append(.send(to: node, .fetch(request: request, shard: ShardID(pack: pack, index: UInt8(slot)))))
+            want -= 1
+        }
+        delegations[pack] = d
+        if d.fetchedMask.nonzeroBitCount >= k { proposeDelegated(pack, now: now, into: &actions) }
+    }
+
+    private mutating func onDelegateFetched(request: UInt64, shard: ShardID, ok: Bool, bytes: UInt64, from: NodeID,
+                                            now: Instant, into actions: inout [Action])
+    {
+        guard var d = delegations[shard.pack], let slot = d.fetchRequests.removeValue(forKey: request),
+              Int(shard.index) == slot, d.sources[slot] == from
+        else { return }
+        let had = d.fetchedMask.nonzeroBitCount >= d.k
+        if ok {
+            d.fetchedMask |= 1 << UInt64(slot)
+            actions.append(.note(.repairBytes(bytes)))
+        }
+        delegations[shard.pack] = d
+        if !had && d.fetchedMask.nonzeroBitCount >= d.k { proposeDelegated(shard.pack, now: now, into: &actions) }
+    }
+
+    /// Rebuilt: propose a contract for every target, signed on the owner's behalf.
+    private mutating func proposeDelegated(_ pack: PackID, now: Instant, into actions: inout [Action]) {
+        guard var d = delegations[pack] else { return }
+        for (i, t) in d.targets.enumerated() where t.node != me && t.node != d.owner {
+            delegateCounter &+= 1
+            let id = ContractID(owner: me, counter: 0x8000_0000 | delegateCounter)
+            let terms = ContractTerms(id: id, owner: d.owner, holder: t.node, shard: ShardID(pack: pack, index: t.slot),
+                                      bytes: d.shardBytes, start: now, term: params.term, grace: params.grace)
+            let signature = signer.sign(terms.signingBytes)
+            d.proposals[id] = (i, terms, signature, nil)
+            delegatedContracts[id] = pack
+            actions.append(.send(to: t.node, .propose(terms: terms, ownerKey: signer.publicKey, ownerSignature: signature)))
+        }
+        delegations[pack] = d
+    }
+
+    private mutating func onDelegateAccept(_ id: ContractID, signature: [UInt8], from: NodeID, now: Instant,
+                                           into actions: inout [Action])
+    {
+        guard let pack = delegatedContracts[id], var d = delegations[pack], var p = d.proposals[id],
+              p.terms.holder == from, p.holderSignature == nil
+        else { return }
+        let target = d.targets[p.target]
+        guard verifier.verify(signature: signature, message: p.terms.signingBytes, publicKey: target.publicKey) else {
+            d.proposals[id] = nil
+            delegatedContracts[id] = nil
+            delegations[pack] = d
+            return
+        }
+        p.holderSignature = signature
+        d.proposals[id] = p
+        delegations[pack] = d
+        actions.append(.note(.repairBytes(d.shardBytes)))
+        actions.append(.send(to: from, .storeShard(contract: id, shard: p.terms.shard, bytes: d.shardBytes, root: target.root,
+                                                   segments: params.segmentsPerShard)))
+    }
+
+    private mutating func onDelegateStored(_ id: ContractID, from: NodeID, now: Instant, into actions: inout [Action]) {
+        guard let pack = delegatedContracts.removeValue(forKey: id), var d = delegations[pack],
+              let p = d.proposals.removeValue(forKey: id), let holderSignature = p.holderSignature, p.terms.holder == from
+        else { return }
+        actions.append(.send(to: .coordinator, .repairDone(terms: p.terms, ownerSignature: p.signature,
+                                                          holderSignature: holderSignature)))
+        d.targets[p.target].node = .coordinator
+        delegations[pack] = d
+        if d.targets.allSatisfy({ $0.node == .coordinator }) { endDelegation(pack, into: &actions) }
+    }
+
+    private mutating func endDelegation(_ pack: PackID, into actions: inout [Action]) {
+        guard let d = delegations.removeValue(forKey: pack) else { return }
+        for id in d.proposals.keys.sorted() {
+            delegatedContracts[id] = nil
+            // Accepted but never stored: tell the holder to let it go.
+            if let p = d.proposals[id], p.holderSignature != nil {
+                actions.append(.send(to: p.terms.holder, .release(contract: id)))
+            }
+        }
+    }
+
+    // MARK: Blind repair (owner side): adopting what was done while away
+
+    private mutating func onAdopt(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8], now: Instant,
+                                  into actions: inout [Action])
+    {
+        guard terms.owner == me, let p = packIndex[terms.shard.pack], !packs[p].lost,
+              Int(terms.shard.index) < packs[p].slots.count
+        else { return }
+        let s = Int(terms.shard.index)
+        if packs[p].slots[s].contract == terms.id { return }
+        guard book.adopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature) else { return }
+        if let pending = packs[p].slots[s].pendingContract, let holder = packs[p].slots[s].pendingHolder {
+            abandon(pack: p, slot: s, contract: pending, holder: holder, now: now, into: &actions)
+        }
+        if let old = packs[p].slots[s].contract, let oldHolder = packs[p].slots[s].holder {
+            _ = book.release(ownedID: old, now: now)
+            book.drop(ownedID: old)
+            slotOfContract[old] = nil
+            releasing[old] = (oldHolder, Limits.releaseRetriesMax)
+            packs[p].recentHolders.append(oldHolder)
+            actions.append(.send(to: oldHolder, .release(contract: old)))
+        }
+        packs[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id)
+        slotOfContract[terms.id] = (p, s)
+        actions.append(rootRecord(pack: p))
     }
 
     // MARK: Views for checkers and metrics

@@ -27,7 +27,12 @@ let sampleMessages: [Message] = [
     .uptimeQuery(request: 2, nodes: [NodeID(1), NodeID(2)]),
     .uptimeReply(request: 2, entries: [UptimeEntry(node: NodeID(1), permille: 870, excluded: false)]),
     .report(holder: NodeID(4), fault: .badProof, since: Instant(milliseconds: 5)),
-    .rootRecord(pack: PackID(2), holders: [NodeID(4), NodeID(5)]),
+    .rootRecord(pack: PackID(2), shardBytes: 9, holders: [NodeID(4), NodeID(5)],
+                roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
+    .repairOrder(pack: PackID(2), owner: NodeID(3), shardBytes: 9, k: 1, sources: [NodeID(4), .coordinator],
+                 targets: [RepairTarget(slot: 1, node: NodeID(6), publicKey: [1, 2], root: Array(repeating: 3, count: 32))]),
+    .repairDone(terms: sampleTerms, ownerSignature: [1], holderSignature: [2]),
+    .adopt(terms: sampleTerms, ownerSignature: [3], holderSignature: [4]),
 ]
 
 // MARK: Round trip
@@ -77,7 +82,7 @@ let sampleMessages: [Message] = [
             bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) }
             if n >= 6, g.chance(numerator: 3, denominator: 4) {
                 bytes[0] = Limits.wireVersion
-                bytes[1] = UInt8(1 + g.index(22))
+                bytes[1] = UInt8(1 + g.index(25))
                 let len = UInt32(n - 6)
                 bytes[2] = 0; bytes[3] = 0; bytes[4] = UInt8(len >> 8); bytes[5] = UInt8(len & 0xff)
             }
