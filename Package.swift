@@ -47,7 +47,8 @@ let package = Package(
             ],
             swiftSettings: strict),
 
-        .testTarget(name: "CairnCryptoTests", dependencies: ["CairnCrypto"], swiftSettings: strict),
+        .testTarget(name: "CairnCryptoTests", dependencies: ["CairnCrypto"], resources: [.copy("Vectors")],
+                    swiftSettings: strict),
         .testTarget(name: "CairnStoreTests", dependencies: ["CairnStore"], swiftSettings: strict),
         .testTarget(name: "CairnDataTests", dependencies: ["CairnData", "CairnCrypto", "CairnStore"], swiftSettings: strict),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore"], swiftSettings: strict),
