@@ -92,6 +92,8 @@ public struct Scenario: Sendable {
     public var warnStrikes = 2
     public var excludeStrikes = 4
     public var restoreSamples = 100
+    /// Contract signatures: real Ed25519 (default) or the cheap, forgeable digest stand-in.
+    public var ed25519 = true
     public var expect = Expectations()
 
     public init() {}
@@ -134,6 +136,11 @@ public struct Scenario: Sendable {
         s.latencyMs = try r.distribution("latency_ms", positive: false) ?? s.latencyMs
         s.packMiB = try r.number("pack_mib", in: 1...65536) ?? s.packMiB
         s.restoreSamples = try r.int("restore_samples", in: 0...1_000_000) ?? s.restoreSamples
+        switch try r.string("signatures") {
+        case nil, "ed25519": s.ed25519 = true
+        case "digest": s.ed25519 = false
+        case let other?: throw ScenarioError(path: "$.signatures", message: "\"\(other)\" is not ed25519 or digest")
+        }
         if var c = try r.object("churn") {
             s.online = try c.distribution("online_hours", positive: true)
             s.offline = try c.distribution("offline_hours", positive: true) ?? s.offline

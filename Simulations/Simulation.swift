@@ -191,7 +191,8 @@ public final class Simulation {
         let gib = 1024.0 * 1024 * 1024
         let packNominal = UInt64(s.packMiB * 1024 * 1024)
         let shardBytes = (packNominal + UInt64(s.k) - 1) / UInt64(s.k)
-        let signer = DigestSigner()
+        let verifier: any SignatureVerifier = s.ed25519 ? Ed25519Verifier() : DigestSigner()
+        var keyRng = root.split(UInt64.max - 4)
         // Adversaries: a seeded shuffle of node numbers, taken in kind order.
         var order = Array(0..<s.nodes)
         worldRng.shuffle(&order)
@@ -209,10 +210,12 @@ public final class Simulation {
             let backup = s.backupGiB.sample(&nodeRng) * gib
             bytesPerMs[i] = max(s.uploadMbps.sample(&nodeRng), 0.01) * 1_000_000 / 8 / 1000
             latency[i] = Int64(max(s.latencyMs.sample(&nodeRng), 0) / 2)
-            let nodeSigner = DigestSigner(seed: ByteWriter.u64Bytes(seed ^ UInt64(i)))
+            var keySeed = [UInt8]()
+            for _ in 0..<4 { keySeed += ByteWriter.u64Bytes(keyRng.next()) }
+            let nodeSigner: any ContractSigner = s.ed25519 ? try! Ed25519Signer(seed: keySeed) : DigestSigner(seed: keySeed)
             var core = NodeCore(me: id, params: params, offered: offered[i],
                                 speed: UInt32(min(bytesPerMs[i] * 8, Double(UInt32.max))),
-                                reciprocityRatio: s.reciprocityRatio, signer: nodeSigner, verifier: signer,
+                                reciprocityRatio: s.reciprocityRatio, signer: nodeSigner, verifier: verifier,
                                 rng: root.split(UInt64(i)))
             let packs = max(1, Int((backup / Double(packNominal)).rounded(.up)))
             for _ in 0..<min(packs, Limits.packsPerNodeMax) {

@@ -175,6 +175,13 @@ public struct ContractBook: Sendable {
     }
 
     /// The held contract covering `shard`, if any.
+    /// Whether the shard of a held contract (active or in grace) is here — without copying
+    /// the contract.
+    public func holdsStored(_ shard: ShardID) -> Bool {
+        guard let id = heldPacks[shard.pack], let i = held.index(forKey: id) else { return false }
+        return held.values[i].terms.shard == shard && held.values[i].stored
+    }
+
     public func heldContract(for shard: ShardID) -> Contract? {
         guard let id = heldPacks[shard.pack], let c = held[id], c.terms.shard == shard else { return nil }
         return c

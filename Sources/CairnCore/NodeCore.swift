@@ -204,8 +204,9 @@ public struct NodeCore: Sendable {
             _ = challenges.sweep(now: now)
             for p in packs.indices where !packs[p].lost {
                 for s in packs[p].slots.indices {
-                    let slot = packs[p].slots[s]
-                    guard let holder = slot.holder, let contract = slot.contract, !slot.failed else { continue }
+                    guard let holder = packs[p].slots[s].holder, let contract = packs[p].slots[s].contract,
+                          !packs[p].slots[s].failed
+                    else { continue }
                     let msg = challenges.issue(
                         contract: contract, holder: holder, shard: ShardID(pack: packs[p].id, index: UInt8(s)),
                         segments: params.segmentsPerShard, root: packs[p].roots[s], audit: false, now: now,
@@ -628,13 +629,13 @@ public struct NodeCore: Sendable {
             actions.append(.storeShard(shard, bytes: bytes, root: root, segments: segments))
             actions.append(.send(to: from, .storeAck(contract: contract)))
         case let .challenge(id, shard, segment):
-            if let c = book.heldContract(for: shard), c.stored {
+            if book.holdsStored(shard) {
                 actions.append(.answerChallenge(to: from, id: id, shard: shard, segment: segment))
             } else {
                 actions.append(.send(to: from, .challengeMissing(id: id)))
             }
         case let .fetch(request, shard):
-            if let c = book.heldContract(for: shard), c.stored {
+            if book.holdsStored(shard) {
                 actions.append(.serveFetch(to: from, request: request, shard: shard))
             } else {
                 actions.append(.send(to: from, .fetchReply(request: request, shard: shard, ok: false, bytes: 0)))
@@ -685,7 +686,7 @@ public struct NodeCore: Sendable {
                            deadline: now + params.repairTimeout + transferTime(bytes: UInt64(k + targets.count) * shardBytes))
         // The shard this node holds counts as fetched.
         for (slot, node) in sources.enumerated() where node == me {
-            if let c = book.heldContract(for: ShardID(pack: pack, index: UInt8(slot))), c.stored {
+            if book.holdsStored(ShardID(pack: pack, index: UInt8(slot))) {
                 d.fetchedMask |= 1 << UInt64(slot)
             }
         }

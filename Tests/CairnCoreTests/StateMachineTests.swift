@@ -127,3 +127,28 @@ let signerB = DigestSigner(seed: [2])
         }
     }
 }
+
+// MARK: Ed25519 contract signatures
+
+@Test func ed25519ContractsVerifyAndForgeriesFail() throws {
+    let owner = try Ed25519Signer(seed: Array(repeating: 1, count: 32))
+    let holderKey = try Ed25519Signer(seed: Array(repeating: 2, count: 32))
+    let verifier = Ed25519Verifier()
+    var book = ContractBook(me: NodeID(1), offered: 100, placementBudget: 100)
+    var holder = ContractBook(me: NodeID(2), offered: 100, placementBudget: 100)
+    let c = book.propose(holder: NodeID(2), shard: ShardID(pack: PackID(1), index: 0), bytes: 10, now: .zero,
+                         term: .days(1), grace: .days(1), signer: owner)
+    #expect(c.ownerSignature.count == 64)
+    #expect(owner.sign(c.terms.signingBytes) == c.ownerSignature)
+    let forged = holder.onPropose(c.terms, ownerKey: holderKey.publicKey, ownerSignature: c.ownerSignature,
+                                  signer: holderKey, verifier: verifier)
+    #expect(forged == .failure(RefusalError(.badSignature)))
+    guard case .success(let sig) = holder.onPropose(c.terms, ownerKey: owner.publicKey, ownerSignature: c.ownerSignature,
+                                                    signer: holderKey, verifier: verifier)
+    else {
+        Issue.record("a valid proposal was refused")
+        return
+    }
+    let accepted = book.onAccept(c.terms.id, holderSignature: sig, holderKey: holderKey.publicKey, verifier: verifier)
+    #expect(accepted)
+}
