@@ -67,14 +67,25 @@ public struct SimulationResult: Sendable {
 /// task, actor hop or thread is involved, so the order of execution is a function of the
 /// seed alone.
 public final class Simulation {
+    /// How nodes run: their cores driven directly by the event loop, or the production
+    /// `NodeActor`/`CoordinatorActor` on the simulator's own serial executor. Both give the
+    /// same trace hash.
+    public enum Mode: Sendable { case direct, actors }
+
     public let scenario: Scenario
+    public let mode: Mode
+    private var executor: SimulatorExecutor? = nil
+    private var nodeActors: [NodeActor] = []
+    private var coordinatorActor: CoordinatorActor? = nil
+    private var pendingTasks = 0
+    private var mirrorsStale = false
     public let seed: UInt64
     public var progress: ((Double) -> Void)? = nil
 
     private let ms: (hour: Int64, day: Int64) = (3_600_000, 86_400_000)
     private let faultEnd: Int64
     private let end: Int64
-    private var now: Int64 = 0
+    private(set) var now: Int64 = 0
     private var queue = EventQueue()
     private var trace: TraceHash? = TraceHash()
 
@@ -136,9 +147,10 @@ public final class Simulation {
     public var debugLost = false
     public var debugLines: [String] = []
 
-    public init(scenario s: Scenario, seed: UInt64) {
+    public init(scenario s: Scenario, seed: UInt64, mode: Mode = .direct) {
         scenario = s
         self.seed = seed
+        self.mode = mode
         faultEnd = Int64(s.durationDays * 86_400_000)
         end = faultEnd + Int64(s.convergenceDays * 86_400_000)
         let root = Xoshiro256(seed: seed)
@@ -251,7 +263,111 @@ public final class Simulation {
         if s.convergenceDays > 0 { queue.push(at: faultEnd, .world(.converge)) }
         queue.push(at: Int64(s.sampleIntervalHours * Double(ms.hour)), .world(.sample))
         queue.push(at: Int64(s.checkIntervalHours * Double(ms.hour)), .world(.check))
-        performCoordinator(coordinator.onStart(now: Instant(milliseconds: 0)))
+        if mode == .actors {
+            let executor = SimulatorExecutor()
+            self.executor = executor
+            let ref = SimulationRef(self)
+            for i in 0..<s.nodes {
+                let env = SimEnvironment(ref, node: NodeID(UInt32(i)))
+                nodeActors.append(NodeActor(core: cores[i], environment: env.environment,
+                                            executor: executor.asUnownedSerialExecutor()))
+            }
+            coordinatorActor = CoordinatorActor(core: coordinator, environment: SimEnvironment(ref, node: .coordinator).environment,
+                                                executor: executor.asUnownedSerialExecutor())
+        }
+        coordinatorStart()
+    }
+
+    // MARK: Running a node: directly, or as an actor on the simulator executor
+
+    /// Starts a task on the simulator executor and runs every job until it is done.
+    private func runTask(_ body: @escaping @Sendable () async -> Void) {
+        guard let executor else { preconditionFailure("runTask in direct mode") }
+        let ref = SimulationRef(self)
+        pendingTasks += 1
+        Task(executorPreference: executor) {
+            await body()
+            ref.sim.pendingTasks -= 1
+        }
+        executor.drain()
+        precondition(pendingTasks == 0, "a simulator task did not finish: it waits for work outside the simulator executor (t=\(now) seed=\(seed))")
+        mirrorsStale = true
+    }
+
+    private func nodeReceive(_ i: Int, from: NodeID, _ message: Message) {
+        guard mode == .actors else {
+            perform(i, cores[i].onMessage(from: from, message, now: Instant(milliseconds: now)))
+            return
+        }
+        let actor = nodeActors[i]
+        runTask { await actor.receive(message, from: from) }
+    }
+
+    private func nodeFire(_ i: Int, _ kind: TimerKind) {
+        guard mode == .actors else {
+            perform(i, cores[i].onTimer(kind, now: Instant(milliseconds: now)))
+            return
+        }
+        let actor = nodeActors[i]
+        runTask { await actor.fire(kind) }
+    }
+
+    private func nodeStart(_ i: Int) {
+        guard mode == .actors else {
+            perform(i, cores[i].onStart(now: Instant(milliseconds: now)))
+            return
+        }
+        let actor = nodeActors[i]
+        runTask { await actor.start() }
+    }
+
+    private func nodeDiskLost(_ i: Int) {
+        guard mode == .actors else {
+            cores[i].onDiskLost()
+            return
+        }
+        let actor = nodeActors[i]
+        runTask { await actor.diskLost() }
+    }
+
+    private func coordinatorStart() {
+        guard mode == .actors, let actor = coordinatorActor else {
+            performCoordinator(coordinator.onStart(now: Instant(milliseconds: now)))
+            return
+        }
+        runTask { await actor.start() }
+    }
+
+    private func coordinatorReceive(from: NodeID, _ message: Message) {
+        guard mode == .actors, let actor = coordinatorActor else {
+            performCoordinator(coordinator.onMessage(from: from, message, now: Instant(milliseconds: now)))
+            return
+        }
+        runTask { await actor.receive(message, from: from) }
+    }
+
+    private func coordinatorFire(_ kind: TimerKind) {
+        guard mode == .actors, let actor = coordinatorActor else {
+            performCoordinator(coordinator.onTimer(kind, now: Instant(milliseconds: now)))
+            return
+        }
+        runTask { await actor.fire(kind) }
+    }
+
+    /// In actor mode the checkers read copies of the actors' state, refreshed here.
+    private func refreshMirrors() {
+        guard mode == .actors, mirrorsStale, let coordinatorActor else { return }
+        let ref = SimulationRef(self)
+        let actors = nodeActors
+        runTask {
+            for (i, actor) in actors.enumerated() {
+                let core = await actor.snapshot
+                ref.sim.cores[i] = core
+            }
+            let c = await coordinatorActor.snapshot
+            ref.sim.coordinator = c
+        }
+        mirrorsStale = false
     }
 
     // MARK: The loop
@@ -282,9 +398,9 @@ public final class Simulation {
             trace!.add(UInt64(from.raw) << 32 | UInt64(to.raw))
             trace!.add(UInt64(message.typeByte) << 56 | message.payloadBytes)
             if to == .coordinator {
-                performCoordinator(coordinator.onMessage(from: from, message, now: Instant(milliseconds: now)))
+                coordinatorReceive(from: from, message)
             } else if online[to.index] {
-                perform(to.index, cores[to.index].onMessage(from: from, message, now: Instant(milliseconds: now)))
+                nodeReceive(to.index, from: from, message)
             } else {
                 dropped += 1
             }
@@ -292,11 +408,11 @@ public final class Simulation {
             trace!.add(1 << 62 | UInt64(node.raw) << 8 | UInt64(kind.rawValue))
             if node == .coordinator {
                 guard coordinatorDue == now else { return }
-                performCoordinator(coordinator.onTimer(kind, now: Instant(milliseconds: now)))
+                coordinatorFire(kind)
             } else {
                 let i = node.index
                 guard online[i], ep == epoch[i], timerDue[i * TimerKind.allCases.count + Int(kind.rawValue)] == now else { return }
-                perform(i, cores[i].onTimer(kind, now: Instant(milliseconds: now)))
+                nodeFire(i, kind)
             }
         case let .churn(node, kind, ep):
             trace!.add(2 << 62 | UInt64(node) << 8 | UInt64(kind.rawValue))
@@ -333,7 +449,7 @@ public final class Simulation {
             diskFailures += 1
             diskLostAt[i] = now
             wipe(i)
-            cores[i].onDiskLost()
+            nodeDiskLost(i)
             // The operator reinstalls from the phrase within the hour; the node rejoins as fresh.
             if online[i] {
                 churnEpoch[i] &+= 1
@@ -349,7 +465,7 @@ public final class Simulation {
         guard !online[i], !departed[i] else { return }
         online[i] = true
         epoch[i] &+= 1
-        perform(i, cores[i].onStart(now: Instant(milliseconds: now)))
+        nodeStart(i)
     }
 
     private func goOffline(_ i: Int) {
@@ -407,7 +523,7 @@ public final class Simulation {
 
     // MARK: Network
 
-    private func send(from: NodeID, to: NodeID, _ message: Message) {
+    func send(from: NodeID, to: NodeID, _ message: Message) {
         messages += 1
         if !converging, scenario.loss > 0, netRng.chance(scenario.loss) {
             dropped += 1
@@ -437,6 +553,8 @@ public final class Simulation {
 
     // MARK: Carrying out actions (what NodeActor.perform does in production)
 
+    /// Carries out a node's actions in order: the same steps, through the same functions,
+    /// as `NodeActor.perform` does with the simulator's environment (`SimEnvironment`).
     private func perform(_ i: Int, _ actions: [Action]) {
         let me = NodeID(UInt32(i))
         for action in actions {
@@ -444,32 +562,67 @@ public final class Simulation {
             case let .send(to, message):
                 send(from: me, to: to, message)
             case let .setTimer(kind, at):
-                timerDue[i * TimerKind.allCases.count + Int(kind.rawValue)] = at.milliseconds
-                queue.push(at: at.milliseconds, .timer(node: me, kind: kind, epoch: epoch[i]))
+                armTimer(me, kind, at: at)
             case let .storeShard(shard, bytes, _, segments):
                 store(i, shard, bytes: bytes, segments: segments)
             case let .deleteShard(shard):
-                if let s = stores[i][shard.pack], s.index == shard.index {
-                    stores[i][shard.pack] = nil
-                    storedBytes[i] -= s.bytes
-                    removeCopy(pack: shard.pack, node: i)
-                }
+                delete(i, shard)
             case let .answerChallenge(to, id, shard, segment):
-                answer(i, to: to, id: id, shard: shard, segment: segment)
-            case let .serveFetch(to, request, shard):
-                if adversary[i] == .refusedFetch {
-                    if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
-                    continue
-                }
-                if let s = stores[i][shard.pack], s.index == shard.index {
-                    send(from: me, to: to, .fetchReply(request: request, shard: shard, ok: true, bytes: s.bytes))
+                if let answer = prove(i, shard, segment: segment) {
+                    send(from: me, to: to, .challengeReply(id: id, segment: answer.segment, proof: answer.proof))
                 } else {
-                    send(from: me, to: to, .fetchReply(request: request, shard: shard, ok: false, bytes: 0))
+                    send(from: me, to: to, .challengeMissing(id: id))
+                }
+            case let .serveFetch(to, request, shard):
+                switch serve(i, shard) {
+                case .data(let bytes): send(from: me, to: to, .fetchReply(request: request, shard: shard, ok: true, bytes: bytes))
+                case .missing: send(from: me, to: to, .fetchReply(request: request, shard: shard, ok: false, bytes: 0))
+                case .silent: break
                 }
             case let .note(note):
                 observe(i, note)
             }
         }
+    }
+
+    func armTimer(_ node: NodeID, _ kind: TimerKind, at: Instant) {
+        if node == .coordinator {
+            coordinatorDue = at.milliseconds
+            queue.push(at: at.milliseconds, .timer(node: .coordinator, kind: kind, epoch: 0))
+        } else {
+            let i = node.index
+            timerDue[i * TimerKind.allCases.count + Int(kind.rawValue)] = at.milliseconds
+            queue.push(at: at.milliseconds, .timer(node: node, kind: kind, epoch: epoch[i]))
+        }
+    }
+
+    func delete(_ i: Int, _ shard: ShardID) {
+        if let s = stores[i][shard.pack], s.index == shard.index {
+            stores[i][shard.pack] = nil
+            storedBytes[i] -= s.bytes
+            removeCopy(pack: shard.pack, node: i)
+        }
+    }
+
+    /// A segment of a stored shard with its Merkle path (synthetic contents); a liar
+    /// returns garbage.
+    func prove(_ i: Int, _ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
+        guard let s = stores[i][shard.pack], s.index == shard.index, segment < s.segments else { return nil }
+        if adversary[i] == .badProof {
+            if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
+            return (Array(repeating: 0, count: Synthetic.segmentBytes), [])
+        }
+        let segments = Synthetic.segments(shard, count: s.segments)
+        return (segments[Int(segment)], Merkle.proof(segments: segments, index: Int(segment)))
+    }
+
+    func serve(_ i: Int, _ shard: ShardID) -> FetchAnswer {
+        if adversary[i] == .refusedFetch {
+            if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
+            return .silent
+        }
+        if let s = stores[i][shard.pack], s.index == shard.index { return .data(bytes: s.bytes) }
+        return .missing
     }
 
     private func performCoordinator(_ actions: [Action]) {
@@ -478,8 +631,7 @@ public final class Simulation {
             case let .send(to, message):
                 send(from: .coordinator, to: to, message)
             case let .setTimer(kind, at):
-                coordinatorDue = at.milliseconds
-                queue.push(at: at.milliseconds, .timer(node: .coordinator, kind: kind, epoch: 0))
+                armTimer(.coordinator, kind, at: at)
             case let .note(note):
                 observe(nil, note)
             case .storeShard, .deleteShard, .answerChallenge, .serveFetch:
@@ -488,7 +640,7 @@ public final class Simulation {
         }
     }
 
-    private func store(_ i: Int, _ shard: ShardID, bytes: UInt64, segments: UInt32) {
+    func store(_ i: Int, _ shard: ShardID, bytes: UInt64, segments: UInt32) {
         if let existing = stores[i][shard.pack] {
             if existing.index != shard.index {
                 violation("node\(i) asked to store \(shard) while holding shard \(existing.index) of the same pack")
@@ -508,23 +660,7 @@ public final class Simulation {
         }
     }
 
-    private func answer(_ i: Int, to: NodeID, id: UInt64, shard: ShardID, segment: UInt32) {
-        let me = NodeID(UInt32(i))
-        guard let s = stores[i][shard.pack], s.index == shard.index, segment < s.segments else {
-            send(from: me, to: to, .challengeMissing(id: id))
-            return
-        }
-        if adversary[i] == .badProof {
-            if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
-            send(from: me, to: to, .challengeReply(id: id, segment: Array(repeating: 0, count: Synthetic.segmentBytes), proof: []))
-            return
-        }
-        let segments = Synthetic.segments(shard, count: s.segments)
-        send(from: me, to: to, .challengeReply(id: id, segment: segments[Int(segment)],
-                                               proof: Merkle.proof(segments: segments, index: Int(segment))))
-    }
-
-    private func observe(_ node: Int?, _ note: Note) {
+    func observe(_ node: Int?, _ note: Note) {
         switch note {
         case .packLost(let pack):
             let p = Int(pack.raw)
@@ -600,6 +736,7 @@ public final class Simulation {
 
     /// Periodic invariants: capacity, and both sides' contract books agree.
     private func check() {
+        refreshMirrors()
         for i in 0..<scenario.nodes where storedBytes[i] > offered[i] {
             violation("node\(i) stores \(storedBytes[i]) bytes, offered \(offered[i])")
         }
@@ -622,6 +759,7 @@ public final class Simulation {
     }
 
     private func sample() {
+        refreshMirrors()
         var healthyShards = 0
         var lost = 0
         for p in 0..<packOwner.count where counted(p) {
@@ -646,6 +784,7 @@ public final class Simulation {
     }
 
     private func finish() -> SimulationResult {
+        refreshMirrors()
         check()
         sample()
         var lost = 0

@@ -23,8 +23,18 @@ public protocol ShardStorage: Sendable {
     func delete(_ shard: ShardID) async
     /// A segment and its Merkle path, or nil when the shard is not (or no longer) here.
     func prove(_ shard: ShardID, segment: UInt32) async -> (segment: [UInt8], proof: [[UInt8]])?
-    /// The shard's length if it can be streamed.
-    func length(of shard: ShardID) async -> UInt64?
+    /// Whether (and how long) the shard can be streamed to a requester.
+    func serve(_ shard: ShardID) async -> FetchAnswer
+}
+
+/// What storage says to a fetch.
+public enum FetchAnswer: Hashable, Sendable {
+    /// The shard follows, this long.
+    case data(bytes: UInt64)
+    /// Not here: answer `ok == false`.
+    case missing
+    /// Say nothing (a fault point: only the simulator's refusing adversaries use it).
+    case silent
 }
 
 /// The node's environment: everything it touches outside its state machines.
@@ -50,18 +60,31 @@ public struct NodeEnvironment: Sendable {
 /// A node: owns its `NodeCore` and carries out the core's actions through the injected
 /// environment. It never reads a clock or a random source itself, never sleeps, and starts
 /// no tasks: it reacts to `start`, `receive` and `fire`, which the environment calls.
+///
+/// It runs on the serial executor it is given (SE-0392): production passes the transport's
+/// event loop; the simulator passes its own `SimulatorExecutor`, so every node, the
+/// coordinator and every task run on one thread in an order fixed by the seed.
 public actor NodeActor {
     public let id: NodeID
     private var core: NodeCore
     private let env: NodeEnvironment
+    private let executor: UnownedSerialExecutor
 
-    public init(core: NodeCore, environment: NodeEnvironment) {
+    public init(core: NodeCore, environment: NodeEnvironment, executor: UnownedSerialExecutor) {
         id = core.me
         self.core = core
         env = environment
+        self.executor = executor
     }
 
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor }
+
     public var snapshot: NodeCore { core }
+
+    /// The disk was lost: forget what was held for others (the owner side is recovered).
+    public func diskLost() {
+        core.onDiskLost()
+    }
 
     public func start() async {
         await perform(core.onStart(now: env.clock.now))
@@ -94,9 +117,14 @@ public actor NodeActor {
                     await env.transport.send(.challengeMissing(id: challenge), from: id, to: to)
                 }
             case let .serveFetch(to, request, shard):
-                let length = await env.storage.length(of: shard)
-                await env.transport.send(.fetchReply(request: request, shard: shard, ok: length != nil, bytes: length ?? 0),
-                                         from: id, to: to)
+                switch await env.storage.serve(shard) {
+                case .data(let bytes):
+                    await env.transport.send(.fetchReply(request: request, shard: shard, ok: true, bytes: bytes), from: id, to: to)
+                case .missing:
+                    await env.transport.send(.fetchReply(request: request, shard: shard, ok: false, bytes: 0), from: id, to: to)
+                case .silent:
+                    break
+                }
             case let .note(note):
                 env.observe(id, note)
             }
@@ -104,15 +132,20 @@ public actor NodeActor {
     }
 }
 
-/// The coordinator: owns its `CoordinatorCore` over the same kind of environment.
+/// The coordinator: owns its `CoordinatorCore` over the same kind of environment and
+/// runs on the executor it is given, like `NodeActor`.
 public actor CoordinatorActor {
     private var core: CoordinatorCore
     private let env: NodeEnvironment
+    private let executor: UnownedSerialExecutor
 
-    public init(core: CoordinatorCore, environment: NodeEnvironment) {
+    public init(core: CoordinatorCore, environment: NodeEnvironment, executor: UnownedSerialExecutor) {
         self.core = core
         env = environment
+        self.executor = executor
     }
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor }
 
     public var snapshot: CoordinatorCore { core }
 

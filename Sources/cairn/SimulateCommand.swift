@@ -22,6 +22,9 @@ struct Simulate: ParsableCommand {
     @Flag(help: "Never draw a progress bar.")
     var noProgress = false
 
+    @Flag(help: "Run the production NodeActor/CoordinatorActor on the simulator's serial executor instead of driving their state machines directly (same trace, slower).")
+    var actors = false
+
     func run() throws {
         let loaded: Scenario
         do {
@@ -34,7 +37,7 @@ struct Simulate: ParsableCommand {
         let seed = self.seed ?? system.next()
         print("SEED=\(seed)")
         print(Report.options(loaded))
-        let simulation = Simulation(scenario: loaded, seed: seed)
+        let simulation = Simulation(scenario: loaded, seed: seed, mode: actors ? .actors : .direct)
         let days = loaded.durationDays + loaded.convergenceDays
         if !noProgress, isatty(STDERR_FILENO) == 1 {
             simulation.progress = { day in Report.drawProgress(day: day, of: days) }

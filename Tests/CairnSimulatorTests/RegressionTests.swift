@@ -87,3 +87,56 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
     #expect(csv.hasPrefix("hours,nodes_online,healthy_shards,repairs_in_flight,packs_lost,messages\n"))
     #expect(csv.split(separator: "\n").count > 2)
 }
+
+// MARK: Actors on the simulator executor
+
+/// The production NodeActor/CoordinatorActor, run on the simulator's serial executor,
+/// produce exactly the trace of the cores driven directly.
+@Test func actorsOnTheSimulatorExecutorReplayTheDirectTrace() throws {
+    let scenario = try Scenario.parse(#"""
+        {"nodes": 40, "duration_days": 2, "convergence_days": 1, "backup_gib": {"dist": "fixed", "value": 2},
+         "pack_mib": 1024, "adversaries": {"liars": 0.05, "refusers": 0.05},
+         "churn": {"online_hours": {"dist": "exponential", "mean": 10}, "offline_hours": {"dist": "exponential", "mean": 2},
+                   "disk_failures_per_day": 0.02},
+         "protocol": {"challenge_interval_hours": 6, "uptime_window_hours": 12, "blind_repair_after_hours": 6}}
+        """#)
+    let direct = Simulation(scenario: scenario, seed: 5, mode: .direct).run()
+    let actors = Simulation(scenario: scenario, seed: 5, mode: .actors).run()
+    #expect(direct.events > 1000)
+    #expect(direct.traceHash == actors.traceHash)
+    #expect(direct.messages == actors.messages && direct.repairsCompleted == actors.repairsCompleted)
+    #expect(actors.violations.isEmpty, "\(actors.violations)")
+}
+
+actor Counter {
+    let executor: UnownedSerialExecutor
+    var value = 0
+    init(executor: UnownedSerialExecutor) { self.executor = executor }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor }
+    func bump() -> Int {
+        value += 1
+        return value
+    }
+}
+
+final class Box: @unchecked Sendable {
+    var values: [Int] = []
+}
+
+/// Tasks started with the simulator executor as their preference run only when it is
+/// drained, on this thread, in the order they were started.
+@Test func simulatorExecutorRunsTasksInOrderWhenDrained() {
+    let executor = SimulatorExecutor()
+    let counter = Counter(executor: executor.asUnownedSerialExecutor())
+    let box = Box()
+    for i in 0..<5 {
+        Task(executorPreference: executor) {
+            let v = await counter.bump()
+            box.values.append(i * 100 + v)
+        }
+    }
+    #expect(box.values.isEmpty)
+    executor.drain()
+    #expect(box.values == [1, 102, 203, 304, 405])
+    #expect(executor.jobsRun >= 5)
+}
