@@ -247,11 +247,9 @@ public struct NodeCore: Sendable {
                 r.retries -= 1
                 releasing[id] = r.retries > 0 ? r : nil
             }
-            var storing: Int64 = 0
             var backlogBytes: UInt64 = 0
             for p in packs where !p.lost {
                 let n = p.slots.count { $0.pending == .storing }
-                storing += Int64(n)
                 backlogBytes += UInt64(n) * p.shardBytes
             }
             uploadBacklog = transferTime(bytes: backlogBytes)
