@@ -56,6 +56,19 @@ public struct SimulationResult: Sendable {
     public var timeseries: [Sample]
 }
 
+/// A shard a simulated node stores (contents are synthetic).
+struct Stored {
+    var index: UInt8
+    var bytes: UInt64
+    var segments: UInt32
+}
+
+/// Where an intact copy of a shard of a pack lives (ground truth, for the checkers).
+struct Copy {
+    var node: UInt32
+    var index: UInt8
+}
+
 /// The deterministic simulator: a virtual clock that jumps from event to event, an event
 /// queue ordered by (deadline, insertion sequence), a simulated network and in-memory
 /// storage, and checkers that watch all nodes from outside.
@@ -105,7 +118,7 @@ public final class Simulation {
     private var linkBusy: [Int64]
     private var offered: [UInt64]
     private var adversary: [FaultKind?]
-    private var stores: [[PackID: (index: UInt8, bytes: UInt64, segments: UInt32)]]
+    private var stores: [[PackID: Stored]]
     private var storedBytes: [UInt64]
     private var misbehavedAt: [Int64]
     private var detectedAt: [Int64]
@@ -116,7 +129,7 @@ public final class Simulation {
 
     // Per pack, indexed by pack number.
     private var packOwner: [UInt32] = []
-    private var copies: [[(node: UInt32, index: UInt8)]] = []
+    private var copies: [[Copy]] = []
     private var packBytes: [UInt64] = []
     /// Position of the pack in its owner's `packs`.
     private var packSlot: [Int] = []
@@ -652,9 +665,9 @@ public final class Simulation {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return
         }
-        stores[i][shard.pack] = (shard.index, bytes, segments)
+        stores[i][shard.pack] = Stored(index: shard.index, bytes: bytes, segments: segments)
         storedBytes[i] += bytes
-        copies[Int(shard.pack.raw)].append((UInt32(i), shard.index))
+        copies[Int(shard.pack.raw)].append(Copy(node: UInt32(i), index: shard.index))
         if storedBytes[i] > offered[i] {
             violation("node\(i) stores \(storedBytes[i]) bytes, offered \(offered[i])")
         }

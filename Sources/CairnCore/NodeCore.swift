@@ -40,6 +40,12 @@ public struct NodeParams: Sendable {
     }
 }
 
+/// Where a contract sits among the packs this node owns.
+struct SlotRef: Hashable, Sendable {
+    var pack: Int
+    var slot: Int
+}
+
 /// One slot (shard index) of a pack this node owns.
 public struct OwnedSlot: Hashable, Sendable {
     public enum Pending: Hashable, Sendable { case proposing, accepted, storing }
@@ -98,7 +104,7 @@ public struct NodeCore: Sendable {
     public private(set) var challenges = ChallengeScheduler()
     public private(set) var packs: [OwnedPack] = []
     private var packIndex: [PackID: Int] = [:]
-    private var slotOfContract: [ContractID: (pack: Int, slot: Int)] = [:]
+    private var slotOfContract: [ContractID: SlotRef] = [:]
     /// Released, stored contracts audited until their grace ends.
     private var audits: [ContractID: (holder: NodeID, shard: ShardID, root: [UInt8], until: Instant)] = [:]
     /// Releases not yet acknowledged, with retries left.
@@ -385,7 +391,7 @@ public struct NodeCore: Sendable {
             let contract = book.propose(holder: candidate.node, shard: ShardID(pack: packs[p].id, index: UInt8(s)),
                                         bytes: packs[p].shardBytes, now: now, term: params.term, grace: params.grace,
                                         signer: signer)
-            slotOfContract[contract.terms.id] = (p, s)
+            slotOfContract[contract.terms.id] = SlotRef(pack: p, slot: s)
             packs[p].slots[s].pending = .proposing
             packs[p].slots[s].pendingHolder = candidate.node
             packs[p].slots[s].pendingContract = contract.terms.id
@@ -500,7 +506,7 @@ public struct NodeCore: Sendable {
         case let .adopt(terms, ownerSignature, holderSignature) where from == .coordinator:
             onAdopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature, now: now, into: &actions)
         case let .accept(contract, signature):
-            guard let (p, s) = slotOfContract[contract], packs[p].slots[s].pendingContract == contract,
+            guard let ref = slotOfContract[contract], case (let p, let s) = (ref.pack, ref.slot), packs[p].slots[s].pendingContract == contract,
                   packs[p].slots[s].pendingHolder == from, packs[p].slots[s].pending == .proposing
             else { break }
             if book.onAccept(contract, holderSignature: signature, holderKey: packs[p].slots[s].pendingKey,
@@ -517,7 +523,7 @@ public struct NodeCore: Sendable {
                 clearPending(pack: p, slot: s)
             }
         case let .reject(contract, _):
-            guard let (p, s) = slotOfContract[contract], packs[p].slots[s].pendingContract == contract,
+            guard let ref = slotOfContract[contract], case (let p, let s) = (ref.pack, ref.slot), packs[p].slots[s].pendingContract == contract,
                   packs[p].slots[s].pendingHolder == from
             else { break }
             book.drop(ownedID: contract)
@@ -525,7 +531,7 @@ public struct NodeCore: Sendable {
             clearPending(pack: p, slot: s)
             requestMatch(pack: p, now: now, into: &actions)
         case let .storeAck(contract):
-            guard let (p, s) = slotOfContract[contract], packs[p].slots[s].pendingContract == contract,
+            guard let ref = slotOfContract[contract], case (let p, let s) = (ref.pack, ref.slot), packs[p].slots[s].pendingContract == contract,
                   packs[p].slots[s].pendingHolder == from, packs[p].slots[s].pending == .storing
             else { break }
             book.onStoreAck(contract)
@@ -666,7 +672,7 @@ public struct NodeCore: Sendable {
                 actions.append(.note(.fault(holder: o.holder, fault)))
                 return
             }
-            guard let (p, s) = slotOfContract[o.contract], packs[p].slots[s].contract == o.contract,
+            guard let ref = slotOfContract[o.contract], case (let p, let s) = (ref.pack, ref.slot), packs[p].slots[s].contract == o.contract,
                   !packs[p].slots[s].failed
             else { return }
             if fault == .missing { packs[p].slots[s].noData = true }
@@ -797,7 +803,7 @@ public struct NodeCore: Sendable {
             actions.append(.send(to: oldHolder, .release(contract: old)))
         }
         packs[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id)
-        slotOfContract[terms.id] = (p, s)
+        slotOfContract[terms.id] = SlotRef(pack: p, slot: s)
         actions.append(rootRecord(pack: p))
     }
 
