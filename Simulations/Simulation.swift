@@ -61,6 +61,8 @@ struct Stored {
     var index: UInt8
     var bytes: UInt64
     var segments: UInt32
+    /// The shard's Merkle tree, computed at the first challenge.
+    var tree: [UInt8] = []
 }
 
 /// Where an intact copy of a shard of a pack lives (ground truth, for the checkers).
@@ -625,8 +627,12 @@ public final class Simulation {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return (Array(repeating: 0, count: Synthetic.segmentBytes), [])
         }
-        let segments = Synthetic.segments(shard, count: s.segments)
-        return (segments[Int(segment)], Merkle.proof(segments: segments, index: Int(segment)))
+        var tree = s.tree
+        if tree.isEmpty {
+            tree = Synthetic.tree(shard, count: s.segments)
+            stores[i][shard.pack]!.tree = tree
+        }
+        return (Synthetic.segment(shard, segment), Synthetic.proof(tree: tree, count: Int(s.segments), index: Int(segment)))
     }
 
     func serve(_ i: Int, _ shard: ShardID) -> FetchAnswer {

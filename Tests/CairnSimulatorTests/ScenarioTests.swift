@@ -1,3 +1,4 @@
+import CairnCore
 import CairnSimulator
 import Foundation
 import Testing
@@ -56,5 +57,20 @@ private func error(_ json: String) -> String? {
     let top = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") }.map { dir + "/" + $0 }
     for file in top + Package.ciScenarios {
         #expect(throws: Never.self, "\(file)") { _ = try Scenario.load(path: file) }
+    }
+}
+
+// MARK: Synthetic shards
+
+@Test(arguments: [1, 2, 5, 8, 13])
+func syntheticTreeProofsMatchMerkleProofs(count: Int) {
+    let shard = ShardID(pack: PackID(9), index: 3)
+    let segments = Synthetic.segments(shard, count: UInt32(count))
+    let tree = Synthetic.tree(shard, count: UInt32(count))
+    let root = Synthetic.root(shard, count: UInt32(count))
+    for i in 0..<count {
+        let proof = Synthetic.proof(tree: tree, count: count, index: i)
+        #expect(proof == Merkle.proof(segments: segments, index: i))
+        #expect(Merkle.verify(root: root, index: i, count: count, segment: Synthetic.segment(shard, UInt32(i)), proof: proof))
     }
 }
