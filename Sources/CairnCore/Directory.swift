@@ -63,11 +63,13 @@ public enum Placement {
             let node = members[rng.index(members.count)]
             if node == request.owner || seen.contains(node) || request.exclude.contains(node) { continue }
             seen.append(node)
-            let e = entries[node.index]
-            guard e.joined, e.reputation.standing != .excluded, e.free >= request.shardBytes else { continue }
-            let lowUptime: UInt64 = e.uptime.permille < thresholdPermille ? 1 : 0
-            let stale: UInt64 = (e.lastSeen.map { now - $0 > recentWithin } ?? true) ? 1 : 0
-            let distance = UInt64(min(speedDistance(e.speed, request.speed), 31))
+            let i = node.index
+            guard entries[i].joined, entries[i].reputation.standing != .excluded,
+                  entries[i].free >= request.shardBytes
+            else { continue }
+            let lowUptime: UInt64 = entries[i].uptime.permille < thresholdPermille ? 1 : 0
+            let stale: UInt64 = (entries[i].lastSeen.map { now - $0 > recentWithin } ?? true) ? 1 : 0
+            let distance = UInt64(min(speedDistance(entries[i].speed, request.speed), 31))
             let rank = lowUptime << 62 | stale << 61 | distance << 56 | (rng.next() >> 8)
             scored.append((rank, node))
         }
