@@ -44,8 +44,16 @@ public struct ContractBook: Sendable {
 
     public private(set) var owned: [ContractID: Contract] = [:]
     public private(set) var held: [ContractID: Contract] = [:]
-    /// Holder side: which contract holds a shard of each pack (never two of one pack).
-    public private(set) var heldPacks: [PackID: ContractID] = [:]
+    /// Holder side: which contract holds a shard of each pack (never two of one pack), with
+    /// the shard index and whether it arrived — enough to answer a challenge or fetch
+    /// without touching the contract.
+    public private(set) var heldPacks: [PackID: HeldShard] = [:]
+
+    public struct HeldShard: Hashable, Sendable {
+        public var contract: ContractID
+        public var index: UInt8
+        public var stored: Bool
+    }
     /// Holder side: bytes promised (active or in grace).
     public private(set) var reservedBytes: UInt64 = 0
     /// Owner side: bytes placed or being placed on others.
@@ -138,7 +146,7 @@ public struct ContractBook: Sendable {
         guard verifier.verify(signature: ownerSignature, message: terms.signingBytes, publicKey: ownerKey) else {
             return .failure(RefusalError(.badSignature))
         }
-        if let existing = heldPacks[terms.shard.pack] {
+        if let existing = heldPacks[terms.shard.pack]?.contract {
             // A duplicate of the same proposal (retransmitted) is accepted again idempotently.
             if existing == terms.id, let c = held[existing] { return .success(c.holderSignature) }
             return .failure(RefusalError(.holdsPack))
@@ -149,7 +157,7 @@ public struct ContractBook: Sendable {
         let signature = signer.sign(terms.signingBytes)
         held[terms.id] = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: signature,
                                   state: .active, stored: false, proposer: proposer)
-        heldPacks[terms.shard.pack] = terms.id
+        heldPacks[terms.shard.pack] = HeldShard(contract: terms.id, index: terms.shard.index, stored: false)
         reservedBytes += terms.bytes
         noteExpiry(terms.end)
         return .success(signature)
@@ -160,6 +168,7 @@ public struct ContractBook: Sendable {
         guard var c = held[id], c.terms.shard == shard, c.state == .active else { return false }
         c.stored = true
         held[id] = c
+        heldPacks[shard.pack]?.stored = true
         return true
     }
 
@@ -178,12 +187,12 @@ public struct ContractBook: Sendable {
     /// Whether the shard of a held contract (active or in grace) is here — without copying
     /// the contract.
     public func holdsStored(_ shard: ShardID) -> Bool {
-        guard let id = heldPacks[shard.pack], let i = held.index(forKey: id) else { return false }
-        return held.values[i].terms.shard == shard && held.values[i].stored
+        guard let h = heldPacks[shard.pack] else { return false }
+        return h.index == shard.index && h.stored
     }
 
     public func heldContract(for shard: ShardID) -> Contract? {
-        guard let id = heldPacks[shard.pack], let c = held[id], c.terms.shard == shard else { return nil }
+        guard let id = heldPacks[shard.pack]?.contract, let c = held[id], c.terms.shard == shard else { return nil }
         return c
     }
 

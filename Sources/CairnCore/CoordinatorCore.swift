@@ -129,8 +129,9 @@ public struct CoordinatorCore: Sendable {
             out.reserveCapacity(nodes.count)
             for node in nodes where node != .coordinator {
                 ensure(node)
-                let e = entries[node.index]
-                out.append(UptimeEntry(node: node, permille: e.uptime.permille, excluded: e.reputation.standing == .excluded))
+                let i = node.index
+                out.append(UptimeEntry(node: node, permille: entries[i].uptime.permille,
+                                       excluded: entries[i].reputation.standing == .excluded))
             }
             actions.append(.send(to: from, .uptimeReply(request: request, entries: out)))
         case let .report(holder, fault, since):
@@ -195,9 +196,9 @@ public struct CoordinatorCore: Sendable {
     /// excluded, and it was heard from in the last two slots.
     private func healthyHolder(_ node: NodeID, now: Instant) -> Bool {
         guard node != .coordinator, node.index < entries.count else { return false }
-        let e = entries[node.index]
-        return e.reputation.standing != .excluded && e.uptime.permille >= params.uptimeThresholdPermille
-            && (e.lastSeen.map { now - $0 <= params.uptimeSlot * 2 } ?? false)
+        let i = node.index
+        return entries[i].reputation.standing != .excluded && entries[i].uptime.permille >= params.uptimeThresholdPermille
+            && (entries[i].lastSeen.map { now - $0 <= params.uptimeSlot * 2 } ?? false)
     }
 
     /// For every owner away longer than `blindRepairAfter`, orders the repair of its packs
