@@ -137,6 +137,10 @@ public struct CoordinatorCore: Sendable {
         case let .report(holder, fault, since):
             guard holder != .coordinator, holder != from else { break }
             ensure(holder)
+            // A fetch unanswered by a node that was not up is not a refusal.
+            if fault == .refusedFetch, entries[holder.index].lastSeen.map({ now - $0 > params.uptimeSlot * 2 }) ?? true {
+                break
+            }
             // Shards of contracts older than an announced disk loss are gone honestly.
             if fault == .missing || fault == .earlyFree, let lost = entries[holder.index].amnestyFrom, since <= lost {
                 break

@@ -442,7 +442,8 @@ public struct NodeCore: Sendable {
             actions.append(.send(to: packs[p].slots[s].holder!, .fetch(
                 request: request, shard: ShardID(pack: packs[p].id, index: UInt8(s)))))
         }
-        packs[p].fetchDeadline = now + params.repairTimeout
+        // Shards stream behind whatever else the holders send: allow for a few transfers.
+        packs[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(params.k) * packs[p].shardBytes)
     }
 
     /// Re-plans one pack after fresh health information.
