@@ -40,7 +40,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(name: "CairnCore", dependencies: ["CairnCrypto"], swiftSettings: strict),
-        .target(name: "CairnSimulator", dependencies: ["CairnCore"], path: "Simulations", swiftSettings: strict),
+        .target(name: "CairnSimulator", dependencies: ["CairnCore", "CairnCrypto"], path: "Simulations", swiftSettings: strict),
         .executableTarget(
             name: "cairn",
             dependencies: [

@@ -1,1 +1,0 @@
-// CairnSimulator: the deterministic simulator (issue 4).

@@ -1,0 +1,119 @@
+import Foundation
+
+/// Text and files a run produces.
+public enum Report {
+    public static func options(_ s: Scenario) -> String {
+        var adversaries = [String]()
+        for (key, kind) in Scenario.adversaryKeys {
+            if let f = s.adversaries[kind], f > 0 { adversaries.append("\(key)=\(f)") }
+        }
+        return """
+            scenario=\(s.name) nodes=\(s.nodes) days=\(num(s.durationDays))+\(num(s.convergenceDays)) \
+            k=\(s.k) n=\(s.n) repair_trigger=\(s.repairTrigger ?? s.n) challenge_interval_h=\(num(s.challengeIntervalHours)) \
+            heartbeat_min=\(num(s.heartbeatMinutes)) uptime_window_h=\(num(s.uptimeWindowHours)) \
+            uptime_threshold=\(num(s.uptimeThreshold)) grace_days=\(num(s.graceDays)) \
+            reciprocity_ratio=\(num(s.reciprocityRatio)) pack_mib=\(num(s.packMiB)) loss=\(num(s.loss)) \
+            blind_repair_after_h=\(num(s.blindRepairAfterHours)) departures_per_day=\(num(s.departuresPerDay)) disk_failures_per_day=\(num(s.diskFailuresPerDay)) \
+            adversaries=[\(adversaries.joined(separator: ","))] signatures=\(s.ed25519 ? "ed25519" : "digest")
+            """
+    }
+
+    static func num(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(format: "%.6g", x)
+    }
+
+    public static func drawProgress(day: Double, of days: Double) {
+        let width = 40
+        let f = days > 0 ? min(1, day / days) : 1
+        let filled = Int(f * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write(Data("\r[\(bar)] day \(Int(day))/\(num(days))".utf8))
+    }
+
+    public static func table(_ r: SimulationResult, wallSeconds: Double) -> String {
+        var rows: [(String, String)] = [
+            ("nodes", "\(r.nodes)"),
+            ("simulated days", num(r.simDays)),
+            ("events", "\(r.events)"),
+            ("messages (dropped)", "\(r.messages) (\(r.messagesDropped))"),
+            ("wall seconds", String(format: "%.2f", wallSeconds)),
+            ("packs (lost, reported lost)", "\(r.packsTotal) (\(r.packsLost), \(r.packsReportedLost))"),
+            ("restore success", String(format: "%.4f of %d", r.restoreSuccessRate, r.restoreAttempts)),
+            ("repairs started/completed", "\(r.repairsStarted)/\(r.repairsCompleted)"),
+            ("blind repairs ordered / shards", "\(r.blindRepairsOrdered) / \(r.blindShardsRepaired)"),
+            ("repair bytes per node-day", String(format: "%.0f", r.repairBytesPerNodeDay)),
+            ("storage overhead", String(format: "%.3f", r.storageOverhead)),
+            ("unconverged packs", "\(r.unconvergedPacks)"),
+            ("contracts broken", "\(r.contractsBroken)"),
+            ("departures / disk failures", "\(r.departed) / \(r.diskFailures)"),
+            ("warned / excluded", "\(r.warned) / \(r.excluded)"),
+        ]
+        for kind in r.detection.keys.sorted() {
+            let d = r.detection[kind]!
+            let mean = d.meanHours.map { String(format: "%.1f h mean, %.1f h max", $0, d.maxHours ?? 0) } ?? "-"
+            rows.append(("detected \(kind)", "\(d.detected)/\(d.misbehaved) misbehaving of \(d.total), \(mean)"))
+        }
+        rows.append(("invariant violations", "\(r.violations.count)"))
+        let w = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+    }
+
+    /// metrics.json (keys in a fixed order) and timeseries.csv.
+    public static func write(_ r: SimulationResult, wallSeconds: Double, to dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var detection = [String]()
+        for kind in r.detection.keys.sorted() {
+            let d = r.detection[kind]!
+            detection.append("""
+                    "\(kind)": {"total": \(d.total), "misbehaved": \(d.misbehaved), "detected": \(d.detected), \
+                "mean_hours": \(d.meanHours.map { json($0) } ?? "null"), "max_hours": \(d.maxHours.map { json($0) } ?? "null")}
+                """)
+        }
+        let metrics = """
+            {
+              "trace_hash": "\(r.traceHash)",
+              "seed": \(r.seed),
+              "scenario": "\(r.scenario.replacingOccurrences(of: "\"", with: "'"))",
+              "nodes": \(r.nodes),
+              "sim_days": \(json(r.simDays)),
+              "events": \(r.events),
+              "messages": \(r.messages),
+              "messages_dropped": \(r.messagesDropped),
+              "wall_seconds": \(json(wallSeconds)),
+              "packs_total": \(r.packsTotal),
+              "packs_lost": \(r.packsLost),
+              "packs_reported_lost": \(r.packsReportedLost),
+              "restore_attempts": \(r.restoreAttempts),
+              "restore_success_rate": \(json(r.restoreSuccessRate)),
+              "repair_bytes": \(r.repairBytes),
+              "repair_bytes_per_node_day": \(json(r.repairBytesPerNodeDay)),
+              "storage_overhead": \(json(r.storageOverhead)),
+              "detection_hours": {
+            \(detection.joined(separator: ",\n"))
+              },
+              "contracts_broken": \(r.contractsBroken),
+              "repairs_started": \(r.repairsStarted),
+              "repairs_completed": \(r.repairsCompleted),
+              "blind_repairs_ordered": \(r.blindRepairsOrdered),
+              "blind_shards_repaired": \(r.blindShardsRepaired),
+              "unconverged_packs": \(r.unconvergedPacks),
+              "departures": \(r.departed),
+              "disk_failures": \(r.diskFailures),
+              "warned": \(r.warned),
+              "excluded": \(r.excluded),
+              "invariant_violations": \(r.violations.count)
+            }
+
+            """
+        try metrics.write(toFile: dir + "/metrics.json", atomically: true, encoding: .utf8)
+        var csv = "hours,nodes_online,healthy_shards,repairs_in_flight,packs_lost,messages\n"
+        for s in r.timeseries {
+            csv += "\(json(s.hours)),\(s.nodesOnline),\(s.healthyShards),\(s.repairsInFlight),\(s.packsLost),\(s.messages)\n"
+        }
+        try csv.write(toFile: dir + "/timeseries.csv", atomically: true, encoding: .utf8)
+    }
+
+    static func json(_ x: Double) -> String {
+        x.isFinite ? String(format: "%.6g", x) : "null"
+    }
+}

@@ -1,0 +1,346 @@
+import CairnCore
+import Foundation
+
+/// A scenario problem, named by its JSON path (`$.protocol.k`).
+public struct ScenarioError: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+    public var description: String { "\(path): \(message)" }
+}
+
+/// A distribution a scenario draws per-node values or session lengths from.
+public enum Distribution: Sendable, Equatable {
+    case fixed(Double)
+    case uniform(min: Double, max: Double)
+    case exponential(mean: Double)
+    /// Weibull with `shape` k and `scale` λ (mean λ·Γ(1+1/k)).
+    case weibull(shape: Double, scale: Double)
+    case lognormal(median: Double, sigma: Double)
+    case choice([Double])
+
+    public func sample(_ rng: inout Xoshiro256) -> Double {
+        switch self {
+        case .fixed(let v): return v
+        case let .uniform(lo, hi): return lo + (hi - lo) * rng.unit()
+        case .exponential(let mean): return -mean * log(1 - rng.unit())
+        case let .weibull(k, lambda): return lambda * pow(-log(1 - rng.unit()), 1 / k)
+        case let .lognormal(median, sigma):
+            // Box–Muller from two uniforms.
+            let u1 = 1 - rng.unit(), u2 = rng.unit()
+            let z = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+            return median * exp(sigma * z)
+        case .choice(let values): return values[rng.index(values.count)]
+        }
+    }
+}
+
+public struct TimedFault: Sendable, Equatable {
+    public var atDays: Double
+    public var fraction: Double
+    public var durationHours: Double
+}
+
+/// Expected bounds a regression scenario asserts.
+public struct Expectations: Sendable, Equatable {
+    public var packsLostMax: Int? = nil
+    public var restoreSuccessMin: Double? = nil
+    public var unconvergedMax: Int? = nil
+    public var repairsMin: Int? = nil
+    public var blindRepairsMin: Int? = nil
+    public var detectionHoursMax: [String: Double] = [:]
+    public var detectedFractionMin: [String: Double] = [:]
+}
+
+/// A simulation scenario (see Scenarios/README.md).
+public struct Scenario: Sendable {
+    public var name = "scenario"
+    public var nodes = 0
+    public var durationDays = 1.0
+    public var convergenceDays = 0.0
+    public var sampleIntervalHours = 24.0
+    public var checkIntervalHours = 24.0
+    public var offeredGiB = Distribution.fixed(100)
+    public var backupGiB = Distribution.fixed(10)
+    public var uploadMbps = Distribution.fixed(20)
+    public var latencyMs = Distribution.fixed(30)
+    public var packMiB = 64.0
+    public var online: Distribution? = nil
+    public var offline = Distribution.exponential(mean: 4)
+    public var departuresPerDay = 0.0
+    public var diskFailuresPerDay = 0.0
+    public var loss = 0.0
+    public var correlated: [TimedFault] = []
+    public var partitions: [TimedFault] = []
+    public var adversaries: [FaultKind: Double] = [:]
+    public var k = 4
+    public var n = 8
+    public var segmentsPerShard = 8
+    public var challengeIntervalHours = 24.0
+    public var heartbeatMinutes = 60.0
+    public var uptimeWindowHours = 168.0
+    public var uptimeThreshold = 0.85
+    public var graceDays = 7.0
+    public var repairTrigger: Int? = nil
+    public var repairIntervalHours = 6.0
+    public var reciprocityRatio = 1.0
+    public var contractTermDays = 365.0
+    public var blindRepairAfterHours = 72.0
+    public var warnStrikes = 2
+    public var excludeStrikes = 4
+    public var restoreSamples = 100
+    /// Contract signatures: real Ed25519 (default) or the cheap, forgeable digest stand-in.
+    public var ed25519 = true
+    public var expect = Expectations()
+
+    public init() {}
+
+    public static let adversaryKeys: [(String, FaultKind)] = [
+        ("droppers", .missing), ("liars", .badProof), ("early_freers", .earlyFree), ("refusers", .refusedFetch),
+    ]
+
+    public static func kindName(_ kind: FaultKind) -> String {
+        switch kind {
+        case .missing: "dropper"
+        case .badProof: "liar"
+        case .earlyFree: "early_freer"
+        case .refusedFetch: "refuser"
+        }
+    }
+
+    public static func load(path: String) throws(ScenarioError) -> Scenario {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ScenarioError(path: "$", message: "cannot read \(path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ScenarioError(path: "$", message: "\(path) is not UTF-8")
+        }
+        return try parse(text)
+    }
+
+    public static func parse(_ text: String) throws(ScenarioError) -> Scenario {
+        var s = Scenario()
+        var r = try Fields(JSONValue.parse(text), path: "$")
+        s.name = try r.string("name") ?? s.name
+        s.nodes = try r.int("nodes", required: true, in: 2...1_000_000)!
+        s.durationDays = try r.number("duration_days", in: 0.001...3650) ?? s.durationDays
+        s.convergenceDays = try r.number("convergence_days", in: 0...365) ?? s.convergenceDays
+        s.sampleIntervalHours = try r.number("sample_interval_hours", in: 0.25...8760) ?? s.sampleIntervalHours
+        s.checkIntervalHours = try r.number("check_interval_hours", in: 0.25...8760) ?? s.checkIntervalHours
+        s.offeredGiB = try r.distribution("offered_gib", positive: true) ?? s.offeredGiB
+        s.backupGiB = try r.distribution("backup_gib", positive: true) ?? s.backupGiB
+        s.uploadMbps = try r.distribution("upload_mbps", positive: true) ?? s.uploadMbps
+        s.latencyMs = try r.distribution("latency_ms", positive: false) ?? s.latencyMs
+        s.packMiB = try r.number("pack_mib", in: 1...65536) ?? s.packMiB
+        s.restoreSamples = try r.int("restore_samples", in: 0...1_000_000) ?? s.restoreSamples
+        switch try r.string("signatures") {
+        case nil, "ed25519": s.ed25519 = true
+        case "digest": s.ed25519 = false
+        case let other?: throw ScenarioError(path: "$.signatures", message: "\"\(other)\" is not ed25519 or digest")
+        }
+        if var c = try r.object("churn") {
+            s.online = try c.distribution("online_hours", positive: true)
+            s.offline = try c.distribution("offline_hours", positive: true) ?? s.offline
+            s.departuresPerDay = try c.number("departures_per_day", in: 0...1) ?? 0
+            s.diskFailuresPerDay = try c.number("disk_failures_per_day", in: 0...1) ?? 0
+            s.loss = try c.number("loss", in: 0...0.5) ?? 0
+            s.correlated = try c.faults("correlated")
+            s.partitions = try c.faults("partitions")
+            try c.finish()
+        }
+        if var a = try r.object("adversaries") {
+            for (key, kind) in adversaryKeys {
+                if let f = try a.number(key, in: 0...0.5) { s.adversaries[kind] = f }
+            }
+            try a.finish()
+            let total = s.adversaries.values.reduce(0, +)
+            guard total <= 0.5 else { throw ScenarioError(path: "$.adversaries", message: "fractions add up to \(total), at most 0.5") }
+        }
+        if var p = try r.object("protocol") {
+            s.k = try p.int("k", in: 1...Limits.shardsPerPackMax) ?? s.k
+            s.n = try p.int("n", in: 1...Limits.shardsPerPackMax) ?? s.n
+            guard s.k < s.n else { throw ScenarioError(path: "$.protocol.n", message: "n (\(s.n)) must exceed k (\(s.k))") }
+            s.segmentsPerShard = try p.int("segments_per_shard", in: 1...4096) ?? s.segmentsPerShard
+            s.challengeIntervalHours = try p.number("challenge_interval_hours", in: 0.1...8760) ?? s.challengeIntervalHours
+            s.heartbeatMinutes = try p.number("heartbeat_minutes", in: 1...1440) ?? s.heartbeatMinutes
+            s.uptimeWindowHours = try p.number("uptime_window_hours", in: 1...8760) ?? s.uptimeWindowHours
+            s.uptimeThreshold = try p.number("uptime_threshold", in: 0...1) ?? s.uptimeThreshold
+            s.graceDays = try p.number("grace_days", in: 0...365) ?? s.graceDays
+            s.repairTrigger = try p.int("repair_trigger", in: 1...Limits.shardsPerPackMax)
+            if let t = s.repairTrigger, t <= s.k || t > s.n {
+                throw ScenarioError(path: "$.protocol.repair_trigger", message: "\(t) must be in k+1...n (\(s.k + 1)...\(s.n))")
+            }
+            s.repairIntervalHours = try p.number("repair_interval_hours", in: 0.1...8760) ?? s.repairIntervalHours
+            s.reciprocityRatio = try p.number("reciprocity_ratio", in: 0.01...100) ?? s.reciprocityRatio
+            s.contractTermDays = try p.number("contract_term_days", in: 1...3650) ?? s.contractTermDays
+            s.blindRepairAfterHours = try p.number("blind_repair_after_hours", in: 1...87600) ?? s.blindRepairAfterHours
+            s.warnStrikes = try p.int("warn_strikes", in: 1...100) ?? s.warnStrikes
+            s.excludeStrikes = try p.int("exclude_strikes", in: 1...100) ?? s.excludeStrikes
+            guard s.excludeStrikes >= s.warnStrikes else {
+                throw ScenarioError(path: "$.protocol.exclude_strikes", message: "must be at least warn_strikes (\(s.warnStrikes))")
+            }
+            try p.finish()
+        }
+        let slots = s.uptimeWindowHours * 60 / s.heartbeatMinutes
+        guard slots >= 1, slots <= Double(Limits.uptimeSlotsMax) else {
+            throw ScenarioError(path: "$.protocol.uptime_window_hours",
+                                message: "window / heartbeat gives \(Int(slots)) slots, must be 1...\(Limits.uptimeSlotsMax)")
+        }
+        if var e = try r.object("expect") {
+            s.expect.packsLostMax = try e.int("packs_lost_max", in: 0...Int(Int32.max))
+            s.expect.restoreSuccessMin = try e.number("restore_success_min", in: 0...1)
+            s.expect.unconvergedMax = try e.int("unconverged_max", in: 0...Int(Int32.max))
+            s.expect.repairsMin = try e.int("repairs_min", in: 0...Int(Int32.max))
+            s.expect.blindRepairsMin = try e.int("blind_repairs_min", in: 0...Int(Int32.max))
+            for (field, target) in [("detection_hours_max", 0), ("detected_fraction_min", 1)] {
+                guard var d = try e.object(field) else { continue }
+                for (key, kind) in adversaryKeys {
+                    guard let v = try d.number(key, in: 0...1_000_000) else { continue }
+                    if target == 0 { s.expect.detectionHoursMax[kindName(kind)] = v }
+                    else { s.expect.detectedFractionMin[kindName(kind)] = v }
+                }
+                try d.finish()
+            }
+            try e.finish()
+        }
+        try r.finish()
+        return s
+    }
+}
+
+/// Reads one JSON object by key, remembering which keys were read so that `finish` can
+/// reject unknown ones; every error names the JSON path.
+struct Fields {
+    let path: String
+    let fields: [(String, JSONValue)]
+    var used: [String] = []
+
+    init(_ value: JSONValue, path: String) throws(ScenarioError) {
+        guard case .object(let f) = value else {
+            throw ScenarioError(path: path, message: "expected an object, found \(value.typeName)")
+        }
+        self.path = path
+        fields = f
+    }
+
+    mutating func take(_ key: String) -> JSONValue? {
+        used.append(key)
+        return fields.first { $0.0 == key }?.1
+    }
+
+    func finish() throws(ScenarioError) {
+        for (key, _) in fields where !used.contains(key) {
+            throw ScenarioError(path: "\(path).\(key)", message: "unknown key")
+        }
+    }
+
+    mutating func number(_ key: String, in range: ClosedRange<Double>) throws(ScenarioError) -> Double? {
+        guard let v = take(key) else { return nil }
+        guard case .number(let x) = v else {
+            throw ScenarioError(path: "\(path).\(key)", message: "expected a number, found \(v.typeName)")
+        }
+        guard range.contains(x) else {
+            throw ScenarioError(path: "\(path).\(key)", message: "\(x) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return x
+    }
+
+    mutating func int(_ key: String, required: Bool = false, in range: ClosedRange<Int>) throws(ScenarioError) -> Int? {
+        guard let v = take(key) else {
+            if required { throw ScenarioError(path: "\(path).\(key)", message: "required") }
+            return nil
+        }
+        guard case .number(let x) = v, x.rounded() == x, abs(x) < 1e15 else {
+            throw ScenarioError(path: "\(path).\(key)", message: "expected an integer, found \(v.typeName == "a number" ? "a fraction" : v.typeName)")
+        }
+        guard range.contains(Int(x)) else {
+            throw ScenarioError(path: "\(path).\(key)", message: "\(Int(x)) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return Int(x)
+    }
+
+    mutating func string(_ key: String) throws(ScenarioError) -> String? {
+        guard let v = take(key) else { return nil }
+        guard case .string(let s) = v else {
+            throw ScenarioError(path: "\(path).\(key)", message: "expected a string, found \(v.typeName)")
+        }
+        return s
+    }
+
+    mutating func object(_ key: String) throws(ScenarioError) -> Fields? {
+        guard let v = take(key) else { return nil }
+        return try Fields(v, path: "\(path).\(key)")
+    }
+
+    mutating func distribution(_ key: String, positive: Bool) throws(ScenarioError) -> Distribution? {
+        guard var d = try object(key) else { return nil }
+        let at = d.path
+        let lower = positive ? Double.leastNonzeroMagnitude : 0
+        let big = 1e12
+        let kind = try d.string("dist") ?? "fixed"
+        let result: Distribution
+        switch kind {
+        case "fixed":
+            guard let v = try d.number("value", in: lower...big) else { throw ScenarioError(path: "\(at).value", message: "required") }
+            result = .fixed(v)
+        case "uniform":
+            guard let lo = try d.number("min", in: lower...big) else { throw ScenarioError(path: "\(at).min", message: "required") }
+            guard let hi = try d.number("max", in: lower...big) else { throw ScenarioError(path: "\(at).max", message: "required") }
+            guard lo <= hi else { throw ScenarioError(path: "\(at).max", message: "\(hi) is below min \(lo)") }
+            result = .uniform(min: lo, max: hi)
+        case "exponential":
+            guard let m = try d.number("mean", in: Double.leastNonzeroMagnitude...big) else {
+                throw ScenarioError(path: "\(at).mean", message: "required")
+            }
+            result = .exponential(mean: m)
+        case "weibull":
+            guard let k = try d.number("shape", in: 0.05...20) else { throw ScenarioError(path: "\(at).shape", message: "required") }
+            guard let l = try d.number("scale", in: Double.leastNonzeroMagnitude...big) else {
+                throw ScenarioError(path: "\(at).scale", message: "required")
+            }
+            result = .weibull(shape: k, scale: l)
+        case "lognormal":
+            guard let m = try d.number("median", in: Double.leastNonzeroMagnitude...big) else {
+                throw ScenarioError(path: "\(at).median", message: "required")
+            }
+            result = .lognormal(median: m, sigma: try d.number("sigma", in: 0...5) ?? 1)
+        case "choice":
+            guard case .array(let items)? = d.take("values"), !items.isEmpty else {
+                throw ScenarioError(path: "\(at).values", message: "expected a non-empty array of numbers")
+            }
+            var values = [Double]()
+            for (i, item) in items.enumerated() {
+                guard case .number(let x) = item, x >= lower, x <= big else {
+                    throw ScenarioError(path: "\(at).values[\(i)]", message: "expected a number in \(lower)...\(big)")
+                }
+                values.append(x)
+            }
+            result = .choice(values)
+        default:
+            throw ScenarioError(path: "\(at).dist", message: "unknown distribution \"\(kind)\" (fixed, uniform, exponential, weibull, lognormal, choice)")
+        }
+        try d.finish()
+        return result
+    }
+
+    mutating func faults(_ key: String) throws(ScenarioError) -> [TimedFault] {
+        guard let v = take(key) else { return [] }
+        guard case .array(let items) = v else {
+            throw ScenarioError(path: "\(path).\(key)", message: "expected an array, found \(v.typeName)")
+        }
+        var out = [TimedFault]()
+        for (i, item) in items.enumerated() {
+            var f = try Fields(item, path: "\(path).\(key)[\(i)]")
+            guard let at = try f.number("at_day", in: 0...3650),
+                  let fraction = try f.number("fraction", in: 0...1),
+                  let hours = try f.number("duration_hours", in: 0...87600)
+            else { throw ScenarioError(path: f.path, message: "needs at_day, fraction and duration_hours") }
+            try f.finish()
+            out.append(TimedFault(atDays: at, fraction: fraction, durationHours: hours))
+        }
+        return out
+    }
+}

@@ -1,0 +1,36 @@
+/// The timers a node or coordinator keeps; setting one replaces the previous deadline.
+public enum TimerKind: UInt8, Sendable, CaseIterable {
+    case heartbeat = 0, challenge, repair, expiry, uptimeSlot
+}
+
+/// Facts the core reports for logs and metrics; they change nothing by themselves.
+public enum Note: Hashable, Sendable {
+    case packLost(PackID)
+    case fault(holder: NodeID, FaultKind)
+    case repairStarted(PackID, shards: Int)
+    case repairCompleted(PackID)
+    case repairBytes(UInt64)
+    case standing(NodeID, Reputation.Standing)
+    case released(ShardID, graceUntil: Instant)
+    case contractBroken(ContractID)
+    case freed(ShardID)
+    /// Coordinator: a blind repair was ordered / one slot of it completed.
+    case blindRepairOrdered(PackID)
+    case blindRepaired(ShardID)
+}
+
+/// What the surrounding actor must do. The state machines return these; they never do I/O.
+public enum Action: Hashable, Sendable {
+    case send(to: NodeID, Message)
+    case setTimer(TimerKind, at: Instant)
+    /// Holder: write the arriving shard (its root and segment count come with it).
+    case storeShard(ShardID, bytes: UInt64, root: [UInt8], segments: UInt32)
+    /// Holder: free a shard.
+    case deleteShard(ShardID)
+    /// Holder: read a segment and its proof from storage and send `challengeReply`
+    /// (or `challengeMissing`) to `to`.
+    case answerChallenge(to: NodeID, id: UInt64, shard: ShardID, segment: UInt32)
+    /// Holder: stream the shard to `to` with `fetchReply`.
+    case serveFetch(to: NodeID, request: UInt64, shard: ShardID)
+    case note(Note)
+}

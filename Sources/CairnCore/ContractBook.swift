@@ -1,0 +1,247 @@
+/// One contract as one side keeps it.
+public struct Contract: Hashable, Sendable {
+    public enum State: Hashable, Sendable {
+        /// Owner side: proposed, no answer yet.
+        case proposed
+        /// Both signed.
+        case active
+        /// Released or past its term: the holder keeps the shard until `until`.
+        case grace(until: Instant)
+    }
+
+    public var terms: ContractTerms
+    public var ownerSignature: [UInt8]
+    public var holderSignature: [UInt8]
+    public var state: State
+    /// Holder side: the shard has arrived. Owner side: the holder acknowledged it.
+    public var stored: Bool
+    /// Who proposed it: the owner, or a holder repairing blind on the owner's behalf.
+    public var proposer: NodeID
+
+    public init(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8], state: State, stored: Bool,
+                proposer: NodeID? = nil) {
+        self.proposer = proposer ?? terms.owner
+        self.terms = terms
+        self.ownerSignature = ownerSignature
+        self.holderSignature = holderSignature
+        self.state = state
+        self.stored = stored
+    }
+}
+
+/// Both sides of one node's contracts: those it owns (its shards elsewhere) and those it
+/// holds (others' shards here), with the reciprocity budget and the capacity it offers.
+/// Pure; all time comes in as `now`.
+public struct ContractBook: Sendable {
+    public enum Refusal: UInt8, Sendable {
+        case noSpace = 1, holdsPack = 2, badSignature = 3, notForMe = 4
+    }
+
+    public let me: NodeID
+    public let offered: UInt64
+    /// How much this node may place on others: offered / reciprocity ratio.
+    public let placementBudget: UInt64
+
+    public private(set) var owned: [ContractID: Contract] = [:]
+    public private(set) var held: [ContractID: Contract] = [:]
+    /// Holder side: which contract holds a shard of each pack (never two of one pack), with
+    /// the shard index and whether it arrived — enough to answer a challenge or fetch
+    /// without touching the contract.
+    public private(set) var heldPacks: [PackID: HeldShard] = [:]
+
+    public struct HeldShard: Hashable, Sendable {
+        public var contract: ContractID
+        public var index: UInt8
+        public var stored: Bool
+    }
+    /// Holder side: bytes promised (active or in grace).
+    public private(set) var reservedBytes: UInt64 = 0
+    /// Owner side: bytes placed or being placed on others.
+    public private(set) var placedBytes: UInt64 = 0
+    /// Holder side: the earliest instant at which some held contract changes state.
+    public private(set) var nextExpiry: Instant? = nil
+    private var counter: UInt32 = 0
+
+    public init(me: NodeID, offered: UInt64, placementBudget: UInt64) {
+        self.me = me
+        self.offered = offered
+        self.placementBudget = placementBudget
+    }
+
+    public func canPlace(bytes: UInt64) -> Bool { placedBytes + bytes <= placementBudget }
+
+    // MARK: Owner side
+
+    /// Drafts and signs a proposal. The caller checked `canPlace`.
+    public mutating func propose(holder: NodeID, shard: ShardID, bytes: UInt64, now: Instant, term: Interval,
+                                 grace: Interval, signer: some ContractSigner) -> Contract {
+        precondition(canPlace(bytes: bytes), "placement of \(bytes) over budget \(placementBudget) (placed \(placedBytes))")
+        precondition(holder != me, "\(me) proposing to itself")
+        precondition(owned.count < Limits.contractsPerNodeMax, "\(me) owns \(owned.count) contracts")
+        counter &+= 1
+        let terms = ContractTerms(id: ContractID(owner: me, counter: counter), owner: me, holder: holder, shard: shard,
+                                  bytes: bytes, start: now, term: term, grace: grace)
+        let contract = Contract(terms: terms, ownerSignature: signer.sign(terms.signingBytes), holderSignature: [],
+                                state: .proposed, stored: false)
+        owned[terms.id] = contract
+        placedBytes += bytes
+        return contract
+    }
+
+    /// The holder's signature arrived; false when it does not verify (the proposal is dropped).
+    public mutating func onAccept(_ id: ContractID, holderSignature: [UInt8], holderKey: [UInt8],
+                                  verifier: some SignatureVerifier) -> Bool {
+        guard var c = owned[id], c.state == .proposed else { return false }
+        guard verifier.verify(signature: holderSignature, message: c.terms.signingBytes, publicKey: holderKey) else {
+            drop(ownedID: id)
+            return false
+        }
+        c.holderSignature = holderSignature
+        c.state = .active
+        owned[id] = c
+        return true
+    }
+
+    /// Adopts a contract a repairer made on this owner's behalf while it was away.
+    public mutating func adopt(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8]) -> Bool {
+        guard terms.owner == me, owned[terms.id] == nil, owned.count < Limits.contractsPerNodeMax else { return false }
+        owned[terms.id] = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature,
+                                   state: .active, stored: true)
+        placedBytes += terms.bytes
+        return true
+    }
+
+    public mutating func onStoreAck(_ id: ContractID) {
+        guard var c = owned[id], c.state == .active else { return }
+        c.stored = true
+        owned[id] = c
+    }
+
+    /// Owner forgets a contract (refused, abandoned, or released and audited).
+    public mutating func drop(ownedID id: ContractID) {
+        guard let c = owned.removeValue(forKey: id) else { return }
+        if c.state == .proposed || c.state == .active {
+            placedBytes -= c.terms.bytes
+        }
+    }
+
+    /// Owner ends a contract: it stops counting against the budget, and the holder owes
+    /// the grace period (audited until `until`).
+    public mutating func release(ownedID id: ContractID, now: Instant) -> Contract? {
+        guard var c = owned[id] else { return nil }
+        if c.state == .proposed || c.state == .active { placedBytes -= c.terms.bytes }
+        c.state = .grace(until: now + c.terms.grace)
+        owned[id] = c
+        return c
+    }
+
+    // MARK: Holder side
+
+    /// A proposal arrived: accept (returns the holder's signature) or refuse.
+    public mutating func onPropose(_ terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8],
+                                   signer: some ContractSigner, verifier: some SignatureVerifier, proposer: NodeID? = nil)
+        -> Result<[UInt8], RefusalError>
+    {
+        guard terms.holder == me, terms.owner != me else { return .failure(RefusalError(.notForMe)) }
+        guard verifier.verify(signature: ownerSignature, message: terms.signingBytes, publicKey: ownerKey) else {
+            return .failure(RefusalError(.badSignature))
+        }
+        if let existing = heldPacks[terms.shard.pack]?.contract {
+            // A duplicate of the same proposal (retransmitted) is accepted again idempotently.
+            if existing == terms.id, let c = held[existing] { return .success(c.holderSignature) }
+            return .failure(RefusalError(.holdsPack))
+        }
+        guard reservedBytes + terms.bytes <= offered, held.count < Limits.contractsPerNodeMax else {
+            return .failure(RefusalError(.noSpace))
+        }
+        let signature = signer.sign(terms.signingBytes)
+        held[terms.id] = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: signature,
+                                  state: .active, stored: false, proposer: proposer)
+        heldPacks[terms.shard.pack] = HeldShard(contract: terms.id, index: terms.shard.index, stored: false)
+        reservedBytes += terms.bytes
+        noteExpiry(terms.end)
+        return .success(signature)
+    }
+
+    /// The shard for an active held contract arrived; false if there is no such contract.
+    public mutating func onStore(_ id: ContractID, shard: ShardID) -> Bool {
+        guard var c = held[id], c.terms.shard == shard, c.state == .active else { return false }
+        c.stored = true
+        held[id] = c
+        heldPacks[shard.pack]?.stored = true
+        return true
+    }
+
+    /// The owner released the contract: keep the shard for the grace period.
+    public mutating func onRelease(_ id: ContractID, now: Instant) -> Instant? {
+        guard var c = held[id] else { return nil }
+        if case .grace(let until) = c.state { return until }
+        let until = now + c.terms.grace
+        c.state = .grace(until: until)
+        held[id] = c
+        noteExpiry(until)
+        return until
+    }
+
+    /// The held contract covering `shard`, if any.
+    /// Whether the shard of a held contract (active or in grace) is here — without copying
+    /// the contract.
+    public func holdsStored(_ shard: ShardID) -> Bool {
+        guard let h = heldPacks[shard.pack] else { return false }
+        return h.index == shard.index && h.stored
+    }
+
+    public func heldContract(for shard: ShardID) -> Contract? {
+        guard let id = heldPacks[shard.pack]?.contract, let c = held[id], c.terms.shard == shard else { return nil }
+        return c
+    }
+
+    /// Moves held contracts past their term into grace and frees those past grace.
+    /// Returns (contract, freed shard) pairs in contract order; `entered` lists new graces.
+    public mutating func expire(now: Instant) -> (freed: [Contract], entered: [Contract]) {
+        guard let due = nextExpiry, due <= now else { return ([], []) }
+        var freed = [Contract]()
+        var entered = [Contract]()
+        var next: Instant? = nil
+        for id in held.keys.sorted() {
+            var c = held[id]!
+            if c.state == .active, c.terms.end <= now {
+                c.state = .grace(until: c.terms.end + c.terms.grace)
+                held[id] = c
+                entered.append(c)
+            }
+            if case .grace(let until) = c.state {
+                if until <= now {
+                    held[id] = nil
+                    heldPacks[c.terms.shard.pack] = nil
+                    reservedBytes -= c.terms.bytes
+                    freed.append(c)
+                    continue
+                }
+                next = min(next ?? until, until)
+            } else {
+                next = min(next ?? c.terms.end, c.terms.end)
+            }
+        }
+        nextExpiry = next
+        return (freed, entered)
+    }
+
+    /// The disk was lost: everything held is gone (what this node owns is recovered from the
+    /// network by its phrase, so the owner side stays).
+    public mutating func loseHeld() {
+        held = [:]
+        heldPacks = [:]
+        reservedBytes = 0
+        nextExpiry = nil
+    }
+
+    private mutating func noteExpiry(_ at: Instant) {
+        nextExpiry = min(nextExpiry ?? at, at)
+    }
+}
+
+public struct RefusalError: Error, Sendable, Equatable {
+    public let reason: ContractBook.Refusal
+    public init(_ reason: ContractBook.Refusal) { self.reason = reason }
+}

@@ -1,0 +1,244 @@
+/// Coordinator protocol parameters.
+public struct CoordinatorParams: Sendable {
+    public var uptimeSlot: Interval
+    public var uptimeSlots: Int
+    public var uptimeThresholdPermille: UInt16
+    public var warnStrikes: Int
+    public var excludeStrikes: Int
+    /// After a node announces a lost disk, `missing` reports about contracts older than
+    /// the announcement are expected and not counted; a node gets this at most once per
+    /// `amnestyEvery`, so announcing losses cannot hide cheating for long.
+    public var amnestyEvery: Interval
+    /// Erasure-code parameters the network runs with (for blind repair).
+    public var k: Int
+    public var repairTrigger: Int
+    /// When an owner has not been heard from for this long, the coordinator orders its
+    /// packs repaired by one of their holders (blind repair: shards are ciphertext).
+    public var blindRepairAfter: Interval
+    /// How long a blind repair may take before it is ordered again.
+    public var blindRepairTimeout: Interval
+    /// Blind repairs are considered every this many uptime slots.
+    public var blindRepairEverySlots: Int
+
+    public init(k: Int = 4, repairTrigger: Int = 8, blindRepairAfter: Interval = .days(3),
+                blindRepairTimeout: Interval = .hours(12), blindRepairEverySlots: Int = 6,
+                uptimeSlot: Interval = .hours(1), uptimeSlots: Int = 168, uptimeThresholdPermille: UInt16 = 850,
+                warnStrikes: Int = 2, excludeStrikes: Int = 4, amnestyEvery: Interval = .days(30)) {
+        self.amnestyEvery = amnestyEvery
+        self.k = k
+        self.repairTrigger = repairTrigger
+        self.blindRepairAfter = blindRepairAfter
+        self.blindRepairTimeout = blindRepairTimeout
+        self.blindRepairEverySlots = blindRepairEverySlots
+        self.uptimeSlot = uptimeSlot
+        self.uptimeSlots = uptimeSlots
+        self.uptimeThresholdPermille = uptimeThresholdPermille
+        self.warnStrikes = warnStrikes
+        self.excludeStrikes = excludeStrikes
+    }
+}
+
+/// The coordinator's state machine: directory, uptime from heartbeats, reputation,
+/// matchmaking, root records. Pure; the coordinator actor carries out its actions.
+public struct CoordinatorCore: Sendable {
+    public let params: CoordinatorParams
+    public private(set) var entries: [DirectoryEntry] = []
+    /// Joined members in join order (the sampling frame for placement).
+    public private(set) var members: [NodeID] = []
+    /// A pack as its owner's root record describes it.
+    public struct PackRecord: Sendable {
+        public var owner: NodeID
+        public var shardBytes: UInt64
+        public var holders: [NodeID]
+        public var roots: [[UInt8]]
+        /// A blind repair was ordered and may still be running until then.
+        public var blindUntil: Instant? = nil
+    }
+
+    /// Pack → record, from owners' root records (for restores and blind repair).
+    public private(set) var rootRecords: [PackID: PackRecord] = [:]
+    /// Owner → its packs, in the order their records first arrived.
+    private var packsByOwner: [NodeID: [PackID]] = [:]
+    /// Contracts made on an away owner's behalf, offered to it until its root record shows them.
+    public private(set) var adoptions: [NodeID: [(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])]] = [:]
+    private var slotsClosed = 0
+    private var rng: Xoshiro256
+
+    public init(params: CoordinatorParams, rng: Xoshiro256) {
+        self.params = params
+        self.rng = rng
+    }
+
+    public func entry(_ node: NodeID) -> DirectoryEntry? {
+        node.index < entries.count ? entries[node.index] : nil
+    }
+
+    public mutating func onStart(now: Instant) -> [Action] {
+        [.setTimer(.uptimeSlot, at: now + params.uptimeSlot)]
+    }
+
+    private mutating func ensure(_ node: NodeID) {
+        precondition(node != .coordinator, "coordinator addressed as a member")
+        while entries.count <= node.index { entries.append(DirectoryEntry(slots: params.uptimeSlots)) }
+    }
+
+    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant) -> [Action] {
+        var actions = [Action]()
+        guard from != .coordinator else { return actions }
+        ensure(from)
+        entries[from.index].lastSeen = now
+        entries[from.index].seenThisSlot = true
+        switch message {
+        case let .join(offered, speed, publicKey, fresh):
+            if fresh, entries[from.index].joined,
+               entries[from.index].amnestyFrom.map({ now - $0 >= params.amnestyEvery }) ?? true
+            {
+                entries[from.index].amnestyFrom = now
+            }
+            if !entries[from.index].joined {
+                entries[from.index].joined = true
+                members.append(from)
+            }
+            entries[from.index].offered = offered
+            entries[from.index].speed = speed
+            entries[from.index].publicKey = publicKey
+        case let .heartbeat(used):
+            entries[from.index].used = used
+            for a in adoptions[from] ?? [] {
+                actions.append(.send(to: from, .adopt(terms: a.terms, ownerSignature: a.ownerSignature,
+                                                      holderSignature: a.holderSignature)))
+            }
+        case let .matchRequest(request, pack, shardBytes, count, speed, exclude):
+            let chosen: [NodeID]
+            if entries[from.index].reputation.standing == .excluded {
+                chosen = []
+            } else {
+                chosen = Placement.choose(
+                    .init(owner: from, count: Int(count), shardBytes: shardBytes, speed: speed, exclude: exclude),
+                    members: members, entries: entries, now: now, thresholdPermille: params.uptimeThresholdPermille,
+                    recentWithin: params.uptimeSlot * 2, rng: &rng)
+            }
+            var candidates = [Candidate]()
+            for node in chosen {
+                entries[node.index].used += shardBytes
+                candidates.append(Candidate(node: node, publicKey: entries[node.index].publicKey))
+            }
+            actions.append(.send(to: from, .matchReply(request: request, pack: pack, candidates: candidates)))
+        case let .uptimeQuery(request, nodes):
+            var out = [UptimeEntry]()
+            out.reserveCapacity(nodes.count)
+            for node in nodes where node != .coordinator {
+                ensure(node)
+                let i = node.index
+                out.append(UptimeEntry(node: node, permille: entries[i].uptime.permille,
+                                       excluded: entries[i].reputation.standing == .excluded))
+            }
+            actions.append(.send(to: from, .uptimeReply(request: request, entries: out)))
+        case let .report(holder, fault, since):
+            guard holder != .coordinator, holder != from else { break }
+            ensure(holder)
+            // A fetch unanswered by a node that was not up is not a refusal.
+            if fault == .refusedFetch, entries[holder.index].lastSeen.map({ now - $0 > params.uptimeSlot * 2 }) ?? true {
+                break
+            }
+            // Shards of contracts older than an announced disk loss are gone honestly.
+            if fault == .missing || fault == .earlyFree, let lost = entries[holder.index].amnestyFrom, since <= lost {
+                break
+            }
+            actions.append(.note(.fault(holder: holder, fault)))
+            if let standing = entries[holder.index].reputation.onFault(
+                fault, now: now, warnAt: params.warnStrikes, excludeAt: params.excludeStrikes)
+            {
+                actions.append(.note(.standing(holder, standing)))
+                actions.append(.send(to: holder, .warning(level: standing.rawValue)))
+            }
+        case let .rootRecord(pack, shardBytes, holders, roots):
+            if let existing = rootRecords[pack], existing.owner != from { break }
+            if rootRecords[pack] == nil { packsByOwner[from, default: []].append(pack) }
+            rootRecords[pack] = PackRecord(owner: from, shardBytes: shardBytes, holders: holders, roots: roots,
+                                           blindUntil: rootRecords[pack]?.blindUntil)
+            // Adoptions the owner's record now reflects are done.
+            if var pending = adoptions[from] {
+                pending.removeAll { a in
+                    a.terms.shard.pack == pack && Int(a.terms.shard.index) < holders.count
+                        && holders[Int(a.terms.shard.index)] == a.terms.holder
+                }
+                adoptions[from] = pending.isEmpty ? nil : pending
+            }
+        case let .repairDone(terms, ownerSignature, holderSignature):
+            guard var record = rootRecords[terms.shard.pack], record.owner == terms.owner,
+                  Int(terms.shard.index) < record.holders.count
+            else { break }
+            record.holders[Int(terms.shard.index)] = terms.holder
+            rootRecords[terms.shard.pack] = record
+            adoptions[terms.owner, default: []].append((terms, ownerSignature, holderSignature))
+            actions.append(.note(.blindRepaired(terms.shard)))
+        default:
+            break
+        }
+        return actions
+    }
+
+    /// Closes one uptime slot for every member: answered if the node was heard from.
+    public mutating func onTimer(_ timer: TimerKind, now: Instant) -> [Action] {
+        var actions = [Action]()
+        if timer == .uptimeSlot {
+            for node in members {
+                entries[node.index].uptime.record(answered: entries[node.index].seenThisSlot)
+                entries[node.index].seenThisSlot = false
+            }
+            actions.append(.setTimer(.uptimeSlot, at: now + params.uptimeSlot))
+            slotsClosed += 1
+            if slotsClosed % params.blindRepairEverySlots == 0 {
+                orderBlindRepairs(now: now, into: &actions)
+            }
+        }
+        return actions
+    }
+
+    /// A holder counts as healthy for blind repair when its uptime is good, it is not
+    /// excluded, and it was heard from in the last two slots.
+    private func healthyHolder(_ node: NodeID, now: Instant) -> Bool {
+        guard node != .coordinator, node.index < entries.count else { return false }
+        let i = node.index
+        return entries[i].reputation.standing != .excluded && entries[i].uptime.permille >= params.uptimeThresholdPermille
+            && (entries[i].lastSeen.map { now - $0 <= params.uptimeSlot * 2 } ?? false)
+    }
+
+    /// For every owner away longer than `blindRepairAfter`, orders the repair of its packs
+    /// that fell below the trigger from one of their healthy holders.
+    private mutating func orderBlindRepairs(now: Instant, into actions: inout [Action]) {
+        for owner in members {
+            guard let seen = entries[owner.index].lastSeen, now - seen >= params.blindRepairAfter,
+                  let packs = packsByOwner[owner]
+            else { continue }
+            for pack in packs {
+                guard var record = rootRecords[pack] else { continue }
+                if let until = record.blindUntil, until > now { continue }
+                let healthy = record.holders.map { healthyHolder($0, now: now) }
+                let count = healthy.count { $0 }
+                guard count >= params.k, count < params.repairTrigger else { continue }
+                let missing = healthy.indices.filter { !healthy[$0] }
+                let chosen = Placement.choose(
+                    .init(owner: owner, count: missing.count, shardBytes: record.shardBytes, speed: entries[owner.index].speed,
+                          exclude: record.holders.filter { $0 != .coordinator }.sorted()),
+                    members: members, entries: entries, now: now, thresholdPermille: params.uptimeThresholdPermille,
+                    recentWithin: params.uptimeSlot * 2, rng: &rng)
+                guard !chosen.isEmpty, let repairer = healthy.indices.first(where: { healthy[$0] }).map({ record.holders[$0] })
+                else { continue }
+                var targets = [RepairTarget]()
+                for (slot, node) in zip(missing, chosen) {
+                    entries[node.index].used += record.shardBytes
+                    targets.append(RepairTarget(slot: UInt8(slot), node: node, publicKey: entries[node.index].publicKey,
+                                                root: record.roots[slot]))
+                }
+                let sources = record.holders.indices.map { healthy[$0] ? record.holders[$0] : NodeID.coordinator }
+                record.blindUntil = now + params.blindRepairTimeout
+                rootRecords[pack] = record
+                actions.append(.send(to: repairer, .repairOrder(pack: pack, owner: owner, shardBytes: record.shardBytes,
+                                                                 k: UInt8(params.k), sources: sources, targets: targets)))
+                actions.append(.note(.blindRepairOrdered(pack)))
+            }
+        }
+    }
+}

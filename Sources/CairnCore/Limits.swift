@@ -1,0 +1,33 @@
+/// Every bound of the node core in one place. Messages, queues, loops and retries are
+/// bounded by these; a value beyond them is a protocol error (thrown) or a programmer
+/// error (precondition), never silently accepted.
+public enum Limits {
+    /// Wire format version this code speaks.
+    public static let wireVersion: UInt8 = 1
+    /// Largest encoded message (header included).
+    public static let messageBytesMax = 64 * 1024
+    /// Largest number of nodes named in one message (match replies, uptime queries).
+    public static let nodesPerMessageMax = 1024
+    /// Largest erasure-code width.
+    public static let shardsPerPackMax = 64
+    /// Largest Merkle proof (tree depth) and segment count per shard.
+    public static let proofDepthMax = 32
+    public static let segmentsPerShardMax = 1 << 20
+    /// Largest segment carried in a challenge reply.
+    public static let segmentBytesMax = 16 * 1024
+    /// Public keys and signatures.
+    public static let publicKeyBytesMax = 64
+    public static let signatureBytesMax = 128
+    /// How many candidates the coordinator samples per placement request.
+    public static let placementSampleMax = 256
+    /// Outstanding challenges per node (older ones are timed out first).
+    public static let outstandingChallengesMax = 4096
+    /// Contracts one node may hold or own.
+    public static let contractsPerNodeMax = 1 << 16
+    /// Packs one node may own.
+    public static let packsPerNodeMax = 4096
+    /// Uptime window slots (bits kept per node).
+    public static let uptimeSlotsMax = 256
+    /// Times a release is re-sent before the owner forgets it (term expiry frees it anyway).
+    public static let releaseRetriesMax = 8
+}

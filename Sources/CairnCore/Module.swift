@@ -1,1 +1,0 @@
-// CairnCore: see docs/ARCHITECTURE.md

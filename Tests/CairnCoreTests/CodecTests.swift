@@ -1,0 +1,108 @@
+import CairnCore
+import Testing
+
+let sampleTerms = ContractTerms(
+    id: ContractID(owner: NodeID(3), counter: 9), owner: NodeID(3), holder: NodeID(4),
+    shard: ShardID(pack: PackID(77), index: 5), bytes: 1 << 20, start: Instant(milliseconds: 1000),
+    term: .days(30), grace: .days(7))
+
+let sampleMessages: [Message] = [
+    .join(offered: 1 << 40, speed: 12_500, publicKey: Array(repeating: 7, count: 32), fresh: true),
+    .heartbeat(used: 123),
+    .warning(level: 1),
+    .matchRequest(request: 1, pack: PackID(2), shardBytes: 3, count: 4, speed: 5, exclude: [NodeID(1), NodeID(9)]),
+    .matchReply(request: 1, pack: PackID(2), candidates: [Candidate(node: NodeID(4), publicKey: [1, 2, 3])]),
+    .propose(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64)),
+    .accept(contract: sampleTerms.id, holderSignature: Array(repeating: 3, count: 64)),
+    .reject(contract: sampleTerms.id, reason: 1),
+    .storeShard(contract: sampleTerms.id, shard: sampleTerms.shard, bytes: 99, root: Array(repeating: 4, count: 32), segments: 8),
+    .storeAck(contract: sampleTerms.id),
+    .challenge(id: 5, shard: sampleTerms.shard, segment: 3),
+    .challengeReply(id: 5, segment: [9, 9, 9], proof: [Array(repeating: 5, count: 32), Array(repeating: 6, count: 32)]),
+    .challengeMissing(id: 5),
+    .fetch(request: 8, shard: sampleTerms.shard),
+    .fetchReply(request: 8, shard: sampleTerms.shard, ok: true, bytes: 1 << 20),
+    .release(contract: sampleTerms.id),
+    .releaseAck(contract: sampleTerms.id),
+    .uptimeQuery(request: 2, nodes: [NodeID(1), NodeID(2)]),
+    .uptimeReply(request: 2, entries: [UptimeEntry(node: NodeID(1), permille: 870, excluded: false)]),
+    .report(holder: NodeID(4), fault: .badProof, since: Instant(milliseconds: 5)),
+    .rootRecord(pack: PackID(2), shardBytes: 9, holders: [NodeID(4), NodeID(5)],
+                roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
+    .repairOrder(pack: PackID(2), owner: NodeID(3), shardBytes: 9, k: 1, sources: [NodeID(4), .coordinator],
+                 targets: [RepairTarget(slot: 1, node: NodeID(6), publicKey: [1, 2], root: Array(repeating: 3, count: 32))]),
+    .repairDone(terms: sampleTerms, ownerSignature: [1], holderSignature: [2]),
+    .adopt(terms: sampleTerms, ownerSignature: [3], holderSignature: [4]),
+]
+
+// MARK: Round trip
+
+@Test func everyMessageRoundTrips() throws {
+    for m in sampleMessages {
+        let bytes = m.encode()
+        #expect(bytes[0] == Limits.wireVersion)
+        #expect(try Message.decode(bytes) == m)
+    }
+}
+
+@Test func encodingIsBigEndian() {
+    #expect(Message.heartbeat(used: 0x0102_0304_0506_0708).encode() == [1, 2, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])
+}
+
+// MARK: Hostile bytes
+
+@Test func rejectsWrongVersionTypeAndTrailingBytes() {
+    var bad = Message.heartbeat(used: 1).encode()
+    bad[0] = 9
+    #expect(throws: WireError.self) { try Message.decode(bad) }
+    var unknown = Message.heartbeat(used: 1).encode()
+    unknown[1] = 200
+    #expect(throws: WireError.self) { try Message.decode(unknown) }
+    var trailing = Message.heartbeat(used: 1).encode()
+    trailing.append(0)
+    #expect(throws: WireError.self) { try Message.decode(trailing) }
+}
+
+@Test func everyTruncationThrows() {
+    for m in sampleMessages {
+        let bytes = m.encode()
+        for cut in 0..<bytes.count {
+            #expect(throws: WireError.self) { try Message.decode(Array(bytes[0..<cut])) }
+        }
+    }
+}
+
+@Test func randomAndMutatedBytesNeverTrap() {
+    var g = Xoshiro256(seed: 0xF022)
+    var decoded = 0
+    for round in 0..<20_000 {
+        var bytes: [UInt8]
+        if round % 2 == 0 {
+            let n = g.index(96)
+            bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) }
+            if n >= 6, g.chance(numerator: 3, denominator: 4) {
+                bytes[0] = Limits.wireVersion
+                bytes[1] = UInt8(1 + g.index(25))
+                let len = UInt32(n - 6)
+                bytes[2] = 0; bytes[3] = 0; bytes[4] = UInt8(len >> 8); bytes[5] = UInt8(len & 0xff)
+            }
+        } else {
+            bytes = sampleMessages[g.index(sampleMessages.count)].encode()
+            for _ in 0..<(1 + g.index(4)) {
+                bytes[g.index(bytes.count)] = UInt8(truncatingIfNeeded: g.next())
+            }
+        }
+        if let m = try? Message.decode(bytes) {
+            decoded += 1
+            // Anything accepted re-encodes to a message that decodes to itself.
+            #expect((try? Message.decode(m.encode())) == m)
+        }
+    }
+    #expect(decoded > 0)
+}
+
+@Test func hostileCountIsRejectedBeforeAllocating() {
+    // uptimeQuery claiming 1024 nodes with none present.
+    let bytes: [UInt8] = [1, 18, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 1, 0x04, 0x00]
+    #expect(throws: WireError.self) { try Message.decode(bytes) }
+}

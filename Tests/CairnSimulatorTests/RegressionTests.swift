@@ -1,0 +1,142 @@
+import CairnSimulator
+import Foundation
+import Testing
+
+/// Every scenario in Scenarios/ci, with a fixed seed, in two separate `cairn simulate`
+/// processes at once. Each must exit 0 (no invariant violated, every bound in its
+/// "expect" block held — the CLI checks both) and both must print the same trace hash.
+@Test(arguments: Package.ciScenarios)
+func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
+    _ = try Scenario.load(path: file)
+    guard let cairn = Package.cairnBinary else {
+        Issue.record("the cairn binary was not found next to the tests or in .build/debug; run `swift build --build-tests` first")
+        return
+    }
+    async let a = Task { try Package.run(cairn, ["simulate", file, "--seed", "1", "--no-progress"]) }.value
+    async let b = Task { try Package.run(cairn, ["simulate", file, "--seed", "1", "--no-progress"]) }.value
+    let (first, second) = try await (a, b)
+    let hashA = first.stdout.split(separator: "\n").last.map(String.init) ?? ""
+    let hashB = second.stdout.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+    #expect(!first.stdout.contains("INVARIANT VIOLATED") && !first.stdout.contains("EXPECTATION FAILED"), "\(first.stdout)")
+    #expect(first.stdout.hasPrefix("SEED=1\n"))
+    #expect(hashA.hasPrefix("trace-hash: ") && hashA.count == 12 + 64)
+    #expect(hashA == hashB)
+}
+
+@Test func ciScenariosExist() {
+    #expect(Package.ciScenarios.count >= 3)
+}
+
+// MARK: Determinism
+
+/// A small network in this process: another seed gives another trace; the same seed in
+/// the `cairn` process gives the same hash as in this one.
+@Test func anotherSeedGivesAnotherTraceAndProcessesAgree() throws {
+    let json = #"""
+        {"nodes": 30, "duration_days": 1, "backup_gib": {"dist": "fixed", "value": 2}, "pack_mib": 1024,
+         "churn": {"online_hours": {"dist": "exponential", "mean": 10}, "offline_hours": {"dist": "exponential", "mean": 2}}}
+        """#
+    let scenario = try Scenario.parse(json)
+    let a = Simulation(scenario: scenario, seed: 7).run().traceHash
+    let b = Simulation(scenario: scenario, seed: 8).run().traceHash
+    #expect(a != b)
+    guard let cairn = Package.cairnBinary else {
+        Issue.record("the cairn binary was not found; run `swift build --build-tests` first")
+        return
+    }
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-small-\(getpid()).json").path
+    try json.write(toFile: file, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    let run = try Package.run(cairn, ["simulate", file, "--seed", "7"])
+    #expect(run.stdout.hasSuffix("trace-hash: \(a)\n"))
+}
+
+@Test func invalidScenarioExitsNonZeroNamingThePath() throws {
+    guard let cairn = Package.cairnBinary else {
+        Issue.record("the cairn binary was not found; run `swift build --build-tests` first")
+        return
+    }
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-bad-\(getpid()).json").path
+    try #"{"nodes": 10, "protocol": {"k": "four"}}"#.write(toFile: file, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    let run = try Package.run(cairn, ["simulate", file, "--seed", "1"])
+    #expect(run.status == 2)
+    #expect(run.stderr.contains("$.protocol.k: expected an integer, found a string"))
+}
+
+@Test func outWritesMetricsAndTimeseries() throws {
+    guard let cairn = Package.cairnBinary else {
+        Issue.record("the cairn binary was not found; run `swift build --build-tests` first")
+        return
+    }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-out-\(getpid())").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try Package.run(cairn, ["simulate", Package.path("Scenarios/ci/steady.json"), "--seed", "3", "--out", dir])
+    #expect(run.status == 0)
+    let data = try #require(FileManager.default.contents(atPath: dir + "/metrics.json"))
+    let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    for key in ["trace_hash", "seed", "nodes", "sim_days", "events", "messages", "wall_seconds", "packs_total",
+                "packs_lost", "restore_success_rate", "repair_bytes_per_node_day", "storage_overhead",
+                "detection_hours", "contracts_broken"]
+    {
+        #expect(json[key] != nil, "metrics.json lacks \(key)")
+    }
+    #expect(json["seed"] as? Int == 3)
+    let csv = try String(contentsOfFile: dir + "/timeseries.csv", encoding: .utf8)
+    #expect(csv.hasPrefix("hours,nodes_online,healthy_shards,repairs_in_flight,packs_lost,messages\n"))
+    #expect(csv.split(separator: "\n").count > 2)
+}
+
+// MARK: Actors on the simulator executor
+
+/// The production NodeActor/CoordinatorActor, run on the simulator's serial executor,
+/// produce exactly the trace of the cores driven directly.
+@Test func actorsOnTheSimulatorExecutorReplayTheDirectTrace() throws {
+    let scenario = try Scenario.parse(#"""
+        {"nodes": 40, "duration_days": 2, "convergence_days": 1, "backup_gib": {"dist": "fixed", "value": 2},
+         "pack_mib": 1024, "adversaries": {"liars": 0.05, "refusers": 0.05},
+         "churn": {"online_hours": {"dist": "exponential", "mean": 10}, "offline_hours": {"dist": "exponential", "mean": 2},
+                   "disk_failures_per_day": 0.02},
+         "protocol": {"challenge_interval_hours": 6, "uptime_window_hours": 12, "blind_repair_after_hours": 6}}
+        """#)
+    let direct = Simulation(scenario: scenario, seed: 5, mode: .direct).run()
+    let actors = Simulation(scenario: scenario, seed: 5, mode: .actors).run()
+    #expect(direct.events > 1000)
+    #expect(direct.traceHash == actors.traceHash)
+    #expect(direct.messages == actors.messages && direct.repairsCompleted == actors.repairsCompleted)
+    #expect(actors.violations.isEmpty, "\(actors.violations)")
+}
+
+actor Counter {
+    let executor: UnownedSerialExecutor
+    var value = 0
+    init(executor: UnownedSerialExecutor) { self.executor = executor }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor }
+    func bump() -> Int {
+        value += 1
+        return value
+    }
+}
+
+final class Box: @unchecked Sendable {
+    var values: [Int] = []
+}
+
+/// Tasks started with the simulator executor as their preference run only when it is
+/// drained, on this thread, in the order they were started.
+@Test func simulatorExecutorRunsTasksInOrderWhenDrained() {
+    let executor = SimulatorExecutor()
+    let counter = Counter(executor: executor.asUnownedSerialExecutor())
+    let box = Box()
+    for i in 0..<5 {
+        Task(executorPreference: executor) {
+            let v = await counter.bump()
+            box.values.append(i * 100 + v)
+        }
+    }
+    #expect(box.values.isEmpty)
+    executor.drain()
+    #expect(box.values == [1, 102, 203, 304, 405])
+    #expect(executor.jobsRun >= 5)
+}
