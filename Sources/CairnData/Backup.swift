@@ -1,5 +1,6 @@
 import CairnCrypto
 import Foundation
+import Logging
 
 /// How far a backup or restore has come, for progress bars.
 public struct TransferProgress: Sendable {
@@ -74,6 +75,7 @@ extension Repository {
         // Targets are created by the first backup only. Later, a missing target is an
         // error rather than a new empty store: it may be a drive that is not mounted.
         let firstBackup = try state.root() == nil
+        logger.info("backup.start", metadata: ["paths": "\(options.paths)", "targets": "\(paths.count)", "k": "\(k)"])
         let targets = try TargetSet(paths: paths, create: firstBackup)
         if let missing = targets.problems.keys.min() {
             throw DataError(.targetUnavailable, "target \(missing + 1) (\(paths[missing])) is not available: mount it, or run `cairn check` to re-create it from the other targets", cause: targets.problems[missing])
@@ -205,6 +207,10 @@ extension Repository {
         summary.dedupeRatio = run.newPlainBytes == 0 ? Double(max(run.bytesRead, 1)) : Double(run.bytesRead) / Double(run.newPlainBytes)
         summary.durationSeconds = Date().timeIntervalSince(started)
         summary.warnings = walker.warnings
+        logger.info("backup.done", metadata: [
+            "snapshot.id": "\(snapshotID)", "files": "\(summary.files)", "bytes.read": "\(summary.bytesRead)",
+            "bytes.new": "\(summary.bytesNew)", "packs": "\(summary.packs)",
+        ])
         return summary
     }
 
@@ -257,7 +263,7 @@ struct BackupRun {
         self.targets = targets
         self.chunkKey = chunkKey
         self.progress = progress
-        writer = PackWriter(coder: coder, targets: targets, state: repository.state,
+        writer = PackWriter(coder: coder, targets: targets, state: repository.state, logger: repository.logger,
                             sealedChunkMax: parameters.maxSize + parameters.maxSize / 128 + 1024)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 public struct CheckSummary: Codable, Sendable {
     public var packs: Int
@@ -77,6 +78,9 @@ extension Repository {
             }
         }
         if repair { try publish(root, to: targets) }
+        logger.info("check.done", metadata: [
+            "packs": "\(summary.packs)", "shards.good": "\(summary.shardsGood)", "shards.repaired": "\(summary.shardsRepaired)",
+        ])
         summary.durationSeconds = Date().timeIntervalSince(started)
         return summary
     }

@@ -1,6 +1,7 @@
 import CairnCrypto
 import Dispatch
 import Foundation
+import Logging
 import Synchronization
 
 /// One reusable area holding a pack while it fills and then all n of its shards: sealed
@@ -54,6 +55,7 @@ final class PackWriter: @unchecked Sendable {
     private let coder: ErasureCoder
     private let targets: TargetSet
     private let state: LocalState
+    private let logger: Logger
     private let encodeQueue = DispatchQueue(label: "cairn.pack-encode")
     private let targetQueues: [DispatchQueue]
     private let commitQueue = DispatchQueue(label: "cairn.pack-commit")
@@ -65,13 +67,14 @@ final class PackWriter: @unchecked Sendable {
 
     /// `packTarget`: a pack is closed before it would grow past this; a single sealed
     /// chunk of up to `sealedChunkMax` bytes always fits an empty pack.
-    init(coder: ErasureCoder, targets: TargetSet, state: LocalState, packTarget: Int = Limits.packTarget,
+    init(coder: ErasureCoder, targets: TargetSet, state: LocalState, logger: Logger, packTarget: Int = Limits.packTarget,
          sealedChunkMax: Int, buffers: Int = 3) {
         precondition(coder.n == targets.n, "coder n=\(coder.n) but \(targets.n) targets")
         precondition(buffers >= 1, "pack writer with \(buffers) buffers")
         self.coder = coder
         self.targets = targets
         self.state = state
+        self.logger = logger
         self.packTarget = packTarget
         targetQueues = (0..<coder.n).map { DispatchQueue(label: "cairn.target-\($0 + 1)") }
         let capacity = max(packTarget, sealedChunkMax)
@@ -99,6 +102,7 @@ final class PackWriter: @unchecked Sendable {
     private var failed: Bool { failure.withLock { $0 != nil } }
 
     private func fail(_ error: DataError) {
+        logger.error("pack.write.failed", metadata: ["error": "\(error.message)"])
         failure.withLock { $0 = $0 ?? error }
     }
 
@@ -164,6 +168,9 @@ final class PackWriter: @unchecked Sendable {
             } catch {
                 return self.fail(error)
             }
+            self.logger.debug("pack.committed", metadata: [
+                "pack.id": "\(record.id)", "pack.bytes": "\(record.packLength)", "chunks": "\(buffer.refs.count)",
+            ])
             self.written.withLock { (w: inout (packs: Int, shardBytes: Int)) in
                 w.packs += 1
                 w.shardBytes += record.shardLength * record.n

@@ -1,5 +1,6 @@
 import CairnCrypto
 import Foundation
+public import Logging
 
 /// A person's backups as this device sees them: keys from the data directory, the local
 /// index, and the targets. Backup, restore, check and listing all start here.
@@ -8,9 +9,12 @@ public final class Repository: @unchecked Sendable {
     public let keys: OwnerKeys
     public let state: LocalState
     public private(set) var config: RepositoryConfig
+    /// Where the engine reports what it does (never a phrase, key or file content).
+    public let logger: Logger
 
-    public init(dataDirectory: DataDirectory) throws(DataError) {
+    public init(dataDirectory: DataDirectory, logger: Logger = Logger(label: "cairn.data", factory: { _ in SwiftLogNoOpLogHandler() })) throws(DataError) {
         self.dataDirectory = dataDirectory
+        self.logger = logger
         keys = try dataDirectory.loadKeys()
         state = try LocalState(path: dataDirectory.statePath)
         config = try dataDirectory.loadConfig()

@@ -1,5 +1,6 @@
 import CairnCrypto
 import Foundation
+import Logging
 
 public struct RestoreOptions: Sendable {
     public var snapshot: String
@@ -48,6 +49,7 @@ extension Repository {
             throw DataError(.notFound, "no root record found on any target; nothing to restore from \(paths.joined(separator: ","))\(why.isEmpty ? "" : "\n  " + why)")
         }
         let snapshot = try Self.select(options.snapshot, in: root)
+        logger.info("restore.start", metadata: ["snapshot.id": "\(snapshot.id)", "targets.available": "\(targets.available)"])
         let reader = PackReader(targets: targets, packs: root.packs)
         var entries = try loadTree(snapshot, reader: reader)
         if let sub = options.subpath {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CairnData
 import Foundation
+import Logging
 
 /// Options every command that touches a data directory shares.
 struct DataDirOptions: ParsableArguments {
@@ -11,8 +12,13 @@ struct DataDirOptions: ParsableArguments {
         DataDirectory(path: URL(fileURLWithPath: dataDir ?? DataDirectory.defaultPath()).standardizedFileURL.path)
     }
 
+    @Flag(name: .shortAndLong, help: "Log what the engine does to stderr.")
+    var verbose = false
+
     func repository() throws -> Repository {
-        try cairnRun { () throws(DataError) in try Repository(dataDirectory: directory) }
+        var logger = Logger(label: "cairn", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = verbose ? .debug : .warning
+        return try cairnRun { () throws(DataError) in try Repository(dataDirectory: directory, logger: logger) }
     }
 }
 
