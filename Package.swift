@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(
             name: "CairnDataTests", dependencies: ["CairnData", "CairnCrypto", "CairnStore"],
             resources: [.copy("Vectors")], swiftSettings: strict),
-        .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore"], swiftSettings: strict),
+        .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnCrypto"], swiftSettings: strict),
         .testTarget(name: "CairnSimulatorTests", dependencies: ["CairnSimulator", "CairnCore"], swiftSettings: strict),
         .testTarget(name: "CairnCLITests", swiftSettings: strict),
     ]

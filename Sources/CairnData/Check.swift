@@ -1,3 +1,4 @@
+import CairnCrypto
 import Foundation
 import Logging
 

@@ -1,5 +1,5 @@
 import CairnCrypto
-import CairnData
+import CairnCrypto
 import Testing
 
 @Suite struct MerkleTreeTests {

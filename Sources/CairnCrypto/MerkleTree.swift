@@ -1,5 +1,3 @@
-import CairnCrypto
-
 /// A Merkle tree over fixed-size segments of a shard, so an owner who keeps only the
 /// 32-byte root can challenge a holder for any segment and check the answer: a holder that
 /// dropped a fraction f of the shard fails each challenge with probability at least f.
