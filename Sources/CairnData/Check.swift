@@ -38,7 +38,7 @@ extension Repository {
         var summary = CheckSummary(packs: root.packs.count, shardsChecked: 0, shardsGood: 0, shardsRepaired: 0,
                                    packsUnrecoverable: [], targetsRecreated: [], problems: rootProblems, durationSeconds: 0)
         for (i, p) in targets.problems.sorted(by: { $0.key < $1.key }) {
-            summary.problems.append("target \(i + 1) (\(targets.paths[i])): \(p.message)")
+            summary.problems.append("target \(i + 1) (\(targets.paths[i])): \(p.oneLine)")
             if repair, root.packs.contains(where: { $0.n > i }) {
                 do {
                     _ = try targets.recreate(i)

@@ -38,6 +38,13 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
         self.line = line
     }
 
+    /// The message and, after a colon, what caused it, on one line.
+    public var oneLine: String {
+        guard let cause else { return message }
+        if let d = cause as? DataError { return message + ": " + d.oneLine }
+        return message + ": \(cause)"
+    }
+
     public var description: String {
         var s = message
         var next = cause

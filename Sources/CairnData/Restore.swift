@@ -44,7 +44,7 @@ extension Repository {
         let targets = try TargetSet(paths: paths, create: false)
         let (found, problems) = try currentRoot(targets: targets)
         guard let root = found else {
-            let why = (targets.problems.sorted { $0.key < $1.key }.map { "target \($0.key + 1): \($0.value.message)" } + problems)
+            let why = (targets.problems.sorted { $0.key < $1.key }.map { "target \($0.key + 1): \($0.value.oneLine)" } + problems)
                 .joined(separator: "\n  ")
             throw DataError(.notFound, "no root record found on any target; nothing to restore from \(paths.joined(separator: ","))\(why.isEmpty ? "" : "\n  " + why)")
         }

@@ -91,7 +91,7 @@ struct Snapshots: ParsableCommand {
             let targets = try TargetSet(paths: try repo.targetPaths(from), create: false)
             let (root, problems) = try repo.currentRoot(targets: targets)
             if root == nil, targets.available == 0 {
-                let why = targets.problems.sorted { $0.key < $1.key }.map { "target \($0.key + 1): \($0.value.message)" }
+                let why = targets.problems.sorted { $0.key < $1.key }.map { "target \($0.key + 1): \($0.value.oneLine)" }
                 throw DataError(.targetUnavailable, "none of the targets could be read:\n  " + (why + problems).joined(separator: "\n  "))
             }
             return root
