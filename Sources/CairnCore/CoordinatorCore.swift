@@ -127,11 +127,14 @@ public struct CoordinatorCore: Sendable {
         case let .uptimeQuery(request, nodes):
             var out = [UptimeEntry]()
             out.reserveCapacity(nodes.count)
-            for node in nodes where node != .coordinator {
-                ensure(node)
-                let i = node.index
-                out.append(UptimeEntry(node: node, permille: entries[i].uptime.permille,
-                                       excluded: entries[i].reputation.standing == .excluded))
+            for node in nodes where node != .coordinator { ensure(node) }
+            // Read in place (a copied entry would retain and release its key).
+            entries.withUnsafeBufferPointer { e in
+                for node in nodes where node != .coordinator {
+                    let i = node.index
+                    out.append(UptimeEntry(node: node, permille: e[i].uptime.permille,
+                                           excluded: e[i].reputation.standing == .excluded))
+                }
             }
             actions.append(.send(to: from, .uptimeReply(request: request, entries: out)))
         case let .report(holder, fault, since):
