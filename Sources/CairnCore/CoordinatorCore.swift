@@ -84,7 +84,13 @@ public struct CoordinatorCore: Sendable {
 
     public mutating func onMessage(from: NodeID, _ message: Message, now: Instant) -> [Action] {
         var actions = [Action]()
-        guard from != .coordinator else { return actions }
+        onMessage(from: from, message, now: now, into: &actions)
+        return actions
+    }
+
+    /// `onMessage` appending to a caller's buffer.
+    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant, into actions: inout [Action]) {
+        guard from != .coordinator else { return }
         ensure(from)
         entries[from.index].lastSeen = now
         entries[from.index].seenThisSlot = true
@@ -179,7 +185,6 @@ public struct CoordinatorCore: Sendable {
         default:
             break
         }
-        return actions
     }
 
     /// Closes one uptime slot for every member: answered if the node was heard from.

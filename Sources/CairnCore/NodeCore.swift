@@ -194,6 +194,12 @@ public struct NodeCore: Sendable {
 
     public mutating func onTimer(_ timer: TimerKind, now: Instant) -> [Action] {
         var actions = [Action]()
+        onTimer(timer, now: now, into: &actions)
+        return actions
+    }
+
+    /// `onTimer` appending to a caller's buffer.
+    public mutating func onTimer(_ timer: TimerKind, now: Instant, into actions: inout [Action]) {
         switch timer {
         case .heartbeat:
             let (freed, entered) = book.expire(now: now)
@@ -270,7 +276,6 @@ public struct NodeCore: Sendable {
         case .expiry, .uptimeSlot:
             break
         }
-        return actions
     }
 
     /// Abandons replacements, matches and fetches that took longer than the repair timeout.
@@ -489,6 +494,12 @@ public struct NodeCore: Sendable {
 
     public mutating func onMessage(from: NodeID, _ message: Message, now: Instant) -> [Action] {
         var actions = [Action]()
+        onMessage(from: from, message, now: now, into: &actions)
+        return actions
+    }
+
+    /// `onMessage` appending to a caller's buffer (the simulator reuses one for every event).
+    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant, into actions: inout [Action]) {
         switch message {
         // Owner side.
         case let .matchReply(request, _, candidates) where from == .coordinator:
@@ -670,7 +681,6 @@ public struct NodeCore: Sendable {
         default:
             break
         }
-        return actions
     }
 
     private mutating func onVerdict(_ verdict: ChallengeScheduler.Verdict, now: Instant, into actions: inout [Action]) {
