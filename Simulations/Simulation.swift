@@ -309,9 +309,23 @@ public final class Simulation {
         mirrorsStale = true
     }
 
+    /// One action buffer for every event (its capacity kept): taken, filled by a core,
+    /// carried out, put back.
+    private var actionBuffer: [Action] = []
+
+    private func takeActionBuffer() -> [Action] {
+        var buffer: [Action] = []
+        swap(&buffer, &actionBuffer)
+        buffer.removeAll(keepingCapacity: true)
+        return buffer
+    }
+
     private func nodeReceive(_ i: Int, from: NodeID, _ message: Message) {
         guard mode == .actors else {
-            perform(i, cores[i].onMessage(from: from, message, now: Instant(milliseconds: now)))
+            var actions = takeActionBuffer()
+            cores[i].onMessage(from: from, message, now: Instant(milliseconds: now), into: &actions)
+            perform(i, actions)
+            actionBuffer = actions
             return
         }
         let actor = nodeActors[i]
@@ -320,7 +334,10 @@ public final class Simulation {
 
     private func nodeFire(_ i: Int, _ kind: TimerKind) {
         guard mode == .actors else {
-            perform(i, cores[i].onTimer(kind, now: Instant(milliseconds: now)))
+            var actions = takeActionBuffer()
+            cores[i].onTimer(kind, now: Instant(milliseconds: now), into: &actions)
+            perform(i, actions)
+            actionBuffer = actions
             return
         }
         let actor = nodeActors[i]
@@ -355,7 +372,10 @@ public final class Simulation {
 
     private func coordinatorReceive(from: NodeID, _ message: Message) {
         guard mode == .actors, let actor = coordinatorActor else {
-            performCoordinator(coordinator.onMessage(from: from, message, now: Instant(milliseconds: now)))
+            var actions = takeActionBuffer()
+            coordinator.onMessage(from: from, message, now: Instant(milliseconds: now), into: &actions)
+            performCoordinator(actions)
+            actionBuffer = actions
             return
         }
         runTask { await actor.receive(message, from: from) }

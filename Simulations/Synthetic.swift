@@ -8,11 +8,13 @@ public enum Synthetic {
     public static let segmentBytes = 64
 
     public static func segment(_ shard: ShardID, _ index: UInt32) -> [UInt8] {
-        var w = ByteWriter(capacity: 13)
-        w.u64(shard.pack.raw)
-        w.u8(shard.index)
-        w.u32(index)
-        return Blake2b.hash(w.bytes, outputLength: segmentBytes)
+        // (pack u64 BE ‖ index u8 ‖ segment u32 BE), assembled on the stack.
+        var input: (UInt64, UInt8, UInt8, UInt8, UInt8, UInt8) = (shard.pack.raw.bigEndian, shard.index, 0, 0, 0, 0)
+        let i = index.bigEndian
+        return withUnsafeMutableBytes(of: &input) { raw in
+            withUnsafeBytes(of: i) { raw.baseAddress!.advanced(by: 9).copyMemory(from: $0.baseAddress!, byteCount: 4) }
+            return Blake2b.hash(UnsafeRawBufferPointer(rebasing: raw[0..<13]), outputLength: segmentBytes)
+        }
     }
 
     public static func segments(_ shard: ShardID, count: UInt32) -> [[UInt8]] {

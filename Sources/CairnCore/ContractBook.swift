@@ -165,22 +165,28 @@ public struct ContractBook: Sendable {
 
     /// The shard for an active held contract arrived; false if there is no such contract.
     public mutating func onStore(_ id: ContractID, shard: ShardID) -> Bool {
-        guard var c = held[id], c.terms.shard == shard, c.state == .active else { return false }
-        c.stored = true
-        held[id] = c
+        // In place: copying the contract out and back retains and releases its signatures.
+        guard let i = held.index(forKey: id), held.values[i].terms.shard == shard, held.values[i].state == .active
+        else { return false }
+        held.values[i].stored = true
         heldPacks[shard.pack]?.stored = true
         return true
     }
 
     /// The owner released the contract: keep the shard for the grace period.
     public mutating func onRelease(_ id: ContractID, now: Instant) -> Instant? {
-        guard var c = held[id] else { return nil }
-        if case .grace(let until) = c.state { return until }
-        let until = now + c.terms.grace
-        c.state = .grace(until: until)
-        held[id] = c
+        guard let i = held.index(forKey: id) else { return nil }
+        if case .grace(let until) = held.values[i].state { return until }
+        let until = now + held.values[i].terms.grace
+        held.values[i].state = .grace(until: until)
         noteExpiry(until)
         return until
+    }
+
+    /// When an owned contract's term ends, without copying the contract.
+    public func ownedEnd(_ id: ContractID) -> Instant? {
+        guard let i = owned.index(forKey: id) else { return nil }
+        return owned.values[i].terms.end
     }
 
     /// The held contract covering `shard`, if any.

@@ -84,7 +84,13 @@ public struct CoordinatorCore: Sendable {
 
     public mutating func onMessage(from: NodeID, _ message: Message, now: Instant) -> [Action] {
         var actions = [Action]()
-        guard from != .coordinator else { return actions }
+        onMessage(from: from, message, now: now, into: &actions)
+        return actions
+    }
+
+    /// `onMessage` appending to a caller's buffer.
+    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant, into actions: inout [Action]) {
+        guard from != .coordinator else { return }
         ensure(from)
         entries[from.index].lastSeen = now
         entries[from.index].seenThisSlot = true
@@ -127,11 +133,14 @@ public struct CoordinatorCore: Sendable {
         case let .uptimeQuery(request, nodes):
             var out = [UptimeEntry]()
             out.reserveCapacity(nodes.count)
-            for node in nodes where node != .coordinator {
-                ensure(node)
-                let i = node.index
-                out.append(UptimeEntry(node: node, permille: entries[i].uptime.permille,
-                                       excluded: entries[i].reputation.standing == .excluded))
+            for node in nodes where node != .coordinator { ensure(node) }
+            // Read in place (a copied entry would retain and release its key).
+            entries.withUnsafeBufferPointer { e in
+                for node in nodes where node != .coordinator {
+                    let i = node.index
+                    out.append(UptimeEntry(node: node, permille: e[i].uptime.permille,
+                                           excluded: e[i].reputation.standing == .excluded))
+                }
             }
             actions.append(.send(to: from, .uptimeReply(request: request, entries: out)))
         case let .report(holder, fault, since):
@@ -176,7 +185,6 @@ public struct CoordinatorCore: Sendable {
         default:
             break
         }
-        return actions
     }
 
     /// Closes one uptime slot for every member: answered if the node was heard from.

@@ -59,19 +59,22 @@ public enum Placement {
         scored.reserveCapacity(sample)
         var seen = [NodeID]()
         seen.reserveCapacity(sample)
-        for _ in 0..<sample {
-            let node = members[rng.index(members.count)]
-            if node == request.owner || seen.contains(node) || request.exclude.contains(node) { continue }
-            seen.append(node)
-            let i = node.index
-            guard entries[i].joined, entries[i].reputation.standing != .excluded,
-                  entries[i].free >= request.shardBytes
-            else { continue }
-            let lowUptime: UInt64 = entries[i].uptime.permille < thresholdPermille ? 1 : 0
-            let stale: UInt64 = (entries[i].lastSeen.map { now - $0 > recentWithin } ?? true) ? 1 : 0
-            let distance = UInt64(min(speedDistance(entries[i].speed, request.speed), 31))
-            let rank = lowUptime << 62 | stale << 61 | distance << 56 | (rng.next() >> 8)
-            scored.append((rank, node))
+        // Entries are read in place (a copied entry would retain and release its key).
+        entries.withUnsafeBufferPointer { entries in
+            for _ in 0..<sample {
+                let node = members[rng.index(members.count)]
+                if node == request.owner || seen.contains(node) || request.exclude.contains(node) { continue }
+                seen.append(node)
+                let i = node.index
+                guard entries[i].joined, entries[i].reputation.standing != .excluded,
+                      entries[i].free >= request.shardBytes
+                else { continue }
+                let lowUptime: UInt64 = entries[i].uptime.permille < thresholdPermille ? 1 : 0
+                let stale: UInt64 = (entries[i].lastSeen.map { now - $0 > recentWithin } ?? true) ? 1 : 0
+                let distance = UInt64(min(speedDistance(entries[i].speed, request.speed), 31))
+                let rank = lowUptime << 62 | stale << 61 | distance << 56 | (rng.next() >> 8)
+                scored.append((rank, node))
+            }
         }
         scored.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
         return scored.prefix(request.count).map(\.1)

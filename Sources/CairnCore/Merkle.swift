@@ -8,20 +8,22 @@ public enum Merkle {
     public static let hashBytes = 32
 
     public static func leafHash(_ segment: [UInt8]) -> [UInt8] {
-        var input = [UInt8](repeating: 0, count: 1 + segment.count)
-        input.withUnsafeMutableBufferPointer { buf in
-            for i in 0..<segment.count { buf[i + 1] = segment[i] }
-        }
-        return Blake2b.hash(input)
+        segment.withUnsafeBytes { hashPrefixed(0, $0, UnsafeRawBufferPointer(start: nil, count: 0)) }
     }
 
     public static func nodeHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
-        var input = [UInt8]()
-        input.reserveCapacity(1 + left.count + right.count)
-        input.append(1)
-        input.append(contentsOf: left)
-        input.append(contentsOf: right)
-        return Blake2b.hash(input)
+        left.withUnsafeBytes { l in right.withUnsafeBytes { r in hashPrefixed(1, l, r) } }
+    }
+
+    /// BLAKE2b-256(prefix ‖ a ‖ b), the input assembled on the stack.
+    private static func hashPrefixed(_ prefix: UInt8, _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> [UInt8] {
+        let count = 1 + a.count + b.count
+        return withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { buf in
+            buf[0] = prefix
+            if a.count > 0 { UnsafeMutableRawBufferPointer(rebasing: buf[1..<1 + a.count]).copyMemory(from: a) }
+            if b.count > 0 { UnsafeMutableRawBufferPointer(rebasing: buf[1 + a.count..<count]).copyMemory(from: b) }
+            return Blake2b.hash(UnsafeRawBufferPointer(buf))
+        }
     }
 
     /// All levels, leaves first.

@@ -194,6 +194,12 @@ public struct NodeCore: Sendable {
 
     public mutating func onTimer(_ timer: TimerKind, now: Instant) -> [Action] {
         var actions = [Action]()
+        onTimer(timer, now: now, into: &actions)
+        return actions
+    }
+
+    /// `onTimer` appending to a caller's buffer.
+    public mutating func onTimer(_ timer: TimerKind, now: Instant, into actions: inout [Action]) {
         switch timer {
         case .heartbeat:
             let (freed, entered) = book.expire(now: now)
@@ -270,7 +276,6 @@ public struct NodeCore: Sendable {
         case .expiry, .uptimeSlot:
             break
         }
-        return actions
     }
 
     /// Abandons replacements, matches and fetches that took longer than the repair timeout.
@@ -489,6 +494,12 @@ public struct NodeCore: Sendable {
 
     public mutating func onMessage(from: NodeID, _ message: Message, now: Instant) -> [Action] {
         var actions = [Action]()
+        onMessage(from: from, message, now: now, into: &actions)
+        return actions
+    }
+
+    /// `onMessage` appending to a caller's buffer (the simulator reuses one for every event).
+    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant, into actions: inout [Action]) {
         switch message {
         // Owner side.
         case let .matchReply(request, _, candidates) where from == .coordinator:
@@ -596,15 +607,28 @@ public struct NodeCore: Sendable {
                 if needsData(p) { startFetch(pack: p, now: now, into: &actions) }
             }
         case let .uptimeReply(_, entries) where from == .coordinator:
+            // The coordinator answers in the order asked (sorted, unique): look entries up by
+            // binary search; any other order falls back to a dictionary (the last entry for
+            // a node wins, as before).
+            let sorted = zip(entries, entries.dropFirst()).allSatisfy { $0.node < $1.node }
             var byNode = [NodeID: UptimeEntry]()
-            for e in entries { byNode[e.node] = e }
+            if !sorted { for e in entries { byNode[e.node] = e } }
+            func lookup(_ h: NodeID) -> UptimeEntry? {
+                guard sorted else { return byNode[h] }
+                var lo = 0, hi = entries.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    if entries[mid].node < h { lo = mid + 1 } else { hi = mid }
+                }
+                return lo < entries.count && entries[lo].node == h ? entries[lo] : nil
+            }
             for p in packs.indices where !packs[p].lost {
                 for s in packs[p].slots.indices {
-                    guard let h = packs[p].slots[s].holder, let e = byNode[h] else { continue }
+                    guard let h = packs[p].slots[s].holder, let e = lookup(h) else { continue }
                     // A contract near the end of its term is replaced like an unhealthy one
                     // (renewal by re-placement).
-                    let ending = packs[p].slots[s].contract.flatMap { book.owned[$0] }
-                        .map { now + params.repairInterval * 2 >= $0.terms.end } ?? false
+                    let ending = packs[p].slots[s].contract.flatMap { book.ownedEnd($0) }
+                        .map { now + params.repairInterval * 2 >= $0 } ?? false
                     let bad = e.excluded || e.permille < params.uptimeThresholdPermille || ending
                         || packs[p].slots[s].fetchMisses >= params.fetchMissesMax
                     packs[p].slots[s].unhealthy = bad
@@ -657,7 +681,6 @@ public struct NodeCore: Sendable {
         default:
             break
         }
-        return actions
     }
 
     private mutating func onVerdict(_ verdict: ChallengeScheduler.Verdict, now: Instant, into actions: inout [Action]) {
