@@ -4,7 +4,7 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
             case notInitialized, alreadyInitialized, wrongOwner, corrupt, unrecoverable, targetUnavailable
-            case io, invalidArgument, notFound, interrupted
+            case io, invalidArgument, notFound
         }
 
         private let value: Value
@@ -19,7 +19,6 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
         public static let io = Code(.io)
         public static let invalidArgument = Code(.invalidArgument)
         public static let notFound = Code(.notFound)
-        public static let interrupted = Code(.interrupted)
 
         public var description: String { value.rawValue }
     }

@@ -14,8 +14,6 @@ public enum Limits {
     public static let merkleSegment = 64 * 1024
     /// Most shards a pack can be split into.
     public static let shardCountMax = 255
-    /// Largest encoded tree blob a reader accepts.
-    public static let treeMax = 1 << 31
     /// Entries a tree may list.
     public static let treeEntriesMax = 50_000_000
     /// Snapshots and packs a root record may list.

@@ -121,14 +121,6 @@ public final class LocalTarget: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
     }
 
-    public func deleteShard(pack: PackID, index: Int) throws(DataError) {
-        do {
-            _ = try env.write { txn in try txn.delete(shards, Self.shardKey(pack, index)) }
-        } catch {
-            throw DataError(.io, "could not delete shard \(index) of pack \(pack) on target \(path)", cause: error)
-        }
-    }
-
     public func writeRoot(_ envelope: [UInt8]) throws(DataError) {
         do {
             try env.write { txn in try txn.put(meta, Self.rootKey, envelope) }

@@ -16,8 +16,6 @@ final class PackReader: @unchecked Sendable {
         self.packs = Dictionary(packs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    func record(_ id: PackID) -> PackRecord? { packs[id] }
-
     /// The bytes of one chunk, decrypted and decompressed.
     func chunk(_ ref: ChunkRef, key: SymmetricKey) throws(DataError) -> [UInt8] {
         let pack = try self.pack(ref.pack, verify: false)
