@@ -228,10 +228,6 @@ extension Repository {
     }
 }
 
-extension FileWalker {
-    mutating func note(_ warning: String) { appendWarning(warning) }
-}
-
 /// The moving parts of one backup: the batch of chunks being hashed and sealed, the pack
 /// being filled, and the writer behind it.
 struct BackupRun {
@@ -320,7 +316,7 @@ struct BackupRun {
     }
 
     private mutating func append(id: ChunkID, sealed: [UInt8], plainLength: Int) throws(DataError) -> ChunkRef {
-        if let full = pack, !full.isEmpty, !full.fits(sealed.count) || full.length + sealed.count > writer.packTarget {
+        if let full = pack, !full.isEmpty, full.length + sealed.count > writer.packTarget {
             pack = nil
             try writer.submit(full)
         }

@@ -13,7 +13,8 @@ public struct WalkedItem: Sendable {
 public struct FileWalker {
     public private(set) var warnings: [String] = []
 
-    mutating func appendWarning(_ w: String) { warnings.append(w) }
+    /// Records something the caller noticed about a walked entry (read later).
+    mutating func note(_ warning: String) { warnings.append(warning) }
 
     public init() {}
 

@@ -26,10 +26,8 @@ final class PackBuffer: @unchecked Sendable {
 
     var isEmpty: Bool { refs.isEmpty }
 
-    func fits(_ count: Int) -> Bool { length + count <= packCapacity }
-
     func append(id chunk: ChunkID, sealed: [UInt8], plainLength: Int) -> ChunkRef {
-        precondition(fits(sealed.count), "pack \(id) of \(length) bytes cannot take \(sealed.count) more (capacity \(packCapacity))")
+        precondition(length + sealed.count <= packCapacity, "pack \(id) of \(length) bytes cannot take \(sealed.count) more (capacity \(packCapacity))")
         let ref = ChunkRef(id: chunk, pack: id, offset: UInt32(length), sealedLength: UInt32(sealed.count),
                            plainLength: UInt32(plainLength))
         sealed.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: memory[length..<length + $0.count]).copyMemory(from: $0) }

@@ -37,7 +37,8 @@ public final class Repository: @unchecked Sendable {
     /// The newest root record among the local index and every reachable target (highest
     /// sequence wins; a copy that does not verify is skipped and reported).
     public func currentRoot(targets: TargetSet) throws(DataError) -> (root: RootRecord?, problems: [String]) {
-        var best = try state.root()
+        let local = try state.root()
+        var best = local
         var problems: [String] = []
         for (i, t) in targets.targets.enumerated() {
             guard let t else { continue }
@@ -50,7 +51,7 @@ public final class Repository: @unchecked Sendable {
                 problems.append("target \(i + 1) (\(targets.paths[i])): \(error.message)")
             }
         }
-        if let best, try state.root()?.sequence != best.sequence {
+        if let best, local?.sequence != best.sequence {
             // Learned from the targets (after a recovery, or another device's backup).
             try state.importPacks(best.packs)
             try state.saveRoot(best)
