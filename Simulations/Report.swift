@@ -105,12 +105,12 @@ public enum Report {
             }
 
             """
-        try metrics.write(toFile: dir + "/metrics.json", atomically: true, encoding: .utf8)
+        try metrics.write(toFile: dir + "/metrics.json", atomically: false, encoding: .utf8)
         var csv = "hours,nodes_online,healthy_shards,repairs_in_flight,packs_lost,messages\n"
         for s in r.timeseries {
             csv += "\(json(s.hours)),\(s.nodesOnline),\(s.healthyShards),\(s.repairsInFlight),\(s.packsLost),\(s.messages)\n"
         }
-        try csv.write(toFile: dir + "/timeseries.csv", atomically: true, encoding: .utf8)
+        try csv.write(toFile: dir + "/timeseries.csv", atomically: false, encoding: .utf8)
     }
 
     static func json(_ x: Double) -> String {

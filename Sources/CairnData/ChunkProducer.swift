@@ -5,14 +5,20 @@ import Foundation
 /// `Limits.batchBytes` through a queue of at most `depth` batches, which bounds memory.
 final class ChunkProducer: @unchecked Sendable {
     enum Event {
-        case chunk(entry: Int, bytes: [UInt8])
+        /// A chunk of file `entry`: bytes `range` of the batch's `data`.
+        case chunk(entry: Int, range: Range<Int>)
         case fileDone(entry: Int, bytesRead: UInt64)
         case fileFailed(entry: Int, reason: String)
     }
 
+    /// The chunks of a batch sit back to back in one buffer (one allocation per batch, and
+    /// the hasher can take them all at once).
     struct Batch {
         var events: [Event] = []
-        var bytes = 0
+        var data: [UInt8] = []
+        var bytes: Int { data.count }
+
+        init(capacity: Int) { data.reserveCapacity(capacity) }
     }
 
     private let files: [(entry: Int, path: String)]
@@ -68,7 +74,10 @@ final class ChunkProducer: @unchecked Sendable {
     }
 
     private func produce() {
-        var batch = Batch()
+        // A batch closes once it reaches batchBytes, so it never holds more than that
+        // plus one maximum-size chunk.
+        let capacity = Limits.batchBytes + parameters.maxSize
+        var batch = Batch(capacity: capacity)
         defer {
             condition.lock()
             if !cancelled, !batch.events.isEmpty { ready.append(batch) }
@@ -80,18 +89,23 @@ final class ChunkProducer: @unchecked Sendable {
             var total: UInt64 = 0
             do {
                 var chunker = try FileChunker(path: path, parameters: parameters)
-                while let chunk = try chunker.next() {
-                    total += UInt64(chunk.bytes.count)
-                    batch.bytes += chunk.bytes.count
-                    batch.events.append(.chunk(entry: entry, bytes: chunk.bytes))
+                while let range = try chunker.nextChunk({ (_, bytes) -> Range<Int> in
+                    let start = batch.data.count
+                    batch.data.append(contentsOf: bytes)
+                    return start..<batch.data.count
+                }) {
+                    total += UInt64(range.count)
+                    batch.events.append(.chunk(entry: entry, range: range))
                     if batch.bytes >= Limits.batchBytes {
                         guard hand(batch) else { return }
-                        batch = Batch()
+                        batch = Batch(capacity: capacity)
                     }
                 }
                 batch.events.append(.fileDone(entry: entry, bytesRead: total))
-            } catch {
+            } catch let error as ChunkerError {
                 batch.events.append(.fileFailed(entry: entry, reason: error.message))
+            } catch {
+                batch.events.append(.fileFailed(entry: entry, reason: "\(error)"))
             }
         }
     }

@@ -100,7 +100,10 @@ public struct DataDirectory: Sendable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         do {
-            try enc.encode(config).write(to: URL(fileURLWithPath: configPath), options: .atomic)
+            let bytes = try enc.encode(config)
+            try AtomicFile.write(Array(bytes), to: configPath, mode: 0o644)
+        } catch let error as DataError {
+            throw error
         } catch {
             throw DataError(.io, "cannot write \(configPath)", cause: error)
         }
@@ -110,9 +113,27 @@ public struct DataDirectory: Sendable {
 /// Files that hold secrets: created 0600 before any byte is written, replaced atomically.
 public enum SecretFile {
     public static func write(_ bytes: [UInt8], to path: String) throws(DataError) {
+        try AtomicFile.write(bytes, to: path, mode: 0o600)
+    }
+
+    public static func read(_ path: String) throws(DataError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DataError(.io, "cannot read \(path)")
+        }
+        return [UInt8](data)
+    }
+}
+
+/// Whole-file replacement through `PATH.tmp` in the same folder, fsync and rename: a crash
+/// leaves the old file or the new one, never half of one. (Foundation's `.atomic` writes
+/// go through a `TemporaryDirectory.*` folder in /tmp that it never removes.)
+public enum AtomicFile {
+    /// The temporary file is created with `mode` before any byte is written, so a secret
+    /// is never readable by others, even briefly.
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t) throws(DataError) {
         let tmp = path + ".tmp"
         unlink(tmp)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode)
         guard fd >= 0 else {
             throw DataError(.io, "cannot create \(tmp): \(String(cString: strerror(errno)))")
         }
@@ -135,12 +156,5 @@ public enum SecretFile {
             unlink(tmp)
             throw DataError(.io, "cannot write \(path): \(msg)")
         }
-    }
-
-    public static func read(_ path: String) throws(DataError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError(.io, "cannot read \(path)")
-        }
-        return [UInt8](data)
     }
 }

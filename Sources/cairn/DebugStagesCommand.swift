@@ -47,6 +47,11 @@ struct DebugStages: ParsableCommand {
         measure("hash (keyed BLAKE2b-256)", data.count) {
             data.withUnsafeBytes { b in for r in ranges { _ = Blake2b.hash(UnsafeRawBufferPointer(rebasing: b[r]), key: key) } }
         }
+        measure("hash (keyed BLAKE2b-256, 8 lanes)", data.count) {
+            data.withUnsafeBytes { b in
+                _ = Blake2bLanes.hash(ranges.map { Blake2bLanes.Message(body: UnsafeRawBufferPointer(rebasing: b[$0])) }, key: key)
+            }
+        }
         var compressed = 0
         measure("compress (zstd level \(ChunkSealer.compressionLevel))", data.count) {
             data.withUnsafeBytes { b in for r in ranges { compressed += Zstd.compress(UnsafeRawBufferPointer(rebasing: b[r]), level: ChunkSealer.compressionLevel).count } }
@@ -72,6 +77,9 @@ struct DebugStages: ParsableCommand {
         }
         measure("merkle (BLAKE2b, 64 KiB seg.)", n * shardSize) {
             for i in 0..<n { _ = MerkleTree.root(of: UnsafeRawBufferPointer(rebasing: area[i * shardSize..<(i + 1) * shardSize])) }
+        }
+        measure("merkle, all shards of a pack at once", n * shardSize) {
+            _ = MerkleTree.roots(of: (0..<n).map { UnsafeRawBufferPointer(rebasing: area[$0 * shardSize..<($0 + 1) * shardSize]) })
         }
         print("  (merkle is measured per shard byte; a pack costs n/k times that)")
     }

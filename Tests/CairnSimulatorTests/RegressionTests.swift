@@ -46,7 +46,7 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
         return
     }
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-small-\(getpid()).json").path
-    try json.write(toFile: file, atomically: true, encoding: .utf8)
+    try json.write(toFile: file, atomically: false, encoding: .utf8)
     defer { try? FileManager.default.removeItem(atPath: file) }
     let run = try Package.run(cairn, ["simulate", file, "--seed", "7"])
     #expect(run.stdout.hasSuffix("trace-hash: \(a)\n"))
@@ -58,7 +58,7 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
         return
     }
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-bad-\(getpid()).json").path
-    try #"{"nodes": 10, "protocol": {"k": "four"}}"#.write(toFile: file, atomically: true, encoding: .utf8)
+    try #"{"nodes": 10, "protocol": {"k": "four"}}"#.write(toFile: file, atomically: false, encoding: .utf8)
     defer { try? FileManager.default.removeItem(atPath: file) }
     let run = try Package.run(cairn, ["simulate", file, "--seed", "1"])
     #expect(run.status == 2)
