@@ -6,6 +6,7 @@
 
 #include "blake2b_lanes.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -56,8 +57,8 @@ static inline uint64_t load64(const uint8_t *p) {
     return w;
 }
 
-static void compress_portable(lanes_state *s) {
-    for (int j = 0; j < LANES; j++) {
+static void compress_portable(lanes_state *s, int lanes) {
+    for (int j = 0; j < lanes; j++) {
         uint64_t m[16], v[16];
         for (int i = 0; i < 16; i++) m[i] = load64(s->block[j] + 8 * i);
         for (int i = 0; i < 8; i++) {
@@ -95,7 +96,8 @@ static void compress_portable(lanes_state *s) {
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f")))
-static void compress_avx512(lanes_state *s) {
+static void compress_avx512(lanes_state *s, int lanes) {
+    (void)lanes;
     // Message word i of every lane, fetched by one gather from the eight block addresses.
     const __m512i addr = _mm512_loadu_si512((const void *)s->block);
     __m512i m[16];
@@ -139,15 +141,80 @@ static void compress_avx512(lanes_state *s) {
         _mm512_storeu_si512((void *)s->h[i], _mm512_xor_si512(h, _mm512_xor_si512(v[i], v[i + 8])));
     }
 }
+
+/// Four lanes in 256-bit registers, for calls with few messages (the chunks of one batch):
+/// on CPUs that split 512-bit operations in two halves (AMD Zen 4) four lanes cost half
+/// as much per block, so uneven messages waste less. AVX2 has no 64-bit rotate; the byte
+/// rotations are shuffles.
+__attribute__((target("avx2")))
+static void compress_avx2(lanes_state *s, int lanes) {
+    (void)lanes;
+    const __m256i addr = _mm256_loadu_si256((const __m256i *)(const void *)s->block);
+    __m256i m[16];
+    for (int i = 0; i < 16; i++) {
+        m[i] = _mm256_i64gather_epi64((const long long *)0, _mm256_add_epi64(addr, _mm256_set1_epi64x(8 * i)), 1);
+    }
+    const __m256i rot16 = _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
+                                           2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
+    const __m256i rot24 = _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
+                                           3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
+    __m256i v[16];
+    for (int i = 0; i < 8; i++) {
+        v[i] = _mm256_loadu_si256((const __m256i *)(const void *)s->h[i]);
+        v[i + 8] = _mm256_set1_epi64x((long long)IV[i]);
+    }
+    v[12] = _mm256_xor_si256(v[12], _mm256_loadu_si256((const __m256i *)(const void *)s->counter));
+    v[14] = _mm256_xor_si256(v[14], _mm256_loadu_si256((const __m256i *)(const void *)s->last));
+#define ROTR32(x) _mm256_shuffle_epi32((x), _MM_SHUFFLE(2, 3, 0, 1))
+#define ROTR24(x) _mm256_shuffle_epi8((x), rot24)
+#define ROTR16(x) _mm256_shuffle_epi8((x), rot16)
+#define ROTR63(x) _mm256_or_si256(_mm256_srli_epi64((x), 63), _mm256_add_epi64((x), (x)))
+#define G(a, b, c, d, x, y)                                                   \
+    do {                                                                      \
+        v[a] = _mm256_add_epi64(_mm256_add_epi64(v[a], v[b]), (x));           \
+        v[d] = ROTR32(_mm256_xor_si256(v[d], v[a]));                          \
+        v[c] = _mm256_add_epi64(v[c], v[d]);                                  \
+        v[b] = ROTR24(_mm256_xor_si256(v[b], v[c]));                          \
+        v[a] = _mm256_add_epi64(_mm256_add_epi64(v[a], v[b]), (y));           \
+        v[d] = ROTR16(_mm256_xor_si256(v[d], v[a]));                          \
+        v[c] = _mm256_add_epi64(v[c], v[d]);                                  \
+        v[b] = ROTR63(_mm256_xor_si256(v[b], v[c]));                          \
+    } while (0)
+#pragma clang loop unroll(full)
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *z = SIGMA[r];
+        G(0, 4, 8, 12, m[z[0]], m[z[1]]);
+        G(1, 5, 9, 13, m[z[2]], m[z[3]]);
+        G(2, 6, 10, 14, m[z[4]], m[z[5]]);
+        G(3, 7, 11, 15, m[z[6]], m[z[7]]);
+        G(0, 5, 10, 15, m[z[8]], m[z[9]]);
+        G(1, 6, 11, 12, m[z[10]], m[z[11]]);
+        G(2, 7, 8, 13, m[z[12]], m[z[13]]);
+        G(3, 4, 9, 14, m[z[14]], m[z[15]]);
+    }
+#undef G
+#undef ROTR32
+#undef ROTR24
+#undef ROTR16
+#undef ROTR63
+    for (int i = 0; i < 8; i++) {
+        __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)s->h[i]);
+        _mm256_storeu_si256((__m256i *)(void *)s->h[i], _mm256_xor_si256(h, _mm256_xor_si256(v[i], v[i + 8])));
+    }
+}
 #endif
 
 int cairn_blake2b_lanes_vectorized(void) {
 #if defined(__x86_64__)
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
-#else
-    return 0;
+    if (__builtin_cpu_supports("avx512f")) return 2;
+    if (__builtin_cpu_supports("avx2")) return 1;
 #endif
+    return 0;
 }
+
+/// Messages in a call at or above which eight lanes pay: with fewer, lanes that finish
+/// early have nothing to take and run empty.
+#define EIGHT_LANE_MIN_MESSAGES 32
 
 /// Where one lane is: which message, how far into its stream (key block ‖ head ‖ body).
 typedef struct {
@@ -167,9 +234,20 @@ static void stage_part(uint8_t *dst, uint64_t from, const uint8_t *seg, uint64_t
     if (lo < hi) memcpy(dst + (lo - from), seg + (lo - start), (size_t)(hi - lo));
 }
 
+typedef struct {
+    uint64_t length;
+    size_t index;
+} by_length;
+
+static int longest_first(const void *a, const void *b) {
+    const by_length *x = a, *y = b;
+    if (x->length != y->length) return x->length > y->length ? -1 : 1;
+    return x->index < y->index ? -1 : (x->index > y->index ? 1 : 0);
+}
+
 int cairn_blake2b_lanes(const cairn_b2_message *messages, size_t count,
                         const uint8_t *key, size_t key_len,
-                        uint8_t *out, size_t out_len, int portable_only) {
+                        uint8_t *out, size_t out_len, int path) {
     if (out_len < 1 || out_len > 64 || key_len > 64 || (key_len > 0 && key == NULL)) return -1;
     for (size_t i = 0; i < count; i++) {
         if (messages[i].head_len > CAIRN_B2_HEAD_MAX) return -1;
@@ -180,10 +258,30 @@ int cairn_blake2b_lanes(const cairn_b2_message *messages, size_t count,
     const uint64_t key_part = key_len > 0 ? BLOCK : 0;
     const uint64_t param = 0x01010000ULL ^ ((uint64_t)key_len << 8) ^ (uint64_t)out_len;
 
-    void (*compress)(lanes_state *) = compress_portable;
+    const int available = cairn_blake2b_lanes_vectorized();
+    if (path > available) return -2;
+    if (path < 0) path = available == 2 && count < EIGHT_LANE_MIN_MESSAGES ? 1 : available;
+    void (*compress)(lanes_state *, int) = compress_portable;
+    int lanes = LANES;
 #if defined(__x86_64__)
-    if (!portable_only && cairn_blake2b_lanes_vectorized()) compress = compress_avx512;
+    if (path == 2) {
+        compress = compress_avx512;
+    } else if (path == 1) {
+        compress = compress_avx2;
+        lanes = 4;
+    }
 #endif
+
+    // Longest first, so the lanes finish close together (a lane idles once the messages
+    // run out); without memory for the order, the given order is still correct.
+    by_length *order = count > 1 ? malloc(count * sizeof *order) : NULL;
+    if (order != NULL) {
+        for (size_t i = 0; i < count; i++) {
+            order[i].length = (uint64_t)messages[i].head_len + messages[i].body_len;
+            order[i].index = i;
+        }
+        qsort(order, count, sizeof *order, longest_first);
+    }
 
     lanes_state s;
     memset(&s, 0, sizeof s);
@@ -192,10 +290,12 @@ int cairn_blake2b_lanes(const cairn_b2_message *messages, size_t count,
     size_t next = 0;
     for (;;) {
         int busy = 0;
-        for (int j = 0; j < LANES; j++) {
+        for (int j = 0; j < lanes; j++) {
             if (!l[j].busy && next < count) {
-                const cairn_b2_message *m = &messages[next];
-                l[j].message = next++;
+                const size_t index = order != NULL ? order[next].index : next;
+                next++;
+                const cairn_b2_message *m = &messages[index];
+                l[j].message = index;
                 l[j].position = 0;
                 l[j].total = key_part + m->head_len + m->body_len;
                 l[j].busy = 1;
@@ -227,8 +327,8 @@ int cairn_blake2b_lanes(const cairn_b2_message *messages, size_t count,
             s.last[j] = last ? ~0ULL : 0;
         }
         if (busy == 0) break;
-        compress(&s);
-        for (int j = 0; j < LANES; j++) {
+        compress(&s, lanes);
+        for (int j = 0; j < lanes; j++) {
             if (!l[j].busy) continue;
             if (s.last[j]) {
                 uint8_t digest[64];
@@ -240,5 +340,6 @@ int cairn_blake2b_lanes(const cairn_b2_message *messages, size_t count,
             }
         }
     }
+    free(order);
     return 0;
 }

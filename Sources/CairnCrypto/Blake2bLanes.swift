@@ -1,16 +1,27 @@
 internal import CBlake2bLanes
 
 /// BLAKE2b of many messages at once: the same digests as `Blake2b.hash`, message by
-/// message, computed eight at a time in the lanes of one AVX-512 compression when the CPU
-/// has it. BLAKE2b is the slowest stage of a backup (every chunk id and every Merkle leaf
+/// message, computed eight (AVX-512) or four (AVX2) at a time in the lanes of one vector
+/// compression. BLAKE2b is the slowest stage of a backup (every chunk id and every Merkle leaf
 /// of every shard), and libsodium hashes one message at a time.
 public enum Blake2bLanes {
     /// The longest `prefix` a message may carry.
     public static let prefixMax = 64
 
-    /// True when this CPU runs the eight-lane code; otherwise the lanes run one after
-    /// another in portable C (still BLAKE2b, at about libsodium's speed).
-    public static var vectorized: Bool { cairn_blake2b_lanes_vectorized() != 0 }
+    /// How the lanes are computed. Every path gives the same digests.
+    public enum Path: Int32, Sendable, CaseIterable {
+        /// One lane after another in C, about libsodium's speed.
+        case portable = 0
+        /// Four lanes in AVX2 registers.
+        case avx2 = 1
+        /// Eight lanes in AVX-512 registers.
+        case avx512 = 2
+    }
+
+    /// The paths this CPU can run (portable always).
+    public static var availablePaths: [Path] {
+        Path.allCases.filter { $0.rawValue <= cairn_blake2b_lanes_vectorized() }
+    }
 
     /// One message: `prefix ‖ body`, hashed without copying the two together.
     public struct Message {
@@ -25,9 +36,10 @@ public enum Blake2bLanes {
     }
 
     /// The digests of `messages`, `outputLength` bytes each, concatenated in order.
-    /// `portable` forces the portable code (the tests compare both paths).
+    /// `path` forces one way of computing them (the tests compare them all); by default
+    /// the fastest for this CPU and this many messages. It must be in `availablePaths`.
     public static func hash(_ messages: [Message], outputLength: Int = 32, key: [UInt8] = [],
-                            portable: Bool = false) -> [UInt8] {
+                            path: Path? = nil) -> [UInt8] {
         precondition((Blake2b.outputMin...Blake2b.outputMax).contains(outputLength), "BLAKE2b output length \(outputLength)")
         precondition(key.count <= Blake2b.keyMax, "BLAKE2b key length \(key.count)")
         precondition(messages.allSatisfy { $0.prefix.count <= prefixMax }, "BLAKE2b lanes: prefix over \(prefixMax) bytes")
@@ -39,7 +51,7 @@ public enum Blake2bLanes {
         let total = messages.count * outputLength
         return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
             let rc = key.withUnsafeBufferPointer { k in
-                cairn_blake2b_lanes(c, c.count, k.baseAddress, k.count, out.baseAddress, outputLength, portable ? 1 : 0)
+                cairn_blake2b_lanes(c, c.count, k.baseAddress, k.count, out.baseAddress, outputLength, path?.rawValue ?? -1)
             }
             precondition(rc == 0, "cairn_blake2b_lanes rc=\(rc)")
             initialized = total

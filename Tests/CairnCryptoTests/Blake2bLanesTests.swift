@@ -13,18 +13,18 @@ import CairnCrypto
         return h.finalize()
     }
 
-    static func check(prefixes: [[UInt8]], bodies: [[UInt8]], outputLength: Int, key: [UInt8], portable: Bool) {
+    static func check(prefixes: [[UInt8]], bodies: [[UInt8]], outputLength: Int, key: [UInt8], path: Blake2bLanes.Path) {
         let expected = zip(prefixes, bodies).map { reference($0, $1, outputLength: outputLength, key: key) }
         let got = withBuffers(prefixes) { p in
             withBuffers(bodies) { b in
                 Blake2bLanes.hash((0..<b.count).map { Blake2bLanes.Message(prefix: p[$0], body: b[$0]) },
-                                  outputLength: outputLength, key: key, portable: portable)
+                                  outputLength: outputLength, key: key, path: path)
             }
         }
         #expect(got.count == expected.count * outputLength)
         for i in expected.indices {
             let digest = Array(got[(i * outputLength)..<((i + 1) * outputLength)])
-            #expect(digest == expected[i], "message \(i): prefix \(prefixes[i].count), body \(bodies[i].count) bytes, key \(key.count), out \(outputLength), portable \(portable)")
+            #expect(digest == expected[i], "message \(i): prefix \(prefixes[i].count), body \(bodies[i].count) bytes, key \(key.count), out \(outputLength), path \(path)")
         }
     }
 
@@ -41,27 +41,27 @@ import CairnCrypto
         return recurse(0)
     }
 
-    @Test(arguments: [false, true])
-    func everyLengthAroundTheBlockSizes(portable: Bool) {
+    @Test(arguments: Blake2bLanes.availablePaths)
+    func everyLengthAroundTheBlockSizes(path: Blake2bLanes.Path) {
         var rng = SplitMix64(seed: 7)
         // 0...300 crosses the empty message, one block, two blocks and partial ones; the
         // prefixes shift the body against the block boundaries.
         let lengths = Array(0...300) + [1023, 1024, 1025, 65_536, 65_537]
         let bodies = lengths.map { rng.bytes($0) }
         let prefixes = lengths.indices.map { rng.bytes($0 % 3 == 0 ? 0 : ($0 % 7 == 0 ? Blake2bLanes.prefixMax : $0 % 5)) }
-        Self.check(prefixes: prefixes, bodies: bodies, outputLength: 32, key: [], portable: portable)
-        Self.check(prefixes: prefixes, bodies: bodies, outputLength: 32, key: rng.bytes(32), portable: portable)
-        Self.check(prefixes: prefixes, bodies: bodies, outputLength: 64, key: rng.bytes(64), portable: portable)
-        Self.check(prefixes: prefixes, bodies: bodies, outputLength: 16, key: rng.bytes(1), portable: portable)
+        Self.check(prefixes: prefixes, bodies: bodies, outputLength: 32, key: [], path: path)
+        Self.check(prefixes: prefixes, bodies: bodies, outputLength: 32, key: rng.bytes(32), path: path)
+        Self.check(prefixes: prefixes, bodies: bodies, outputLength: 64, key: rng.bytes(64), path: path)
+        Self.check(prefixes: prefixes, bodies: bodies, outputLength: 16, key: rng.bytes(1), path: path)
     }
 
-    @Test(arguments: [false, true])
-    func fewerMessagesThanLanesAndUnevenLengths(portable: Bool) {
+    @Test(arguments: Blake2bLanes.availablePaths)
+    func fewerMessagesThanLanesAndUnevenLengths(path: Blake2bLanes.Path) {
         var rng = SplitMix64(seed: 11)
         for count in 0...10 {
             let bodies = (0..<count).map { _ in rng.bytes(Int(rng.next() % 5_000)) }
             let prefixes = (0..<count).map { _ in rng.bytes(Int(rng.next() % 3)) }
-            Self.check(prefixes: prefixes, bodies: bodies, outputLength: 32, key: rng.bytes(32), portable: portable)
+            Self.check(prefixes: prefixes, bodies: bodies, outputLength: 32, key: rng.bytes(32), path: path)
         }
     }
 
@@ -76,12 +76,28 @@ import CairnCrypto
         #expect(keyed == Blake2b.hash([UInt8](), outputLength: 64, key: key))
     }
 
-    @Test func vectorizedExactlyWhenTheCPUHasAVX512() throws {
-        // The fast path must not silently fall back on a CPU that has it (nor be chosen
-        // on one that has not). Linux only: the flags come from /proc/cpuinfo.
+    @Test func theDefaultPathMatchesTheReferenceForFewAndManyMessages() {
+        var rng = SplitMix64(seed: 13)
+        for count in [1, 7, 31, 32, 100] {
+            let bodies = (0..<count).map { _ in rng.bytes(Int(rng.next() % 70_000)) }
+            let key = rng.bytes(32)
+            let expected = bodies.map { Blake2b.hash($0, key: key) }.flatMap { $0 }
+            let got = Self.withBuffers(bodies) { b in
+                Blake2bLanes.hash(b.map { Blake2bLanes.Message(body: $0) }, key: key)
+            }
+            #expect(got == expected, "\(count) messages")
+        }
+    }
+
+    @Test func availablePathsFollowTheCPUFlags() throws {
+        // A fast path must not silently go unused on a CPU that has it, nor be chosen on
+        // one that has not. Linux only: the flags come from /proc/cpuinfo.
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
               let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
-        let hasAVX512 = flags.split(separator: " ").contains("avx512f")
-        #expect(Blake2bLanes.vectorized == hasAVX512)
+        let words = Set(flags.split(separator: " "))
+        var expected: [Blake2bLanes.Path] = [.portable]
+        if words.contains("avx2") { expected.append(.avx2) }
+        if words.contains("avx512f") { expected.append(.avx512) }
+        #expect(Blake2bLanes.availablePaths == expected)
     }
 }

@@ -19,17 +19,18 @@ typedef struct {
 
 /// Hashes `count` messages with BLAKE2b (RFC 7693), keyed with `key` when `key_len` > 0,
 /// writing `out_len` bytes per message to `out` (message i at `out + i * out_len`).
-/// The result is exactly BLAKE2b's, message by message; the messages go through eight
-/// lanes of one AVX-512 compression at a time when the CPU has AVX-512, so many messages
-/// hash several times faster than one after another.
-/// Returns 0, or -1 (and writes nothing) when a length is out of range:
-/// out_len in 1...64, key_len in 0...64, head_len <= CAIRN_B2_HEAD_MAX.
-/// `portable_only` != 0 forces the portable code (tests compare both paths).
+/// The result is exactly BLAKE2b's, message by message; the messages go through the lanes
+/// of one vector compression at a time (eight with AVX-512, four with AVX2), so many
+/// messages hash several times faster than one after another.
+/// `path`: -1 picks the fastest for this CPU and call; 0 is portable C, 1 four AVX2
+/// lanes, 2 eight AVX-512 lanes (the tests run every path the CPU has).
+/// Returns 0; -1 (writing nothing) when a length is out of range: out_len in 1...64,
+/// key_len in 0...64, head_len <= CAIRN_B2_HEAD_MAX; -2 when the CPU lacks `path`.
 int cairn_blake2b_lanes(const cairn_b2_message *messages, size_t count,
                         const uint8_t *key, size_t key_len,
-                        uint8_t *out, size_t out_len, int portable_only);
+                        uint8_t *out, size_t out_len, int path);
 
-/// 1 when cairn_blake2b_lanes uses AVX-512 on this CPU.
+/// The best path this CPU runs: 2 (AVX-512), 1 (AVX2) or 0 (portable).
 int cairn_blake2b_lanes_vectorized(void);
 
 #endif
