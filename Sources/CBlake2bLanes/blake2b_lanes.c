@@ -144,69 +144,28 @@ static void compress_avx512(lanes_state *s, int lanes) {
 
 /// Four lanes in 256-bit registers, for calls with few messages (the chunks of one batch):
 /// on CPUs that split 512-bit operations in two halves (AMD Zen 4) four lanes cost half
-/// as much per block, so uneven messages waste less. AVX2 has no 64-bit rotate; the byte
-/// rotations are shuffles.
-__attribute__((target("avx2")))
-static void compress_avx2(lanes_state *s, int lanes) {
-    (void)lanes;
-    const __m256i addr = _mm256_loadu_si256((const __m256i *)(const void *)s->block);
-    __m256i m[16];
-    for (int i = 0; i < 16; i++) {
-        m[i] = _mm256_i64gather_epi64((const long long *)0, _mm256_add_epi64(addr, _mm256_set1_epi64x(8 * i)), 1);
-    }
-    const __m256i rot16 = _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
-                                           2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
-    const __m256i rot24 = _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
-                                           3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
-    __m256i v[16];
-    for (int i = 0; i < 8; i++) {
-        v[i] = _mm256_loadu_si256((const __m256i *)(const void *)s->h[i]);
-        v[i + 8] = _mm256_set1_epi64x((long long)IV[i]);
-    }
-    v[12] = _mm256_xor_si256(v[12], _mm256_loadu_si256((const __m256i *)(const void *)s->counter));
-    v[14] = _mm256_xor_si256(v[14], _mm256_loadu_si256((const __m256i *)(const void *)s->last));
+/// as much per block, so uneven messages waste less. The body is compress4.inc, compiled
+/// twice: AVX2 has no 64-bit rotate (byte rotations become shuffles), AVX-512VL has.
+#define COMPRESS4_NAME compress_avx2
+#define COMPRESS4_TARGET "avx2"
 #define ROTR32(x) _mm256_shuffle_epi32((x), _MM_SHUFFLE(2, 3, 0, 1))
 #define ROTR24(x) _mm256_shuffle_epi8((x), rot24)
 #define ROTR16(x) _mm256_shuffle_epi8((x), rot16)
 #define ROTR63(x) _mm256_or_si256(_mm256_srli_epi64((x), 63), _mm256_add_epi64((x), (x)))
-#define G(a, b, c, d, x, y)                                                   \
-    do {                                                                      \
-        v[a] = _mm256_add_epi64(_mm256_add_epi64(v[a], v[b]), (x));           \
-        v[d] = ROTR32(_mm256_xor_si256(v[d], v[a]));                          \
-        v[c] = _mm256_add_epi64(v[c], v[d]);                                  \
-        v[b] = ROTR24(_mm256_xor_si256(v[b], v[c]));                          \
-        v[a] = _mm256_add_epi64(_mm256_add_epi64(v[a], v[b]), (y));           \
-        v[d] = ROTR16(_mm256_xor_si256(v[d], v[a]));                          \
-        v[c] = _mm256_add_epi64(v[c], v[d]);                                  \
-        v[b] = ROTR63(_mm256_xor_si256(v[b], v[c]));                          \
-    } while (0)
-#pragma clang loop unroll(full)
-    for (int r = 0; r < 12; r++) {
-        const uint8_t *z = SIGMA[r];
-        G(0, 4, 8, 12, m[z[0]], m[z[1]]);
-        G(1, 5, 9, 13, m[z[2]], m[z[3]]);
-        G(2, 6, 10, 14, m[z[4]], m[z[5]]);
-        G(3, 7, 11, 15, m[z[6]], m[z[7]]);
-        G(0, 5, 10, 15, m[z[8]], m[z[9]]);
-        G(1, 6, 11, 12, m[z[10]], m[z[11]]);
-        G(2, 7, 8, 13, m[z[12]], m[z[13]]);
-        G(3, 4, 9, 14, m[z[14]], m[z[15]]);
-    }
-#undef G
-#undef ROTR32
-#undef ROTR24
-#undef ROTR16
-#undef ROTR63
-    for (int i = 0; i < 8; i++) {
-        __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)s->h[i]);
-        _mm256_storeu_si256((__m256i *)(void *)s->h[i], _mm256_xor_si256(h, _mm256_xor_si256(v[i], v[i + 8])));
-    }
-}
+#include "compress4.inc"
+
+#define COMPRESS4_NAME compress_avx512vl
+#define COMPRESS4_TARGET "avx2,avx512f,avx512vl"
+#define ROTR32(x) _mm256_ror_epi64((x), 32)
+#define ROTR24(x) _mm256_ror_epi64((x), 24)
+#define ROTR16(x) _mm256_ror_epi64((x), 16)
+#define ROTR63(x) _mm256_ror_epi64((x), 63)
+#include "compress4.inc"
 #endif
 
 int cairn_blake2b_lanes_vectorized(void) {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx512f")) return 2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return 3;
     if (__builtin_cpu_supports("avx2")) return 1;
 #endif
     return 0;
@@ -260,12 +219,15 @@ int cairn_blake2b_lanes(const cairn_b2_message *messages, size_t count,
 
     const int available = cairn_blake2b_lanes_vectorized();
     if (path > available) return -2;
-    if (path < 0) path = available == 2 && count < EIGHT_LANE_MIN_MESSAGES ? 1 : available;
+    if (path < 0) path = available == 3 && count < EIGHT_LANE_MIN_MESSAGES ? 2 : available;
     void (*compress)(lanes_state *, int) = compress_portable;
     int lanes = LANES;
 #if defined(__x86_64__)
-    if (path == 2) {
+    if (path == 3) {
         compress = compress_avx512;
+    } else if (path == 2) {
+        compress = compress_avx512vl;
+        lanes = 4;
     } else if (path == 1) {
         compress = compress_avx2;
         lanes = 4;

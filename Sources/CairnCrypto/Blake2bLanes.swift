@@ -14,8 +14,11 @@ public enum Blake2bLanes {
         case portable = 0
         /// Four lanes in AVX2 registers.
         case avx2 = 1
-        /// Eight lanes in AVX-512 registers.
-        case avx512 = 2
+        /// Four lanes in 256-bit registers with AVX-512's rotate: for a few messages of
+        /// uneven length.
+        case avx512vl = 2
+        /// Eight lanes in AVX-512 registers: for many messages.
+        case avx512 = 3
     }
 
     /// The paths this CPU can run (portable always).

@@ -31,7 +31,7 @@ struct DebugStages: ParsableCommand {
             let t0 = DispatchTime.now().uptimeNanoseconds
             try body()
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            print("  " + name.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: "%8.0f MB/s", Double(bytes) / dt / 1e6))
+            print("  " + name.padding(toLength: 46, withPad: " ", startingAt: 0) + String(format: "%8.0f MB/s", Double(bytes) / dt / 1e6))
         }
         var lengths: [Int] = []
         measure("chunk (FastCDC, avg 1 MiB)", data.count) {
@@ -47,9 +47,12 @@ struct DebugStages: ParsableCommand {
         measure("hash (keyed BLAKE2b-256)", data.count) {
             data.withUnsafeBytes { b in for r in ranges { _ = Blake2b.hash(UnsafeRawBufferPointer(rebasing: b[r]), key: key) } }
         }
-        measure("hash (keyed BLAKE2b-256, 8 lanes)", data.count) {
-            data.withUnsafeBytes { b in
-                _ = Blake2bLanes.hash(ranges.map { Blake2bLanes.Message(body: UnsafeRawBufferPointer(rebasing: b[$0])) }, key: key)
+        for path in Blake2bLanes.availablePaths {
+            measure("hash (keyed BLAKE2b-256, lanes: \(path))", data.count) {
+                data.withUnsafeBytes { b in
+                    _ = Blake2bLanes.hash(ranges.map { Blake2bLanes.Message(body: UnsafeRawBufferPointer(rebasing: b[$0])) },
+                                          key: key, path: path)
+                }
             }
         }
         var compressed = 0

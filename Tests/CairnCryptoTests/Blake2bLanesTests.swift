@@ -97,7 +97,7 @@ import CairnCrypto
         let words = Set(flags.split(separator: " "))
         var expected: [Blake2bLanes.Path] = [.portable]
         if words.contains("avx2") { expected.append(.avx2) }
-        if words.contains("avx512f") { expected.append(.avx512) }
+        if words.contains("avx512f") && words.contains("avx512vl") { expected += [.avx512vl, .avx512] }
         #expect(Blake2bLanes.availablePaths == expected)
     }
 }

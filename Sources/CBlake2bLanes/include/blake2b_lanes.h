@@ -23,14 +23,15 @@ typedef struct {
 /// of one vector compression at a time (eight with AVX-512, four with AVX2), so many
 /// messages hash several times faster than one after another.
 /// `path`: -1 picks the fastest for this CPU and call; 0 is portable C, 1 four AVX2
-/// lanes, 2 eight AVX-512 lanes (the tests run every path the CPU has).
+/// lanes, 2 four AVX-512VL lanes, 3 eight AVX-512 lanes (the tests run every path the
+/// CPU has).
 /// Returns 0; -1 (writing nothing) when a length is out of range: out_len in 1...64,
 /// key_len in 0...64, head_len <= CAIRN_B2_HEAD_MAX; -2 when the CPU lacks `path`.
 int cairn_blake2b_lanes(const cairn_b2_message *messages, size_t count,
                         const uint8_t *key, size_t key_len,
                         uint8_t *out, size_t out_len, int path);
 
-/// The best path this CPU runs: 2 (AVX-512), 1 (AVX2) or 0 (portable).
+/// The best path this CPU runs: 3 (AVX-512 with VL, which also runs 2), 1 (AVX2) or 0.
 int cairn_blake2b_lanes_vectorized(void);
 
 #endif
