@@ -41,7 +41,16 @@ public struct FileChunker: ~Copyable, Sendable {
         self.path = path
         self.fd = fd
         self.chunker = FastCDC(parameters)
-        self.buffer = [UInt8](repeating: 0, count: 2 * parameters.maxSize)
+        // Sized for the file as it is now (most files are far smaller than two maximum
+        // chunks), and not zero-filled: only bytes read from the file are ever looked at.
+        // A file that grows while it is read gets the full size at the next refill.
+        var info = stat()
+        let known = fstat(fd, &info) == 0 && info.st_size >= 0 ? Int(clamping: info.st_size) : Int.max
+        self.buffer = Self.uninitializedBuffer(min(2 * parameters.maxSize, max(known, 0) &+ 1))
+    }
+
+    private static func uninitializedBuffer(_ count: Int) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 
     deinit {
@@ -95,6 +104,25 @@ public struct FileChunker: ~Copyable, Sendable {
     /// ends. Compaction copies fewer than maxSize bytes and happens about once per maxSize
     /// bytes consumed, so it costs at most one extra pass of memcpy over the data.
     private mutating func refill() throws(ChunkerError) {
+        try fill()
+        if !atEOF && buffer.count < 2 * chunker.parameters.maxSize {
+            // The file has grown since it was opened and filled the buffer sized for it:
+            // take the full size, keeping the bytes not yet handed out, and read on.
+            var grown = Self.uninitializedBuffer(2 * chunker.parameters.maxSize)
+            let (start, end) = (start, end)
+            grown.withUnsafeMutableBytes { g in
+                buffer.withUnsafeBytes { b in
+                    g.baseAddress!.copyMemory(from: b.baseAddress! + start, byteCount: end - start)
+                }
+            }
+            buffer = grown
+            self.end = end - start
+            self.start = 0
+            try fill()
+        }
+    }
+
+    private mutating func fill() throws(ChunkerError) {
         let fd = fd, path = path
         let (start, end) = (start, end)
         let result: (filled: Int, eof: Bool, errno: Int32?) = buffer.withUnsafeMutableBytes { all in

@@ -131,6 +131,28 @@ import Testing
         }
     }
 
+    @Test func fileThatGrowsAfterOpenIsChunkedWhole() throws {
+        // The read buffer is sized for the file at open; bytes appended before they are
+        // read must still all arrive, cut as the final file would be.
+        var rng = SplitMix64(seed: 9)
+        let parameters = try ChunkerParameters(minSize: 2048, avgSize: 8192, maxSize: 32768)
+        for (first, added) in [(0, 50_000), (100, 100_000), (40_000, 300_000), (70_000, 1)] {
+            let head = rng.bytes(first), tail = rng.bytes(added)
+            let path = try Self.temporaryFile(head)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            var chunker = try FileChunker(path: path, parameters: parameters)
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            handle.seekToEndOfFile()
+            handle.write(Data(tail))
+            try handle.close()
+            var chunks: [Chunk] = []
+            while let chunk = try chunker.next() { chunks.append(chunk) }
+            let whole = head + tail
+            #expect(chunks.flatMap(\.bytes) == whole, "\(first) + \(added) bytes")
+            #expect(chunks.map(\.bytes.count) == whole.withUnsafeBytes { FastCDC(parameters).chunkLengths($0) })
+        }
+    }
+
     @Test func failingBodyDoesNotConsumeTheChunk() throws {
         struct Stop: Error {}
         var rng = SplitMix64(seed: 3)
