@@ -2,7 +2,8 @@
 # Backup benchmark: cairn (3-of-5 over five local targets) against restic 0.14 on the
 # reference dataset, in the same run: 8 x 64 MiB random files plus byte-identical
 # renamed copies (1 GiB, half duplicate). Then a second backup after 1% of one file
-# changes, then a restore. Prints MB/s, the cairn/restic ratio and peak RSS, and the
+# changes, then a restore. Prints MB/s, the cairn/restic ratio and peak RSS; then the same
+# two tools on 20,000 small files (backup and restore, files per second); then the
 # per-stage throughput of cairn's pipeline next to the reference tools' raw speeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,6 +91,44 @@ for step in first second restore; do
 done | sed 's/restore backup/restore/'
 echo "(best of $ROUNDS rounds, restores twice a round; ratio = cairn throughput / restic throughput;"
 echo " MB/s over the whole dataset size; RSS = the highest peak seen)"
+
+# Many small files: 20,000 files of 100 B to 16 KiB in 100 folders (about 160 MB), where
+# the cost per file (open, stat, read, tree entry) matters more than throughput.
+S="$B/small"
+python3 - "$S/data" <<'PY'
+import os, random, sys
+random.seed(1)
+root = sys.argv[1]
+for d in range(100):
+    os.makedirs(f"{root}/d{d}", exist_ok=True)
+    for f in range(200):
+        with open(f"{root}/d{d}/f{f}.txt", "wb") as fh:
+            fh.write(os.urandom(random.randint(100, 16000)))
+PY
+SMALL_SIZE=$(du -sb "$S/data" | cut -f1)
+sync
+for round in $(seq 1 "$ROUNDS"); do
+    rm -rf "$S/targets" "$S/cairn-data" "$S/restic" "$S/restic-cache" "$S/cairn-out" "$S/restic-out"
+    "$CAIRN" init --data-dir "$S/cairn-data" --phrase-out "$S/phrase.txt" > /dev/null && rm "$S/phrase.txt"
+    restic init --repo "$S/restic" > /dev/null
+    run small-cairn-first "$CAIRN" backup --data-dir "$S/cairn-data" "$S/data" \
+        --to "$S/targets/1,$S/targets/2,$S/targets/3,$S/targets/4,$S/targets/5" --k 3; keep small-cairn-first
+    run small-restic-first restic backup --repo "$S/restic" "$S/data"; keep small-restic-first
+    run small-cairn-restore "$CAIRN" restore latest --data-dir "$S/cairn-data" --to "$S/cairn-out"; keep small-cairn-restore
+    run small-restic-restore restic restore latest --repo "$S/restic" --target "$S/restic-out"; keep small-restic-restore
+done
+diff -r "$S/data" "$S/cairn-out$S/data" > /dev/null && echo "cairn restore of the small files: identical"
+echo
+echo "small files: 20,000 files, $((SMALL_SIZE / 1024 / 1024)) MiB"
+printf '%-16s %10s %10s %12s %12s %8s\n' step "cairn f/s" "restic f/s" "cairn RSS" "restic RSS" ratio
+fps() { python3 -c "print(f'{20000 / max($1, 0.001):8.0f}')"; }
+for step in first restore; do
+    c=${BEST[small-cairn-$step]}; r=${BEST[small-restic-$step]}
+    printf '%-16s %10s %10s %10s MiB %9s MiB %8s\n' "$step backup" "$(fps "$c")" "$(fps "$r")" \
+        "${PEAK[small-cairn-$step]}" "${PEAK[small-restic-$step]}" "$(ratio "$c" "$r")"
+done | sed 's/restore backup/restore/'
+echo "(files per second, best of $ROUNDS rounds)"
+
 echo
 echo "cairn pipeline stages (one core, 256 MiB of random data):"
 "$CAIRN" debug stages --size 256M
