@@ -171,6 +171,7 @@ extension Repository {
                     skipped.insert(i)
                 }
             }
+            producer.recycle(batch)
         }
         run.filesDone = run.filesTotal
         run.report()
@@ -279,7 +280,7 @@ struct BackupRun {
         }
         bytesRead += UInt64(batch.bytes)
         guard !items.isEmpty else { return }
-        let outcome = batch.data.withUnsafeBytes { data -> Result<Void, DataError> in
+        let outcome = batch.withData { data -> Result<Void, DataError> in
             do throws(DataError) {
                 return .success(try process(items, of: data, into: &entries))
             } catch {

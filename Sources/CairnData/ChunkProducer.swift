@@ -1,24 +1,47 @@
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
 import Foundation
 
 /// Reads and chunks the files of a backup on its own thread, so reading and cutting
 /// overlap with hashing, sealing and erasure coding. Hands over batches of about
 /// `Limits.batchBytes` through a queue of at most `depth` batches, which bounds memory.
+///
+/// Files are read straight into the batch's buffer and cut there (FastCDC over the same
+/// windows as `FileChunker`, so the cut points are the same): a chunk's bytes are not
+/// copied between `read(2)` and the hasher. Only the look-ahead after a batch's last cut
+/// (less than one maximum chunk plus one read) moves to the next batch.
 final class ChunkProducer: @unchecked Sendable {
     enum Event {
-        /// A chunk of file `entry`: bytes `range` of the batch's `data`.
+        /// A chunk of file `entry`: bytes `range` of the batch's data.
         case chunk(entry: Int, range: Range<Int>)
         case fileDone(entry: Int, bytesRead: UInt64)
         case fileFailed(entry: Int, reason: String)
     }
 
-    /// The chunks of a batch sit back to back in one buffer (one allocation per batch, and
-    /// the hasher can take them all at once).
+    /// The bytes of a batch: one allocation, written by the reader thread until the batch
+    /// is handed over and only read after that.
+    final class Storage: @unchecked Sendable {
+        let memory: UnsafeMutableRawBufferPointer
+
+        init(capacity: Int) { memory = .allocate(byteCount: capacity, alignment: 16) }
+        deinit { memory.deallocate() }
+    }
+
     struct Batch {
         var events: [Event] = []
-        var data: [UInt8] = []
-        var bytes: Int { data.count }
+        let storage: Storage
+        /// Bytes of chunks, from the start of `storage`.
+        var bytes = 0
 
-        init(capacity: Int) { data.reserveCapacity(capacity) }
+        init(storage: Storage) { self.storage = storage }
+
+        /// The chunks' bytes, valid inside `body` (which keeps the storage alive).
+        func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+            withExtendedLifetime(storage) { body(UnsafeRawBufferPointer(rebasing: storage.memory[..<bytes])) }
+        }
     }
 
     private let files: [(entry: Int, path: String)]
@@ -27,6 +50,9 @@ final class ChunkProducer: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var ready: [Batch] = []
+    /// Storage the consumer is done with, for the reader to fill again: a fresh
+    /// allocation per batch would fault in fresh pages every time.
+    private var spare: [Storage] = []
     private var finished = false
     private var cancelled = false
 
@@ -54,6 +80,19 @@ final class ChunkProducer: @unchecked Sendable {
         return b
     }
 
+    /// Gives a batch's storage back once nothing reads its data any more.
+    func recycle(_ batch: Batch) {
+        condition.lock()
+        if spare.count < depth + 1 { spare.append(batch.storage) }
+        condition.unlock()
+    }
+
+    private func storage(capacity: Int) -> Storage {
+        condition.lock()
+        defer { condition.unlock() }
+        return spare.popLast() ?? Storage(capacity: capacity)
+    }
+
     /// Stops the reader after its current chunk (a failed backup must not keep reading).
     func cancel() {
         condition.lock()
@@ -74,10 +113,13 @@ final class ChunkProducer: @unchecked Sendable {
     }
 
     private func produce() {
-        // A batch closes once it reaches batchBytes, so it never holds more than that
-        // plus one maximum-size chunk.
-        let capacity = Limits.batchBytes + parameters.maxSize
-        var batch = Batch(capacity: capacity)
+        let maxSize = parameters.maxSize
+        let readSize = 1 << 20
+        // Before a read, the batch holds under batchBytes of chunks (it is handed over
+        // once it reaches that) and under maxSize of look-ahead, so one more read fits.
+        let capacity = Limits.batchBytes + maxSize + readSize
+        let cdc = FastCDC(parameters)
+        var batch = Batch(storage: storage(capacity: capacity))
         defer {
             condition.lock()
             if !cancelled, !batch.events.isEmpty { ready.append(batch) }
@@ -86,26 +128,51 @@ final class ChunkProducer: @unchecked Sendable {
             condition.unlock()
         }
         for (entry, path) in files {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                batch.events.append(.fileFailed(entry: entry, reason: ChunkerError.openFailed(path: path, errno: errno).message))
+                continue
+            }
+            defer { close(fd) }
+            // Bytes [batch.bytes, filled) of the storage are read and not yet cut.
+            var filled = batch.bytes
             var total: UInt64 = 0
-            do {
-                var chunker = try FileChunker(path: path, parameters: parameters)
-                while let range = try chunker.nextChunk({ (_, bytes) -> Range<Int> in
-                    let start = batch.data.count
-                    batch.data.append(contentsOf: bytes)
-                    return start..<batch.data.count
-                }) {
-                    total += UInt64(range.count)
-                    batch.events.append(.chunk(entry: entry, range: range))
-                    if batch.bytes >= Limits.batchBytes {
-                        guard hand(batch) else { return }
-                        batch = Batch(capacity: capacity)
+            var atEOF = false
+            var failure: ChunkerError?
+            while true {
+                while !atEOF && filled - batch.bytes < maxSize {
+                    let n = read(fd, batch.storage.memory.baseAddress! + filled, readSize)
+                    if n > 0 {
+                        filled += n
+                    } else if n == 0 {
+                        atEOF = true
+                    } else if errno != EINTR {
+                        failure = ChunkerError.readFailed(path: path, offset: total + UInt64(filled - batch.bytes), errno: errno)
+                        break
                     }
                 }
+                if failure != nil || filled == batch.bytes { break }
+                let window = min(filled - batch.bytes, maxSize)
+                let start = batch.bytes
+                let length = cdc.nextChunkLength(UnsafeRawBufferPointer(rebasing: batch.storage.memory[start..<(start + window)]))
+                precondition(length > 0 && length <= window, "chunk length \(length) outside 1...\(window) in \(path)")
+                batch.events.append(.chunk(entry: entry, range: start..<(start + length)))
+                batch.bytes += length
+                total += UInt64(length)
+                if batch.bytes >= Limits.batchBytes {
+                    let next = Batch(storage: storage(capacity: capacity))
+                    let lookAhead = filled - batch.bytes
+                    next.storage.memory.baseAddress!.copyMemory(
+                        from: batch.storage.memory.baseAddress! + batch.bytes, byteCount: lookAhead)
+                    guard hand(batch) else { return }
+                    batch = next
+                    filled = lookAhead
+                }
+            }
+            if let failure {
+                batch.events.append(.fileFailed(entry: entry, reason: failure.message))
+            } else {
                 batch.events.append(.fileDone(entry: entry, bytesRead: total))
-            } catch let error as ChunkerError {
-                batch.events.append(.fileFailed(entry: entry, reason: error.message))
-            } catch {
-                batch.events.append(.fileFailed(entry: entry, reason: "\(error)"))
             }
         }
     }

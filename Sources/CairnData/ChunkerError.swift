@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
+
 /// Why chunking could not start or go on: parameters outside the supported ranges, or a
 /// file that could not be opened or read. The message says what went wrong and what to do.
 public struct ChunkerError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -47,4 +53,24 @@ public struct ChunkerError: Error, CustomStringConvertible, Sendable, Equatable 
     }
 
     public var description: String { message }
+}
+
+extension ChunkerError {
+    /// `open(2)` of `path` failed with `errno`.
+    static func openFailed(path: String, errno code: Int32, file: String = #fileID, line: Int = #line) -> ChunkerError {
+        ChunkerError(.openFailed, "cannot open \(path): \(errorText(code)); check that it exists and is readable",
+                     path: path, errno: code, file: file, line: line)
+    }
+
+    /// `read(2)` of `path` failed with `errno` at byte `offset`.
+    static func readFailed(path: String, offset: UInt64, errno code: Int32, file: String = #fileID, line: Int = #line) -> ChunkerError {
+        ChunkerError(.readFailed, "cannot read \(path) at byte \(offset): "
+            + "\(errorText(code)); check the disk and that the file is not a directory",
+            path: path, errno: code, file: file, line: line)
+    }
+
+    private static func errorText(_ code: Int32) -> String {
+        guard let text = strerror(code) else { return "errno \(code)" }
+        return String(cString: text)
+    }
 }

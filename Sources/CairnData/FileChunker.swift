@@ -35,8 +35,7 @@ public struct FileChunker: ~Copyable, Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno
-            throw ChunkerError(.openFailed, "cannot open \(path): \(Self.errorText(e)); check that it exists and is readable",
-                               path: path, errno: e)
+            throw ChunkerError.openFailed(path: path, errno: e)
         }
         self.path = path
         self.fd = fd
@@ -148,14 +147,8 @@ public struct FileChunker: ~Copyable, Sendable {
         self.start = 0
         self.end = result.filled
         if let e = result.errno {
-            throw ChunkerError(.readFailed, "cannot read \(path) at byte \(offset + UInt64(result.filled)): "
-                + "\(Self.errorText(e)); check the disk and that the file is not a directory", path: path, errno: e)
+            throw ChunkerError.readFailed(path: path, offset: offset + UInt64(result.filled), errno: e)
         }
         atEOF = result.eof
-    }
-
-    private static func errorText(_ code: Int32) -> String {
-        guard let text = strerror(code) else { return "errno \(code)" }
-        return String(cString: text)
     }
 }
