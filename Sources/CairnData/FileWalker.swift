@@ -54,6 +54,7 @@ public struct FileWalker {
         let type = st.st_mode & S_IFMT
         let base = TreeEntry(
             kind: .file, path: stored, mode: UInt32(st.st_mode & 0o7777),
+            owner: TreeEntry.Owner(uid: UInt32(st.st_uid), gid: UInt32(st.st_gid)),
             mtimeSeconds: Int64(st.st_mtim.tv_sec), mtimeNanoseconds: UInt32(st.st_mtim.tv_nsec),
             size: 0, device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
         switch type {

@@ -25,9 +25,12 @@ public struct RestoreSummary: Codable, Sendable {
     public var packsRebuilt: Int
     public var targetsUnavailable: [String]
     public var durationSeconds: Double
+    /// What was restored with less than its recorded metadata (an owner that could not
+    /// be set, say); the data itself is complete.
+    public var warnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case snapshot, files, directories, symlinks, bytes
+        case snapshot, files, directories, symlinks, bytes, warnings
         case packsRebuilt = "packs_rebuilt", targetsUnavailable = "targets_unavailable"
         case durationSeconds = "duration_seconds"
     }
@@ -79,6 +82,16 @@ extension Repository {
         // Folders first (writable while we fill them), then files, then symlinks (last,
         // so no file is ever written through a link), then folder modes and times,
         // deepest first.
+        // Owners are restored when running as root, as tar and restic do: anyone else
+        // cannot give files away, and gets them as their own.
+        let restoreOwners = geteuid() == 0
+        var ownerFailures: [String] = []
+        func setOwner(_ e: TreeEntry, _ apply: (uid_t, gid_t) -> Int32) {
+            guard restoreOwners, let owner = e.owner else { return }
+            if apply(uid_t(owner.uid), gid_t(owner.gid)) != 0 {
+                ownerFailures.append("\(e.path): cannot set owner \(owner.uid):\(owner.gid) (\(String(cString: strerror(errno))))")
+            }
+        }
         for e in entries where e.kind == .directory {
             let p = dest + "/" + e.path
             if mkdirs(p) { summary.directories += 1 } else { failed.append("\(e.path): cannot create folder (\(String(cString: strerror(errno))))") }
@@ -87,7 +100,7 @@ extension Repository {
             let p = dest + "/" + e.path
             do {
                 let before = summary.bytes
-                try writeFile(e, to: p, reader: reader) { written in
+                try writeFile(e, to: p, reader: reader, setOwner: { fd in setOwner(e) { fchown(fd, $0, $1) } }) { written in
                     if Date().timeIntervalSince(lastReport) > 0.1 {
                         lastReport = Date()
                         progress(TransferProgress(bytesDone: before + written, bytesTotal: total,
@@ -109,6 +122,7 @@ extension Repository {
             _ = mkdirs((p as NSString).deletingLastPathComponent)
             unlink(p)
             if symlink(e.linkTarget, p) == 0 {
+                setOwner(e) { lchown(p, $0, $1) }
                 setTimes(p, e, followLinks: false)
                 summary.symlinks += 1
             } else {
@@ -117,8 +131,14 @@ extension Repository {
         }
         for e in entries.reversed() where e.kind == .directory {
             let p = dest + "/" + e.path
+            setOwner(e) { lchown(p, $0, $1) }  // before chmod: chown clears setuid and setgid
             chmod(p, mode_t(e.mode))
             setTimes(p, e, followLinks: true)
+        }
+        if !ownerFailures.isEmpty {
+            logger.warning("restore.owners", metadata: ["failed": "\(ownerFailures.count)"])
+            summary.warnings += ownerFailures.prefix(50)
+            if ownerFailures.count > 50 { summary.warnings.append("… and \(ownerFailures.count - 50) more entries whose owner could not be set") }
         }
         progress(TransferProgress(bytesDone: summary.bytes, bytesTotal: total, filesDone: summary.files, filesTotal: fileCount))
         summary.packsRebuilt = reader.rebuiltPacks
@@ -131,7 +151,8 @@ extension Repository {
         return summary
     }
 
-    private func writeFile(_ e: TreeEntry, to path: String, reader: PackReader, written: (UInt64) -> Void) throws(DataError) {
+    private func writeFile(_ e: TreeEntry, to path: String, reader: PackReader, setOwner: (Int32) -> Void,
+                           written: (UInt64) -> Void) throws(DataError) {
         _ = mkdirs((path as NSString).deletingLastPathComponent)
         let tmp = path + ".cairn-partial"
         unlink(tmp)
@@ -167,6 +188,7 @@ extension Repository {
             written(done)
             start = end
         }
+        setOwner(fd)  // before fchmod: chown clears setuid and setgid
         fchmod(fd, mode_t(e.mode))
         var times = [timespec(tv_sec: Int(e.mtimeSeconds), tv_nsec: Int(e.mtimeNanoseconds)),
                      timespec(tv_sec: Int(e.mtimeSeconds), tv_nsec: Int(e.mtimeNanoseconds))]

@@ -7,10 +7,23 @@ public struct TreeEntry: Sendable, Equatable {
         case symlink = 3
     }
 
+    /// Numeric owner and group, restored when the restore runs as root (as tar and
+    /// restic do). Snapshots from trees of version 1 did not record them.
+    public struct Owner: Sendable, Equatable {
+        public var uid: UInt32
+        public var gid: UInt32
+
+        public init(uid: UInt32, gid: UInt32) {
+            self.uid = uid
+            self.gid = gid
+        }
+    }
+
     public var kind: Kind
     public var path: String
     /// Permission bits (including setuid, setgid, sticky): `st_mode & 0o7777`.
     public var mode: UInt32
+    public var owner: Owner?
     public var mtimeSeconds: Int64
     public var mtimeNanoseconds: UInt32
     public var size: UInt64
@@ -21,12 +34,13 @@ public struct TreeEntry: Sendable, Equatable {
     public var chunks: [ChunkRef]
 
     public init(
-        kind: Kind, path: String, mode: UInt32, mtimeSeconds: Int64, mtimeNanoseconds: UInt32,
+        kind: Kind, path: String, mode: UInt32, owner: Owner? = nil, mtimeSeconds: Int64, mtimeNanoseconds: UInt32,
         size: UInt64 = 0, device: UInt64 = 0, inode: UInt64 = 0, linkTarget: String = "", chunks: [ChunkRef] = []
     ) {
         self.kind = kind
         self.path = path
         self.mode = mode
+        self.owner = owner
         self.mtimeSeconds = mtimeSeconds
         self.mtimeNanoseconds = mtimeNanoseconds
         self.size = size
@@ -39,9 +53,12 @@ public struct TreeEntry: Sendable, Equatable {
 
 /// The encoded tree of a snapshot: `"CRNT" | version u8 | count u32 | entries`.
 /// It is stored through the same pipeline as file data (chunked, sealed, packed).
+/// Version 2 adds the owner (flag u8, then uid u32 and gid u32 when the flag is 1) after
+/// the mode; version 1 trees, which have no owner, are still read.
 public enum TreeCodec {
     static let magic: [UInt8] = Array("CRNT".utf8)
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
+    static let versionsRead: ClosedRange<UInt8> = 1...2
 
     public static func encode(_ entries: [TreeEntry]) -> [UInt8] {
         var w = ByteWriter(capacity: 64 + entries.count * 128)
@@ -52,6 +69,13 @@ public enum TreeCodec {
             w.u8(e.kind.rawValue)
             w.string(e.path)
             w.u32(e.mode)
+            if let owner = e.owner {
+                w.u8(1)
+                w.u32(owner.uid)
+                w.u32(owner.gid)
+            } else {
+                w.u8(0)
+            }
             w.i64(e.mtimeSeconds)
             w.u32(e.mtimeNanoseconds)
             w.u64(e.size)
@@ -68,7 +92,9 @@ public enum TreeCodec {
         var r = ByteReader(bytes, what: "snapshot tree")
         guard try r.raw(4) == magic else { throw r.fail("not a Cairn tree (bad magic)") }
         let v = try r.u8()
-        guard v == version else { throw r.fail("tree version \(v) is not supported (this build reads \(version))") }
+        guard versionsRead.contains(v) else {
+            throw r.fail("tree version \(v) is not supported (this build reads \(versionsRead.lowerBound) to \(versionsRead.upperBound)); a newer cairn wrote it")
+        }
         let count = try r.count(max: Limits.treeEntriesMax)
         var entries: [TreeEntry] = []
         entries.reserveCapacity(min(count, r.remaining / 40))
@@ -78,6 +104,14 @@ public enum TreeCodec {
             let path = try r.string(max: Limits.pathMax)
             guard isSafeRelativePath(path) else { throw r.fail("unsafe path \"\(path)\"") }
             let mode = try r.u32()
+            var owner: TreeEntry.Owner?
+            if v >= 2 {
+                switch try r.u8() {
+                case 0: owner = nil
+                case 1: owner = TreeEntry.Owner(uid: try r.u32(), gid: try r.u32())
+                case let flag: throw r.fail("owner flag \(flag) of \"\(path)\" is not 0 or 1")
+                }
+            }
             let sec = try r.i64()
             let nsec = try r.u32()
             guard nsec < 1_000_000_000 else { throw r.fail("nanoseconds \(nsec) out of range") }
@@ -94,7 +128,7 @@ public enum TreeCodec {
                 throw r.fail("file \"\(path)\" lists \(total) bytes of chunks for size \(size)")
             }
             entries.append(TreeEntry(
-                kind: kind, path: path, mode: mode & 0o7777, mtimeSeconds: sec, mtimeNanoseconds: nsec,
+                kind: kind, path: path, mode: mode & 0o7777, owner: owner, mtimeSeconds: sec, mtimeNanoseconds: nsec,
                 size: size, device: dev, inode: ino, linkTarget: link, chunks: chunks))
         }
         try r.expectEnd()

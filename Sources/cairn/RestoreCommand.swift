@@ -44,6 +44,7 @@ struct Restore: ParsableCommand {
         }
         let s = summary
         for t in s.targetsUnavailable { Terminal.warn("target \(t) was not available") }
+        for w in s.warnings { Terminal.warn(w) }
         print("restored snapshot \(s.snapshot) into \(to)")
         print("  files        \(s.files), \(s.directories) folders, \(s.symlinks) symlinks")
         print("  bytes        \(Format.bytes(s.bytes))")

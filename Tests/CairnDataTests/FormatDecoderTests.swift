@@ -10,7 +10,7 @@ import Testing
                            offset: 10, sealedLength: 100, plainLength: 60)
         return [
             TreeEntry(kind: .directory, path: "home/me", mode: 0o755, mtimeSeconds: 1, mtimeNanoseconds: 2),
-            TreeEntry(kind: .file, path: "home/me/a.txt", mode: 0o644, mtimeSeconds: 3, mtimeNanoseconds: 4, size: 120,
+            TreeEntry(kind: .file, path: "home/me/a.txt", mode: 0o644, owner: TreeEntry.Owner(uid: 1000, gid: 1000), mtimeSeconds: 3, mtimeNanoseconds: 4, size: 120,
                       device: 5, inode: 6, chunks: [ref, ref]),
             TreeEntry(kind: .symlink, path: "home/me/l", mode: 0o777, mtimeSeconds: 7, mtimeNanoseconds: 8, linkTarget: "a.txt"),
         ]
@@ -51,6 +51,27 @@ import Testing
         let bytes = TreeCodec.encode(tree)
         #expect(try TreeCodec.decode(bytes) == tree)
         hammer(bytes) { _ = try TreeCodec.decode($0) }
+    }
+
+    @Test func versionOneTreesWithoutOwnersStillDecode() throws {
+        // Version 1 had no owner field: the same entry encoded without it reads back
+        // with no owner; a bad owner flag in version 2 is rejected.
+        var entry = TreeEntry(kind: .directory, path: "home/ann", mode: 0o750,
+                              owner: TreeEntry.Owner(uid: 1000, gid: 100), mtimeSeconds: 7, mtimeNanoseconds: 9)
+        let v2 = TreeCodec.encode([entry])
+        let ownerAt = 4 + 1 + 4 + 1 + 4 + "home/ann".utf8.count + 4  // magic, version, count, kind, path, mode
+        #expect(v2[ownerAt] == 1)
+        var v1 = v2
+        v1[4] = 1
+        v1.removeSubrange(ownerAt..<(ownerAt + 9))
+        entry.owner = nil
+        #expect(try TreeCodec.decode(v1) == [entry])
+        var badFlag = v2
+        badFlag[ownerAt] = 7
+        #expect(throws: DecodeError.self) { try TreeCodec.decode(badFlag) }
+        var future = v2
+        future[4] = 3
+        #expect(throws: DecodeError.self) { try TreeCodec.decode(future) }
     }
 
     @Test func treeRejectsEscapingPaths() throws {

@@ -56,14 +56,14 @@ final class RepositoryFixture {
     func restoredRoot(_ out: String) -> String { out + source }
 }
 
-/// Path → (type, mode, mtime, size, link target, content hash) for every entry under `root`.
+/// Path → (type, mode, owner, mtime, size, link target, content hash) for every entry under `root`.
 func snapshotOfTree(_ root: String) throws -> [String: String] {
     var out: [String: String] = [:]
     func visit(_ p: String, _ rel: String) throws {
         var st = stat()
         guard lstat(p, &st) == 0 else { throw CocoaError(.fileReadNoSuchFile) }
         let type = st.st_mode & S_IFMT
-        var desc = "mode=\(String(st.st_mode & 0o7777, radix: 8)) mtime=\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        var desc = "mode=\(String(st.st_mode & 0o7777, radix: 8)) owner=\(st.st_uid):\(st.st_gid) mtime=\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
         if type == S_IFDIR {
             desc = "dir " + desc
             for name in try FileManager.default.contentsOfDirectory(atPath: p).sorted() {

@@ -19,6 +19,34 @@ import Testing
         #expect(try snapshotOfTree(f.restoredRoot(out)) == snapshotOfTree(f.source))
     }
 
+    @Test func ownersAreRestoredWhenRunningAsRoot() throws {
+        let f = try RepositoryFixture()
+        try f.populate()
+        let asRoot = geteuid() == 0
+        if asRoot {
+            // Other owners on a file, a setuid file (chown must come before chmod or the
+            // bit is lost), a folder and a symlink itself.
+            #expect(lchown(f.source + "/docs/report.bin", 4242, 4343) == 0)
+            #expect(lchown(f.source + "/bin/tool.sh", 4242, 4343) == 0)
+            #expect(chmod(f.source + "/bin/tool.sh", 0o4755) == 0)
+            #expect(lchown(f.source + "/docs/deep", 5151, 5252) == 0)
+            #expect(lchown(f.source + "/link-to-report", 6161, 6262) == 0)
+        }
+        let repo = try f.repository()
+        _ = try repo.backup(BackupOptions(paths: [f.source], targets: f.targets))
+        let out = f.base + "/out"
+        let r = try repo.restore(RestoreOptions(destination: out))
+        #expect(r.warnings.isEmpty)
+        let restored = try snapshotOfTree(f.restoredRoot(out))
+        if asRoot {
+            #expect(restored == (try snapshotOfTree(f.source)))
+            #expect(restored["bin/tool.sh"]?.contains("mode=4755 owner=4242:4343") == true)
+        } else {
+            // Without root, everything belongs to whoever restores.
+            #expect(restored.values.allSatisfy { $0.contains("owner=\(geteuid()):") })
+        }
+    }
+
     // MARK: lost and damaged targets
 
     @Test func twoLostTargetsStillRestoreAndCheckRebuildsThem() throws {
