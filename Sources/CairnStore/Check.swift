@@ -56,6 +56,11 @@ func storeError(_ rc: Int32, path: String, operation: String, mapSize: Int? = ni
     case ENOENT, ENOTDIR:
         code = .notFound
         message = "\(path) does not exist or is not a directory while \(operation) (\(detail)): check the path"
+    case EIO where freeBytes(at: path).map({ $0 < nearlyFull }) ?? false:
+        // LMDB reports a short write (the disk filled up during it) as EIO.
+        code = .diskFull
+        message = "no space left on the disk holding \(path) (\(freeBytes(at: path) ?? 0) bytes free): "
+            + "free some space and run the command again; nothing was lost (while \(operation))"
     case EIO:
         code = .io
         message = "the disk holding \(path) reported an I/O error while \(operation): "
@@ -65,4 +70,15 @@ func storeError(_ rc: Int32, path: String, operation: String, mapSize: Int? = ni
         message = "the store at \(path) failed while \(operation): \(detail) (code \(rc))"
     }
     return StoreError(code: code, path: path, lmdbCode: rc, message: message, fileID: fileID, line: line)
+}
+
+/// Below this many free bytes an EIO from a write is taken for a full disk: LMDB writes
+/// pages in runs of up to a few megabytes and reports a write cut short as EIO.
+let nearlyFull: UInt64 = 16 << 20
+
+/// Bytes an unprivileged user may still write on the file system holding `path`.
+func freeBytes(at path: String) -> UInt64? {
+    var info = statvfs()
+    guard statvfs(path, &info) == 0 else { return nil }
+    return UInt64(info.f_bavail) * UInt64(info.f_frsize)
 }

@@ -1,0 +1,72 @@
+import CairnData
+import Foundation
+import Testing
+
+/// A target whose disk fills up mid-backup: the backup stops with an error that says
+/// which target is full and what to do, publishes no snapshot, and loses nothing; once
+/// there is room, the next backup completes and restores.
+///
+/// A real full file system needs a small one: a tmpfs mounted for the test. That takes
+/// root and the right to mount (CI runs as root on a VM); elsewhere the test is disabled
+/// and says so.
+@Suite(.serialized) struct FullDiskTests {
+    static func mount(_ arguments: [String]) -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/mount")
+        p.arguments = arguments
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }
+
+    static func unmount(_ path: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/umount")
+        p.arguments = [path]
+        try? p.run()
+        p.waitUntilExit()
+    }
+
+    /// Root can mount a tmpfs here (tried once on a scratch folder).
+    static let canMountTmpfs: Bool = {
+        guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/bin/mount") else { return false }
+        let probe = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-mount-probe-\(UUID().uuidString)").path
+        guard (try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)) != nil else { return false }
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        guard mount(["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe]) else { return false }
+        unmount(probe)
+        return true
+    }()
+
+    @Test(.enabled(if: canMountTmpfs, "needs root and permission to mount a tmpfs"))
+    func aFullTargetStopsTheBackupCleanlyAndTheNextOneCompletes() throws {
+        let f = try RepositoryFixture()
+        var rng = SplitMix64(seed: 77)
+        try f.write("big/a.bin", rng.bytes(12 << 20))
+        try f.write("big/b.bin", rng.bytes(12 << 20))
+        let full = f.targets[2]
+        try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
+        #expect(Self.mount(["-t", "tmpfs", "-o", "size=3m", "tmpfs", full]))
+        defer { Self.unmount(full) }
+
+        let repo = try f.repository()
+        #expect {
+            try repo.backup(BackupOptions(paths: [f.source], targets: f.targets))
+        } throws: { error in
+            guard let e = error as? DataError else { return false }
+            return e.oneLine.contains(full) && e.oneLine.lowercased().contains("full")
+        }
+        let (root, _) = try repo.currentRoot(targets: try TargetSet(paths: f.targets, create: false))
+        #expect(root?.snapshots.isEmpty ?? true, "a failed backup must not publish a snapshot")
+
+        // Room again (the user freed space): the next backup completes and restores.
+        #expect(Self.mount(["-o", "remount,size=64m", full]))
+        let s = try repo.backup(BackupOptions(paths: [f.source], targets: f.targets))
+        #expect(s.files == 2)
+        let out = f.base + "/out"
+        _ = try repo.restore(RestoreOptions(destination: out))
+        #expect(try snapshotOfTree(f.restoredRoot(out)) == snapshotOfTree(f.source))
+        #expect(try repo.check().packsUnrecoverable.isEmpty)
+    }
+}
