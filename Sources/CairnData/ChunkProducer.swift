@@ -128,12 +128,19 @@ final class ChunkProducer: @unchecked Sendable {
             condition.unlock()
         }
         for (entry, path) in files {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            // O_NONBLOCK: a file replaced by a FIFO since the walk must not hang the
+            // backup in open(2); it is not a regular file any more and is skipped.
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else {
                 batch.events.append(.fileFailed(entry: entry, reason: ChunkerError.openFailed(path: path, errno: errno).message))
                 continue
             }
             defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                batch.events.append(.fileFailed(entry: entry, reason: "\(path) is no longer a regular file"))
+                continue
+            }
             // Bytes [batch.bytes, filled) of the storage are read and not yet cut.
             var filled = batch.bytes
             var total: UInt64 = 0

@@ -53,7 +53,10 @@ import Testing
             files.append((i, path))
         }
         files.insert((100, "\(dir)/missing"), at: 3)
-        files.insert((101, dir), at: 6)  // a directory: open succeeds, read fails
+        files.insert((101, dir), at: 6)  // a directory: not a regular file
+        let fifo = "\(dir)/fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        files.insert((102, fifo), at: 2)  // a FIFO (say, replacing a file after the walk) must not block
 
         let got = Self.collect(files, parameters)
         #expect(got.batches >= 3)
@@ -65,7 +68,8 @@ import Testing
             #expect(got.done[i] == UInt64(bytes.count))
         }
         #expect(got.failed[100]?.contains("cannot open") == true)
-        #expect(got.failed[101]?.contains("cannot read") == true)
-        #expect(got.chunks[100] == nil && got.chunks[101] == nil)
+        #expect(got.failed[101]?.contains("no longer a regular file") == true)
+        #expect(got.failed[102]?.contains("no longer a regular file") == true)
+        #expect(got.chunks[100] == nil && got.chunks[101] == nil && got.chunks[102] == nil)
     }
 }
