@@ -326,9 +326,9 @@ struct BackupRun {
         report()
     }
 
-    /// Keyed BLAKE2b of every chunk of a batch in one eight-lane call. One core hashes
-    /// while the other reads and cuts the next batch and codes packs: that uses half the
-    /// CPU of splitting the batch over two calls, whose lanes would run half empty.
+    /// Keyed BLAKE2b of every chunk of a batch in one multi-lane call. One core hashes
+    /// while the other reads and cuts the next batch and codes packs: that costs less CPU
+    /// than splitting the batch's few chunks over two calls, whose lanes would run emptier.
     static func chunkIDs(_ chunks: [UnsafeRawBufferPointer], key: [UInt8]) -> [ChunkID] {
         let digests = Blake2bLanes.hash(chunks.map { Blake2bLanes.Message(body: $0) }, outputLength: ObjectID.size, key: key)
         return chunks.indices.map { ChunkID(Array(digests[($0 * ObjectID.size)..<(($0 + 1) * ObjectID.size)])) }
