@@ -15,12 +15,16 @@ public struct BackupOptions: Sendable {
     public var targets: [String]?
     public var k: Int?
     public var hostname: String
+    /// What to leave out (`--exclude`, `--exclude-file`).
+    public var excludes: [ExcludePattern]
 
-    public init(paths: [String], targets: [String]? = nil, k: Int? = nil, hostname: String = ProcessInfo.processInfo.hostName) {
+    public init(paths: [String], targets: [String]? = nil, k: Int? = nil, hostname: String = ProcessInfo.processInfo.hostName,
+                excludes: [ExcludePattern] = []) {
         self.paths = paths
         self.targets = targets
         self.k = k
         self.hostname = hostname
+        self.excludes = excludes
     }
 }
 
@@ -46,9 +50,11 @@ public struct BackupSummary: Codable, Sendable {
     public var k: Int
     public var n: Int
     public var warnings: [String]
+    /// Entries left out by exclude patterns (an excluded folder counts once).
+    public var excluded = 0
 
     enum CodingKeys: String, CodingKey {
-        case snapshot, parent, files, directories, symlinks
+        case snapshot, parent, files, directories, symlinks, excluded
         case filesNew = "files_new", filesChanged = "files_changed", filesUnchanged = "files_unchanged"
         case bytesTotal = "bytes_total", bytesRead = "bytes_read", chunksNew = "chunks_new"
         case chunksDeduplicated = "chunks_deduplicated", bytesNew = "bytes_new", bytesStored = "bytes_stored"
@@ -109,6 +115,7 @@ extension Repository {
 
         var walker = FileWalker()
         walker.excluded = Set(paths + [URL(fileURLWithPath: dataDirectory.path).standardizedFileURL.path])
+        walker.patterns = options.excludes
         let walked = try walker.walk(roots: options.paths)
         let rootNames = options.paths.map { FileWalker.storedName(forRoot: $0) }.sorted()
         let parentSnapshot = existing?.snapshots
@@ -208,6 +215,7 @@ extension Repository {
         summary.dedupeRatio = run.newPlainBytes == 0 ? Double(max(run.bytesRead, 1)) : Double(run.bytesRead) / Double(run.newPlainBytes)
         summary.durationSeconds = Date().timeIntervalSince(started)
         summary.warnings = walker.warnings
+        summary.excluded = walker.excludedByPattern
         logger.info("backup.done", metadata: [
             "snapshot.id": "\(snapshotID)", "files": "\(summary.files)", "bytes.read": "\(summary.bytesRead)",
             "bytes.new": "\(summary.bytesNew)", "packs": "\(summary.packs)",

@@ -28,6 +28,10 @@ public struct FileWalker {
     /// Absolute paths never backed up (the data directory and the targets themselves, so
     /// a backup of a home folder that holds them does not feed on its own output).
     public var excluded: Set<String> = []
+    /// The user's `--exclude` patterns; what they match is left out silently.
+    public var patterns: [ExcludePattern] = []
+    /// Entries left out by `patterns` (an excluded folder counts once).
+    public private(set) var excludedByPattern = 0
 
     public mutating func walk(roots: [String]) throws(DataError) -> [WalkedItem] {
         var items: [WalkedItem] = []
@@ -50,6 +54,13 @@ public struct FileWalker {
         if excluded.contains(path) {
             warnings.append("skipped \(path): it is Cairn's own data directory or a backup target")
             return
+        }
+        if !patterns.isEmpty {
+            let name = (path as NSString).lastPathComponent
+            if patterns.contains(where: { $0.matches(path: path, name: name) }) {
+                excludedByPattern += 1
+                return
+            }
         }
         let type = st.st_mode & S_IFMT
         let base = TreeEntry(

@@ -23,11 +23,21 @@ struct Backup: ParsableCommand {
     @Option(help: "How many targets must survive to restore (default: 3 for 5 targets).")
     var k: Int?
 
+    @Option(name: .customLong("exclude"),
+            help: "Leave out what matches this glob: a name anywhere ('*.tmp', 'node_modules') or, with a '/', an absolute path ('/home/*/Downloads'). Repeatable.")
+    var excludes: [String] = []
+
+    @Option(help: "Read exclude patterns from this file, one per line ('#' starts a comment).")
+    var excludeFile: String?
+
     @Flag(help: "Print a machine-readable summary instead of the human one.")
     var json = false
 
     func validate() throws {
         if let to { _ = try folderList(to, option: "to") }
+        for e in excludes {
+            do { _ = try ExcludePattern(e) } catch { throw ValidationError(error.message) }
+        }
         if let k, k < 1 { throw ValidationError("--k must be at least 1") }
         for p in paths where !FileManager.default.fileExists(atPath: p) {
             var st = stat()
@@ -43,7 +53,9 @@ struct Backup: ParsableCommand {
         }
         let bar = ProgressBar(label: "backup", enabled: Terminal.stderrIsTTY && !json)
         let summary = try cairnRun { () throws(DataError) in
-            try repo.backup(BackupOptions(paths: paths, targets: targets, k: k)) { bar.update($0) }
+            var patterns = try excludes.map { (e) throws(DataError) in try ExcludePattern(e) }
+            if let excludeFile { patterns += try ExcludePattern.load(file: excludeFile) }
+            return try repo.backup(BackupOptions(paths: paths, targets: targets, k: k, excludes: patterns)) { bar.update($0) }
         }
         bar.finish()
         if json {
@@ -54,6 +66,7 @@ struct Backup: ParsableCommand {
         let s = summary
         print("snapshot \(s.snapshot) saved\(s.parent.isEmpty ? "" : " (parent \(s.parent))")")
         print("  files        \(s.files) (\(s.filesNew) new, \(s.filesChanged) changed, \(s.filesUnchanged) unchanged), \(s.directories) folders, \(s.symlinks) symlinks")
+        if s.excluded > 0 { print("  excluded     \(s.excluded) entries matched an exclude pattern") }
         print("  read         \(Format.bytes(s.bytesRead)) of \(Format.bytes(s.bytesTotal))")
         print("  new          \(Format.bytes(s.bytesNew)) in \(s.chunksNew) chunks (\(s.chunksDeduplicated) deduplicated), stored as \(Format.bytes(s.bytesStored)) encrypted with the snapshot tree")
         print("  shards       \(Format.bytes(s.shardBytesWritten)) in \(s.packs) packs, \(s.k)-of-\(s.n)")

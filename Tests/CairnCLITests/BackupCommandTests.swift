@@ -11,6 +11,31 @@ import Testing
 
     // MARK: end to end through the binary
 
+    @Test func excludeOptionsAndFile() throws {
+        let s = try Scratch()
+        let src = s.sub("src")
+        try makeTree(src)
+        let d = ["--data-dir", s.sub("data")]
+        #expect(try CLI.run(["init"] + d + ["--phrase-out", s.sub("phrase")]).status == 0)
+        let targets = (1...3).map { s.sub("t\($0)") }.joined(separator: ",")
+
+        let relative = try CLI.run(["backup"] + d + [src, "--to", targets, "--k", "2", "--exclude", "a/b"])
+        #expect(relative.status != 0)
+        #expect(relative.stderr.contains("not absolute"), "\(relative.stderr)")
+        let missing = try CLI.run(["backup"] + d + [src, "--to", targets, "--k", "2", "--exclude-file", s.sub("nope")])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("exclude file"), "\(missing.stderr)")
+
+        try "# build output\n\n  *.bin  \n\(src)/a/b\n".write(toFile: s.sub("excludes"), atomically: false, encoding: .utf8)
+        let b = try CLI.run(["backup"] + d + [src, "--to", targets, "--k", "2", "--exclude", "link",
+                                              "--exclude-file", s.sub("excludes"), "--json"])
+        #expect(b.status == 0, "\(b.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(b.stdout.utf8)) as? [String: Any])
+        #expect(summary["excluded"] as? Int == 3)
+        #expect(summary["files"] as? Int == 0)
+        #expect(summary["symlinks"] as? Int == 0)
+    }
+
     @Test func backupSnapshotsRestoreCheckWithJSON() throws {
         let s = try Scratch()
         let src = s.sub("src")

@@ -240,4 +240,32 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out + targets[0]))
         #expect(!FileManager.default.fileExists(atPath: out + f.dataDir))
     }
+
+    @Test func excludePatternsLeaveOutNamesAnywhereAndAbsolutePaths() throws {
+        let f = try RepositoryFixture()
+        try f.populate()
+        try f.write("docs/notes.tmp", Array("scratch".utf8))
+        try f.write("cache/node_modules/x/y.js", Array("js".utf8))
+        let patterns = try ["*.tmp", "node_modules", f.source + "/docs/deep", f.source + "/b?n/"].map { try ExcludePattern($0) }
+        let repo = try f.repository()
+        let s = try repo.backup(BackupOptions(paths: [f.source], targets: f.targets, excludes: patterns))
+        #expect(s.excluded == 4)
+        let out = f.base + "/out"
+        _ = try repo.restore(RestoreOptions(destination: out))
+        let restored = try snapshotOfTree(f.restoredRoot(out))
+        for gone in ["docs/notes.tmp", "cache/node_modules", "docs/deep", "bin"] {
+            #expect(restored[gone] == nil, "\(gone) should have been excluded")
+        }
+        for kept in ["docs/report.bin", "cache", "small.txt", "empty-dir", "link-to-report"] {
+            #expect(restored[kept] != nil, "\(kept) should have been kept")
+        }
+    }
+
+    @Test func excludePatternsThatCannotWorkAreRefused() {
+        for bad in ["", "docs/*.tmp", "a\u{0}b"] {
+            #expect(throws: DataError.self) { try ExcludePattern(bad) }
+        }
+        #expect((try? ExcludePattern("/")) != nil)
+    }
 }
+
