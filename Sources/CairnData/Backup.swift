@@ -69,6 +69,7 @@ extension Repository {
     /// an interrupted run leaves no half snapshot, and the next run skips what was stored.
     public func backup(_ options: BackupOptions, progress: @escaping (TransferProgress) -> Void = { _ in }) throws(DataError) -> BackupSummary {
         let started = Date()
+        let dataLock = try DirectoryLock(folder: dataDirectory.path)
         let paths = try targetPaths(options.targets)
         if !config.targets.isEmpty, options.targets != nil, paths != config.targets {
             throw DataError(.invalidArgument, "this data directory backs up to \(config.targets.joined(separator: ",")); give the same --to list, or use another --data-dir for a new set of targets")
@@ -86,6 +87,9 @@ extension Repository {
         if let missing = targets.problems.keys.min() {
             throw DataError(.targetUnavailable, "target \(missing + 1) (\(paths[missing])) is not available: mount it, or run `cairn check` to re-create it from the other targets", cause: targets.problems[missing])
         }
+        // Another data directory (a recovered copy, another machine) may use the same targets.
+        let targetLocks = try paths.map { (p) throws(DataError) in try DirectoryLock(folder: p) }
+        defer { withExtendedLifetime((dataLock, targetLocks)) {} }
         let (existing, _) = try currentRoot(targets: targets)
         let chunkerSettings = existing?.chunker ?? config.chunker ?? ChunkerSettings(ChunkerParameters.default)
         let parameters: ChunkerParameters

@@ -29,8 +29,13 @@ extension Repository {
     /// record is written back to every target too.
     public func check(from: [String]? = nil, repair: Bool = true) throws(DataError) -> CheckSummary {
         let started = Date()
+        // A repairing check writes shards and root records: one writer at a time.
+        let dataLock = repair ? try DirectoryLock(folder: dataDirectory.path) : nil
         let paths = try targetPaths(from)
         let targets = try TargetSet(paths: paths, create: false)
+        let targetLocks = repair ? try targets.paths.indices.filter { targets.problems[$0] == nil }
+            .map { (i) throws(DataError) in try DirectoryLock(folder: targets.paths[i]) } : []
+        defer { withExtendedLifetime((dataLock, targetLocks)) {} }
         let (found, rootProblems) = try currentRoot(targets: targets)
         guard let root = found else {
             throw DataError(.notFound, "no root record found on any target (\(paths.joined(separator: ","))): nothing to check")

@@ -4,7 +4,7 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
             case notInitialized, alreadyInitialized, wrongOwner, corrupt, unrecoverable, targetUnavailable
-            case io, invalidArgument, notFound
+            case io, invalidArgument, notFound, busy
         }
 
         private let value: Value
@@ -19,6 +19,8 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
         public static let io = Code(.io)
         public static let invalidArgument = Code(.invalidArgument)
         public static let notFound = Code(.notFound)
+        /// Another cairn process is writing to the same data directory or target.
+        public static let busy = Code(.busy)
 
         public var description: String { value.rawValue }
     }

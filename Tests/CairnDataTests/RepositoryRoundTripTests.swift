@@ -184,6 +184,39 @@ import Testing
         #expect(again.chunksNew <= 1)
     }
 
+    @Test func oneWriterAtATimePerDataDirectoryAndPerTarget() throws {
+        let f = try RepositoryFixture()
+        try f.populate()
+        let repo = try f.repository()
+        _ = try repo.backup(BackupOptions(paths: [f.source], targets: f.targets))
+        func isBusy(_ error: any Error) -> Bool { (error as? DataError)?.code == .busy }
+
+        // Another backup or a repairing check is running on this data directory.
+        do {
+            let dataLock = try DirectoryLock(folder: f.dataDir)
+            #expect(throws: DataError.self) { try DirectoryLock(folder: f.dataDir) }
+            #expect(performing: { try repo.backup(BackupOptions(paths: [f.source])) }, throws: isBusy)
+            #expect(performing: { try repo.check() }, throws: isBusy)
+            #expect(try repo.check(repair: false).packsUnrecoverable.isEmpty)  // reading is fine
+            withExtendedLifetime(dataLock) {}
+        }
+
+        // A recovered copy of the data directory writing to the same targets as a backup
+        // that is still running elsewhere.
+        do {
+            let copy = f.base + "/copy"
+            _ = try DataDirectory(path: copy).initialize(with: f.mnemonic)
+            let targetLock = try DirectoryLock(folder: f.targets[3])
+            #expect(performing: { try f.repository(dataDir: copy).backup(BackupOptions(paths: [f.source], targets: f.targets)) },
+                    throws: isBusy)
+            withExtendedLifetime(targetLock) {}
+        }
+
+        // Released: both work again.
+        _ = try repo.backup(BackupOptions(paths: [f.source]))
+        #expect(try repo.check().packsUnrecoverable.isEmpty)
+    }
+
     @Test func anotherPhraseCannotReadTheTargets() throws {
         let f = try RepositoryFixture()
         try f.populate()
