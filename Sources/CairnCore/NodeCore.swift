@@ -52,6 +52,9 @@ public struct OwnedSlot: Hashable, Sendable {
 
     public var holder: NodeID? = nil
     public var contract: ContractID? = nil
+    /// When `contract`'s term ends, kept here so that the uptime check of every slot (each
+    /// repair tick) does not look the contract up in the book.
+    public var contractEnd: Instant? = nil
     /// The holder looks unhealthy (uptime, exclusion, refused fetches).
     public var unhealthy = false
     /// The holder proved it lost the data.
@@ -563,7 +566,7 @@ public struct NodeCore: Sendable {
                 packs[p].recentHolders.append(oldHolder)
                 actions.append(.send(to: oldHolder, .release(contract: old)))
             }
-            packs[p].slots[s] = OwnedSlot(holder: from, contract: contract)
+            packs[p].slots[s] = OwnedSlot(holder: from, contract: contract, contractEnd: book.ownedEnd(contract))
             actions.append(rootRecord(pack: p))
             let done = packs[p].slots.allSatisfy { $0.holder != nil && $0.pending == nil && !$0.failed && !$0.unhealthy }
             if done {
@@ -627,8 +630,9 @@ public struct NodeCore: Sendable {
                     guard let h = packs[p].slots[s].holder, let e = lookup(h) else { continue }
                     // A contract near the end of its term is replaced like an unhealthy one
                     // (renewal by re-placement).
-                    let ending = packs[p].slots[s].contract.flatMap { book.ownedEnd($0) }
-                        .map { now + params.repairInterval * 2 >= $0 } ?? false
+                    assert(packs[p].slots[s].contractEnd == packs[p].slots[s].contract.flatMap { book.ownedEnd($0) },
+                           "slot \(s) of pack \(packs[p].id): contract end out of step with the book")
+                    let ending = packs[p].slots[s].contractEnd.map { now + params.repairInterval * 2 >= $0 } ?? false
                     let bad = e.excluded || e.permille < params.uptimeThresholdPermille || ending
                         || packs[p].slots[s].fetchMisses >= params.fetchMissesMax
                     packs[p].slots[s].unhealthy = bad
@@ -826,7 +830,7 @@ public struct NodeCore: Sendable {
             packs[p].recentHolders.append(oldHolder)
             actions.append(.send(to: oldHolder, .release(contract: old)))
         }
-        packs[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id)
+        packs[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end)
         slotOfContract[terms.id] = SlotRef(pack: p, slot: s)
         actions.append(rootRecord(pack: p))
     }
