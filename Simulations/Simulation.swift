@@ -61,8 +61,6 @@ struct Stored {
     var index: UInt8
     var bytes: UInt64
     var segments: UInt32
-    /// The shard's Merkle tree, computed at the first challenge.
-    var tree: [UInt8] = []
 }
 
 /// Where an intact copy of a shard of a pack lives (ground truth, for the checkers).
@@ -121,6 +119,7 @@ public final class Simulation {
     private var offered: [UInt64]
     private var adversary: [FaultKind?]
     private var stores: [[PackID: Stored]]
+    private var trees: ShardTrees
     private var storedBytes: [UInt64]
     private var misbehavedAt: [Int64]
     private var detectedAt: [Int64]
@@ -202,6 +201,7 @@ public final class Simulation {
         offered = Array(repeating: 0, count: n)
         adversary = Array(repeating: nil, count: n)
         stores = Array(repeating: [:], count: n)
+        trees = ShardTrees(segments: UInt32(s.segmentsPerShard))
         storedBytes = Array(repeating: 0, count: n)
         misbehavedAt = Array(repeating: -1, count: n)
         detectedAt = Array(repeating: -1, count: n)
@@ -252,7 +252,7 @@ public final class Simulation {
                 packBytes.append(packNominal)
                 packSlot.append(core.packs.count)
                 reportedLost.append(false)
-                let roots = (0..<s.n).map { Synthetic.root(ShardID(pack: pack, index: UInt8($0)), count: UInt32(s.segmentsPerShard)) }
+                let roots = trees.addPack(pack, shards: s.n)
                 core.addPack(pack, shardBytes: shardBytes, roots: roots)
             }
             cores.append(core)
@@ -647,12 +647,11 @@ public final class Simulation {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return (Array(repeating: 0, count: Synthetic.segmentBytes), [])
         }
-        var tree = s.tree
-        if tree.isEmpty {
-            tree = Synthetic.tree(shard, count: s.segments)
-            stores[i][shard.pack]!.tree = tree
-        }
-        return (Synthetic.segment(shard, segment), Synthetic.proof(tree: tree, count: Int(s.segments), index: Int(segment)))
+        // Every shard is stored with the run's segment count; any other count gets its tree
+        // computed here.
+        let proof = s.segments == trees.segments ? trees.proof(shard, index: Int(segment))
+            : Synthetic.proof(tree: Synthetic.tree(shard, count: s.segments), count: Int(s.segments), index: Int(segment))
+        return (Synthetic.segment(shard, segment), proof)
     }
 
     func serve(_ i: Int, _ shard: ShardID) -> FetchAnswer {

@@ -457,7 +457,7 @@ public struct NodeCore: Sendable {
     /// Re-plans one pack after fresh health information.
     private mutating func plan(pack p: Int, now: Instant, into actions: inout [Action]) {
         guard !packs[p].lost else { return }
-        let decision = RepairPlanner.decide(packs[p].slots.map(\.health), k: params.k, trigger: params.repairTrigger,
+        let decision = RepairPlanner.decide(packs[p].slots.lazy.map(\.health), k: params.k, trigger: params.repairTrigger,
                                             haveData: haveData(p) || packs[p].slots.contains { $0.holder == nil })
         switch decision {
         case .keep:
