@@ -50,23 +50,25 @@ struct SlotRef: Hashable, Sendable {
 public struct OwnedSlot: Hashable, Sendable {
     public enum Pending: Hashable, Sendable { case proposing, accepted, storing }
 
+    // Stored properties are ordered so that they pack into 88 bytes: every slot of every
+    // pack is read on each repair tick and uptime reply.
     public var holder: NodeID? = nil
-    public var contract: ContractID? = nil
-    /// When `contract`'s term ends, kept here so that the uptime check of every slot (each
-    /// repair tick) does not look the contract up in the book.
-    public var contractEnd: Instant? = nil
     /// The holder looks unhealthy (uptime, exclusion, refused fetches).
     public var unhealthy = false
     /// The holder proved it lost the data.
     public var failed = false
-    public var fetchMisses = 0
     /// The holder said it does not have the shard (never ask it again).
     public var noData = false
+    public var contract: ContractID? = nil
+    /// When `contract`'s term ends, kept here so that the uptime check of every slot (each
+    /// repair tick) does not look the contract up in the book.
+    public var contractEnd: Instant? = nil
     /// A replacement being placed.
+    public var pending: Pending? = nil
     public var pendingHolder: NodeID? = nil
+    public var fetchMisses = 0
     public var pendingContract: ContractID? = nil
     public var pendingKey: [UInt8] = []
-    public var pending: Pending? = nil
     public var pendingSince = Instant.zero
 
     var health: RepairPlanner.Health {
@@ -243,11 +245,17 @@ public struct NodeCore: Sendable {
             }
             actions.append(.setTimer(.challenge, at: now + params.challengeInterval))
         case .repair:
+            // One pass over the slots, read in place (iterating `packs` by value copied every
+            // pack and retained its arrays): the holders to ask about, and the uploads in flight.
             var holders = [NodeID]()
-            for p in packs where !p.lost {
-                for slot in p.slots {
-                    if let h = slot.holder { holders.append(h) }
+            var backlogBytes: UInt64 = 0
+            for p in packs.indices where !packs[p].lost {
+                var storing: UInt64 = 0
+                for s in packs[p].slots.indices {
+                    if let h = packs[p].slots[s].holder { holders.append(h) }
+                    if packs[p].slots[s].pending == .storing { storing += 1 }
                 }
+                backlogBytes += storing * packs[p].shardBytes
             }
             holders.sort()
             var unique = [NodeID]()
@@ -261,11 +269,6 @@ public struct NodeCore: Sendable {
                 actions.append(.send(to: r.holder, .release(contract: id)))
                 r.retries -= 1
                 releasing[id] = r.retries > 0 ? r : nil
-            }
-            var backlogBytes: UInt64 = 0
-            for p in packs where !p.lost {
-                let n = p.slots.count { $0.pending == .storing }
-                backlogBytes += UInt64(n) * p.shardBytes
             }
             uploadBacklog = transferTime(bytes: backlogBytes)
             for pack in delegations.keys.sorted() where delegations[pack]!.deadline <= now {
@@ -287,11 +290,12 @@ public struct NodeCore: Sendable {
             packs[p].matchRequested = nil
         }
         for s in packs[p].slots.indices {
-            let slot = packs[p].slots[s]
+            // Read in place (a copied slot would retain and release its pending key).
+            guard let pending = packs[p].slots[s].pending else { continue }
             // An upload waits behind the others on this node's link: allow for the backlog.
-            let timeout = slot.pending == .storing ? params.repairTimeout + uploadBacklog : params.repairTimeout
-            guard slot.pending != nil, now - slot.pendingSince >= timeout,
-                  let contract = slot.pendingContract, let holder = slot.pendingHolder
+            let timeout = pending == .storing ? params.repairTimeout + uploadBacklog : params.repairTimeout
+            guard now - packs[p].slots[s].pendingSince >= timeout,
+                  let contract = packs[p].slots[s].pendingContract, let holder = packs[p].slots[s].pendingHolder
             else { continue }
             abandon(pack: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
         }
