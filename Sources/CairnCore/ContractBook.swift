@@ -46,13 +46,13 @@ public struct ContractBook: Sendable {
     public private(set) var held: [ContractID: Contract] = [:]
     /// Holder side: which contract holds a shard of each pack (never two of one pack), with
     /// the shard index and whether it arrived — enough to answer a challenge or fetch
-    /// without touching the contract.
-    public private(set) var heldPacks: [PackID: HeldShard] = [:]
+    /// without touching the contract. Read on every challenge, hence a `DenseMap`.
+    private var heldPacks = DenseMap<PackID, HeldShard>()
 
-    public struct HeldShard: Hashable, Sendable {
-        public var contract: ContractID
-        public var index: UInt8
-        public var stored: Bool
+    struct HeldShard: Hashable, Sendable {
+        var contract: ContractID
+        var index: UInt8
+        var stored: Bool
     }
     /// Holder side: bytes promised (active or in grace).
     public private(set) var reservedBytes: UInt64 = 0
@@ -169,7 +169,7 @@ public struct ContractBook: Sendable {
         guard let i = held.index(forKey: id), held.values[i].terms.shard == shard, held.values[i].state == .active
         else { return false }
         held.values[i].stored = true
-        heldPacks[shard.pack]?.stored = true
+        heldPacks.update(shard.pack) { $0.stored = true }
         return true
     }
 
@@ -245,7 +245,7 @@ public struct ContractBook: Sendable {
     /// network by its phrase, so the owner side stays).
     public mutating func loseHeld() {
         held = [:]
-        heldPacks = [:]
+        heldPacks.removeAll()
         reservedBytes = 0
         nextExpiry = nil
     }
