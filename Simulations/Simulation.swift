@@ -400,7 +400,7 @@ public final class Simulation {
             precondition(events < eventsMax, "event budget exhausted at t=\(now)")
             now = event.time
             events += 1
-            dispatch(event)
+            dispatch(event.kind)
             if let progress, now / ms.day != lastDay {
                 lastDay = now / ms.day
                 progress(Double(now) / Double(ms.day))
@@ -410,9 +410,11 @@ public final class Simulation {
         return finish()
     }
 
-    private func dispatch(_ event: Event) {
-        trace!.add(UInt64(bitPattern: event.time))
-        switch event.kind {
+    /// Runs the event due now. `kind` is consumed, so a message moves to its handler
+    /// without being retained and released again.
+    private func dispatch(_ kind: consuming EventKind) {
+        trace!.add(UInt64(bitPattern: now))
+        switch consume kind {
         case let .deliver(from, to, message):
             trace!.add(UInt64(from.raw) << 32 | UInt64(to.raw))
             trace!.add(UInt64(message.typeByte) << 56 | message.payloadBytes)

@@ -88,8 +88,8 @@ public enum RepairPlanner {
 
     /// `trigger`: repair when fewer than this many slots are healthy (k < trigger ≤ n).
     /// `haveData`: the owner still has the pack locally (initial upload) or rebuilt it.
-    /// `slots` may be a lazy view (the owner plans every pack on every uptime reply, and
-    /// an array of healths per call was an allocation each time).
+    /// `slots` may be any random-access collection (the owner plans every pack on every
+    /// uptime reply, from healths on the stack).
     public static func decide<Slots: RandomAccessCollection<Health>>(_ slots: Slots, k: Int, trigger: Int, haveData: Bool)
         -> Decision where Slots.Index == Int
     {

@@ -461,8 +461,14 @@ public struct NodeCore: Sendable {
     /// Re-plans one pack after fresh health information.
     private mutating func plan(pack p: Int, now: Instant, into actions: inout [Action]) {
         guard !packs[p].lost else { return }
-        let decision = RepairPlanner.decide(packs[p].slots.lazy.map(\.health), k: params.k, trigger: params.repairTrigger,
-                                            haveData: haveData(p) || packs[p].slots.contains { $0.holder == nil })
+        let dataAtHand = haveData(p) || packs[p].slots.contains { $0.holder == nil }
+        // The slots' healths on the stack: this runs for every pack on every uptime reply.
+        let n = packs[p].slots.count
+        let decision = withUnsafeTemporaryAllocation(of: RepairPlanner.Health.self, capacity: n) { health in
+            for s in 0..<n { health.initializeElement(at: s, to: packs[p].slots[s].health) }
+            return RepairPlanner.decide(UnsafeBufferPointer(health), k: params.k, trigger: params.repairTrigger,
+                                        haveData: dataAtHand)
+        }
         switch decision {
         case .keep:
             break
