@@ -24,34 +24,33 @@ struct Event {
     var kind: EventKind
 }
 
-/// The simulator's agenda: a 4-ary min-heap ordered by (time, insertion sequence), so
-/// events due at the same instant run in the order they were scheduled (the order is total,
-/// so the arity does not change which event comes next; four children per node halve the
-/// depth and the cache misses of a heap of a million entries). The heap holds 24-byte
-/// plain entries; payloads live in a slab reused through a free list, so sifting
-/// never retains or releases anything.
+/// The simulator's agenda, ordered by (time, insertion sequence), so events due at the same
+/// instant run in the order they were scheduled.
+///
+/// Two 4-ary min-heaps share that order: `near` holds events due within `nearWindow` of
+/// the current time (message deliveries, nearly all events), `far` the rest (timers and
+/// churn, hours or days ahead). `pop` takes the earlier of the two tops, so the sequence of
+/// events is exactly that of a single heap; but the heap most events pass through stays
+/// small and in cache, and the far one is only touched by far events. (Four children per
+/// node halve the depth of a binary heap; the order is total, so the arity does not
+/// change which event comes next.) Heap entries are 16 bytes of plain data; payloads live
+/// in a slab reused through a free list, so sifting never retains or releases anything.
 struct EventQueue {
-    private struct Entry {
-        var time: Int64
-        var seq: UInt64
-        var slot: UInt32
-    }
+    /// Events due sooner than this after the current time go to `near`.
+    static let nearWindow: Int64 = 60_000
 
-    private var heap: [Entry] = []
+    private var near = EntryHeap()
+    private var far = EntryHeap()
     private var payloads: [EventKind?] = []
     private var free: [UInt32] = []
     private var nextSeq: UInt64 = 0
+    /// Time of the last event popped.
+    private var current: Int64 = 0
 
-    var count: Int { heap.count }
+    var count: Int { near.count + far.count }
 
     init() {
-        heap.reserveCapacity(1 << 16)
         payloads.reserveCapacity(1 << 16)
-    }
-
-    @inline(__always)
-    private static func before(_ a: Entry, _ b: Entry) -> Bool {
-        a.time < b.time || (a.time == b.time && a.seq < b.seq)
     }
 
     mutating func push(at time: Int64, _ kind: EventKind) {
@@ -60,19 +59,76 @@ struct EventQueue {
             slot = reused
             payloads[Int(slot)] = kind
         } else {
-            precondition(payloads.count < Int(UInt32.max), "event slab full")
+            precondition(UInt64(payloads.count) <= Entry.slotMask, "more than \(Entry.slotMask + 1) events pending")
             slot = UInt32(payloads.count)
             payloads.append(kind)
         }
         let e = Entry(time: time, seq: nextSeq, slot: slot)
         nextSeq += 1
+        if time - current < Self.nearWindow {
+            near.push(e)
+        } else {
+            far.push(e)
+        }
+    }
+
+    mutating func pop() -> Event? {
+        let top: Entry
+        switch (near.top, far.top) {
+        case (nil, nil): return nil
+        case (.some, nil): top = near.pop()
+        case (nil, .some): top = far.pop()
+        case let (n?, f?): top = n.before(f) ? near.pop() : far.pop()
+        }
+        current = top.time
+        let kind = payloads[top.slot].take()!
+        free.append(UInt32(top.slot))
+        return Event(time: top.time, seq: top.seq, kind: kind)
+    }
+}
+
+/// A heap entry: the time, and the insertion sequence and payload slot packed in one word
+/// (sequence above, slot below), so that comparing the words compares the sequences (which
+/// are unique) and an entry is two words instead of three.
+private struct Entry {
+    static let slotBits = 24
+    static let slotMask: UInt64 = 1 << slotBits - 1
+
+    var time: Int64
+    var order: UInt64
+
+    init(time: Int64, seq: UInt64, slot: UInt32) {
+        precondition(seq < 1 << (64 - Self.slotBits), "event sequence exhausted")
+        self.time = time
+        order = seq << Self.slotBits | UInt64(slot)
+    }
+
+    var seq: UInt64 { order >> Self.slotBits }
+    var slot: Int { Int(order & Self.slotMask) }
+
+    @inline(__always)
+    func before(_ b: Entry) -> Bool {
+        time < b.time || (time == b.time && order < b.order)
+    }
+}
+
+/// A 4-ary min-heap of entries, sifted through one unsafe buffer (no uniqueness check per
+/// move) with a hole instead of swaps.
+private struct EntryHeap {
+    private var heap: [Entry] = []
+
+    init() { heap.reserveCapacity(1 << 14) }
+
+    var count: Int { heap.count }
+    var top: Entry? { heap.first }
+
+    mutating func push(_ e: Entry) {
         heap.append(e)
-        // Sift up with a hole.
         heap.withUnsafeMutableBufferPointer { heap in
             var i = heap.count - 1
             while i > 0 {
                 let parent = (i - 1) / 4
-                guard Self.before(e, heap[parent]) else { break }
+                guard e.before(heap[parent]) else { break }
                 heap[i] = heap[parent]
                 i = parent
             }
@@ -80,34 +136,31 @@ struct EventQueue {
         }
     }
 
-    mutating func pop() -> Event? {
-        guard let last = heap.popLast() else { return nil }
-        var top = last
-        if !heap.isEmpty {
-            top = heap[0]
-            // Sift `last` down from the root with a hole.
-            heap.withUnsafeMutableBufferPointer { heap in
-                let n = heap.count
-                var i = 0
-                while true {
-                    let first = 4 * i + 1
-                    if first >= n { break }
-                    var m = first
-                    var c = first + 1
-                    let stop = min(first + 4, n)
-                    while c < stop {
-                        if Self.before(heap[c], heap[m]) { m = c }
-                        c += 1
-                    }
-                    guard Self.before(heap[m], last) else { break }
-                    heap[i] = heap[m]
-                    i = m
+    /// Removes and returns the least entry; the heap must not be empty.
+    mutating func pop() -> Entry {
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return last }
+        let top = heap[0]
+        // Sift `last` down from the root.
+        heap.withUnsafeMutableBufferPointer { heap in
+            let n = heap.count
+            var i = 0
+            while true {
+                let first = 4 * i + 1
+                if first >= n { break }
+                var m = first
+                var c = first + 1
+                let stop = min(first + 4, n)
+                while c < stop {
+                    if heap[c].before(heap[m]) { m = c }
+                    c += 1
                 }
-                heap[i] = last
+                guard heap[m].before(last) else { break }
+                heap[i] = heap[m]
+                i = m
             }
+            heap[i] = last
         }
-        let kind = payloads[Int(top.slot)].take()!
-        free.append(top.slot)
-        return Event(time: top.time, seq: top.seq, kind: kind)
+        return top
     }
 }

@@ -56,21 +56,6 @@ public struct SimulationResult: Sendable {
     public var timeseries: [Sample]
 }
 
-/// A shard a simulated node stores (contents are synthetic).
-struct Stored {
-    var index: UInt8
-    var bytes: UInt64
-    var segments: UInt32
-    /// The shard's Merkle tree, computed at the first challenge.
-    var tree: [UInt8] = []
-}
-
-/// Where an intact copy of a shard of a pack lives (ground truth, for the checkers).
-struct Copy {
-    var node: UInt32
-    var index: UInt8
-}
-
 /// The deterministic simulator: a virtual clock that jumps from event to event, an event
 /// queue ordered by (deadline, insertion sequence), a simulated network and in-memory
 /// storage, and checkers that watch all nodes from outside.
@@ -120,8 +105,8 @@ public final class Simulation {
     private var linkBusy: [Int64]
     private var offered: [UInt64]
     private var adversary: [FaultKind?]
-    private var stores: [[PackID: Stored]]
-    private var storedBytes: [UInt64]
+    private var disks: Disks
+    private var trees: ShardTrees
     private var misbehavedAt: [Int64]
     private var detectedAt: [Int64]
     private var diskLostAt: [Int64]
@@ -131,7 +116,6 @@ public final class Simulation {
 
     // Per pack, indexed by pack number.
     private var packOwner: [UInt32] = []
-    private var copies: [[Copy]] = []
     private var packBytes: [UInt64] = []
     /// Position of the pack in its owner's `packs`.
     private var packSlot: [Int] = []
@@ -201,8 +185,8 @@ public final class Simulation {
         linkBusy = Array(repeating: 0, count: n)
         offered = Array(repeating: 0, count: n)
         adversary = Array(repeating: nil, count: n)
-        stores = Array(repeating: [:], count: n)
-        storedBytes = Array(repeating: 0, count: n)
+        disks = Disks(nodes: n)
+        trees = ShardTrees(segments: UInt32(s.segmentsPerShard))
         misbehavedAt = Array(repeating: -1, count: n)
         detectedAt = Array(repeating: -1, count: n)
         diskLostAt = Array(repeating: -1, count: n)
@@ -248,11 +232,11 @@ public final class Simulation {
             for _ in 0..<min(packs, Limits.packsPerNodeMax) {
                 let pack = PackID(UInt64(packOwner.count))
                 packOwner.append(UInt32(i))
-                copies.append([])
+                disks.addPack(pack)
                 packBytes.append(packNominal)
                 packSlot.append(core.packs.count)
                 reportedLost.append(false)
-                let roots = (0..<s.n).map { Synthetic.root(ShardID(pack: pack, index: UInt8($0)), count: UInt32(s.segmentsPerShard)) }
+                let roots = trees.addPack(pack, shards: s.n)
                 core.addPack(pack, shardBytes: shardBytes, roots: roots)
             }
             cores.append(core)
@@ -416,7 +400,7 @@ public final class Simulation {
             precondition(events < eventsMax, "event budget exhausted at t=\(now)")
             now = event.time
             events += 1
-            dispatch(event)
+            dispatch(event.kind)
             if let progress, now / ms.day != lastDay {
                 lastDay = now / ms.day
                 progress(Double(now) / Double(ms.day))
@@ -426,9 +410,11 @@ public final class Simulation {
         return finish()
     }
 
-    private func dispatch(_ event: Event) {
-        trace!.add(UInt64(bitPattern: event.time))
-        switch event.kind {
+    /// Runs the event due now. `kind` is consumed, so a message moves to its handler
+    /// without being retained and released again.
+    private func dispatch(_ kind: consuming EventKind) {
+        trace!.add(UInt64(bitPattern: now))
+        switch consume kind {
         case let .deliver(from, to, message):
             trace!.add(UInt64(from.raw) << 32 | UInt64(to.raw))
             trace!.add(UInt64(message.typeByte) << 56 | message.payloadBytes)
@@ -478,12 +464,12 @@ public final class Simulation {
             goOffline(i)
             departed[i] = true
             departures += 1
-            wipe(i)
+            disks.wipe(node: i)
         case .diskFail:
             guard !converging else { return }
             diskFailures += 1
             diskLostAt[i] = now
-            wipe(i)
+            disks.wipe(node: i)
             nodeDiskLost(i)
             // The operator reinstalls from the phrase within the hour; the node rejoins as fresh.
             if online[i] {
@@ -509,19 +495,6 @@ public final class Simulation {
         epoch[i] &+= 1
     }
 
-    /// Everything the node stored is gone.
-    private func wipe(_ i: Int) {
-        for pack in stores[i].keys.sorted() {
-            removeCopy(pack: pack, node: i)
-        }
-        stores[i] = [:]
-        storedBytes[i] = 0
-    }
-
-    private func removeCopy(pack: PackID, node: Int) {
-        let p = Int(pack.raw)
-        copies[p].removeAll { $0.node == UInt32(node) }
-    }
 
     private func world(_ w: EventKind.World) {
         switch w {
@@ -632,27 +605,24 @@ public final class Simulation {
     }
 
     func delete(_ i: Int, _ shard: ShardID) {
-        if let s = stores[i][shard.pack], s.index == shard.index {
-            stores[i][shard.pack] = nil
-            storedBytes[i] -= s.bytes
-            removeCopy(pack: shard.pack, node: i)
+        if disks.copy(on: i, of: shard.pack)?.index == shard.index {
+            disks.remove(on: i, of: shard.pack)
         }
     }
 
     /// A segment of a stored shard with its Merkle path (synthetic contents); a liar
     /// returns garbage.
     func prove(_ i: Int, _ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
-        guard let s = stores[i][shard.pack], s.index == shard.index, segment < s.segments else { return nil }
+        guard let s = disks.copy(on: i, of: shard.pack), s.index == shard.index, segment < s.segments else { return nil }
         if adversary[i] == .badProof {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return (Array(repeating: 0, count: Synthetic.segmentBytes), [])
         }
-        var tree = s.tree
-        if tree.isEmpty {
-            tree = Synthetic.tree(shard, count: s.segments)
-            stores[i][shard.pack]!.tree = tree
-        }
-        return (Synthetic.segment(shard, segment), Synthetic.proof(tree: tree, count: Int(s.segments), index: Int(segment)))
+        // Every shard is stored with the run's segment count; any other count gets its tree
+        // computed here.
+        let proof = s.segments == trees.segments ? trees.proof(shard, index: Int(segment))
+            : Synthetic.proof(tree: Synthetic.tree(shard, count: s.segments), count: Int(s.segments), index: Int(segment))
+        return (Synthetic.segment(shard, segment), proof)
     }
 
     func serve(_ i: Int, _ shard: ShardID) -> FetchAnswer {
@@ -660,7 +630,7 @@ public final class Simulation {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return .silent
         }
-        if let s = stores[i][shard.pack], s.index == shard.index { return .data(bytes: s.bytes) }
+        if let s = disks.copy(on: i, of: shard.pack), s.index == shard.index { return .data(bytes: s.bytes) }
         return .missing
     }
 
@@ -680,7 +650,7 @@ public final class Simulation {
     }
 
     func store(_ i: Int, _ shard: ShardID, bytes: UInt64, segments: UInt32) {
-        if let existing = stores[i][shard.pack] {
+        if let existing = disks.copy(on: i, of: shard.pack) {
             if existing.index != shard.index {
                 violation("node\(i) asked to store \(shard) while holding shard \(existing.index) of the same pack")
             }
@@ -691,11 +661,9 @@ public final class Simulation {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return
         }
-        stores[i][shard.pack] = Stored(index: shard.index, bytes: bytes, segments: segments)
-        storedBytes[i] += bytes
-        copies[Int(shard.pack.raw)].append(Copy(node: UInt32(i), index: shard.index))
-        if storedBytes[i] > offered[i] {
-            violation("node\(i) stores \(storedBytes[i]) bytes, offered \(offered[i])")
+        disks.store(Copy(node: UInt32(i), index: shard.index, segments: segments, bytes: bytes), of: shard.pack)
+        if disks.storedBytes[i] > offered[i] {
+            violation("node\(i) stores \(disks.storedBytes[i]) bytes, offered \(offered[i])")
         }
     }
 
@@ -726,11 +694,9 @@ public final class Simulation {
             if standing == .warned { warned += 1 }
             if standing == .excluded { excluded += 1 }
         case let .released(shard, _):
-            if let i = node, adversary[i] == .earlyFree, let s = stores[i][shard.pack], s.index == shard.index {
+            if let i = node, adversary[i] == .earlyFree, disks.copy(on: i, of: shard.pack)?.index == shard.index {
                 if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
-                stores[i][shard.pack] = nil
-                storedBytes[i] -= s.bytes
-                removeCopy(pack: shard.pack, node: i)
+                disks.remove(on: i, of: shard.pack)
             }
         case .contractBroken: contractsBroken += 1
         case .blindRepairOrdered: blindOrdered += 1
@@ -745,7 +711,7 @@ public final class Simulation {
     /// do not lie about them.
     private func healthy(_ p: Int, online needOnline: Bool = false, serving: Bool = false) -> Int {
         var mask: UInt64 = 0
-        for c in copies[p] {
+        for c in disks.copies[p] {
             let i = Int(c.node)
             if departed[i] || adversary[i] == .badProof || adversary[i] == .missing { continue }
             if needOnline && !online[i] { continue }
@@ -776,8 +742,8 @@ public final class Simulation {
     /// Periodic invariants: capacity, and both sides' contract books agree.
     private func check() {
         refreshMirrors()
-        for i in 0..<scenario.nodes where storedBytes[i] > offered[i] {
-            violation("node\(i) stores \(storedBytes[i]) bytes, offered \(offered[i])")
+        for i in 0..<scenario.nodes where disks.storedBytes[i] > offered[i] {
+            violation("node\(i) stores \(disks.storedBytes[i]) bytes, offered \(offered[i])")
         }
         for o in 0..<scenario.nodes where !departed[o] {
             let owned = cores[o].book.owned
@@ -842,13 +808,13 @@ public final class Simulation {
                 let o = Int(packOwner[p])
                 let pack = cores[o].packs.first { $0.id.raw == UInt64(p) }!
                 debugLines.append("owner budget=\(cores[o].book.placementBudget) placed=\(cores[o].book.placedBytes) owned=\(cores[o].book.owned.count) standing=\(String(describing: coordinator.entry(NodeID(UInt32(o)))?.reputation.standing)) adv=\(String(describing: adversary[o]))")
-                debugLines.append("pack\(p) owner\(o) online=\(online[o]) lost=\(pack.lost) local=\(pack.localCopy) fetched=\(pack.fetchedMask) requests=\(pack.fetchRequests) deadline=\(String(describing: pack.fetchDeadline)) repairing=\(pack.repairing) copies=\(copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")" })")
+                debugLines.append("pack\(p) owner\(o) online=\(online[o]) lost=\(pack.lost) local=\(pack.localCopy) fetched=\(pack.fetchedMask) requests=\(pack.fetchRequests) deadline=\(String(describing: pack.fetchDeadline)) repairing=\(pack.repairing) copies=\(disks.copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")" })")
                 for slot in pack.slots {
                     debugLines.append("   misses=\(slot.fetchMisses) holder=\(slot.holder.map { "\($0)/\(adversary[$0.index].map { "\($0)" } ?? "ok")" } ?? "-") failed=\(slot.failed) unhealthy=\(slot.unhealthy) pending=\(String(describing: slot.pending)) ph=\(String(describing: slot.pendingHolder))")
                 }
             }
         }
-        for i in 0..<scenario.nodes where !departed[i] { stored += storedBytes[i] }
+        for i in 0..<scenario.nodes where !departed[i] { stored += disks.storedBytes[i] }
         var detection = [String: Detection]()
         for (_, kind) in Scenario.adversaryKeys {
             var d = Detection()

@@ -40,6 +40,10 @@ public enum Synthetic {
 
     /// The Merkle path of leaf `index` read from a flattened tree (same as `Merkle.proof`).
     public static func proof(tree: [UInt8], count: Int, index: Int) -> [[UInt8]] {
+        tree.withUnsafeBytes { proof(tree: $0, count: count, index: index) }
+    }
+
+    static func proof(tree: UnsafeRawBufferPointer, count: Int, index: Int) -> [[UInt8]] {
         var proof = [[UInt8]]()
         var offset = 0
         var width = count
@@ -48,13 +52,64 @@ public enum Synthetic {
             let sibling = i ^ 1
             if sibling < width {
                 let at = (offset + sibling) * Merkle.hashBytes
-                proof.append(Array(tree[at..<at + Merkle.hashBytes]))
+                proof.append(Array(UnsafeRawBufferPointer(rebasing: tree[at..<at + Merkle.hashBytes])))
             }
             offset += width
             width = (width + 1) / 2
             i /= 2
         }
         return proof
+    }
+}
+
+/// The Merkle trees of every shard of a run, by pack number. A synthetic shard's contents
+/// are a function of its id alone, so one tree serves the owner (its root) and every node
+/// that ever holds the shard: each tree is computed once, when the pack is made, instead of
+/// again by every holder at its first challenge.
+struct ShardTrees {
+    /// Segments per shard (the same for every pack of a run).
+    let segments: UInt32
+    /// Bytes of one flattened tree (`Synthetic.tree`).
+    private let treeBytes: Int
+    /// Per pack, the flattened trees of its shards one after another.
+    private var packs: [[UInt8]] = []
+
+    init(segments: UInt32) {
+        precondition(segments > 0, "shards of no segments")
+        self.segments = segments
+        var nodes = 0
+        var width = Int(segments)
+        while true {
+            nodes += width
+            if width == 1 { break }
+            width = (width + 1) / 2
+        }
+        treeBytes = nodes * Merkle.hashBytes
+    }
+
+    /// Computes the trees of the next pack's `count` shards (packs are numbered densely in
+    /// the order they are added) and returns their roots.
+    mutating func addPack(_ pack: PackID, shards count: Int) -> [[UInt8]] {
+        precondition(Int(pack.raw) == packs.count, "\(pack) added out of order")
+        var flat = [UInt8]()
+        flat.reserveCapacity(count * treeBytes)
+        var roots = [[UInt8]]()
+        for index in 0..<count {
+            let tree = Synthetic.tree(ShardID(pack: pack, index: UInt8(index)), count: segments)
+            precondition(tree.count == treeBytes, "tree of \(tree.count) bytes, expected \(treeBytes)")
+            flat.append(contentsOf: tree)
+            roots.append(Array(tree[tree.count - Merkle.hashBytes..<tree.count]))
+        }
+        packs.append(flat)
+        return roots
+    }
+
+    /// The Merkle path of segment `index` of `shard` (same as `Synthetic.proof`).
+    func proof(_ shard: ShardID, index: Int) -> [[UInt8]] {
+        let at = Int(shard.index) * treeBytes
+        return packs[Int(shard.pack.raw)].withUnsafeBytes { raw in
+            Synthetic.proof(tree: UnsafeRawBufferPointer(rebasing: raw[at..<at + treeBytes]), count: Int(segments), index: index)
+        }
     }
 }
 

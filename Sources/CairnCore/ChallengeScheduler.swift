@@ -88,7 +88,11 @@ public enum RepairPlanner {
 
     /// `trigger`: repair when fewer than this many slots are healthy (k < trigger ≤ n).
     /// `haveData`: the owner still has the pack locally (initial upload) or rebuilt it.
-    public static func decide(_ slots: [Health], k: Int, trigger: Int, haveData: Bool) -> Decision {
+    /// `slots` may be any random-access collection (the owner plans every pack on every
+    /// uptime reply, from healths on the stack).
+    public static func decide<Slots: RandomAccessCollection<Health>>(_ slots: Slots, k: Int, trigger: Int, haveData: Bool)
+        -> Decision where Slots.Index == Int
+    {
         precondition(k > 0 && k <= slots.count && trigger <= slots.count, "k=\(k) trigger=\(trigger) n=\(slots.count)")
         let healthy = slots.count { $0 == .healthy }
         let fetchable = slots.count { $0 == .healthy || $0 == .unhealthy }

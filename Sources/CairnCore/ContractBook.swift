@@ -46,13 +46,13 @@ public struct ContractBook: Sendable {
     public private(set) var held: [ContractID: Contract] = [:]
     /// Holder side: which contract holds a shard of each pack (never two of one pack), with
     /// the shard index and whether it arrived — enough to answer a challenge or fetch
-    /// without touching the contract.
-    public private(set) var heldPacks: [PackID: HeldShard] = [:]
+    /// without touching the contract. Read on every challenge, hence a `DenseMap`.
+    private var heldPacks = DenseMap<PackID, HeldShard>()
 
-    public struct HeldShard: Hashable, Sendable {
-        public var contract: ContractID
-        public var index: UInt8
-        public var stored: Bool
+    struct HeldShard: Hashable, Sendable {
+        var contract: ContractID
+        var index: UInt8
+        var stored: Bool
     }
     /// Holder side: bytes promised (active or in grace).
     public private(set) var reservedBytes: UInt64 = 0
@@ -169,7 +169,7 @@ public struct ContractBook: Sendable {
         guard let i = held.index(forKey: id), held.values[i].terms.shard == shard, held.values[i].state == .active
         else { return false }
         held.values[i].stored = true
-        heldPacks[shard.pack]?.stored = true
+        heldPacks.update(shard.pack) { $0.stored = true }
         return true
     }
 
@@ -206,29 +206,37 @@ public struct ContractBook: Sendable {
     /// Returns (contract, freed shard) pairs in contract order; `entered` lists new graces.
     public mutating func expire(now: Instant) -> (freed: [Contract], entered: [Contract]) {
         guard let due = nextExpiry, due <= now else { return ([], []) }
+        // One pass in place, in the dictionary's order: only the contracts that change are
+        // copied out (a copy retains and releases two signatures, and this runs on every
+        // heartbeat after some grace ends). Each step depends on its contract alone and the
+        // results are sorted by id, so the order of the pass shows nowhere.
         var freed = [Contract]()
         var entered = [Contract]()
         var next: Instant? = nil
-        for id in held.keys.sorted() {
-            var c = held[id]!
-            if c.state == .active, c.terms.end <= now {
-                c.state = .grace(until: c.terms.end + c.terms.grace)
-                held[id] = c
-                entered.append(c)
+        var i = held.startIndex
+        while i != held.endIndex {
+            if held.values[i].state == .active, held.values[i].terms.end <= now {
+                held.values[i].state = .grace(until: held.values[i].terms.end + held.values[i].terms.grace)
+                entered.append(held.values[i])
             }
-            if case .grace(let until) = c.state {
+            if case .grace(let until) = held.values[i].state {
                 if until <= now {
-                    held[id] = nil
-                    heldPacks[c.terms.shard.pack] = nil
-                    reservedBytes -= c.terms.bytes
-                    freed.append(c)
-                    continue
+                    freed.append(held.values[i])
+                } else {
+                    next = min(next ?? until, until)
                 }
-                next = min(next ?? until, until)
             } else {
-                next = min(next ?? c.terms.end, c.terms.end)
+                next = min(next ?? held.values[i].terms.end, held.values[i].terms.end)
             }
+            i = held.index(after: i)
         }
+        for c in freed {
+            held[c.terms.id] = nil
+            heldPacks[c.terms.shard.pack] = nil
+            reservedBytes -= c.terms.bytes
+        }
+        freed.sort { $0.terms.id < $1.terms.id }
+        entered.sort { $0.terms.id < $1.terms.id }
         nextExpiry = next
         return (freed, entered)
     }
@@ -237,7 +245,7 @@ public struct ContractBook: Sendable {
     /// network by its phrase, so the owner side stays).
     public mutating func loseHeld() {
         held = [:]
-        heldPacks = [:]
+        heldPacks.removeAll()
         reservedBytes = 0
         nextExpiry = nil
     }

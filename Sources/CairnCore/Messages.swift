@@ -107,6 +107,10 @@ public struct UptimeEntry: Hashable, Sendable {
 /// size; `encode()` and `Message.decode(_:)` are the bytes the real transport carries.
 /// Shard payloads (`storeShard`, `fetchReply`) travel as a stream after the message; only
 /// their length is in it.
+///
+/// The three cases that carry contract terms are `indirect` (boxed): they are rare, and
+/// inline they made every message — and every action and simulator event around one —
+/// 80 bytes instead of 48.
 public enum Message: Hashable, Sendable {
     /// node → coordinator: join the directory. `fresh`: the node lost its disk and starts
     /// empty (what it held is gone; owners will find out by challenge).
@@ -120,7 +124,7 @@ public enum Message: Hashable, Sendable {
     /// coordinator → owner.
     case matchReply(request: UInt64, pack: PackID, candidates: [Candidate])
     /// owner → holder: proposed contract, signed by the owner.
-    case propose(terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8])
+    indirect case propose(terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8])
     /// holder → owner: accepted, signed by the holder.
     case accept(contract: ContractID, holderSignature: [UInt8])
     /// holder → owner: refused (1 no space, 2 already holds that pack, 3 bad signature, 4 excluded).
@@ -156,9 +160,9 @@ public enum Message: Hashable, Sendable {
     /// from any k of `sources` (one per slot, `NodeID.coordinator` = none) and place them.
     case repairOrder(pack: PackID, owner: NodeID, shardBytes: UInt64, k: UInt8, sources: [NodeID], targets: [RepairTarget])
     /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf.
-    case repairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
+    indirect case repairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
     /// coordinator → owner, when it is back: adopt a contract made on its behalf.
-    case adopt(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
+    indirect case adopt(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
 
     /// The wire type byte.
     public var typeByte: UInt8 {

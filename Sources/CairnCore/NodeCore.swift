@@ -50,20 +50,25 @@ struct SlotRef: Hashable, Sendable {
 public struct OwnedSlot: Hashable, Sendable {
     public enum Pending: Hashable, Sendable { case proposing, accepted, storing }
 
+    // Stored properties are ordered so that they pack into 88 bytes: every slot of every
+    // pack is read on each repair tick and uptime reply.
     public var holder: NodeID? = nil
-    public var contract: ContractID? = nil
     /// The holder looks unhealthy (uptime, exclusion, refused fetches).
     public var unhealthy = false
     /// The holder proved it lost the data.
     public var failed = false
-    public var fetchMisses = 0
     /// The holder said it does not have the shard (never ask it again).
     public var noData = false
+    public var contract: ContractID? = nil
+    /// When `contract`'s term ends, kept here so that the uptime check of every slot (each
+    /// repair tick) does not look the contract up in the book.
+    public var contractEnd: Instant? = nil
     /// A replacement being placed.
+    public var pending: Pending? = nil
     public var pendingHolder: NodeID? = nil
+    public var fetchMisses = 0
     public var pendingContract: ContractID? = nil
     public var pendingKey: [UInt8] = []
-    public var pending: Pending? = nil
     public var pendingSince = Instant.zero
 
     var health: RepairPlanner.Health {
@@ -240,11 +245,17 @@ public struct NodeCore: Sendable {
             }
             actions.append(.setTimer(.challenge, at: now + params.challengeInterval))
         case .repair:
+            // One pass over the slots, read in place (iterating `packs` by value copied every
+            // pack and retained its arrays): the holders to ask about, and the uploads in flight.
             var holders = [NodeID]()
-            for p in packs where !p.lost {
-                for slot in p.slots {
-                    if let h = slot.holder { holders.append(h) }
+            var backlogBytes: UInt64 = 0
+            for p in packs.indices where !packs[p].lost {
+                var storing: UInt64 = 0
+                for s in packs[p].slots.indices {
+                    if let h = packs[p].slots[s].holder { holders.append(h) }
+                    if packs[p].slots[s].pending == .storing { storing += 1 }
                 }
+                backlogBytes += storing * packs[p].shardBytes
             }
             holders.sort()
             var unique = [NodeID]()
@@ -258,11 +269,6 @@ public struct NodeCore: Sendable {
                 actions.append(.send(to: r.holder, .release(contract: id)))
                 r.retries -= 1
                 releasing[id] = r.retries > 0 ? r : nil
-            }
-            var backlogBytes: UInt64 = 0
-            for p in packs where !p.lost {
-                let n = p.slots.count { $0.pending == .storing }
-                backlogBytes += UInt64(n) * p.shardBytes
             }
             uploadBacklog = transferTime(bytes: backlogBytes)
             for pack in delegations.keys.sorted() where delegations[pack]!.deadline <= now {
@@ -284,11 +290,12 @@ public struct NodeCore: Sendable {
             packs[p].matchRequested = nil
         }
         for s in packs[p].slots.indices {
-            let slot = packs[p].slots[s]
+            // Read in place (a copied slot would retain and release its pending key).
+            guard let pending = packs[p].slots[s].pending else { continue }
             // An upload waits behind the others on this node's link: allow for the backlog.
-            let timeout = slot.pending == .storing ? params.repairTimeout + uploadBacklog : params.repairTimeout
-            guard slot.pending != nil, now - slot.pendingSince >= timeout,
-                  let contract = slot.pendingContract, let holder = slot.pendingHolder
+            let timeout = pending == .storing ? params.repairTimeout + uploadBacklog : params.repairTimeout
+            guard now - packs[p].slots[s].pendingSince >= timeout,
+                  let contract = packs[p].slots[s].pendingContract, let holder = packs[p].slots[s].pendingHolder
             else { continue }
             abandon(pack: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
         }
@@ -454,8 +461,14 @@ public struct NodeCore: Sendable {
     /// Re-plans one pack after fresh health information.
     private mutating func plan(pack p: Int, now: Instant, into actions: inout [Action]) {
         guard !packs[p].lost else { return }
-        let decision = RepairPlanner.decide(packs[p].slots.map(\.health), k: params.k, trigger: params.repairTrigger,
-                                            haveData: haveData(p) || packs[p].slots.contains { $0.holder == nil })
+        let dataAtHand = haveData(p) || packs[p].slots.contains { $0.holder == nil }
+        // The slots' healths on the stack: this runs for every pack on every uptime reply.
+        let n = packs[p].slots.count
+        let decision = withUnsafeTemporaryAllocation(of: RepairPlanner.Health.self, capacity: n) { health in
+            for s in 0..<n { health.initializeElement(at: s, to: packs[p].slots[s].health) }
+            return RepairPlanner.decide(UnsafeBufferPointer(health), k: params.k, trigger: params.repairTrigger,
+                                        haveData: dataAtHand)
+        }
         switch decision {
         case .keep:
             break
@@ -563,7 +576,7 @@ public struct NodeCore: Sendable {
                 packs[p].recentHolders.append(oldHolder)
                 actions.append(.send(to: oldHolder, .release(contract: old)))
             }
-            packs[p].slots[s] = OwnedSlot(holder: from, contract: contract)
+            packs[p].slots[s] = OwnedSlot(holder: from, contract: contract, contractEnd: book.ownedEnd(contract))
             actions.append(rootRecord(pack: p))
             let done = packs[p].slots.allSatisfy { $0.holder != nil && $0.pending == nil && !$0.failed && !$0.unhealthy }
             if done {
@@ -627,8 +640,9 @@ public struct NodeCore: Sendable {
                     guard let h = packs[p].slots[s].holder, let e = lookup(h) else { continue }
                     // A contract near the end of its term is replaced like an unhealthy one
                     // (renewal by re-placement).
-                    let ending = packs[p].slots[s].contract.flatMap { book.ownedEnd($0) }
-                        .map { now + params.repairInterval * 2 >= $0 } ?? false
+                    assert(packs[p].slots[s].contractEnd == packs[p].slots[s].contract.flatMap { book.ownedEnd($0) },
+                           "slot \(s) of pack \(packs[p].id): contract end out of step with the book")
+                    let ending = packs[p].slots[s].contractEnd.map { now + params.repairInterval * 2 >= $0 } ?? false
                     let bad = e.excluded || e.permille < params.uptimeThresholdPermille || ending
                         || packs[p].slots[s].fetchMisses >= params.fetchMissesMax
                     packs[p].slots[s].unhealthy = bad
@@ -826,7 +840,7 @@ public struct NodeCore: Sendable {
             packs[p].recentHolders.append(oldHolder)
             actions.append(.send(to: oldHolder, .release(contract: old)))
         }
-        packs[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id)
+        packs[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end)
         slotOfContract[terms.id] = SlotRef(pack: p, slot: s)
         actions.append(rootRecord(pack: p))
     }
