@@ -40,6 +40,21 @@ static const uint8_t SIGMA[12][16] = {
     {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
 };
 
+/// One round of BLAKE2b: the column steps, then the diagonal steps, with the message
+/// words in round r's order. Each compression defines G for its registers around it.
+#define ROUND(r)                                              \
+    do {                                                      \
+        const uint8_t *z = SIGMA[r];                          \
+        G(0, 4, 8, 12, m[z[0]], m[z[1]]);                     \
+        G(1, 5, 9, 13, m[z[2]], m[z[3]]);                     \
+        G(2, 6, 10, 14, m[z[4]], m[z[5]]);                    \
+        G(3, 7, 11, 15, m[z[6]], m[z[7]]);                    \
+        G(0, 5, 10, 15, m[z[8]], m[z[9]]);                    \
+        G(1, 6, 11, 12, m[z[10]], m[z[11]]);                  \
+        G(2, 7, 8, 13, m[z[12]], m[z[13]]);                   \
+        G(3, 4, 9, 14, m[z[14]], m[z[15]]);                   \
+    } while (0)
+
 /// What one compression step needs for every lane: the block, the byte counter after it
 /// and the last-block flag. Idle lanes point at a zero block; their state is not read.
 typedef struct {
@@ -78,17 +93,7 @@ static void compress_portable(lanes_state *s, int lanes) {
         v[c] = v[c] + v[d];                      \
         v[b] = rotr64(v[b] ^ v[c], 63);          \
     } while (0)
-        for (int r = 0; r < 12; r++) {
-            const uint8_t *z = SIGMA[r];
-            G(0, 4, 8, 12, m[z[0]], m[z[1]]);
-            G(1, 5, 9, 13, m[z[2]], m[z[3]]);
-            G(2, 6, 10, 14, m[z[4]], m[z[5]]);
-            G(3, 7, 11, 15, m[z[6]], m[z[7]]);
-            G(0, 5, 10, 15, m[z[8]], m[z[9]]);
-            G(1, 6, 11, 12, m[z[10]], m[z[11]]);
-            G(2, 7, 8, 13, m[z[12]], m[z[13]]);
-            G(3, 4, 9, 14, m[z[14]], m[z[15]]);
-        }
+        for (int r = 0; r < 12; r++) { ROUND(r); }
 #undef G
         for (int i = 0; i < 8; i++) s->h[i][j] ^= v[i] ^ v[i + 8];
     }
@@ -124,17 +129,7 @@ static void compress_avx512(lanes_state *s, int lanes) {
     } while (0)
     // Unrolled, so every message index is a constant and no word is looked up at run time.
 #pragma clang loop unroll(full)
-    for (int r = 0; r < 12; r++) {
-        const uint8_t *z = SIGMA[r];
-        G(0, 4, 8, 12, m[z[0]], m[z[1]]);
-        G(1, 5, 9, 13, m[z[2]], m[z[3]]);
-        G(2, 6, 10, 14, m[z[4]], m[z[5]]);
-        G(3, 7, 11, 15, m[z[6]], m[z[7]]);
-        G(0, 5, 10, 15, m[z[8]], m[z[9]]);
-        G(1, 6, 11, 12, m[z[10]], m[z[11]]);
-        G(2, 7, 8, 13, m[z[12]], m[z[13]]);
-        G(3, 4, 9, 14, m[z[14]], m[z[15]]);
-    }
+    for (int r = 0; r < 12; r++) { ROUND(r); }
 #undef G
     for (int i = 0; i < 8; i++) {
         __m512i h = _mm512_loadu_si512((const void *)s->h[i]);
