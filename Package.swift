@@ -68,7 +68,8 @@ let package = Package(
             name: "CairnDataTests", dependencies: ["CairnData", "CairnCrypto", "CairnStore"],
             resources: [.copy("Vectors")], swiftSettings: strict),
         .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnCrypto"], swiftSettings: strict),
-        .testTarget(name: "CairnSimulatorTests", dependencies: ["CairnSimulator", "CairnCore"], swiftSettings: strict),
+        .testTarget(name: "CairnSimulatorTests", dependencies: ["CairnSimulator", "CairnCore", "CairnCrypto"],
+                    swiftSettings: strict),
         .testTarget(name: "CairnCLITests", swiftSettings: strict),
     ]
 )

@@ -165,6 +165,7 @@ public final class Simulation {
             term: Interval(milliseconds: Int64(s.contractTermDays * 86_400_000)),
             grace: Interval(milliseconds: Int64(s.graceDays * 86_400_000)),
             uptimeThresholdPermille: UInt16((s.uptimeThreshold * 1000).rounded()), repairTrigger: s.repairTrigger)
+        let coordinatorSigner = Self.signer(ed25519: s.ed25519, rng: root.split(UInt64.max - 5))
         coordinator = CoordinatorCore(
             params: CoordinatorParams(k: s.k, repairTrigger: s.repairTrigger ?? s.n,
                                       blindRepairAfter: Interval(milliseconds: Int64(s.blindRepairAfterHours * 3_600_000)),
@@ -173,7 +174,7 @@ public final class Simulation {
                                       uptimeSlot: heartbeat, uptimeSlots: Int(s.uptimeWindowHours * 60 / s.heartbeatMinutes),
                                       uptimeThresholdPermille: UInt16((s.uptimeThreshold * 1000).rounded()),
                                       warnStrikes: s.warnStrikes, excludeStrikes: s.excludeStrikes),
-            rng: root.split(UInt64.max - 2))
+            signer: coordinatorSigner, verifier: Self.verifier(ed25519: s.ed25519), rng: root.split(UInt64.max - 2))
         let n = s.nodes
         online = Array(repeating: false, count: n)
         departed = Array(repeating: false, count: n)
@@ -196,13 +197,29 @@ public final class Simulation {
 
     // MARK: Set-up
 
+    /// A signing identity from 32 seeded bytes: Ed25519, or the cheap stand-in.
+    private static func signer(ed25519: Bool, rng: consuming Xoshiro256) -> any ContractSigner {
+        signer(ed25519: ed25519, rng: &rng)
+    }
+
+    private static func signer(ed25519: Bool, rng: inout Xoshiro256) -> any ContractSigner {
+        var seed = [UInt8]()
+        for _ in 0..<4 { seed += ByteWriter.u64Bytes(rng.next()) }
+        return ed25519 ? try! Ed25519Signer(seed: seed) : DigestSigner(seed: seed)
+    }
+
+    private static func verifier(ed25519: Bool) -> any SignatureVerifier {
+        ed25519 ? Ed25519Verifier() : DigestSigner()
+    }
+
     private func setUp(root: Xoshiro256) {
         let s = scenario
         var nodeRng = root.split(UInt64.max - 3)
         let gib = 1024.0 * 1024 * 1024
         let packNominal = UInt64(s.packMiB * 1024 * 1024)
         let shardBytes = (packNominal + UInt64(s.k) - 1) / UInt64(s.k)
-        let verifier: any SignatureVerifier = s.ed25519 ? Ed25519Verifier() : DigestSigner()
+        let verifier = Self.verifier(ed25519: s.ed25519)
+        let coordinatorKey = coordinator.publicKey
         var keyRng = root.split(UInt64.max - 4)
         // Adversaries: a seeded shuffle of node numbers, taken in kind order.
         var order = Array(0..<s.nodes)
@@ -221,13 +238,10 @@ public final class Simulation {
             let backup = s.backupGiB.sample(&nodeRng) * gib
             bytesPerMs[i] = max(s.uploadMbps.sample(&nodeRng), 0.01) * 1_000_000 / 8 / 1000
             latency[i] = Int64(max(s.latencyMs.sample(&nodeRng), 0) / 2)
-            var keySeed = [UInt8]()
-            for _ in 0..<4 { keySeed += ByteWriter.u64Bytes(keyRng.next()) }
-            let nodeSigner: any ContractSigner = s.ed25519 ? try! Ed25519Signer(seed: keySeed) : DigestSigner(seed: keySeed)
             var core = NodeCore(me: id, params: params, offered: offered[i],
                                 speed: UInt32(min(bytesPerMs[i] * 8, Double(UInt32.max))),
-                                reciprocityRatio: s.reciprocityRatio, signer: nodeSigner, verifier: verifier,
-                                rng: root.split(UInt64(i)))
+                                reciprocityRatio: s.reciprocityRatio, signer: Self.signer(ed25519: s.ed25519, rng: &keyRng),
+                                verifier: verifier, coordinatorKey: coordinatorKey, rng: root.split(UInt64(i)))
             let packs = max(1, Int((backup / Double(packNominal)).rounded(.up)))
             for _ in 0..<min(packs, Limits.packsPerNodeMax) {
                 let pack = PackID(UInt64(packOwner.count))

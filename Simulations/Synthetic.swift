@@ -22,23 +22,23 @@ public enum Synthetic {
     }
 
     public static func root(_ shard: ShardID, count: UInt32) -> [UInt8] {
-        Merkle.root(segments: segments(shard, count: count))
+        MerkleTree.levels(leaves: segments(shard, count: count).map(MerkleTree.leafHash)).last![0]
     }
 
     /// The whole Merkle tree of a synthetic shard, flattened level by level (leaves first,
     /// 32 bytes per node): a holder computes it once and answers every later challenge
     /// from it, as a real holder keeps its shard's tree.
     public static func tree(_ shard: ShardID, count: UInt32) -> [UInt8] {
-        let levels = Merkle.levels(leaves: segments(shard, count: count).map(Merkle.leafHash))
+        let levels = MerkleTree.levels(leaves: segments(shard, count: count).map(MerkleTree.leafHash))
         var flat = [UInt8]()
-        flat.reserveCapacity(levels.reduce(0) { $0 + $1.count } * Merkle.hashBytes)
+        flat.reserveCapacity(levels.reduce(0) { $0 + $1.count } * MerkleTree.hashLength)
         for level in levels {
             for node in level { flat.append(contentsOf: node) }
         }
         return flat
     }
 
-    /// The Merkle path of leaf `index` read from a flattened tree (same as `Merkle.proof`).
+    /// The Merkle path of leaf `index` read from a flattened tree (same as `MerkleTree.proof` over the concatenated segments).
     public static func proof(tree: [UInt8], count: Int, index: Int) -> [[UInt8]] {
         tree.withUnsafeBytes { proof(tree: $0, count: count, index: index) }
     }
@@ -51,8 +51,8 @@ public enum Synthetic {
         while width > 1 {
             let sibling = i ^ 1
             if sibling < width {
-                let at = (offset + sibling) * Merkle.hashBytes
-                proof.append(Array(UnsafeRawBufferPointer(rebasing: tree[at..<at + Merkle.hashBytes])))
+                let at = (offset + sibling) * MerkleTree.hashLength
+                proof.append(Array(UnsafeRawBufferPointer(rebasing: tree[at..<at + MerkleTree.hashLength])))
             }
             offset += width
             width = (width + 1) / 2
@@ -84,7 +84,7 @@ struct ShardTrees {
             if width == 1 { break }
             width = (width + 1) / 2
         }
-        treeBytes = nodes * Merkle.hashBytes
+        treeBytes = nodes * MerkleTree.hashLength
     }
 
     /// Computes the trees of the next pack's `count` shards (packs are numbered densely in
@@ -98,7 +98,7 @@ struct ShardTrees {
             let tree = Synthetic.tree(ShardID(pack: pack, index: UInt8(index)), count: segments)
             precondition(tree.count == treeBytes, "tree of \(tree.count) bytes, expected \(treeBytes)")
             flat.append(contentsOf: tree)
-            roots.append(Array(tree[tree.count - Merkle.hashBytes..<tree.count]))
+            roots.append(Array(tree[tree.count - MerkleTree.hashLength..<tree.count]))
         }
         packs.append(flat)
         return roots

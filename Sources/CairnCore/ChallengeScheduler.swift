@@ -1,3 +1,5 @@
+internal import CairnCrypto
+
 /// Owner side of challenges: which are outstanding, and the verdict on each answer.
 /// A challenge names a random segment; the answer must carry that segment and a Merkle
 /// path to the root the owner kept. A holder that dropped a fraction f of a shard fails
@@ -46,7 +48,8 @@ public struct ChallengeScheduler: Sendable {
     public mutating func onReply(id: UInt64, from: NodeID, segment: [UInt8], proof: [[UInt8]]) -> Verdict {
         guard let o = outstanding[id], o.holder == from else { return .stale }
         outstanding[id] = nil
-        let ok = Merkle.verify(root: o.root, index: Int(o.segment), count: Int(o.segments), segment: segment, proof: proof)
+        let ok = MerkleProof(segmentIndex: Int(o.segment), segmentCount: Int(o.segments), siblings: proof)
+            .verify(segment: segment, root: o.root)
         return ok ? .pass(o) : .fail(o, o.audit ? .earlyFree : .badProof)
     }
 

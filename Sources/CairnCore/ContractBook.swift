@@ -35,6 +35,8 @@ public struct Contract: Hashable, Sendable {
 public struct ContractBook: Sendable {
     public enum Refusal: UInt8, Sendable {
         case noSpace = 1, holdsPack = 2, badSignature = 3, notForMe = 4
+        /// Proposed by someone other than the owner without a valid repair mandate.
+        case unauthorized = 5
     }
 
     public let me: NodeID

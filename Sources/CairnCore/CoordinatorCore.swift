@@ -53,6 +53,10 @@ public struct CoordinatorCore: Sendable {
         public var roots: [[UInt8]]
         /// A blind repair was ordered and may still be running until then.
         public var blindUntil: Instant? = nil
+        /// The last blind repair ordered: who repairs, and which slot goes to which node.
+        /// A `repairDone` is accepted only for one of these placements.
+        public var blindRepairer: NodeID? = nil
+        public var blindTargets: [RepairTarget] = []
     }
 
     /// Pack → record, from owners' root records (for restores and blind repair).
@@ -63,11 +67,19 @@ public struct CoordinatorCore: Sendable {
     public private(set) var adoptions: [NodeID: [(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])]] = [:]
     private var slotsClosed = 0
     private var rng: Xoshiro256
+    /// Signs repair mandates; nodes know its public key from their configuration.
+    private let signer: any ContractSigner
+    private let verifier: any SignatureVerifier
 
-    public init(params: CoordinatorParams, rng: Xoshiro256) {
+    public init(params: CoordinatorParams, signer: any ContractSigner, verifier: any SignatureVerifier, rng: Xoshiro256) {
         self.params = params
+        self.signer = signer
+        self.verifier = verifier
         self.rng = rng
     }
+
+    /// The key nodes check repair mandates against.
+    public var publicKey: [UInt8] { signer.publicKey }
 
     public func entry(_ node: NodeID) -> DirectoryEntry? {
         node.index < entries.count ? entries[node.index] : nil
@@ -164,8 +176,13 @@ public struct CoordinatorCore: Sendable {
         case let .rootRecord(pack, shardBytes, holders, roots):
             if let existing = rootRecords[pack], existing.owner != from { break }
             if rootRecords[pack] == nil { packsByOwner[from, default: []].append(pack) }
-            rootRecords[pack] = PackRecord(owner: from, shardBytes: shardBytes, holders: holders, roots: roots,
-                                           blindUntil: rootRecords[pack]?.blindUntil)
+            var record = PackRecord(owner: from, shardBytes: shardBytes, holders: holders, roots: roots)
+            if let old = rootRecords[pack] {
+                record.blindUntil = old.blindUntil
+                record.blindRepairer = old.blindRepairer
+                record.blindTargets = old.blindTargets
+            }
+            rootRecords[pack] = record
             // Adoptions the owner's record now reflects are done.
             if var pending = adoptions[from] {
                 pending.removeAll { a in
@@ -175,9 +192,17 @@ public struct CoordinatorCore: Sendable {
                 adoptions[from] = pending.isEmpty ? nil : pending
             }
         case let .repairDone(terms, ownerSignature, holderSignature):
+            // Only a placement this coordinator ordered, reported by the node it ordered,
+            // with both signatures checking against the directory's keys.
             guard var record = rootRecords[terms.shard.pack], record.owner == terms.owner,
-                  Int(terms.shard.index) < record.holders.count
+                  Int(terms.shard.index) < record.holders.count, record.blindRepairer == from,
+                  let t = record.blindTargets.firstIndex(where: { $0.slot == terms.shard.index && $0.node == terms.holder }),
+                  terms.holder != .coordinator, terms.holder.index < entries.count,
+                  verifier.verify(signature: ownerSignature, message: terms.signingBytes, publicKey: entries[from.index].publicKey),
+                  verifier.verify(signature: holderSignature, message: terms.signingBytes,
+                                  publicKey: entries[terms.holder.index].publicKey)
             else { break }
+            record.blindTargets.remove(at: t)
             record.holders[Int(terms.shard.index)] = terms.holder
             rootRecords[terms.shard.pack] = record
             adoptions[terms.owner, default: []].append((terms, ownerSignature, holderSignature))
@@ -234,14 +259,21 @@ public struct CoordinatorCore: Sendable {
                     recentWithin: params.uptimeSlot * 2, rng: &rng)
                 guard !chosen.isEmpty, let repairer = healthy.indices.first(where: { healthy[$0] }).map({ record.holders[$0] })
                 else { continue }
+                let expires = now + params.blindRepairTimeout
                 var targets = [RepairTarget]()
                 for (slot, node) in zip(missing, chosen) {
                     entries[node.index].used += record.shardBytes
+                    let permission = RepairMandate.signingBytes(
+                        pack: pack, slot: UInt8(slot), owner: owner, repairer: repairer,
+                        repairerKey: entries[repairer.index].publicKey, holder: node, expires: expires)
                     targets.append(RepairTarget(slot: UInt8(slot), node: node, publicKey: entries[node.index].publicKey,
-                                                root: record.roots[slot]))
+                                                root: record.roots[slot],
+                                                mandate: RepairMandate(expires: expires, signature: signer.sign(permission))))
                 }
                 let sources = record.holders.indices.map { healthy[$0] ? record.holders[$0] : NodeID.coordinator }
-                record.blindUntil = now + params.blindRepairTimeout
+                record.blindUntil = expires
+                record.blindRepairer = repairer
+                record.blindTargets = targets
                 rootRecords[pack] = record
                 actions.append(.send(to: repairer, .repairOrder(pack: pack, owner: owner, shardBytes: record.shardBytes,
                                                                  k: UInt8(params.k), sources: sources, targets: targets)))

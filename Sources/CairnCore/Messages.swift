@@ -1,3 +1,5 @@
+internal import CairnCrypto
+
 /// What an owner and a holder agree on. Both sign `signingBytes`.
 public struct ContractTerms: Hashable, Sendable {
     public var id: ContractID
@@ -76,17 +78,20 @@ public struct Candidate: Hashable, Sendable {
     }
 }
 
-/// A slot a blind repair re-creates: on which node, and the root the shard must have.
+/// A slot a blind repair re-creates: on which node, the root the shard must have, and the
+/// coordinator's mandate the repairer shows that node.
 public struct RepairTarget: Hashable, Sendable {
     public var slot: UInt8
     public var node: NodeID
     public var publicKey: [UInt8]
     public var root: [UInt8]
-    public init(slot: UInt8, node: NodeID, publicKey: [UInt8], root: [UInt8]) {
+    public var mandate: RepairMandate
+    public init(slot: UInt8, node: NodeID, publicKey: [UInt8], root: [UInt8], mandate: RepairMandate) {
         self.slot = slot
         self.node = node
         self.publicKey = publicKey
         self.root = root
+        self.mandate = mandate
     }
 }
 
@@ -123,11 +128,13 @@ public enum Message: Hashable, Sendable {
     case matchRequest(request: UInt64, pack: PackID, shardBytes: UInt64, count: UInt8, speed: UInt32, exclude: [NodeID])
     /// coordinator → owner.
     case matchReply(request: UInt64, pack: PackID, candidates: [Candidate])
-    /// owner → holder: proposed contract, signed by the owner.
-    indirect case propose(terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8])
+    /// owner → holder: proposed contract, signed by the owner; or repairer → holder, signed
+    /// by the repairer in the owner's name under the coordinator's `mandate`.
+    indirect case propose(terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8], mandate: RepairMandate?)
     /// holder → owner: accepted, signed by the holder.
     case accept(contract: ContractID, holderSignature: [UInt8])
-    /// holder → owner: refused (1 no space, 2 already holds that pack, 3 bad signature, 4 excluded).
+    /// holder → owner: refused (`ContractBook.Refusal`: 1 no space, 2 already holds that pack,
+    /// 3 bad signature, 4 not for me, 5 no valid repair mandate).
     case reject(contract: ContractID, reason: UInt8)
     /// owner (or repairer) → holder: the shard follows; root and segment count for checks.
     case storeShard(contract: ContractID, shard: ShardID, bytes: UInt64, root: [UInt8], segments: UInt32)
@@ -234,10 +241,12 @@ public enum Message: Hashable, Sendable {
                 body.u32(c.node.raw)
                 body.blob(c.publicKey, max: Limits.publicKeyBytesMax)
             }
-        case let .propose(terms, ownerKey, ownerSignature):
+        case let .propose(terms, ownerKey, ownerSignature, mandate):
             terms.encode(into: &body)
             body.blob(ownerKey, max: Limits.publicKeyBytesMax)
             body.blob(ownerSignature, max: Limits.signatureBytesMax)
+            body.bool(mandate != nil)
+            mandate?.encode(into: &body)
         case let .accept(contract, holderSignature):
             body.u64(contract.raw)
             body.blob(holderSignature, max: Limits.signatureBytesMax)
@@ -248,7 +257,7 @@ public enum Message: Hashable, Sendable {
             body.u64(contract.raw)
             Self.shard(shard, into: &body)
             body.u64(bytes)
-            body.blob(root, max: Merkle.hashBytes)
+            body.blob(root, max: MerkleTree.hashLength)
             body.u32(segments)
         case let .storeAck(contract):
             body.u64(contract.raw)
@@ -261,7 +270,7 @@ public enum Message: Hashable, Sendable {
             body.blob(segment, max: Limits.segmentBytesMax)
             precondition(proof.count <= Limits.proofDepthMax, "proof depth \(proof.count)")
             body.u8(UInt8(proof.count))
-            for p in proof { body.blob(p, max: Merkle.hashBytes) }
+            for p in proof { body.blob(p, max: MerkleTree.hashLength) }
         case let .challengeMissing(id):
             body.u64(id)
         case let .fetch(request, shard):
@@ -297,7 +306,7 @@ public enum Message: Hashable, Sendable {
             body.u64(shardBytes)
             Self.nodes(holders, into: &body)
             precondition(roots.count == holders.count, "root record with \(roots.count) roots for \(holders.count) slots")
-            for root in roots { body.blob(root, max: Merkle.hashBytes) }
+            for root in roots { body.blob(root, max: MerkleTree.hashLength) }
         case let .repairOrder(pack, owner, shardBytes, k, sources, targets):
             body.u64(pack.raw)
             body.u32(owner.raw)
@@ -310,7 +319,8 @@ public enum Message: Hashable, Sendable {
                 body.u8(t.slot)
                 body.u32(t.node.raw)
                 body.blob(t.publicKey, max: Limits.publicKeyBytesMax)
-                body.blob(t.root, max: Merkle.hashBytes)
+                body.blob(t.root, max: MerkleTree.hashLength)
+                t.mandate.encode(into: &body)
             }
         case let .repairDone(terms, ownerSignature, holderSignature), let .adopt(terms, ownerSignature, holderSignature):
             terms.encode(into: &body)
@@ -402,9 +412,11 @@ public enum Message: Hashable, Sendable {
             }
             message = .matchReply(request: request, pack: pack, candidates: candidates)
         case 6:
-            message = .propose(terms: try ContractTerms.decode(from: &r),
-                               ownerKey: try r.blob(max: Limits.publicKeyBytesMax),
-                               ownerSignature: try r.blob(max: Limits.signatureBytesMax))
+            let terms = try ContractTerms.decode(from: &r)
+            let ownerKey = try r.blob(max: Limits.publicKeyBytesMax)
+            let ownerSignature = try r.blob(max: Limits.signatureBytesMax)
+            let mandate = try r.bool() ? try RepairMandate.decode(from: &r) : nil
+            message = .propose(terms: terms, ownerKey: ownerKey, ownerSignature: ownerSignature, mandate: mandate)
         case 7:
             message = .accept(contract: ContractID(try r.u64()), holderSignature: try r.blob(max: Limits.signatureBytesMax))
         case 8:
@@ -414,8 +426,8 @@ public enum Message: Hashable, Sendable {
             let shard = try shard(from: &r)
             let bytes = try r.u64()
             let at = r.offset
-            let root = try r.blob(max: Merkle.hashBytes)
-            guard root.count == Merkle.hashBytes else { throw WireError(.badValue, "root of \(root.count) bytes", offset: at) }
+            let root = try r.blob(max: MerkleTree.hashLength)
+            guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: at) }
             let segAt = r.offset
             let segments = try r.u32()
             guard segments > 0, Int(segments) <= Limits.segmentsPerShardMax else {
@@ -436,7 +448,7 @@ public enum Message: Hashable, Sendable {
             }
             var proof = [[UInt8]]()
             proof.reserveCapacity(depth)
-            for _ in 0..<depth { proof.append(try r.blob(max: Merkle.hashBytes)) }
+            for _ in 0..<depth { proof.append(try r.blob(max: MerkleTree.hashLength)) }
             message = .challengeReply(id: id, segment: segment, proof: proof)
         case 13:
             message = .challengeMissing(id: try r.u64())
@@ -480,8 +492,8 @@ public enum Message: Hashable, Sendable {
             var roots = [[UInt8]]()
             for _ in holders {
                 let rootAt = r.offset
-                let root = try r.blob(max: Merkle.hashBytes)
-                guard root.count == Merkle.hashBytes else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
+                let root = try r.blob(max: MerkleTree.hashLength)
+                guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
                 roots.append(root)
             }
             message = .rootRecord(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots)
@@ -497,7 +509,7 @@ public enum Message: Hashable, Sendable {
             }
             let at = r.offset
             let n = Int(try r.u8())
-            guard n <= sources.count, n * 9 <= r.remaining else { throw WireError(.badValue, "\(n) repair targets", offset: at) }
+            guard n <= sources.count, n * 19 <= r.remaining else { throw WireError(.badValue, "\(n) repair targets", offset: at) }
             var targets = [RepairTarget]()
             for _ in 0..<n {
                 let slotAt = r.offset
@@ -506,9 +518,10 @@ public enum Message: Hashable, Sendable {
                 let node = NodeID(try r.u32())
                 let key = try r.blob(max: Limits.publicKeyBytesMax)
                 let rootAt = r.offset
-                let root = try r.blob(max: Merkle.hashBytes)
-                guard root.count == Merkle.hashBytes else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
-                targets.append(RepairTarget(slot: slot, node: node, publicKey: key, root: root))
+                let root = try r.blob(max: MerkleTree.hashLength)
+                guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
+                targets.append(RepairTarget(slot: slot, node: node, publicKey: key, root: root,
+                                            mandate: try RepairMandate.decode(from: &r)))
             }
             message = .repairOrder(pack: pack, owner: owner, shardBytes: shardBytes, k: k, sources: sources, targets: targets)
         case 23, 24:

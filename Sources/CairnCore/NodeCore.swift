@@ -119,6 +119,8 @@ public struct NodeCore: Sendable {
     private var rng: Xoshiro256
     private let signer: any ContractSigner
     private let verifier: any SignatureVerifier
+    /// The coordinator's public key: repair mandates must check against it.
+    private let coordinatorKey: [UInt8]
     public private(set) var standing: Reputation.Standing = .good
     /// The disk was lost since the last join: announce it.
     private var diskLost = false
@@ -146,7 +148,7 @@ public struct NodeCore: Sendable {
     private var uploadBacklog = Interval.zero
 
     public init(me: NodeID, params: NodeParams, offered: UInt64, speed: UInt32, reciprocityRatio: Double,
-                signer: any ContractSigner, verifier: any SignatureVerifier, rng: Xoshiro256)
+                signer: any ContractSigner, verifier: any SignatureVerifier, coordinatorKey: [UInt8], rng: Xoshiro256)
     {
         precondition(reciprocityRatio > 0, "reciprocity ratio \(reciprocityRatio)")
         self.me = me
@@ -155,6 +157,7 @@ public struct NodeCore: Sendable {
         self.rng = rng
         self.signer = signer
         self.verifier = verifier
+        self.coordinatorKey = coordinatorKey
         book = ContractBook(me: me, offered: offered, placementBudget: UInt64(Double(offered) / reciprocityRatio))
     }
 
@@ -410,7 +413,7 @@ public struct NodeCore: Sendable {
             packs[p].slots[s].pendingKey = candidate.publicKey
             packs[p].slots[s].pendingSince = now
             actions.append(.send(to: candidate.node, .propose(terms: contract.terms, ownerKey: signer.publicKey,
-                                                             ownerSignature: contract.ownerSignature)))
+                                                             ownerSignature: contract.ownerSignature, mandate: nil)))
         }
     }
 
@@ -655,8 +658,16 @@ public struct NodeCore: Sendable {
             standing = Reputation.Standing(rawValue: level) ?? .excluded
 
         // Holder side.
-        case let .propose(terms, ownerKey, ownerSignature):
-            // The owner, or a holder repairing blind on its behalf (ordered by the coordinator).
+        case let .propose(terms, ownerKey, ownerSignature, mandate):
+            // The owner itself (the transport authenticates the sender), or a holder repairing
+            // blind on its behalf under the coordinator's mandate for this very placement.
+            if from != terms.owner, terms.holder == me,
+               !(mandate?.permits(terms, proposer: from, proposerKey: ownerKey, holder: me, now: now,
+                                  coordinatorKey: coordinatorKey, verifier: verifier) ?? false)
+            {
+                actions.append(.send(to: from, .reject(contract: terms.id, reason: ContractBook.Refusal.unauthorized.rawValue)))
+                break
+            }
             switch book.onPropose(terms, ownerKey: ownerKey, ownerSignature: ownerSignature, signer: signer,
                                   verifier: verifier, proposer: from)
             {
@@ -770,7 +781,8 @@ public struct NodeCore: Sendable {
             let signature = signer.sign(terms.signingBytes)
             d.proposals[id] = (i, terms, signature, nil)
             delegatedContracts[id] = pack
-            actions.append(.send(to: t.node, .propose(terms: terms, ownerKey: signer.publicKey, ownerSignature: signature)))
+            actions.append(.send(to: t.node, .propose(terms: terms, ownerKey: signer.publicKey, ownerSignature: signature,
+                                                      mandate: t.mandate)))
         }
         delegations[pack] = d
     }

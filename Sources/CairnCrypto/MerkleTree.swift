@@ -33,20 +33,47 @@ public enum MerkleTree {
 
     /// BLAKE2b-256(0x00 ‖ segment).
     public static func leafHash(_ segment: UnsafeRawBufferPointer) -> [UInt8] {
+        if segment.count <= shortInputMax {
+            return hashPrefixed(leafPrefix, segment, UnsafeRawBufferPointer(start: nil, count: 0))
+        }
         var hasher = Blake2b(outputLength: hashLength)
         withUnsafeBytes(of: leafPrefix) { hasher.update($0) }
         hasher.update(segment)
         return hasher.finalize()
     }
 
+    public static func leafHash(_ segment: [UInt8]) -> [UInt8] {
+        segment.withUnsafeBytes { leafHash($0) }
+    }
+
     /// BLAKE2b-256(0x01 ‖ left ‖ right).
-    static func nodeHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
-        var input = [UInt8]()
-        input.reserveCapacity(1 + 2 * hashLength)
-        input.append(nodePrefix)
-        input += left
-        input += right
-        return Blake2b.hash(input, outputLength: hashLength)
+    public static func nodeHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
+        left.withUnsafeBytes { l in right.withUnsafeBytes { r in hashPrefixed(nodePrefix, l, r) } }
+    }
+
+    /// Inputs up to this size are hashed in one call from a stack buffer (a verifier and the
+    /// simulator hash millions of short leaves and nodes; the streaming state is a heap
+    /// allocation each).
+    private static let shortInputMax = 1024
+
+    /// BLAKE2b-256(prefix ‖ a ‖ b), the input assembled in a temporary buffer.
+    private static func hashPrefixed(_ prefix: UInt8, _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> [UInt8] {
+        let count = 1 + a.count + b.count
+        return withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { buf in
+            buf[0] = prefix
+            if a.count > 0 { UnsafeMutableRawBufferPointer(rebasing: buf[1..<1 + a.count]).copyMemory(from: a) }
+            if b.count > 0 { UnsafeMutableRawBufferPointer(rebasing: buf[1 + a.count..<count]).copyMemory(from: b) }
+            return Blake2b.hash(UnsafeRawBufferPointer(buf), outputLength: hashLength)
+        }
+    }
+
+    /// Every level of the tree over `leaves` (leaf hashes), leaves first, root last: what a
+    /// holder keeps to answer challenges without rehashing the shard.
+    public static func levels(leaves: [[UInt8]]) -> [[[UInt8]]] {
+        guard !leaves.isEmpty else { return [[emptyRoot]] }
+        var levels = [leaves]
+        while levels[levels.count - 1].count > 1 { levels.append(parents(of: levels[levels.count - 1])) }
+        return levels
     }
 
     /// The leaf hash of every segment, in order.

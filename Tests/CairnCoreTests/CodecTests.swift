@@ -12,7 +12,10 @@ let sampleMessages: [Message] = [
     .warning(level: 1),
     .matchRequest(request: 1, pack: PackID(2), shardBytes: 3, count: 4, speed: 5, exclude: [NodeID(1), NodeID(9)]),
     .matchReply(request: 1, pack: PackID(2), candidates: [Candidate(node: NodeID(4), publicKey: [1, 2, 3])]),
-    .propose(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64)),
+    .propose(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
+             mandate: nil),
+    .propose(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
+             mandate: RepairMandate(expires: Instant(milliseconds: 77), signature: Array(repeating: 5, count: 64))),
     .accept(contract: sampleTerms.id, holderSignature: Array(repeating: 3, count: 64)),
     .reject(contract: sampleTerms.id, reason: 1),
     .storeShard(contract: sampleTerms.id, shard: sampleTerms.shard, bytes: 99, root: Array(repeating: 4, count: 32), segments: 8),
@@ -30,7 +33,8 @@ let sampleMessages: [Message] = [
     .rootRecord(pack: PackID(2), shardBytes: 9, holders: [NodeID(4), NodeID(5)],
                 roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
     .repairOrder(pack: PackID(2), owner: NodeID(3), shardBytes: 9, k: 1, sources: [NodeID(4), .coordinator],
-                 targets: [RepairTarget(slot: 1, node: NodeID(6), publicKey: [1, 2], root: Array(repeating: 3, count: 32))]),
+                 targets: [RepairTarget(slot: 1, node: NodeID(6), publicKey: [1, 2], root: Array(repeating: 3, count: 32),
+                                        mandate: RepairMandate(expires: Instant(milliseconds: 9), signature: [4, 4]))]),
     .repairDone(terms: sampleTerms, ownerSignature: [1], holderSignature: [2]),
     .adopt(terms: sampleTerms, ownerSignature: [3], holderSignature: [4]),
 ]
@@ -46,7 +50,7 @@ let sampleMessages: [Message] = [
 }
 
 @Test func encodingIsBigEndian() {
-    #expect(Message.heartbeat(used: 0x0102_0304_0506_0708).encode() == [1, 2, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])
+    #expect(Message.heartbeat(used: 0x0102_0304_0506_0708).encode() == [Limits.wireVersion, 2, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])
 }
 
 // MARK: Hostile bytes

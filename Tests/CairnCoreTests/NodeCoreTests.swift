@@ -1,4 +1,5 @@
 import CairnCore
+import CairnCrypto
 import Testing
 
 /// A tiny synchronous harness: one coordinator and a few nodes, messages delivered in FIFO
@@ -6,7 +7,9 @@ import Testing
 /// challenges are answered with real Merkle proofs.
 struct Harness {
     var now = Instant.zero
-    var coordinator = CoordinatorCore(params: CoordinatorParams(k: 2, repairTrigger: 4), rng: Xoshiro256(seed: 1))
+    static let coordinatorSigner = DigestSigner(seed: [0xc0])
+    var coordinator = CoordinatorCore(params: CoordinatorParams(k: 2, repairTrigger: 4), signer: Harness.coordinatorSigner,
+                                      verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
     var nodes: [NodeCore] = []
     var inbox: [(from: NodeID, to: NodeID, Message)] = []
     /// Holder storage: node → shard → segments.
@@ -19,13 +22,22 @@ struct Harness {
         (0..<Int(segmentsPerShard)).map { i in [UInt8(truncatingIfNeeded: shard.pack.raw), shard.index, UInt8(i)] }
     }
 
+    static func root(_ segments: [[UInt8]]) -> [UInt8] {
+        MerkleTree.root(of: segments.flatMap { $0 }, segmentSize: 3)
+    }
+
+    static func proof(_ segments: [[UInt8]], index: Int) -> [[UInt8]] {
+        MerkleTree.proof(of: segments.flatMap { $0 }, segment: index, segmentSize: 3).siblings
+    }
+
     init(count: Int) {
         let params = NodeParams(k: 2, n: 4, segmentsPerShard: Self.segmentsPerShard, challengeTimeout: .minutes(10))
         let verifier = DigestSigner()
         let root = Xoshiro256(seed: 42)
         for i in 0..<count {
             nodes.append(NodeCore(me: NodeID(UInt32(i)), params: params, offered: 1000, speed: 1000, reciprocityRatio: 1,
-                                  signer: DigestSigner(seed: [UInt8(i)]), verifier: verifier, rng: root.split(UInt64(i))))
+                                  signer: DigestSigner(seed: [UInt8(i)]), verifier: verifier,
+                                  coordinatorKey: Self.coordinatorSigner.publicKey, rng: root.split(UInt64(i))))
             disks.append([:])
         }
     }
@@ -44,7 +56,7 @@ struct Harness {
             case let .answerChallenge(to, id, shard, segment):
                 if let segs = disks[node.index][shard] {
                     inbox.append((node, to, .challengeReply(id: id, segment: segs[Int(segment)],
-                                                            proof: Merkle.proof(segments: segs, index: Int(segment)))))
+                                                            proof: Self.proof(segs, index: Int(segment)))))
                 } else {
                     inbox.append((node, to, .challengeMissing(id: id)))
                 }
@@ -91,7 +103,7 @@ struct Harness {
 @Test func ownerPlacesAPackOnDistinctHoldersWithAgreeingBooks() {
     var h = Harness(count: 8)
     let pack = PackID(7)
-    let roots = (0..<4).map { Merkle.root(segments: Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
+    let roots = (0..<4).map { Harness.root(Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
     h.nodes[0].addPack(pack, shardBytes: 10, roots: roots)
     h.start()
     let slots = h.nodes[0].packs[0].slots
@@ -117,7 +129,7 @@ struct Harness {
 @Test func aHolderThatDroppedItsShardIsReportedAndReplaced() {
     var h = Harness(count: 8)
     let pack = PackID(3)
-    let roots = (0..<4).map { Merkle.root(segments: Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
+    let roots = (0..<4).map { Harness.root(Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
     h.nodes[0].addPack(pack, shardBytes: 10, roots: roots)
     h.start()
     let dropper = h.nodes[0].packs[0].slots[1].holder!

@@ -1,4 +1,5 @@
 import CairnCore
+import CairnCrypto
 import CairnSimulator
 import Foundation
 import Testing
@@ -62,15 +63,21 @@ private func error(_ json: String) -> String? {
 
 // MARK: Synthetic shards
 
+/// A synthetic shard is the concatenation of its segments: its root and proofs must be the
+/// data path's (`MerkleTree` over the real bytes), or simulated challenges would test
+/// another format than real holders answer.
 @Test(arguments: [1, 2, 5, 8, 13])
 func syntheticTreeProofsMatchMerkleProofs(count: Int) {
     let shard = ShardID(pack: PackID(9), index: 3)
-    let segments = Synthetic.segments(shard, count: UInt32(count))
+    let bytes = Synthetic.segments(shard, count: UInt32(count)).flatMap { $0 }
     let tree = Synthetic.tree(shard, count: UInt32(count))
     let root = Synthetic.root(shard, count: UInt32(count))
+    #expect(root == MerkleTree.root(of: bytes, segmentSize: Synthetic.segmentBytes))
     for i in 0..<count {
         let proof = Synthetic.proof(tree: tree, count: count, index: i)
-        #expect(proof == Merkle.proof(segments: segments, index: i))
-        #expect(Merkle.verify(root: root, index: i, count: count, segment: Synthetic.segment(shard, UInt32(i)), proof: proof))
+        #expect(proof == MerkleTree.proof(of: bytes, segment: i, segmentSize: Synthetic.segmentBytes).siblings)
+        let answer = MerkleProof(segmentIndex: i, segmentCount: count, siblings: proof)
+        #expect(answer.verify(segment: Synthetic.segment(shard, UInt32(i)), root: root))
+        #expect(!answer.verify(segment: Synthetic.segment(shard, UInt32((i + 1) % count)), root: root) || count == 1)
     }
 }
