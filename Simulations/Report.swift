@@ -38,7 +38,9 @@ public enum Report {
             ("messages (dropped)", "\(r.messages) (\(r.messagesDropped))"),
             ("wall seconds", String(format: "%.2f", wallSeconds)),
             ("packs (lost, reported lost)", "\(r.packsTotal) (\(r.packsLost), \(r.packsReportedLost))"),
-            ("restore success", String(format: "%.4f of %d", r.restoreSuccessRate, r.restoreAttempts)),
+            ("restore success", String(format: "%.4f of %d", r.restoreSuccessRate, r.restoreAttempts)
+                + (r.restoreHoursMean.map { String(format: ", %.2f h mean", $0) } ?? "")
+                + (r.restoresUnfinished > 0 ? ", \(r.restoresUnfinished) unfinished" : "")),
             ("repairs started/completed", "\(r.repairsStarted)/\(r.repairsCompleted)"),
             ("blind repairs ordered / shards", "\(r.blindRepairsOrdered) / \(r.blindShardsRepaired)"),
             ("repair bytes per node-day", String(format: "%.0f", r.repairBytesPerNodeDay)),
@@ -85,6 +87,8 @@ public enum Report {
               "packs_reported_lost": \(r.packsReportedLost),
               "restore_attempts": \(r.restoreAttempts),
               "restore_success_rate": \(json(r.restoreSuccessRate)),
+              "restore_hours_mean": \(r.restoreHoursMean.map { json($0) } ?? "null"),
+              "restores_unfinished": \(r.restoresUnfinished),
               "repair_bytes": \(r.repairBytes),
               "repair_bytes_per_node_day": \(json(r.repairBytesPerNodeDay)),
               "storage_overhead": \(json(r.storageOverhead)),

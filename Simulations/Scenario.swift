@@ -92,6 +92,8 @@ public struct Scenario: Sendable {
     public var warnStrikes = 2
     public var excludeStrikes = 4
     public var restoreSamples = 100
+    /// How long a sampled restore keeps retrying holders before it counts as failed.
+    public var restorePatienceHours = 24.0
     /// Contract signatures: real Ed25519 (default) or the cheap, forgeable digest stand-in.
     public var ed25519 = true
     public var expect = Expectations()
@@ -136,6 +138,7 @@ public struct Scenario: Sendable {
         s.latencyMs = try r.distribution("latency_ms", positive: false) ?? s.latencyMs
         s.packMiB = try r.number("pack_mib", in: 1...65536) ?? s.packMiB
         s.restoreSamples = try r.int("restore_samples", in: 0...1_000_000) ?? s.restoreSamples
+        s.restorePatienceHours = try r.number("restore_patience_hours", in: 0.1...8760) ?? s.restorePatienceHours
         switch try r.string("signatures") {
         case nil, "ed25519": s.ed25519 = true
         case "digest": s.ed25519 = false

@@ -33,8 +33,13 @@ public struct SimulationResult: Sendable {
     public var packsTotal: Int
     public var packsLost: Int
     public var packsReportedLost: Int
+    /// Sampled restores that finished (by success or by running out of patience).
     public var restoreAttempts: Int
     public var restoreSuccessRate: Double
+    /// Mean hours from the start of a successful restore to its last shard.
+    public var restoreHoursMean: Double?
+    /// Restores still running when the run ended (not counted in the rate).
+    public var restoresUnfinished: Int
     public var repairBytes: UInt64
     public var repairBytesPerNodeDay: Double
     public var storageOverhead: Double
@@ -140,6 +145,12 @@ public final class Simulation {
     private var excluded = 0
     private var restoreAttempts = 0
     private var restoreSuccesses = 0
+    private var restoreHours = 0.0
+    /// Restore sessions in progress, by endpoint number (`restorerBase` + a counter): each
+    /// is a separate device on the network, with the owner's identity and nothing else.
+    private var restorers: [UInt32: RestoreSession] = [:]
+    private var restorersStarted: UInt32 = 0
+    private var restorerBase: UInt32 { UInt32(scenario.nodes) }
     private var violations: [String] = []
     private var timeseries: [Sample] = []
     private static let violationsMax = 50
@@ -434,6 +445,8 @@ public final class Simulation {
             trace!.add(UInt64(message.typeByte) << 56 | message.payloadBytes)
             if to == .coordinator {
                 coordinatorReceive(from: from, message)
+            } else if to.raw >= restorerBase {
+                restorerReceive(to, from: from, message)
             } else if online[to.index] {
                 nodeReceive(to.index, from: from, message)
             } else {
@@ -444,6 +457,8 @@ public final class Simulation {
             if node == .coordinator {
                 guard coordinatorDue == now else { return }
                 coordinatorFire(kind)
+            } else if node.raw >= restorerBase {
+                restorerFire(node)
             } else {
                 let i = node.index
                 guard online[i], ep == epoch[i], timerDue[i * TimerKind.allCases.count + Int(kind.rawValue)] == now else { return }
@@ -551,16 +566,12 @@ public final class Simulation {
             dropped += 1
             return
         }
-        if partitioned {
-            let a = from == .coordinator ? false : partitionSide[from.index]
-            let b = to == .coordinator ? false : partitionSide[to.index]
-            if a != b {
-                dropped += 1
-                return
-            }
+        if partitioned, side(from) != side(to) {
+            dropped += 1
+            return
         }
-        let fromLatency = from == .coordinator ? 5 : latency[from.index]
-        let toLatency = to == .coordinator ? 5 : latency[to.index]
+        let fromLatency = oneWayLatency(from)
+        let toLatency = oneWayLatency(to)
         var departure = now
         let payload = message.payloadBytes
         if payload > 0, from != .coordinator {
@@ -571,6 +582,71 @@ public final class Simulation {
             departure = start + transfer
         }
         queue.push(at: departure + fromLatency + toLatency + 1, .deliver(from: from, to: to, message))
+    }
+
+    /// The coordinator and restoring devices sit on the majority side of a partition, on
+    /// a fast link.
+    private func side(_ node: NodeID) -> Bool {
+        node == .coordinator || node.raw >= restorerBase ? false : partitionSide[node.index]
+    }
+
+    private func oneWayLatency(_ node: NodeID) -> Int64 {
+        node == .coordinator || node.raw >= restorerBase ? 5 : latency[node.index]
+    }
+
+    // MARK: Sampled restores, run through the network
+
+    private func startRestore(owner: Int) {
+        let id = NodeID(restorerBase + restorersStarted)
+        restorersStarted += 1
+        var session = RestoreSession(owner: NodeID(UInt32(owner)), params: RestoreSession.Params(k: scenario.k),
+                                     now: Instant(milliseconds: now),
+                                     patience: Interval(milliseconds: Int64(scenario.restorePatienceHours * Double(ms.hour))))
+        let actions = session.start(now: Instant(milliseconds: now))
+        restorers[id.raw] = session
+        performRestorer(id, actions)
+    }
+
+    private func restorerReceive(_ id: NodeID, from: NodeID, _ message: Message) {
+        guard var session = restorers[id.raw] else {
+            dropped += 1
+            return
+        }
+        let actions = session.onMessage(from: from, message, now: Instant(milliseconds: now))
+        restorers[id.raw] = session
+        performRestorer(id, actions)
+    }
+
+    private func restorerFire(_ id: NodeID) {
+        guard var session = restorers[id.raw] else { return }
+        let actions = session.onTimer(now: Instant(milliseconds: now))
+        restorers[id.raw] = session
+        performRestorer(id, actions)
+    }
+
+    private func performRestorer(_ id: NodeID, _ actions: [Action]) {
+        for action in actions {
+            switch action {
+            case let .send(to, message):
+                send(from: id, to: to, message)
+            case let .setTimer(kind, at):
+                queue.push(at: at.milliseconds, .timer(node: id, kind: kind, epoch: 0))
+            default:
+                preconditionFailure("a restorer asked to act as a holder: \(action)")
+            }
+        }
+        guard let session = restorers[id.raw] else { return }
+        switch session.outcome {
+        case .running:
+            return
+        case .restored(let at):
+            restoreAttempts += 1
+            restoreSuccesses += 1
+            restoreHours += Double((at - session.started).milliseconds) / Double(ms.hour)
+        case .failed:
+            restoreAttempts += 1
+        }
+        restorers[id.raw] = nil
     }
 
     // MARK: Carrying out actions (what NodeActor.perform does in production)
@@ -723,13 +799,11 @@ public final class Simulation {
 
     /// Distinct shard indices of pack `p` held intact by members that have not left and
     /// do not lie about them.
-    private func healthy(_ p: Int, online needOnline: Bool = false, serving: Bool = false) -> Int {
+    private func healthy(_ p: Int) -> Int {
         var mask: UInt64 = 0
         for c in disks.copies[p] {
             let i = Int(c.node)
             if departed[i] || adversary[i] == .badProof || adversary[i] == .missing { continue }
-            if needOnline && !online[i] { continue }
-            if serving && adversary[i] == .refusedFetch { continue }
             mask |= 1 << UInt64(c.index)
         }
         return mask.nonzeroBitCount
@@ -796,9 +870,7 @@ public final class Simulation {
         for _ in 0..<attempts {
             let owner = worldRng.index(scenario.nodes)
             guard !departed[owner], adversary[owner] == nil else { continue }
-            restoreAttempts += 1
-            let ok = cores[owner].packs.allSatisfy { healthy(Int($0.id.raw), online: true, serving: true) >= scenario.k }
-            if ok { restoreSuccesses += 1 }
+            startRestore(owner: owner)
         }
     }
 
@@ -829,6 +901,12 @@ public final class Simulation {
             }
         }
         for i in 0..<scenario.nodes where !departed[i] { stored += disks.storedBytes[i] }
+        if debugLost {
+            for id in restorers.keys.sorted() {
+                let r = restorers[id]!
+                debugLines.append("restorer \(id) owner \(r.owner) started \(r.started) deadline \(r.deadline) progress \(r.progress) \(r.debugState)")
+            }
+        }
         var detection = [String: Detection]()
         for (_, kind) in Scenario.adversaryKeys {
             var d = Detection()
@@ -852,6 +930,8 @@ public final class Simulation {
             messages: messages, messagesDropped: dropped, packsTotal: live, packsLost: lost,
             packsReportedLost: reportedLost.count { $0 }, restoreAttempts: restoreAttempts,
             restoreSuccessRate: restoreAttempts == 0 ? 1 : Double(restoreSuccesses) / Double(restoreAttempts),
+            restoreHoursMean: restoreSuccesses == 0 ? nil : restoreHours / Double(restoreSuccesses),
+            restoresUnfinished: restorers.count,
             repairBytes: repairBytes, repairBytesPerNodeDay: Double(repairBytes) / Double(scenario.nodes) / max(days, 1e-9),
             storageOverhead: backed == 0 ? 0 : Double(stored) / Double(backed), detection: detection,
             contractsBroken: contractsBroken, repairsStarted: repairsStarted, repairsCompleted: repairsCompleted,

@@ -1,6 +1,8 @@
 /// The timers a node or coordinator keeps; setting one replaces the previous deadline.
 public enum TimerKind: UInt8, Sendable, CaseIterable {
     case heartbeat = 0, challenge, repair, expiry, uptimeSlot
+    /// A restore session's fetch deadlines and retries.
+    case restore
 }
 
 /// Facts the core reports for logs and metrics; they change nothing by themselves.

@@ -103,6 +103,13 @@ public struct CoordinatorCore: Sendable {
     /// `onMessage` appending to a caller's buffer.
     public mutating func onMessage(from: NodeID, _ message: Message, now: Instant, into actions: inout [Action]) {
         guard from != .coordinator else { return }
+        if case let .recordQuery(request, owner, start) = message {
+            // A restore may come from a device that is not a member (a new machine with the
+            // phrase): answered without entering it in the directory. Root records hold no
+            // secrets (holders and Merkle roots of ciphertext).
+            actions.append(.send(to: from, locations(request: request, owner: owner, start: start)))
+            return
+        }
         ensure(from)
         entries[from.index].lastSeen = now
         entries[from.index].seenThisSlot = true
@@ -210,6 +217,16 @@ public struct CoordinatorCore: Sendable {
         default:
             break
         }
+    }
+
+    /// One page of `owner`'s pack locations, in the order their records first arrived.
+    private func locations(request: UInt64, owner: NodeID, start: UInt32) -> Message {
+        let packs = packsByOwner[owner] ?? []
+        let from = min(Int(start), packs.count)
+        let page = packs[from..<min(packs.count, from + Limits.locationsPerReplyMax)].compactMap { pack in
+            rootRecords[pack].map { PackLocation(pack: pack, shardBytes: $0.shardBytes, holders: $0.holders, roots: $0.roots) }
+        }
+        return .recordReply(request: request, start: UInt32(from), total: UInt32(packs.count), packs: page)
     }
 
     /// Closes one uptime slot for every member: answered if the node was heard from.

@@ -28,6 +28,9 @@ public enum Limits {
     public static let packsPerNodeMax = 4096
     /// Uptime window slots (bits kept per node).
     public static let uptimeSlotsMax = 256
+    /// Pack locations in one record reply: 16 packs of the widest code (64 slots of 38
+    /// bytes) stay under `messageBytesMax`.
+    public static let locationsPerReplyMax = 16
     /// Times a release is re-sent before the owner forgets it (term expiry frees it anyway).
     public static let releaseRetriesMax = 8
 }

@@ -95,6 +95,21 @@ public struct RepairTarget: Hashable, Sendable {
     }
 }
 
+/// One pack of an owner's root record as the coordinator keeps it: enough for a restore to
+/// find and check the pack's shards (`NodeID.coordinator` marks an empty slot).
+public struct PackLocation: Hashable, Sendable {
+    public var pack: PackID
+    public var shardBytes: UInt64
+    public var holders: [NodeID]
+    public var roots: [[UInt8]]
+    public init(pack: PackID, shardBytes: UInt64, holders: [NodeID], roots: [[UInt8]]) {
+        self.pack = pack
+        self.shardBytes = shardBytes
+        self.holders = holders
+        self.roots = roots
+    }
+}
+
 /// Uptime of one node as the coordinator measured it.
 public struct UptimeEntry: Hashable, Sendable {
     public var node: NodeID
@@ -170,6 +185,11 @@ public enum Message: Hashable, Sendable {
     indirect case repairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
     /// coordinator → owner, when it is back: adopt a contract made on its behalf.
     indirect case adopt(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
+    /// restorer → coordinator: where are `owner`'s packs? (the page starting at `start`).
+    case recordQuery(request: UInt64, owner: NodeID, start: UInt32)
+    /// coordinator → restorer: packs `start..<start + packs.count` of `total`, in the order
+    /// their records first arrived (at most `Limits.locationsPerReplyMax`).
+    indirect case recordReply(request: UInt64, start: UInt32, total: UInt32, packs: [PackLocation])
 
     /// The wire type byte.
     public var typeByte: UInt8 {
@@ -198,6 +218,8 @@ public enum Message: Hashable, Sendable {
         case .repairOrder: 22
         case .repairDone: 23
         case .adopt: 24
+        case .recordQuery: 25
+        case .recordReply: 26
         }
     }
 
@@ -326,6 +348,24 @@ public enum Message: Hashable, Sendable {
             terms.encode(into: &body)
             body.blob(ownerSignature, max: Limits.signatureBytesMax)
             body.blob(holderSignature, max: Limits.signatureBytesMax)
+        case let .recordQuery(request, owner, start):
+            body.u64(request)
+            body.u32(owner.raw)
+            body.u32(start)
+        case let .recordReply(request, start, total, packs):
+            body.u64(request)
+            body.u32(start)
+            body.u32(total)
+            precondition(packs.count <= Limits.locationsPerReplyMax, "record reply of \(packs.count) packs")
+            body.u8(UInt8(packs.count))
+            for p in packs {
+                body.u64(p.pack.raw)
+                body.u64(p.shardBytes)
+                precondition(p.holders.count <= Limits.shardsPerPackMax && p.roots.count == p.holders.count,
+                             "location of \(p.holders.count) slots, \(p.roots.count) roots")
+                Self.nodes(p.holders, into: &body)
+                for root in p.roots { body.blob(root, max: MerkleTree.hashLength) }
+            }
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
         out.u8(Limits.wireVersion)
@@ -530,6 +570,38 @@ public enum Message: Hashable, Sendable {
             let holderSignature = try r.blob(max: Limits.signatureBytesMax)
             message = type == 23 ? .repairDone(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
                 : .adopt(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
+        case 25:
+            message = .recordQuery(request: try r.u64(), owner: NodeID(try r.u32()), start: try r.u32())
+        case 26:
+            let request = try r.u64()
+            let start = try r.u32()
+            let total = try r.u32()
+            let at = r.offset
+            let n = Int(try r.u8())
+            guard n <= Limits.locationsPerReplyMax, UInt64(start) + UInt64(n) <= UInt64(total) else {
+                throw WireError(.badValue, "\(n) pack locations from \(start) of \(total)", offset: at)
+            }
+            var packs = [PackLocation]()
+            for _ in 0..<n {
+                let pack = PackID(try r.u64())
+                let shardBytes = try r.u64()
+                let holdersAt = r.offset
+                let holders = try nodes(from: &r)
+                guard holders.count <= Limits.shardsPerPackMax else {
+                    throw WireError(.badValue, "pack location of \(holders.count) slots", offset: holdersAt)
+                }
+                var roots = [[UInt8]]()
+                for _ in holders {
+                    let rootAt = r.offset
+                    let root = try r.blob(max: MerkleTree.hashLength)
+                    guard root.count == MerkleTree.hashLength else {
+                        throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt)
+                    }
+                    roots.append(root)
+                }
+                packs.append(PackLocation(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots))
+            }
+            message = .recordReply(request: request, start: start, total: total, packs: packs)
         default:
             throw WireError(.unknownType, "message type \(type)", offset: 1)
         }

@@ -282,7 +282,7 @@ public struct NodeCore: Sendable {
                 requestMatch(pack: p, now: now, into: &actions)
             }
             actions.append(.setTimer(.repair, at: now + params.repairInterval))
-        case .expiry, .uptimeSlot:
+        case .expiry, .uptimeSlot, .restore:
             break
         }
     }

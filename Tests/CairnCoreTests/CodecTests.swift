@@ -37,6 +37,11 @@ let sampleMessages: [Message] = [
                                         mandate: RepairMandate(expires: Instant(milliseconds: 9), signature: [4, 4]))]),
     .repairDone(terms: sampleTerms, ownerSignature: [1], holderSignature: [2]),
     .adopt(terms: sampleTerms, ownerSignature: [3], holderSignature: [4]),
+    .recordQuery(request: 3, owner: NodeID(3), start: 16),
+    .recordReply(request: 3, start: 16, total: 18, packs: [
+        PackLocation(pack: PackID(2), shardBytes: 9, holders: [NodeID(4), .coordinator],
+                     roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
+    ]),
 ]
 
 // MARK: Round trip

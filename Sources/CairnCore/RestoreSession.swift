@@ -1,0 +1,210 @@
+/// A restore as a person runs it after losing their disk: with nothing but the owner's
+/// identity, ask the coordinator where the owner's packs are, then fetch any k shards of
+/// every pack from their holders — retrying other holders when one does not answer or
+/// says it has nothing, and trying again later while holders are offline — until every
+/// pack has k shards or the person's patience (`deadline`) runs out.
+///
+/// Pure, like the node core: time comes in, actions go out (`send`, `setTimer(.restore)`).
+/// The simulator runs sampled restores through it, so restore success is measured by
+/// fetches that cross the simulated network to real holder state, not by an oracle.
+/// A fetched shard is checked against its root by the transport that receives the stream
+/// (as `Check` does for local targets); an unverifiable stream arrives as `ok == false`.
+public struct RestoreSession: Sendable {
+    public enum Outcome: Hashable, Sendable {
+        case running
+        /// Every pack has k shards; `at` is when the last one arrived.
+        case restored(at: Instant)
+        /// The deadline passed (or the coordinator knows no packs): `missing` packs short of k.
+        case failed(missing: Int)
+    }
+
+    public struct Params: Sendable {
+        public var k: Int
+        /// A fetch unanswered this long (plus its transfer time) is given up.
+        public var fetchTimeout: Interval
+        /// When every holder of a pack has been tried, try them again after this long.
+        public var retryAfter: Interval
+        /// Upload speed assumed for transfer time, bytes per millisecond (a slow holder
+        /// is not given up while its shard is still streaming).
+        public var bytesPerMillisecond: Double
+        public init(k: Int, fetchTimeout: Interval = .minutes(10), retryAfter: Interval = .hours(1),
+                    bytesPerMillisecond: Double = 125) {
+            precondition(k > 0 && fetchTimeout > .zero && retryAfter > .zero && bytesPerMillisecond > 0,
+                         "restore params k=\(k)")
+            self.k = k
+            self.fetchTimeout = fetchTimeout
+            self.retryAfter = retryAfter
+            self.bytesPerMillisecond = bytesPerMillisecond
+        }
+    }
+
+    struct PackState: Sendable {
+        var location: PackLocation
+        /// Slots whose shard arrived.
+        var have: UInt64 = 0
+        /// Slots asked in this round (answered or not).
+        var tried: UInt64 = 0
+        var inFlight = 0
+    }
+
+    struct Fetch: Sendable {
+        var pack: Int
+        var slot: Int
+        var deadline: Instant
+    }
+
+    public let owner: NodeID
+    public let params: Params
+    public let started: Instant
+    public let deadline: Instant
+    public private(set) var outcome = Outcome.running
+    /// Shard bytes received.
+    public private(set) var bytesFetched: UInt64 = 0
+    private var packs: [PackState] = []
+    private var total: UInt32? = nil
+    /// Locations received so far (the next page starts here).
+    private var received: UInt32 = 0
+    private var queryRequest: UInt64 = 0
+    private var queryDeadline = Instant.zero
+    private var fetches: [UInt64: Fetch] = [:]
+    private var nextRequest: UInt64 = 1
+    private var retryAt: Instant? = nil
+    private var timerAt: Instant? = nil
+
+    public init(owner: NodeID, params: Params, now: Instant, patience: Interval) {
+        precondition(patience > .zero, "restore patience \(patience)")
+        self.owner = owner
+        self.params = params
+        started = now
+        deadline = now + patience
+    }
+
+    /// Asks the coordinator for the first page of the owner's pack locations.
+    public mutating func start(now: Instant) -> [Action] {
+        var actions = [Action]()
+        query(start: 0, now: now, into: &actions)
+        settle(now: now, into: &actions)
+        return actions
+    }
+
+    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant) -> [Action] {
+        var actions = [Action]()
+        guard outcome == .running else { return actions }
+        switch message {
+        case let .recordReply(request, start, total, locations) where from == .coordinator && request == queryRequest:
+            guard start == received, self.total.map({ $0 == total }) ?? true else { break }
+            self.total = total
+            received += UInt32(locations.count)
+            for location in locations
+            where location.holders.count == location.roots.count && location.holders.count <= Limits.shardsPerPackMax {
+                packs.append(PackState(location: location))
+                fetchMore(pack: packs.count - 1, now: now, into: &actions)
+            }
+            if received < total && !locations.isEmpty {
+                query(start: received, now: now, into: &actions)
+            } else {
+                queryRequest = 0
+            }
+        case let .fetchReply(request, shard, ok, bytes):
+            guard let f = fetches[request], packs[f.pack].location.pack == shard.pack, Int(shard.index) == f.slot,
+                  packs[f.pack].location.holders[f.slot] == from
+            else { break }
+            fetches[request] = nil
+            packs[f.pack].inFlight -= 1
+            if ok {
+                packs[f.pack].have |= 1 << UInt64(f.slot)
+                bytesFetched += bytes
+            }
+            fetchMore(pack: f.pack, now: now, into: &actions)
+        default:
+            break
+        }
+        settle(now: now, into: &actions)
+        return actions
+    }
+
+    /// Fetches past their deadline are given up (their holders tried again next round);
+    /// rounds restart after `retryAfter`; past the deadline the restore has failed.
+    public mutating func onTimer(now: Instant) -> [Action] {
+        var actions = [Action]()
+        guard outcome == .running else { return actions }
+        timerAt = nil
+        if queryRequest != 0, now >= queryDeadline {
+            query(start: received, now: now, into: &actions)
+        }
+        for request in fetches.keys.sorted() where fetches[request]!.deadline <= now {
+            let f = fetches.removeValue(forKey: request)!
+            packs[f.pack].inFlight -= 1
+            fetchMore(pack: f.pack, now: now, into: &actions)
+        }
+        if let at = retryAt, at <= now {
+            retryAt = nil
+            for p in packs.indices where !done(p) && packs[p].inFlight == 0 {
+                packs[p].tried = packs[p].have
+                fetchMore(pack: p, now: now, into: &actions)
+            }
+        }
+        settle(now: now, into: &actions)
+        return actions
+    }
+
+    /// Internal state for the simulator's debug dump (`CAIRN_SIM_DEBUG`).
+    public var debugState: String { "total=\(String(describing: total)) received=\(received) query=\(queryRequest)@\(queryDeadline) fetches=\(fetches.count) retryAt=\(String(describing: retryAt)) timerAt=\(String(describing: timerAt))" }
+
+    /// Packs with k shards so far, and packs known.
+    public var progress: (restored: Int, known: Int) { (packs.indices.count { done($0) }, packs.count) }
+
+    // MARK: Steps
+
+    private func done(_ p: Int) -> Bool { packs[p].have.nonzeroBitCount >= params.k }
+
+    private mutating func query(start: UInt32, now: Instant, into actions: inout [Action]) {
+        queryRequest = nextRequest
+        nextRequest += 1
+        queryDeadline = now + params.fetchTimeout
+        actions.append(.send(to: .coordinator, .recordQuery(request: queryRequest, owner: owner, start: start)))
+    }
+
+    /// Asks untried holders until k shards are in hand or in flight.
+    private mutating func fetchMore(pack p: Int, now: Instant, into actions: inout [Action]) {
+        let location = packs[p].location
+        for slot in location.holders.indices {
+            guard packs[p].have.nonzeroBitCount + packs[p].inFlight < params.k else { break }
+            let bit: UInt64 = 1 << UInt64(slot)
+            let holder = location.holders[slot]
+            guard packs[p].tried & bit == 0, holder != .coordinator, holder != owner else { continue }
+            packs[p].tried |= bit
+            packs[p].inFlight += 1
+            let request = nextRequest
+            nextRequest += 1
+            let transfer = Interval(milliseconds: Int64((Double(location.shardBytes) / params.bytesPerMillisecond).rounded(.up)))
+            fetches[request] = Fetch(pack: p, slot: slot, deadline: now + params.fetchTimeout + transfer)
+            actions.append(.send(to: holder, .fetch(request: request, shard: ShardID(pack: location.pack, index: UInt8(slot)))))
+        }
+    }
+
+    /// Decides the outcome, or arms the timer for the next deadline or retry.
+    private mutating func settle(now: Instant, into actions: inout [Action]) {
+        let complete = total.map { received >= $0 } ?? false
+        if complete && packs.indices.allSatisfy(done) {
+            outcome = packs.isEmpty ? .failed(missing: 0) : .restored(at: now)
+            return
+        }
+        if now >= deadline {
+            outcome = .failed(missing: max(packs.indices.count { !done($0) }, complete ? 0 : 1))
+            return
+        }
+        // Packs whose every holder was tried without k shards wait for the next round.
+        if retryAt == nil, packs.indices.contains(where: { !done($0) && packs[$0].inFlight == 0 }) {
+            retryAt = now + params.retryAfter
+        }
+        var next = deadline
+        if queryRequest != 0 { next = min(next, queryDeadline) }
+        for f in fetches.values { next = min(next, f.deadline) }
+        if let at = retryAt { next = min(next, at) }
+        if timerAt.map({ next < $0 }) ?? true {
+            timerAt = next
+            actions.append(.setTimer(.restore, at: next))
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import CairnCore
+import Testing
+
+/// A restore with only the owner's identity: locations from the coordinator (paged), then
+/// any k shards per pack from holders, with retries past silent or empty holders.
+private let owner = NodeID(1)
+private let root32 = [UInt8](repeating: 7, count: 32)
+
+private func location(_ pack: UInt64, holders: [NodeID]) -> PackLocation {
+    PackLocation(pack: PackID(pack), shardBytes: 1000, holders: holders, roots: holders.map { _ in root32 })
+}
+
+private func session(k: Int = 2, patience: Interval = .hours(24)) -> RestoreSession {
+    RestoreSession(owner: owner, params: RestoreSession.Params(k: k, fetchTimeout: .minutes(10), retryAfter: .hours(1)),
+                   now: .zero, patience: patience)
+}
+
+private func sends(_ actions: [Action]) -> [(to: NodeID, Message)] {
+    actions.compactMap { if case let .send(to, m) = $0 { (to, m) } else { nil } }
+}
+
+private func fetches(_ actions: [Action]) -> [(holder: NodeID, request: UInt64, shard: ShardID)] {
+    sends(actions).compactMap { if case let .fetch(request, shard) = $0.1 { ($0.to, request, shard) } else { nil } }
+}
+
+private func timer(_ actions: [Action]) -> Instant? {
+    actions.compactMap { if case let .setTimer(.restore, at) = $0 { at } else { nil } }.min()
+}
+
+@Test func restoresWithKShardsSkippingEmptyAndSilentHolders() {
+    var s = session()
+    let start = s.start(now: .zero)
+    guard case let .recordQuery(request, queried, 0)? = sends(start).first?.1 else {
+        Issue.record("no record query: \(start)")
+        return
+    }
+    #expect(queried == owner)
+    #expect(timer(start) != nil, "a lost query must be retried")
+    let holders = [NodeID(10), NodeID(11), .coordinator, NodeID(13)]
+    var asked = fetches(s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 1,
+                                                                     packs: [location(5, holders: holders)]), now: .zero))
+    // k = 2 fetches at once, from the first holders; the empty slot is never asked.
+    #expect(asked.map(\.holder) == [NodeID(10), NodeID(11)])
+    // Holder 10 has nothing: the next holder (13) is asked.
+    let next = fetches(s.onMessage(from: NodeID(10), .fetchReply(request: asked[0].request, shard: asked[0].shard,
+                                                                 ok: false, bytes: 0), now: .zero))
+    #expect(next.map(\.holder) == [NodeID(13)])
+    // A reply from someone other than the holder asked is ignored.
+    _ = s.onMessage(from: NodeID(99), .fetchReply(request: next[0].request, shard: next[0].shard, ok: true, bytes: 1000),
+                    now: .zero)
+    #expect(s.outcome == .running)
+    _ = s.onMessage(from: NodeID(13), .fetchReply(request: next[0].request, shard: next[0].shard, ok: true, bytes: 1000),
+                    now: .zero + .seconds(5))
+    #expect(s.outcome == .running)
+    // Holder 11 stays silent: after its timeout it is given up; with every holder tried,
+    // the session waits for the next round, then asks again the first holder without a
+    // shard delivered (one more shard is needed).
+    let afterTimeout = s.onTimer(now: .zero + .hours(1))
+    #expect(fetches(afterTimeout).isEmpty)
+    #expect(timer(afterTimeout) == .zero + .hours(2))
+    asked = fetches(s.onTimer(now: .zero + .hours(3)))
+    #expect(asked.map(\.holder) == [NodeID(10)])
+    _ = s.onMessage(from: NodeID(10), .fetchReply(request: asked[0].request, shard: asked[0].shard, ok: true, bytes: 1000),
+                    now: .zero + .hours(3))
+    #expect(s.outcome == .restored(at: .zero + .hours(3)))
+    #expect(s.bytesFetched == 2000)
+}
+
+@Test func failsWhenPatienceRunsOutNamingMissingPacks() {
+    var s = session(k: 2, patience: .hours(5))
+    let start = s.start(now: .zero)
+    guard case let .recordQuery(request, _, _)? = sends(start).first?.1 else { return }
+    let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, packs: [
+        location(1, holders: [NodeID(10), NodeID(11)]), location(2, holders: [NodeID(12), NodeID(13)]),
+    ]), now: .zero)
+    for f in fetches(actions) where f.shard.pack == PackID(1) {
+        _ = s.onMessage(from: f.holder, .fetchReply(request: f.request, shard: f.shard, ok: true, bytes: 1), now: .zero)
+    }
+    #expect(s.progress.restored == 1)
+    // Nothing more answers: every timer the session asks for is fired until it gives up.
+    var now = Instant.zero
+    var pending = [timer(start), timer(actions)].compactMap { $0 }.min()
+    var steps = 0
+    while s.outcome == .running, let at = pending, steps < 100 {
+        now = at
+        pending = timer(s.onTimer(now: now))
+        steps += 1
+    }
+    #expect(s.outcome == .failed(missing: 1))
+    #expect(now == .zero + .hours(5))
+}
+
+@Test func locationsArePagedByTheCoordinatorAndTheSession() {
+    var c = CoordinatorCore(params: CoordinatorParams(k: 2, repairTrigger: 4), signer: DigestSigner(seed: [9]),
+                            verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
+    let count = Limits.locationsPerReplyMax + 5
+    for p in 0..<count {
+        _ = c.onMessage(from: owner, .rootRecord(pack: PackID(UInt64(p)), shardBytes: 10, holders: [NodeID(2), NodeID(3)],
+                                                 roots: [root32, root32]), now: .zero)
+    }
+    let membersBefore = c.members
+    // The restoring device (an unknown node number) is answered but not entered as a member.
+    let restorer = NodeID(5000)
+    var s = session(k: 1)
+    var outbox = sends(s.start(now: .zero))
+    var fetched = [PackID]()
+    var rounds = 0
+    while let (to, message) = outbox.first, rounds < 100 {
+        outbox.removeFirst()
+        rounds += 1
+        if to == .coordinator {
+            for case let .send(back, reply) in c.onMessage(from: restorer, message, now: .zero) {
+                #expect(back == restorer)
+                outbox += sends(s.onMessage(from: .coordinator, reply, now: .zero))
+            }
+        } else if case let .fetch(request, shard) = message {
+            fetched.append(shard.pack)
+            outbox += sends(s.onMessage(from: to, .fetchReply(request: request, shard: shard, ok: true, bytes: 10), now: .zero))
+        }
+    }
+    #expect(c.members == membersBefore)
+    #expect(c.entry(restorer) == nil)
+    #expect(fetched == (0..<count).map { PackID(UInt64($0)) })
+    #expect(s.outcome == .restored(at: .zero))
+}
