@@ -863,9 +863,12 @@ public final class Simulation {
         let inFlight = cores.reduce(0) { acc, core in acc + core.packs.count { $0.repairing } }
         timeseries.append(Sample(hours: Double(now) / Double(ms.hour), nodesOnline: online.count { $0 },
                                  healthyShards: healthyShards, repairsInFlight: inFlight, packsLost: lost, messages: messages))
-        // Restore attempts, spread over the fault phase.
-        guard now <= faultEnd, scenario.restoreSamples > 0 else { return }
-        let samplesInRun = max(1, Int(scenario.durationDays * 24 / scenario.sampleIntervalHours))
+        // Restores, spread over the fault phase, started only while they can run their full
+        // patience before the run ends (so none is cut short).
+        let patience = Int64(scenario.restorePatienceHours * Double(ms.hour))
+        let window = min(faultEnd, end - patience)
+        guard now <= window, scenario.restoreSamples > 0 else { return }
+        let samplesInRun = max(1, Int(Double(window) / Double(ms.hour) / scenario.sampleIntervalHours))
         let attempts = max(1, (scenario.restoreSamples + samplesInRun - 1) / samplesInRun)
         for _ in 0..<attempts {
             let owner = worldRng.index(scenario.nodes)
