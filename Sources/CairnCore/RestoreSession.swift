@@ -177,7 +177,9 @@ public struct RestoreSession: Sendable {
             packs[p].inFlight += 1
             let request = nextRequest
             nextRequest += 1
-            let transfer = Interval(milliseconds: Int64((Double(location.shardBytes) / params.bytesPerMillisecond).rounded(.up)))
+            // Clamped to a year, so a hostile size cannot overflow the deadline.
+            let transferMs = min((Double(location.shardBytes) / params.bytesPerMillisecond).rounded(.up), 365 * 86_400_000)
+            let transfer = Interval(milliseconds: Int64(transferMs))
             fetches[request] = Fetch(pack: p, slot: slot, deadline: now + params.fetchTimeout + transfer)
             actions.append(.send(to: holder, .fetch(request: request, shard: ShardID(pack: location.pack, index: UInt8(slot)))))
         }

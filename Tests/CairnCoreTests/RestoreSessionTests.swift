@@ -123,3 +123,28 @@ private func timer(_ actions: [Action]) -> Instant? {
     #expect(fetched == (0..<count).map { PackID(UInt64($0)) })
     #expect(s.outcome == .restored(at: .zero))
 }
+
+@Test func hostileLocationsAreSkippedNotTrapped() {
+    var s = session(k: 2, patience: .hours(2))
+    guard case let .recordQuery(request, _, _)? = sends(s.start(now: .zero)).first?.1 else { return }
+    let wide = (0..<Limits.shardsPerPackMax).map { NodeID(UInt32(100 + $0)) }
+    let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 3, packs: [
+        PackLocation(pack: PackID(1), shardBytes: .max, holders: wide, roots: wide.map { _ in root32 }),
+        PackLocation(pack: PackID(2), shardBytes: 10, holders: [NodeID(5), NodeID(6)], roots: [root32]),
+        PackLocation(pack: PackID(3), shardBytes: 10, holders: Array(repeating: .coordinator, count: 3),
+                     roots: Array(repeating: root32, count: 3)),
+    ]), now: .zero)
+    // The huge pack is fetched (with a bounded deadline); the malformed one is skipped.
+    #expect(fetches(actions).map(\.shard.pack) == [PackID(1), PackID(1)])
+    #expect(s.progress.known == 2)
+    // A reply from the coordinator to a request it was not asked is ignored.
+    _ = s.onMessage(from: .coordinator, .recordReply(request: request + 99, start: 0, total: 1, packs: []), now: .zero)
+    var now = Instant.zero
+    var steps = 0
+    while s.outcome == .running, steps < 100 {
+        now = now + .minutes(30)
+        _ = s.onTimer(now: now)
+        steps += 1
+    }
+    #expect(s.outcome == .failed(missing: 2))
+}
