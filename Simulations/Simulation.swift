@@ -176,7 +176,8 @@ public final class Simulation {
             term: Interval(milliseconds: Int64(s.contractTermDays * 86_400_000)),
             grace: Interval(milliseconds: Int64(s.graceDays * 86_400_000)),
             uptimeThresholdPermille: UInt16((s.uptimeThreshold * 1000).rounded()), repairTrigger: s.repairTrigger)
-        let coordinatorSigner = Self.signer(ed25519: s.ed25519, rng: root.split(UInt64.max - 5))
+        var coordinatorKeyRng = root.split(UInt64.max - 5)
+        let coordinatorSigner = Self.signer(ed25519: s.ed25519, rng: &coordinatorKeyRng)
         coordinator = CoordinatorCore(
             params: CoordinatorParams(k: s.k, repairTrigger: s.repairTrigger ?? s.n,
                                       blindRepairAfter: Interval(milliseconds: Int64(s.blindRepairAfterHours * 3_600_000)),
@@ -209,10 +210,6 @@ public final class Simulation {
     // MARK: Set-up
 
     /// A signing identity from 32 seeded bytes: Ed25519, or the cheap stand-in.
-    private static func signer(ed25519: Bool, rng: consuming Xoshiro256) -> any ContractSigner {
-        signer(ed25519: ed25519, rng: &rng)
-    }
-
     private static func signer(ed25519: Bool, rng: inout Xoshiro256) -> any ContractSigner {
         var seed = [UInt8]()
         for _ in 0..<4 { seed += ByteWriter.u64Bytes(rng.next()) }
@@ -584,14 +581,14 @@ public final class Simulation {
         queue.push(at: departure + fromLatency + toLatency + 1, .deliver(from: from, to: to, message))
     }
 
-    /// The coordinator and restoring devices sit on the majority side of a partition, on
-    /// a fast link.
+    /// The coordinator and restoring devices (numbered above every node; so is
+    /// `NodeID.coordinator`) sit on the majority side of a partition, on a fast link.
     private func side(_ node: NodeID) -> Bool {
-        node == .coordinator || node.raw >= restorerBase ? false : partitionSide[node.index]
+        node.raw >= restorerBase ? false : partitionSide[node.index]
     }
 
     private func oneWayLatency(_ node: NodeID) -> Int64 {
-        node == .coordinator || node.raw >= restorerBase ? 5 : latency[node.index]
+        node.raw >= restorerBase ? 5 : latency[node.index]
     }
 
     // MARK: Sampled restores, run through the network
