@@ -38,7 +38,7 @@ public enum Report {
             ("messages (dropped)", "\(r.messages) (\(r.messagesDropped))"),
             ("wall seconds", String(format: "%.2f", wallSeconds)),
             ("packs (lost, reported lost)", "\(r.packsTotal) (\(r.packsLost), \(r.packsReportedLost))"),
-            ("restore success", String(format: "%.4f of %d", r.restoreSuccessRate, r.restoreAttempts)
+            ("restore success", (r.restoreSuccessRate.map { String(format: "%.4f of %d", $0, r.restoreAttempts) } ?? "- (no restore finished)")
                 + (r.restoreHoursMean.map { String(format: ", %.2f h mean", $0) } ?? "")
                 + (r.restoresUnfinished > 0 ? ", \(r.restoresUnfinished) unfinished" : "")),
             ("repairs started/completed", "\(r.repairsStarted)/\(r.repairsCompleted)"),
@@ -86,7 +86,7 @@ public enum Report {
               "packs_lost": \(r.packsLost),
               "packs_reported_lost": \(r.packsReportedLost),
               "restore_attempts": \(r.restoreAttempts),
-              "restore_success_rate": \(json(r.restoreSuccessRate)),
+              "restore_success_rate": \(r.restoreSuccessRate.map { json($0) } ?? "null"),
               "restore_hours_mean": \(r.restoreHoursMean.map { json($0) } ?? "null"),
               "restores_unfinished": \(r.restoresUnfinished),
               "repair_bytes": \(r.repairBytes),

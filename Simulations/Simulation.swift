@@ -35,7 +35,9 @@ public struct SimulationResult: Sendable {
     public var packsReportedLost: Int
     /// Sampled restores that finished (by success or by running out of patience).
     public var restoreAttempts: Int
-    public var restoreSuccessRate: Double
+    /// nil when no sampled restore finished (none sampled, or the run is shorter than the
+    /// restore patience).
+    public var restoreSuccessRate: Double?
     /// Mean hours from the start of a successful restore to its last shard.
     public var restoreHoursMean: Double?
     /// Restores still running when the run ended (not counted in the rate).
@@ -929,7 +931,7 @@ public final class Simulation {
             seed: seed, scenario: scenario.name, nodes: scenario.nodes, simDays: days, events: events,
             messages: messages, messagesDropped: dropped, packsTotal: live, packsLost: lost,
             packsReportedLost: reportedLost.count { $0 }, restoreAttempts: restoreAttempts,
-            restoreSuccessRate: restoreAttempts == 0 ? 1 : Double(restoreSuccesses) / Double(restoreAttempts),
+            restoreSuccessRate: restoreAttempts == 0 ? nil : Double(restoreSuccesses) / Double(restoreAttempts),
             restoreHoursMean: restoreSuccesses == 0 ? nil : restoreHours / Double(restoreSuccesses),
             restoresUnfinished: restorers.count,
             repairBytes: repairBytes, repairBytesPerNodeDay: Double(repairBytes) / Double(scenario.nodes) / max(days, 1e-9),
@@ -948,7 +950,13 @@ public final class Simulation {
     static func expectationFailures(_ r: SimulationResult, _ e: Expectations) -> [String] {
         var out = [String]()
         if let m = e.packsLostMax, r.packsLost > m { out.append("packs_lost \(r.packsLost) > \(m)") }
-        if let m = e.restoreSuccessMin, r.restoreSuccessRate < m { out.append("restore_success_rate \(r.restoreSuccessRate) < \(m)") }
+        if let m = e.restoreSuccessMin {
+            if let rate = r.restoreSuccessRate {
+                if rate < m { out.append("restore_success_rate \(rate) < \(m)") }
+            } else {
+                out.append("no sampled restore finished (restore_samples, or a run shorter than restore_patience_hours)")
+            }
+        }
         if let m = e.unconvergedMax, r.unconvergedPacks > m { out.append("unconverged packs \(r.unconvergedPacks) > \(m)") }
         if let m = e.repairsMin, r.repairsCompleted < m { out.append("repairs completed \(r.repairsCompleted) < \(m)") }
         if let m = e.blindRepairsMin, r.blindShardsRepaired < m {

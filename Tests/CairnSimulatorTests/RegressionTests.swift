@@ -140,3 +140,16 @@ final class Box: @unchecked Sendable {
     #expect(box.values == [1, 102, 203, 304, 405])
     #expect(executor.jobsRun >= 5)
 }
+
+/// A run too short for any restore to use its full patience samples none, and says so
+/// rather than reporting a perfect rate.
+@Test func noFinishedRestoreIsReportedAsNoneNotAsSuccess() throws {
+    let scenario = try Scenario.parse(#"""
+        {"name": "short", "nodes": 12, "duration_days": 0.5, "sample_interval_hours": 1, "signatures": "digest",
+         "restore_samples": 20, "restore_patience_hours": 48, "expect": {"restore_success_min": 0.5}}
+        """#)
+    let result = Simulation(scenario: scenario, seed: 1).run()
+    #expect(result.restoreAttempts == 0)
+    #expect(result.restoreSuccessRate == nil)
+    #expect(result.expectationFailures.contains { $0.hasPrefix("no sampled restore finished") })
+}
