@@ -324,11 +324,7 @@ public enum Message: Hashable, Sendable {
             body.u8(fault.rawValue)
             body.i64(since.milliseconds)
         case let .rootRecord(pack, shardBytes, holders, roots):
-            body.u64(pack.raw)
-            body.u64(shardBytes)
-            Self.nodes(holders, into: &body)
-            precondition(roots.count == holders.count, "root record with \(roots.count) roots for \(holders.count) slots")
-            for root in roots { body.blob(root, max: MerkleTree.hashLength) }
+            Self.location(PackLocation(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots), into: &body)
         case let .repairOrder(pack, owner, shardBytes, k, sources, targets):
             body.u64(pack.raw)
             body.u32(owner.raw)
@@ -358,14 +354,7 @@ public enum Message: Hashable, Sendable {
             body.u32(total)
             precondition(packs.count <= Limits.locationsPerReplyMax, "record reply of \(packs.count) packs")
             body.u8(UInt8(packs.count))
-            for p in packs {
-                body.u64(p.pack.raw)
-                body.u64(p.shardBytes)
-                precondition(p.holders.count <= Limits.shardsPerPackMax && p.roots.count == p.holders.count,
-                             "location of \(p.holders.count) slots, \(p.roots.count) roots")
-                Self.nodes(p.holders, into: &body)
-                for root in p.roots { body.blob(root, max: MerkleTree.hashLength) }
-            }
+            for p in packs { Self.location(p, into: &body) }
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
         out.u8(Limits.wireVersion)
@@ -388,6 +377,35 @@ public enum Message: Hashable, Sendable {
         out.reserveCapacity(n)
         for _ in 0..<n { out.append(NodeID(try r.u32())) }
         return out
+    }
+
+    /// A pack's holders and roots: the body of a root record, and each entry of a record reply.
+    private static func location(_ l: PackLocation, into w: inout ByteWriter) {
+        precondition(l.holders.count <= Limits.shardsPerPackMax && l.roots.count == l.holders.count,
+                     "pack location of \(l.holders.count) slots, \(l.roots.count) roots")
+        w.u64(l.pack.raw)
+        w.u64(l.shardBytes)
+        nodes(l.holders, into: &w)
+        for root in l.roots { w.blob(root, max: MerkleTree.hashLength) }
+    }
+
+    private static func location(from r: inout ByteReader) throws(WireError) -> PackLocation {
+        let pack = PackID(try r.u64())
+        let shardBytes = try r.u64()
+        let at = r.offset
+        let holders = try nodes(from: &r)
+        guard holders.count <= Limits.shardsPerPackMax else {
+            throw WireError(.badValue, "pack of \(holders.count) slots", offset: at)
+        }
+        var roots = [[UInt8]]()
+        roots.reserveCapacity(holders.count)
+        for _ in holders {
+            let rootAt = r.offset
+            let root = try r.blob(max: MerkleTree.hashLength)
+            guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
+            roots.append(root)
+        }
+        return PackLocation(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots)
     }
 
     private static func shard(_ s: ShardID, into w: inout ByteWriter) {
@@ -522,21 +540,8 @@ public enum Message: Hashable, Sendable {
             guard let fault = FaultKind(rawValue: raw) else { throw WireError(.badValue, "fault kind \(raw)", offset: at) }
             message = .report(holder: holder, fault: fault, since: Instant(milliseconds: try r.i64()))
         case 21:
-            let pack = PackID(try r.u64())
-            let shardBytes = try r.u64()
-            let at = r.offset
-            let holders = try nodes(from: &r)
-            guard holders.count <= Limits.shardsPerPackMax else {
-                throw WireError(.badValue, "root record of \(holders.count) slots", offset: at)
-            }
-            var roots = [[UInt8]]()
-            for _ in holders {
-                let rootAt = r.offset
-                let root = try r.blob(max: MerkleTree.hashLength)
-                guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
-                roots.append(root)
-            }
-            message = .rootRecord(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots)
+            let l = try location(from: &r)
+            message = .rootRecord(pack: l.pack, shardBytes: l.shardBytes, holders: l.holders, roots: l.roots)
         case 22:
             let pack = PackID(try r.u64())
             let owner = NodeID(try r.u32())
@@ -582,25 +587,7 @@ public enum Message: Hashable, Sendable {
                 throw WireError(.badValue, "\(n) pack locations from \(start) of \(total)", offset: at)
             }
             var packs = [PackLocation]()
-            for _ in 0..<n {
-                let pack = PackID(try r.u64())
-                let shardBytes = try r.u64()
-                let holdersAt = r.offset
-                let holders = try nodes(from: &r)
-                guard holders.count <= Limits.shardsPerPackMax else {
-                    throw WireError(.badValue, "pack location of \(holders.count) slots", offset: holdersAt)
-                }
-                var roots = [[UInt8]]()
-                for _ in holders {
-                    let rootAt = r.offset
-                    let root = try r.blob(max: MerkleTree.hashLength)
-                    guard root.count == MerkleTree.hashLength else {
-                        throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt)
-                    }
-                    roots.append(root)
-                }
-                packs.append(PackLocation(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots))
-            }
+            for _ in 0..<n { packs.append(try location(from: &r)) }
             message = .recordReply(request: request, start: start, total: total, packs: packs)
         default:
             throw WireError(.unknownType, "message type \(type)", offset: 1)
