@@ -14,7 +14,8 @@ public enum Report {
             uptime_threshold=\(num(s.uptimeThreshold)) grace_days=\(num(s.graceDays)) \
             reciprocity_ratio=\(num(s.reciprocityRatio)) pack_mib=\(num(s.packMiB)) loss=\(num(s.loss)) \
             blind_repair_after_h=\(num(s.blindRepairAfterHours)) departures_per_day=\(num(s.departuresPerDay)) disk_failures_per_day=\(num(s.diskFailuresPerDay)) \
-            adversaries=[\(adversaries.joined(separator: ","))] signatures=\(s.ed25519 ? "ed25519" : "digest")
+            adversaries=[\(adversaries.joined(separator: ","))] signatures=\(s.ed25519 ? "ed25519" : "digest") \
+            restore_samples=\(s.restoreSamples) restore_patience_h=\(num(s.restorePatienceHours))
             """
     }
 
