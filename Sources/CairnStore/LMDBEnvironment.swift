@@ -5,17 +5,19 @@ internal import CLMDB
 /// Opened with `MDB_NOTLS`, so read transactions are not tied to a thread (Swift tasks hop
 /// threads), and without `MDB_WRITEMAP`, so a full disk is a `write` error instead of a
 /// SIGBUS. Transactions are synchronous closures: never `await` inside one.
-/// Open each store once per process; LMDB does not support two environments on the same
-/// files in one process.
+/// Several handles on one store in a process share one LMDB environment
+/// (`SharedEnvironment`): LMDB does not support two on the same files in one process.
 public final class LMDBEnvironment: @unchecked Sendable {
     /// The store directory.
     public let path: String
     private let env: OpaquePointer
     private let mapSize: Int
     private let maxKeySize: Int
-    private let writer = WriterGuard()
+    /// The process's one environment on these files (see `SharedEnvironment`).
+    private let shared: SharedEnvironment
 
-    /// Opens (creating if needed) the store in the directory `path`.
+    /// Opens (creating if needed) the store in the directory `path`. Opening a store this
+    /// process already has open shares that environment (LMDB forbids two).
     /// - Parameters:
     ///   - mapSize: the most bytes the store may ever hold; address space only, the file
     ///     grows as needed. Writes beyond it fail with `.mapFull`.
@@ -29,32 +31,35 @@ public final class LMDBEnvironment: @unchecked Sendable {
         precondition((1...62).contains(maxDatabases), "maxDatabases must be 1…62, got \(maxDatabases) for \(path)")
         precondition(maxReaders > 0, "maxReaders must be positive, got \(maxReaders) for \(path)")
         try makeDirectory(path)
-
-        var handle: OpaquePointer?
-        try check(mdb_env_create(&handle), path: path, operation: "creating the LMDB environment")
-        guard let handle else { preconditionFailure("mdb_env_create succeeded without an environment for \(path)") }
-        let opening = "opening the store"
-        var flags = UInt32(MDB_NOTLS)
-        if !durable { flags |= UInt32(MDB_NOSYNC) }
-        var rc = mdb_env_set_mapsize(handle, mapSize)
-        if rc == MDB_SUCCESS { rc = mdb_env_set_maxdbs(handle, MDB_dbi(maxDatabases)) }
-        if rc == MDB_SUCCESS { rc = mdb_env_set_maxreaders(handle, UInt32(maxReaders)) }
-        if rc == MDB_SUCCESS { rc = mdb_env_open(handle, path, flags, 0o600) }
-        if rc != MDB_SUCCESS {
-            mdb_env_close(handle)
-            throw storeError(rc, path: path, operation: opening, mapSize: mapSize)
+        let settings = SharedEnvironment.Settings(mapSize: mapSize, maxDatabases: maxDatabases, maxReaders: maxReaders,
+                                                  durable: durable)
+        shared = try SharedEnvironment.acquire(path: path, settings: settings) { () throws(StoreError) -> OpaquePointer in
+            var handle: OpaquePointer?
+            try check(mdb_env_create(&handle), path: path, operation: "creating the LMDB environment")
+            guard let handle else { preconditionFailure("mdb_env_create succeeded without an environment for \(path)") }
+            var flags = UInt32(MDB_NOTLS)
+            if !durable { flags |= UInt32(MDB_NOSYNC) }
+            var rc = mdb_env_set_mapsize(handle, mapSize)
+            if rc == MDB_SUCCESS { rc = mdb_env_set_maxdbs(handle, MDB_dbi(maxDatabases)) }
+            if rc == MDB_SUCCESS { rc = mdb_env_set_maxreaders(handle, UInt32(maxReaders)) }
+            if rc == MDB_SUCCESS { rc = mdb_env_open(handle, path, flags, 0o600) }
+            if rc != MDB_SUCCESS {
+                mdb_env_close(handle)
+                throw storeError(rc, path: path, operation: "opening the store", mapSize: mapSize)
+            }
+            // Free reader slots left behind by crashed processes, so they cannot fill the table.
+            var dead: Int32 = 0
+            _ = mdb_reader_check(handle, &dead)
+            return handle
         }
-        // Free reader slots left behind by crashed processes, so they cannot fill the table.
-        var dead: Int32 = 0
-        _ = mdb_reader_check(handle, &dead)
         self.path = path
-        self.env = handle
+        self.env = shared.env
         self.mapSize = mapSize
-        self.maxKeySize = Int(mdb_env_get_maxkeysize(handle))
+        self.maxKeySize = shared.maxKeySize
     }
 
     deinit {
-        mdb_env_close(env)
+        shared.release()
     }
 
     /// The named database `name`, created if missing (in its own write transaction, so
@@ -63,7 +68,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public func openDatabase(_ name: String) throws(StoreError) -> LMDBDatabase {
         precondition(!name.isEmpty, "empty database name for \(path)")
         let operation = "opening database \"\(name)\""
-        writer.checkNotNested(path, operation)
+        shared.writer.checkNotNested(path, operation)
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), path: path, operation: operation, mapSize: mapSize)
         var dbi = MDB_dbi()
@@ -93,13 +98,13 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// aborts when it throws (rethrowing its error as it is). Blocks while another write
     /// transaction, in this or another process, is open; never nest `write` calls.
     public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
-        writer.checkNotNested(path, "starting a write transaction")
+        shared.writer.checkNotNested(path, "starting a write transaction")
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), path: path,
                   operation: "starting a write transaction", mapSize: mapSize)
         guard let txn else { preconditionFailure("mdb_txn_begin succeeded without a transaction for \(path)") }
-        writer.enter()
-        defer { writer.leave() }
+        shared.writer.enter()
+        defer { shared.writer.leave() }
         let result: R
         do {
             let transaction = WriteTransaction(core: core(txn))
