@@ -49,7 +49,20 @@ struct EventQueue {
 
     var count: Int { near.count + far.count }
 
-    init() {
+    /// Most events that can ever be pending at once (the payload slot's bits).
+    static var pendingCapacity: Int { Int(Entry.slotMask) + 1 }
+
+    /// Most events this queue lets be pending at once.
+    let pendingMax: Int
+
+    /// Set when a push found `pendingMax` events pending and dropped its event: the
+    /// simulation can no longer be trusted and stops (a scenario that schedules events
+    /// faster than they come due, not a state the node core can reach on its own).
+    private(set) var overflowed = false
+
+    init(pendingMax: Int = EventQueue.pendingCapacity) {
+        precondition((1...Self.pendingCapacity).contains(pendingMax), "pendingMax \(pendingMax) beyond 1...\(Self.pendingCapacity)")
+        self.pendingMax = pendingMax
         payloads.reserveCapacity(1 << 16)
     }
 
@@ -59,7 +72,11 @@ struct EventQueue {
             slot = reused
             payloads[Int(slot)] = kind
         } else {
-            precondition(UInt64(payloads.count) <= Entry.slotMask, "more than \(Entry.slotMask + 1) events pending")
+            guard payloads.count < pendingMax else {
+                // Full: the event is dropped and the run must stop (`overflowed`).
+                overflowed = true
+                return
+            }
             slot = UInt32(payloads.count)
             payloads.append(kind)
         }
@@ -91,7 +108,7 @@ struct EventQueue {
 /// (sequence above, slot below), so that comparing the words compares the sequences (which
 /// are unique) and an entry is two words instead of three.
 private struct Entry {
-    static let slotBits = 24
+    static let slotBits = 26
     static let slotMask: UInt64 = 1 << slotBits - 1
 
     var time: Int64

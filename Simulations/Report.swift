@@ -51,8 +51,10 @@ public enum Report {
             ("departures / disk failures", "\(r.departed) / \(r.diskFailures)"),
             ("warned / excluded", "\(r.warned) / \(r.excluded)"),
         ]
-        for kind in r.detection.keys.sorted() {
-            let d = r.detection[kind]!
+        // Every adversary kind, so readers need not test for keys (total 0: none in the run).
+        for (_, fault) in Scenario.adversaryKeys {
+            let kind = Scenario.kindName(fault)
+            let d = r.detection[kind] ?? Detection()
             let mean = d.meanHours.map { String(format: "%.1f h mean, %.1f h max", $0, d.maxHours ?? 0) } ?? "-"
             rows.append(("detected \(kind)", "\(d.detected)/\(d.misbehaved) misbehaving of \(d.total), \(mean)"))
         }
@@ -65,8 +67,10 @@ public enum Report {
     public static func write(_ r: SimulationResult, wallSeconds: Double, to dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var detection = [String]()
-        for kind in r.detection.keys.sorted() {
-            let d = r.detection[kind]!
+        // Every adversary kind, so readers need not test for keys (total 0: none in the run).
+        for (_, fault) in Scenario.adversaryKeys {
+            let kind = Scenario.kindName(fault)
+            let d = r.detection[kind] ?? Detection()
             detection.append("""
                     "\(kind)": {"total": \(d.total), "misbehaved": \(d.misbehaved), "detected": \(d.detected), \
                 "mean_hours": \(d.meanHours.map { json($0) } ?? "null"), "max_hours": \(d.maxHours.map { json($0) } ?? "null")}
@@ -76,7 +80,7 @@ public enum Report {
             {
               "trace_hash": "\(r.traceHash)",
               "seed": \(r.seed),
-              "scenario": "\(r.scenario.replacingOccurrences(of: "\"", with: "'"))",
+              "scenario": \(jsonString(r.scenario)),
               "nodes": \(r.nodes),
               "sim_days": \(json(r.simDays)),
               "events": \(r.events),
@@ -116,6 +120,23 @@ public enum Report {
             csv += "\(json(s.hours)),\(s.nodesOnline),\(s.healthyShards),\(s.repairsInFlight),\(s.packsLost),\(s.messages)\n"
         }
         try csv.write(toFile: dir + "/timeseries.csv", atomically: false, encoding: .utf8)
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
     }
 
     static func json(_ x: Double) -> String {

@@ -137,7 +137,7 @@ public struct Scenario: Sendable {
         s.uploadMbps = try r.distribution("upload_mbps", positive: true) ?? s.uploadMbps
         s.latencyMs = try r.distribution("latency_ms", positive: false) ?? s.latencyMs
         s.packMiB = try r.number("pack_mib", in: 1...65536) ?? s.packMiB
-        s.restoreSamples = try r.int("restore_samples", in: 0...1_000_000) ?? s.restoreSamples
+        s.restoreSamples = try r.int("restore_samples", in: 0...100_000) ?? s.restoreSamples
         s.restorePatienceHours = try r.number("restore_patience_hours", in: 0.1...8760) ?? s.restorePatienceHours
         switch try r.string("signatures") {
         case nil, "ed25519": s.ed25519 = true
@@ -186,6 +186,10 @@ public struct Scenario: Sendable {
                 throw ScenarioError(path: "$.protocol.exclude_strikes", message: "must be at least warn_strikes (\(s.warnStrikes))")
             }
             try p.finish()
+        }
+        // An owner never holds its own shards and no node holds two of one pack.
+        guard s.nodes > s.n else {
+            throw ScenarioError(path: "$.nodes", message: "\(s.nodes) nodes cannot place n = \(s.n) shards of a pack on different nodes other than its owner: give at least \(s.n + 1) nodes, or a smaller n")
         }
         let slots = s.uptimeWindowHours * 60 / s.heartbeatMinutes
         guard slots >= 1, slots <= Double(Limits.uptimeSlotsMax) else {
@@ -256,8 +260,14 @@ struct Fields {
             if required { throw ScenarioError(path: "\(path).\(key)", message: "required") }
             return nil
         }
-        guard case .number(let x) = v, x.rounded() == x, abs(x) < 1e15 else {
-            throw ScenarioError(path: "\(path).\(key)", message: "expected an integer, found \(v.typeName == "a number" ? "a fraction" : v.typeName)")
+        guard case .number(let x) = v else {
+            throw ScenarioError(path: "\(path).\(key)", message: "expected an integer, found \(v.typeName)")
+        }
+        guard abs(x) < 1e15 else {
+            throw ScenarioError(path: "\(path).\(key)", message: "\(x) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        guard x.rounded() == x else {
+            throw ScenarioError(path: "\(path).\(key)", message: "expected an integer, found the fraction \(x)")
         }
         guard range.contains(Int(x)) else {
             throw ScenarioError(path: "\(path).\(key)", message: "\(Int(x)) is out of range \(range.lowerBound)...\(range.upperBound)")
@@ -278,11 +288,23 @@ struct Fields {
         return try Fields(v, path: "\(path).\(key)")
     }
 
+    /// A distribution object, or a bare number for `{"dist": "fixed", "value": x}`.
     mutating func distribution(_ key: String, positive: Bool) throws(ScenarioError) -> Distribution? {
-        guard var d = try object(key) else { return nil }
-        let at = d.path
         let lower = positive ? Double.leastNonzeroMagnitude : 0
         let big = 1e12
+        if case .number(let x)? = fields.first(where: { $0.0 == key })?.1 {
+            used.append(key)
+            guard x >= lower, x <= big else {
+                throw ScenarioError(path: "\(path).\(key)", message: "\(x) is out of range \(positive ? "above 0" : "0")...\(big)")
+            }
+            return .fixed(x)
+        }
+        guard let v = fields.first(where: { $0.0 == key })?.1 else { return nil }
+        guard case .object = v else {
+            throw ScenarioError(path: "\(path).\(key)", message: "expected a number or a distribution object such as {\"dist\": \"uniform\", \"min\": 1, \"max\": 5}, found \(v.typeName)")
+        }
+        guard var d = try object(key) else { return nil }
+        let at = d.path
         let kind = try d.string("dist") ?? "fixed"
         let result: Distribution
         switch kind {

@@ -21,6 +21,17 @@ public struct Detection: Sendable, Equatable {
     public var maxHours: Double? = nil
 }
 
+/// A run stopped before its end because it outgrew a bound of the simulator.
+public struct SimulationStopped: Error, Sendable, CustomStringConvertible {
+    public var seed: UInt64
+    public var atMilliseconds: Int64
+    public var reason: String
+    public var description: String {
+        let day = Double(atMilliseconds) / 86_400_000
+        return "the simulation stopped at day \((day * 1000).rounded() / 1000) (seed \(seed)): \(reason)"
+    }
+}
+
 /// Everything a run reports.
 public struct SimulationResult: Sendable {
     public var seed: UInt64
@@ -93,7 +104,8 @@ public final class Simulation {
     private let faultEnd: Int64
     private let end: Int64
     private(set) var now: Int64 = 0
-    private var queue = EventQueue()
+    private var queue: EventQueue
+    public let bounds: Bounds
     private var trace: TraceHash? = TraceHash()
 
     private var cores: [NodeCore] = []
@@ -159,8 +171,10 @@ public final class Simulation {
     public var debugLost = false
     public var debugLines: [String] = []
 
-    public init(scenario s: Scenario, seed: UInt64, mode: Mode = .direct) {
+    public init(scenario s: Scenario, seed: UInt64, mode: Mode = .direct, bounds: Bounds = Bounds()) {
         scenario = s
+        self.bounds = bounds
+        queue = EventQueue(pendingMax: bounds.pendingEventsMax)
         self.seed = seed
         self.mode = mode
         faultEnd = Int64(s.durationDays * 86_400_000)
@@ -244,8 +258,11 @@ public final class Simulation {
         }
         for i in 0..<s.nodes {
             let id = NodeID(UInt32(i))
-            offered[i] = UInt64(s.offeredGiB.sample(&nodeRng) * gib)
-            let backup = s.backupGiB.sample(&nodeRng) * gib
+            // Heavy tails can draw more than a UInt64 of bytes; no node offers or backs up
+            // more than an exbibyte (and no owner has more than packsPerNodeMax packs).
+            let exbibyte = gib * gib
+            offered[i] = UInt64(min(s.offeredGiB.sample(&nodeRng) * gib, exbibyte))
+            let backup = min(s.backupGiB.sample(&nodeRng) * gib, exbibyte)
             bytesPerMs[i] = max(s.uploadMbps.sample(&nodeRng), 0.01) * 1_000_000 / 8 / 1000
             latency[i] = Int64(max(s.latencyMs.sample(&nodeRng), 0) / 2)
             var core = NodeCore(me: id, params: params, offered: offered[i],
@@ -415,16 +432,35 @@ public final class Simulation {
 
     // MARK: The loop
 
-    public func run() -> SimulationResult {
-        let eventsMax: UInt64 = 20_000_000_000
+    /// Most events one run may process.
+    public static let eventsMax: UInt64 = 20_000_000_000
+
+    /// The bounds a run stops at (see `run`); tests lower them to reach them quickly.
+    public struct Bounds: Sendable {
+        public var eventsMax = Simulation.eventsMax
+        public var pendingEventsMax = EventQueue.pendingCapacity
+        public init() {}
+    }
+
+    /// Runs the scenario to its end. Throws when the run outgrows the simulator's bounds
+    /// (events pending at once, events in all), which only a scenario far outside what it
+    /// models can do: the message says which bound and when, so the scenario can be fixed.
+    public func run() throws(SimulationStopped) -> SimulationResult {
         var lastDay: Int64 = -1
         while let event = queue.pop() {
             if event.time > end { break }
             precondition(event.time >= now, "time went backwards: \(event.time) < \(now)")
-            precondition(events < eventsMax, "event budget exhausted at t=\(now)")
+            guard events < bounds.eventsMax else {
+                throw SimulationStopped(seed: seed, atMilliseconds: now,
+                                        reason: "it processed \(bounds.eventsMax) events, the most one run may; shorten duration_days or use fewer nodes")
+            }
             now = event.time
             events += 1
             dispatch(event.kind)
+            if queue.overflowed {
+                throw SimulationStopped(seed: seed, atMilliseconds: now,
+                                        reason: "more than \(bounds.pendingEventsMax) events were pending at once: the scenario schedules work faster than it completes (sessions of milliseconds, uplinks far too slow for the backups, or far more restore_samples than the nodes can serve); make those values realistic")
+            }
             if let progress, now / ms.day != lastDay {
                 lastDay = now / ms.day
                 progress(Double(now) / Double(ms.day))
@@ -508,7 +544,12 @@ public final class Simulation {
         }
     }
 
-    private func hours(_ h: Double) -> Int64 { max(1, Int64(h * Double(ms.hour))) }
+    /// A drawn duration in milliseconds: at least one, and at most a century (a heavy-tailed
+    /// distribution can draw beyond what an `Int64` of milliseconds holds).
+    private func hours(_ h: Double) -> Int64 {
+        let centuryMs = 100 * 365 * Double(ms.day)
+        return max(1, Int64(min(h * Double(ms.hour), centuryMs)))
+    }
 
     private func goOnline(_ i: Int) {
         guard !online[i], !departed[i] else { return }
@@ -867,14 +908,25 @@ public final class Simulation {
         let patience = Int64(scenario.restorePatienceHours * Double(ms.hour))
         let window = min(faultEnd, end - patience)
         guard now <= window, scenario.restoreSamples > 0 else { return }
+        // restore_samples split evenly over the samples that fall in the window, exactly.
         let samplesInRun = max(1, Int(Double(window) / Double(ms.hour) / scenario.sampleIntervalHours))
-        let attempts = max(1, (scenario.restoreSamples + samplesInRun - 1) / samplesInRun)
+        let j = min(restoreRounds, samplesInRun - 1)
+        let total = scenario.restoreSamples
+        let attempts = restoreRounds < samplesInRun ? (j + 1) * total / samplesInRun - j * total / samplesInRun : 0
+        restoreRounds += 1
         for _ in 0..<attempts {
-            let owner = worldRng.index(scenario.nodes)
-            guard !departed[owner], adversary[owner] == nil else { continue }
-            startRestore(owner: owner)
+            // An honest owner still in the network, drawn a bounded number of times.
+            for _ in 0..<64 {
+                let owner = worldRng.index(scenario.nodes)
+                guard !departed[owner], adversary[owner] == nil else { continue }
+                startRestore(owner: owner)
+                break
+            }
         }
     }
+
+    /// Samples at which restores were started so far.
+    private var restoreRounds = 0
 
     private func finish() -> SimulationResult {
         refreshMirrors()

@@ -158,7 +158,7 @@ public struct NodeCore: Sendable {
         self.signer = signer
         self.verifier = verifier
         self.coordinatorKey = coordinatorKey
-        book = ContractBook(me: me, offered: offered, placementBudget: UInt64(Double(offered) / reciprocityRatio))
+        book = ContractBook(me: me, offered: offered, placementBudget: UInt64(min(Double(offered) / reciprocityRatio, Double(UInt64.max / 2))))
     }
 
     /// Adds a pack this node has just made (roots of its n shards).

@@ -8,7 +8,7 @@ import Foundation
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a network scenario on the deterministic simulator.",
-        discussion: "The same scenario and seed always print the same trace hash. Exit status: 0 ok, 1 an invariant or an expected bound failed, 2 the scenario is invalid.")
+        discussion: "The same scenario and seed always print the same trace hash. Exit status: 0 ok, 1 an invariant or an expected bound failed, 2 the scenario is invalid or outgrew the simulator.")
 
     @Argument(help: "Scenario file (JSON, see Scenarios/README.md).")
     var scenario: String
@@ -33,6 +33,13 @@ struct Simulate: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(scenario): \(error)\n".utf8))
             throw ExitCode(2)
         }
+        let needed = MemoryEstimate.bytes(loaded)
+        let physical = Double(ProcessInfo.processInfo.physicalMemory)
+        if needed > physical * 0.9 {
+            let gib = { (x: Double) in String(format: "%.1f GiB", x / 1024 / 1024 / 1024) }
+            FileHandle.standardError.write(Data("error: \(scenario): this scenario needs about \(gib(needed)) of memory and the machine has \(gib(physical)): use fewer nodes, smaller backups (backup_gib) or larger packs (pack_mib)\n".utf8))
+            throw ExitCode(2)
+        }
         var system = SystemRandomNumberGenerator()
         let seed = self.seed ?? system.next()
         print("SEED=\(seed)")
@@ -45,7 +52,14 @@ struct Simulate: ParsableCommand {
         let clock = ContinuousClock()
         let started = clock.now
         simulation.debugLost = ProcessInfo.processInfo.environment["CAIRN_SIM_DEBUG"] != nil
-        var result = simulation.run()
+        var result: SimulationResult
+        do {
+            result = try simulation.run()
+        } catch {
+            if simulation.progress != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            FileHandle.standardError.write(Data("error: \(scenario): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         for l in simulation.debugLines { print(l) }
         let elapsed = clock.now - started
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

@@ -38,8 +38,8 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
          "churn": {"online_hours": {"dist": "exponential", "mean": 10}, "offline_hours": {"dist": "exponential", "mean": 2}}}
         """#
     let scenario = try Scenario.parse(json)
-    let a = Simulation(scenario: scenario, seed: 7).run().traceHash
-    let b = Simulation(scenario: scenario, seed: 8).run().traceHash
+    let a = try Simulation(scenario: scenario, seed: 7).run().traceHash
+    let b = try Simulation(scenario: scenario, seed: 8).run().traceHash
     #expect(a != b)
     guard let cairn = Package.cairnBinary else {
         Issue.record("the cairn binary was not found; run `swift build --build-tests` first")
@@ -100,8 +100,8 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
                    "disk_failures_per_day": 0.02},
          "protocol": {"challenge_interval_hours": 6, "uptime_window_hours": 12, "blind_repair_after_hours": 6}}
         """#)
-    let direct = Simulation(scenario: scenario, seed: 5, mode: .direct).run()
-    let actors = Simulation(scenario: scenario, seed: 5, mode: .actors).run()
+    let direct = try Simulation(scenario: scenario, seed: 5, mode: .direct).run()
+    let actors = try Simulation(scenario: scenario, seed: 5, mode: .actors).run()
     #expect(direct.events > 1000)
     #expect(direct.traceHash == actors.traceHash)
     #expect(direct.messages == actors.messages && direct.repairsCompleted == actors.repairsCompleted)
@@ -148,7 +148,7 @@ final class Box: @unchecked Sendable {
         {"name": "short", "nodes": 12, "duration_days": 0.5, "sample_interval_hours": 1, "signatures": "digest",
          "restore_samples": 20, "restore_patience_hours": 48, "expect": {"restore_success_min": 0.5}}
         """#)
-    let result = Simulation(scenario: scenario, seed: 1).run()
+    let result = try Simulation(scenario: scenario, seed: 1).run()
     #expect(result.restoreAttempts == 0)
     #expect(result.restoreSuccessRate == nil)
     #expect(result.expectationFailures.contains { $0.hasPrefix("no sampled restore finished") })

@@ -29,7 +29,9 @@ private func error(_ json: String) -> String? {
 
 @Test func wrongTypesAreNamedByPath() {
     #expect(error(#"{"nodes": "ten"}"#) == "$.nodes: expected an integer, found a string")
-    #expect(error(#"{"nodes": 10.5}"#) == "$.nodes: expected an integer, found a fraction")
+    #expect(error(#"{"nodes": 10.5}"#) == "$.nodes: expected an integer, found the fraction 10.5")
+    #expect(error(#"{"nodes": 1e300}"#) == "$.nodes: 1e+300 is out of range 2...1000000")
+    #expect(error(#"{"nodes": 10, "offered_gib": "lots"}"#)?.hasPrefix("$.offered_gib: expected a number or a distribution object") == true)
     #expect(error(#"{"nodes": 10, "protocol": []}"#) == "$.protocol: expected an object, found an array")
     #expect(error(#"{"nodes": 10, "churn": {"partitions": [{"at_day": "x", "fraction": 1, "duration_hours": 1}]}}"#)
         == "$.churn.partitions[0].at_day: expected a number, found a string")
@@ -45,6 +47,61 @@ private func error(_ json: String) -> String? {
     #expect(error(#"{"nodes": 10, "adversaries": {"liars": 0.3, "droppers": 0.3}}"#)
         == "$.adversaries: fractions add up to 0.6, at most 0.5")
     #expect(error(#"{}"#) == "$.nodes: required")
+    #expect(error(#"{"nodes": 8}"#)?.hasPrefix("$.nodes: 8 nodes cannot place n = 8 shards") == true)
+    #expect(error(#"{"nodes": 3, "protocol": {"k": 1, "n": 2}}"#) == nil)
+    #expect(error(#"{"nodes": 10, "backup_gib": 0}"#)?.hasPrefix("$.backup_gib: 0.0 is out of range") == true)
+}
+
+@Test func aBareNumberIsAFixedDistribution() throws {
+    let s = try Scenario.parse(#"{"nodes": 10, "offered_gib": 250, "latency_ms": 0}"#)
+    #expect(s.offeredGiB == .fixed(250) && s.latencyMs == .fixed(0))
+}
+
+// MARK: Scenarios beyond the simulator's bounds stop with an error, never a trap
+
+/// Heavy tails that draw more bytes or hours than an integer holds are clamped.
+@Test func heavyTailsDoNotOverflow() throws {
+    let s = try Scenario.parse(#"""
+        {"nodes": 12, "duration_days": 0.5, "restore_samples": 0,
+         "offered_gib": {"dist": "lognormal", "median": 1e12, "sigma": 5},
+         "backup_gib": {"dist": "lognormal", "median": 1e-3, "sigma": 5},
+         "churn": {"online_hours": {"dist": "weibull", "shape": 0.05, "scale": 1e12}},
+         "protocol": {"reciprocity_ratio": 0.01}}
+        """#)
+    let result = try Simulation(scenario: s, seed: 2).run()
+    #expect(result.violations.isEmpty, "\(result.violations)")
+    #expect(result.events > 0)
+}
+
+/// Millisecond sessions with slow uplinks schedule work faster than it completes: the run
+/// stops with an error naming the bound and the day, instead of trapping.
+@Test func tooManyPendingEventsStopTheRunWithAnError() throws {
+    let s = try Scenario.parse(#"""
+        {"nodes": 20, "restore_samples": 0, "upload_mbps": 0.01,
+         "churn": {"online_hours": 1e-300, "offline_hours": 1e-300}}
+        """#)
+    var bounds = Simulation.Bounds()
+    bounds.pendingEventsMax = 200_000
+    let stopped = #expect(throws: SimulationStopped.self) { _ = try Simulation(scenario: s, seed: 3, bounds: bounds).run() }
+    #expect(stopped?.description.contains("more than 200000 events were pending at once") == true)
+}
+
+@Test func theEventBudgetStopsTheRunWithAnError() throws {
+    let s = try Scenario.parse(#"{"nodes": 12, "restore_samples": 0}"#)
+    var bounds = Simulation.Bounds()
+    bounds.eventsMax = 1_000
+    let stopped = #expect(throws: SimulationStopped.self) { _ = try Simulation(scenario: s, seed: 3, bounds: bounds).run() }
+    #expect(stopped?.description.contains("it processed 1000 events") == true)
+    #expect(try Simulation(scenario: s, seed: 3).run().events > 1_000)
+}
+
+@Test func memoryEstimateGrowsWithShardsAndRefusesTheImpossible() throws {
+    let small = try Scenario.parse(#"{"nodes": 1000, "backup_gib": 10, "pack_mib": 1024}"#)
+    let more = try Scenario.parse(#"{"nodes": 1000, "backup_gib": 100, "pack_mib": 1024}"#)
+    let huge = try Scenario.parse(#"{"nodes": 1000000}"#)
+    #expect(MemoryEstimate.bytes(more) > 5 * MemoryEstimate.bytes(small))
+    #expect(MemoryEstimate.bytes(small) < 1e9)
+    #expect(MemoryEstimate.bytes(huge) > 1e12)
 }
 
 @Test func malformedJSONIsAnErrorNotATrap() {
