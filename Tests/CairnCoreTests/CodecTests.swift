@@ -1,3 +1,4 @@
+import Foundation
 import CairnCore
 import Testing
 
@@ -81,10 +82,13 @@ let sampleMessages: [Message] = [
     }
 }
 
+/// 20,000 rounds in `make test`; `CAIRN_FUZZ_ROUNDS=N CAIRN_FUZZ_SEED=S` runs a longer campaign.
 @Test func randomAndMutatedBytesNeverTrap() {
-    var g = Xoshiro256(seed: 0xF022)
+    let environment = ProcessInfo.processInfo.environment
+    let rounds = environment["CAIRN_FUZZ_ROUNDS"].flatMap(Int.init) ?? 20_000
+    var g = Xoshiro256(seed: environment["CAIRN_FUZZ_SEED"].flatMap(UInt64.init) ?? 0xF022)
     var decoded = 0
-    for round in 0..<20_000 {
+    for round in 0..<rounds {
         var bytes: [UInt8]
         if round % 2 == 0 {
             let n = g.index(96)

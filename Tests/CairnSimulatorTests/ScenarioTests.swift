@@ -138,3 +138,38 @@ func syntheticTreeProofsMatchMerkleProofs(count: Int) {
         #expect(!answer.verify(segment: Synthetic.segment(shard, UInt32((i + 1) % count)), root: root) || count == 1)
     }
 }
+
+// MARK: Hostile scenario files
+
+/// Mutated shipped scenarios (bytes replaced, dropped, or digits and punctuation put in)
+/// either parse or throw a `ScenarioError`: the parser never traps. Whatever parses is
+/// then a scenario the simulator can set up, so its memory estimate must be finite.
+@Test func mutatedScenariosParseOrFailNeverTrap() throws {
+    let dir = Package.path("Scenarios")
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".json") }.sorted()
+        .map { dir + "/" + $0 } + Package.ciScenarios
+    let texts = try files.map { Array(try String(contentsOfFile: $0, encoding: .utf8).utf8) }
+    let alphabet = Array("0123456789-+.eE{}[]\",: \\u".utf8)
+    var g = Xoshiro256(seed: 0x5CE7)
+    var parsed = 0, rejected = 0
+    for _ in 0..<3_000 {
+        var bytes = texts[g.index(texts.count)]
+        for _ in 0..<(1 + g.index(3)) {
+            let at = g.index(bytes.count)
+            switch g.index(3) {
+            case 0: bytes[at] = alphabet[g.index(alphabet.count)]
+            case 1: bytes.remove(at: at)
+            default: bytes.insert(UInt8(truncatingIfNeeded: g.next()), at: at)
+            }
+        }
+        do {
+            let s = try Scenario.parse(String(decoding: bytes, as: UTF8.self))
+            #expect(MemoryEstimate.bytes(s).isFinite)
+            parsed += 1
+        } catch {
+            #expect(!error.description.isEmpty)
+            rejected += 1
+        }
+    }
+    #expect(parsed > 0 && rejected > 0)
+}
