@@ -64,6 +64,9 @@ public struct SimulationResult: Sendable {
     public var blindRepairsOrdered: Int
     public var blindShardsRepaired: Int
     public var unconvergedPacks: Int
+    /// Packs (of honest, present owners) with fewer than n healthy shards at the end, lost
+    /// ones included: with `repair_trigger` = n, `unconvergedPacks` plus `packsLost`.
+    public var packsBelowN: Int
     public var departed: Int
     public var diskFailures: Int
     public var warned: Int
@@ -934,6 +937,7 @@ public final class Simulation {
         sample()
         var lost = 0
         var unconverged = 0
+        var belowN = 0
         var live = 0
         var stored: UInt64 = 0
         var backed: UInt64 = 0
@@ -944,6 +948,7 @@ public final class Simulation {
             let h = healthy(p)
             let local = cores[Int(packOwner[p])].packs[packSlot[p]].localCopy
             if h < scenario.k && !local { lost += 1 } else if h < trigger { unconverged += 1 }
+            if h < scenario.n { belowN += 1 }
             if h < trigger, debugLost {
                 let o = Int(packOwner[p])
                 let pack = cores[o].packs.first { $0.id.raw == UInt64(p) }!
@@ -990,7 +995,7 @@ public final class Simulation {
             storageOverhead: backed == 0 ? 0 : Double(stored) / Double(backed), detection: detection,
             contractsBroken: contractsBroken, repairsStarted: repairsStarted, repairsCompleted: repairsCompleted,
             blindRepairsOrdered: blindOrdered, blindShardsRepaired: blindRepaired,
-            unconvergedPacks: unconverged, departed: departures, diskFailures: diskFailures, warned: warned,
+            unconvergedPacks: unconverged, packsBelowN: belowN, departed: departures, diskFailures: diskFailures, warned: warned,
             excluded: excluded, violations: violations, expectationFailures: [], traceHash: "", timeseries: timeseries)
         trace!.add(events)
         trace!.add(messages)
