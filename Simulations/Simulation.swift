@@ -809,6 +809,15 @@ public final class Simulation {
                 let h = healthy(p)
                 if h >= scenario.k {
                     violation("\(pack) reported lost by its owner with \(h) healthy shards (k=\(scenario.k))")
+                    if debugLost {
+                        let o = Int(packOwner[p])
+                        let pk = cores[o].packs[packSlot[p]]
+                        debugLines.append("LOST \(pack) owner\(o) copies=\(disks.copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")/on=\(online[Int($0.node)])" })")
+                        debugLines.append("   audits=\(cores[o].auditedHolders(of: pack)) online=\(online[o])")
+                        for (si, slot) in pk.slots.enumerated() {
+                            debugLines.append("   slot\(si) holder=\(slot.holder.map { "\($0)/\(adversary[$0.index].map { "\($0)" } ?? "ok")" } ?? "-") failed=\(slot.failed) noData=\(slot.noData) unhealthy=\(slot.unhealthy) pending=\(String(describing: slot.pending)) ph=\(String(describing: slot.pendingHolder))")
+                        }
+                    }
                 }
             }
         case let .fault(holder, _):
@@ -842,11 +851,20 @@ public final class Simulation {
 
     /// Distinct shard indices of pack `p` held intact by members that have not left and
     /// do not lie about them.
+    /// Distinct shards of pack `p` held intact by present, non-lying holders that still owe
+    /// them: under a contract that is active or within its grace period. A copy past its
+    /// grace is garbage its holder has not collected yet (it was offline when the period
+    /// ended, say); nobody tracks it, so it keeps no pack alive.
     private func healthy(_ p: Int) -> Int {
         var mask: UInt64 = 0
         for c in disks.copies[p] {
             let i = Int(c.node)
             if departed[i] || adversary[i] == .badProof || adversary[i] == .missing { continue }
+            if case .grace(let until)? = cores[i].book.heldContract(for: ShardID(pack: PackID(UInt64(p)), index: c.index))?.state,
+               until.milliseconds <= now
+            {
+                continue
+            }
             mask |= 1 << UInt64(c.index)
         }
         return mask.nonzeroBitCount

@@ -91,15 +91,19 @@ public enum RepairPlanner {
 
     /// `trigger`: repair when fewer than this many slots are healthy (k < trigger ≤ n).
     /// `haveData`: the owner still has the pack locally (initial upload) or rebuilt it.
+    /// `extraSources`: shard indices no slot supplies that can still be had (fetched
+    /// already, or kept by a released holder during its grace period).
     /// `slots` may be any random-access collection (the owner plans every pack on every
     /// uptime reply, from healths on the stack).
-    public static func decide<Slots: RandomAccessCollection<Health>>(_ slots: Slots, k: Int, trigger: Int, haveData: Bool)
+    public static func decide<Slots: RandomAccessCollection<Health>>(_ slots: Slots, k: Int, trigger: Int, haveData: Bool,
+                                                                     extraSources: Int = 0)
         -> Decision where Slots.Index == Int
     {
         precondition(k > 0 && k <= slots.count && trigger <= slots.count, "k=\(k) trigger=\(trigger) n=\(slots.count)")
         let healthy = slots.count { $0 == .healthy }
         let fetchable = slots.count { $0 == .healthy || $0 == .unhealthy }
-        if !haveData && fetchable < k { return .lost }
+        precondition(extraSources >= 0 && fetchable + extraSources <= 64, "extraSources \(extraSources)")
+        if !haveData && fetchable + extraSources < k { return .lost }
         if haveData || healthy < trigger {
             let replace = slots.indices.filter { slots[$0] != .healthy }
             return replace.isEmpty ? .keep : .repair(replace)

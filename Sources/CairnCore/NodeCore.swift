@@ -78,6 +78,12 @@ public struct OwnedSlot: Hashable, Sendable {
     }
 }
 
+/// A released holder that still keeps shard `index` of a pack during its grace period.
+public struct GraceSource: Hashable, Sendable {
+    public var index: UInt8
+    public var holder: NodeID
+}
+
 /// A pack this node owns: the roots it keeps for challenges and where each shard lives.
 public struct OwnedPack: Hashable, Sendable {
     public let id: PackID
@@ -89,6 +95,11 @@ public struct OwnedPack: Hashable, Sendable {
     /// Shards fetched for a rebuild (bit per slot); ≥ k means rebuilt data is at hand.
     public var fetchedMask: UInt64 = 0
     public var fetchRequests: [UInt64: Int] = [:]
+    /// Fetches from holders released in good faith that still owe their grace period: a
+    /// last resort when the slots' holders cannot supply k shards.
+    public var graceRequests: [UInt64: GraceSource] = [:]
+    /// Grace holders that answered they no longer have the shard (not asked again).
+    public var graceRefused: [NodeID] = []
     public var fetchDeadline: Instant? = nil
     public var matchRequested: Instant? = nil
     public var repairing = false
@@ -112,8 +123,14 @@ public struct NodeCore: Sendable {
     private var slotOfContract: [ContractID: SlotRef] = [:]
     /// Released, stored contracts audited until their grace ends.
     private var audits: [ContractID: (holder: NodeID, shard: ShardID, root: [UInt8], until: Instant)] = [:]
+    /// Replacements given up while their shard was being stored: the holder may have it
+    /// (only the acknowledgement was lost) and then keeps it for the grace period. Not
+    /// audited (it may never have received the shard), but a last-resort source until then.
+    private var unconfirmed: [ContractID: (holder: NodeID, shard: ShardID, until: Instant)] = [:]
     /// Releases not yet acknowledged, with retries left.
-    private var releasing: [ContractID: (holder: NodeID, retries: Int)] = [:]
+    /// Releases not yet acknowledged: the holder may still hold the shard as if the
+    /// contract were active (it was offline), so it is also a last-resort source.
+    private var releasing: [ContractID: (holder: NodeID, shard: ShardID, retries: Int)] = [:]
     private var pendingMatches: [UInt64: Int] = [:]
     private var nextRequest: UInt64 = 1
     private var rng: Xoshiro256
@@ -234,6 +251,9 @@ public struct NodeCore: Sendable {
                     actions.append(.send(to: holder, msg))
                 }
             }
+            for id in unconfirmed.keys.sorted() where unconfirmed[id]!.until <= now {
+                unconfirmed[id] = nil
+            }
             for id in audits.keys.sorted() {
                 let a = audits[id]!
                 if a.until <= now {
@@ -316,6 +336,7 @@ public struct NodeCore: Sendable {
                 }
             }
             packs[p].fetchRequests = [:]
+            packs[p].graceRequests = [:]
             packs[p].fetchDeadline = nil
             if needsData(p) { startFetch(pack: p, now: now, into: &actions) }
         }
@@ -329,13 +350,37 @@ public struct NodeCore: Sendable {
     private mutating func abandon(pack p: Int, slot s: Int, contract: ContractID, holder: NodeID, now: Instant,
                                   into actions: inout [Action])
     {
+        if packs[p].slots[s].pending == .storing, let c = book.owned[contract] {
+            unconfirmed[contract] = (holder, c.terms.shard, now + c.terms.grace)
+        }
         _ = book.release(ownedID: contract, now: now)
         book.drop(ownedID: contract)
         slotOfContract[contract] = nil
-        releasing[contract] = (holder, Limits.releaseRetriesMax)
+        releasing[contract] = (holder, ShardID(pack: packs[p].id, index: UInt8(s)), Limits.releaseRetriesMax)
         actions.append(.send(to: holder, .release(contract: contract)))
         packs[p].recentHolders.append(holder)
         clearPending(pack: p, slot: s)
+    }
+
+    /// Releases the contract of a slot whose shard now lives on a new holder. A holder
+    /// released in good faith (not one that proved it lost the shard) owes its grace period:
+    /// that promise is audited, and until it ends the holder is a last-resort source for
+    /// the shard (`graceSources`).
+    private mutating func releaseReplaced(pack p: Int, slot s: Int, contract old: ContractID, holder oldHolder: NodeID,
+                                          now: Instant, into actions: inout [Action])
+    {
+        let oldFailed = packs[p].slots[s].failed
+        if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
+           case .grace(let until) = released.state
+        {
+            audits[old] = (oldHolder, released.terms.shard, packs[p].roots[s], until)
+        } else {
+            book.drop(ownedID: old)
+        }
+        slotOfContract[old] = nil
+        releasing[old] = (oldHolder, ShardID(pack: packs[p].id, index: UInt8(s)), Limits.releaseRetriesMax)
+        packs[p].recentHolders.append(oldHolder)
+        actions.append(.send(to: oldHolder, .release(contract: old)))
     }
 
     private mutating func clearPending(pack p: Int, slot s: Int) {
@@ -450,15 +495,71 @@ public struct NodeCore: Sendable {
         guard want > 0 else { return }
         // Hedge: one extra source when any chosen one looks doubtful.
         if sources.prefix(want).contains(where: { packs[p].slots[$0].unhealthy || packs[p].slots[$0].failed }) { want += 1 }
+        var asked: UInt64 = packs[p].fetchedMask
         for s in sources.prefix(want) {
             let request = nextRequest
             nextRequest += 1
             packs[p].fetchRequests[request] = s
+            asked |= 1 << UInt64(s)
             actions.append(.send(to: packs[p].slots[s].holder!, .fetch(
                 request: request, shard: ShardID(pack: packs[p].id, index: UInt8(s)))))
         }
+        // Too few promising slots (holders that answer and did not fail a challenge): ask
+        // holders still in their grace period for the shards no asked slot supplies.
+        let promising = sources.prefix(want).count { s in
+            packs[p].slots[s].fetchMisses < params.fetchMissesMax && !packs[p].slots[s].failed
+        }
+        if promising < params.k - packs[p].fetchedMask.nonzeroBitCount {
+            for g in graceSources(pack: p, now: now) where asked & (1 << UInt64(g.index)) == 0 {
+                let request = nextRequest
+                nextRequest += 1
+                packs[p].graceRequests[request] = g
+                asked |= 1 << UInt64(g.index)
+                actions.append(.send(to: g.holder, .fetch(request: request, shard: ShardID(pack: packs[p].id, index: g.index))))
+            }
+        }
         // Shards stream behind whatever else the holders send: allow for a few transfers.
         packs[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(params.k) * packs[p].shardBytes)
+    }
+
+    /// Holders released in good faith whose grace period has not ended, for pack `p`, in
+    /// contract order, one per shard index (those that said they lost it left out).
+    private func graceSources(pack p: Int, now: Instant) -> [GraceSource] {
+        var out = [GraceSource]()
+        var seen: UInt64 = 0
+        func consider(_ holder: NodeID, _ shard: ShardID, _ until: Instant) {
+            guard shard.pack == packs[p].id, until > now, seen & (1 << UInt64(shard.index)) == 0,
+                  !packs[p].graceRefused.contains(holder)
+            else { return }
+            seen |= 1 << UInt64(shard.index)
+            out.append(GraceSource(index: shard.index, holder: holder))
+        }
+        for id in audits.keys.sorted() {
+            let a = audits[id]!
+            consider(a.holder, a.shard, a.until)
+        }
+        for id in unconfirmed.keys.sorted() {
+            let u = unconfirmed[id]!
+            consider(u.holder, u.shard, u.until)
+        }
+        for id in releasing.keys.sorted() {
+            let r = releasing[id]!
+            consider(r.holder, r.shard, Instant(milliseconds: Int64.max))
+        }
+        return out
+    }
+
+    /// Shard indices of pack `p` that no fetchable slot supplies but that were fetched
+    /// already or can be fetched from a holder in its grace period.
+    private func extraSources(pack p: Int, now: Instant) -> Int {
+        var covered: UInt64 = 0
+        for s in packs[p].slots.indices {
+            let h = packs[p].slots[s].health
+            if h == .healthy || h == .unhealthy { covered |= 1 << UInt64(s) }
+        }
+        var extra = packs[p].fetchedMask & ~covered
+        for g in graceSources(pack: p, now: now) { extra |= (1 << UInt64(g.index)) & ~covered }
+        return extra.nonzeroBitCount
     }
 
     /// Re-plans one pack after fresh health information.
@@ -467,10 +568,19 @@ public struct NodeCore: Sendable {
         let dataAtHand = haveData(p) || packs[p].slots.contains { $0.holder == nil }
         // The slots' healths on the stack: this runs for every pack on every uptime reply.
         let n = packs[p].slots.count
-        let decision = withUnsafeTemporaryAllocation(of: RepairPlanner.Health.self, capacity: n) { health in
-            for s in 0..<n { health.initializeElement(at: s, to: packs[p].slots[s].health) }
-            return RepairPlanner.decide(UnsafeBufferPointer(health), k: params.k, trigger: params.repairTrigger,
-                                        haveData: dataAtHand)
+        var extra = 0
+        var decision = RepairPlanner.Decision.keep
+        for attempt in 0..<2 {
+            decision = withUnsafeTemporaryAllocation(of: RepairPlanner.Health.self, capacity: n) { health in
+                for s in 0..<n { health.initializeElement(at: s, to: packs[p].slots[s].health) }
+                return RepairPlanner.decide(UnsafeBufferPointer(health), k: params.k, trigger: params.repairTrigger,
+                                            haveData: dataAtHand, extraSources: extra)
+            }
+            // Before giving a pack up, count the shards fetched already and those holders in
+            // their grace period still keep (rare: only then are the audits scanned).
+            guard attempt == 0, decision == .lost else { break }
+            extra = extraSources(pack: p, now: now)
+            if extra == 0 { break }
         }
         switch decision {
         case .keep:
@@ -564,20 +674,7 @@ public struct NodeCore: Sendable {
             else { break }
             book.onStoreAck(contract)
             if let old = packs[p].slots[s].contract, let oldHolder = packs[p].slots[s].holder {
-                // Audit the grace promise of holders released in good faith (not of those that
-                // already proved they lost the shard).
-                let oldFailed = packs[p].slots[s].failed
-                if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
-                   case .grace(let until) = released.state
-                {
-                    audits[old] = (oldHolder, released.terms.shard, packs[p].roots[s], until)
-                } else {
-                    book.drop(ownedID: old)
-                }
-                slotOfContract[old] = nil
-                releasing[old] = (oldHolder, Limits.releaseRetriesMax)
-                packs[p].recentHolders.append(oldHolder)
-                actions.append(.send(to: oldHolder, .release(contract: old)))
+                releaseReplaced(pack: p, slot: s, contract: old, holder: oldHolder, now: now, into: &actions)
             }
             packs[p].slots[s] = OwnedSlot(holder: from, contract: contract, contractEnd: book.ownedEnd(contract))
             actions.append(rootRecord(pack: p))
@@ -586,6 +683,8 @@ public struct NodeCore: Sendable {
                 let initialUpload = packs[p].localCopy
                 packs[p].fetchedMask = 0
                 packs[p].fetchRequests = [:]
+                packs[p].graceRequests = [:]
+                packs[p].graceRefused = []
                 packs[p].fetchDeadline = nil
                 if packs[p].repairing {
                     packs[p].repairing = false
@@ -597,6 +696,26 @@ public struct NodeCore: Sendable {
             onVerdict(challenges.onReply(id: id, from: from, segment: segment, proof: proof), now: now, into: &actions)
         case let .challengeMissing(id):
             onVerdict(challenges.onMissing(id: id, from: from), now: now, into: &actions)
+        case let .fetchReply(request, shard, ok, bytes) where packIndex[shard.pack].map({ packs[$0].graceRequests[request] != nil }) ?? false:
+            let p = packIndex[shard.pack]!
+            guard let g = packs[p].graceRequests[request], g.holder == from, g.index == shard.index else { break }
+            packs[p].graceRequests[request] = nil
+            if ok {
+                packs[p].fetchedMask |= 1 << UInt64(g.index)
+                actions.append(.note(.repairBytes(bytes)))
+                if haveData(p) {
+                    packs[p].fetchRequests = [:]
+                    packs[p].graceRequests = [:]
+                    packs[p].fetchDeadline = nil
+                    for t in packs[p].slots.indices where packs[p].slots[t].pending == .accepted {
+                        sendStore(pack: p, slot: t, now: now, into: &actions)
+                    }
+                }
+            } else {
+                // Its grace audit judges the broken promise; here it is only not asked again.
+                packs[p].graceRefused.append(from)
+                plan(pack: p, now: now, into: &actions)
+            }
         case let .fetchReply(request, shard, ok, bytes):
             guard let p = packIndex[shard.pack], let s = packs[p].fetchRequests[request], Int(shard.index) == s,
                   packs[p].slots[s].holder == from
@@ -608,6 +727,7 @@ public struct NodeCore: Sendable {
                 actions.append(.note(.repairBytes(bytes)))
                 if haveData(p) {
                     packs[p].fetchRequests = [:]
+                    packs[p].graceRequests = [:]
                     packs[p].fetchDeadline = nil
                     for t in packs[p].slots.indices where packs[p].slots[t].pending == .accepted {
                         sendStore(pack: p, slot: t, now: now, into: &actions)
@@ -620,6 +740,7 @@ public struct NodeCore: Sendable {
                 }
                 packs[p].fetchDeadline = nil
                 packs[p].fetchRequests = [:]
+                packs[p].graceRequests = [:]
                 if needsData(p) { startFetch(pack: p, now: now, into: &actions) }
             }
         case let .uptimeReply(_, entries) where from == .coordinator:
@@ -845,12 +966,7 @@ public struct NodeCore: Sendable {
             abandon(pack: p, slot: s, contract: pending, holder: holder, now: now, into: &actions)
         }
         if let old = packs[p].slots[s].contract, let oldHolder = packs[p].slots[s].holder {
-            _ = book.release(ownedID: old, now: now)
-            book.drop(ownedID: old)
-            slotOfContract[old] = nil
-            releasing[old] = (oldHolder, Limits.releaseRetriesMax)
-            packs[p].recentHolders.append(oldHolder)
-            actions.append(.send(to: oldHolder, .release(contract: old)))
+            releaseReplaced(pack: p, slot: s, contract: old, holder: oldHolder, now: now, into: &actions)
         }
         packs[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end)
         slotOfContract[terms.id] = SlotRef(pack: p, slot: s)
@@ -861,4 +977,12 @@ public struct NodeCore: Sendable {
 
     public func ownedContract(_ id: ContractID) -> Contract? { book.owned[id] }
     public var auditCount: Int { audits.count }
+
+    /// Holders audited for a shard of `pack` (diagnostics).
+    public func auditedHolders(of pack: PackID) -> [String] {
+        audits.keys.sorted().compactMap { id in
+            let a = audits[id]!
+            return a.shard.pack == pack ? "\(a.holder)/\(a.shard.index)/until=\(a.until.milliseconds)" : nil
+        }
+    }
 }
