@@ -7,6 +7,9 @@ struct Copy {
     var index: UInt8
     var segments: UInt32
     var bytes: UInt64
+    /// When the holder's grace period for it ends (it was released), in milliseconds;
+    /// `Int64.max` while its contract is active. Past it the copy is owed to nobody.
+    var graceUntil = Int64.max
 }
 
 /// What the simulated nodes store for others. Copies are kept by pack: a challenge or a
@@ -45,6 +48,12 @@ struct Disks {
         copies[Int(pack.raw)].append(copy)
         packs[Int(copy.node)].append(pack)
         storedBytes[Int(copy.node)] += copy.bytes
+    }
+
+    /// The holder `node` keeps its shard of `pack` only until `until` (it was released).
+    mutating func setGrace(on node: Int, of pack: PackID, index: UInt8, until: Int64) {
+        guard let at = copies[Int(pack.raw)].firstIndex(where: { $0.node == UInt32(node) && $0.index == index }) else { return }
+        copies[Int(pack.raw)][at].graceUntil = until
     }
 
     /// Frees the shard of `pack` on `node`; returns it, or nil when there was none.

@@ -835,10 +835,12 @@ public final class Simulation {
         case let .standing(_, standing):
             if standing == .warned { warned += 1 }
             if standing == .excluded { excluded += 1 }
-        case let .released(shard, _):
+        case let .released(shard, until):
             if let i = node, adversary[i] == .earlyFree, disks.copy(on: i, of: shard.pack)?.index == shard.index {
                 if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
                 disks.remove(on: i, of: shard.pack)
+            } else if let i = node {
+                disks.setGrace(on: i, of: shard.pack, index: shard.index, until: until.milliseconds)
             }
         case .contractBroken: contractsBroken += 1
         case .blindRepairOrdered: blindOrdered += 1
@@ -860,11 +862,7 @@ public final class Simulation {
         for c in disks.copies[p] {
             let i = Int(c.node)
             if departed[i] || adversary[i] == .badProof || adversary[i] == .missing { continue }
-            if case .grace(let until)? = cores[i].book.heldContract(for: ShardID(pack: PackID(UInt64(p)), index: c.index))?.state,
-               until.milliseconds <= now
-            {
-                continue
-            }
+            if c.graceUntil <= now { continue }
             mask |= 1 << UInt64(c.index)
         }
         return mask.nonzeroBitCount
