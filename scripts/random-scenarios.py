@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Runs `cairn simulate` on random valid scenarios and lists every run that fails.
+
+    scripts/random-scenarios.py CAIRN [FIRST_SEED] [COUNT] [TIMEOUT_S]
+
+Scenario i is drawn from seed i (the same file on every machine) and run with --seed i;
+each is written to a temporary folder and kept when its run fails (exit status other than
+0, or a timeout), so a failure can be replayed by hand. Small networks (up to 400 nodes,
+up to 5 days) with every kind of churn, adversary and protocol parameter.
+"""
+import json, os, random, subprocess, sys, tempfile
+
+
+def dist(r, lo, hi):
+    c = r.choice(["fixed", "uniform", "exponential", "weibull", "lognormal", "choice"])
+    if c == "fixed":
+        return {"dist": "fixed", "value": r.uniform(lo, hi)}
+    if c == "uniform":
+        a = r.uniform(lo, hi)
+        return {"dist": "uniform", "min": a, "max": r.uniform(a, hi)}
+    if c == "exponential":
+        return {"dist": "exponential", "mean": r.uniform(lo, hi)}
+    if c == "weibull":
+        return {"dist": "weibull", "shape": r.uniform(0.3, 3), "scale": r.uniform(lo, hi)}
+    if c == "lognormal":
+        return {"dist": "lognormal", "median": r.uniform(lo, hi), "sigma": r.uniform(0, 1.5)}
+    return {"dist": "choice", "values": [r.uniform(lo, hi) for _ in range(r.randint(1, 4))]}
+
+
+def faults(r, hours_max):
+    return [{"at_day": r.uniform(0, 3), "fraction": r.uniform(0, 0.6), "duration_hours": r.uniform(0, hours_max)}
+            for _ in range(r.randint(0, 2))]
+
+
+def scenario(seed):
+    r = random.Random(seed)
+    k = r.randint(1, 8)
+    n = r.randint(k + 1, min(64, k + r.randint(1, 10)))
+    return {
+        "name": f"random-{seed}", "nodes": r.randint(n + 1, 400),
+        "duration_days": r.uniform(0.5, 5), "convergence_days": r.choice([0, r.uniform(0.5, 3)]),
+        "sample_interval_hours": r.uniform(1, 24), "check_interval_hours": r.uniform(1, 24),
+        "offered_gib": dist(r, 5, 500), "backup_gib": dist(r, 0.5, 50), "upload_mbps": dist(r, 1, 300),
+        "latency_ms": dist(r, 0, 300), "pack_mib": r.choice([64, 256, 1024, 4096]),
+        "restore_samples": r.randint(0, 300), "restore_patience_hours": r.uniform(1, 48),
+        "churn": {
+            "online_hours": dist(r, 0.5, 100), "offline_hours": dist(r, 0.1, 24),
+            "departures_per_day": r.choice([0, r.uniform(0, 0.05)]),
+            "disk_failures_per_day": r.choice([0, r.uniform(0, 0.05)]),
+            "loss": r.choice([0, r.uniform(0, 0.2)]),
+            "correlated": faults(r, 100), "partitions": faults(r, 50),
+        },
+        "adversaries": {kind: r.uniform(0, 0.1) for kind in ["droppers", "liars", "early_freers", "refusers"]},
+        "protocol": {
+            "k": k, "n": n, "repair_trigger": r.randint(k + 1, n), "segments_per_shard": r.choice([1, 2, 3, 8, 17, 64]),
+            "challenge_interval_hours": r.uniform(0.5, 48), "heartbeat_minutes": r.uniform(10, 120),
+            "uptime_window_hours": r.uniform(4, 48), "uptime_threshold": r.uniform(0.3, 1),
+            "grace_days": r.uniform(0, 10), "repair_interval_hours": r.uniform(0.5, 24),
+            "reciprocity_ratio": r.uniform(0.5, 3), "contract_term_days": r.uniform(1, 30),
+            "blind_repair_after_hours": r.uniform(1, 96), "warn_strikes": r.randint(1, 3),
+            "exclude_strikes": r.randint(3, 6),
+        },
+        "signatures": r.choice(["digest", "ed25519"]),
+    }
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    cairn = sys.argv[1]
+    first = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    count = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+    timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 120
+    folder = tempfile.mkdtemp(prefix="cairn-random-")
+    failed = 0
+    for seed in range(first, first + count):
+        path = os.path.join(folder, f"random-{seed}.json")
+        with open(path, "w") as f:
+            json.dump(scenario(seed), f, indent=1)
+        try:
+            run = subprocess.run([cairn, "simulate", path, "--seed", str(seed), "--no-progress"],
+                                 capture_output=True, text=True, timeout=timeout)
+            status, out = run.returncode, run.stdout + run.stderr
+        except subprocess.TimeoutExpired:
+            status, out = "timeout", ""
+        if status == 0:
+            os.remove(path)
+            print(f"seed {seed}: ok")
+            continue
+        failed += 1
+        lines = [l for l in out.splitlines() if "INVARIANT" in l or "EXPECTATION" in l or "error" in l][:3]
+        print(f"seed {seed}: FAILED ({status}) {path}")
+        for l in lines:
+            print("   " + l[:300])
+    print(f"{failed} of {count} failed; failing scenarios kept in {folder}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
