@@ -812,7 +812,7 @@ public final class Simulation {
                     if debugLost {
                         let o = Int(packOwner[p])
                         let pk = cores[o].packs[packSlot[p]]
-                        debugLines.append("LOST \(pack) owner\(o) copies=\(disks.copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")/on=\(online[Int($0.node)])" })")
+                        debugLines.append("LOST \(pack) owner\(o) now=\(now) copies=\(disks.copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")/on=\(online[Int($0.node)])/grace=\($0.graceUntil == Int64.max ? "-" : "\($0.graceUntil)")" })")
                         debugLines.append("   audits=\(cores[o].auditedHolders(of: pack)) online=\(online[o])")
                         for (si, slot) in pk.slots.enumerated() {
                             debugLines.append("   slot\(si) holder=\(slot.holder.map { "\($0)/\(adversary[$0.index].map { "\($0)" } ?? "ok")" } ?? "-") failed=\(slot.failed) noData=\(slot.noData) unhealthy=\(slot.unhealthy) pending=\(String(describing: slot.pending)) ph=\(String(describing: slot.pendingHolder))")
