@@ -132,7 +132,9 @@ public struct ContractBook: Sendable {
     public mutating func release(ownedID id: ContractID, now: Instant) -> Contract? {
         guard var c = owned[id] else { return nil }
         if c.state == .proposed || c.state == .active { placedBytes -= c.terms.bytes }
-        c.state = .grace(until: now + c.terms.grace)
+        // Grace runs from the release or from the end of the term, whichever came first:
+        // the holder's own book starts it at the term's end when no release came before.
+        c.state = .grace(until: min(now, c.terms.end) + c.terms.grace)
         owned[id] = c
         return c
     }
@@ -175,11 +177,12 @@ public struct ContractBook: Sendable {
         return true
     }
 
-    /// The owner released the contract: keep the shard for the grace period.
-    public mutating func onRelease(_ id: ContractID, now: Instant) -> Instant? {
+    /// The owner released the contract at `releasedAt` (≤ now): keep the shard for the
+    /// grace period from then.
+    public mutating func onRelease(_ id: ContractID, now: Instant, releasedAt: Instant? = nil) -> Instant? {
         guard let i = held.index(forKey: id) else { return nil }
         if case .grace(let until) = held.values[i].state { return until }
-        let until = now + held.values[i].terms.grace
+        let until = min(releasedAt ?? now, now) + held.values[i].terms.grace
         held.values[i].state = .grace(until: until)
         noteExpiry(until)
         return until

@@ -3,7 +3,7 @@
 /// error (precondition), never silently accepted.
 public enum Limits {
     /// Wire format version this code speaks.
-    public static let wireVersion: UInt8 = 2
+    public static let wireVersion: UInt8 = 3
     /// Largest encoded message (header included).
     public static let messageBytesMax = 64 * 1024
     /// Largest number of nodes named in one message (match replies, uptime queries).

@@ -165,8 +165,9 @@ public enum Message: Hashable, Sendable {
     case fetch(request: UInt64, shard: ShardID)
     /// holder → owner: the shard follows (`bytes` long) or `ok == false`.
     case fetchReply(request: UInt64, shard: ShardID, ok: Bool, bytes: UInt64)
-    /// owner → holder: the contract ends now; keep the shard for the grace period.
-    case release(contract: ContractID)
+    /// owner → holder: the contract ended at `at`; keep the shard for the grace period
+    /// from then (resent with the same instant until acknowledged).
+    case release(contract: ContractID, at: Instant)
     /// holder → owner.
     case releaseAck(contract: ContractID)
     /// owner → coordinator.
@@ -303,8 +304,9 @@ public enum Message: Hashable, Sendable {
             Self.shard(shard, into: &body)
             body.bool(ok)
             body.u64(bytes)
-        case let .release(contract):
+        case let .release(contract, at):
             body.u64(contract.raw)
+            body.i64(at.milliseconds)
         case let .releaseAck(contract):
             body.u64(contract.raw)
         case let .uptimeQuery(request, nodes):
@@ -515,7 +517,7 @@ public enum Message: Hashable, Sendable {
         case 15:
             message = .fetchReply(request: try r.u64(), shard: try shard(from: &r), ok: try r.bool(), bytes: try r.u64())
         case 16:
-            message = .release(contract: ContractID(try r.u64()))
+            message = .release(contract: ContractID(try r.u64()), at: Instant(milliseconds: try r.i64()))
         case 17:
             message = .releaseAck(contract: ContractID(try r.u64()))
         case 18:

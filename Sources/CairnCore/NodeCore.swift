@@ -130,7 +130,7 @@ public struct NodeCore: Sendable {
     /// Releases not yet acknowledged, with retries left.
     /// Releases not yet acknowledged: the holder may still hold the shard as if the
     /// contract were active (it was offline), so it is also a last-resort source.
-    private var releasing: [ContractID: (holder: NodeID, shard: ShardID, retries: Int)] = [:]
+    private var releasing: [ContractID: (holder: NodeID, shard: ShardID, at: Instant, retries: Int)] = [:]
     private var pendingMatches: [UInt64: Int] = [:]
     private var nextRequest: UInt64 = 1
     private var rng: Xoshiro256
@@ -261,6 +261,9 @@ public struct NodeCore: Sendable {
                     book.drop(ownedID: id)
                     continue
                 }
+                // Both sides end the grace period at `until`: stop auditing early enough that
+                // no challenge reaches a holder that has just freed the shard as promised.
+                guard now + params.challengeTimeout + .hours(1) < a.until else { continue }
                 let msg = challenges.issue(contract: id, holder: a.holder, shard: a.shard,
                                            segments: params.segmentsPerShard, root: a.root, audit: true, now: now,
                                            timeout: params.challengeTimeout, rng: &rng)
@@ -289,13 +292,13 @@ public struct NodeCore: Sendable {
             actions.append(.send(to: .coordinator, .uptimeQuery(request: request, nodes: unique)))
             for id in releasing.keys.sorted() {
                 var r = releasing[id]!
-                actions.append(.send(to: r.holder, .release(contract: id)))
+                actions.append(.send(to: r.holder, .release(contract: id, at: r.at)))
                 r.retries -= 1
                 releasing[id] = r.retries > 0 ? r : nil
             }
             uploadBacklog = transferTime(bytes: backlogBytes)
             for pack in delegations.keys.sorted() where delegations[pack]!.deadline <= now {
-                endDelegation(pack, into: &actions)
+                endDelegation(pack, now: now, into: &actions)
             }
             for p in packs.indices where !packs[p].lost {
                 expirePending(pack: p, now: now, into: &actions)
@@ -350,14 +353,15 @@ public struct NodeCore: Sendable {
     private mutating func abandon(pack p: Int, slot s: Int, contract: ContractID, holder: NodeID, now: Instant,
                                   into actions: inout [Action])
     {
+        let releasedAt = book.owned[contract].map { min(now, $0.terms.end) } ?? now
         if packs[p].slots[s].pending == .storing, let c = book.owned[contract] {
-            unconfirmed[contract] = (holder, c.terms.shard, now + c.terms.grace)
+            unconfirmed[contract] = (holder, c.terms.shard, releasedAt + c.terms.grace)
         }
         _ = book.release(ownedID: contract, now: now)
         book.drop(ownedID: contract)
         slotOfContract[contract] = nil
-        releasing[contract] = (holder, ShardID(pack: packs[p].id, index: UInt8(s)), Limits.releaseRetriesMax)
-        actions.append(.send(to: holder, .release(contract: contract)))
+        releasing[contract] = (holder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, Limits.releaseRetriesMax)
+        actions.append(.send(to: holder, .release(contract: contract, at: releasedAt)))
         packs[p].recentHolders.append(holder)
         clearPending(pack: p, slot: s)
     }
@@ -370,6 +374,7 @@ public struct NodeCore: Sendable {
                                           now: Instant, into actions: inout [Action])
     {
         let oldFailed = packs[p].slots[s].failed
+        let releasedAt = book.owned[old].map { min(now, $0.terms.end) } ?? now
         if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
            case .grace(let until) = released.state
         {
@@ -378,9 +383,9 @@ public struct NodeCore: Sendable {
             book.drop(ownedID: old)
         }
         slotOfContract[old] = nil
-        releasing[old] = (oldHolder, ShardID(pack: packs[p].id, index: UInt8(s)), Limits.releaseRetriesMax)
+        releasing[old] = (oldHolder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, Limits.releaseRetriesMax)
         packs[p].recentHolders.append(oldHolder)
-        actions.append(.send(to: oldHolder, .release(contract: old)))
+        actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
     }
 
     private mutating func clearPending(pack p: Int, slot s: Int) {
@@ -815,12 +820,15 @@ public struct NodeCore: Sendable {
             } else {
                 actions.append(.send(to: from, .fetchReply(request: request, shard: shard, ok: false, bytes: 0)))
             }
-        case let .release(contract):
+        case let .release(contract, at):
             guard let c = book.held[contract], c.terms.owner == from else {
                 actions.append(.send(to: from, .releaseAck(contract: contract)))
                 break
             }
-            if let until = book.onRelease(contract, now: now) {
+            // The grace period runs from the owner's release, so both sides agree on its
+            // end (a holder that was offline meanwhile has less of it left); an owner
+            // cannot extend it by naming a later instant.
+            if let until = book.onRelease(contract, now: now, releasedAt: min(at, now)) {
                 actions.append(.note(.released(c.terms.shard, graceUntil: until)))
             }
             actions.append(.send(to: from, .releaseAck(contract: contract)))
@@ -937,16 +945,16 @@ public struct NodeCore: Sendable {
                                                           holderSignature: holderSignature)))
         d.targets[p.target].node = .coordinator
         delegations[pack] = d
-        if d.targets.allSatisfy({ $0.node == .coordinator }) { endDelegation(pack, into: &actions) }
+        if d.targets.allSatisfy({ $0.node == .coordinator }) { endDelegation(pack, now: now, into: &actions) }
     }
 
-    private mutating func endDelegation(_ pack: PackID, into actions: inout [Action]) {
+    private mutating func endDelegation(_ pack: PackID, now: Instant, into actions: inout [Action]) {
         guard let d = delegations.removeValue(forKey: pack) else { return }
         for id in d.proposals.keys.sorted() {
             delegatedContracts[id] = nil
             // Accepted but never stored: tell the holder to let it go.
             if let p = d.proposals[id], p.holderSignature != nil {
-                actions.append(.send(to: p.terms.holder, .release(contract: id)))
+                actions.append(.send(to: p.terms.holder, .release(contract: id, at: now)))
             }
         }
     }

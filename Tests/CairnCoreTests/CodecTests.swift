@@ -26,7 +26,7 @@ let sampleMessages: [Message] = [
     .challengeMissing(id: 5),
     .fetch(request: 8, shard: sampleTerms.shard),
     .fetchReply(request: 8, shard: sampleTerms.shard, ok: true, bytes: 1 << 20),
-    .release(contract: sampleTerms.id),
+    .release(contract: sampleTerms.id, at: Instant(milliseconds: 123_456)),
     .releaseAck(contract: sampleTerms.id),
     .uptimeQuery(request: 2, nodes: [NodeID(1), NodeID(2)]),
     .uptimeReply(request: 2, entries: [UptimeEntry(node: NodeID(1), permille: 870, excluded: false)]),

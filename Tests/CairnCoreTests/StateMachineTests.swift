@@ -57,6 +57,31 @@ let signerB = DigestSigner(seed: [2])
     #expect(holder.reservedBytes == 0)
 }
 
+/// Both sides end the grace period at the same instant: it runs from the owner's release
+/// (a holder that was offline when it was sent has less of it left), from the term's end
+/// when that came first, and an owner naming a later instant cannot extend it.
+@Test func graceRunsFromTheOwnersRelease() {
+    func held() -> (ContractBook, ContractTerms) {
+        var holder = ContractBook(me: NodeID(2), offered: 300, placementBudget: 150)
+        let terms = ContractTerms(id: ContractID(owner: NodeID(1), counter: 1), owner: NodeID(1), holder: NodeID(2),
+                                  shard: ShardID(pack: PackID(1), index: 0), bytes: 100, start: .zero, term: .days(30),
+                                  grace: .days(7))
+        _ = holder.onPropose(terms, ownerKey: signerA.publicKey, ownerSignature: signerA.sign(terms.signingBytes),
+                             signer: signerB, verifier: signerB)
+        return (holder, terms)
+    }
+    var (late, terms) = held()
+    #expect(late.onRelease(terms.id, now: .zero + .days(3), releasedAt: .zero + .days(1)) == .zero + .days(8))
+    var (future, _) = held()
+    #expect(future.onRelease(terms.id, now: .zero + .days(1), releasedAt: .zero + .days(20)) == .zero + .days(8))
+    // The owner side agrees: released after the term's end, grace still counts from the end.
+    var owner = ContractBook(me: NodeID(1), offered: 300, placementBudget: 300)
+    let c = owner.propose(holder: NodeID(2), shard: ShardID(pack: PackID(1), index: 0), bytes: 100, now: .zero,
+                          term: .days(30), grace: .days(7), signer: signerA)
+    let released = owner.release(ownedID: c.terms.id, now: .zero + .days(32))
+    #expect(released?.state == .grace(until: .zero + .days(37)))
+}
+
 // MARK: Uptime window and reputation
 
 @Test func uptimeWindowSlides() {
