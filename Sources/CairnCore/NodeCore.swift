@@ -527,6 +527,22 @@ public struct NodeCore: Sendable {
         packs[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(params.k) * packs[p].shardBytes)
     }
 
+    /// Shard `index` of pack `p` arrived for a rebuild; with k of them the waiting
+    /// replacements are stored.
+    private mutating func onShardFetched(pack p: Int, index: Int, bytes: UInt64, now: Instant,
+                                         into actions: inout [Action])
+    {
+        packs[p].fetchedMask |= 1 << UInt64(index)
+        actions.append(.note(.repairBytes(bytes)))
+        guard haveData(p) else { return }
+        packs[p].fetchRequests = [:]
+        packs[p].graceRequests = [:]
+        packs[p].fetchDeadline = nil
+        for t in packs[p].slots.indices where packs[p].slots[t].pending == .accepted {
+            sendStore(pack: p, slot: t, now: now, into: &actions)
+        }
+    }
+
     /// Holders released in good faith whose grace period has not ended, for pack `p`, in
     /// contract order, one per shard index (those that said they lost it left out).
     private func graceSources(pack p: Int, now: Instant) -> [GraceSource] {
@@ -701,43 +717,26 @@ public struct NodeCore: Sendable {
             onVerdict(challenges.onReply(id: id, from: from, segment: segment, proof: proof), now: now, into: &actions)
         case let .challengeMissing(id):
             onVerdict(challenges.onMissing(id: id, from: from), now: now, into: &actions)
-        case let .fetchReply(request, shard, ok, bytes) where packIndex[shard.pack].map({ packs[$0].graceRequests[request] != nil }) ?? false:
-            let p = packIndex[shard.pack]!
-            guard let g = packs[p].graceRequests[request], g.holder == from, g.index == shard.index else { break }
-            packs[p].graceRequests[request] = nil
-            if ok {
-                packs[p].fetchedMask |= 1 << UInt64(g.index)
-                actions.append(.note(.repairBytes(bytes)))
-                if haveData(p) {
-                    packs[p].fetchRequests = [:]
-                    packs[p].graceRequests = [:]
-                    packs[p].fetchDeadline = nil
-                    for t in packs[p].slots.indices where packs[p].slots[t].pending == .accepted {
-                        sendStore(pack: p, slot: t, now: now, into: &actions)
-                    }
-                }
-            } else {
-                // Its grace audit judges the broken promise; here it is only not asked again.
-                packs[p].graceRefused.append(from)
-                plan(pack: p, now: now, into: &actions)
-            }
         case let .fetchReply(request, shard, ok, bytes):
-            guard let p = packIndex[shard.pack], let s = packs[p].fetchRequests[request], Int(shard.index) == s,
-                  packs[p].slots[s].holder == from
+            guard let p = packIndex[shard.pack] else { break }
+            if let g = packs[p].graceRequests[request] {
+                guard g.holder == from, g.index == shard.index else { break }
+                packs[p].graceRequests[request] = nil
+                if ok {
+                    onShardFetched(pack: p, index: Int(g.index), bytes: bytes, now: now, into: &actions)
+                } else {
+                    // Its grace audit judges the broken promise; here it is only not asked again.
+                    packs[p].graceRefused.append(from)
+                    plan(pack: p, now: now, into: &actions)
+                }
+                break
+            }
+            guard let s = packs[p].fetchRequests[request], Int(shard.index) == s, packs[p].slots[s].holder == from
             else { break }
             packs[p].fetchRequests[request] = nil
             if ok {
-                packs[p].fetchedMask |= 1 << UInt64(s)
                 packs[p].slots[s].fetchMisses = 0
-                actions.append(.note(.repairBytes(bytes)))
-                if haveData(p) {
-                    packs[p].fetchRequests = [:]
-                    packs[p].graceRequests = [:]
-                    packs[p].fetchDeadline = nil
-                    for t in packs[p].slots.indices where packs[p].slots[t].pending == .accepted {
-                        sendStore(pack: p, slot: t, now: now, into: &actions)
-                    }
-                }
+                onShardFetched(pack: p, index: s, bytes: bytes, now: now, into: &actions)
             } else {
                 packs[p].slots[s].noData = true
                 if !packs[p].slots[s].failed {
