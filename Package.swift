@@ -41,6 +41,11 @@ let package = Package(
         .target(name: "CBlake2bLanes", path: "Sources/CBlake2bLanes",
                 cSettings: [.unsafeFlags(["-O2", "-Wall", "-Wextra"])]),
 
+        // Core dumps off and the phrase prompt's echo guard: prctl(2) is variadic and a
+        // signal handler may only make async-signal-safe calls, which Swift cannot express.
+        .target(name: "CProcessGuard", path: "Sources/CProcessGuard",
+                cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]),
+
         .target(name: "CairnCrypto", dependencies: ["CSodium", "CBlake2bLanes"], swiftSettings: strict),
         .target(name: "CairnStore", dependencies: ["CLMDB"], swiftSettings: strict),
         .target(
@@ -55,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "CairnCrypto", "CairnStore", "CairnData", "CairnCore", "CairnSimulator", "CMalloc",
+                "CairnCrypto", "CairnStore", "CairnData", "CairnCore", "CairnSimulator", "CMalloc", "CProcessGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

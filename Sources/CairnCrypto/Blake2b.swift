@@ -55,24 +55,35 @@ public struct Blake2b: ~Copyable {
 
     /// One-shot hash of `bytes`.
     public static func hash(_ bytes: UnsafeRawBufferPointer, outputLength: Int = 32, key: [UInt8] = []) -> [UInt8] {
-        _ = Sodium.ready
-        precondition(outputLength >= outputMin && outputLength <= outputMax, "BLAKE2b output length \(outputLength)")
-        precondition(key.count <= keyMax, "BLAKE2b key length \(key.count)")
-        // Written in place (no zero fill, no closure over a generic buffer): this runs for
-        // every Merkle node the simulator checks.
-        return [UInt8](unsafeUninitializedCapacity: outputLength) { o, initialized in
-            let rc = key.withUnsafeBufferPointer { k in
-                crypto_generichash(
-                    o.baseAddress!, outputLength,
-                    bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count),
-                    k.count == 0 ? nil : k.baseAddress, k.count)
-            }
-            precondition(rc == 0, "crypto_generichash rc=\(rc)")
-            initialized = outputLength
-        }
+        key.withUnsafeBytes { hash(bytes, outputLength: outputLength, rawKey: $0) }
     }
 
     public static func hash(_ bytes: [UInt8], outputLength: Int = 32, key: [UInt8] = []) -> [UInt8] {
         bytes.withUnsafeBytes { hash($0, outputLength: outputLength, key: key) }
+    }
+
+    /// One-shot keyed hash with a key that stays in its zeroing buffer (no array copy).
+    public static func hash(_ bytes: UnsafeRawBufferPointer, outputLength: Int = 32, key: SymmetricKey) -> [UInt8] {
+        key.withUnsafeBytes { hash(bytes, outputLength: outputLength, rawKey: $0) }
+    }
+
+    public static func hash(_ bytes: [UInt8], outputLength: Int = 32, key: SymmetricKey) -> [UInt8] {
+        bytes.withUnsafeBytes { hash($0, outputLength: outputLength, key: key) }
+    }
+
+    private static func hash(_ bytes: UnsafeRawBufferPointer, outputLength: Int, rawKey k: UnsafeRawBufferPointer) -> [UInt8] {
+        _ = Sodium.ready
+        precondition(outputLength >= outputMin && outputLength <= outputMax, "BLAKE2b output length \(outputLength)")
+        precondition(k.count <= keyMax, "BLAKE2b key length \(k.count)")
+        // Written in place (no zero fill, no closure over a generic buffer): this runs for
+        // every Merkle node the simulator checks.
+        return [UInt8](unsafeUninitializedCapacity: outputLength) { o, initialized in
+            let rc = crypto_generichash(
+                o.baseAddress!, outputLength,
+                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count),
+                k.count == 0 ? nil : k.baseAddress?.assumingMemoryBound(to: UInt8.self), k.count)
+            precondition(rc == 0, "crypto_generichash rc=\(rc)")
+            initialized = outputLength
+        }
     }
 }

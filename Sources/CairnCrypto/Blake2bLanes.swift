@@ -43,6 +43,17 @@ public enum Blake2bLanes {
     /// the fastest for this CPU and this many messages. It must be in `availablePaths`.
     public static func hash(_ messages: [Message], outputLength: Int = 32, key: [UInt8] = [],
                             path: Path? = nil) -> [UInt8] {
+        key.withUnsafeBytes { hash(messages, outputLength: outputLength, rawKey: $0, path: path) }
+    }
+
+    /// The same with a key that stays in its zeroing buffer (no array copy).
+    public static func hash(_ messages: [Message], outputLength: Int = 32, key: SymmetricKey,
+                            path: Path? = nil) -> [UInt8] {
+        key.withUnsafeBytes { hash(messages, outputLength: outputLength, rawKey: $0, path: path) }
+    }
+
+    private static func hash(_ messages: [Message], outputLength: Int, rawKey key: UnsafeRawBufferPointer,
+                             path: Path?) -> [UInt8] {
         precondition((Blake2b.outputMin...Blake2b.outputMax).contains(outputLength), "BLAKE2b output length \(outputLength)")
         precondition(key.count <= Blake2b.keyMax, "BLAKE2b key length \(key.count)")
         precondition(messages.allSatisfy { $0.prefix.count <= prefixMax }, "BLAKE2b lanes: prefix over \(prefixMax) bytes")
@@ -53,9 +64,8 @@ public enum Blake2bLanes {
         }
         let total = messages.count * outputLength
         return [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
-            let rc = key.withUnsafeBufferPointer { k in
-                cairn_blake2b_lanes(c, c.count, k.baseAddress, k.count, out.baseAddress, outputLength, path?.rawValue ?? -1)
-            }
+            let rc = cairn_blake2b_lanes(c, c.count, key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count,
+                                         out.baseAddress, outputLength, path?.rawValue ?? -1)
             precondition(rc == 0, "cairn_blake2b_lanes rc=\(rc)")
             initialized = total
         }

@@ -54,6 +54,18 @@ public struct Mnemonic: Sendable, Equatable {
         words = typed
     }
 
+    /// The number of words of every phrase Cairn writes (256 bits of entropy).
+    public static let recoveryWordCount = 24
+
+    /// Parses an owner's recovery phrase: like `init(phrase:)`, but only 24 words are
+    /// accepted. A 12-word phrase passes BIP-39's 4-bit checksum one time in 16 by
+    /// chance, so accepting shorter phrases would quietly make a new, empty identity.
+    public init(recoveryPhrase phrase: String) throws(MnemonicError) {
+        let count = phrase.split(whereSeparator: \.isWhitespace).count
+        guard count == Self.recoveryWordCount else { throw .notARecoveryPhrase(wordCount: count) }
+        try self.init(phrase: phrase)
+    }
+
     /// A new 24-word phrase from 256 bits of OS randomness.
     public static func generate() -> Mnemonic {
         var entropy = SecureRandom.bytes(32)

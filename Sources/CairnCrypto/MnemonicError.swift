@@ -11,6 +11,9 @@ public enum MnemonicError: Error, CustomStringConvertible, Equatable {
     case checksumMismatch
     /// Entropy must be 16, 20, 24, 28 or 32 bytes.
     case invalidEntropyLength(Int)
+    /// A recovery phrase must have 24 words (`Mnemonic(recoveryPhrase:)`): a shorter valid
+    /// BIP-39 phrase is another program's, and would give another identity.
+    case notARecoveryPhrase(wordCount: Int)
 
     public var description: String {
         switch self {
@@ -24,6 +27,10 @@ public enum MnemonicError: Error, CustomStringConvertible, Equatable {
         case .checksumMismatch:
             "every word is in the BIP-39 English list, but the phrase's checksum does not match: "
                 + "a word is wrong or two words are swapped. Compare the phrase with your written copy."
+        case .notARecoveryPhrase(let count):
+            "the phrase has \(count) word\(count == 1 ? "" : "s"), but a Cairn recovery phrase has 24: "
+                + "a shorter phrase is not one Cairn wrote and would give a different identity. "
+                + "Type all 24 words of your phrase."
         case .invalidEntropyLength(let count):
             "BIP-39 entropy must be 16, 20, 24, 28 or 32 bytes, got \(count)."
         }

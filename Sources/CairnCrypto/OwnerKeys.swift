@@ -14,21 +14,25 @@ internal import CSodium
 ///     id 2 → `dataKey`      (encrypts packs)
 ///     id 3 → `chunkIDKey`   (keys chunk-id hashing, so peers cannot test guesses about content)
 ///     id 4 → `snapshotKey`  (encrypts snapshots)
+///     id 5 → `treeIDKey`    (keys tree-chunk ids; trees of version 2 and older used id 4)
 ///
-/// Ids 5 and up are free for new subkeys; reusing or renumbering an id is a format change.
+/// Ids 6 and up are free for new subkeys; reusing or renumbering an id is a format change.
 public struct OwnerKeys: Sendable {
     /// The owner's identity key; its public key names the owner on the network.
     public let signing: SigningKey
     public let dataKey: SymmetricKey
     public let chunkIDKey: SymmetricKey
     public let snapshotKey: SymmetricKey
+    /// Keys the ids of a snapshot tree's chunks: a key of its own, so the snapshot key
+    /// is only ever an AEAD key.
+    public let treeIDKey: SymmetricKey
 
     private static let masterDomain = Array("cairn/master/v1".utf8)
     private static let kdfContext = "cairn-v1"
     private static let seedSize = 64
 
     private enum SubkeyID: UInt64 {
-        case signing = 1, data = 2, chunkID = 3, snapshot = 4
+        case signing = 1, data = 2, chunkID = 3, snapshot = 4, treeID = 5
     }
 
     /// Derives the owner's keys from a BIP-39 seed (`Mnemonic.seed()`), which must be 64 bytes.
@@ -53,6 +57,7 @@ public struct OwnerKeys: Sendable {
         dataKey = SymmetricKey(secure: Self.subkey(.data, master: master))
         chunkIDKey = SymmetricKey(secure: Self.subkey(.chunkID, master: master))
         snapshotKey = SymmetricKey(secure: Self.subkey(.snapshot, master: master))
+        treeIDKey = SymmetricKey(secure: Self.subkey(.treeID, master: master))
     }
 
     /// The owner's public identity: lower-case hex of the Ed25519 public key.

@@ -133,7 +133,7 @@ extension Repository {
         }
 
         var run = BackupRun(repository: self, parameters: parameters, coder: coder, targets: targets,
-                            chunkKey: chunkIDKeyBytes, progress: progress)
+                            chunkKey: keys.chunkIDKey, progress: progress)
         var entries = walked.map(\.entry)
         var summary = BackupSummary(
             snapshot: "", parent: parentSnapshot?.id ?? "", files: 0, directories: 0, symlinks: 0, filesNew: 0,
@@ -247,7 +247,7 @@ struct BackupRun {
     let repository: Repository
     let parameters: ChunkerParameters
     let targets: TargetSet
-    let chunkKey: [UInt8]
+    let chunkKey: SymmetricKey
     let writer: PackWriter
     let progress: (TransferProgress) -> Void
 
@@ -266,7 +266,7 @@ struct BackupRun {
     var lastReport = Date.distantPast
 
     init(repository: Repository, parameters: ChunkerParameters, coder: ErasureCoder, targets: TargetSet,
-         chunkKey: [UInt8], progress: @escaping (TransferProgress) -> Void) {
+         chunkKey: SymmetricKey, progress: @escaping (TransferProgress) -> Void) {
         self.repository = repository
         self.parameters = parameters
         self.targets = targets
@@ -341,7 +341,7 @@ struct BackupRun {
     /// Keyed BLAKE2b of every chunk of a batch in one multi-lane call. One core hashes
     /// while the other reads and cuts the next batch and codes packs: that costs less CPU
     /// than splitting the batch's few chunks over two calls, whose lanes would run emptier.
-    static func chunkIDs(_ chunks: [UnsafeRawBufferPointer], key: [UInt8]) -> [ChunkID] {
+    static func chunkIDs(_ chunks: [UnsafeRawBufferPointer], key: SymmetricKey) -> [ChunkID] {
         let digests = Blake2bLanes.hash(chunks.map { Blake2bLanes.Message(body: $0) }, outputLength: ObjectID.size, key: key)
         return chunks.indices.map { ChunkID(Array(digests[($0 * ObjectID.size)..<(($0 + 1) * ObjectID.size)])) }
     }
@@ -362,7 +362,7 @@ struct BackupRun {
     /// Chunks, seals (snapshot key) and packs an encoded tree; returns its chunk refs.
     mutating func storeTree(_ blob: [UInt8]) throws(DataError) -> [ChunkRef] {
         let lengths = blob.withUnsafeBytes { FastCDC(parameters).chunkLengths($0) }
-        let idKey = repository.treeIDKeyBytes
+        let idKey = repository.keys.treeIDKey
         var refs: [ChunkRef] = []
         var offset = 0
         for len in lengths {

@@ -71,7 +71,7 @@ public struct DataDirectory: Sendable {
         } catch {
             throw DataError(.io, "cannot create the data directory \(path)", cause: error)
         }
-        try SecretFile.write(seed.bytes, to: seedPath)
+        try SecretFile.write(seed, to: seedPath)
         try SecretFile.write(Array((keys.identity + "\n").utf8), to: identityPath)
         return keys
     }
@@ -80,11 +80,8 @@ public struct DataDirectory: Sendable {
         guard isInitialized else {
             throw DataError(.notInitialized, "no Cairn identity in \(path): run `cairn init` (or `cairn init --recover` with your phrase) first")
         }
-        let bytes = try SecretFile.read(seedPath)
-        guard bytes.count == 64 else {
-            throw DataError(.corrupt, "the key file \(seedPath) is damaged (\(bytes.count) bytes, expected 64): run `cairn init --recover` with your phrase into a new --data-dir")
-        }
-        return OwnerKeys(seed: SecureBytes(copying: bytes))
+        let seed = try SecretFile.readSecret(seedPath, count: 64)
+        return OwnerKeys(seed: seed)
     }
 
     public func loadConfig() throws(DataError) -> RepositoryConfig {
@@ -116,11 +113,36 @@ public enum SecretFile {
         try AtomicFile.write(bytes, to: path, mode: 0o600)
     }
 
-    public static func read(_ path: String) throws(DataError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError(.io, "cannot read \(path)")
+    /// Writes a key straight from its zeroing buffer (no array copy is left in the heap).
+    public static func write(_ secret: SecureBytes, to path: String) throws(DataError) {
+        try secret.withUnsafeBytes { b in Result { () throws(DataError) in try AtomicFile.write(b, to: path, mode: 0o600) } }.get()
+    }
+
+    /// Reads a key file of exactly `count` bytes straight into a zeroing buffer.
+    public static func readSecret(_ path: String, count: Int) throws(DataError) -> SecureBytes {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw DataError(.io, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let secret = SecureBytes(count: count)
+        // One byte more than expected tells a longer file from an exact one.
+        let spare = SecureBytes(count: 1)
+        var got = 0
+        var extra = 0
+        while true {
+            let n = got < count
+                ? secret.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + got, count - got) }
+                : spare.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, 1) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DataError(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            if got < count { got += n } else { extra += n; break }
         }
-        return [UInt8](data)
+        guard got == count, extra == 0 else {
+            throw DataError(.corrupt, "the key file \(path) is damaged (\(extra > 0 ? "more than \(count)" : "\(got)") bytes, expected \(count)): run `cairn init --recover` with your phrase into a new --data-dir")
+        }
+        return secret
     }
 }
 
@@ -131,6 +153,10 @@ public enum AtomicFile {
     /// The temporary file is created with `mode` before any byte is written, so a secret
     /// is never readable by others, even briefly.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t) throws(DataError) {
+        try bytes.withUnsafeBytes { b in Result { () throws(DataError) in try write(b, to: path, mode: mode) } }.get()
+    }
+
+    public static func write(_ bytes: UnsafeRawBufferPointer, to path: String, mode: mode_t) throws(DataError) {
         let tmp = path + ".tmp"
         unlink(tmp)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode)
@@ -139,7 +165,7 @@ public enum AtomicFile {
         }
         var off = 0
         while off < bytes.count {
-            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let n = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
             if n < 0 {
                 if errno == EINTR { continue }
                 let msg = String(cString: strerror(errno))

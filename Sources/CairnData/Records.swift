@@ -61,10 +61,18 @@ public struct SnapshotRecord: Sendable, Equatable {
     public let symlinks: UInt64
     public let bytes: UInt64
     public let newBytes: UInt64
+    /// Which subkey keyed the ids of the tree's chunks (an `OwnerKeys` subkey id): 5, the
+    /// tree-id key, from root record version 2 on; 4, the snapshot key, before.
+    public let treeIDSubkey: UInt8
+
+    /// The tree-id subkey of snapshots made now, and the one of root records of version 1.
+    public static let treeIDSubkeyCurrent: UInt8 = 5
+    public static let treeIDSubkeyLegacy: UInt8 = 4
 
     public init(
         id: String, time: Int64, hostname: String, paths: [String], tree: [ChunkRef], parent: String,
-        files: UInt64, directories: UInt64, symlinks: UInt64, bytes: UInt64, newBytes: UInt64
+        files: UInt64, directories: UInt64, symlinks: UInt64, bytes: UInt64, newBytes: UInt64,
+        treeIDSubkey: UInt8 = SnapshotRecord.treeIDSubkeyCurrent
     ) {
         self.id = id
         self.time = time
@@ -77,6 +85,7 @@ public struct SnapshotRecord: Sendable, Equatable {
         self.symlinks = symlinks
         self.bytes = bytes
         self.newBytes = newBytes
+        self.treeIDSubkey = treeIDSubkey
     }
 
     public func encode(into w: inout ByteWriter) {
@@ -93,9 +102,11 @@ public struct SnapshotRecord: Sendable, Equatable {
         w.u64(symlinks)
         w.u64(bytes)
         w.u64(newBytes)
+        w.u8(treeIDSubkey)
     }
 
-    public init(reading r: inout ByteReader) throws(DecodeError) {
+    /// Reads a snapshot of a root record of `version` (1 has no tree-id subkey field).
+    public init(reading r: inout ByteReader, version: UInt8) throws(DecodeError) {
         id = try r.string(max: 64)
         time = try r.i64()
         hostname = try r.string(max: 1024)
@@ -113,6 +124,14 @@ public struct SnapshotRecord: Sendable, Equatable {
         symlinks = try r.u64()
         bytes = try r.u64()
         newBytes = try r.u64()
+        if version >= 2 {
+            treeIDSubkey = try r.u8()
+            guard treeIDSubkey == Self.treeIDSubkeyLegacy || treeIDSubkey == Self.treeIDSubkeyCurrent else {
+                throw r.fail("snapshot \(id) names tree-id subkey \(treeIDSubkey), which is neither 4 nor 5")
+            }
+        } else {
+            treeIDSubkey = Self.treeIDSubkeyLegacy
+        }
     }
 }
 
@@ -133,7 +152,9 @@ public struct RootRecord: Sendable, Equatable {
     }
 
     static let magic: [UInt8] = Array("CRNP".utf8)
-    static let version: UInt8 = 1
+    /// Version 2 adds each snapshot's tree-id subkey; version 1 is still read.
+    static let version: UInt8 = 2
+    static let versionsRead: ClosedRange<UInt8> = 1...2
 
     public func encode() -> [UInt8] {
         var w = ByteWriter(capacity: 1024 + packs.count * (48 + 32 * 5))
@@ -152,12 +173,14 @@ public struct RootRecord: Sendable, Equatable {
         var r = ByteReader(bytes, what: "root record")
         guard try r.raw(4) == magic else { throw r.fail("bad magic") }
         let v = try r.u8()
-        guard v == version else { throw r.fail("root record version \(v) is not supported (this build reads \(version))") }
+        guard versionsRead.contains(v) else {
+            throw r.fail("root record version \(v) is not supported (this build reads \(versionsRead.lowerBound) to \(versionsRead.upperBound)); a newer cairn wrote it")
+        }
         let seq = try r.u64()
         let chunker = try ChunkerSettings(reading: &r)
         let ns = try r.count(max: Limits.snapshotsMax)
         var snapshots: [SnapshotRecord] = []
-        for _ in 0..<ns { snapshots.append(try SnapshotRecord(reading: &r)) }
+        for _ in 0..<ns { snapshots.append(try SnapshotRecord(reading: &r, version: v)) }
         let np = try r.count(max: min(Limits.packsMax, r.remaining / 48))
         var packs: [PackRecord] = []
         packs.reserveCapacity(np)

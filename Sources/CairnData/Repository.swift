@@ -72,9 +72,6 @@ public final class Repository: @unchecked Sendable {
         return matches[0]
     }
 
-    var chunkIDKeyBytes: [UInt8] { keys.chunkIDKey.withUnsafeBytes { Array($0) } }
-    var treeIDKeyBytes: [UInt8] { keys.snapshotKey.withUnsafeBytes { Array($0) } }
-
     /// Loads a snapshot's tree: from the local cache, else from the packs on the targets.
     func loadTree(_ snapshot: SnapshotRecord, reader: PackReader) throws(DataError) -> [TreeEntry] {
         var blob = try state.cachedTree(snapshot.id)

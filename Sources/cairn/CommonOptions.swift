@@ -15,7 +15,9 @@ struct DataDirOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log what the engine does to stderr.")
     var verbose = false
 
+    /// Opens the repository, whose keys this process then holds (see `SecretProcess`).
     func repository() throws -> Repository {
+        SecretProcess.protect()
         var logger = Logger(label: "cairn", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = verbose ? .debug : .warning
         return try cairnRun { () throws(DataError) in try Repository(dataDirectory: directory, logger: logger) }
@@ -47,6 +49,7 @@ func cairnRun<R>(_ body: () throws(DataError) -> R) throws -> R {
 enum Terminal {
     static var stderrIsTTY: Bool { isatty(2) == 1 }
     static var stdinIsTTY: Bool { isatty(0) == 1 }
+    static var stdoutIsTTY: Bool { isatty(1) == 1 }
 
     static func error(_ message: String) {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))

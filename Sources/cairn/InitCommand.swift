@@ -1,4 +1,5 @@
 import ArgumentParser
+internal import CProcessGuard
 import CairnCrypto
 import CairnData
 import Foundation
@@ -9,7 +10,9 @@ struct Init: ParsableCommand {
         abstract: "Create your identity (shows the 24-word recovery phrase once), or recover it from the phrase.",
         discussion: """
             The phrase is the only way back to your backups if this machine is lost: write it down.
-            With --recover, the phrase is read from standard input or --phrase-file, never from the command line.
+            With --recover, the phrase is read from standard input or --phrase-file, never from the command line,
+            and must have 24 words. The phrase is printed only on a terminal: when standard output is a file or
+            a pipe, give --phrase-out FILE, or --print-phrase if printing it there is really meant.
             """)
 
     @OptionGroup var options: DataDirOptions
@@ -23,21 +26,33 @@ struct Init: ParsableCommand {
     @Option(name: .customLong("phrase-out"), help: "Write the new phrase to this file (mode 0600) instead of the terminal.")
     var phraseOut: String?
 
+    @Flag(name: .customLong("print-phrase"),
+          help: "Print the new phrase even when standard output is not a terminal (a log file or a pipe would keep it).")
+    var printPhrase = false
+
     func validate() throws {
         if phraseFile != nil && !recover { throw ValidationError("--phrase-file is only used with --recover") }
         if phraseOut != nil && recover { throw ValidationError("--phrase-out is for a new identity; it cannot be used with --recover") }
+        if printPhrase && (recover || phraseOut != nil) {
+            throw ValidationError("--print-phrase is for a new identity shown on standard output; it cannot be used with --recover or --phrase-out")
+        }
         if let out = phraseOut, FileManager.default.fileExists(atPath: out) {
             throw ValidationError("\(out) already exists: choose a new file for the phrase, so no earlier phrase is overwritten")
         }
     }
 
     func run() throws {
+        SecretProcess.protect()
         let dir = options.directory
         let mnemonic: Mnemonic
+        if !recover, phraseOut == nil, !printPhrase, !Terminal.stdoutIsTTY {
+            Terminal.error("standard output is not a terminal, so the recovery phrase would end up in a file or a pipe: give --phrase-out FILE to write it to a 0600 file, or --print-phrase to print it anyway; no identity was created")
+            throw ExitCode(1)
+        }
         if recover {
             let text = try readPhrase()
             do {
-                mnemonic = try Mnemonic(phrase: text)
+                mnemonic = try Mnemonic(recoveryPhrase: text)
             } catch {
                 Terminal.error(error.description)
                 throw ExitCode(1)
@@ -91,13 +106,11 @@ struct Init: ParsableCommand {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Runs `body` with the terminal's echo off; a signal that ends the process meanwhile
+    /// (Ctrl-C, a closed terminal) turns echo back on first.
     private func withEchoOff<R>(_ body: () -> R) -> R {
-        var old = termios()
-        guard tcgetattr(0, &old) == 0 else { return body() }
-        var quiet = old
-        quiet.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(0, TCSANOW, &quiet)
-        defer { tcsetattr(0, TCSANOW, &old) }
+        guard cairn_echo_off_begin(0) == 0 else { return body() }
+        defer { cairn_echo_off_end() }
         return body()
     }
 }
