@@ -4,7 +4,7 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
             case notInitialized, alreadyInitialized, wrongOwner, corrupt, unrecoverable, targetUnavailable
-            case io, invalidArgument, notFound, busy
+            case io, invalidArgument, notFound, busy, destinationNotEmpty
         }
 
         private let value: Value
@@ -21,6 +21,9 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
         public static let notFound = Code(.notFound)
         /// Another cairn process is writing to the same data directory or target.
         public static let busy = Code(.busy)
+        /// A restore was asked to go into a folder that already holds files, without
+        /// saying what to do with them.
+        public static let destinationNotEmpty = Code(.destinationNotEmpty)
 
         public var description: String { value.rawValue }
     }

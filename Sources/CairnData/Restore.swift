@@ -7,12 +7,17 @@ public struct RestoreOptions: Sendable {
     public var destination: String
     public var subpath: String?
     public var from: [String]?
+    /// What to do with entries already in the destination; nil: the destination must be
+    /// empty (or missing), and a restore into one that is not is refused.
+    public var overwrite: OverwritePolicy?
 
-    public init(snapshot: String = "latest", destination: String, subpath: String? = nil, from: [String]? = nil) {
+    public init(snapshot: String = "latest", destination: String, subpath: String? = nil, from: [String]? = nil,
+                overwrite: OverwritePolicy? = nil) {
         self.snapshot = snapshot
         self.destination = destination
         self.subpath = subpath
         self.from = from
+        self.overwrite = overwrite
     }
 }
 
@@ -22,6 +27,8 @@ public struct RestoreSummary: Codable, Sendable {
     public var directories: Int
     public var symlinks: Int
     public var bytes: UInt64
+    /// Entries of the snapshot not restored because `--overwrite` kept what was there.
+    public var kept = 0
     public var packsRebuilt: Int
     public var targetsUnavailable: [String]
     public var durationSeconds: Double
@@ -30,7 +37,7 @@ public struct RestoreSummary: Codable, Sendable {
     public var warnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case snapshot, files, directories, symlinks, bytes, warnings
+        case snapshot, files, directories, symlinks, bytes, kept, warnings
         case packsRebuilt = "packs_rebuilt", targetsUnavailable = "targets_unavailable"
         case durationSeconds = "duration_seconds"
     }
@@ -64,82 +71,103 @@ extension Repository {
                 throw DataError(.notFound, "snapshot \(snapshot.id) has nothing at \(sub) (paths are stored as \(snapshot.paths.joined(separator: ", ")))")
             }
         }
-        let dest = URL(fileURLWithPath: options.destination).standardizedFileURL.path
-        do {
-            try FileManager.default.createDirectory(atPath: dest, withIntermediateDirectories: true)
-        } catch {
-            throw DataError(.io, "cannot create \(dest)", cause: error)
-        }
+        let destination = try RestoreDestination(
+            path: URL(fileURLWithPath: options.destination).standardizedFileURL.path, policy: options.overwrite)
 
         var summary = RestoreSummary(snapshot: snapshot.id, files: 0, directories: 0, symlinks: 0, bytes: 0,
                                      packsRebuilt: 0, targetsUnavailable: targets.problems.keys.sorted().map { targets.paths[$0] },
                                      durationSeconds: 0)
         var failed: [String] = []
+        var keptNotes: [String] = []
         let total = entries.filter { $0.kind == .file }.reduce(UInt64(0)) { $0 + $1.size }
         let fileCount = entries.count { $0.kind == .file }
         var lastReport = Date.distantPast
 
-        // Folders first (writable while we fill them), then files, then symlinks (last,
-        // so no file is ever written through a link), then folder modes and times,
-        // deepest first.
-        // Owners are restored when running as root, as tar and restic do: anyone else
-        // cannot give files away, and gets them as their own.
-        let restoreOwners = geteuid() == 0
-        var ownerFailures: [String] = []
-        func setOwner(_ e: TreeEntry, _ apply: (uid_t, gid_t) -> Int32) {
-            guard restoreOwners, let owner = e.owner else { return }
-            if apply(uid_t(owner.uid), gid_t(owner.gid)) != 0 {
-                ownerFailures.append("\(e.path): cannot set owner \(owner.uid):\(owner.gid) (\(String(cString: strerror(errno))))")
+        // One pass in tree order (a folder, then what is in it): the destination keeps
+        // the folders of the current path open and sets each folder's mode and times
+        // once it is filled. A folder that cannot be entered (kept, or failed) blocks
+        // the entries at and under it, reported once.
+        var blocked: (prefix: [[UInt8]], outcome: EntryOutcome, count: Int)?
+        func unblock() {
+            guard let b = blocked else { return }
+            let place = NameBytes.display(Array(b.prefix.joined(separator: [NameBytes.slash])))
+            let entries = b.count == 1 ? "1 entry" : "\(b.count) entries"
+            switch b.outcome {
+            case .kept(let why):
+                keptNotes.append("\(place): \(why); \(entries) of the snapshot not restored there")
+                summary.kept += b.count
+            case .failed(let why):
+                failed.append("\(place): \(why); \(entries) not restored")
+            }
+            blocked = nil
+        }
+        /// The folder `components` go in, or nil when a folder on the way cannot be
+        /// entered: then it blocks this entry and what follows under it.
+        func parent(of components: [[UInt8]]) -> Int32? {
+            do throws(EntryOutcome) {
+                return try destination.enter(components.dropLast())
+            } catch {
+                blocked = (Array(components.prefix(destination.depth + 1)), error, 1)
+                return nil
             }
         }
-        for e in entries where e.kind == .directory {
-            let p = dest + "/" + e.path
-            if mkdirs(p) { summary.directories += 1 } else { failed.append("\(e.path): cannot create folder (\(String(cString: strerror(errno))))") }
-        }
-        for e in entries where e.kind == .file {
-            let p = dest + "/" + e.path
-            do {
-                let before = summary.bytes
-                try writeFile(e, to: p, reader: reader, setOwner: { fd in setOwner(e) { fchown(fd, $0, $1) } }) { written in
-                    if Date().timeIntervalSince(lastReport) > 0.1 {
-                        lastReport = Date()
-                        progress(TransferProgress(bytesDone: before + written, bytesTotal: total,
-                                                  filesDone: summary.files, filesTotal: fileCount))
-                    }
+        for e in entries {
+            let components = NameBytes.components(Array(e.path.utf8))
+            if let b = blocked {
+                if components.count >= b.prefix.count, components.starts(with: b.prefix) {
+                    blocked?.count += 1
+                    continue
                 }
-                summary.files += 1
-                summary.bytes += e.size
+                unblock()
+            }
+            let name = components[components.count - 1]
+            do throws(EntryOutcome) {
+                switch e.kind {
+                case .directory:
+                    do throws(EntryOutcome) { try destination.restoreFolder(e, components) } catch {
+                        blocked = (Array(components.prefix(destination.depth + 1)), error, 1)
+                        continue
+                    }
+                    summary.directories += 1
+                case .symlink:
+                    guard let parent = parent(of: components) else { continue }
+                    try destination.restoreSymlink(e, target: Array(e.linkTarget.utf8), name, in: parent)
+                    summary.symlinks += 1
+                case .file:
+                    guard let parent = parent(of: components) else { continue }
+                    try destination.mayWrite(e, name, in: parent)
+                    let before = summary.bytes
+                    try writeFile(e, as: name, in: parent, destination: destination, reader: reader) { written in
+                        if Date().timeIntervalSince(lastReport) > 0.1 {
+                            lastReport = Date()
+                            progress(TransferProgress(bytesDone: before + written, bytesTotal: total,
+                                                      filesDone: summary.files, filesTotal: fileCount))
+                        }
+                    }
+                    summary.files += 1
+                    summary.bytes += e.size
+                }
             } catch {
-                failed.append("\(e.path): \(error.message)")
+                switch error {
+                case .kept: summary.kept += 1
+                case .failed(let why): failed.append("\(e.path): \(why)")
+                }
             }
             if Date().timeIntervalSince(lastReport) > 0.1 {
                 lastReport = Date()
                 progress(TransferProgress(bytesDone: summary.bytes, bytesTotal: total, filesDone: summary.files, filesTotal: fileCount))
             }
         }
-        for e in entries where e.kind == .symlink {
-            let p = dest + "/" + e.path
-            _ = mkdirs((p as NSString).deletingLastPathComponent)
-            unlink(p)
-            if symlink(e.linkTarget, p) == 0 {
-                setOwner(e) { lchown(p, $0, $1) }
-                setTimes(p, e, followLinks: false)
-                summary.symlinks += 1
-            } else {
-                failed.append("\(e.path): cannot create symlink (\(String(cString: strerror(errno))))")
-            }
-        }
-        for e in entries.reversed() where e.kind == .directory {
-            let p = dest + "/" + e.path
-            setOwner(e) { lchown(p, $0, $1) }  // before chmod: chown clears setuid and setgid
-            chmod(p, mode_t(e.mode))
-            setTimes(p, e, followLinks: true)
-        }
+        unblock()
+        destination.finish()
+        let ownerFailures = destination.ownerFailures + destination.metadataFailures
         if !ownerFailures.isEmpty {
             logger.warning("restore.owners", metadata: ["failed": "\(ownerFailures.count)"])
             summary.warnings += ownerFailures.prefix(50)
-            if ownerFailures.count > 50 { summary.warnings.append("… and \(ownerFailures.count - 50) more entries whose owner could not be set") }
+            if ownerFailures.count > 50 { summary.warnings.append("… and \(ownerFailures.count - 50) more entries whose owner, mode or times could not be set") }
         }
+        summary.warnings += keptNotes.prefix(50)
+        if keptNotes.count > 50 { summary.warnings.append("… and \(keptNotes.count - 50) more existing entries kept") }
         progress(TransferProgress(bytesDone: summary.bytes, bytesTotal: total, filesDone: summary.files, filesTotal: fileCount))
         summary.packsRebuilt = reader.rebuiltPacks
         summary.durationSeconds = Date().timeIntervalSince(started)
@@ -151,17 +179,15 @@ extension Repository {
         return summary
     }
 
-    private func writeFile(_ e: TreeEntry, to path: String, reader: PackReader, setOwner: (Int32) -> Void,
-                           written: (UInt64) -> Void) throws(DataError) {
-        _ = mkdirs((path as NSString).deletingLastPathComponent)
-        let tmp = path + ".cairn-partial"
-        unlink(tmp)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw DataError(.io, "cannot create \(tmp): \(String(cString: strerror(errno)))") }
+    /// Writes file `e` under a temporary name in `parent`, sets its owner, mode and
+    /// times on the descriptor, then renames it to `name`.
+    private func writeFile(_ e: TreeEntry, as name: [UInt8], in parent: Int32, destination: RestoreDestination,
+                           reader: PackReader, written: (UInt64) -> Void) throws(EntryOutcome) {
+        let (fd, temporary) = try destination.createTemporary(in: parent)
         var ok = false
         defer {
             close(fd)
-            if !ok { unlink(tmp) }
+            if !ok { destination.discard(temporary, in: parent) }
         }
         var start = 0
         var done: UInt64 = 0
@@ -173,13 +199,17 @@ extension Repository {
                 windowBytes += Int(e.chunks[end].plainLength)
                 end += 1
             }
-            for bytes in try reader.chunks(Array(e.chunks[start..<end]), key: keys.dataKey) {
+            let pieces: [[UInt8]]
+            do { pieces = try reader.chunks(Array(e.chunks[start..<end]), key: keys.dataKey) } catch {
+                throw .failed(error.oneLine)
+            }
+            for bytes in pieces {
                 var off = 0
                 while off < bytes.count {
                     let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
                     if n < 0 {
                         if errno == EINTR { continue }
-                        throw DataError(.io, "cannot write \(path): \(String(cString: strerror(errno)))")
+                        throw .failed("cannot write: \(NameBytes.errorText(errno))")
                     }
                     off += n
                 }
@@ -188,29 +218,8 @@ extension Repository {
             written(done)
             start = end
         }
-        setOwner(fd)  // before fchmod: chown clears setuid and setgid
-        fchmod(fd, mode_t(e.mode))
-        var times = [timespec(tv_sec: Int(e.mtimeSeconds), tv_nsec: Int(e.mtimeNanoseconds)),
-                     timespec(tv_sec: Int(e.mtimeSeconds), tv_nsec: Int(e.mtimeNanoseconds))]
-        futimens(fd, &times)
-        guard rename(tmp, path) == 0 else {
-            throw DataError(.io, "cannot move \(tmp) into place: \(String(cString: strerror(errno)))")
-        }
+        destination.finishFile(e, fd: fd)
+        try destination.commit(temporary, as: name, in: parent)
         ok = true
-    }
-
-    private func setTimes(_ path: String, _ e: TreeEntry, followLinks: Bool) {
-        var times = [timespec(tv_sec: Int(e.mtimeSeconds), tv_nsec: Int(e.mtimeNanoseconds)),
-                     timespec(tv_sec: Int(e.mtimeSeconds), tv_nsec: Int(e.mtimeNanoseconds))]
-        utimensat(AT_FDCWD, path, &times, followLinks ? 0 : AT_SYMLINK_NOFOLLOW)
-    }
-
-    /// Creates a folder and its parents; true if it exists as a folder afterwards.
-    private func mkdirs(_ path: String) -> Bool {
-        var st = stat()
-        if lstat(path, &st) == 0 { return (st.st_mode & S_IFMT) == S_IFDIR }
-        let parent = (path as NSString).deletingLastPathComponent
-        if parent != path, !parent.isEmpty { _ = mkdirs(parent) }
-        return mkdir(path, 0o700) == 0 || (lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR)
     }
 }

@@ -3,7 +3,7 @@ import CairnCrypto
 import CairnData
 import Foundation
 
-/// `cairn restore [SNAPSHOT|latest] --to OUT [--path SUBPATH] [--from DIRS]`
+/// `cairn restore [SNAPSHOT|latest] --to OUT [--path SUBPATH] [--from DIRS] [--overwrite POLICY]`
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a snapshot (or part of it) into a folder.",
@@ -11,6 +11,17 @@ struct Restore: ParsableCommand {
             Files are restored under OUT by their original absolute path (OUT/home/me/docs/...).
             Up to n-k targets may be missing or damaged. After losing the data directory:
             `cairn init --recover`, then `cairn restore latest --from DIR1,...,DIRn --to OUT`.
+
+            OUT must be empty or missing, unless --overwrite says what to do with what is
+            already there: `never` keeps every existing entry and restores only what is
+            missing; `if-newer` replaces an existing file or symlink whose snapshot copy is
+            newer; `always` replaces every existing file and symlink and resets the modes and
+            times of existing folders (a folder where the snapshot has a file is not deleted:
+            that entry fails). Whatever the policy, nothing outside OUT is touched: a symlink
+            inside OUT is replaced or kept, never followed.
+
+            Exit status: 0 restored; 1 refused or failed (entries that could not be restored
+            are listed).
             """)
 
     @OptionGroup var options: DataDirOptions
@@ -27,15 +38,27 @@ struct Restore: ParsableCommand {
     @Option(help: "Comma-separated target folders (default: the remembered targets).")
     var from: String?
 
+    @Option(help: ArgumentHelp("What to do with entries already in OUT: never, if-newer or always (default: OUT must be empty).",
+                               valueName: "policy"))
+    var overwrite: String?
+
     @Flag(help: "Print a machine-readable summary.")
     var json = false
+
+    func validate() throws {
+        if let overwrite, OverwritePolicy(rawValue: overwrite) == nil {
+            throw ValidationError("--overwrite takes never, if-newer or always (not \(overwrite))")
+        }
+    }
 
     func run() throws {
         let repo = try options.repository()
         let from = try self.from.map { try folderList($0, option: "from") }
+        let policy = overwrite.flatMap(OverwritePolicy.init(rawValue:))
         let bar = ProgressBar(label: "restore", enabled: Terminal.stderrIsTTY && !json)
         let summary = try cairnRun { () throws(DataError) in
-            try repo.restore(RestoreOptions(snapshot: snapshot, destination: to, subpath: path, from: from)) { bar.update($0) }
+            try repo.restore(RestoreOptions(snapshot: snapshot, destination: to, subpath: path, from: from,
+                                            overwrite: policy)) { bar.update($0) }
         }
         bar.finish()
         if json {
@@ -48,6 +71,7 @@ struct Restore: ParsableCommand {
         print("restored snapshot \(s.snapshot) into \(to)")
         print("  files        \(s.files), \(s.directories) folders, \(s.symlinks) symlinks")
         print("  bytes        \(Format.bytes(s.bytes))")
+        if s.kept > 0 { print("  kept         \(s.kept) existing entries (--overwrite \(overwrite ?? ""))") }
         if s.packsRebuilt > 0 { print("  rebuilt      \(s.packsRebuilt) packs from parity shards") }
         print("  duration     \(Format.duration(s.durationSeconds)) (\(Format.rate(s.bytes, seconds: s.durationSeconds)))")
     }
