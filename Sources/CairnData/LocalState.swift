@@ -132,4 +132,18 @@ public final class LocalState: @unchecked Sendable {
     public func cacheTree(_ snapshot: String, _ blob: [UInt8]) throws(DataError) {
         try wrap("tree cache write") { try env.write { txn in try txn.put(trees, Array(snapshot.utf8), blob) } }
     }
+
+    /// Drops the cached trees of snapshots not in `ids` (forgotten ones).
+    public func removeCachedTrees(keeping ids: Set<String>) throws(DataError) {
+        try wrap("tree cache cleanup") {
+            try env.write { txn in
+                var gone: [[UInt8]] = []
+                try txn.forEach(trees, prefix: []) { key, _ in
+                    if !ids.contains(String(decoding: key, as: UTF8.self)) { gone.append(key) }
+                    return true
+                }
+                for k in gone { try txn.delete(trees, k) }
+            }
+        }
+    }
 }

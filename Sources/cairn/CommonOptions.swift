@@ -79,6 +79,15 @@ enum Format {
         return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
     }
 
+    /// A snapshot time in the local zone (TZ), as restic prints it.
+    static func localTime(_ unix: Int64) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = .current
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss ZZZZZ"
+        return f.string(from: Date(timeIntervalSince1970: TimeInterval(unix)))
+    }
+
     static func rate(_ bytes: UInt64, seconds: Double) -> String {
         guard seconds > 0 else { return "-" }
         return String(format: "%.1f MB/s", Double(bytes) / seconds / 1e6)

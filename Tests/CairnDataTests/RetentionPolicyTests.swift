@@ -1,0 +1,135 @@
+import CairnData
+import Foundation
+import Testing
+
+/// The retention policy as a pure function, with fixed time zones so calendar buckets
+/// are the same on every machine.
+@Suite struct RetentionPolicyTests {
+    static let utc = TimeZone(identifier: "UTC")!
+    static let plus2 = TimeZone(secondsFromGMT: 2 * 3600)!
+    static let minus5 = TimeZone(secondsFromGMT: -5 * 3600)!
+
+    /// Unix seconds of a UTC wall-clock time.
+    static func t(_ y: Int, _ mo: Int, _ d: Int, _ h: Int = 12, _ mi: Int = 0) -> Int64 {
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = utc
+        let date = c.date(from: DateComponents(year: y, month: mo, day: d, hour: h, minute: mi))!
+        return Int64(date.timeIntervalSince1970)
+    }
+
+    static func snaps(_ times: [Int64]) -> [RetentionCandidate] {
+        times.enumerated().map { RetentionCandidate(id: "s\($0.offset)", time: $0.element) }
+    }
+
+    static func kept(_ p: RetentionPolicy, _ s: [RetentionCandidate], _ tz: TimeZone = utc) -> [String] {
+        p.apply(to: s, timeZone: tz).filter(\.keep).map(\.id)
+    }
+
+    @Test func keepLastKeepsTheNewestWhateverTheInputOrder() {
+        let s = [RetentionCandidate(id: "b", time: 200), RetentionCandidate(id: "d", time: 400),
+                 RetentionCandidate(id: "a", time: 100), RetentionCandidate(id: "c", time: 300)]
+        let d = RetentionPolicy(last: 2).apply(to: s, timeZone: Self.utc)
+        #expect(d.map(\.id) == ["d", "c", "b", "a"])
+        #expect(d.map(\.keep) == [true, true, false, false])
+        #expect(d[0].reasons == ["last snapshot"])
+        #expect(d[2].reasons.isEmpty)
+    }
+
+    @Test func equalTimesPutTheLaterAppendedFirst() {
+        let s = [RetentionCandidate(id: "first", time: 50), RetentionCandidate(id: "second", time: 50)]
+        #expect(Self.kept(RetentionPolicy(last: 1), s) == ["second"])
+    }
+
+    @Test func dailyBucketsFollowTheTimeZone() {
+        // 23:30 and 00:30 UTC: two days in UTC, one day in UTC+2 and in UTC-5.
+        let s = Self.snaps([Self.t(2026, 2, 27, 12), Self.t(2026, 3, 1, 23, 30), Self.t(2026, 3, 2, 0, 30)])
+        #expect(Self.kept(RetentionPolicy(daily: 2), s, Self.utc) == ["s2", "s1"])
+        #expect(Self.kept(RetentionPolicy(daily: 2), s, Self.plus2) == ["s2", "s0"])
+        #expect(Self.kept(RetentionPolicy(daily: 2), s, Self.minus5) == ["s2", "s0"])
+    }
+
+    @Test func countsSkipBucketsWithoutSnapshots() {
+        // Days 1, 5, 9 and 10 (twice): the last three days that have snapshots are 10, 9, 5.
+        let s = Self.snaps([Self.t(2026, 5, 1), Self.t(2026, 5, 5), Self.t(2026, 5, 9), Self.t(2026, 5, 10, 8),
+                            Self.t(2026, 5, 10, 20)])
+        let d = RetentionPolicy(daily: 3).apply(to: s, timeZone: Self.utc)
+        #expect(d.filter(\.keep).map(\.id) == ["s4", "s2", "s1"])
+        #expect(d.first { $0.id == "s3" }?.keep == false)
+    }
+
+    @Test func weeksAreISOWeeks() {
+        // Sunday 2026-01-04 ends ISO week 2026-W01 (Monday 2025-12-29 starts it);
+        // Monday 2026-01-05 starts W02.
+        let s = Self.snaps([Self.t(2025, 12, 22), Self.t(2025, 12, 29), Self.t(2026, 1, 4), Self.t(2026, 1, 5)])
+        #expect(Self.kept(RetentionPolicy(weekly: 1), s) == ["s3"])
+        #expect(Self.kept(RetentionPolicy(weekly: 2), s) == ["s3", "s2"])
+        #expect(Self.kept(RetentionPolicy(weekly: 3), s) == ["s3", "s2", "s0"])
+        // In UTC-5, Monday 05:00 UTC is still Sunday: both fall in W01.
+        let edge = Self.snaps([Self.t(2026, 1, 3), Self.t(2026, 1, 5, 3)])
+        #expect(Self.kept(RetentionPolicy(weekly: 2), edge, Self.utc) == ["s1", "s0"])
+        #expect(Self.kept(RetentionPolicy(weekly: 1), edge, Self.minus5) == ["s1"])
+        #expect(Self.kept(RetentionPolicy(weekly: 2), edge, Self.minus5) == ["s1"])
+    }
+
+    @Test func hourlyMonthlyYearlyAndEveryReason() {
+        let s = Self.snaps([Self.t(2024, 6, 1), Self.t(2025, 11, 30), Self.t(2025, 12, 31, 9), Self.t(2025, 12, 31, 9, 40),
+                            Self.t(2025, 12, 31, 10)])
+        let d = RetentionPolicy(last: 1, hourly: 2, monthly: 2, yearly: 5).apply(to: s, timeZone: Self.utc)
+        let reasons = Dictionary(uniqueKeysWithValues: d.map { ($0.id, $0.reasons) })
+        #expect(reasons["s4"] == ["last snapshot", "hourly snapshot", "monthly snapshot", "yearly snapshot"])
+        #expect(reasons["s3"] == ["hourly snapshot"])
+        #expect(reasons["s2"] == [])
+        #expect(reasons["s1"] == ["monthly snapshot"])
+        #expect(reasons["s0"] == ["yearly snapshot"])
+    }
+
+    @Test func unlimitedKeepsEveryBucket() {
+        let s = Self.snaps((1...9).map { Self.t(2026, 4, $0) } + [Self.t(2026, 4, 9, 18)])
+        let k = Self.kept(RetentionPolicy(daily: RetentionPolicy.unlimited), s)
+        #expect(k.count == 9)
+        #expect(!k.contains("s8"))
+    }
+
+    @Test func withinIsRelativeToTheNewestSnapshot() throws {
+        let newest = Self.t(2020, 1, 10)
+        // Years ago: the clock of the policy is the newest snapshot, not now.
+        let s = Self.snaps([newest - 49 * 3600, newest - 48 * 3600, newest - 47 * 3600, newest])
+        let d = RetentionPolicy(within: try RetentionDuration(parsing: "2d")).apply(to: s, timeZone: Self.utc)
+        #expect(d.filter(\.keep).map(\.id) == ["s3", "s2"])
+        #expect(d[0].reasons == ["within 2d"])
+        // Months on the calendar: a month before March 31 is February 28 (2026 is no leap year).
+        let m = Self.snaps([Self.t(2026, 2, 28, 12), Self.t(2026, 2, 28, 13), Self.t(2026, 3, 31, 12)])
+        #expect(Self.kept(RetentionPolicy(within: RetentionDuration(months: 1)), m) == ["s2", "s1"])
+        let mixed = try RetentionDuration(parsing: "1y5m3d12h")
+        #expect(mixed == RetentionDuration(years: 1, months: 5, days: 3, hours: 12))
+        #expect(mixed.description == "1y5m3d12h")
+        let h = Self.snaps([Self.t(2026, 1, 1, 0), Self.t(2026, 1, 1, 11), Self.t(2026, 1, 1, 12)])
+        #expect(Self.kept(RetentionPolicy(within: try RetentionDuration(parsing: "12h")), h) == ["s2", "s1"])
+    }
+
+    @Test func rulesCombineAndAnyRuleKeeps() throws {
+        let base = Self.t(2026, 6, 30)
+        let s = Self.snaps((0..<40).map { base - Int64(39 - $0) * 86_400 })
+        let p = RetentionPolicy(last: 2, weekly: 2, within: try RetentionDuration(parsing: "4d"))
+        let d = p.apply(to: s, timeZone: Self.utc)
+        let k = d.filter(\.keep).map(\.id)
+        // within 4d: the 4 newest (strictly after the cutoff); weekly 2: newest of this and last week.
+        #expect(k.prefix(4) == ["s39", "s38", "s37", "s36"])
+        #expect(d.first { $0.id == "s39" }?.reasons == ["within 4d", "last snapshot", "weekly snapshot"])
+        // 2026-06-30 is a Tuesday: the previous ISO week's newest is Sunday 2026-06-28 (s37).
+        #expect(d.first { $0.id == "s37" }?.reasons == ["within 4d", "weekly snapshot"])
+        #expect(k.count == 4)
+    }
+
+    @Test(arguments: ["", "5", "d", "1x", "1d1d", "-1d", "1.5d", "2d ", "99999999999y"])
+    func badDurationsAreRefused(_ text: String) {
+        #expect { try RetentionDuration(parsing: text) } throws: { ($0 as? DataError)?.code == .invalidArgument }
+    }
+
+    @Test func emptyPolicyIsEmpty() throws {
+        #expect(RetentionPolicy().isEmpty)
+        #expect(!RetentionPolicy(yearly: 1).isEmpty)
+        #expect(!RetentionPolicy(within: try RetentionDuration(parsing: "1h")).isEmpty)
+        #expect(RetentionPolicy().apply(to: [], timeZone: Self.utc).isEmpty)
+    }
+}
