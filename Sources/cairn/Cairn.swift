@@ -22,5 +22,5 @@ struct Cairn: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cairn",
         abstract: "A community backup network: your backups, spread as encrypted shards across other people's disks.",
-        subcommands: [Init.self, Backup.self, Snapshots.self, Restore.self, Forget.self, Check.self, Status.self, Simulate.self, Debug.self])
+        subcommands: [Init.self, Backup.self, Snapshots.self, Restore.self, Ls.self, Find.self, Diff.self, Forget.self, Check.self, Status.self, Simulate.self, Debug.self])
 }

@@ -1,0 +1,116 @@
+import Foundation
+
+/// A read-only view of the snapshots for `ls`, `find` and `diff`: the newest root record
+/// of the reachable targets, and each snapshot's tree on demand (from the local cache,
+/// else from any k targets). Takes no lock and writes nothing to the targets.
+public final class SnapshotBrowser {
+    public let root: RootRecord
+    /// Targets that could not be read and root record copies that did not verify.
+    public let problems: [String]
+    private let repository: Repository
+    private let reader: PackReader
+
+    init(repository: Repository, root: RootRecord, targets: TargetSet, problems: [String]) {
+        self.repository = repository
+        self.root = root
+        self.problems = problems
+        reader = PackReader(targets: targets, packs: root.packs)
+    }
+
+    /// A snapshot by id prefix or `latest`, as restore takes it.
+    public func select(_ wanted: String) throws(DataError) -> SnapshotRecord {
+        try Repository.select(wanted, in: root)
+    }
+
+    public func tree(_ snapshot: SnapshotRecord) throws(DataError) -> [TreeEntry] {
+        try repository.loadTree(snapshot, reader: reader)
+    }
+}
+
+extension Repository {
+    public func browse(from: [String]? = nil) throws(DataError) -> SnapshotBrowser {
+        let targets = try TargetSet(paths: try targetPaths(from), create: false)
+        let (found, problems) = try currentRoot(targets: targets)
+        guard let root = found else {
+            let why = targets.problems.sorted { $0.key < $1.key }.map { "target \($0.key + 1): \($0.value.oneLine)" } + problems
+            throw DataError(.notFound, "no root record found on any target, so there are no snapshots to look into\(why.isEmpty ? "" : ":\n  " + why.joined(separator: "\n  "))")
+        }
+        return SnapshotBrowser(repository: self, root: root, targets: targets, problems: problems)
+    }
+}
+
+extension TreeEntry {
+    /// True for the entry at `folder` and everything below it; every entry for "" (a
+    /// folder given as `/home/me/` or `home/me` means the same).
+    public func isAt(orBelow folder: String) -> Bool {
+        let f = TreeEntry.normalized(folder)
+        return f.isEmpty || path == f || path.hasPrefix(f + "/")
+    }
+
+    /// A path as the user gives it, in the stored form: no leading or trailing '/'.
+    public static func normalized(_ path: String) -> String {
+        var s = Substring(path)
+        while s.hasPrefix("/") { s.removeFirst() }
+        while s.hasSuffix("/") { s.removeLast() }
+        return String(s)
+    }
+
+    /// The last component of the path.
+    public var name: Substring { path.split(separator: "/").last ?? Substring(path) }
+}
+
+/// How one path differs between two snapshots.
+public struct TreeChange: Sendable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        /// Only in the newer snapshot.
+        case added
+        /// Only in the older snapshot.
+        case removed
+        /// Other content: a file's chunks or size, a symlink's target.
+        case changed
+        /// A file became a folder, a folder a symlink, …
+        case type
+        /// Same content, other mode, owner or modification time.
+        case metadata
+    }
+
+    public var path: String
+    public var kind: Kind
+    /// For `.metadata` and `.changed`: which of "mode", "owner", "mtime" differ as well.
+    public var metadata: [String]
+
+    public init(path: String, kind: Kind, metadata: [String]) {
+        self.path = path
+        self.kind = kind
+        self.metadata = metadata
+    }
+}
+
+public enum TreeDiff {
+    /// Every path that differs between `old` and `new`, in path order. Content is compared
+    /// by chunk ids, not by where the chunks are stored (a prune moves them).
+    public static func compare(_ old: [TreeEntry], _ new: [TreeEntry]) -> [TreeChange] {
+        let before = Dictionary(old.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let after = Dictionary(new.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        var changes: [TreeChange] = []
+        for path in before.keys where after[path] == nil { changes.append(TreeChange(path: path, kind: .removed, metadata: [])) }
+        for (path, b) in after {
+            guard let a = before[path] else {
+                changes.append(TreeChange(path: path, kind: .added, metadata: []))
+                continue
+            }
+            var meta: [String] = []
+            if a.mode != b.mode { meta.append("mode") }
+            if a.owner != b.owner { meta.append("owner") }
+            if a.mtimeSeconds != b.mtimeSeconds || a.mtimeNanoseconds != b.mtimeNanoseconds { meta.append("mtime") }
+            if a.kind != b.kind {
+                changes.append(TreeChange(path: path, kind: .type, metadata: meta))
+            } else if a.size != b.size || a.linkTarget != b.linkTarget || !a.chunks.map(\.id).elementsEqual(b.chunks.map(\.id)) {
+                changes.append(TreeChange(path: path, kind: .changed, metadata: meta))
+            } else if !meta.isEmpty {
+                changes.append(TreeChange(path: path, kind: .metadata, metadata: meta))
+            }
+        }
+        return changes.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+    }
+}

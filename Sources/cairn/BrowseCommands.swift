@@ -1,0 +1,289 @@
+import ArgumentParser
+import CairnData
+import Foundation
+
+/// How a stored path is shown on a terminal: with its leading '/', and every byte that
+/// could move the cursor or end the line (control characters, backslash) escaped as
+/// `\xNN`, so a hostile file name cannot forge output. The one place names are printed.
+enum DisplayName {
+    static func path(_ stored: String) -> String {
+        var out = "/"
+        for scalar in stored.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f || scalar == "\\" || (0x80..<0xa0).contains(scalar.value) {
+                out += scalar.value < 0x100 ? String(format: "\\x%02x", scalar.value) : String(format: "\\u{%x}", scalar.value)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
+
+/// One tree entry as `ls --json` and `find --json` give it.
+struct EntryJSON: Encodable {
+    let path: String
+    let type: String
+    let mode: String
+    let size: UInt64
+    let mtime: String
+    let uid: UInt32?
+    let gid: UInt32?
+    let linkTarget: String?
+
+    enum CodingKeys: String, CodingKey {
+        case path, type, mode, size, mtime, uid, gid
+        case linkTarget = "link_target"
+    }
+
+    init(_ e: TreeEntry) {
+        path = "/" + e.path
+        type = EntryText.type(e.kind)
+        mode = String(e.mode, radix: 8)
+        size = e.kind == .file ? e.size : 0
+        mtime = EntryText.isoTime(e)
+        uid = e.owner?.uid
+        gid = e.owner?.gid
+        linkTarget = e.kind == .symlink ? e.linkTarget : nil
+    }
+}
+
+enum EntryText {
+    static func type(_ k: TreeEntry.Kind) -> String {
+        switch k {
+        case .file: "file"
+        case .directory: "dir"
+        case .symlink: "symlink"
+        }
+    }
+
+    static func isoTime(_ e: TreeEntry) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date(timeIntervalSince1970: TimeInterval(e.mtimeSeconds) + TimeInterval(e.mtimeNanoseconds) / 1e9))
+    }
+
+    /// `drwxr-xr-x` with setuid, setgid and sticky as ls shows them.
+    static func mode(_ e: TreeEntry) -> String {
+        let kind: Character = e.kind == .directory ? "d" : e.kind == .symlink ? "l" : "-"
+        var s = [kind]
+        let m = e.mode
+        for (shift, special, on, off) in [(6, UInt32(0o4000), "s", "S"), (3, UInt32(0o2000), "s", "S"), (0, UInt32(0o1000), "t", "T")] {
+            let bits = (m >> UInt32(shift)) & 7
+            s.append(bits & 4 != 0 ? "r" : "-")
+            s.append(bits & 2 != 0 ? "w" : "-")
+            let x = bits & 1 != 0
+            s.append(m & special != 0 ? Character(x ? on : off) : (x ? "x" : "-"))
+        }
+        return String(s)
+    }
+
+    /// One `ls -l` line: mode, owner, size, local mtime, path (-> target).
+    static func long(_ e: TreeEntry) -> String {
+        let owner = e.owner.map { "\($0.uid)/\($0.gid)" } ?? "-"
+        let size = e.kind == .file ? String(e.size) : "0"
+        var line = "\(mode(e)) \(owner.leftPad(11)) \(size.leftPad(12)) \(Format.localTime(e.mtimeSeconds)) \(DisplayName.path(e.path))"
+        if e.kind == .symlink { line += " -> " + DisplayName.path(e.linkTarget).dropFirst() }
+        return line
+    }
+}
+
+/// `cairn ls SNAPSHOT [PATH]`
+struct Ls: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the files of a snapshot (under PATH, if given).",
+        discussion: "Exit status: 0 listed, 1 error (no such snapshot, nothing at PATH, too few targets).")
+
+    @OptionGroup var options: DataDirOptions
+
+    @Argument(help: "Snapshot id (or a unique prefix), or 'latest'.")
+    var snapshot: String
+
+    @Argument(help: "Only this folder or file of the snapshot (e.g. /home/me/docs).")
+    var path: String?
+
+    @Flag(name: [.short, .customLong("long")], help: "Show type and mode, owner, size and modification time too.")
+    var long = false
+
+    @Option(help: "Comma-separated target folders (default: the remembered targets).")
+    var from: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let repo = try options.repository()
+        let from = try self.from.map { try folderList($0, option: "from") }
+        let (snap, entries) = try cairnRun { () throws(DataError) in
+            let browser = try repo.browse(from: from)
+            let s = try browser.select(snapshot)
+            let all = try browser.tree(s)
+            let under = all.filter { $0.isAt(orBelow: path ?? "") }
+            if let path, under.isEmpty {
+                throw DataError(.notFound, "snapshot \(s.id) has nothing at \(path) (its paths are \(s.paths.map { "/" + $0 }.joined(separator: ", ")))")
+            }
+            return (s, under)
+        }
+        if json {
+            struct Listing: Encodable {
+                let snapshot: String
+                let entries: [EntryJSON]
+            }
+            try Terminal.printJSON(Listing(snapshot: snap.id, entries: entries.map(EntryJSON.init)))
+            return
+        }
+        for e in entries { print(long ? EntryText.long(e) : DisplayName.path(e.path)) }
+    }
+}
+
+/// `cairn find PATTERN`
+struct Find: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Find files by name in every snapshot, and say which snapshots hold them.",
+        discussion: """
+            PATTERN is a glob (*, ?, [...]) matched against names ('*.odt', 'report*'), or,
+            with a '/', against the whole absolute path ('/home/*/docs/*.txt'), as --exclude.
+            Exit status: 0 searched (with or without matches), 1 error.
+            """)
+
+    @OptionGroup var options: DataDirOptions
+
+    @Argument(help: "Glob on names, or on absolute paths when it has a '/'.")
+    var pattern: String
+
+    @Option(help: "Only search this snapshot (id prefix or 'latest'); repeatable.")
+    var snapshot: [String] = []
+
+    @Option(help: "Comma-separated target folders (default: the remembered targets).")
+    var from: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        if pattern.contains("/") && !pattern.hasPrefix("/") {
+            throw ValidationError("pattern '\(pattern)' has a '/' but is not absolute: with a '/' it is matched against the whole path, so start it with '/' (or drop the folders to match a name anywhere)")
+        }
+        if pattern.isEmpty || pattern.utf8.contains(0) { throw ValidationError("give a pattern, like '*.odt'") }
+    }
+
+    struct Match: Encodable {
+        let path: String
+        let type: String
+        let snapshots: [String]
+    }
+
+    func run() throws {
+        let repo = try options.repository()
+        let from = try self.from.map { try folderList($0, option: "from") }
+        let matcher = try cairnRun { () throws(DataError) in try ExcludePattern(pattern) }
+        let (matches, searched) = try cairnRun { () throws(DataError) -> ([Match], Int) in
+            let browser = try repo.browse(from: from)
+            let snaps = snapshot.isEmpty ? browser.root.snapshots
+                : try snapshot.map { (s) throws(DataError) in try browser.select(s) }
+            // Path → (type, snapshots holding it), in the order snapshots were made.
+            var found: [String: (TreeEntry.Kind, [String])] = [:]
+            for s in snaps {
+                for e in try browser.tree(s) where matcher.matches(path: "/" + e.path, name: String(e.name)) {
+                    found[e.path, default: (e.kind, [])].1.append(s.id)
+                }
+            }
+            let sorted = found.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            return (sorted.map { Match(path: $0, type: EntryText.type(found[$0]!.0), snapshots: found[$0]!.1) }, snaps.count)
+        }
+        if json {
+            struct Found: Encodable {
+                let pattern: String
+                let snapshotsSearched: Int
+                let matches: [Match]
+                enum CodingKeys: String, CodingKey {
+                    case pattern, matches
+                    case snapshotsSearched = "snapshots_searched"
+                }
+            }
+            try Terminal.printJSON(Found(pattern: pattern, snapshotsSearched: searched,
+                                         matches: matches.map { Match(path: "/" + $0.path, type: $0.type, snapshots: $0.snapshots) }))
+            return
+        }
+        for m in matches {
+            print("\(DisplayName.path(m.path))  (\(m.type); in \(m.snapshots.count) snapshot\(m.snapshots.count == 1 ? "" : "s"): \(m.snapshots.joined(separator: " ")))")
+        }
+        print("\(matches.count) match\(matches.count == 1 ? "" : "es") in \(searched) snapshot\(searched == 1 ? "" : "s")")
+    }
+}
+
+/// `cairn diff SNAP1 SNAP2`
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what changed between two snapshots.",
+        discussion: """
+            One line per path: + added, - removed, M changed content, T changed type,
+            U metadata only (mode, owner, modification time). Exit status: 0 compared
+            (with or without differences), 1 error.
+            """)
+
+    @OptionGroup var options: DataDirOptions
+
+    @Argument(help: "The older snapshot (id prefix or 'latest').")
+    var first: String
+
+    @Argument(help: "The newer snapshot (id prefix or 'latest').")
+    var second: String
+
+    @Option(help: "Comma-separated target folders (default: the remembered targets).")
+    var from: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let repo = try options.repository()
+        let from = try self.from.map { try folderList($0, option: "from") }
+        let (a, b, changes) = try cairnRun { () throws(DataError) in
+            let browser = try repo.browse(from: from)
+            let a = try browser.select(first)
+            let b = try browser.select(second)
+            return (a, b, TreeDiff.compare(try browser.tree(a), try browser.tree(b)))
+        }
+        var counts: [TreeChange.Kind: Int] = [:]
+        for c in changes { counts[c.kind, default: 0] += 1 }
+        if json {
+            struct Change: Encodable {
+                let path: String
+                let change: TreeChange.Kind
+                let metadata: [String]
+            }
+            struct Result: Encodable {
+                let from: String
+                let to: String
+                let changes: [Change]
+                let added: Int
+                let removed: Int
+                let changed: Int
+                let typeChanged: Int
+                let metadataOnly: Int
+                enum CodingKeys: String, CodingKey {
+                    case from, to, changes, added, removed, changed
+                    case typeChanged = "type_changed", metadataOnly = "metadata_only"
+                }
+            }
+            try Terminal.printJSON(Result(
+                from: a.id, to: b.id, changes: changes.map { Change(path: "/" + $0.path, change: $0.kind, metadata: $0.metadata) },
+                added: counts[.added] ?? 0, removed: counts[.removed] ?? 0, changed: counts[.changed] ?? 0,
+                typeChanged: counts[.type] ?? 0, metadataOnly: counts[.metadata] ?? 0))
+            return
+        }
+        print("comparing snapshot \(a.id) to \(b.id):")
+        for c in changes {
+            let mark = switch c.kind {
+            case .added: "+"
+            case .removed: "-"
+            case .changed: "M"
+            case .type: "T"
+            case .metadata: "U"
+            }
+            let extra = c.kind == .metadata ? "  (\(c.metadata.joined(separator: ", ")))" : ""
+            print("\(mark)    \(DisplayName.path(c.path))\(extra)")
+        }
+        print("\(counts[.added] ?? 0) added, \(counts[.removed] ?? 0) removed, \(counts[.changed] ?? 0) changed, \(counts[.type] ?? 0) changed type, \(counts[.metadata] ?? 0) metadata only")
+    }
+}
