@@ -17,14 +17,18 @@ public struct BackupOptions: Sendable {
     public var hostname: String
     /// What to leave out (`--exclude`, `--exclude-file`).
     public var excludes: [ExcludePattern]
+    /// Called once the walk is done, before any file is read: tests change the tree
+    /// there to see what a file that vanishes between the two does.
+    public var afterWalk: (@Sendable () -> Void)?
 
     public init(paths: [String], targets: [String]? = nil, k: Int? = nil, hostname: String = ProcessInfo.processInfo.hostName,
-                excludes: [ExcludePattern] = []) {
+                excludes: [ExcludePattern] = [], afterWalk: (@Sendable () -> Void)? = nil) {
         self.paths = paths
         self.targets = targets
         self.k = k
         self.hostname = hostname
         self.excludes = excludes
+        self.afterWalk = afterWalk
     }
 }
 
@@ -45,21 +49,33 @@ public struct BackupSummary: Codable, Sendable {
     public var bytesStored: UInt64
     public var shardBytesWritten: UInt64
     public var packs: Int
-    public var dedupeRatio: Double
+    /// Bytes read per new byte stored; nil (absent from the JSON) when nothing new was
+    /// stored, where the ratio has no finite value.
+    public var dedupeRatio: Double?
     public var durationSeconds: Double
     public var k: Int
     public var n: Int
     public var warnings: [String]
-    /// Entries left out by exclude patterns (an excluded folder counts once).
+    /// Entries left out by exclude patterns or because they are Cairn's own data
+    /// directory or a target (an excluded folder counts once).
     public var excluded = 0
+    /// Entries that had to be left out (could not be read, vanished): the snapshot is
+    /// saved without them and the command exits with status 3.
+    public var leftOut: [LeftOut] = []
+    /// Sockets, FIFOs and devices met: not backed up.
+    public var unsupported = 0
+    /// Everything the walk met: files + directories + symlinks + excluded + left out +
+    /// unsupported.
+    public var seen = 0
 
     enum CodingKeys: String, CodingKey {
-        case snapshot, parent, files, directories, symlinks, excluded
+        case snapshot, parent, files, directories, symlinks, excluded, unsupported
+        case leftOut = "left_out"
         case filesNew = "files_new", filesChanged = "files_changed", filesUnchanged = "files_unchanged"
         case bytesTotal = "bytes_total", bytesRead = "bytes_read", chunksNew = "chunks_new"
         case chunksDeduplicated = "chunks_deduplicated", bytesNew = "bytes_new", bytesStored = "bytes_stored"
         case shardBytesWritten = "shard_bytes_written", packs, dedupeRatio = "dedupe_ratio"
-        case durationSeconds = "duration_seconds", k, n, warnings
+        case durationSeconds = "duration_seconds", k, n, warnings, seen
     }
 }
 
@@ -121,14 +137,15 @@ extension Repository {
         walker.excluded = Set(paths + [URL(fileURLWithPath: dataDirectory.path).standardizedFileURL.path])
         walker.patterns = options.excludes
         let walked = try walker.walk(roots: options.paths)
+        options.afterWalk?()
         let rootNames = options.paths.map { FileWalker.storedName(forRoot: $0) }.sorted()
         let parentSnapshot = existing?.snapshots
             .last { $0.paths.sorted() == rootNames }
-        var parentFiles: [String: TreeEntry] = [:]
+        var parentFiles: [[UInt8]: TreeEntry] = [:]
         if let parentSnapshot {
             let knownPacks = Set(try state.allPacks().map(\.id))
             for e in try loadTree(parentSnapshot, reader: reader) where e.kind == .file {
-                if e.chunks.allSatisfy({ knownPacks.contains($0.pack) }) { parentFiles[e.path] = e }
+                if e.chunks.allSatisfy({ knownPacks.contains($0.pack) }) { parentFiles[e.pathBytes] = e }
             }
         }
 
@@ -138,7 +155,7 @@ extension Repository {
         var summary = BackupSummary(
             snapshot: "", parent: parentSnapshot?.id ?? "", files: 0, directories: 0, symlinks: 0, filesNew: 0,
             filesChanged: 0, filesUnchanged: 0, bytesTotal: 0, bytesRead: 0, chunksNew: 0, chunksDeduplicated: 0,
-            bytesNew: 0, bytesStored: 0, shardBytesWritten: 0, packs: 0, dedupeRatio: 1, durationSeconds: 0,
+            bytesNew: 0, bytesStored: 0, shardBytesWritten: 0, packs: 0, dedupeRatio: nil, durationSeconds: 0,
             k: k, n: n, warnings: [])
 
         var toRead: [Int] = []
@@ -149,12 +166,12 @@ extension Repository {
             case .file:
                 summary.files += 1
                 summary.bytesTotal += e.size
-                if let p = parentFiles[e.path], p.size == e.size, p.mtimeSeconds == e.mtimeSeconds,
+                if let p = parentFiles[e.pathBytes], p.size == e.size, p.mtimeSeconds == e.mtimeSeconds,
                    p.mtimeNanoseconds == e.mtimeNanoseconds, p.inode == e.inode, p.device == e.device {
                     entries[i].chunks = p.chunks
                     summary.filesUnchanged += 1
                 } else {
-                    if parentFiles[e.path] == nil { summary.filesNew += 1 } else { summary.filesChanged += 1 }
+                    if parentFiles[e.pathBytes] == nil { summary.filesNew += 1 } else { summary.filesChanged += 1 }
                     toRead.append(i)
                 }
             }
@@ -162,7 +179,9 @@ extension Repository {
         run.bytesTotal = toRead.reduce(0) { $0 + entries[$1].size }
         run.filesTotal = toRead.count
 
-        let producer = ChunkProducer(files: toRead.map { ($0, walked[$0].sourcePath) }, parameters: parameters)
+        let producer = ChunkProducer(
+            files: toRead.map { ChunkProducer.Source(entry: $0, root: walked[$0].rootPath, relative: walked[$0].relative) },
+            parameters: parameters)
         producer.start()
         defer { producer.cancel() }
         var skipped = Set<Int>()
@@ -178,7 +197,7 @@ extension Repository {
                         entries[i].size = read
                     }
                 case .fileFailed(let i, let reason):
-                    walker.note("skipped \(walked[i].sourcePath): \(reason)")
+                    walker.leaveOut(walked[i].sourcePath, reason)
                     skipped.insert(i)
                 }
             }
@@ -216,10 +235,14 @@ extension Repository {
         let stats = run.writerStats
         summary.shardBytesWritten = UInt64(stats.shardBytes)
         summary.packs = stats.packs
-        summary.dedupeRatio = run.newPlainBytes == 0 ? Double(max(run.bytesRead, 1)) : Double(run.bytesRead) / Double(run.newPlainBytes)
+        summary.dedupeRatio = run.newPlainBytes == 0 ? nil : Double(run.bytesRead) / Double(run.newPlainBytes)
         summary.durationSeconds = Date().timeIntervalSince(started)
         summary.warnings = walker.warnings
         summary.excluded = walker.excludedByPattern
+        summary.leftOut = walker.leftOut
+        summary.unsupported = walker.unsupported
+        summary.seen = summary.files + summary.directories + summary.symlinks + summary.excluded + summary.leftOut.count
+            + summary.unsupported
         logger.info("backup.done", metadata: [
             "snapshot.id": "\(snapshotID)", "files": "\(summary.files)", "bytes.read": "\(summary.bytesRead)",
             "bytes.new": "\(summary.bytesNew)", "packs": "\(summary.packs)",

@@ -44,7 +44,17 @@ final class ChunkProducer: @unchecked Sendable {
         }
     }
 
-    private let files: [(entry: Int, path: String)]
+    /// A file to read: tree entry `entry`, at `relative` below the backup root `root`
+    /// (an absolute path; `relative` is empty when the root is the file itself).
+    struct Source {
+        var entry: Int
+        var root: String
+        var relative: [UInt8]
+
+        var shown: String { relative.isEmpty ? root : root + "/" + NameBytes.display(relative) }
+    }
+
+    private let files: [Source]
     private let parameters: ChunkerParameters
     private let depth: Int
     private let condition = NSCondition()
@@ -56,11 +66,16 @@ final class ChunkProducer: @unchecked Sendable {
     private var finished = false
     private var cancelled = false
 
-    init(files: [(entry: Int, path: String)], parameters: ChunkerParameters, depth: Int = 1) {
+    init(files: [Source], parameters: ChunkerParameters, depth: Int = 1) {
         precondition(depth >= 1, "producer depth \(depth)")
         self.files = files
         self.parameters = parameters
         self.depth = depth
+    }
+
+    /// Files named by absolute paths (each its own root).
+    convenience init(files: [(entry: Int, path: String)], parameters: ChunkerParameters, depth: Int = 1) {
+        self.init(files: files.map { Source(entry: $0.entry, root: $0.path, relative: []) }, parameters: parameters, depth: depth)
     }
 
     func start() {
@@ -127,10 +142,13 @@ final class ChunkProducer: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        for (entry, path) in files {
+        var opener = SourceOpener()
+        for source in files {
+            let entry = source.entry
+            let path = source.shown
             // O_NONBLOCK: a file replaced by a FIFO since the walk must not hang the
             // backup in open(2); it is not a regular file any more and is skipped.
-            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            let fd = opener.open(source)
             guard fd >= 0 else {
                 batch.events.append(.fileFailed(entry: entry, reason: ChunkerError.openFailed(path: path, errno: errno).message))
                 continue
@@ -181,6 +199,43 @@ final class ChunkProducer: @unchecked Sendable {
             } else {
                 batch.events.append(.fileDone(entry: entry, bytesRead: total))
             }
+        }
+    }
+}
+
+/// Opens the files of a backup in walk order, each relative to its folder: the folders of
+/// the current path stay open (`FolderChain`), so a file costs one `openat` and a path
+/// may be longer than `PATH_MAX`. Below the root nothing is followed: a folder or file
+/// swapped for a symlink since the walk is not read through it.
+struct SourceOpener {
+    private var root: String?
+    private var chain: FolderChain?
+
+    /// An open descriptor of `source` (read-only, non-blocking), or -1 with `errno` set.
+    mutating func open(_ source: ChunkProducer.Source) -> Int32 {
+        let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW
+        guard !source.relative.isEmpty else { return Glibc.open(source.root, flags) }
+        if root != source.root || chain == nil {
+            chain = nil
+            root = source.root
+            let base = Glibc.open(source.root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard base >= 0 else {
+                root = nil
+                return -1
+            }
+            chain = FolderChain(base: base)
+        }
+        guard let chain else { return -1 }
+        let components = NameBytes.components(source.relative)
+        let folders = components.dropLast()
+        chain.truncate(to: chain.commonDepth(folders))
+        do {
+            for name in folders.dropFirst(chain.depth) { try chain.enter(name) }
+            let folder = try chain.top()
+            return NameBytes.withCString(components[components.count - 1]) { openat(folder, $0, flags) }
+        } catch {
+            errno = error.errno
+            return -1
         }
     }
 }

@@ -56,3 +56,13 @@ public struct ExcludePattern: Sendable, Equatable, CustomStringConvertible {
         return patterns
     }
 }
+
+extension ExcludePattern {
+    /// True when the entry at absolute path `path`, named `name`, is excluded; both are
+    /// bytes as the file system has them, matched as they are.
+    func matches(path: [UInt8], name: [UInt8]) -> Bool {
+        NameBytes.withCString(matchesNames ? name : path) { subject in
+            fnmatch(text, subject, matchesNames ? 0 : FNM_PATHNAME) == 0
+        }
+    }
+}

@@ -53,6 +53,28 @@ final class FolderChain {
         NameBytes.withCString(name) { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
     }
 
+    /// Calls `body` with each name in folder `fd` (bytes, without "." and "..") until it
+    /// returns false; `fd` stays open.
+    static func forEachName(in fd: Int32, _ body: ([UInt8]) -> Bool) throws(SystemCallError) {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else {
+            let e = errno
+            if copy >= 0 { close(copy) }
+            throw SystemCallError(errno: e, what: "cannot list the folder")
+        }
+        defer { closedir(dir) }
+        while true {
+            errno = 0
+            guard let ent = readdir(dir) else {
+                if errno != 0 { throw SystemCallError(errno: errno, what: "cannot list the folder") }
+                return
+            }
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if name == [NameBytes.dot] || name == [NameBytes.dot, NameBytes.dot] { continue }
+            if !body(name) { return }
+        }
+    }
+
     /// The descriptor of the deepest folder (the base when empty), valid until the
     /// chain changes.
     func top() throws(SystemCallError) -> Int32 {

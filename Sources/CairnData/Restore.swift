@@ -66,7 +66,8 @@ extension Repository {
             var s = sub
             while s.hasPrefix("/") { s.removeFirst() }
             while s.hasSuffix("/") { s.removeLast() }
-            entries = entries.filter { $0.path == s || $0.path.hasPrefix(s + "/") }
+            let prefix = Array(s.utf8), under = prefix + [NameBytes.slash]
+            entries = entries.filter { $0.pathBytes == prefix || $0.pathBytes.starts(with: under) }
             guard !entries.isEmpty else {
                 throw DataError(.notFound, "snapshot \(snapshot.id) has nothing at \(sub) (paths are stored as \(snapshot.paths.joined(separator: ", ")))")
             }
@@ -112,7 +113,7 @@ extension Repository {
             }
         }
         for e in entries {
-            let components = NameBytes.components(Array(e.path.utf8))
+            let components = NameBytes.components(e.pathBytes)
             if let b = blocked {
                 if components.count >= b.prefix.count, components.starts(with: b.prefix) {
                     blocked?.count += 1
@@ -131,7 +132,7 @@ extension Repository {
                     summary.directories += 1
                 case .symlink:
                     guard let parent = parent(of: components) else { continue }
-                    try destination.restoreSymlink(e, target: Array(e.linkTarget.utf8), name, in: parent)
+                    try destination.restoreSymlink(e, target: e.linkTargetBytes, name, in: parent)
                     summary.symlinks += 1
                 case .file:
                     guard let parent = parent(of: components) else { continue }

@@ -82,19 +82,12 @@ final class RestoreDestination {
 
     /// The first name in folder `fd` other than "." and "..", nil when it is empty.
     private static func firstName(in fd: Int32) throws(SystemCallError) -> String? {
-        let copy = dup(fd)
-        guard copy >= 0, let dir = fdopendir(copy) else {
-            let e = errno
-            if copy >= 0 { close(copy) }
-            throw SystemCallError(errno: e, what: "cannot read folder")
+        var first: [UInt8]?
+        try FolderChain.forEachName(in: fd) { name in
+            first = name
+            return false
         }
-        defer { closedir(dir) }
-        while let ent = readdir(dir) {
-            let name = withUnsafeBytes(of: ent.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            if name == [NameBytes.dot] || name == [NameBytes.dot, NameBytes.dot] { continue }
-            return NameBytes.display(name)
-        }
-        return nil
+        return first.map(NameBytes.display)
     }
 
     // MARK: folders

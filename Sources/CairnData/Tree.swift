@@ -20,7 +20,8 @@ public struct TreeEntry: Sendable, Equatable {
     }
 
     public var kind: Kind
-    public var path: String
+    /// The path as the file system has it: bytes, which need not be UTF-8.
+    public var pathBytes: [UInt8]
     /// Permission bits (including setuid, setgid, sticky): `st_mode & 0o7777`.
     public var mode: UInt32
     public var owner: Owner?
@@ -30,15 +31,29 @@ public struct TreeEntry: Sendable, Equatable {
     /// Device and inode, with size and mtime, tell an unchanged file on the next backup.
     public var device: UInt64
     public var inode: UInt64
-    public var linkTarget: String
+    /// A symlink's target as `readlink` gave it: bytes, which need not be UTF-8.
+    public var linkTargetBytes: [UInt8]
     public var chunks: [ChunkRef]
 
+    /// The path to show a person: exact when it is UTF-8, otherwise with each byte that
+    /// is not as `\xNN` (see `pathBytes` for the real name). Setting it stores its UTF-8.
+    public var path: String {
+        get { NameBytes.display(pathBytes) }
+        set { pathBytes = Array(newValue.utf8) }
+    }
+
+    /// The link target to show a person, escaped like `path`.
+    public var linkTarget: String {
+        get { NameBytes.display(linkTargetBytes) }
+        set { linkTargetBytes = Array(newValue.utf8) }
+    }
+
     public init(
-        kind: Kind, path: String, mode: UInt32, owner: Owner? = nil, mtimeSeconds: Int64, mtimeNanoseconds: UInt32,
-        size: UInt64 = 0, device: UInt64 = 0, inode: UInt64 = 0, linkTarget: String = "", chunks: [ChunkRef] = []
+        kind: Kind, pathBytes: [UInt8], mode: UInt32, owner: Owner? = nil, mtimeSeconds: Int64, mtimeNanoseconds: UInt32,
+        size: UInt64 = 0, device: UInt64 = 0, inode: UInt64 = 0, linkTargetBytes: [UInt8] = [], chunks: [ChunkRef] = []
     ) {
         self.kind = kind
-        self.path = path
+        self.pathBytes = pathBytes
         self.mode = mode
         self.owner = owner
         self.mtimeSeconds = mtimeSeconds
@@ -46,19 +61,30 @@ public struct TreeEntry: Sendable, Equatable {
         self.size = size
         self.device = device
         self.inode = inode
-        self.linkTarget = linkTarget
+        self.linkTargetBytes = linkTargetBytes
         self.chunks = chunks
+    }
+
+    public init(
+        kind: Kind, path: String, mode: UInt32, owner: Owner? = nil, mtimeSeconds: Int64, mtimeNanoseconds: UInt32,
+        size: UInt64 = 0, device: UInt64 = 0, inode: UInt64 = 0, linkTarget: String = "", chunks: [ChunkRef] = []
+    ) {
+        self.init(kind: kind, pathBytes: Array(path.utf8), mode: mode, owner: owner, mtimeSeconds: mtimeSeconds,
+                  mtimeNanoseconds: mtimeNanoseconds, size: size, device: device, inode: inode,
+                  linkTargetBytes: Array(linkTarget.utf8), chunks: chunks)
     }
 }
 
 /// The encoded tree of a snapshot: `"CRNT" | version u8 | count u32 | entries`.
 /// It is stored through the same pipeline as file data (chunked, sealed, packed).
 /// Version 2 adds the owner (flag u8, then uid u32 and gid u32 when the flag is 1) after
-/// the mode; version 1 trees, which have no owner, are still read.
+/// the mode; version 1 trees, which have no owner, are still read. Version 3 has the
+/// same layout, but paths and link targets are bytes as the file system has them, not
+/// necessarily UTF-8 (versions 1 and 2 required UTF-8, so their names were UTF-8 only).
 public enum TreeCodec {
     static let magic: [UInt8] = Array("CRNT".utf8)
-    static let version: UInt8 = 2
-    static let versionsRead: ClosedRange<UInt8> = 1...2
+    static let version: UInt8 = 3
+    static let versionsRead: ClosedRange<UInt8> = 1...3
 
     public static func encode(_ entries: [TreeEntry]) -> [UInt8] {
         var w = ByteWriter(capacity: 64 + entries.count * 128)
@@ -67,7 +93,7 @@ public enum TreeCodec {
         w.u32(UInt32(entries.count))
         for e in entries {
             w.u8(e.kind.rawValue)
-            w.string(e.path)
+            w.blob(e.pathBytes)
             w.u32(e.mode)
             if let owner = e.owner {
                 w.u8(1)
@@ -81,7 +107,7 @@ public enum TreeCodec {
             w.u64(e.size)
             w.u64(e.device)
             w.u64(e.inode)
-            w.string(e.linkTarget)
+            w.blob(e.linkTargetBytes)
             w.u32(UInt32(e.chunks.count))
             for c in e.chunks { c.encode(into: &w) }
         }
@@ -101,15 +127,16 @@ public enum TreeCodec {
         for _ in 0..<count {
             let rawKind = try r.u8()
             guard let kind = TreeEntry.Kind(rawValue: rawKind) else { throw r.fail("unknown entry kind \(rawKind)") }
-            let path = try r.string(max: Limits.pathMax)
-            guard isSafeRelativePath(path) else { throw r.fail("unsafe path \"\(path)\"") }
+            // Versions 1 and 2 hold UTF-8 only; version 3 any bytes.
+            let path = v >= 3 ? try r.blob(max: Limits.pathMax) : Array(try r.string(max: Limits.pathMax).utf8)
+            guard NameBytes.isSafeRelativePath(path) else { throw r.fail("unsafe path \"\(NameBytes.display(path))\"") }
             let mode = try r.u32()
             var owner: TreeEntry.Owner?
             if v >= 2 {
                 switch try r.u8() {
                 case 0: owner = nil
                 case 1: owner = TreeEntry.Owner(uid: try r.u32(), gid: try r.u32())
-                case let flag: throw r.fail("owner flag \(flag) of \"\(path)\" is not 0 or 1")
+                case let flag: throw r.fail("owner flag \(flag) of \"\(NameBytes.display(path))\" is not 0 or 1")
                 }
             }
             let sec = try r.i64()
@@ -118,18 +145,18 @@ public enum TreeCodec {
             let size = try r.u64()
             let dev = try r.u64()
             let ino = try r.u64()
-            let link = try r.string(max: Limits.pathMax)
+            let link = v >= 3 ? try r.blob(max: Limits.pathMax) : Array(try r.string(max: Limits.pathMax).utf8)
             let n = try r.count(max: r.remaining / ChunkRef.encodedSize)
             var chunks: [ChunkRef] = []
             chunks.reserveCapacity(n)
             for _ in 0..<n { chunks.append(try ChunkRef(reading: &r)) }
             let total = chunks.reduce(UInt64(0)) { $0 + UInt64($1.plainLength) }
             guard kind != .file || total == size else {
-                throw r.fail("file \"\(path)\" lists \(total) bytes of chunks for size \(size)")
+                throw r.fail("file \"\(NameBytes.display(path))\" lists \(total) bytes of chunks for size \(size)")
             }
             entries.append(TreeEntry(
-                kind: kind, path: path, mode: mode & 0o7777, owner: owner, mtimeSeconds: sec, mtimeNanoseconds: nsec,
-                size: size, device: dev, inode: ino, linkTarget: link, chunks: chunks))
+                kind: kind, pathBytes: path, mode: mode & 0o7777, owner: owner, mtimeSeconds: sec, mtimeNanoseconds: nsec,
+                size: size, device: dev, inode: ino, linkTargetBytes: link, chunks: chunks))
         }
         try r.expectEnd()
         return entries
@@ -138,10 +165,6 @@ public enum TreeCodec {
     /// A stored path must not escape the restore folder: no empty, "." or ".."
     /// components and no leading '/'.
     public static func isSafeRelativePath(_ path: String) -> Bool {
-        guard !path.isEmpty, !path.hasPrefix("/"), !path.utf8.contains(0) else { return false }
-        for part in path.split(separator: "/", omittingEmptySubsequences: false) {
-            if part.isEmpty || part == "." || part == ".." { return false }
-        }
-        return true
+        NameBytes.isSafeRelativePath(Array(path.utf8))
     }
 }

@@ -10,6 +10,12 @@ struct Backup: ParsableCommand {
         discussion: """
             Shard i of every pack goes to the i-th target; any k targets restore everything.
             The data directory remembers the targets, so later backups need no --to.
+            File names are backed up as the file system has them (bytes, UTF-8 or not);
+            names that are not UTF-8 are shown with \\xNN escapes.
+
+            Exit status: 0 the snapshot is saved with everything; 3 the snapshot is saved
+            but some entries had to be left out (unreadable, vanished): they are listed;
+            1 no snapshot was saved.
             """)
 
     @OptionGroup var options: DataDirOptions
@@ -58,20 +64,39 @@ struct Backup: ParsableCommand {
             return try repo.backup(BackupOptions(paths: paths, targets: targets, k: k, excludes: patterns)) { bar.update($0) }
         }
         bar.finish()
+        // Some entries had to be left out: the snapshot is saved, and the exit status says so.
+        let status: Int32 = summary.leftOut.isEmpty ? 0 : 3
         if json {
             try Terminal.printJSON(WithResourceUsage(summary))
+            if status != 0 { throw ExitCode(status) }
             return
         }
         for w in summary.warnings { Terminal.warn(w) }
+        for l in summary.leftOut { Terminal.warn("left out \(l.path): \(l.reason)") }
         let s = summary
         print("snapshot \(s.snapshot) saved\(s.parent.isEmpty ? "" : " (parent \(s.parent))")")
         print("  files        \(s.files) (\(s.filesNew) new, \(s.filesChanged) changed, \(s.filesUnchanged) unchanged), \(s.directories) folders, \(s.symlinks) symlinks")
-        if s.excluded > 0 { print("  excluded     \(s.excluded) entries matched an exclude pattern") }
+        if s.excluded > 0 { print("  excluded     \(s.excluded) entries (exclude patterns, Cairn's own folders)") }
+        if s.unsupported > 0 { print("  unsupported  \(s.unsupported) sockets, FIFOs or devices (not backed up)") }
+        if !s.leftOut.isEmpty {
+            print("  left out     \(s.leftOut.count) entries could not be read and are not in the snapshot:")
+            for l in s.leftOut.prefix(20) { print("                 \(l.path): \(l.reason)") }
+            if s.leftOut.count > 20 { print("                 … and \(s.leftOut.count - 20) more (--json lists all)") }
+        }
+        print("  seen         \(s.seen) entries")
         print("  read         \(Format.bytes(s.bytesRead)) of \(Format.bytes(s.bytesTotal))")
         print("  new          \(Format.bytes(s.bytesNew)) in \(s.chunksNew) chunks (\(s.chunksDeduplicated) deduplicated), stored as \(Format.bytes(s.bytesStored)) encrypted with the snapshot tree")
         print("  shards       \(Format.bytes(s.shardBytesWritten)) in \(s.packs) packs, \(s.k)-of-\(s.n)")
-        print(String(format: "  dedupe ratio %.2f", s.dedupeRatio))
+        if let ratio = s.dedupeRatio {
+            print(String(format: "  dedupe ratio %.2f", ratio))
+        } else {
+            print("  dedupe ratio - (nothing new to store)")
+        }
         print("  duration     \(Format.duration(s.durationSeconds)) (\(Format.rate(s.bytesRead, seconds: s.durationSeconds)))")
+        if status != 0 {
+            Terminal.warn("snapshot \(s.snapshot) was saved without \(s.leftOut.count) entries that could not be read (exit status 3)")
+            throw ExitCode(status)
+        }
     }
 }
 

@@ -70,7 +70,7 @@ import Testing
         badFlag[ownerAt] = 7
         #expect(throws: DecodeError.self) { try TreeCodec.decode(badFlag) }
         var future = v2
-        future[4] = 3
+        future[4] = 4
         #expect(throws: DecodeError.self) { try TreeCodec.decode(future) }
     }
 
