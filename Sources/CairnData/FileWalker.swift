@@ -84,7 +84,7 @@ public struct FileWalker {
             let lastName = absBytes.split(separator: NameBytes.slash).last.map(Array.init) ?? absBytes
             guard let entry = admit(absolute: absBytes, name: lastName, stored: Array(name.utf8), st: st) else { continue }
             let item = WalkedItem(entry: entry, rootPath: abs, relative: [])
-            if let (fd, names) = take(item, named: absBytes, in: AT_FDCWD, shown: abs, into: &items) {
+            if let (fd, names) = take(item, named: absBytes, in: AT_FDCWD, into: &items) {
                 walkFolder(FolderChain(base: fd), names: names, root: abs, rootBytes: absBytes, stored: entry.pathBytes,
                            into: &items)
             }
@@ -115,7 +115,8 @@ public struct FileWalker {
             let parentRelative = stack[top].relative
             let relative = parentRelative.isEmpty ? name : parentRelative + slash + name
             let absolute = rootBytes + slash + relative
-            let shown = root + "/" + NameBytes.display(relative)
+            // Shown only when something goes wrong: most entries never need the text.
+            var shown: String { root + "/" + NameBytes.display(relative) }
             let folder: Int32
             do { folder = try chain.top() } catch {
                 leftOut.append(LeftOut(path: shown, reason: error.message))
@@ -128,7 +129,7 @@ public struct FileWalker {
             }
             guard let entry = admit(absolute: absolute, name: name, stored: stored + slash + relative, st: st) else { continue }
             let item = WalkedItem(entry: entry, rootPath: root, relative: relative)
-            if let (fd, names) = take(item, named: name, in: folder, shown: shown, into: &items) {
+            if let (fd, names) = take(item, named: name, in: folder, into: &items) {
                 chain.push(name, fd: fd)
                 stack.append(Frame(names: names, relative: relative))
             }
@@ -167,7 +168,7 @@ public struct FileWalker {
     /// Adds `item` (entry `name` of folder `folder`) to `items`, with its link target if
     /// it is a symlink. A folder is opened and listed first, and returned to be walked;
     /// one that cannot be is left out as a whole, as is a link that cannot be read.
-    private mutating func take(_ item: WalkedItem, named name: [UInt8], in folder: Int32, shown: String,
+    private mutating func take(_ item: WalkedItem, named name: [UInt8], in folder: Int32,
                                into items: inout [WalkedItem]) -> (fd: Int32, names: [[UInt8]])? {
         var item = item
         switch item.entry.kind {
@@ -175,7 +176,7 @@ public struct FileWalker {
             items.append(item)
         case .symlink:
             guard let target = Self.readLink(folder, name) else {
-                leftOut.append(LeftOut(path: shown, reason: "cannot read the symlink: \(NameBytes.errorText(errno))"))
+                leftOut.append(LeftOut(path: item.sourcePath, reason: "cannot read the symlink: \(NameBytes.errorText(errno))"))
                 return nil
             }
             item.entry.linkTargetBytes = target
@@ -183,7 +184,7 @@ public struct FileWalker {
         case .directory:
             let fd = FolderChain.openFolder(folder, name)
             guard fd >= 0 else {
-                leftOut.append(LeftOut(path: shown, reason: "cannot open the folder: \(NameBytes.errorText(errno))"))
+                leftOut.append(LeftOut(path: item.sourcePath, reason: "cannot open the folder: \(NameBytes.errorText(errno))"))
                 return nil
             }
             do {
@@ -192,7 +193,7 @@ public struct FileWalker {
                 return (fd, names)
             } catch {
                 close(fd)
-                leftOut.append(LeftOut(path: shown, reason: error.message))
+                leftOut.append(LeftOut(path: item.sourcePath, reason: error.message))
             }
         }
         return nil

@@ -15,7 +15,10 @@ struct SystemCallError: Error, Sendable {
 /// The folders along one path below a base folder, each opened relative to its parent
 /// with `O_NOFOLLOW | O_DIRECTORY`: a symlink anywhere below the base is never followed,
 /// whoever planted it and whenever, and no path is ever resolved from the root again,
-/// so depth is not bounded by `PATH_MAX`.
+/// so depth is not bounded by `PATH_MAX`. Each step opens one checked component (no '/',
+/// not "." or ".."), which is what `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`
+/// would enforce; glibc 2.36 has no `openat2` wrapper and Swift cannot call the variadic
+/// `syscall`, so plain `openat` it is, on every Linux.
 ///
 /// Only the deepest `window` levels hold a descriptor; shallower ones are closed and
 /// reopened, `window` at a time, when the walk comes back up to them. A path thousands of
@@ -48,9 +51,14 @@ final class FolderChain {
         return i
     }
 
-    /// Opens folder `name` inside `parent` without following a symlink at `name`.
+    /// Opens folder `name` inside `parent` without following a symlink at `name`; a
+    /// name that is not one component (empty, ".", "..", with '/' or NUL) fails with EINVAL.
     static func openFolder(_ parent: Int32, _ name: [UInt8]) -> Int32 {
-        NameBytes.withCString(name) { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard parent == AT_FDCWD || NameBytes.isSafeComponent(name) else {
+            errno = EINVAL
+            return -1
+        }
+        return NameBytes.withCString(name) { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
     }
 
     /// Calls `body` with each name in folder `fd` (bytes, without "." and "..") until it

@@ -115,6 +115,7 @@ final class RestoreDestination {
     private func openOrCreate(_ name: [UInt8], entry: TreeEntry?) throws(EntryOutcome) {
         let parent: Int32
         do { parent = try chain.top() } catch { throw .failed(error.message) }
+        guard NameBytes.isSafeComponent(name) else { throw .failed("the name is not a single path component") }
         var fd = FolderChain.openFolder(parent, name)
         var created = false
         if fd < 0 {
@@ -178,6 +179,7 @@ final class RestoreDestination {
     /// Whether entry `e` (a file or symlink) may be written as `name` in `parent`;
     /// throws `.kept` when the policy keeps what is there.
     func mayWrite(_ e: TreeEntry, _ name: [UInt8], in parent: Int32) throws(EntryOutcome) {
+        guard NameBytes.isSafeComponent(name) else { throw .failed("the name is not a single path component") }
         guard policy != .always, let existing = Self.status(parent, name) else { return }
         guard replaces(existing, with: e) else {
             throw .kept("kept the existing \(Self.kindName(existing)) \(NameBytes.display(name))")

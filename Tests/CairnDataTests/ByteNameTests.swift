@@ -73,13 +73,10 @@ import Testing
         #expect(restored == ByteTree.describe(f.source))
     }
 
-    @Test func anUnreadableFileIsLeftOutAndListedAndTheSnapshotIsSaved() throws {
-        // /proc/self/mem is a regular file whose first byte cannot be read (EIO), as root
-        // too; a chmod 000 file would be read by root.
-        guard FileManager.default.fileExists(atPath: "/proc/self/mem") else {
-            Issue.record("this test needs /proc (Linux)")
-            return
-        }
+    /// /proc/self/mem is a regular file whose first byte cannot be read (EIO), as root
+    /// too; a chmod 000 file would be read by root.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/self/mem"), "needs Linux's /proc/self/mem"))
+    func anUnreadableFileIsLeftOutAndListedAndTheSnapshotIsSaved() throws {
         let f = try RepositoryFixture()
         try f.populate()
         let repo = try f.repository()
@@ -115,13 +112,12 @@ import Testing
         #expect(b.seen == 14)
     }
 
-    @Test func anUnreadableFolderIsLeftOutWhenNotRoot() throws {
+    @Test(.enabled(if: geteuid() != 0, "root lists a chmod 000 folder anyway; the /proc/self/mem and vanishing tests cover root"))
+    func anUnreadableFolderIsLeftOutWhenNotRoot() throws {
         let f = try RepositoryFixture()
         try f.populate()
         chmod(f.source + "/docs/deep", 0o000)
         defer { chmod(f.source + "/docs/deep", 0o755) }
-        // Root reads a chmod 000 folder anyway; the /proc and vanish tests above cover it.
-        guard geteuid() != 0 else { return }
         let repo = try f.repository()
         let b = try repo.backup(BackupOptions(paths: [f.source], targets: f.targets))
         #expect(b.leftOut.map(\.path) == [f.source + "/docs/deep"])
