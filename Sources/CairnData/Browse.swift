@@ -74,15 +74,23 @@ public struct TreeChange: Sendable, Equatable {
         case metadata
     }
 
-    public var path: String
+    /// The path as stored: bytes, which need not be UTF-8.
+    public var pathBytes: [UInt8]
     public var kind: Kind
     /// For `.metadata` and `.changed`: which of "mode", "owner", "mtime" differ as well.
     public var metadata: [String]
 
-    public init(path: String, kind: Kind, metadata: [String]) {
-        self.path = path
+    /// The path to show a person, escaped as `TreeEntry.path` is.
+    public var path: String { NameBytes.display(pathBytes) }
+
+    public init(pathBytes: [UInt8], kind: Kind, metadata: [String]) {
+        self.pathBytes = pathBytes
         self.kind = kind
         self.metadata = metadata
+    }
+
+    public init(path: String, kind: Kind, metadata: [String]) {
+        self.init(pathBytes: Array(path.utf8), kind: kind, metadata: metadata)
     }
 }
 
@@ -90,13 +98,13 @@ public enum TreeDiff {
     /// Every path that differs between `old` and `new`, in path order. Content is compared
     /// by chunk ids, not by where the chunks are stored (a prune moves them).
     public static func compare(_ old: [TreeEntry], _ new: [TreeEntry]) -> [TreeChange] {
-        let before = Dictionary(old.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
-        let after = Dictionary(new.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let before = Dictionary(old.map { ($0.pathBytes, $0) }, uniquingKeysWith: { a, _ in a })
+        let after = Dictionary(new.map { ($0.pathBytes, $0) }, uniquingKeysWith: { a, _ in a })
         var changes: [TreeChange] = []
-        for path in before.keys where after[path] == nil { changes.append(TreeChange(path: path, kind: .removed, metadata: [])) }
+        for path in before.keys where after[path] == nil { changes.append(TreeChange(pathBytes: path, kind: .removed, metadata: [])) }
         for (path, b) in after {
             guard let a = before[path] else {
-                changes.append(TreeChange(path: path, kind: .added, metadata: []))
+                changes.append(TreeChange(pathBytes: path, kind: .added, metadata: []))
                 continue
             }
             var meta: [String] = []
@@ -104,13 +112,13 @@ public enum TreeDiff {
             if a.owner != b.owner { meta.append("owner") }
             if a.mtimeSeconds != b.mtimeSeconds || a.mtimeNanoseconds != b.mtimeNanoseconds { meta.append("mtime") }
             if a.kind != b.kind {
-                changes.append(TreeChange(path: path, kind: .type, metadata: meta))
-            } else if a.size != b.size || a.linkTarget != b.linkTarget || !a.chunks.map(\.id).elementsEqual(b.chunks.map(\.id)) {
-                changes.append(TreeChange(path: path, kind: .changed, metadata: meta))
+                changes.append(TreeChange(pathBytes: path, kind: .type, metadata: meta))
+            } else if a.size != b.size || a.linkTargetBytes != b.linkTargetBytes || !a.chunks.map(\.id).elementsEqual(b.chunks.map(\.id)) {
+                changes.append(TreeChange(pathBytes: path, kind: .changed, metadata: meta))
             } else if !meta.isEmpty {
-                changes.append(TreeChange(path: path, kind: .metadata, metadata: meta))
+                changes.append(TreeChange(pathBytes: path, kind: .metadata, metadata: meta))
             }
         }
-        return changes.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        return changes.sorted { $0.pathBytes.lexicographicallyPrecedes($1.pathBytes) }
     }
 }

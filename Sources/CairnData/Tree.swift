@@ -42,6 +42,9 @@ public struct TreeEntry: Sendable, Equatable {
         set { pathBytes = Array(newValue.utf8) }
     }
 
+    /// Stored bytes as text for a person, escaped as `path` is.
+    public static func display(_ bytes: [UInt8]) -> String { NameBytes.display(bytes) }
+
     /// The link target to show a person, escaped like `path`.
     public var linkTarget: String {
         get { NameBytes.display(linkTargetBytes) }

@@ -4,19 +4,34 @@ import Foundation
 
 /// How a stored path is shown on a terminal: with its leading '/', and every byte that
 /// could move the cursor or end the line (control characters, backslash) escaped as
-/// `\xNN`, so a hostile file name cannot forge output. The one place names are printed.
+/// `\xNN`, so a hostile file name cannot forge output; so is every byte that is not part
+/// of valid UTF-8 (names are bytes). The one place names are printed.
 enum DisplayName {
-    static func path(_ stored: String) -> String {
+    static func path(_ stored: [UInt8]) -> String {
         var out = "/"
-        for scalar in stored.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7f || scalar == "\\" || (0x80..<0xa0).contains(scalar.value) {
-                out += scalar.value < 0x100 ? String(format: "\\x%02x", scalar.value) : String(format: "\\u{%x}", scalar.value)
-            } else {
-                out.unicodeScalars.append(scalar)
+        var parser = Unicode.UTF8.ForwardParser()
+        var bytes = stored.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &bytes) {
+            case .valid(let encoded):
+                offset += encoded.count
+                let scalar = Unicode.UTF8.decode(encoded)
+                if scalar.value < 0x20 || scalar.value == 0x7f || scalar == "\\" || (0x80..<0xa0).contains(scalar.value) {
+                    out += scalar.value < 0x100 ? String(format: "\\x%02x", scalar.value) : String(format: "\\u{%x}", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            case .error(let length):
+                for b in stored[offset..<(offset + length)] { out += String(format: "\\x%02x", b) }
+                offset += length
+            case .emptyInput:
+                return out
             }
         }
-        return out
     }
+
+    static func path(_ stored: String) -> String { path(Array(stored.utf8)) }
 }
 
 /// One tree entry as `ls --json` and `find --json` give it.
@@ -81,8 +96,8 @@ enum EntryText {
     static func long(_ e: TreeEntry) -> String {
         let owner = e.owner.map { "\($0.uid)/\($0.gid)" } ?? "-"
         let size = e.kind == .file ? String(e.size) : "0"
-        var line = "\(mode(e)) \(owner.leftPad(11)) \(size.leftPad(12)) \(Format.localTime(e.mtimeSeconds)) \(DisplayName.path(e.path))"
-        if e.kind == .symlink { line += " -> " + DisplayName.path(e.linkTarget).dropFirst() }
+        var line = "\(mode(e)) \(owner.leftPad(11)) \(size.leftPad(12)) \(Format.localTime(e.mtimeSeconds)) \(DisplayName.path(e.pathBytes))"
+        if e.kind == .symlink { line += " -> " + DisplayName.path(e.linkTargetBytes).dropFirst() }
         return line
     }
 }
@@ -131,7 +146,7 @@ struct Ls: ParsableCommand {
             try Terminal.printJSON(Listing(snapshot: snap.id, entries: entries.map(EntryJSON.init)))
             return
         }
-        for e in entries { print(long ? EntryText.long(e) : DisplayName.path(e.path)) }
+        for e in entries { print(long ? EntryText.long(e) : DisplayName.path(e.pathBytes)) }
     }
 }
 
@@ -167,9 +182,13 @@ struct Find: ParsableCommand {
     }
 
     struct Match: Encodable {
+        /// As stored; shown through `DisplayName`.
+        let bytes: [UInt8]
         let path: String
         let type: String
         let snapshots: [String]
+
+        enum CodingKeys: String, CodingKey { case path, type, snapshots }
     }
 
     func run() throws {
@@ -181,14 +200,17 @@ struct Find: ParsableCommand {
             let snaps = snapshot.isEmpty ? browser.root.snapshots
                 : try snapshot.map { (s) throws(DataError) in try browser.select(s) }
             // Path → (type, snapshots holding it), in the order snapshots were made.
-            var found: [String: (TreeEntry.Kind, [String])] = [:]
+            var found: [[UInt8]: (TreeEntry.Kind, [String])] = [:]
             for s in snaps {
                 for e in try browser.tree(s) where matcher.matches(path: "/" + e.path, name: String(e.name)) {
-                    found[e.path, default: (e.kind, [])].1.append(s.id)
+                    found[e.pathBytes, default: (e.kind, [])].1.append(s.id)
                 }
             }
-            let sorted = found.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            return (sorted.map { Match(path: $0, type: EntryText.type(found[$0]!.0), snapshots: found[$0]!.1) }, snaps.count)
+            let sorted = found.keys.sorted { $0.lexicographicallyPrecedes($1) }
+            return (sorted.map {
+                Match(bytes: $0, path: TreeEntry.display($0),
+                      type: EntryText.type(found[$0]!.0), snapshots: found[$0]!.1)
+            }, snaps.count)
         }
         if json {
             struct Found: Encodable {
@@ -201,11 +223,11 @@ struct Find: ParsableCommand {
                 }
             }
             try Terminal.printJSON(Found(pattern: pattern, snapshotsSearched: searched,
-                                         matches: matches.map { Match(path: "/" + $0.path, type: $0.type, snapshots: $0.snapshots) }))
+                                         matches: matches.map { Match(bytes: $0.bytes, path: "/" + $0.path, type: $0.type, snapshots: $0.snapshots) }))
             return
         }
         for m in matches {
-            print("\(DisplayName.path(m.path))  (\(m.type); in \(m.snapshots.count) snapshot\(m.snapshots.count == 1 ? "" : "s"): \(m.snapshots.joined(separator: " ")))")
+            print("\(DisplayName.path(m.bytes))  (\(m.type); in \(m.snapshots.count) snapshot\(m.snapshots.count == 1 ? "" : "s"): \(m.snapshots.joined(separator: " ")))")
         }
         print("\(matches.count) match\(matches.count == 1 ? "" : "es") in \(searched) snapshot\(searched == 1 ? "" : "s")")
     }
@@ -282,7 +304,7 @@ struct Diff: ParsableCommand {
             case .metadata: "U"
             }
             let extra = c.kind == .metadata ? "  (\(c.metadata.joined(separator: ", ")))" : ""
-            print("\(mark)    \(DisplayName.path(c.path))\(extra)")
+            print("\(mark)    \(DisplayName.path(c.pathBytes))\(extra)")
         }
         print("\(counts[.added] ?? 0) added, \(counts[.removed] ?? 0) removed, \(counts[.changed] ?? 0) changed, \(counts[.type] ?? 0) changed type, \(counts[.metadata] ?? 0) metadata only")
     }
