@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 
 /// What happens at a simulated instant.

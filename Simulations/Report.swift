@@ -1,3 +1,4 @@
+import CairnWire
 import Foundation
 
 /// Text and files a run produces.

@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import Foundation
 
@@ -163,8 +164,8 @@ public struct Scenario: Sendable {
             guard total <= 0.5 else { throw ScenarioError(path: "$.adversaries", message: "fractions add up to \(total), at most 0.5") }
         }
         if var p = try r.object("protocol") {
-            s.k = try p.int("k", in: 1...Limits.shardsPerPackMax) ?? s.k
-            s.n = try p.int("n", in: 1...Limits.shardsPerPackMax) ?? s.n
+            s.k = try p.int("k", in: 1...ProtocolLimits.shardsPerPackMax) ?? s.k
+            s.n = try p.int("n", in: 1...ProtocolLimits.shardsPerPackMax) ?? s.n
             guard s.k < s.n else { throw ScenarioError(path: "$.protocol.n", message: "n (\(s.n)) must exceed k (\(s.k))") }
             s.segmentsPerShard = try p.int("segments_per_shard", in: 1...4096) ?? s.segmentsPerShard
             s.challengeIntervalHours = try p.number("challenge_interval_hours", in: 0.1...8760) ?? s.challengeIntervalHours
@@ -172,7 +173,7 @@ public struct Scenario: Sendable {
             s.uptimeWindowHours = try p.number("uptime_window_hours", in: 1...8760) ?? s.uptimeWindowHours
             s.uptimeThreshold = try p.number("uptime_threshold", in: 0...1) ?? s.uptimeThreshold
             s.graceDays = try p.number("grace_days", in: 0...365) ?? s.graceDays
-            s.repairTrigger = try p.int("repair_trigger", in: 1...Limits.shardsPerPackMax)
+            s.repairTrigger = try p.int("repair_trigger", in: 1...ProtocolLimits.shardsPerPackMax)
             if let t = s.repairTrigger, t <= s.k || t > s.n {
                 throw ScenarioError(path: "$.protocol.repair_trigger", message: "\(t) must be in k+1...n (\(s.k + 1)...\(s.n))")
             }
@@ -192,9 +193,9 @@ public struct Scenario: Sendable {
             throw ScenarioError(path: "$.nodes", message: "\(s.nodes) nodes cannot place n = \(s.n) shards of a pack on different nodes other than its owner: give at least \(s.n + 1) nodes, or a smaller n")
         }
         let slots = s.uptimeWindowHours * 60 / s.heartbeatMinutes
-        guard slots >= 1, slots <= Double(Limits.uptimeSlotsMax) else {
+        guard slots >= 1, slots <= Double(ProtocolLimits.uptimeSlotsMax) else {
             throw ScenarioError(path: "$.protocol.uptime_window_hours",
-                                message: "window / heartbeat gives \(Int(slots)) slots, must be 1...\(Limits.uptimeSlotsMax)")
+                                message: "window / heartbeat gives \(Int(slots)) slots, must be 1...\(ProtocolLimits.uptimeSlotsMax)")
         }
         if var e = try r.object("expect") {
             s.expect.packsLostMax = try e.int("packs_lost_max", in: 0...Int(Int32.max))

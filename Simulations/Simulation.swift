@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import CairnCrypto
 
@@ -273,8 +274,8 @@ public final class Simulation {
                                 reciprocityRatio: s.reciprocityRatio, signer: Self.signer(ed25519: s.ed25519, rng: &keyRng),
                                 verifier: verifier, coordinatorKey: coordinatorKey, rng: root.split(UInt64(i)))
             let packs = max(1, Int((backup / Double(packNominal)).rounded(.up)))
-            for _ in 0..<min(packs, Limits.packsPerNodeMax) {
-                let pack = PackID(UInt64(packOwner.count))
+            for _ in 0..<min(packs, ProtocolLimits.packsPerNodeMax) {
+                let pack = PackID(serial: UInt64(packOwner.count))
                 packOwner.append(UInt32(i))
                 disks.addPack(pack)
                 packBytes.append(packNominal)
@@ -803,7 +804,7 @@ public final class Simulation {
     func observe(_ node: Int?, _ note: Note) {
         switch note {
         case .packLost(let pack):
-            let p = Int(pack.raw)
+            let p = Int(pack.serial)
             if !reportedLost[p] {
                 reportedLost[p] = true
                 let h = healthy(p)
@@ -967,7 +968,7 @@ public final class Simulation {
             if h < scenario.n { belowN += 1 }
             if h < trigger, debugLost {
                 let o = Int(packOwner[p])
-                let pack = cores[o].packs.first { $0.id.raw == UInt64(p) }!
+                let pack = cores[o].packs.first { $0.id.serial == UInt64(p) }!
                 debugLines.append("owner budget=\(cores[o].book.placementBudget) placed=\(cores[o].book.placedBytes) owned=\(cores[o].book.owned.count) standing=\(String(describing: coordinator.entry(NodeID(UInt32(o)))?.reputation.standing)) adv=\(String(describing: adversary[o]))")
                 debugLines.append("pack\(p) owner\(o) online=\(online[o]) lost=\(pack.lost) local=\(pack.localCopy) fetched=\(pack.fetchedMask) requests=\(pack.fetchRequests) deadline=\(String(describing: pack.fetchDeadline)) repairing=\(pack.repairing) copies=\(disks.copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")" })")
                 for slot in pack.slots {

@@ -1,3 +1,4 @@
+import CairnWire
 /// The timers a node or coordinator keeps; setting one replaces the previous deadline.
 public enum TimerKind: UInt8, Sendable, CaseIterable {
     case heartbeat = 0, challenge, repair, expiry, uptimeSlot

@@ -1,3 +1,4 @@
+import CairnWire
 internal import CairnCrypto
 
 /// Owner side of challenges: which are outstanding, and the verdict on each answer.
@@ -37,7 +38,7 @@ public struct ChallengeScheduler: Sendable {
         let id = nextID
         nextID += 1
         let segment = UInt32(rng.bounded(UInt64(segments)))
-        if outstanding.count >= Limits.outstandingChallengesMax, let oldest = outstanding.keys.min() {
+        if outstanding.count >= ProtocolLimits.outstandingChallengesMax, let oldest = outstanding.keys.min() {
             outstanding[oldest] = nil
         }
         outstanding[id] = Outstanding(contract: contract, holder: holder, shard: shard, segment: segment,

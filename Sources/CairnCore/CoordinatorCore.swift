@@ -1,3 +1,4 @@
+import CairnWire
 /// Coordinator protocol parameters.
 public struct CoordinatorParams: Sendable {
     public var uptimeSlot: Interval
@@ -223,7 +224,7 @@ public struct CoordinatorCore: Sendable {
     private func locations(request: UInt64, owner: NodeID, start: UInt32) -> Message {
         let packs = packsByOwner[owner] ?? []
         let from = min(Int(start), packs.count)
-        let page = packs[from..<min(packs.count, from + Limits.locationsPerReplyMax)].compactMap { pack in
+        let page = packs[from..<min(packs.count, from + ProtocolLimits.locationsPerReplyMax)].compactMap { pack in
             rootRecords[pack].map { PackLocation(pack: pack, shardBytes: $0.shardBytes, holders: $0.holders, roots: $0.roots) }
         }
         return .recordReply(request: request, start: UInt32(from), total: UInt32(packs.count), packs: page)

@@ -1,3 +1,4 @@
+import CairnWire
 /// Carries messages between nodes. Production: authenticated UDP/TCP sessions through
 /// SwiftNIO; simulation: the simulated network.
 public protocol Transport: Sendable {

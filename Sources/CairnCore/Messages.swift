@@ -1,3 +1,4 @@
+import CairnWire
 internal import CairnCrypto
 
 /// What an owner and a holder agree on. Both sign `signingBytes`.
@@ -39,7 +40,7 @@ public struct ContractTerms: Hashable, Sendable {
         w.u64(id.raw)
         w.u32(owner.raw)
         w.u32(holder.raw)
-        w.u64(shard.pack.raw)
+        shard.pack.write(into: &w)
         w.u8(shard.index)
         w.u64(bytes)
         w.i64(start.milliseconds)
@@ -47,16 +48,16 @@ public struct ContractTerms: Hashable, Sendable {
         w.i64(grace.milliseconds)
     }
 
-    static func decode(from r: inout ByteReader) throws(WireError) -> ContractTerms {
+    static func decode(from r: inout ByteReader) throws(DecodeError) -> ContractTerms {
         let at = r.offset
         let t = ContractTerms(
             id: ContractID(try r.u64()), owner: NodeID(try r.u32()), holder: NodeID(try r.u32()),
-            shard: ShardID(pack: PackID(try r.u64()), index: try r.u8()), bytes: try r.u64(),
+            shard: ShardID(pack: try PackID(reading: &r), index: try r.u8()), bytes: try r.u64(),
             start: Instant(milliseconds: try r.i64()), term: Interval(milliseconds: try r.i64()),
             grace: Interval(milliseconds: try r.i64()))
         guard t.term.milliseconds > 0, t.grace.milliseconds >= 0, t.owner != t.holder,
-              Int(t.shard.index) < Limits.shardsPerPackMax
-        else { throw WireError(.badValue, "contract terms out of range", offset: at) }
+              Int(t.shard.index) < ProtocolLimits.shardsPerPackMax
+        else { throw DecodeError(.badValue, "contract terms out of range", offset: at) }
         return t
     }
 }
@@ -123,7 +124,7 @@ public struct UptimeEntry: Hashable, Sendable {
     }
 }
 
-/// Every message of the node protocol. Typed, versioned (`Limits.wireVersion`), bounded in
+/// Every message of the node protocol. Typed, versioned (`ProtocolLimits.wireVersion`), bounded in
 /// size; `encode()` and `Message.decode(_:)` are the bytes the real transport carries.
 /// Shard payloads (`storeShard`, `fetchReply`) travel as a stream after the message; only
 /// their length is in it.
@@ -189,7 +190,7 @@ public enum Message: Hashable, Sendable {
     /// restorer → coordinator: where are `owner`'s packs? (the page starting at `start`).
     case recordQuery(request: UInt64, owner: NodeID, start: UInt32)
     /// coordinator → restorer: packs `start..<start + packs.count` of `total`, in the order
-    /// their records first arrived (at most `Limits.locationsPerReplyMax`).
+    /// their records first arrived (at most `ProtocolLimits.locationsPerReplyMax`).
     indirect case recordReply(request: UInt64, start: UInt32, total: UInt32, packs: [PackLocation])
 
     /// The wire type byte.
@@ -242,7 +243,7 @@ public enum Message: Hashable, Sendable {
         case let .join(offered, speed, publicKey, fresh):
             body.u64(offered)
             body.u32(speed)
-            body.blob(publicKey, max: Limits.publicKeyBytesMax)
+            body.blob(publicKey, max: ProtocolLimits.publicKeyBytesMax)
             body.bool(fresh)
         case let .heartbeat(used):
             body.u64(used)
@@ -250,29 +251,29 @@ public enum Message: Hashable, Sendable {
             body.u8(level)
         case let .matchRequest(request, pack, shardBytes, count, speed, exclude):
             body.u64(request)
-            body.u64(pack.raw)
+            pack.write(into: &body)
             body.u64(shardBytes)
             body.u8(count)
             body.u32(speed)
             Self.nodes(exclude, into: &body)
         case let .matchReply(request, pack, candidates):
             body.u64(request)
-            body.u64(pack.raw)
-            precondition(candidates.count <= Limits.nodesPerMessageMax, "matchReply of \(candidates.count)")
+            pack.write(into: &body)
+            precondition(candidates.count <= ProtocolLimits.nodesPerMessageMax, "matchReply of \(candidates.count)")
             body.u16(UInt16(candidates.count))
             for c in candidates {
                 body.u32(c.node.raw)
-                body.blob(c.publicKey, max: Limits.publicKeyBytesMax)
+                body.blob(c.publicKey, max: ProtocolLimits.publicKeyBytesMax)
             }
         case let .propose(terms, ownerKey, ownerSignature, mandate):
             terms.encode(into: &body)
-            body.blob(ownerKey, max: Limits.publicKeyBytesMax)
-            body.blob(ownerSignature, max: Limits.signatureBytesMax)
+            body.blob(ownerKey, max: ProtocolLimits.publicKeyBytesMax)
+            body.blob(ownerSignature, max: ProtocolLimits.signatureBytesMax)
             body.bool(mandate != nil)
             mandate?.encode(into: &body)
         case let .accept(contract, holderSignature):
             body.u64(contract.raw)
-            body.blob(holderSignature, max: Limits.signatureBytesMax)
+            body.blob(holderSignature, max: ProtocolLimits.signatureBytesMax)
         case let .reject(contract, reason):
             body.u64(contract.raw)
             body.u8(reason)
@@ -290,8 +291,8 @@ public enum Message: Hashable, Sendable {
             body.u32(segment)
         case let .challengeReply(id, segment, proof):
             body.u64(id)
-            body.blob(segment, max: Limits.segmentBytesMax)
-            precondition(proof.count <= Limits.proofDepthMax, "proof depth \(proof.count)")
+            body.blob(segment, max: Int(PackGeometry.segmentBytesMax))
+            precondition(proof.count <= PackGeometry.proofDepthMax, "proof depth \(proof.count)")
             body.u8(UInt8(proof.count))
             for p in proof { body.blob(p, max: MerkleTree.hashLength) }
         case let .challengeMissing(id):
@@ -314,7 +315,7 @@ public enum Message: Hashable, Sendable {
             Self.nodes(nodes, into: &body)
         case let .uptimeReply(request, entries):
             body.u64(request)
-            precondition(entries.count <= Limits.nodesPerMessageMax, "uptimeReply of \(entries.count)")
+            precondition(entries.count <= ProtocolLimits.nodesPerMessageMax, "uptimeReply of \(entries.count)")
             body.u16(UInt16(entries.count))
             for e in entries {
                 body.u32(e.node.raw)
@@ -328,24 +329,24 @@ public enum Message: Hashable, Sendable {
         case let .rootRecord(pack, shardBytes, holders, roots):
             Self.location(PackLocation(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots), into: &body)
         case let .repairOrder(pack, owner, shardBytes, k, sources, targets):
-            body.u64(pack.raw)
+            pack.write(into: &body)
             body.u32(owner.raw)
             body.u64(shardBytes)
             body.u8(k)
             Self.nodes(sources, into: &body)
-            precondition(targets.count <= Limits.shardsPerPackMax, "\(targets.count) repair targets")
+            precondition(targets.count <= ProtocolLimits.shardsPerPackMax, "\(targets.count) repair targets")
             body.u8(UInt8(targets.count))
             for t in targets {
                 body.u8(t.slot)
                 body.u32(t.node.raw)
-                body.blob(t.publicKey, max: Limits.publicKeyBytesMax)
+                body.blob(t.publicKey, max: ProtocolLimits.publicKeyBytesMax)
                 body.blob(t.root, max: MerkleTree.hashLength)
                 t.mandate.encode(into: &body)
             }
         case let .repairDone(terms, ownerSignature, holderSignature), let .adopt(terms, ownerSignature, holderSignature):
             terms.encode(into: &body)
-            body.blob(ownerSignature, max: Limits.signatureBytesMax)
-            body.blob(holderSignature, max: Limits.signatureBytesMax)
+            body.blob(ownerSignature, max: ProtocolLimits.signatureBytesMax)
+            body.blob(holderSignature, max: ProtocolLimits.signatureBytesMax)
         case let .recordQuery(request, owner, start):
             body.u64(request)
             body.u32(owner.raw)
@@ -354,27 +355,27 @@ public enum Message: Hashable, Sendable {
             body.u64(request)
             body.u32(start)
             body.u32(total)
-            precondition(packs.count <= Limits.locationsPerReplyMax, "record reply of \(packs.count) packs")
+            precondition(packs.count <= ProtocolLimits.locationsPerReplyMax, "record reply of \(packs.count) packs")
             body.u8(UInt8(packs.count))
             for p in packs { Self.location(p, into: &body) }
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
-        out.u8(Limits.wireVersion)
+        out.u8(ProtocolLimits.wireVersion)
         out.u8(typeByte)
         out.u32(UInt32(body.bytes.count))
         out.raw(body.bytes)
-        precondition(out.bytes.count <= Limits.messageBytesMax, "message of \(out.bytes.count) bytes")
+        precondition(out.bytes.count <= ProtocolLimits.messageBytesMax, "message of \(out.bytes.count) bytes")
         return out.bytes
     }
 
     private static func nodes(_ nodes: [NodeID], into w: inout ByteWriter) {
-        precondition(nodes.count <= Limits.nodesPerMessageMax, "\(nodes.count) nodes in one message")
+        precondition(nodes.count <= ProtocolLimits.nodesPerMessageMax, "\(nodes.count) nodes in one message")
         w.u16(UInt16(nodes.count))
         for n in nodes { w.u32(n.raw) }
     }
 
-    private static func nodes(from r: inout ByteReader) throws(WireError) -> [NodeID] {
-        let n = try r.count(max: Limits.nodesPerMessageMax, minElementBytes: 4)
+    private static func nodes(from r: inout ByteReader) throws(DecodeError) -> [NodeID] {
+        let n = try r.shortCount(max: ProtocolLimits.nodesPerMessageMax, minElementBytes: 4)
         var out = [NodeID]()
         out.reserveCapacity(n)
         for _ in 0..<n { out.append(NodeID(try r.u32())) }
@@ -383,68 +384,68 @@ public enum Message: Hashable, Sendable {
 
     /// A pack's holders and roots: the body of a root record, and each entry of a record reply.
     private static func location(_ l: PackLocation, into w: inout ByteWriter) {
-        precondition(l.holders.count <= Limits.shardsPerPackMax && l.roots.count == l.holders.count,
+        precondition(l.holders.count <= ProtocolLimits.shardsPerPackMax && l.roots.count == l.holders.count,
                      "pack location of \(l.holders.count) slots, \(l.roots.count) roots")
-        w.u64(l.pack.raw)
+        l.pack.write(into: &w)
         w.u64(l.shardBytes)
         nodes(l.holders, into: &w)
         for root in l.roots { w.blob(root, max: MerkleTree.hashLength) }
     }
 
-    private static func location(from r: inout ByteReader) throws(WireError) -> PackLocation {
-        let pack = PackID(try r.u64())
+    private static func location(from r: inout ByteReader) throws(DecodeError) -> PackLocation {
+        let pack = try PackID(reading: &r)
         let shardBytes = try r.u64()
         let at = r.offset
         let holders = try nodes(from: &r)
-        guard holders.count <= Limits.shardsPerPackMax else {
-            throw WireError(.badValue, "pack of \(holders.count) slots", offset: at)
+        guard holders.count <= ProtocolLimits.shardsPerPackMax else {
+            throw DecodeError(.badValue, "pack of \(holders.count) slots", offset: at)
         }
         var roots = [[UInt8]]()
         roots.reserveCapacity(holders.count)
         for _ in holders {
             let rootAt = r.offset
             let root = try r.blob(max: MerkleTree.hashLength)
-            guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
+            guard root.count == MerkleTree.hashLength else { throw DecodeError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
             roots.append(root)
         }
         return PackLocation(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots)
     }
 
     private static func shard(_ s: ShardID, into w: inout ByteWriter) {
-        w.u64(s.pack.raw)
+        s.pack.write(into: &w)
         w.u8(s.index)
     }
 
-    private static func shard(from r: inout ByteReader) throws(WireError) -> ShardID {
-        let pack = PackID(try r.u64())
+    private static func shard(from r: inout ByteReader) throws(DecodeError) -> ShardID {
+        let pack = try PackID(reading: &r)
         let at = r.offset
         let index = try r.u8()
-        guard Int(index) < Limits.shardsPerPackMax else {
-            throw WireError(.badValue, "shard index \(index)", offset: at)
+        guard Int(index) < ProtocolLimits.shardsPerPackMax else {
+            throw DecodeError(.badValue, "shard index \(index)", offset: at)
         }
         return ShardID(pack: pack, index: index)
     }
 
     /// Decodes one message; throws on anything malformed, oversized or left over.
-    public static func decode(_ bytes: [UInt8]) throws(WireError) -> Message {
-        guard bytes.count <= Limits.messageBytesMax else {
-            throw WireError(.tooLarge, "message of \(bytes.count) bytes, at most \(Limits.messageBytesMax)", offset: 0)
+    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> Message {
+        guard bytes.count <= ProtocolLimits.messageBytesMax else {
+            throw DecodeError(.tooLarge, "message of \(bytes.count) bytes, at most \(ProtocolLimits.messageBytesMax)", offset: 0)
         }
         var r = ByteReader(bytes)
         let version = try r.u8()
-        guard version == Limits.wireVersion else {
-            throw WireError(.badVersion, "wire version \(version), this node speaks \(Limits.wireVersion)", offset: 0)
+        guard version == ProtocolLimits.wireVersion else {
+            throw DecodeError(.badVersion, "wire version \(version), this node speaks \(ProtocolLimits.wireVersion)", offset: 0)
         }
         let type = try r.u8()
         let length = Int(try r.u32())
         guard length == r.remaining else {
-            throw WireError(length > r.remaining ? .truncated : .trailingBytes,
+            throw DecodeError(length > r.remaining ? .truncated : .trailingBytes,
                             "body length \(length), \(r.remaining) bytes present", offset: 2)
         }
         let message: Message
         switch type {
         case 1:
-            message = .join(offered: try r.u64(), speed: try r.u32(), publicKey: try r.blob(max: Limits.publicKeyBytesMax),
+            message = .join(offered: try r.u64(), speed: try r.u32(), publicKey: try r.blob(max: ProtocolLimits.publicKeyBytesMax),
                             fresh: try r.bool())
         case 2:
             message = .heartbeat(used: try r.u64())
@@ -452,33 +453,33 @@ public enum Message: Hashable, Sendable {
             message = .warning(level: try r.u8())
         case 4:
             let request = try r.u64()
-            let pack = PackID(try r.u64())
+            let pack = try PackID(reading: &r)
             let shardBytes = try r.u64()
             let at = r.offset
             let count = try r.u8()
-            guard count > 0, Int(count) <= Limits.shardsPerPackMax else {
-                throw WireError(.badValue, "match count \(count)", offset: at)
+            guard count > 0, Int(count) <= ProtocolLimits.shardsPerPackMax else {
+                throw DecodeError(.badValue, "match count \(count)", offset: at)
             }
             message = .matchRequest(request: request, pack: pack, shardBytes: shardBytes, count: count,
                                     speed: try r.u32(), exclude: try nodes(from: &r))
         case 5:
             let request = try r.u64()
-            let pack = PackID(try r.u64())
-            let n = try r.count(max: Limits.nodesPerMessageMax, minElementBytes: 6)
+            let pack = try PackID(reading: &r)
+            let n = try r.shortCount(max: ProtocolLimits.nodesPerMessageMax, minElementBytes: 6)
             var candidates = [Candidate]()
             candidates.reserveCapacity(n)
             for _ in 0..<n {
-                candidates.append(Candidate(node: NodeID(try r.u32()), publicKey: try r.blob(max: Limits.publicKeyBytesMax)))
+                candidates.append(Candidate(node: NodeID(try r.u32()), publicKey: try r.blob(max: ProtocolLimits.publicKeyBytesMax)))
             }
             message = .matchReply(request: request, pack: pack, candidates: candidates)
         case 6:
             let terms = try ContractTerms.decode(from: &r)
-            let ownerKey = try r.blob(max: Limits.publicKeyBytesMax)
-            let ownerSignature = try r.blob(max: Limits.signatureBytesMax)
+            let ownerKey = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
+            let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
             let mandate = try r.bool() ? try RepairMandate.decode(from: &r) : nil
             message = .propose(terms: terms, ownerKey: ownerKey, ownerSignature: ownerSignature, mandate: mandate)
         case 7:
-            message = .accept(contract: ContractID(try r.u64()), holderSignature: try r.blob(max: Limits.signatureBytesMax))
+            message = .accept(contract: ContractID(try r.u64()), holderSignature: try r.blob(max: ProtocolLimits.signatureBytesMax))
         case 8:
             message = .reject(contract: ContractID(try r.u64()), reason: try r.u8())
         case 9:
@@ -487,11 +488,11 @@ public enum Message: Hashable, Sendable {
             let bytes = try r.u64()
             let at = r.offset
             let root = try r.blob(max: MerkleTree.hashLength)
-            guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: at) }
+            guard root.count == MerkleTree.hashLength else { throw DecodeError(.badValue, "root of \(root.count) bytes", offset: at) }
             let segAt = r.offset
             let segments = try r.u32()
-            guard segments > 0, Int(segments) <= Limits.segmentsPerShardMax else {
-                throw WireError(.badValue, "segment count \(segments)", offset: segAt)
+            guard segments > 0, Int(segments) <= Int(PackGeometry.segmentsMax) else {
+                throw DecodeError(.badValue, "segment count \(segments)", offset: segAt)
             }
             message = .storeShard(contract: contract, shard: shard, bytes: bytes, root: root, segments: segments)
         case 10:
@@ -500,11 +501,11 @@ public enum Message: Hashable, Sendable {
             message = .challenge(id: try r.u64(), shard: try shard(from: &r), segment: try r.u32())
         case 12:
             let id = try r.u64()
-            let segment = try r.blob(max: Limits.segmentBytesMax)
+            let segment = try r.blob(max: Int(PackGeometry.segmentBytesMax))
             let at = r.offset
             let depth = Int(try r.u8())
-            guard depth <= Limits.proofDepthMax, depth * 2 <= r.remaining else {
-                throw WireError(.badValue, "proof depth \(depth)", offset: at)
+            guard depth <= PackGeometry.proofDepthMax, depth * 2 <= r.remaining else {
+                throw DecodeError(.badValue, "proof depth \(depth)", offset: at)
             }
             var proof = [[UInt8]]()
             proof.reserveCapacity(depth)
@@ -524,14 +525,14 @@ public enum Message: Hashable, Sendable {
             message = .uptimeQuery(request: try r.u64(), nodes: try nodes(from: &r))
         case 19:
             let request = try r.u64()
-            let n = try r.count(max: Limits.nodesPerMessageMax, minElementBytes: 7)
+            let n = try r.shortCount(max: ProtocolLimits.nodesPerMessageMax, minElementBytes: 7)
             var entries = [UptimeEntry]()
             entries.reserveCapacity(n)
             for _ in 0..<n {
                 let node = NodeID(try r.u32())
                 let at = r.offset
                 let permille = try r.u16()
-                guard permille <= 1000 else { throw WireError(.badValue, "uptime \(permille)‰", offset: at) }
+                guard permille <= 1000 else { throw DecodeError(.badValue, "uptime \(permille)‰", offset: at) }
                 entries.append(UptimeEntry(node: node, permille: permille, excluded: try r.bool()))
             }
             message = .uptimeReply(request: request, entries: entries)
@@ -539,42 +540,42 @@ public enum Message: Hashable, Sendable {
             let holder = NodeID(try r.u32())
             let at = r.offset
             let raw = try r.u8()
-            guard let fault = FaultKind(rawValue: raw) else { throw WireError(.badValue, "fault kind \(raw)", offset: at) }
+            guard let fault = FaultKind(rawValue: raw) else { throw DecodeError(.badValue, "fault kind \(raw)", offset: at) }
             message = .report(holder: holder, fault: fault, since: Instant(milliseconds: try r.i64()))
         case 21:
             let l = try location(from: &r)
             message = .rootRecord(pack: l.pack, shardBytes: l.shardBytes, holders: l.holders, roots: l.roots)
         case 22:
-            let pack = PackID(try r.u64())
+            let pack = try PackID(reading: &r)
             let owner = NodeID(try r.u32())
             let shardBytes = try r.u64()
             let kAt = r.offset
             let k = try r.u8()
             let sources = try nodes(from: &r)
-            guard k > 0, Int(k) <= sources.count, sources.count <= Limits.shardsPerPackMax else {
-                throw WireError(.badValue, "repair order k=\(k) of \(sources.count) slots", offset: kAt)
+            guard k > 0, Int(k) <= sources.count, sources.count <= ProtocolLimits.shardsPerPackMax else {
+                throw DecodeError(.badValue, "repair order k=\(k) of \(sources.count) slots", offset: kAt)
             }
             let at = r.offset
             let n = Int(try r.u8())
-            guard n <= sources.count, n * 19 <= r.remaining else { throw WireError(.badValue, "\(n) repair targets", offset: at) }
+            guard n <= sources.count, n * 19 <= r.remaining else { throw DecodeError(.badValue, "\(n) repair targets", offset: at) }
             var targets = [RepairTarget]()
             for _ in 0..<n {
                 let slotAt = r.offset
                 let slot = try r.u8()
-                guard Int(slot) < sources.count else { throw WireError(.badValue, "target slot \(slot)", offset: slotAt) }
+                guard Int(slot) < sources.count else { throw DecodeError(.badValue, "target slot \(slot)", offset: slotAt) }
                 let node = NodeID(try r.u32())
-                let key = try r.blob(max: Limits.publicKeyBytesMax)
+                let key = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
                 let rootAt = r.offset
                 let root = try r.blob(max: MerkleTree.hashLength)
-                guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
+                guard root.count == MerkleTree.hashLength else { throw DecodeError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
                 targets.append(RepairTarget(slot: slot, node: node, publicKey: key, root: root,
                                             mandate: try RepairMandate.decode(from: &r)))
             }
             message = .repairOrder(pack: pack, owner: owner, shardBytes: shardBytes, k: k, sources: sources, targets: targets)
         case 23, 24:
             let terms = try ContractTerms.decode(from: &r)
-            let ownerSignature = try r.blob(max: Limits.signatureBytesMax)
-            let holderSignature = try r.blob(max: Limits.signatureBytesMax)
+            let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
+            let holderSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
             message = type == 23 ? .repairDone(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
                 : .adopt(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
         case 25:
@@ -585,17 +586,17 @@ public enum Message: Hashable, Sendable {
             let total = try r.u32()
             let at = r.offset
             let n = Int(try r.u8())
-            guard n <= Limits.locationsPerReplyMax, UInt64(start) + UInt64(n) <= UInt64(total) else {
-                throw WireError(.badValue, "\(n) pack locations from \(start) of \(total)", offset: at)
+            guard n <= ProtocolLimits.locationsPerReplyMax, UInt64(start) + UInt64(n) <= UInt64(total) else {
+                throw DecodeError(.badValue, "\(n) pack locations from \(start) of \(total)", offset: at)
             }
             var packs = [PackLocation]()
             for _ in 0..<n { packs.append(try location(from: &r)) }
             message = .recordReply(request: request, start: start, total: total, packs: packs)
         default:
-            throw WireError(.unknownType, "message type \(type)", offset: 1)
+            throw DecodeError(.unknownType, "message type \(type)", offset: 1)
         }
         guard r.remaining == 0 else {
-            throw WireError(.trailingBytes, "\(r.remaining) bytes after the message", offset: r.offset)
+            throw DecodeError(.trailingBytes, "\(r.remaining) bytes after the message", offset: r.offset)
         }
         return message
     }

@@ -1,3 +1,4 @@
+import CairnWire
 /// A node's protocol parameters (from the network's configuration).
 public struct NodeParams: Sendable {
     public var k: Int
@@ -22,7 +23,7 @@ public struct NodeParams: Sendable {
                 grace: Interval = .days(7), uptimeThresholdPermille: UInt16 = 850, repairTrigger: Int? = nil,
                 fetchMissesMax: Int = 2)
     {
-        precondition(k > 0 && k <= n && n <= Limits.shardsPerPackMax, "k=\(k) n=\(n)")
+        precondition(k > 0 && k <= n && n <= ProtocolLimits.shardsPerPackMax, "k=\(k) n=\(n)")
         self.k = k
         self.n = n
         self.segmentsPerShard = segmentsPerShard
@@ -181,7 +182,7 @@ public struct NodeCore: Sendable {
     /// Adds a pack this node has just made (roots of its n shards).
     public mutating func addPack(_ id: PackID, shardBytes: UInt64, roots: [[UInt8]]) {
         precondition(roots.count == params.n, "pack \(id) with \(roots.count) roots, n=\(params.n)")
-        precondition(packIndex[id] == nil && packs.count < Limits.packsPerNodeMax, "pack \(id) added twice or too many")
+        precondition(packIndex[id] == nil && packs.count < ProtocolLimits.packsPerNodeMax, "pack \(id) added twice or too many")
         packIndex[id] = packs.count
         packs.append(OwnedPack(id: id, shardBytes: shardBytes, roots: roots,
                                slots: Array(repeating: OwnedSlot(), count: params.n)))
@@ -286,7 +287,7 @@ public struct NodeCore: Sendable {
             holders.sort()
             var unique = [NodeID]()
             for h in holders where unique.last != h { unique.append(h) }
-            if unique.count > Limits.nodesPerMessageMax { unique.removeLast(unique.count - Limits.nodesPerMessageMax) }
+            if unique.count > ProtocolLimits.nodesPerMessageMax { unique.removeLast(unique.count - ProtocolLimits.nodesPerMessageMax) }
             let request = nextRequest
             nextRequest += 1
             actions.append(.send(to: .coordinator, .uptimeQuery(request: request, nodes: unique)))
@@ -360,7 +361,7 @@ public struct NodeCore: Sendable {
         _ = book.release(ownedID: contract, now: now)
         book.drop(ownedID: contract)
         slotOfContract[contract] = nil
-        releasing[contract] = (holder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, Limits.releaseRetriesMax)
+        releasing[contract] = (holder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, ProtocolLimits.releaseRetriesMax)
         actions.append(.send(to: holder, .release(contract: contract, at: releasedAt)))
         packs[p].recentHolders.append(holder)
         clearPending(pack: p, slot: s)
@@ -383,7 +384,7 @@ public struct NodeCore: Sendable {
             book.drop(ownedID: old)
         }
         slotOfContract[old] = nil
-        releasing[old] = (oldHolder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, Limits.releaseRetriesMax)
+        releasing[old] = (oldHolder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, ProtocolLimits.releaseRetriesMax)
         packs[p].recentHolders.append(oldHolder)
         actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
     }

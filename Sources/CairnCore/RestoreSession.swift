@@ -1,3 +1,4 @@
+import CairnWire
 /// A restore as a person runs it after losing their disk: with nothing but the owner's
 /// identity, ask the coordinator where the owner's packs are, then fetch any k shards of
 /// every pack from their holders — retrying other holders when one does not answer or
@@ -96,7 +97,7 @@ public struct RestoreSession: Sendable {
             self.total = total
             received += UInt32(locations.count)
             for location in locations
-            where location.holders.count == location.roots.count && location.holders.count <= Limits.shardsPerPackMax {
+            where location.holders.count == location.roots.count && location.holders.count <= ProtocolLimits.shardsPerPackMax {
                 packs.append(PackState(location: location))
                 fetchMore(pack: packs.count - 1, now: now, into: &actions)
             }

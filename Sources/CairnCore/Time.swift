@@ -1,3 +1,4 @@
+import CairnWire
 /// A point on the network's time line, in milliseconds. Production maps it to the
 /// continuous clock; the simulator starts it at zero and moves it event by event.
 public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {

@@ -1,18 +1,19 @@
+import CairnWire
 import Foundation
 import CairnCore
 import Testing
 
 let sampleTerms = ContractTerms(
     id: ContractID(owner: NodeID(3), counter: 9), owner: NodeID(3), holder: NodeID(4),
-    shard: ShardID(pack: PackID(77), index: 5), bytes: 1 << 20, start: Instant(milliseconds: 1000),
+    shard: ShardID(pack: PackID(serial: 77), index: 5), bytes: 1 << 20, start: Instant(milliseconds: 1000),
     term: .days(30), grace: .days(7))
 
 let sampleMessages: [Message] = [
     .join(offered: 1 << 40, speed: 12_500, publicKey: Array(repeating: 7, count: 32), fresh: true),
     .heartbeat(used: 123),
     .warning(level: 1),
-    .matchRequest(request: 1, pack: PackID(2), shardBytes: 3, count: 4, speed: 5, exclude: [NodeID(1), NodeID(9)]),
-    .matchReply(request: 1, pack: PackID(2), candidates: [Candidate(node: NodeID(4), publicKey: [1, 2, 3])]),
+    .matchRequest(request: 1, pack: PackID(serial: 2), shardBytes: 3, count: 4, speed: 5, exclude: [NodeID(1), NodeID(9)]),
+    .matchReply(request: 1, pack: PackID(serial: 2), candidates: [Candidate(node: NodeID(4), publicKey: [1, 2, 3])]),
     .propose(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
              mandate: nil),
     .propose(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
@@ -31,16 +32,16 @@ let sampleMessages: [Message] = [
     .uptimeQuery(request: 2, nodes: [NodeID(1), NodeID(2)]),
     .uptimeReply(request: 2, entries: [UptimeEntry(node: NodeID(1), permille: 870, excluded: false)]),
     .report(holder: NodeID(4), fault: .badProof, since: Instant(milliseconds: 5)),
-    .rootRecord(pack: PackID(2), shardBytes: 9, holders: [NodeID(4), NodeID(5)],
+    .rootRecord(pack: PackID(serial: 2), shardBytes: 9, holders: [NodeID(4), NodeID(5)],
                 roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
-    .repairOrder(pack: PackID(2), owner: NodeID(3), shardBytes: 9, k: 1, sources: [NodeID(4), .coordinator],
+    .repairOrder(pack: PackID(serial: 2), owner: NodeID(3), shardBytes: 9, k: 1, sources: [NodeID(4), .coordinator],
                  targets: [RepairTarget(slot: 1, node: NodeID(6), publicKey: [1, 2], root: Array(repeating: 3, count: 32),
                                         mandate: RepairMandate(expires: Instant(milliseconds: 9), signature: [4, 4]))]),
     .repairDone(terms: sampleTerms, ownerSignature: [1], holderSignature: [2]),
     .adopt(terms: sampleTerms, ownerSignature: [3], holderSignature: [4]),
     .recordQuery(request: 3, owner: NodeID(3), start: 16),
     .recordReply(request: 3, start: 16, total: 18, packs: [
-        PackLocation(pack: PackID(2), shardBytes: 9, holders: [NodeID(4), .coordinator],
+        PackLocation(pack: PackID(serial: 2), shardBytes: 9, holders: [NodeID(4), .coordinator],
                      roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
     ]),
 ]
@@ -50,13 +51,13 @@ let sampleMessages: [Message] = [
 @Test func everyMessageRoundTrips() throws {
     for m in sampleMessages {
         let bytes = m.encode()
-        #expect(bytes[0] == Limits.wireVersion)
+        #expect(bytes[0] == ProtocolLimits.wireVersion)
         #expect(try Message.decode(bytes) == m)
     }
 }
 
 @Test func encodingIsBigEndian() {
-    #expect(Message.heartbeat(used: 0x0102_0304_0506_0708).encode() == [Limits.wireVersion, 2, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])
+    #expect(Message.heartbeat(used: 0x0102_0304_0506_0708).encode() == [ProtocolLimits.wireVersion, 2, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])
 }
 
 // MARK: Hostile bytes
@@ -64,20 +65,20 @@ let sampleMessages: [Message] = [
 @Test func rejectsWrongVersionTypeAndTrailingBytes() {
     var bad = Message.heartbeat(used: 1).encode()
     bad[0] = 9
-    #expect(throws: WireError.self) { try Message.decode(bad) }
+    #expect(throws: DecodeError.self) { try Message.decode(bad) }
     var unknown = Message.heartbeat(used: 1).encode()
     unknown[1] = 200
-    #expect(throws: WireError.self) { try Message.decode(unknown) }
+    #expect(throws: DecodeError.self) { try Message.decode(unknown) }
     var trailing = Message.heartbeat(used: 1).encode()
     trailing.append(0)
-    #expect(throws: WireError.self) { try Message.decode(trailing) }
+    #expect(throws: DecodeError.self) { try Message.decode(trailing) }
 }
 
 @Test func everyTruncationThrows() {
     for m in sampleMessages {
         let bytes = m.encode()
         for cut in 0..<bytes.count {
-            #expect(throws: WireError.self) { try Message.decode(Array(bytes[0..<cut])) }
+            #expect(throws: DecodeError.self) { try Message.decode(Array(bytes[0..<cut])) }
         }
     }
 }
@@ -94,7 +95,7 @@ let sampleMessages: [Message] = [
             let n = g.index(96)
             bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) }
             if n >= 6, g.chance(numerator: 3, denominator: 4) {
-                bytes[0] = Limits.wireVersion
+                bytes[0] = ProtocolLimits.wireVersion
                 bytes[1] = UInt8(1 + g.index(25))
                 let len = UInt32(n - 6)
                 bytes[2] = 0; bytes[3] = 0; bytes[4] = UInt8(len >> 8); bytes[5] = UInt8(len & 0xff)
@@ -117,5 +118,5 @@ let sampleMessages: [Message] = [
 @Test func hostileCountIsRejectedBeforeAllocating() {
     // uptimeQuery claiming 1024 nodes with none present.
     let bytes: [UInt8] = [1, 18, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 1, 0x04, 0x00]
-    #expect(throws: WireError.self) { try Message.decode(bytes) }
+    #expect(throws: DecodeError.self) { try Message.decode(bytes) }
 }

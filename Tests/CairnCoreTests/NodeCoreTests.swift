@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import CairnCrypto
 import Testing
@@ -19,7 +20,7 @@ struct Harness {
     static let segmentsPerShard: UInt32 = 4
 
     static func segments(_ shard: ShardID) -> [[UInt8]] {
-        (0..<Int(segmentsPerShard)).map { i in [UInt8(truncatingIfNeeded: shard.pack.raw), shard.index, UInt8(i)] }
+        (0..<Int(segmentsPerShard)).map { i in [UInt8(truncatingIfNeeded: shard.pack.serial), shard.index, UInt8(i)] }
     }
 
     static func root(_ segments: [[UInt8]]) -> [UInt8] {
@@ -102,7 +103,7 @@ struct Harness {
 
 @Test func ownerPlacesAPackOnDistinctHoldersWithAgreeingBooks() {
     var h = Harness(count: 8)
-    let pack = PackID(7)
+    let pack = PackID(serial: 7)
     let roots = (0..<4).map { Harness.root(Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
     h.nodes[0].addPack(pack, shardBytes: 10, roots: roots)
     h.start()
@@ -128,7 +129,7 @@ struct Harness {
 /// once here, since the harness delivers instantly.
 @Test func aHolderThatDroppedItsShardIsReportedAndReplaced() {
     var h = Harness(count: 8)
-    let pack = PackID(3)
+    let pack = PackID(serial: 3)
     let roots = (0..<4).map { Harness.root(Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
     h.nodes[0].addPack(pack, shardBytes: 10, roots: roots)
     h.start()

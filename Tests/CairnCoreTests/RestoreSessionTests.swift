@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import Testing
 
@@ -7,7 +8,7 @@ private let owner = NodeID(1)
 private let root32 = [UInt8](repeating: 7, count: 32)
 
 private func location(_ pack: UInt64, holders: [NodeID]) -> PackLocation {
-    PackLocation(pack: PackID(pack), shardBytes: 1000, holders: holders, roots: holders.map { _ in root32 })
+    PackLocation(pack: PackID(serial: pack), shardBytes: 1000, holders: holders, roots: holders.map { _ in root32 })
 }
 
 private func session(k: Int = 2, patience: Interval = .hours(24)) -> RestoreSession {
@@ -73,7 +74,7 @@ private func timer(_ actions: [Action]) -> Instant? {
     let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, packs: [
         location(1, holders: [NodeID(10), NodeID(11)]), location(2, holders: [NodeID(12), NodeID(13)]),
     ]), now: .zero)
-    for f in fetches(actions) where f.shard.pack == PackID(1) {
+    for f in fetches(actions) where f.shard.pack == PackID(serial: 1) {
         _ = s.onMessage(from: f.holder, .fetchReply(request: f.request, shard: f.shard, ok: true, bytes: 1), now: .zero)
     }
     #expect(s.progress.restored == 1)
@@ -93,9 +94,9 @@ private func timer(_ actions: [Action]) -> Instant? {
 @Test func locationsArePagedByTheCoordinatorAndTheSession() {
     var c = CoordinatorCore(params: CoordinatorParams(k: 2, repairTrigger: 4), signer: DigestSigner(seed: [9]),
                             verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
-    let count = Limits.locationsPerReplyMax + 5
+    let count = ProtocolLimits.locationsPerReplyMax + 5
     for p in 0..<count {
-        _ = c.onMessage(from: owner, .rootRecord(pack: PackID(UInt64(p)), shardBytes: 10, holders: [NodeID(2), NodeID(3)],
+        _ = c.onMessage(from: owner, .rootRecord(pack: PackID(serial: UInt64(p)), shardBytes: 10, holders: [NodeID(2), NodeID(3)],
                                                  roots: [root32, root32]), now: .zero)
     }
     let membersBefore = c.members
@@ -120,22 +121,22 @@ private func timer(_ actions: [Action]) -> Instant? {
     }
     #expect(c.members == membersBefore)
     #expect(c.entry(restorer) == nil)
-    #expect(fetched == (0..<count).map { PackID(UInt64($0)) })
+    #expect(fetched == (0..<count).map { PackID(serial: UInt64($0)) })
     #expect(s.outcome == .restored(at: .zero))
 }
 
 @Test func hostileLocationsAreSkippedNotTrapped() {
     var s = session(k: 2, patience: .hours(2))
     guard case let .recordQuery(request, _, _)? = sends(s.start(now: .zero)).first?.1 else { return }
-    let wide = (0..<Limits.shardsPerPackMax).map { NodeID(UInt32(100 + $0)) }
+    let wide = (0..<ProtocolLimits.shardsPerPackMax).map { NodeID(UInt32(100 + $0)) }
     let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 3, packs: [
-        PackLocation(pack: PackID(1), shardBytes: .max, holders: wide, roots: wide.map { _ in root32 }),
-        PackLocation(pack: PackID(2), shardBytes: 10, holders: [NodeID(5), NodeID(6)], roots: [root32]),
-        PackLocation(pack: PackID(3), shardBytes: 10, holders: Array(repeating: .coordinator, count: 3),
+        PackLocation(pack: PackID(serial: 1), shardBytes: .max, holders: wide, roots: wide.map { _ in root32 }),
+        PackLocation(pack: PackID(serial: 2), shardBytes: 10, holders: [NodeID(5), NodeID(6)], roots: [root32]),
+        PackLocation(pack: PackID(serial: 3), shardBytes: 10, holders: Array(repeating: .coordinator, count: 3),
                      roots: Array(repeating: root32, count: 3)),
     ]), now: .zero)
     // The huge pack is fetched (with a bounded deadline); the malformed one is skipped.
-    #expect(fetches(actions).map(\.shard.pack) == [PackID(1), PackID(1)])
+    #expect(fetches(actions).map(\.shard.pack) == [PackID(serial: 1), PackID(serial: 1)])
     #expect(s.progress.known == 2)
     // A reply from the coordinator to a request it was not asked is ignored.
     _ = s.onMessage(from: .coordinator, .recordReply(request: request + 99, start: 0, total: 1, packs: []), now: .zero)
