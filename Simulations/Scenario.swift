@@ -74,6 +74,12 @@ public struct Scenario: Sendable {
     public var departuresPerDay = 0.0
     public var diskFailuresPerDay = 0.0
     public var loss = 0.0
+    /// Per node, how far its clock is off (seconds) and how fast it drifts (parts per
+    /// million): magnitudes drawn from these, each with a random sign. nil: exact clocks.
+    public var clockOffsetS: Distribution? = nil
+    public var clockDriftPpm: Distribution? = nil
+    /// The protocol's bound on clock disagreement, in seconds.
+    public var maxClockSkewS = 300.0
     public var correlated: [TimedFault] = []
     public var partitions: [TimedFault] = []
     public var adversaries: [FaultKind: Double] = [:]
@@ -163,7 +169,13 @@ public struct Scenario: Sendable {
             let total = s.adversaries.values.reduce(0, +)
             guard total <= 0.5 else { throw ScenarioError(path: "$.adversaries", message: "fractions add up to \(total), at most 0.5") }
         }
+        if var c = try r.object("clocks") {
+            s.clockOffsetS = try c.distribution("offset_s", positive: false)
+            s.clockDriftPpm = try c.distribution("drift_ppm", positive: false)
+            try c.finish()
+        }
         if var p = try r.object("protocol") {
+            s.maxClockSkewS = try p.number("max_clock_skew_s", in: 0...3599) ?? s.maxClockSkewS
             s.k = try p.int("k", in: 1...ProtocolLimits.shardsPerPackMax) ?? s.k
             s.n = try p.int("n", in: 1...ProtocolLimits.shardsPerPackMax) ?? s.n
             guard s.k < s.n else { throw ScenarioError(path: "$.protocol.n", message: "n (\(s.n)) must exceed k (\(s.k))") }

@@ -90,6 +90,12 @@ public enum RepairPlanner {
         case lost
     }
 
+    /// The trigger for a pack of geometry `g` on a network that repairs its n-shard packs
+    /// at `trigger`: the same distance below the pack's own n, and always above its k.
+    public static func trigger(for g: PackGeometry, n: Int, trigger: Int) -> Int {
+        min(g.n, max(g.k + 1, g.n - (n - trigger)))
+    }
+
     /// `trigger`: repair when fewer than this many slots are healthy (k < trigger ≤ n).
     /// `haveData`: the owner still has the pack locally (initial upload) or rebuilt it.
     /// `extraSources`: shard indices no slot supplies that can still be had (fetched

@@ -38,6 +38,8 @@ public struct ContractBook: Sendable {
         case noSpace = 1, holdsPack = 2, badSignature = 3, notForMe = 4
         /// Proposed by someone other than the owner without a valid repair mandate.
         case unauthorized = 5
+        /// The proposed start is further from the holder's clock than its skew bound.
+        case badTime = 6
     }
 
     public let me: NodeID

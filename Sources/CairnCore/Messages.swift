@@ -99,16 +99,20 @@ public struct RepairTarget: Hashable, Sendable {
 /// One pack of an owner's root record as the coordinator keeps it: enough for a restore to
 /// find and check the pack's shards (`NodeID.coordinator` marks an empty slot).
 public struct PackLocation: Hashable, Sendable {
-    public var pack: PackID
-    public var shardBytes: UInt64
-    public var holders: [NodeID]
-    public var roots: [[UInt8]]
-    public init(pack: PackID, shardBytes: UInt64, holders: [NodeID], roots: [[UInt8]]) {
+    public let pack: PackID
+    public let geometry: PackGeometry
+    /// One per shard (`geometry.n`), by construction.
+    public let holders: [NodeID]
+    public let roots: [[UInt8]]
+    public init(pack: PackID, geometry: PackGeometry, holders: [NodeID], roots: [[UInt8]]) {
+        precondition(holders.count == geometry.n && roots.count == geometry.n,
+                     "pack location of \(holders.count) holders, \(roots.count) roots for n=\(geometry.n)")
         self.pack = pack
-        self.shardBytes = shardBytes
+        self.geometry = geometry
         self.holders = holders
         self.roots = roots
     }
+    public var shardBytes: UInt64 { geometry.shardBytes }
 }
 
 /// Uptime of one node as the coordinator measured it.
@@ -150,10 +154,11 @@ public enum Message: Hashable, Sendable {
     /// holder → owner: accepted, signed by the holder.
     case accept(contract: ContractID, holderSignature: [UInt8])
     /// holder → owner: refused (`ContractBook.Refusal`: 1 no space, 2 already holds that pack,
-    /// 3 bad signature, 4 not for me, 5 no valid repair mandate).
+    /// 3 bad signature, 4 not for me, 5 no valid repair mandate, 6 start off the holder's clock).
     case reject(contract: ContractID, reason: UInt8)
-    /// owner (or repairer) → holder: the shard follows; root and segment count for checks.
-    case storeShard(contract: ContractID, shard: ShardID, bytes: UInt64, root: [UInt8], segments: UInt32)
+    /// owner (or repairer) → holder: the shard follows; its pack's geometry and its root,
+    /// which the holder checks the bytes against before it acknowledges.
+    case storeShard(contract: ContractID, shard: ShardID, geometry: PackGeometry, root: [UInt8])
     /// holder → owner: stored.
     case storeAck(contract: ContractID)
     /// owner → holder: prove segment `segment` of `shard`.
@@ -179,10 +184,10 @@ public enum Message: Hashable, Sendable {
     case report(holder: NodeID, fault: FaultKind, since: Instant)
     /// owner → coordinator: who holds the shards of a pack and their roots (the replicated
     /// root record; `NodeID.coordinator` marks an empty slot).
-    case rootRecord(pack: PackID, shardBytes: UInt64, holders: [NodeID], roots: [[UInt8]])
+    case rootRecord(PackLocation)
     /// coordinator → a holder of the pack, while its owner is away: rebuild these slots
     /// from any k of `sources` (one per slot, `NodeID.coordinator` = none) and place them.
-    case repairOrder(pack: PackID, owner: NodeID, shardBytes: UInt64, k: UInt8, sources: [NodeID], targets: [RepairTarget])
+    indirect case repairOrder(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID], targets: [RepairTarget])
     /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf.
     indirect case repairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
     /// coordinator → owner, when it is back: adopt a contract made on its behalf.
@@ -228,16 +233,19 @@ public enum Message: Hashable, Sendable {
     /// Shard payload bytes that follow the message on the stream (charged on the link).
     public var payloadBytes: UInt64 {
         switch self {
-        case .storeShard(_, _, let bytes, _, _): bytes
+        case .storeShard(_, _, let geometry, _): geometry.shardBytes
         case .fetchReply(_, _, let ok, let bytes): ok ? bytes : 0
         default: 0
         }
     }
 
-    /// Header: version u8, type u8, body length u32; then the body.
-    public static let headerBytes = 6
+    /// Header: version u8, type u8, sent i64 (the sender's clock, UTC milliseconds, when the
+    /// message finished leaving it), body length u32; then the body.
+    public static let headerBytes = 14
 
-    public func encode() -> [UInt8] {
+    /// The bytes of this message as sent at `sent` by the sender's clock. Receivers refuse
+    /// a message whose stamp is further from their own clock than their bound allows.
+    public func encode(sent: Instant) -> [UInt8] {
         var body = ByteWriter(capacity: 64)
         switch self {
         case let .join(offered, speed, publicKey, fresh):
@@ -277,12 +285,11 @@ public enum Message: Hashable, Sendable {
         case let .reject(contract, reason):
             body.u64(contract.raw)
             body.u8(reason)
-        case let .storeShard(contract, shard, bytes, root, segments):
+        case let .storeShard(contract, shard, geometry, root):
             body.u64(contract.raw)
             Self.shard(shard, into: &body)
-            body.u64(bytes)
+            geometry.write(into: &body)
             body.blob(root, max: MerkleTree.hashLength)
-            body.u32(segments)
         case let .storeAck(contract):
             body.u64(contract.raw)
         case let .challenge(id, shard, segment):
@@ -326,13 +333,12 @@ public enum Message: Hashable, Sendable {
             body.u32(holder.raw)
             body.u8(fault.rawValue)
             body.i64(since.milliseconds)
-        case let .rootRecord(pack, shardBytes, holders, roots):
-            Self.location(PackLocation(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots), into: &body)
-        case let .repairOrder(pack, owner, shardBytes, k, sources, targets):
+        case let .rootRecord(location):
+            Self.location(location, into: &body)
+        case let .repairOrder(pack, owner, geometry, sources, targets):
             pack.write(into: &body)
             body.u32(owner.raw)
-            body.u64(shardBytes)
-            body.u8(k)
+            geometry.write(into: &body)
             Self.nodes(sources, into: &body)
             precondition(targets.count <= ProtocolLimits.shardsPerPackMax, "\(targets.count) repair targets")
             body.u8(UInt8(targets.count))
@@ -362,6 +368,7 @@ public enum Message: Hashable, Sendable {
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
         out.u8(ProtocolLimits.wireVersion)
         out.u8(typeByte)
+        out.i64(sent.milliseconds)
         out.u32(UInt32(body.bytes.count))
         out.raw(body.bytes)
         precondition(out.bytes.count <= ProtocolLimits.messageBytesMax, "message of \(out.bytes.count) bytes")
@@ -387,18 +394,18 @@ public enum Message: Hashable, Sendable {
         precondition(l.holders.count <= ProtocolLimits.shardsPerPackMax && l.roots.count == l.holders.count,
                      "pack location of \(l.holders.count) slots, \(l.roots.count) roots")
         l.pack.write(into: &w)
-        w.u64(l.shardBytes)
+        l.geometry.write(into: &w)
         nodes(l.holders, into: &w)
         for root in l.roots { w.blob(root, max: MerkleTree.hashLength) }
     }
 
     private static func location(from r: inout ByteReader) throws(DecodeError) -> PackLocation {
         let pack = try PackID(reading: &r)
-        let shardBytes = try r.u64()
+        let geometry = try PackGeometry(reading: &r)
         let at = r.offset
         let holders = try nodes(from: &r)
-        guard holders.count <= ProtocolLimits.shardsPerPackMax else {
-            throw DecodeError(.badValue, "pack of \(holders.count) slots", offset: at)
+        guard holders.count == geometry.n else {
+            throw DecodeError(.badValue, "pack of \(holders.count) slots for n=\(geometry.n)", offset: at)
         }
         var roots = [[UInt8]]()
         roots.reserveCapacity(holders.count)
@@ -408,7 +415,7 @@ public enum Message: Hashable, Sendable {
             guard root.count == MerkleTree.hashLength else { throw DecodeError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
             roots.append(root)
         }
-        return PackLocation(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots)
+        return PackLocation(pack: pack, geometry: geometry, holders: holders, roots: roots)
     }
 
     private static func shard(_ s: ShardID, into w: inout ByteWriter) {
@@ -426,8 +433,9 @@ public enum Message: Hashable, Sendable {
         return ShardID(pack: pack, index: index)
     }
 
-    /// Decodes one message; throws on anything malformed, oversized or left over.
-    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> Message {
+    /// Decodes one message and its sender's stamp; throws on anything malformed, oversized
+    /// or left over.
+    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> (message: Message, sent: Instant) {
         guard bytes.count <= ProtocolLimits.messageBytesMax else {
             throw DecodeError(.tooLarge, "message of \(bytes.count) bytes, at most \(ProtocolLimits.messageBytesMax)", offset: 0)
         }
@@ -437,10 +445,11 @@ public enum Message: Hashable, Sendable {
             throw DecodeError(.badVersion, "wire version \(version), this node speaks \(ProtocolLimits.wireVersion)", offset: 0)
         }
         let type = try r.u8()
+        let sent = Instant(milliseconds: try r.i64())
         let length = Int(try r.u32())
         guard length == r.remaining else {
             throw DecodeError(length > r.remaining ? .truncated : .trailingBytes,
-                            "body length \(length), \(r.remaining) bytes present", offset: 2)
+                              "body length \(length), \(r.remaining) bytes present", offset: 10)
         }
         let message: Message
         switch type {
@@ -485,16 +494,13 @@ public enum Message: Hashable, Sendable {
         case 9:
             let contract = ContractID(try r.u64())
             let shard = try shard(from: &r)
-            let bytes = try r.u64()
-            let at = r.offset
-            let root = try r.blob(max: MerkleTree.hashLength)
-            guard root.count == MerkleTree.hashLength else { throw DecodeError(.badValue, "root of \(root.count) bytes", offset: at) }
-            let segAt = r.offset
-            let segments = try r.u32()
-            guard segments > 0, Int(segments) <= Int(PackGeometry.segmentsMax) else {
-                throw DecodeError(.badValue, "segment count \(segments)", offset: segAt)
+            let geometryAt = r.offset
+            let geometry = try PackGeometry(reading: &r)
+            guard Int(shard.index) < geometry.n else {
+                throw DecodeError(.badValue, "shard \(shard.index) of a \(geometry.n)-shard pack", offset: geometryAt)
             }
-            message = .storeShard(contract: contract, shard: shard, bytes: bytes, root: root, segments: segments)
+            let root = try r.blob(exactly: MerkleTree.hashLength)
+            message = .storeShard(contract: contract, shard: shard, geometry: geometry, root: root)
         case 10:
             message = .storeAck(contract: ContractID(try r.u64()))
         case 11:
@@ -543,17 +549,15 @@ public enum Message: Hashable, Sendable {
             guard let fault = FaultKind(rawValue: raw) else { throw DecodeError(.badValue, "fault kind \(raw)", offset: at) }
             message = .report(holder: holder, fault: fault, since: Instant(milliseconds: try r.i64()))
         case 21:
-            let l = try location(from: &r)
-            message = .rootRecord(pack: l.pack, shardBytes: l.shardBytes, holders: l.holders, roots: l.roots)
+            message = .rootRecord(try location(from: &r))
         case 22:
             let pack = try PackID(reading: &r)
             let owner = NodeID(try r.u32())
-            let shardBytes = try r.u64()
-            let kAt = r.offset
-            let k = try r.u8()
+            let geometry = try PackGeometry(reading: &r)
+            let sourcesAt = r.offset
             let sources = try nodes(from: &r)
-            guard k > 0, Int(k) <= sources.count, sources.count <= ProtocolLimits.shardsPerPackMax else {
-                throw DecodeError(.badValue, "repair order k=\(k) of \(sources.count) slots", offset: kAt)
+            guard sources.count == geometry.n else {
+                throw DecodeError(.badValue, "repair order of \(sources.count) slots for n=\(geometry.n)", offset: sourcesAt)
             }
             let at = r.offset
             let n = Int(try r.u8())
@@ -571,7 +575,7 @@ public enum Message: Hashable, Sendable {
                 targets.append(RepairTarget(slot: slot, node: node, publicKey: key, root: root,
                                             mandate: try RepairMandate.decode(from: &r)))
             }
-            message = .repairOrder(pack: pack, owner: owner, shardBytes: shardBytes, k: k, sources: sources, targets: targets)
+            message = .repairOrder(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets)
         case 23, 24:
             let terms = try ContractTerms.decode(from: &r)
             let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
@@ -598,6 +602,6 @@ public enum Message: Hashable, Sendable {
         guard r.remaining == 0 else {
             throw DecodeError(.trailingBytes, "\(r.remaining) bytes after the message", offset: r.offset)
         }
-        return message
+        return (message, sent)
     }
 }

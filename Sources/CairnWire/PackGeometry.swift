@@ -5,8 +5,11 @@
 public struct PackGeometry: Hashable, Sendable, CustomStringConvertible {
     /// The widest code: shard sets are kept as 64-bit masks.
     public static let shardsMax = 64
-    /// The engine's Merkle segment, and the largest a challenge reply carries.
+    /// The engine's Merkle segment.
     public static let segmentBytesDefault: UInt32 = 64 * 1024
+    /// The largest segment a geometry read from a disk or the wire may have (a challenge
+    /// reply carries one whole segment). Geometries made in memory may use larger ones:
+    /// the simulator's synthetic packs stand for gigabyte shards proven in a few segments.
     public static let segmentBytesMax: UInt32 = 64 * 1024
     /// Segments per shard (so a shard is at most 64 GiB with 64 KiB segments).
     public static let segmentsMax: UInt32 = 1 << 20
@@ -25,9 +28,7 @@ public struct PackGeometry: Hashable, Sendable, CustomStringConvertible {
     /// Why these values do not make a pack, or nil when they do.
     public static func problem(k: Int, n: Int, shardBytes: UInt64, segmentBytes: UInt32) -> String? {
         guard k >= 1, k <= n, n <= shardsMax else { return "k=\(k) of n=\(n) (need 1 ≤ k ≤ n ≤ \(shardsMax))" }
-        guard segmentBytes >= 1, segmentBytes <= segmentBytesMax else {
-            return "segment of \(segmentBytes) bytes (at most \(segmentBytesMax))"
-        }
+        guard segmentBytes >= 1 else { return "segments of no bytes" }
         guard shardBytes >= 1, shardBytes <= UInt64(segmentsMax) * UInt64(segmentBytes) else {
             return "shard of \(shardBytes) bytes (1 to \(segmentsMax) segments of \(segmentBytes))"
         }
@@ -54,6 +55,9 @@ public struct PackGeometry: Hashable, Sendable, CustomStringConvertible {
         let segmentBytes = try r.u32()
         if let p = Self.problem(k: k, n: n, shardBytes: shardBytes, segmentBytes: segmentBytes) {
             throw r.fail("pack geometry: \(p)", at: at)
+        }
+        guard segmentBytes <= Self.segmentBytesMax else {
+            throw r.fail("pack geometry: segments of \(segmentBytes) bytes (at most \(Self.segmentBytesMax))", at: at)
         }
         self.init(k: k, n: n, shardBytes: shardBytes, segmentBytes: segmentBytes)
     }

@@ -74,7 +74,7 @@ private func answer(_ t: ContractTerms, from: NodeID, mandate m: RepairMandate?)
 }
 
 @Test func theCoordinatorIgnoresARepairItDidNotOrder() {
-    var c = CoordinatorCore(params: CoordinatorParams(k: 2, repairTrigger: 4), signer: coordinator,
+    var c = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4), signer: coordinator,
                             verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
     let keys = (0..<5).map { DigestSigner(seed: [UInt8($0)]) }
     for i in 1..<5 {
@@ -82,8 +82,9 @@ private func answer(_ t: ContractTerms, from: NodeID, mandate m: RepairMandate?)
                                                        fresh: false), now: now)
     }
     let holders = [NodeID(2), NodeID(3), .coordinator, NodeID(4)]
-    _ = c.onMessage(from: owner, .rootRecord(pack: PackID(serial: 7), shardBytes: 1000, holders: holders,
-                                             roots: Array(repeating: Array(repeating: 9, count: 32), count: 4)),
+    _ = c.onMessage(from: owner, .rootRecord(PackLocation(
+        pack: PackID(serial: 7), geometry: PackGeometry(k: 2, n: 4, shardBytes: 1000), holders: holders,
+        roots: Array(repeating: Array(repeating: 9, count: 32), count: 4))),
                     now: now)
     // Node 4 claims to have re-created slot 2 on node 3, with both signatures valid.
     let t = ContractTerms(id: ContractID(owner: stranger, counter: 1), owner: owner, holder: holder,

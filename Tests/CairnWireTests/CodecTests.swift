@@ -104,7 +104,7 @@ import Testing
     #expect(PackGeometry.problem(k: 6, n: 5, shardBytes: 1, segmentBytes: 1) != nil)
     #expect(PackGeometry.problem(k: 3, n: 65, shardBytes: 1, segmentBytes: 1) != nil)
     #expect(PackGeometry.problem(k: 3, n: 5, shardBytes: 0, segmentBytes: 1) != nil)
-    #expect(PackGeometry.problem(k: 3, n: 5, shardBytes: 1, segmentBytes: 65537) != nil)
+    #expect(PackGeometry.problem(k: 3, n: 5, shardBytes: 1, segmentBytes: 0) != nil)
     #expect(PackGeometry.problem(k: 3, n: 5, shardBytes: (1 << 20) * 65536 + 1, segmentBytes: 65536) != nil)
     #expect(PackGeometry.problem(k: 3, n: 5, shardBytes: (1 << 20) * 65536, segmentBytes: 65536) == nil)
     var bad = ByteWriter()
@@ -115,6 +115,14 @@ import Testing
     var br = ByteReader(bad.bytes, what: "geometry")
     let e = #expect(throws: DecodeError.self) { try PackGeometry(reading: &br) }
     #expect(e?.code == .badValue && e?.offset == 0)
+    // In memory a synthetic shard may be proven in a few huge segments; from bytes, no
+    // segment is larger than a challenge reply carries.
+    let big = PackGeometry(k: 3, n: 5, shardBytes: 1 << 30, segmentBytes: 1 << 27)
+    #expect(big.segments == 8)
+    var bw = ByteWriter()
+    big.write(into: &bw)
+    var bigReader = ByteReader(bw.bytes)
+    #expect((#expect(throws: DecodeError.self) { try PackGeometry(reading: &bigReader) })?.code == .badValue)
 }
 
 struct Wrapped: CairnError {
