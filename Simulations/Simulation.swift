@@ -42,6 +42,8 @@ public struct SimulationResult: Sendable {
     public var events: UInt64
     public var messages: UInt64
     public var messagesDropped: UInt64
+    /// Messages a receiver refused because their stamp was too far from its clock.
+    public var messagesRefusedClockSkew: Int
     public var packsTotal: Int
     public var packsLost: Int
     public var packsReportedLost: Int
@@ -1050,7 +1052,7 @@ public final class Simulation {
         let days = Double(end) / Double(ms.day)
         var result = SimulationResult(
             seed: seed, scenario: scenario.name, nodes: scenario.nodes, simDays: days, events: events,
-            messages: messages, messagesDropped: dropped, packsTotal: live, packsLost: lost,
+            messages: messages, messagesDropped: dropped, messagesRefusedClockSkew: skewRefused, packsTotal: live, packsLost: lost,
             packsReportedLost: reportedLost.count { $0 }, restoreAttempts: restoreAttempts,
             restoreSuccessRate: restoreAttempts == 0 ? nil : Double(restoreSuccesses) / Double(restoreAttempts),
             restoreHoursMean: restoreSuccesses == 0 ? nil : restoreHours / Double(restoreSuccesses),

@@ -13,6 +13,7 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public static func < (a: Instant, b: Instant) -> Bool { a.milliseconds < b.milliseconds }
     public static func + (a: Instant, d: Interval) -> Instant { Instant(milliseconds: a.milliseconds &+ d.milliseconds) }
+    public static func - (a: Instant, d: Interval) -> Instant { Instant(milliseconds: a.milliseconds &- d.milliseconds) }
     public static func - (a: Instant, b: Instant) -> Interval { Interval(milliseconds: a.milliseconds &- b.milliseconds) }
 
     public var description: String { "t+\(milliseconds)ms" }
