@@ -46,34 +46,38 @@ let package = Package(
         .target(name: "CProcessGuard", path: "Sources/CProcessGuard",
                 cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]),
 
+        // The shared truths: the binary codec, pack geometry and its bounds, ids, the error base.
+        .target(name: "CairnWire", swiftSettings: hot),
         .target(name: "CairnCrypto", dependencies: ["CSodium", "CBlake2bLanes"], swiftSettings: strict),
         .target(name: "CairnStore", dependencies: ["CLMDB"], swiftSettings: strict),
         .target(
             name: "CairnData",
             dependencies: [
-                "CairnCrypto", "CairnStore", "CISAL", "CZstd",
+                "CairnWire", "CairnCrypto", "CairnStore", "CISAL", "CZstd",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .target(name: "CairnCore", dependencies: ["CairnCrypto"], swiftSettings: hot),
-        .target(name: "CairnSimulator", dependencies: ["CairnCore", "CairnCrypto"], path: "Simulations", swiftSettings: hot),
+        .target(name: "CairnCore", dependencies: ["CairnWire", "CairnCrypto"], swiftSettings: hot),
+        .target(name: "CairnSimulator", dependencies: ["CairnWire", "CairnCore", "CairnCrypto"], path: "Simulations",
+                swiftSettings: hot),
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "CairnCrypto", "CairnStore", "CairnData", "CairnCore", "CairnSimulator", "CMalloc", "CProcessGuard",
+                "CairnWire", "CairnCrypto", "CairnStore", "CairnData", "CairnCore", "CairnSimulator", "CMalloc", "CProcessGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
 
+        .testTarget(name: "CairnWireTests", dependencies: ["CairnWire"], swiftSettings: strict),
         .testTarget(name: "CairnCryptoTests", dependencies: ["CairnCrypto"], resources: [.copy("Vectors")],
                     swiftSettings: strict),
         .testTarget(name: "CairnStoreTests", dependencies: ["CairnStore"], swiftSettings: strict),
         .testTarget(
-            name: "CairnDataTests", dependencies: ["CairnData", "CairnCrypto", "CairnStore"],
+            name: "CairnDataTests", dependencies: ["CairnWire", "CairnData", "CairnCrypto", "CairnStore"],
             resources: [.copy("Vectors")], swiftSettings: strict),
-        .testTarget(name: "CairnCoreTests", dependencies: ["CairnCore", "CairnCrypto"], swiftSettings: strict),
-        .testTarget(name: "CairnSimulatorTests", dependencies: ["CairnSimulator", "CairnCore", "CairnCrypto"],
+        .testTarget(name: "CairnCoreTests", dependencies: ["CairnWire", "CairnCore", "CairnCrypto"], swiftSettings: strict),
+        .testTarget(name: "CairnSimulatorTests", dependencies: ["CairnWire", "CairnSimulator", "CairnCore", "CairnCrypto"],
                     swiftSettings: strict),
         .testTarget(name: "CairnCLITests", swiftSettings: strict),
     ]

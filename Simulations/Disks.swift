@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 
 /// A shard stored on a simulated node (its contents are synthetic): what the node answers
@@ -32,35 +33,35 @@ struct Disks {
 
     /// Makes room for the copies of the next pack (packs are numbered densely).
     mutating func addPack(_ pack: PackID) {
-        precondition(Int(pack.raw) == copies.count, "\(pack) added out of order")
+        precondition(Int(pack.serial) == copies.count, "\(pack) added out of order")
         copies.append([])
     }
 
     /// The shard of `pack` that `node` stores, if any.
     func copy(on node: Int, of pack: PackID) -> Copy? {
-        copies[Int(pack.raw)].first { $0.node == UInt32(node) }
+        copies[Int(pack.serial)].first { $0.node == UInt32(node) }
     }
 
     /// `node` stores `copy` of a shard of `pack`; it must store no other shard of that pack.
     mutating func store(_ copy: Copy, of pack: PackID) {
         precondition(Int(copy.node) < packs.count && self.copy(on: Int(copy.node), of: pack) == nil,
                      "node\(copy.node) already stores a shard of \(pack)")
-        copies[Int(pack.raw)].append(copy)
+        copies[Int(pack.serial)].append(copy)
         packs[Int(copy.node)].append(pack)
         storedBytes[Int(copy.node)] += copy.bytes
     }
 
     /// The holder `node` keeps its shard of `pack` only until `until` (it was released).
     mutating func setGrace(on node: Int, of pack: PackID, index: UInt8, until: Int64) {
-        guard let at = copies[Int(pack.raw)].firstIndex(where: { $0.node == UInt32(node) && $0.index == index }) else { return }
-        copies[Int(pack.raw)][at].graceUntil = until
+        guard let at = copies[Int(pack.serial)].firstIndex(where: { $0.node == UInt32(node) && $0.index == index }) else { return }
+        copies[Int(pack.serial)][at].graceUntil = until
     }
 
     /// Frees the shard of `pack` on `node`; returns it, or nil when there was none.
     @discardableResult
     mutating func remove(on node: Int, of pack: PackID) -> Copy? {
-        guard let at = copies[Int(pack.raw)].firstIndex(where: { $0.node == UInt32(node) }) else { return nil }
-        let copy = copies[Int(pack.raw)].remove(at: at)
+        guard let at = copies[Int(pack.serial)].firstIndex(where: { $0.node == UInt32(node) }) else { return nil }
+        let copy = copies[Int(pack.serial)].remove(at: at)
         let listed = packs[node].firstIndex(of: pack)!
         packs[node].swapAt(listed, packs[node].count - 1)
         packs[node].removeLast()
@@ -71,7 +72,7 @@ struct Disks {
     /// Everything `node` stored is gone.
     mutating func wipe(node: Int) {
         for pack in packs[node] {
-            copies[Int(pack.raw)].removeAll { $0.node == UInt32(node) }
+            copies[Int(pack.serial)].removeAll { $0.node == UInt32(node) }
         }
         packs[node] = []
         storedBytes[node] = 0

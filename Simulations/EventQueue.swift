@@ -1,8 +1,10 @@
+import CairnWire
 import CairnCore
 
 /// What happens at a simulated instant.
 enum EventKind {
-    case deliver(from: NodeID, to: NodeID, Message)
+    /// `sent`: the sender's clock when the message left it.
+    case deliver(from: NodeID, to: NodeID, sent: Int64, Message)
     case timer(node: NodeID, kind: TimerKind, epoch: UInt32)
     case churn(node: UInt32, Churn, epoch: UInt32)
     case world(World)

@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import Foundation
 
@@ -70,7 +71,8 @@ final class SimEnvironment: Transport, NodeClock, TimerService, ShardStorage, @u
         self.node = node
     }
 
-    var now: Instant { Instant(milliseconds: ref.sim.now) }
+    /// This node's own clock (offset and drift included).
+    var now: Instant { Instant(milliseconds: ref.sim.clock(node, at: ref.sim.now)) }
 
     func send(_ message: Message, from: NodeID, to: NodeID) async {
         ref.sim.send(from: from, to: to, message)
@@ -80,8 +82,8 @@ final class SimEnvironment: Transport, NodeClock, TimerService, ShardStorage, @u
         ref.sim.armTimer(node, timer, at: at)
     }
 
-    func store(_ shard: ShardID, bytes: UInt64, root: [UInt8], segments: UInt32) async {
-        ref.sim.store(node.index, shard, bytes: bytes, segments: segments)
+    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) async {
+        ref.sim.store(node.index, shard, bytes: geometry.shardBytes, segments: geometry.segments)
     }
 
     func delete(_ shard: ShardID) async {

@@ -1,3 +1,4 @@
+import CairnWire
 /// A small strict JSON reader: keeps object keys in document order, rejects duplicate
 /// keys, and reports errors with a byte offset. Scenario validation builds on it to name
 /// the JSON path of every problem.

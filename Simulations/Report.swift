@@ -1,3 +1,4 @@
+import CairnWire
 import Foundation
 
 /// Text and files a run produces.
@@ -15,7 +16,8 @@ public enum Report {
             reciprocity_ratio=\(num(s.reciprocityRatio)) pack_mib=\(num(s.packMiB)) loss=\(num(s.loss)) \
             blind_repair_after_h=\(num(s.blindRepairAfterHours)) departures_per_day=\(num(s.departuresPerDay)) disk_failures_per_day=\(num(s.diskFailuresPerDay)) \
             adversaries=[\(adversaries.joined(separator: ","))] signatures=\(s.ed25519 ? "ed25519" : "digest") \
-            restore_samples=\(s.restoreSamples) restore_patience_h=\(num(s.restorePatienceHours))
+            restore_samples=\(s.restoreSamples) restore_patience_h=\(num(s.restorePatienceHours)) \
+            clocks=\(s.clockOffsetS == nil && s.clockDriftPpm == nil ? "exact" : "skewed") max_clock_skew_s=\(num(s.maxClockSkewS))
             """
     }
 
@@ -37,6 +39,7 @@ public enum Report {
             ("simulated days", num(r.simDays)),
             ("events", "\(r.events)"),
             ("messages (dropped)", "\(r.messages) (\(r.messagesDropped))"),
+            ("refused for clock skew", "\(r.messagesRefusedClockSkew)"),
             ("wall seconds", String(format: "%.2f", wallSeconds)),
             ("packs (lost, reported lost)", "\(r.packsTotal) (\(r.packsLost), \(r.packsReportedLost))"),
             ("restore success", (r.restoreSuccessRate.map { String(format: "%.4f of %d", $0, r.restoreAttempts) } ?? "- (no restore finished)")
@@ -86,6 +89,7 @@ public enum Report {
               "events": \(r.events),
               "messages": \(r.messages),
               "messages_dropped": \(r.messagesDropped),
+              "messages_refused_clock_skew": \(r.messagesRefusedClockSkew),
               "wall_seconds": \(json(wallSeconds)),
               "packs_total": \(r.packsTotal),
               "packs_lost": \(r.packsLost),

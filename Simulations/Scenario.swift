@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import Foundation
 
@@ -73,6 +74,12 @@ public struct Scenario: Sendable {
     public var departuresPerDay = 0.0
     public var diskFailuresPerDay = 0.0
     public var loss = 0.0
+    /// Per node, how far its clock is off (seconds) and how fast it drifts (parts per
+    /// million): magnitudes drawn from these, each with a random sign. nil: exact clocks.
+    public var clockOffsetS: Distribution? = nil
+    public var clockDriftPpm: Distribution? = nil
+    /// The protocol's bound on clock disagreement, in seconds.
+    public var maxClockSkewS = 300.0
     public var correlated: [TimedFault] = []
     public var partitions: [TimedFault] = []
     public var adversaries: [FaultKind: Double] = [:]
@@ -162,9 +169,15 @@ public struct Scenario: Sendable {
             let total = s.adversaries.values.reduce(0, +)
             guard total <= 0.5 else { throw ScenarioError(path: "$.adversaries", message: "fractions add up to \(total), at most 0.5") }
         }
+        if var c = try r.object("clocks") {
+            s.clockOffsetS = try c.distribution("offset_s", positive: false)
+            s.clockDriftPpm = try c.distribution("drift_ppm", positive: false)
+            try c.finish()
+        }
         if var p = try r.object("protocol") {
-            s.k = try p.int("k", in: 1...Limits.shardsPerPackMax) ?? s.k
-            s.n = try p.int("n", in: 1...Limits.shardsPerPackMax) ?? s.n
+            s.maxClockSkewS = try p.number("max_clock_skew_s", in: 0...3599) ?? s.maxClockSkewS
+            s.k = try p.int("k", in: 1...ProtocolLimits.shardsPerPackMax) ?? s.k
+            s.n = try p.int("n", in: 1...ProtocolLimits.shardsPerPackMax) ?? s.n
             guard s.k < s.n else { throw ScenarioError(path: "$.protocol.n", message: "n (\(s.n)) must exceed k (\(s.k))") }
             s.segmentsPerShard = try p.int("segments_per_shard", in: 1...4096) ?? s.segmentsPerShard
             s.challengeIntervalHours = try p.number("challenge_interval_hours", in: 0.1...8760) ?? s.challengeIntervalHours
@@ -172,7 +185,7 @@ public struct Scenario: Sendable {
             s.uptimeWindowHours = try p.number("uptime_window_hours", in: 1...8760) ?? s.uptimeWindowHours
             s.uptimeThreshold = try p.number("uptime_threshold", in: 0...1) ?? s.uptimeThreshold
             s.graceDays = try p.number("grace_days", in: 0...365) ?? s.graceDays
-            s.repairTrigger = try p.int("repair_trigger", in: 1...Limits.shardsPerPackMax)
+            s.repairTrigger = try p.int("repair_trigger", in: 1...ProtocolLimits.shardsPerPackMax)
             if let t = s.repairTrigger, t <= s.k || t > s.n {
                 throw ScenarioError(path: "$.protocol.repair_trigger", message: "\(t) must be in k+1...n (\(s.k + 1)...\(s.n))")
             }
@@ -192,9 +205,9 @@ public struct Scenario: Sendable {
             throw ScenarioError(path: "$.nodes", message: "\(s.nodes) nodes cannot place n = \(s.n) shards of a pack on different nodes other than its owner: give at least \(s.n + 1) nodes, or a smaller n")
         }
         let slots = s.uptimeWindowHours * 60 / s.heartbeatMinutes
-        guard slots >= 1, slots <= Double(Limits.uptimeSlotsMax) else {
+        guard slots >= 1, slots <= Double(ProtocolLimits.uptimeSlotsMax) else {
             throw ScenarioError(path: "$.protocol.uptime_window_hours",
-                                message: "window / heartbeat gives \(Int(slots)) slots, must be 1...\(Limits.uptimeSlotsMax)")
+                                message: "window / heartbeat gives \(Int(slots)) slots, must be 1...\(ProtocolLimits.uptimeSlotsMax)")
         }
         if var e = try r.object("expect") {
             s.expect.packsLostMax = try e.int("packs_lost_max", in: 0...Int(Int32.max))

@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import CairnCrypto
 
@@ -41,6 +42,8 @@ public struct SimulationResult: Sendable {
     public var events: UInt64
     public var messages: UInt64
     public var messagesDropped: UInt64
+    /// Messages a receiver refused because their stamp was too far from its clock.
+    public var messagesRefusedClockSkew: Int
     public var packsTotal: Int
     public var packsLost: Int
     public var packsReportedLost: Int
@@ -133,6 +136,10 @@ public final class Simulation {
     private var detectedAt: [Int64]
     private var diskLostAt: [Int64]
     private var partitionSide: [Bool]
+    /// Per node: its clock's offset (ms) and drift (a fraction) from true time; empty when
+    /// every clock is exact.
+    private var clockOffset: [Int64] = []
+    private var clockDrift: [Double] = []
     private var partitioned = false
     private var converging = false
 
@@ -156,6 +163,8 @@ public final class Simulation {
     private var contractsBroken = 0
     private var blindOrdered = 0
     private var blindRepaired = 0
+    /// Messages refused because their stamp was too far from the receiver's clock.
+    private var skewRefused = 0
     private var departures = 0
     private var diskFailures = 0
     private var warned = 0
@@ -187,24 +196,26 @@ public final class Simulation {
         worldRng = root.split(UInt64.max - 1)
         let heartbeat = Interval(milliseconds: Int64(s.heartbeatMinutes * 60_000))
         params = NodeParams(
-            k: s.k, n: s.n, segmentsPerShard: UInt32(s.segmentsPerShard), heartbeatInterval: heartbeat,
+            k: s.k, n: s.n, heartbeatInterval: heartbeat,
             challengeInterval: Interval(milliseconds: Int64(s.challengeIntervalHours * 3_600_000)),
             challengeTimeout: .minutes(10),
             repairInterval: Interval(milliseconds: Int64(s.repairIntervalHours * 3_600_000)),
             repairTimeout: Interval(milliseconds: Int64(s.repairIntervalHours * 3_600_000)),
             term: Interval(milliseconds: Int64(s.contractTermDays * 86_400_000)),
             grace: Interval(milliseconds: Int64(s.graceDays * 86_400_000)),
-            uptimeThresholdPermille: UInt16((s.uptimeThreshold * 1000).rounded()), repairTrigger: s.repairTrigger)
+            uptimeThresholdPermille: UInt16((s.uptimeThreshold * 1000).rounded()), repairTrigger: s.repairTrigger,
+            maxClockSkew: Interval(milliseconds: Int64(s.maxClockSkewS * 1000)))
         var coordinatorKeyRng = root.split(UInt64.max - 5)
         let coordinatorSigner = Self.signer(ed25519: s.ed25519, rng: &coordinatorKeyRng)
         coordinator = CoordinatorCore(
-            params: CoordinatorParams(k: s.k, repairTrigger: s.repairTrigger ?? s.n,
+            params: CoordinatorParams(n: s.n, repairTrigger: s.repairTrigger ?? s.n,
                                       blindRepairAfter: Interval(milliseconds: Int64(s.blindRepairAfterHours * 3_600_000)),
                                       blindRepairTimeout: Interval(milliseconds: Int64(2 * s.repairIntervalHours * 3_600_000)),
                                       blindRepairEverySlots: max(1, Int(s.repairIntervalHours * 60 / s.heartbeatMinutes)),
                                       uptimeSlot: heartbeat, uptimeSlots: Int(s.uptimeWindowHours * 60 / s.heartbeatMinutes),
                                       uptimeThresholdPermille: UInt16((s.uptimeThreshold * 1000).rounded()),
-                                      warnStrikes: s.warnStrikes, excludeStrikes: s.excludeStrikes),
+                                      warnStrikes: s.warnStrikes, excludeStrikes: s.excludeStrikes,
+                                      maxClockSkew: Interval(milliseconds: Int64(s.maxClockSkewS * 1000))),
             signer: coordinatorSigner, verifier: Self.verifier(ed25519: s.ed25519), rng: root.split(UInt64.max - 2))
         let n = s.nodes
         online = Array(repeating: false, count: n)
@@ -223,7 +234,36 @@ public final class Simulation {
         detectedAt = Array(repeating: -1, count: n)
         diskLostAt = Array(repeating: -1, count: n)
         partitionSide = Array(repeating: false, count: n)
+        if s.clockOffsetS != nil || s.clockDriftPpm != nil {
+            // A stream of its own: scenarios without clocks draw exactly as before.
+            var clockRng = root.split(UInt64.max - 6)
+            for _ in 0..<n {
+                let offset = min(s.clockOffsetS?.sample(&clockRng) ?? 0, 86_400) * (clockRng.chance(0.5) ? -1 : 1)
+                let drift = min(s.clockDriftPpm?.sample(&clockRng) ?? 0, 1_000) * (clockRng.chance(0.5) ? -1 : 1)
+                clockOffset.append(Int64((offset * 1000).rounded()))
+                clockDrift.append(drift / 1_000_000)
+            }
+        }
         setUp(root: root)
+    }
+
+    // MARK: Clocks
+
+    /// What `node`'s clock reads at true time `t`; the coordinator and restoring devices
+    /// keep true time.
+    func clock(_ node: NodeID, at t: Int64) -> Int64 {
+        guard !clockOffset.isEmpty, node.raw < restorerBase else { return t }
+        let i = node.index
+        return t &+ clockOffset[i] &+ Int64((Double(t) * clockDrift[i]).rounded())
+    }
+
+    private func localNow(_ i: Int) -> Instant { Instant(milliseconds: clock(NodeID(UInt32(i)), at: now)) }
+
+    /// The true time at which node `i`'s clock reads `local`.
+    func trueTime(_ i: Int, local: Int64) -> Int64 {
+        guard !clockOffset.isEmpty else { return local }
+        let t = (Double(local) - Double(clockOffset[i])) / (1 + clockDrift[i])
+        return Int64(max(min(t.rounded(), 9e18), -9e18))
     }
 
     // MARK: Set-up
@@ -245,6 +285,10 @@ public final class Simulation {
         let gib = 1024.0 * 1024 * 1024
         let packNominal = UInt64(s.packMiB * 1024 * 1024)
         let shardBytes = (packNominal + UInt64(s.k) - 1) / UInt64(s.k)
+        // Synthetic shards stand for the nominal bytes, proven in the scenario's segment count.
+        let segmentBytes = UInt32(min((shardBytes + UInt64(s.segmentsPerShard) - 1) / UInt64(s.segmentsPerShard),
+                                      UInt64(UInt32.max)))
+        let geometry = PackGeometry(k: s.k, n: s.n, shardBytes: shardBytes, segmentBytes: segmentBytes)
         let verifier = Self.verifier(ed25519: s.ed25519)
         let coordinatorKey = coordinator.publicKey
         var keyRng = root.split(UInt64.max - 4)
@@ -273,15 +317,15 @@ public final class Simulation {
                                 reciprocityRatio: s.reciprocityRatio, signer: Self.signer(ed25519: s.ed25519, rng: &keyRng),
                                 verifier: verifier, coordinatorKey: coordinatorKey, rng: root.split(UInt64(i)))
             let packs = max(1, Int((backup / Double(packNominal)).rounded(.up)))
-            for _ in 0..<min(packs, Limits.packsPerNodeMax) {
-                let pack = PackID(UInt64(packOwner.count))
+            for _ in 0..<min(packs, ProtocolLimits.packsPerNodeMax) {
+                let pack = PackID(serial: UInt64(packOwner.count))
                 packOwner.append(UInt32(i))
                 disks.addPack(pack)
                 packBytes.append(packNominal)
                 packSlot.append(core.packs.count)
                 reportedLost.append(false)
                 let roots = trees.addPack(pack, shards: s.n)
-                core.addPack(pack, shardBytes: shardBytes, roots: roots)
+                core.addPack(pack, geometry: geometry, roots: roots)
             }
             cores.append(core)
             // Start within the first ten minutes; then churn.
@@ -348,22 +392,22 @@ public final class Simulation {
         return buffer
     }
 
-    private func nodeReceive(_ i: Int, from: NodeID, _ message: Message) {
+    private func nodeReceive(_ i: Int, from: NodeID, sent: Int64, _ message: Message) {
         guard mode == .actors else {
             var actions = takeActionBuffer()
-            cores[i].onMessage(from: from, message, now: Instant(milliseconds: now), into: &actions)
+            cores[i].onMessage(from: from, message, sent: Instant(milliseconds: sent), now: localNow(i), into: &actions)
             perform(i, actions)
             actionBuffer = actions
             return
         }
         let actor = nodeActors[i]
-        runTask { await actor.receive(message, from: from) }
+        runTask { await actor.receive(message, from: from, sent: Instant(milliseconds: sent)) }
     }
 
     private func nodeFire(_ i: Int, _ kind: TimerKind) {
         guard mode == .actors else {
             var actions = takeActionBuffer()
-            cores[i].onTimer(kind, now: Instant(milliseconds: now), into: &actions)
+            cores[i].onTimer(kind, now: localNow(i), into: &actions)
             perform(i, actions)
             actionBuffer = actions
             return
@@ -374,7 +418,7 @@ public final class Simulation {
 
     private func nodeStart(_ i: Int) {
         guard mode == .actors else {
-            perform(i, cores[i].onStart(now: Instant(milliseconds: now)))
+            perform(i, cores[i].onStart(now: localNow(i)))
             return
         }
         let actor = nodeActors[i]
@@ -398,15 +442,16 @@ public final class Simulation {
         runTask { await actor.start() }
     }
 
-    private func coordinatorReceive(from: NodeID, _ message: Message) {
+    private func coordinatorReceive(from: NodeID, sent: Int64, _ message: Message) {
         guard mode == .actors, let actor = coordinatorActor else {
             var actions = takeActionBuffer()
-            coordinator.onMessage(from: from, message, now: Instant(milliseconds: now), into: &actions)
+            coordinator.onMessage(from: from, message, sent: Instant(milliseconds: sent), now: Instant(milliseconds: now),
+                                  into: &actions)
             performCoordinator(actions)
             actionBuffer = actions
             return
         }
-        runTask { await actor.receive(message, from: from) }
+        runTask { await actor.receive(message, from: from, sent: Instant(milliseconds: sent)) }
     }
 
     private func coordinatorFire(_ kind: TimerKind) {
@@ -478,15 +523,15 @@ public final class Simulation {
     private func dispatch(_ kind: consuming EventKind) {
         trace!.add(UInt64(bitPattern: now))
         switch consume kind {
-        case let .deliver(from, to, message):
+        case let .deliver(from, to, sent, message):
             trace!.add(UInt64(from.raw) << 32 | UInt64(to.raw))
             trace!.add(UInt64(message.typeByte) << 56 | message.payloadBytes)
             if to == .coordinator {
-                coordinatorReceive(from: from, message)
+                coordinatorReceive(from: from, sent: sent, message)
             } else if to.raw >= restorerBase {
-                restorerReceive(to, from: from, message)
+                restorerReceive(to, from: from, sent: sent, message)
             } else if online[to.index] {
-                nodeReceive(to.index, from: from, message)
+                nodeReceive(to.index, from: from, sent: sent, message)
             } else {
                 dropped += 1
             }
@@ -624,7 +669,8 @@ public final class Simulation {
             linkBusy[i] = start + transfer
             departure = start + transfer
         }
-        queue.push(at: departure + fromLatency + toLatency + 1, .deliver(from: from, to: to, message))
+        queue.push(at: departure + fromLatency + toLatency + 1,
+                   .deliver(from: from, to: to, sent: clock(from, at: departure), message))
     }
 
     /// The coordinator and restoring devices (numbered above every node; so is
@@ -642,7 +688,7 @@ public final class Simulation {
     private func startRestore(owner: Int) {
         let id = NodeID(restorerBase + restorersStarted)
         restorersStarted += 1
-        var session = RestoreSession(owner: NodeID(UInt32(owner)), params: RestoreSession.Params(k: scenario.k),
+        var session = RestoreSession(owner: NodeID(UInt32(owner)), params: RestoreSession.Params(maxClockSkew: Interval(milliseconds: Int64(scenario.maxClockSkewS * 1000))),
                                      now: Instant(milliseconds: now),
                                      patience: Interval(milliseconds: Int64(scenario.restorePatienceHours * Double(ms.hour))))
         let actions = session.start(now: Instant(milliseconds: now))
@@ -650,12 +696,12 @@ public final class Simulation {
         performRestorer(id, actions)
     }
 
-    private func restorerReceive(_ id: NodeID, from: NodeID, _ message: Message) {
+    private func restorerReceive(_ id: NodeID, from: NodeID, sent: Int64, _ message: Message) {
         guard var session = restorers[id.raw] else {
             dropped += 1
             return
         }
-        let actions = session.onMessage(from: from, message, now: Instant(milliseconds: now))
+        let actions = session.onMessage(from: from, message, sent: Instant(milliseconds: sent), now: Instant(milliseconds: now))
         restorers[id.raw] = session
         performRestorer(id, actions)
     }
@@ -704,8 +750,8 @@ public final class Simulation {
                 send(from: me, to: to, message)
             case let .setTimer(kind, at):
                 armTimer(me, kind, at: at)
-            case let .storeShard(shard, bytes, _, segments):
-                store(i, shard, bytes: bytes, segments: segments)
+            case let .storeShard(shard, geometry, _):
+                store(i, shard, bytes: geometry.shardBytes, segments: geometry.segments)
             case let .deleteShard(shard):
                 delete(i, shard)
             case let .answerChallenge(to, id, shard, segment):
@@ -732,8 +778,11 @@ public final class Simulation {
             queue.push(at: at.milliseconds, .timer(node: .coordinator, kind: kind, epoch: 0))
         } else {
             let i = node.index
-            timerDue[i * TimerKind.allCases.count + Int(kind.rawValue)] = at.milliseconds
-            queue.push(at: at.milliseconds, .timer(node: node, kind: kind, epoch: epoch[i]))
+            // The node names an instant of its own clock: the event is due when that clock
+            // reads it.
+            let due = max(now, trueTime(i, local: at.milliseconds))
+            timerDue[i * TimerKind.allCases.count + Int(kind.rawValue)] = due
+            queue.push(at: due, .timer(node: node, kind: kind, epoch: epoch[i]))
         }
     }
 
@@ -803,7 +852,7 @@ public final class Simulation {
     func observe(_ node: Int?, _ note: Note) {
         switch note {
         case .packLost(let pack):
-            let p = Int(pack.raw)
+            let p = Int(pack.serial)
             if !reportedLost[p] {
                 reportedLost[p] = true
                 let h = healthy(p)
@@ -840,9 +889,10 @@ public final class Simulation {
                 if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
                 disks.remove(on: i, of: shard.pack)
             } else if let i = node {
-                disks.setGrace(on: i, of: shard.pack, index: shard.index, until: until.milliseconds)
+                disks.setGrace(on: i, of: shard.pack, index: shard.index, until: trueTime(i, local: until.milliseconds))
             }
         case .contractBroken: contractsBroken += 1
+        case .clockSkew: skewRefused += 1
         case .blindRepairOrdered: blindOrdered += 1
         case .blindRepaired: blindRepaired += 1
         case .freed: break
@@ -896,9 +946,9 @@ public final class Simulation {
             let owned = cores[o].book.owned
             for id in owned.keys.sorted() {
                 let c = owned[id]!
-                guard c.state == .active, now < c.terms.end.milliseconds else { continue }
+                guard c.state == .active, clock(NodeID(UInt32(o)), at: now) < c.terms.end.milliseconds else { continue }
                 let h = c.terms.holder.index
-                if departed[h] || diskLostAt[h] >= c.terms.start.milliseconds { continue }
+                if departed[h] || diskLostAt[h] >= trueTime(o, local: c.terms.start.milliseconds) { continue }
                 guard let held = cores[h].book.held[id] else {
                     violation("\(id) active at its owner node\(o) but unknown to its holder node\(h)")
                     continue
@@ -967,7 +1017,7 @@ public final class Simulation {
             if h < scenario.n { belowN += 1 }
             if h < trigger, debugLost {
                 let o = Int(packOwner[p])
-                let pack = cores[o].packs.first { $0.id.raw == UInt64(p) }!
+                let pack = cores[o].packs.first { $0.id.serial == UInt64(p) }!
                 debugLines.append("owner budget=\(cores[o].book.placementBudget) placed=\(cores[o].book.placedBytes) owned=\(cores[o].book.owned.count) standing=\(String(describing: coordinator.entry(NodeID(UInt32(o)))?.reputation.standing)) adv=\(String(describing: adversary[o]))")
                 debugLines.append("pack\(p) owner\(o) online=\(online[o]) lost=\(pack.lost) local=\(pack.localCopy) fetched=\(pack.fetchedMask) requests=\(pack.fetchRequests) deadline=\(String(describing: pack.fetchDeadline)) repairing=\(pack.repairing) copies=\(disks.copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")" })")
                 for slot in pack.slots {
@@ -1002,7 +1052,7 @@ public final class Simulation {
         let days = Double(end) / Double(ms.day)
         var result = SimulationResult(
             seed: seed, scenario: scenario.name, nodes: scenario.nodes, simDays: days, events: events,
-            messages: messages, messagesDropped: dropped, packsTotal: live, packsLost: lost,
+            messages: messages, messagesDropped: dropped, messagesRefusedClockSkew: skewRefused, packsTotal: live, packsLost: lost,
             packsReportedLost: reportedLost.count { $0 }, restoreAttempts: restoreAttempts,
             restoreSuccessRate: restoreAttempts == 0 ? nil : Double(restoreSuccesses) / Double(restoreAttempts),
             restoreHoursMean: restoreSuccesses == 0 ? nil : restoreHours / Double(restoreSuccesses),

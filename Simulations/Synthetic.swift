@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import CairnCrypto
 
@@ -9,7 +10,7 @@ public enum Synthetic {
 
     public static func segment(_ shard: ShardID, _ index: UInt32) -> [UInt8] {
         // (pack u64 BE ‖ index u8 ‖ segment u32 BE), assembled on the stack.
-        var input: (UInt64, UInt8, UInt8, UInt8, UInt8, UInt8) = (shard.pack.raw.bigEndian, shard.index, 0, 0, 0, 0)
+        var input: (UInt64, UInt8, UInt8, UInt8, UInt8, UInt8) = (shard.pack.serial.bigEndian, shard.index, 0, 0, 0, 0)
         let i = index.bigEndian
         return withUnsafeMutableBytes(of: &input) { raw in
             withUnsafeBytes(of: i) { raw.baseAddress!.advanced(by: 9).copyMemory(from: $0.baseAddress!, byteCount: 4) }
@@ -90,7 +91,7 @@ struct ShardTrees {
     /// Computes the trees of the next pack's `count` shards (packs are numbered densely in
     /// the order they are added) and returns their roots.
     mutating func addPack(_ pack: PackID, shards count: Int) -> [[UInt8]] {
-        precondition(Int(pack.raw) == packs.count, "\(pack) added out of order")
+        precondition(Int(pack.serial) == packs.count, "\(pack) added out of order")
         var flat = [UInt8]()
         flat.reserveCapacity(count * treeBytes)
         var roots = [[UInt8]]()
@@ -107,7 +108,7 @@ struct ShardTrees {
     /// The Merkle path of segment `index` of `shard` (same as `Synthetic.proof`).
     func proof(_ shard: ShardID, index: Int) -> [[UInt8]] {
         let at = Int(shard.index) * treeBytes
-        return packs[Int(shard.pack.raw)].withUnsafeBytes { raw in
+        return packs[Int(shard.pack.serial)].withUnsafeBytes { raw in
             Synthetic.proof(tree: UnsafeRawBufferPointer(rebasing: raw[at..<at + treeBytes]), count: Int(segments), index: index)
         }
     }

@@ -1,3 +1,4 @@
+import CairnWire
 /// The timers a node or coordinator keeps; setting one replaces the previous deadline.
 public enum TimerKind: UInt8, Sendable, CaseIterable {
     case heartbeat = 0, challenge, repair, expiry, uptimeSlot
@@ -19,14 +20,16 @@ public enum Note: Hashable, Sendable {
     /// Coordinator: a blind repair was ordered / one slot of it completed.
     case blindRepairOrdered(PackID)
     case blindRepaired(ShardID)
+    /// A message stamped `by` away from this node's clock, beyond its bound, was refused.
+    case clockSkew(from: NodeID, by: Interval)
 }
 
 /// What the surrounding actor must do. The state machines return these; they never do I/O.
 public enum Action: Hashable, Sendable {
     case send(to: NodeID, Message)
     case setTimer(TimerKind, at: Instant)
-    /// Holder: write the arriving shard (its root and segment count come with it).
-    case storeShard(ShardID, bytes: UInt64, root: [UInt8], segments: UInt32)
+    /// Holder: write the arriving shard (its pack's geometry and its root come with it).
+    case storeShard(ShardID, geometry: PackGeometry, root: [UInt8])
     /// Holder: free a shard.
     case deleteShard(ShardID)
     /// Holder: read a segment and its proof from storage and send `challengeReply`

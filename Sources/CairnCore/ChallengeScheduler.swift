@@ -1,3 +1,4 @@
+import CairnWire
 internal import CairnCrypto
 
 /// Owner side of challenges: which are outstanding, and the verdict on each answer.
@@ -37,7 +38,7 @@ public struct ChallengeScheduler: Sendable {
         let id = nextID
         nextID += 1
         let segment = UInt32(rng.bounded(UInt64(segments)))
-        if outstanding.count >= Limits.outstandingChallengesMax, let oldest = outstanding.keys.min() {
+        if outstanding.count >= ProtocolLimits.outstandingChallengesMax, let oldest = outstanding.keys.min() {
             outstanding[oldest] = nil
         }
         outstanding[id] = Outstanding(contract: contract, holder: holder, shard: shard, segment: segment,
@@ -87,6 +88,12 @@ public enum RepairPlanner {
         case repair([Int])
         /// Fewer than k shards can ever be fetched and no copy is at hand.
         case lost
+    }
+
+    /// The trigger for a pack of geometry `g` on a network that repairs its n-shard packs
+    /// at `trigger`: the same distance below the pack's own n, and always above its k.
+    public static func trigger(for g: PackGeometry, n: Int, trigger: Int) -> Int {
+        min(g.n, max(g.k + 1, g.n - (n - trigger)))
     }
 
     /// `trigger`: repair when fewer than this many slots are healthy (k < trigger ≤ n).

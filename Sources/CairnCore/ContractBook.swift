@@ -1,3 +1,4 @@
+import CairnWire
 /// One contract as one side keeps it.
 public struct Contract: Hashable, Sendable {
     public enum State: Hashable, Sendable {
@@ -37,6 +38,8 @@ public struct ContractBook: Sendable {
         case noSpace = 1, holdsPack = 2, badSignature = 3, notForMe = 4
         /// Proposed by someone other than the owner without a valid repair mandate.
         case unauthorized = 5
+        /// The proposed start is further from the holder's clock than its skew bound.
+        case badTime = 6
     }
 
     public let me: NodeID
@@ -79,7 +82,7 @@ public struct ContractBook: Sendable {
                                  grace: Interval, signer: some ContractSigner) -> Contract {
         precondition(canPlace(bytes: bytes), "placement of \(bytes) over budget \(placementBudget) (placed \(placedBytes))")
         precondition(holder != me, "\(me) proposing to itself")
-        precondition(owned.count < Limits.contractsPerNodeMax, "\(me) owns \(owned.count) contracts")
+        precondition(owned.count < ProtocolLimits.contractsPerNodeMax, "\(me) owns \(owned.count) contracts")
         counter &+= 1
         let terms = ContractTerms(id: ContractID(owner: me, counter: counter), owner: me, holder: holder, shard: shard,
                                   bytes: bytes, start: now, term: term, grace: grace)
@@ -106,7 +109,7 @@ public struct ContractBook: Sendable {
 
     /// Adopts a contract a repairer made on this owner's behalf while it was away.
     public mutating func adopt(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8]) -> Bool {
-        guard terms.owner == me, owned[terms.id] == nil, owned.count < Limits.contractsPerNodeMax else { return false }
+        guard terms.owner == me, owned[terms.id] == nil, owned.count < ProtocolLimits.contractsPerNodeMax else { return false }
         owned[terms.id] = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature,
                                    state: .active, stored: true)
         placedBytes += terms.bytes
@@ -155,7 +158,7 @@ public struct ContractBook: Sendable {
             if existing == terms.id, let c = held[existing] { return .success(c.holderSignature) }
             return .failure(RefusalError(.holdsPack))
         }
-        guard reservedBytes + terms.bytes <= offered, held.count < Limits.contractsPerNodeMax else {
+        guard reservedBytes + terms.bytes <= offered, held.count < ProtocolLimits.contractsPerNodeMax else {
             return .failure(RefusalError(.noSpace))
         }
         let signature = signer.sign(terms.signingBytes)

@@ -1,3 +1,4 @@
+import CairnWire
 /// Coordinator protocol parameters.
 public struct CoordinatorParams: Sendable {
     public var uptimeSlot: Interval
@@ -9,8 +10,9 @@ public struct CoordinatorParams: Sendable {
     /// the announcement are expected and not counted; a node gets this at most once per
     /// `amnestyEvery`, so announcing losses cannot hide cheating for long.
     public var amnestyEvery: Interval
-    /// Erasure-code parameters the network runs with (for blind repair).
-    public var k: Int
+    /// The network's default code width and its repair trigger: a pack of another
+    /// geometry is repaired as far below its own n (`RepairPlanner.trigger`).
+    public var n: Int
     public var repairTrigger: Int
     /// When an owner has not been heard from for this long, the coordinator orders its
     /// packs repaired by one of their holders (blind repair: shards are ciphertext).
@@ -19,13 +21,17 @@ public struct CoordinatorParams: Sendable {
     public var blindRepairTimeout: Interval
     /// Blind repairs are considered every this many uptime slots.
     public var blindRepairEverySlots: Int
+    /// Messages stamped further than this from the coordinator's clock are refused.
+    public var maxClockSkew: Interval
 
-    public init(k: Int = 4, repairTrigger: Int = 8, blindRepairAfter: Interval = .days(3),
+    public init(n: Int = 8, repairTrigger: Int = 8, blindRepairAfter: Interval = .days(3),
                 blindRepairTimeout: Interval = .hours(12), blindRepairEverySlots: Int = 6,
                 uptimeSlot: Interval = .hours(1), uptimeSlots: Int = 168, uptimeThresholdPermille: UInt16 = 850,
-                warnStrikes: Int = 2, excludeStrikes: Int = 4, amnestyEvery: Interval = .days(30)) {
+                warnStrikes: Int = 2, excludeStrikes: Int = 4, amnestyEvery: Interval = .days(30),
+                maxClockSkew: Interval = .minutes(5)) {
+        self.maxClockSkew = maxClockSkew
         self.amnestyEvery = amnestyEvery
-        self.k = k
+        self.n = n
         self.repairTrigger = repairTrigger
         self.blindRepairAfter = blindRepairAfter
         self.blindRepairTimeout = blindRepairTimeout
@@ -48,7 +54,8 @@ public struct CoordinatorCore: Sendable {
     /// A pack as its owner's root record describes it.
     public struct PackRecord: Sendable {
         public var owner: NodeID
-        public var shardBytes: UInt64
+        public var geometry: PackGeometry
+        public var shardBytes: UInt64 { geometry.shardBytes }
         public var holders: [NodeID]
         public var roots: [[UInt8]]
         /// A blind repair was ordered and may still be running until then.
@@ -94,15 +101,22 @@ public struct CoordinatorCore: Sendable {
         while entries.count <= node.index { entries.append(DirectoryEntry(slots: params.uptimeSlots)) }
     }
 
-    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant) -> [Action] {
+    /// A message `from` a node, stamped `sent` by the node's clock.
+    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [Action] {
         var actions = [Action]()
-        onMessage(from: from, message, now: now, into: &actions)
+        onMessage(from: from, message, sent: sent, now: now, into: &actions)
         return actions
     }
 
     /// `onMessage` appending to a caller's buffer.
-    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant, into actions: inout [Action]) {
+    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant,
+                                   into actions: inout [Action])
+    {
         guard from != .coordinator else { return }
+        guard sent.within(params.maxClockSkew, of: now) else {
+            actions.append(.note(.clockSkew(from: from, by: sent - now)))
+            return
+        }
         if case let .recordQuery(request, owner, start) = message {
             // A restore may come from a device that is not a member (a new machine with the
             // phrase): answered without entering it in the directory. Root records hold no
@@ -180,10 +194,11 @@ public struct CoordinatorCore: Sendable {
                 actions.append(.note(.standing(holder, standing)))
                 actions.append(.send(to: holder, .warning(level: standing.rawValue)))
             }
-        case let .rootRecord(pack, shardBytes, holders, roots):
+        case let .rootRecord(location):
+            let (pack, holders) = (location.pack, location.holders)
             if let existing = rootRecords[pack], existing.owner != from { break }
             if rootRecords[pack] == nil { packsByOwner[from, default: []].append(pack) }
-            var record = PackRecord(owner: from, shardBytes: shardBytes, holders: holders, roots: roots)
+            var record = PackRecord(owner: from, geometry: location.geometry, holders: holders, roots: location.roots)
             if let old = rootRecords[pack] {
                 record.blindUntil = old.blindUntil
                 record.blindRepairer = old.blindRepairer
@@ -223,8 +238,8 @@ public struct CoordinatorCore: Sendable {
     private func locations(request: UInt64, owner: NodeID, start: UInt32) -> Message {
         let packs = packsByOwner[owner] ?? []
         let from = min(Int(start), packs.count)
-        let page = packs[from..<min(packs.count, from + Limits.locationsPerReplyMax)].compactMap { pack in
-            rootRecords[pack].map { PackLocation(pack: pack, shardBytes: $0.shardBytes, holders: $0.holders, roots: $0.roots) }
+        let page = packs[from..<min(packs.count, from + ProtocolLimits.locationsPerReplyMax)].compactMap { pack in
+            rootRecords[pack].map { PackLocation(pack: pack, geometry: $0.geometry, holders: $0.holders, roots: $0.roots) }
         }
         return .recordReply(request: request, start: UInt32(from), total: UInt32(packs.count), packs: page)
     }
@@ -267,7 +282,9 @@ public struct CoordinatorCore: Sendable {
                 if let until = record.blindUntil, until > now { continue }
                 let healthy = record.holders.map { healthyHolder($0, now: now) }
                 let count = healthy.count { $0 }
-                guard count >= params.k, count < params.repairTrigger else { continue }
+                guard count >= record.geometry.k,
+                      count < RepairPlanner.trigger(for: record.geometry, n: params.n, trigger: params.repairTrigger)
+                else { continue }
                 let missing = healthy.indices.filter { !healthy[$0] }
                 let chosen = Placement.choose(
                     .init(owner: owner, count: missing.count, shardBytes: record.shardBytes, speed: entries[owner.index].speed,
@@ -292,8 +309,8 @@ public struct CoordinatorCore: Sendable {
                 record.blindRepairer = repairer
                 record.blindTargets = targets
                 rootRecords[pack] = record
-                actions.append(.send(to: repairer, .repairOrder(pack: pack, owner: owner, shardBytes: record.shardBytes,
-                                                                 k: UInt8(params.k), sources: sources, targets: targets)))
+                actions.append(.send(to: repairer, .repairOrder(pack: pack, owner: owner, geometry: record.geometry,
+                                                                 sources: sources, targets: targets)))
                 actions.append(.note(.blindRepairOrdered(pack)))
             }
         }

@@ -1,3 +1,4 @@
+import CairnWire
 /// A hash map that keeps each key beside its value in one array (open addressing, linear
 /// probing, at most three quarters full), with its size in the struct itself. A lookup
 /// reads the slot it lands on — usually one cache line — where `Dictionary` reads its

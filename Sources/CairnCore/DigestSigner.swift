@@ -1,3 +1,4 @@
+import CairnWire
 internal import CairnCrypto
 
 /// A stand-in signer for tests and simulations before Ed25519 is available: the "signature"

@@ -1,3 +1,4 @@
+import CairnWire
 /// What the coordinator knows about one member.
 public struct DirectoryEntry: Sendable {
     public var joined = false
@@ -53,7 +54,7 @@ public enum Placement {
                               rng: inout Xoshiro256) -> [NodeID]
     {
         guard request.count > 0, !members.isEmpty else { return [] }
-        let sample = min(Limits.placementSampleMax, max(8 * request.count, 32), members.count)
+        let sample = min(ProtocolLimits.placementSampleMax, max(8 * request.count, 32), members.count)
         // (rank, node): lower is better; the random low bits break ties.
         var scored = [(UInt64, NodeID)]()
         scored.reserveCapacity(sample)

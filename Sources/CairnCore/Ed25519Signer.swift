@@ -1,3 +1,4 @@
+import CairnWire
 internal import CairnCrypto
 
 /// Contract signatures with the node's Ed25519 key (CairnCrypto). Deterministic: the same

@@ -1,11 +1,13 @@
-/// Carries messages between nodes. Production: authenticated UDP/TCP sessions through
-/// SwiftNIO; simulation: the simulated network.
+import CairnWire
+/// Carries messages between nodes, stamping each with the sender's clock when it has left
+/// (the receiver's core refuses stamps too far from its own clock). Production:
+/// authenticated UDP/TCP sessions through SwiftNIO; simulation: the simulated network.
 public protocol Transport: Sendable {
     func send(_ message: Message, from: NodeID, to: NodeID) async
 }
 
-/// The node's time source. Production: the continuous clock mapped to `Instant`;
-/// simulation: the virtual clock.
+/// The node's time source: UTC milliseconds (`Instant`). Production: the system's real-time
+/// clock; simulation: the virtual clock, with the node's offset and drift.
 public protocol NodeClock: Sendable {
     var now: Instant { get }
 }
@@ -19,7 +21,7 @@ public protocol TimerService: Sendable {
 /// Where a holder keeps others' shards. Production: LMDB + files; simulation: in memory
 /// with synthetic contents.
 public protocol ShardStorage: Sendable {
-    func store(_ shard: ShardID, bytes: UInt64, root: [UInt8], segments: UInt32) async
+    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) async
     func delete(_ shard: ShardID) async
     /// A segment and its Merkle path, or nil when the shard is not (or no longer) here.
     func prove(_ shard: ShardID, segment: UInt32) async -> (segment: [UInt8], proof: [[UInt8]])?
@@ -90,8 +92,9 @@ public actor NodeActor {
         await perform(core.onStart(now: env.clock.now))
     }
 
-    public func receive(_ message: Message, from: NodeID) async {
-        await perform(core.onMessage(from: from, message, now: env.clock.now))
+    /// A message `from` a peer, stamped `sent` by the peer's clock.
+    public func receive(_ message: Message, from: NodeID, sent: Instant) async {
+        await perform(core.onMessage(from: from, message, sent: sent, now: env.clock.now))
     }
 
     public func fire(_ timer: TimerKind) async {
@@ -105,8 +108,8 @@ public actor NodeActor {
                 await env.transport.send(message, from: id, to: to)
             case let .setTimer(kind, at):
                 await env.timers.set(kind, at: at, for: id)
-            case let .storeShard(shard, bytes, root, segments):
-                await env.storage.store(shard, bytes: bytes, root: root, segments: segments)
+            case let .storeShard(shard, geometry, root):
+                await env.storage.store(shard, geometry: geometry, root: root)
             case let .deleteShard(shard):
                 await env.storage.delete(shard)
             case let .answerChallenge(to, challenge, shard, segment):
@@ -153,8 +156,9 @@ public actor CoordinatorActor {
         await perform(core.onStart(now: env.clock.now))
     }
 
-    public func receive(_ message: Message, from: NodeID) async {
-        await perform(core.onMessage(from: from, message, now: env.clock.now))
+    /// A message `from` a node, stamped `sent` by the node's clock.
+    public func receive(_ message: Message, from: NodeID, sent: Instant) async {
+        await perform(core.onMessage(from: from, message, sent: sent, now: env.clock.now))
     }
 
     public func fire(_ timer: TimerKind) async {

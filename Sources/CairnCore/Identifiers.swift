@@ -1,3 +1,5 @@
+import CairnWire
+
 /// A node's number in the directory (assigned by the coordinator at join; in the simulator
 /// the index of the node). `NodeID.coordinator` addresses the coordinator.
 public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -7,14 +9,6 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var index: Int { Int(raw) }
     public static func < (a: NodeID, b: NodeID) -> Bool { a.raw < b.raw }
     public var description: String { self == .coordinator ? "coordinator" : "node\(raw)" }
-}
-
-/// A pack: the unit that is erasure-coded into n shards.
-public struct PackID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var raw: UInt64
-    public init(_ raw: UInt64) { self.raw = raw }
-    public static func < (a: PackID, b: PackID) -> Bool { a.raw < b.raw }
-    public var description: String { "pack\(raw)" }
 }
 
 /// Shard `index` (0..<n) of a pack.
@@ -31,7 +25,7 @@ public struct ShardID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The 9 bytes that name the shard (big-endian pack id, then index).
     public var bytes: [UInt8] {
         var w = ByteWriter()
-        w.u64(pack.raw)
+        pack.write(into: &w)
         w.u8(index)
         return w.bytes
     }

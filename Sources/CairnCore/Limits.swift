@@ -1,20 +1,19 @@
+import CairnWire
+
 /// Every bound of the node core in one place. Messages, queues, loops and retries are
 /// bounded by these; a value beyond them is a protocol error (thrown) or a programmer
 /// error (precondition), never silently accepted.
-public enum Limits {
+public enum ProtocolLimits {
     /// Wire format version this code speaks.
-    public static let wireVersion: UInt8 = 3
-    /// Largest encoded message (header included).
-    public static let messageBytesMax = 64 * 1024
+    public static let wireVersion: UInt8 = 4
+    /// Largest encoded message (header included): a challenge reply with a full 64 KiB
+    /// segment and the deepest proof fits (`PackGeometry.segmentBytesMax` + 4 KiB). Larger
+    /// than a UDP datagram: such messages travel on a stream.
+    public static let messageBytesMax = Int(PackGeometry.segmentBytesMax) + 4096
     /// Largest number of nodes named in one message (match replies, uptime queries).
     public static let nodesPerMessageMax = 1024
-    /// Largest erasure-code width.
-    public static let shardsPerPackMax = 64
-    /// Largest Merkle proof (tree depth) and segment count per shard.
-    public static let proofDepthMax = 32
-    public static let segmentsPerShardMax = 1 << 20
-    /// Largest segment carried in a challenge reply.
-    public static let segmentBytesMax = 16 * 1024
+    /// Largest erasure-code width (the pack geometry's bound).
+    public static let shardsPerPackMax = PackGeometry.shardsMax
     /// Public keys and signatures.
     public static let publicKeyBytesMax = 64
     public static let signatureBytesMax = 128

@@ -1,3 +1,4 @@
+import CairnWire
 internal import CairnCrypto
 
 /// What an owner and a holder agree on. Both sign `signingBytes`.
@@ -39,7 +40,7 @@ public struct ContractTerms: Hashable, Sendable {
         w.u64(id.raw)
         w.u32(owner.raw)
         w.u32(holder.raw)
-        w.u64(shard.pack.raw)
+        shard.pack.write(into: &w)
         w.u8(shard.index)
         w.u64(bytes)
         w.i64(start.milliseconds)
@@ -47,16 +48,16 @@ public struct ContractTerms: Hashable, Sendable {
         w.i64(grace.milliseconds)
     }
 
-    static func decode(from r: inout ByteReader) throws(WireError) -> ContractTerms {
+    static func decode(from r: inout ByteReader) throws(DecodeError) -> ContractTerms {
         let at = r.offset
         let t = ContractTerms(
             id: ContractID(try r.u64()), owner: NodeID(try r.u32()), holder: NodeID(try r.u32()),
-            shard: ShardID(pack: PackID(try r.u64()), index: try r.u8()), bytes: try r.u64(),
+            shard: ShardID(pack: try PackID(reading: &r), index: try r.u8()), bytes: try r.u64(),
             start: Instant(milliseconds: try r.i64()), term: Interval(milliseconds: try r.i64()),
             grace: Interval(milliseconds: try r.i64()))
         guard t.term.milliseconds > 0, t.grace.milliseconds >= 0, t.owner != t.holder,
-              Int(t.shard.index) < Limits.shardsPerPackMax
-        else { throw WireError(.badValue, "contract terms out of range", offset: at) }
+              Int(t.shard.index) < ProtocolLimits.shardsPerPackMax
+        else { throw DecodeError(.badValue, "contract terms out of range", offset: at) }
         return t
     }
 }
@@ -98,16 +99,20 @@ public struct RepairTarget: Hashable, Sendable {
 /// One pack of an owner's root record as the coordinator keeps it: enough for a restore to
 /// find and check the pack's shards (`NodeID.coordinator` marks an empty slot).
 public struct PackLocation: Hashable, Sendable {
-    public var pack: PackID
-    public var shardBytes: UInt64
-    public var holders: [NodeID]
-    public var roots: [[UInt8]]
-    public init(pack: PackID, shardBytes: UInt64, holders: [NodeID], roots: [[UInt8]]) {
+    public let pack: PackID
+    public let geometry: PackGeometry
+    /// One per shard (`geometry.n`), by construction.
+    public let holders: [NodeID]
+    public let roots: [[UInt8]]
+    public init(pack: PackID, geometry: PackGeometry, holders: [NodeID], roots: [[UInt8]]) {
+        precondition(holders.count == geometry.n && roots.count == geometry.n,
+                     "pack location of \(holders.count) holders, \(roots.count) roots for n=\(geometry.n)")
         self.pack = pack
-        self.shardBytes = shardBytes
+        self.geometry = geometry
         self.holders = holders
         self.roots = roots
     }
+    public var shardBytes: UInt64 { geometry.shardBytes }
 }
 
 /// Uptime of one node as the coordinator measured it.
@@ -123,7 +128,7 @@ public struct UptimeEntry: Hashable, Sendable {
     }
 }
 
-/// Every message of the node protocol. Typed, versioned (`Limits.wireVersion`), bounded in
+/// Every message of the node protocol. Typed, versioned (`ProtocolLimits.wireVersion`), bounded in
 /// size; `encode()` and `Message.decode(_:)` are the bytes the real transport carries.
 /// Shard payloads (`storeShard`, `fetchReply`) travel as a stream after the message; only
 /// their length is in it.
@@ -149,10 +154,11 @@ public enum Message: Hashable, Sendable {
     /// holder → owner: accepted, signed by the holder.
     case accept(contract: ContractID, holderSignature: [UInt8])
     /// holder → owner: refused (`ContractBook.Refusal`: 1 no space, 2 already holds that pack,
-    /// 3 bad signature, 4 not for me, 5 no valid repair mandate).
+    /// 3 bad signature, 4 not for me, 5 no valid repair mandate, 6 start off the holder's clock).
     case reject(contract: ContractID, reason: UInt8)
-    /// owner (or repairer) → holder: the shard follows; root and segment count for checks.
-    case storeShard(contract: ContractID, shard: ShardID, bytes: UInt64, root: [UInt8], segments: UInt32)
+    /// owner (or repairer) → holder: the shard follows; its pack's geometry and its root,
+    /// which the holder checks the bytes against before it acknowledges.
+    case storeShard(contract: ContractID, shard: ShardID, geometry: PackGeometry, root: [UInt8])
     /// holder → owner: stored.
     case storeAck(contract: ContractID)
     /// owner → holder: prove segment `segment` of `shard`.
@@ -178,10 +184,10 @@ public enum Message: Hashable, Sendable {
     case report(holder: NodeID, fault: FaultKind, since: Instant)
     /// owner → coordinator: who holds the shards of a pack and their roots (the replicated
     /// root record; `NodeID.coordinator` marks an empty slot).
-    case rootRecord(pack: PackID, shardBytes: UInt64, holders: [NodeID], roots: [[UInt8]])
+    case rootRecord(PackLocation)
     /// coordinator → a holder of the pack, while its owner is away: rebuild these slots
     /// from any k of `sources` (one per slot, `NodeID.coordinator` = none) and place them.
-    case repairOrder(pack: PackID, owner: NodeID, shardBytes: UInt64, k: UInt8, sources: [NodeID], targets: [RepairTarget])
+    indirect case repairOrder(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID], targets: [RepairTarget])
     /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf.
     indirect case repairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
     /// coordinator → owner, when it is back: adopt a contract made on its behalf.
@@ -189,7 +195,7 @@ public enum Message: Hashable, Sendable {
     /// restorer → coordinator: where are `owner`'s packs? (the page starting at `start`).
     case recordQuery(request: UInt64, owner: NodeID, start: UInt32)
     /// coordinator → restorer: packs `start..<start + packs.count` of `total`, in the order
-    /// their records first arrived (at most `Limits.locationsPerReplyMax`).
+    /// their records first arrived (at most `ProtocolLimits.locationsPerReplyMax`).
     indirect case recordReply(request: UInt64, start: UInt32, total: UInt32, packs: [PackLocation])
 
     /// The wire type byte.
@@ -227,22 +233,25 @@ public enum Message: Hashable, Sendable {
     /// Shard payload bytes that follow the message on the stream (charged on the link).
     public var payloadBytes: UInt64 {
         switch self {
-        case .storeShard(_, _, let bytes, _, _): bytes
+        case .storeShard(_, _, let geometry, _): geometry.shardBytes
         case .fetchReply(_, _, let ok, let bytes): ok ? bytes : 0
         default: 0
         }
     }
 
-    /// Header: version u8, type u8, body length u32; then the body.
-    public static let headerBytes = 6
+    /// Header: version u8, type u8, sent i64 (the sender's clock, UTC milliseconds, when the
+    /// message finished leaving it), body length u32; then the body.
+    public static let headerBytes = 14
 
-    public func encode() -> [UInt8] {
+    /// The bytes of this message as sent at `sent` by the sender's clock. Receivers refuse
+    /// a message whose stamp is further from their own clock than their bound allows.
+    public func encode(sent: Instant) -> [UInt8] {
         var body = ByteWriter(capacity: 64)
         switch self {
         case let .join(offered, speed, publicKey, fresh):
             body.u64(offered)
             body.u32(speed)
-            body.blob(publicKey, max: Limits.publicKeyBytesMax)
+            body.blob(publicKey, max: ProtocolLimits.publicKeyBytesMax)
             body.bool(fresh)
         case let .heartbeat(used):
             body.u64(used)
@@ -250,38 +259,37 @@ public enum Message: Hashable, Sendable {
             body.u8(level)
         case let .matchRequest(request, pack, shardBytes, count, speed, exclude):
             body.u64(request)
-            body.u64(pack.raw)
+            pack.write(into: &body)
             body.u64(shardBytes)
             body.u8(count)
             body.u32(speed)
             Self.nodes(exclude, into: &body)
         case let .matchReply(request, pack, candidates):
             body.u64(request)
-            body.u64(pack.raw)
-            precondition(candidates.count <= Limits.nodesPerMessageMax, "matchReply of \(candidates.count)")
+            pack.write(into: &body)
+            precondition(candidates.count <= ProtocolLimits.nodesPerMessageMax, "matchReply of \(candidates.count)")
             body.u16(UInt16(candidates.count))
             for c in candidates {
                 body.u32(c.node.raw)
-                body.blob(c.publicKey, max: Limits.publicKeyBytesMax)
+                body.blob(c.publicKey, max: ProtocolLimits.publicKeyBytesMax)
             }
         case let .propose(terms, ownerKey, ownerSignature, mandate):
             terms.encode(into: &body)
-            body.blob(ownerKey, max: Limits.publicKeyBytesMax)
-            body.blob(ownerSignature, max: Limits.signatureBytesMax)
+            body.blob(ownerKey, max: ProtocolLimits.publicKeyBytesMax)
+            body.blob(ownerSignature, max: ProtocolLimits.signatureBytesMax)
             body.bool(mandate != nil)
             mandate?.encode(into: &body)
         case let .accept(contract, holderSignature):
             body.u64(contract.raw)
-            body.blob(holderSignature, max: Limits.signatureBytesMax)
+            body.blob(holderSignature, max: ProtocolLimits.signatureBytesMax)
         case let .reject(contract, reason):
             body.u64(contract.raw)
             body.u8(reason)
-        case let .storeShard(contract, shard, bytes, root, segments):
+        case let .storeShard(contract, shard, geometry, root):
             body.u64(contract.raw)
             Self.shard(shard, into: &body)
-            body.u64(bytes)
+            geometry.write(into: &body)
             body.blob(root, max: MerkleTree.hashLength)
-            body.u32(segments)
         case let .storeAck(contract):
             body.u64(contract.raw)
         case let .challenge(id, shard, segment):
@@ -290,8 +298,8 @@ public enum Message: Hashable, Sendable {
             body.u32(segment)
         case let .challengeReply(id, segment, proof):
             body.u64(id)
-            body.blob(segment, max: Limits.segmentBytesMax)
-            precondition(proof.count <= Limits.proofDepthMax, "proof depth \(proof.count)")
+            body.blob(segment, max: Int(PackGeometry.segmentBytesMax))
+            precondition(proof.count <= PackGeometry.proofDepthMax, "proof depth \(proof.count)")
             body.u8(UInt8(proof.count))
             for p in proof { body.blob(p, max: MerkleTree.hashLength) }
         case let .challengeMissing(id):
@@ -314,7 +322,7 @@ public enum Message: Hashable, Sendable {
             Self.nodes(nodes, into: &body)
         case let .uptimeReply(request, entries):
             body.u64(request)
-            precondition(entries.count <= Limits.nodesPerMessageMax, "uptimeReply of \(entries.count)")
+            precondition(entries.count <= ProtocolLimits.nodesPerMessageMax, "uptimeReply of \(entries.count)")
             body.u16(UInt16(entries.count))
             for e in entries {
                 body.u32(e.node.raw)
@@ -325,27 +333,26 @@ public enum Message: Hashable, Sendable {
             body.u32(holder.raw)
             body.u8(fault.rawValue)
             body.i64(since.milliseconds)
-        case let .rootRecord(pack, shardBytes, holders, roots):
-            Self.location(PackLocation(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots), into: &body)
-        case let .repairOrder(pack, owner, shardBytes, k, sources, targets):
-            body.u64(pack.raw)
+        case let .rootRecord(location):
+            Self.location(location, into: &body)
+        case let .repairOrder(pack, owner, geometry, sources, targets):
+            pack.write(into: &body)
             body.u32(owner.raw)
-            body.u64(shardBytes)
-            body.u8(k)
+            geometry.write(into: &body)
             Self.nodes(sources, into: &body)
-            precondition(targets.count <= Limits.shardsPerPackMax, "\(targets.count) repair targets")
+            precondition(targets.count <= ProtocolLimits.shardsPerPackMax, "\(targets.count) repair targets")
             body.u8(UInt8(targets.count))
             for t in targets {
                 body.u8(t.slot)
                 body.u32(t.node.raw)
-                body.blob(t.publicKey, max: Limits.publicKeyBytesMax)
+                body.blob(t.publicKey, max: ProtocolLimits.publicKeyBytesMax)
                 body.blob(t.root, max: MerkleTree.hashLength)
                 t.mandate.encode(into: &body)
             }
         case let .repairDone(terms, ownerSignature, holderSignature), let .adopt(terms, ownerSignature, holderSignature):
             terms.encode(into: &body)
-            body.blob(ownerSignature, max: Limits.signatureBytesMax)
-            body.blob(holderSignature, max: Limits.signatureBytesMax)
+            body.blob(ownerSignature, max: ProtocolLimits.signatureBytesMax)
+            body.blob(holderSignature, max: ProtocolLimits.signatureBytesMax)
         case let .recordQuery(request, owner, start):
             body.u64(request)
             body.u32(owner.raw)
@@ -354,27 +361,28 @@ public enum Message: Hashable, Sendable {
             body.u64(request)
             body.u32(start)
             body.u32(total)
-            precondition(packs.count <= Limits.locationsPerReplyMax, "record reply of \(packs.count) packs")
+            precondition(packs.count <= ProtocolLimits.locationsPerReplyMax, "record reply of \(packs.count) packs")
             body.u8(UInt8(packs.count))
             for p in packs { Self.location(p, into: &body) }
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
-        out.u8(Limits.wireVersion)
+        out.u8(ProtocolLimits.wireVersion)
         out.u8(typeByte)
+        out.i64(sent.milliseconds)
         out.u32(UInt32(body.bytes.count))
         out.raw(body.bytes)
-        precondition(out.bytes.count <= Limits.messageBytesMax, "message of \(out.bytes.count) bytes")
+        precondition(out.bytes.count <= ProtocolLimits.messageBytesMax, "message of \(out.bytes.count) bytes")
         return out.bytes
     }
 
     private static func nodes(_ nodes: [NodeID], into w: inout ByteWriter) {
-        precondition(nodes.count <= Limits.nodesPerMessageMax, "\(nodes.count) nodes in one message")
+        precondition(nodes.count <= ProtocolLimits.nodesPerMessageMax, "\(nodes.count) nodes in one message")
         w.u16(UInt16(nodes.count))
         for n in nodes { w.u32(n.raw) }
     }
 
-    private static func nodes(from r: inout ByteReader) throws(WireError) -> [NodeID] {
-        let n = try r.count(max: Limits.nodesPerMessageMax, minElementBytes: 4)
+    private static func nodes(from r: inout ByteReader) throws(DecodeError) -> [NodeID] {
+        let n = try r.shortCount(max: ProtocolLimits.nodesPerMessageMax, minElementBytes: 4)
         var out = [NodeID]()
         out.reserveCapacity(n)
         for _ in 0..<n { out.append(NodeID(try r.u32())) }
@@ -383,68 +391,70 @@ public enum Message: Hashable, Sendable {
 
     /// A pack's holders and roots: the body of a root record, and each entry of a record reply.
     private static func location(_ l: PackLocation, into w: inout ByteWriter) {
-        precondition(l.holders.count <= Limits.shardsPerPackMax && l.roots.count == l.holders.count,
+        precondition(l.holders.count <= ProtocolLimits.shardsPerPackMax && l.roots.count == l.holders.count,
                      "pack location of \(l.holders.count) slots, \(l.roots.count) roots")
-        w.u64(l.pack.raw)
-        w.u64(l.shardBytes)
+        l.pack.write(into: &w)
+        l.geometry.write(into: &w)
         nodes(l.holders, into: &w)
         for root in l.roots { w.blob(root, max: MerkleTree.hashLength) }
     }
 
-    private static func location(from r: inout ByteReader) throws(WireError) -> PackLocation {
-        let pack = PackID(try r.u64())
-        let shardBytes = try r.u64()
+    private static func location(from r: inout ByteReader) throws(DecodeError) -> PackLocation {
+        let pack = try PackID(reading: &r)
+        let geometry = try PackGeometry(reading: &r)
         let at = r.offset
         let holders = try nodes(from: &r)
-        guard holders.count <= Limits.shardsPerPackMax else {
-            throw WireError(.badValue, "pack of \(holders.count) slots", offset: at)
+        guard holders.count == geometry.n else {
+            throw DecodeError(.badValue, "pack of \(holders.count) slots for n=\(geometry.n)", offset: at)
         }
         var roots = [[UInt8]]()
         roots.reserveCapacity(holders.count)
         for _ in holders {
             let rootAt = r.offset
             let root = try r.blob(max: MerkleTree.hashLength)
-            guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
+            guard root.count == MerkleTree.hashLength else { throw DecodeError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
             roots.append(root)
         }
-        return PackLocation(pack: pack, shardBytes: shardBytes, holders: holders, roots: roots)
+        return PackLocation(pack: pack, geometry: geometry, holders: holders, roots: roots)
     }
 
     private static func shard(_ s: ShardID, into w: inout ByteWriter) {
-        w.u64(s.pack.raw)
+        s.pack.write(into: &w)
         w.u8(s.index)
     }
 
-    private static func shard(from r: inout ByteReader) throws(WireError) -> ShardID {
-        let pack = PackID(try r.u64())
+    private static func shard(from r: inout ByteReader) throws(DecodeError) -> ShardID {
+        let pack = try PackID(reading: &r)
         let at = r.offset
         let index = try r.u8()
-        guard Int(index) < Limits.shardsPerPackMax else {
-            throw WireError(.badValue, "shard index \(index)", offset: at)
+        guard Int(index) < ProtocolLimits.shardsPerPackMax else {
+            throw DecodeError(.badValue, "shard index \(index)", offset: at)
         }
         return ShardID(pack: pack, index: index)
     }
 
-    /// Decodes one message; throws on anything malformed, oversized or left over.
-    public static func decode(_ bytes: [UInt8]) throws(WireError) -> Message {
-        guard bytes.count <= Limits.messageBytesMax else {
-            throw WireError(.tooLarge, "message of \(bytes.count) bytes, at most \(Limits.messageBytesMax)", offset: 0)
+    /// Decodes one message and its sender's stamp; throws on anything malformed, oversized
+    /// or left over.
+    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> (message: Message, sent: Instant) {
+        guard bytes.count <= ProtocolLimits.messageBytesMax else {
+            throw DecodeError(.tooLarge, "message of \(bytes.count) bytes, at most \(ProtocolLimits.messageBytesMax)", offset: 0)
         }
         var r = ByteReader(bytes)
         let version = try r.u8()
-        guard version == Limits.wireVersion else {
-            throw WireError(.badVersion, "wire version \(version), this node speaks \(Limits.wireVersion)", offset: 0)
+        guard version == ProtocolLimits.wireVersion else {
+            throw DecodeError(.badVersion, "wire version \(version), this node speaks \(ProtocolLimits.wireVersion)", offset: 0)
         }
         let type = try r.u8()
+        let sent = Instant(milliseconds: try r.i64())
         let length = Int(try r.u32())
         guard length == r.remaining else {
-            throw WireError(length > r.remaining ? .truncated : .trailingBytes,
-                            "body length \(length), \(r.remaining) bytes present", offset: 2)
+            throw DecodeError(length > r.remaining ? .truncated : .trailingBytes,
+                              "body length \(length), \(r.remaining) bytes present", offset: 10)
         }
         let message: Message
         switch type {
         case 1:
-            message = .join(offered: try r.u64(), speed: try r.u32(), publicKey: try r.blob(max: Limits.publicKeyBytesMax),
+            message = .join(offered: try r.u64(), speed: try r.u32(), publicKey: try r.blob(max: ProtocolLimits.publicKeyBytesMax),
                             fresh: try r.bool())
         case 2:
             message = .heartbeat(used: try r.u64())
@@ -452,59 +462,56 @@ public enum Message: Hashable, Sendable {
             message = .warning(level: try r.u8())
         case 4:
             let request = try r.u64()
-            let pack = PackID(try r.u64())
+            let pack = try PackID(reading: &r)
             let shardBytes = try r.u64()
             let at = r.offset
             let count = try r.u8()
-            guard count > 0, Int(count) <= Limits.shardsPerPackMax else {
-                throw WireError(.badValue, "match count \(count)", offset: at)
+            guard count > 0, Int(count) <= ProtocolLimits.shardsPerPackMax else {
+                throw DecodeError(.badValue, "match count \(count)", offset: at)
             }
             message = .matchRequest(request: request, pack: pack, shardBytes: shardBytes, count: count,
                                     speed: try r.u32(), exclude: try nodes(from: &r))
         case 5:
             let request = try r.u64()
-            let pack = PackID(try r.u64())
-            let n = try r.count(max: Limits.nodesPerMessageMax, minElementBytes: 6)
+            let pack = try PackID(reading: &r)
+            let n = try r.shortCount(max: ProtocolLimits.nodesPerMessageMax, minElementBytes: 6)
             var candidates = [Candidate]()
             candidates.reserveCapacity(n)
             for _ in 0..<n {
-                candidates.append(Candidate(node: NodeID(try r.u32()), publicKey: try r.blob(max: Limits.publicKeyBytesMax)))
+                candidates.append(Candidate(node: NodeID(try r.u32()), publicKey: try r.blob(max: ProtocolLimits.publicKeyBytesMax)))
             }
             message = .matchReply(request: request, pack: pack, candidates: candidates)
         case 6:
             let terms = try ContractTerms.decode(from: &r)
-            let ownerKey = try r.blob(max: Limits.publicKeyBytesMax)
-            let ownerSignature = try r.blob(max: Limits.signatureBytesMax)
+            let ownerKey = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
+            let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
             let mandate = try r.bool() ? try RepairMandate.decode(from: &r) : nil
             message = .propose(terms: terms, ownerKey: ownerKey, ownerSignature: ownerSignature, mandate: mandate)
         case 7:
-            message = .accept(contract: ContractID(try r.u64()), holderSignature: try r.blob(max: Limits.signatureBytesMax))
+            message = .accept(contract: ContractID(try r.u64()), holderSignature: try r.blob(max: ProtocolLimits.signatureBytesMax))
         case 8:
             message = .reject(contract: ContractID(try r.u64()), reason: try r.u8())
         case 9:
             let contract = ContractID(try r.u64())
             let shard = try shard(from: &r)
-            let bytes = try r.u64()
-            let at = r.offset
-            let root = try r.blob(max: MerkleTree.hashLength)
-            guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: at) }
-            let segAt = r.offset
-            let segments = try r.u32()
-            guard segments > 0, Int(segments) <= Limits.segmentsPerShardMax else {
-                throw WireError(.badValue, "segment count \(segments)", offset: segAt)
+            let geometryAt = r.offset
+            let geometry = try PackGeometry(reading: &r)
+            guard Int(shard.index) < geometry.n else {
+                throw DecodeError(.badValue, "shard \(shard.index) of a \(geometry.n)-shard pack", offset: geometryAt)
             }
-            message = .storeShard(contract: contract, shard: shard, bytes: bytes, root: root, segments: segments)
+            let root = try r.blob(exactly: MerkleTree.hashLength)
+            message = .storeShard(contract: contract, shard: shard, geometry: geometry, root: root)
         case 10:
             message = .storeAck(contract: ContractID(try r.u64()))
         case 11:
             message = .challenge(id: try r.u64(), shard: try shard(from: &r), segment: try r.u32())
         case 12:
             let id = try r.u64()
-            let segment = try r.blob(max: Limits.segmentBytesMax)
+            let segment = try r.blob(max: Int(PackGeometry.segmentBytesMax))
             let at = r.offset
             let depth = Int(try r.u8())
-            guard depth <= Limits.proofDepthMax, depth * 2 <= r.remaining else {
-                throw WireError(.badValue, "proof depth \(depth)", offset: at)
+            guard depth <= PackGeometry.proofDepthMax, depth * 2 <= r.remaining else {
+                throw DecodeError(.badValue, "proof depth \(depth)", offset: at)
             }
             var proof = [[UInt8]]()
             proof.reserveCapacity(depth)
@@ -524,14 +531,14 @@ public enum Message: Hashable, Sendable {
             message = .uptimeQuery(request: try r.u64(), nodes: try nodes(from: &r))
         case 19:
             let request = try r.u64()
-            let n = try r.count(max: Limits.nodesPerMessageMax, minElementBytes: 7)
+            let n = try r.shortCount(max: ProtocolLimits.nodesPerMessageMax, minElementBytes: 7)
             var entries = [UptimeEntry]()
             entries.reserveCapacity(n)
             for _ in 0..<n {
                 let node = NodeID(try r.u32())
                 let at = r.offset
                 let permille = try r.u16()
-                guard permille <= 1000 else { throw WireError(.badValue, "uptime \(permille)‰", offset: at) }
+                guard permille <= 1000 else { throw DecodeError(.badValue, "uptime \(permille)‰", offset: at) }
                 entries.append(UptimeEntry(node: node, permille: permille, excluded: try r.bool()))
             }
             message = .uptimeReply(request: request, entries: entries)
@@ -539,42 +546,40 @@ public enum Message: Hashable, Sendable {
             let holder = NodeID(try r.u32())
             let at = r.offset
             let raw = try r.u8()
-            guard let fault = FaultKind(rawValue: raw) else { throw WireError(.badValue, "fault kind \(raw)", offset: at) }
+            guard let fault = FaultKind(rawValue: raw) else { throw DecodeError(.badValue, "fault kind \(raw)", offset: at) }
             message = .report(holder: holder, fault: fault, since: Instant(milliseconds: try r.i64()))
         case 21:
-            let l = try location(from: &r)
-            message = .rootRecord(pack: l.pack, shardBytes: l.shardBytes, holders: l.holders, roots: l.roots)
+            message = .rootRecord(try location(from: &r))
         case 22:
-            let pack = PackID(try r.u64())
+            let pack = try PackID(reading: &r)
             let owner = NodeID(try r.u32())
-            let shardBytes = try r.u64()
-            let kAt = r.offset
-            let k = try r.u8()
+            let geometry = try PackGeometry(reading: &r)
+            let sourcesAt = r.offset
             let sources = try nodes(from: &r)
-            guard k > 0, Int(k) <= sources.count, sources.count <= Limits.shardsPerPackMax else {
-                throw WireError(.badValue, "repair order k=\(k) of \(sources.count) slots", offset: kAt)
+            guard sources.count == geometry.n else {
+                throw DecodeError(.badValue, "repair order of \(sources.count) slots for n=\(geometry.n)", offset: sourcesAt)
             }
             let at = r.offset
             let n = Int(try r.u8())
-            guard n <= sources.count, n * 19 <= r.remaining else { throw WireError(.badValue, "\(n) repair targets", offset: at) }
+            guard n <= sources.count, n * 19 <= r.remaining else { throw DecodeError(.badValue, "\(n) repair targets", offset: at) }
             var targets = [RepairTarget]()
             for _ in 0..<n {
                 let slotAt = r.offset
                 let slot = try r.u8()
-                guard Int(slot) < sources.count else { throw WireError(.badValue, "target slot \(slot)", offset: slotAt) }
+                guard Int(slot) < sources.count else { throw DecodeError(.badValue, "target slot \(slot)", offset: slotAt) }
                 let node = NodeID(try r.u32())
-                let key = try r.blob(max: Limits.publicKeyBytesMax)
+                let key = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
                 let rootAt = r.offset
                 let root = try r.blob(max: MerkleTree.hashLength)
-                guard root.count == MerkleTree.hashLength else { throw WireError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
+                guard root.count == MerkleTree.hashLength else { throw DecodeError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
                 targets.append(RepairTarget(slot: slot, node: node, publicKey: key, root: root,
                                             mandate: try RepairMandate.decode(from: &r)))
             }
-            message = .repairOrder(pack: pack, owner: owner, shardBytes: shardBytes, k: k, sources: sources, targets: targets)
+            message = .repairOrder(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets)
         case 23, 24:
             let terms = try ContractTerms.decode(from: &r)
-            let ownerSignature = try r.blob(max: Limits.signatureBytesMax)
-            let holderSignature = try r.blob(max: Limits.signatureBytesMax)
+            let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
+            let holderSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
             message = type == 23 ? .repairDone(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
                 : .adopt(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
         case 25:
@@ -585,18 +590,18 @@ public enum Message: Hashable, Sendable {
             let total = try r.u32()
             let at = r.offset
             let n = Int(try r.u8())
-            guard n <= Limits.locationsPerReplyMax, UInt64(start) + UInt64(n) <= UInt64(total) else {
-                throw WireError(.badValue, "\(n) pack locations from \(start) of \(total)", offset: at)
+            guard n <= ProtocolLimits.locationsPerReplyMax, UInt64(start) + UInt64(n) <= UInt64(total) else {
+                throw DecodeError(.badValue, "\(n) pack locations from \(start) of \(total)", offset: at)
             }
             var packs = [PackLocation]()
             for _ in 0..<n { packs.append(try location(from: &r)) }
             message = .recordReply(request: request, start: start, total: total, packs: packs)
         default:
-            throw WireError(.unknownType, "message type \(type)", offset: 1)
+            throw DecodeError(.unknownType, "message type \(type)", offset: 1)
         }
         guard r.remaining == 0 else {
-            throw WireError(.trailingBytes, "\(r.remaining) bytes after the message", offset: r.offset)
+            throw DecodeError(.trailingBytes, "\(r.remaining) bytes after the message", offset: r.offset)
         }
-        return message
+        return (message, sent)
     }
 }

@@ -1,8 +1,11 @@
+import CairnWire
 /// A node's protocol parameters (from the network's configuration).
 public struct NodeParams: Sendable {
+    /// The code of the packs this node makes by default. Each pack carries its own
+    /// geometry (`addPack`); `k`, `n` and `repairTrigger` here only set how far below its
+    /// n a pack may fall before it is repaired (`repairTrigger(for:)`).
     public var k: Int
     public var n: Int
-    public var segmentsPerShard: UInt32
     public var heartbeatInterval: Interval
     public var challengeInterval: Interval
     public var challengeTimeout: Interval
@@ -15,17 +18,20 @@ public struct NodeParams: Sendable {
     public var repairTrigger: Int
     /// Fetch misses before a holder is reported for refusing.
     public var fetchMissesMax: Int
+    /// Messages stamped further than this from the node's clock are refused, and so are
+    /// proposals whose start is (see `Instant`). Well under the hour by which audits end
+    /// before a grace period does, so two clocks within it agree on every deadline.
+    public var maxClockSkew: Interval
 
-    public init(k: Int, n: Int, segmentsPerShard: UInt32 = 8, heartbeatInterval: Interval = .hours(1),
+    public init(k: Int, n: Int, heartbeatInterval: Interval = .hours(1),
                 challengeInterval: Interval = .days(1), challengeTimeout: Interval = .minutes(10),
                 repairInterval: Interval = .hours(6), repairTimeout: Interval = .hours(6), term: Interval = .days(365),
                 grace: Interval = .days(7), uptimeThresholdPermille: UInt16 = 850, repairTrigger: Int? = nil,
-                fetchMissesMax: Int = 2)
+                fetchMissesMax: Int = 2, maxClockSkew: Interval = .minutes(5))
     {
-        precondition(k > 0 && k <= n && n <= Limits.shardsPerPackMax, "k=\(k) n=\(n)")
+        precondition(k > 0 && k <= n && n <= ProtocolLimits.shardsPerPackMax, "k=\(k) n=\(n)")
         self.k = k
         self.n = n
-        self.segmentsPerShard = segmentsPerShard
         self.heartbeatInterval = heartbeatInterval
         self.challengeInterval = challengeInterval
         self.challengeTimeout = challengeTimeout
@@ -36,7 +42,15 @@ public struct NodeParams: Sendable {
         self.uptimeThresholdPermille = uptimeThresholdPermille
         self.repairTrigger = repairTrigger ?? n
         self.fetchMissesMax = fetchMissesMax
+        self.maxClockSkew = maxClockSkew
+        precondition(maxClockSkew >= .zero && maxClockSkew < .hours(1), "clock skew bound \(maxClockSkew)")
         precondition(self.repairTrigger > k && self.repairTrigger <= n, "repair trigger \(self.repairTrigger) for k=\(k) n=\(n)")
+    }
+
+    /// Repair a pack of geometry `g` when fewer than this many of its shards are healthy:
+    /// as many below its n as `repairTrigger` is below `n`, and always above its k.
+    public func repairTrigger(for g: PackGeometry) -> Int {
+        RepairPlanner.trigger(for: g, n: n, trigger: repairTrigger)
     }
 }
 
@@ -87,8 +101,9 @@ public struct GraceSource: Hashable, Sendable {
 /// A pack this node owns: the roots it keeps for challenges and where each shard lives.
 public struct OwnedPack: Hashable, Sendable {
     public let id: PackID
-    public let shardBytes: UInt64
+    public let geometry: PackGeometry
     public let roots: [[UInt8]]
+    public var shardBytes: UInt64 { geometry.shardBytes }
     public var slots: [OwnedSlot]
     /// The owner still has the pack from the initial upload.
     public var localCopy = true
@@ -122,7 +137,7 @@ public struct NodeCore: Sendable {
     private var packIndex: [PackID: Int] = [:]
     private var slotOfContract: [ContractID: SlotRef] = [:]
     /// Released, stored contracts audited until their grace ends.
-    private var audits: [ContractID: (holder: NodeID, shard: ShardID, root: [UInt8], until: Instant)] = [:]
+    private var audits: [ContractID: (holder: NodeID, shard: ShardID, root: [UInt8], segments: UInt32, until: Instant)] = [:]
     /// Replacements given up while their shard was being stored: the holder may have it
     /// (only the acknowledgement was lost) and then keeps it for the grace period. Not
     /// audited (it may never have received the shard), but a last-resort source until then.
@@ -149,8 +164,9 @@ public struct NodeCore: Sendable {
     /// A blind repair in progress on this node (the repairer side).
     struct Delegation: Sendable {
         var owner: NodeID
-        var shardBytes: UInt64
-        var k: Int
+        var geometry: PackGeometry
+        var shardBytes: UInt64 { geometry.shardBytes }
+        var k: Int { geometry.k }
         var sources: [NodeID]
         var targets: [RepairTarget]
         var fetchedMask: UInt64 = 0
@@ -179,12 +195,12 @@ public struct NodeCore: Sendable {
     }
 
     /// Adds a pack this node has just made (roots of its n shards).
-    public mutating func addPack(_ id: PackID, shardBytes: UInt64, roots: [[UInt8]]) {
-        precondition(roots.count == params.n, "pack \(id) with \(roots.count) roots, n=\(params.n)")
-        precondition(packIndex[id] == nil && packs.count < Limits.packsPerNodeMax, "pack \(id) added twice or too many")
+    public mutating func addPack(_ id: PackID, geometry: PackGeometry, roots: [[UInt8]]) {
+        precondition(roots.count == geometry.n, "pack \(id) with \(roots.count) roots, n=\(geometry.n)")
+        precondition(packIndex[id] == nil && packs.count < ProtocolLimits.packsPerNodeMax, "pack \(id) added twice or too many")
         packIndex[id] = packs.count
-        packs.append(OwnedPack(id: id, shardBytes: shardBytes, roots: roots,
-                               slots: Array(repeating: OwnedSlot(), count: params.n)))
+        packs.append(OwnedPack(id: id, geometry: geometry, roots: roots,
+                               slots: Array(repeating: OwnedSlot(), count: geometry.n)))
     }
 
     private func jitter(_ interval: Interval, _ rng: inout Xoshiro256) -> Interval {
@@ -246,7 +262,7 @@ public struct NodeCore: Sendable {
                     else { continue }
                     let msg = challenges.issue(
                         contract: contract, holder: holder, shard: ShardID(pack: packs[p].id, index: UInt8(s)),
-                        segments: params.segmentsPerShard, root: packs[p].roots[s], audit: false, now: now,
+                        segments: packs[p].geometry.segments, root: packs[p].roots[s], audit: false, now: now,
                         timeout: params.challengeTimeout, rng: &rng)
                     actions.append(.send(to: holder, msg))
                 }
@@ -265,7 +281,7 @@ public struct NodeCore: Sendable {
                 // no challenge reaches a holder that has just freed the shard as promised.
                 guard now + params.challengeTimeout + .hours(1) < a.until else { continue }
                 let msg = challenges.issue(contract: id, holder: a.holder, shard: a.shard,
-                                           segments: params.segmentsPerShard, root: a.root, audit: true, now: now,
+                                           segments: a.segments, root: a.root, audit: true, now: now,
                                            timeout: params.challengeTimeout, rng: &rng)
                 actions.append(.send(to: a.holder, msg))
             }
@@ -286,7 +302,7 @@ public struct NodeCore: Sendable {
             holders.sort()
             var unique = [NodeID]()
             for h in holders where unique.last != h { unique.append(h) }
-            if unique.count > Limits.nodesPerMessageMax { unique.removeLast(unique.count - Limits.nodesPerMessageMax) }
+            if unique.count > ProtocolLimits.nodesPerMessageMax { unique.removeLast(unique.count - ProtocolLimits.nodesPerMessageMax) }
             let request = nextRequest
             nextRequest += 1
             actions.append(.send(to: .coordinator, .uptimeQuery(request: request, nodes: unique)))
@@ -360,7 +376,7 @@ public struct NodeCore: Sendable {
         _ = book.release(ownedID: contract, now: now)
         book.drop(ownedID: contract)
         slotOfContract[contract] = nil
-        releasing[contract] = (holder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, Limits.releaseRetriesMax)
+        releasing[contract] = (holder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, ProtocolLimits.releaseRetriesMax)
         actions.append(.send(to: holder, .release(contract: contract, at: releasedAt)))
         packs[p].recentHolders.append(holder)
         clearPending(pack: p, slot: s)
@@ -378,12 +394,12 @@ public struct NodeCore: Sendable {
         if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
            case .grace(let until) = released.state
         {
-            audits[old] = (oldHolder, released.terms.shard, packs[p].roots[s], until)
+            audits[old] = (oldHolder, released.terms.shard, packs[p].roots[s], packs[p].geometry.segments, until)
         } else {
             book.drop(ownedID: old)
         }
         slotOfContract[old] = nil
-        releasing[old] = (oldHolder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, Limits.releaseRetriesMax)
+        releasing[old] = (oldHolder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, ProtocolLimits.releaseRetriesMax)
         packs[p].recentHolders.append(oldHolder)
         actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
     }
@@ -402,7 +418,7 @@ public struct NodeCore: Sendable {
     }
 
     private func haveData(_ p: Int) -> Bool {
-        packs[p].localCopy || packs[p].fetchedMask.nonzeroBitCount >= params.k
+        packs[p].localCopy || packs[p].fetchedMask.nonzeroBitCount >= packs[p].geometry.k
     }
 
     /// Some accepted replacement waits for data that is not at hand.
@@ -474,8 +490,8 @@ public struct NodeCore: Sendable {
         let bytes = packs[p].shardBytes
         if !packs[p].localCopy { actions.append(.note(.repairBytes(bytes))) }
         actions.append(.send(to: holder, .storeShard(
-            contract: contract, shard: ShardID(pack: packs[p].id, index: UInt8(s)), bytes: bytes,
-            root: packs[p].roots[s], segments: params.segmentsPerShard)))
+            contract: contract, shard: ShardID(pack: packs[p].id, index: UInt8(s)), geometry: packs[p].geometry,
+            root: packs[p].roots[s])))
     }
 
     /// Asks k fetchable holders (healthy first, fewest misses first) for their shards.
@@ -496,7 +512,8 @@ public struct NodeCore: Sendable {
             return (xr, x.failed ? 1 : 0, x.unhealthy ? 1 : 0, x.fetchMisses, a)
                 < (yr, y.failed ? 1 : 0, y.unhealthy ? 1 : 0, y.fetchMisses, b)
         }
-        var want = params.k - packs[p].fetchedMask.nonzeroBitCount
+        let k = packs[p].geometry.k
+        var want = k - packs[p].fetchedMask.nonzeroBitCount
         guard want > 0 else { return }
         // Hedge: one extra source when any chosen one looks doubtful.
         if sources.prefix(want).contains(where: { packs[p].slots[$0].unhealthy || packs[p].slots[$0].failed }) { want += 1 }
@@ -514,7 +531,7 @@ public struct NodeCore: Sendable {
         let promising = sources.prefix(want).count { s in
             packs[p].slots[s].fetchMisses < params.fetchMissesMax && !packs[p].slots[s].failed
         }
-        if promising < params.k - packs[p].fetchedMask.nonzeroBitCount {
+        if promising < k - packs[p].fetchedMask.nonzeroBitCount {
             for g in graceSources(pack: p, now: now) where asked & (1 << UInt64(g.index)) == 0 {
                 let request = nextRequest
                 nextRequest += 1
@@ -524,7 +541,7 @@ public struct NodeCore: Sendable {
             }
         }
         // Shards stream behind whatever else the holders send: allow for a few transfers.
-        packs[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(params.k) * packs[p].shardBytes)
+        packs[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(k) * packs[p].shardBytes)
     }
 
     /// Shard `index` of pack `p` arrived for a rebuild; with k of them the waiting
@@ -594,7 +611,8 @@ public struct NodeCore: Sendable {
         for attempt in 0..<2 {
             decision = withUnsafeTemporaryAllocation(of: RepairPlanner.Health.self, capacity: n) { health in
                 for s in 0..<n { health.initializeElement(at: s, to: packs[p].slots[s].health) }
-                return RepairPlanner.decide(UnsafeBufferPointer(health), k: params.k, trigger: params.repairTrigger,
+                return RepairPlanner.decide(UnsafeBufferPointer(health), k: packs[p].geometry.k,
+                                            trigger: params.repairTrigger(for: packs[p].geometry),
                                             haveData: dataAtHand, extraSources: extra)
             }
             // Before giving a pack up, count the shards fetched already and those holders in
@@ -619,8 +637,9 @@ public struct NodeCore: Sendable {
     }
 
     private func rootRecord(pack p: Int) -> Action {
-        .send(to: .coordinator, .rootRecord(pack: packs[p].id, shardBytes: packs[p].shardBytes,
-                                            holders: packs[p].slots.map { $0.holder ?? .coordinator }, roots: packs[p].roots))
+        .send(to: .coordinator, .rootRecord(PackLocation(pack: packs[p].id, geometry: packs[p].geometry,
+                                                         holders: packs[p].slots.map { $0.holder ?? .coordinator },
+                                                         roots: packs[p].roots)))
     }
 
     private func contractStart(pack p: Int, slot s: Int) -> Instant {
@@ -639,14 +658,21 @@ public struct NodeCore: Sendable {
 
     // MARK: Messages
 
-    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant) -> [Action] {
+    /// A message `from` a peer, stamped `sent` by the peer's clock.
+    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [Action] {
         var actions = [Action]()
-        onMessage(from: from, message, now: now, into: &actions)
+        onMessage(from: from, message, sent: sent, now: now, into: &actions)
         return actions
     }
 
     /// `onMessage` appending to a caller's buffer (the simulator reuses one for every event).
-    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant, into actions: inout [Action]) {
+    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant,
+                                   into actions: inout [Action])
+    {
+        guard sent.within(params.maxClockSkew, of: now) else {
+            actions.append(.note(.clockSkew(from: from, by: sent - now)))
+            return
+        }
         switch message {
         // Owner side.
         case let .matchReply(request, _, candidates) where from == .coordinator:
@@ -659,8 +685,8 @@ public struct NodeCore: Sendable {
             onDelegateStored(contract, from: from, now: now, into: &actions)
         case let .fetchReply(request, shard, ok, bytes) where delegations[shard.pack]?.fetchRequests[request] != nil:
             onDelegateFetched(request: request, shard: shard, ok: ok, bytes: bytes, from: from, now: now, into: &actions)
-        case let .repairOrder(pack, owner, shardBytes, k, sources, targets) where from == .coordinator:
-            startDelegation(pack: pack, owner: owner, shardBytes: shardBytes, k: Int(k), sources: sources, targets: targets,
+        case let .repairOrder(pack, owner, geometry, sources, targets) where from == .coordinator:
+            startDelegation(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets,
                             now: now, into: &actions)
         case let .adopt(terms, ownerSignature, holderSignature) where from == .coordinator:
             onAdopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature, now: now, into: &actions)
@@ -783,6 +809,10 @@ public struct NodeCore: Sendable {
             standing = Reputation.Standing(rawValue: level) ?? .excluded
 
         // Holder side.
+        case let .propose(terms, _, _, _) where !terms.start.within(params.maxClockSkew, of: now):
+            // Both sides count the term from its start: a start this node's clock disagrees
+            // with would end the contract at another time on each side.
+            actions.append(.send(to: from, .reject(contract: terms.id, reason: ContractBook.Refusal.badTime.rawValue)))
         case let .propose(terms, ownerKey, ownerSignature, mandate):
             // The owner itself (the transport authenticates the sender), or a holder repairing
             // blind on its behalf under the coordinator's mandate for this very placement.
@@ -801,11 +831,11 @@ public struct NodeCore: Sendable {
             case .failure(let refusal):
                 actions.append(.send(to: from, .reject(contract: terms.id, reason: refusal.reason.rawValue)))
             }
-        case let .storeShard(contract, shard, bytes, root, segments):
-            guard let c = book.held[contract], c.proposer == from || c.terms.owner == from, c.terms.bytes == bytes,
-                  book.onStore(contract, shard: shard)
+        case let .storeShard(contract, shard, geometry, root):
+            guard let c = book.held[contract], c.proposer == from || c.terms.owner == from,
+                  c.terms.bytes == geometry.shardBytes, book.onStore(contract, shard: shard)
             else { break }
-            actions.append(.storeShard(shard, bytes: bytes, root: root, segments: segments))
+            actions.append(.storeShard(shard, geometry: geometry, root: root))
             actions.append(.send(to: from, .storeAck(contract: contract)))
         case let .challenge(id, shard, segment):
             if book.holdsStored(shard) {
@@ -859,12 +889,14 @@ public struct NodeCore: Sendable {
 
     // MARK: Blind repair (repairer side)
 
-    private mutating func startDelegation(pack: PackID, owner: NodeID, shardBytes: UInt64, k: Int, sources: [NodeID],
+    private mutating func startDelegation(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID],
                                           targets: [RepairTarget], now: Instant, into actions: inout [Action])
     {
         guard delegations[pack] == nil, owner != me, !targets.isEmpty else { return }
-        var d = Delegation(owner: owner, shardBytes: shardBytes, k: k, sources: sources, targets: targets,
-                           deadline: now + params.repairTimeout + transferTime(bytes: UInt64(k + targets.count) * shardBytes))
+        let k = geometry.k
+        var d = Delegation(owner: owner, geometry: geometry, sources: sources, targets: targets,
+                           deadline: now + params.repairTimeout
+                               + transferTime(bytes: UInt64(k + targets.count) * geometry.shardBytes))
         // The shard this node holds counts as fetched.
         for (slot, node) in sources.enumerated() where node == me {
             if book.holdsStored(ShardID(pack: pack, index: UInt8(slot))) {
@@ -932,8 +964,7 @@ public struct NodeCore: Sendable {
         d.proposals[id] = p
         delegations[pack] = d
         actions.append(.note(.repairBytes(d.shardBytes)))
-        actions.append(.send(to: from, .storeShard(contract: id, shard: p.terms.shard, bytes: d.shardBytes, root: target.root,
-                                                   segments: params.segmentsPerShard)))
+        actions.append(.send(to: from, .storeShard(contract: id, shard: p.terms.shard, geometry: d.geometry, root: target.root)))
     }
 
     private mutating func onDelegateStored(_ id: ContractID, from: NodeID, now: Instant, into actions: inout [Action]) {

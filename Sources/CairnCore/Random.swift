@@ -1,3 +1,4 @@
+import CairnWire
 /// SplitMix64: expands one 64-bit seed into the state of `Xoshiro256`, and derives the
 /// seeds of split streams. Fixed algorithm (Steele, Lea, Flood 2014).
 public struct SplitMix64: Sendable {

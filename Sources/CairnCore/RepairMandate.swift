@@ -1,3 +1,4 @@
+import CairnWire
 /// The coordinator's signed permission for one blind repair placement: `repairer` may place
 /// slot `slot` of `owner`'s pack on `holder`, signing the contract with its own key
 /// (`repairerKey`) in the owner's name, until `expires`.
@@ -31,11 +32,11 @@ public struct RepairMandate: Hashable, Sendable {
     {
         var w = ByteWriter(capacity: 96)
         w.raw(domain)
-        w.u64(pack.raw)
+        pack.write(into: &w)
         w.u8(slot)
         w.u32(owner.raw)
         w.u32(repairer.raw)
-        w.blob(repairerKey, max: Limits.publicKeyBytesMax)
+        w.blob(repairerKey, max: ProtocolLimits.publicKeyBytesMax)
         w.u32(holder.raw)
         w.i64(expires.milliseconds)
         return w.bytes
@@ -47,7 +48,7 @@ public struct RepairMandate: Hashable, Sendable {
                         coordinatorKey: [UInt8], verifier: some SignatureVerifier) -> Bool
     {
         guard now < expires, terms.holder == holder, proposer != terms.owner, proposer != holder,
-              proposerKey.count <= Limits.publicKeyBytesMax
+              proposerKey.count <= ProtocolLimits.publicKeyBytesMax
         else { return false }
         let message = Self.signingBytes(pack: terms.shard.pack, slot: terms.shard.index, owner: terms.owner,
                                         repairer: proposer, repairerKey: proposerKey, holder: holder, expires: expires)
@@ -56,10 +57,10 @@ public struct RepairMandate: Hashable, Sendable {
 
     func encode(into w: inout ByteWriter) {
         w.i64(expires.milliseconds)
-        w.blob(signature, max: Limits.signatureBytesMax)
+        w.blob(signature, max: ProtocolLimits.signatureBytesMax)
     }
 
-    static func decode(from r: inout ByteReader) throws(WireError) -> RepairMandate {
-        RepairMandate(expires: Instant(milliseconds: try r.i64()), signature: try r.blob(max: Limits.signatureBytesMax))
+    static func decode(from r: inout ByteReader) throws(DecodeError) -> RepairMandate {
+        RepairMandate(expires: Instant(milliseconds: try r.i64()), signature: try r.blob(max: ProtocolLimits.signatureBytesMax))
     }
 }

@@ -1,3 +1,4 @@
+import CairnWire
 /// The coordinator's record of faults against one node: warned first, then excluded from
 /// new contracts.
 public struct Reputation: Hashable, Sendable {

@@ -1,3 +1,4 @@
+import CairnWire
 /// A restore as a person runs it after losing their disk: with nothing but the owner's
 /// identity, ask the coordinator where the owner's packs are, then fetch any k shards of
 /// every pack from their holders — retrying other holders when one does not answer or
@@ -18,8 +19,8 @@ public struct RestoreSession: Sendable {
         case failed(missing: Int)
     }
 
+    /// How patient a restore is. Each pack's k comes with its location (its geometry).
     public struct Params: Sendable {
-        public var k: Int
         /// A fetch unanswered this long (plus its transfer time) is given up.
         public var fetchTimeout: Interval
         /// When every holder of a pack has been tried, try them again after this long.
@@ -27,11 +28,13 @@ public struct RestoreSession: Sendable {
         /// Upload speed assumed for transfer time, bytes per millisecond (a slow holder
         /// is not given up while its shard is still streaming).
         public var bytesPerMillisecond: Double
-        public init(k: Int, fetchTimeout: Interval = .minutes(10), retryAfter: Interval = .hours(1),
-                    bytesPerMillisecond: Double = 125) {
-            precondition(k > 0 && fetchTimeout > .zero && retryAfter > .zero && bytesPerMillisecond > 0,
-                         "restore params k=\(k)")
-            self.k = k
+        /// Messages stamped further than this from the restoring device's clock are refused.
+        public var maxClockSkew: Interval
+        public init(fetchTimeout: Interval = .minutes(10), retryAfter: Interval = .hours(1),
+                    bytesPerMillisecond: Double = 125, maxClockSkew: Interval = .minutes(5)) {
+            self.maxClockSkew = maxClockSkew
+            precondition(fetchTimeout > .zero && retryAfter > .zero && bytesPerMillisecond > 0,
+                         "restore params fetch timeout \(fetchTimeout), retry after \(retryAfter)")
             self.fetchTimeout = fetchTimeout
             self.retryAfter = retryAfter
             self.bytesPerMillisecond = bytesPerMillisecond
@@ -87,16 +90,20 @@ public struct RestoreSession: Sendable {
         return actions
     }
 
-    public mutating func onMessage(from: NodeID, _ message: Message, now: Instant) -> [Action] {
+    /// A message `from` the coordinator or a holder, stamped `sent` by its clock.
+    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [Action] {
         var actions = [Action]()
         guard outcome == .running else { return actions }
+        guard sent.within(params.maxClockSkew, of: now) else {
+            actions.append(.note(.clockSkew(from: from, by: sent - now)))
+            return actions
+        }
         switch message {
         case let .recordReply(request, start, total, locations) where from == .coordinator && request == queryRequest:
             guard start == received, self.total.map({ $0 == total }) ?? true else { break }
             self.total = total
             received += UInt32(locations.count)
-            for location in locations
-            where location.holders.count == location.roots.count && location.holders.count <= Limits.shardsPerPackMax {
+            for location in locations {
                 packs.append(PackState(location: location))
                 fetchMore(pack: packs.count - 1, now: now, into: &actions)
             }
@@ -156,7 +163,7 @@ public struct RestoreSession: Sendable {
 
     // MARK: Steps
 
-    private func done(_ p: Int) -> Bool { packs[p].have.nonzeroBitCount >= params.k }
+    private func done(_ p: Int) -> Bool { packs[p].have.nonzeroBitCount >= packs[p].location.geometry.k }
 
     private mutating func query(start: UInt32, now: Instant, into actions: inout [Action]) {
         queryRequest = nextRequest
@@ -169,7 +176,7 @@ public struct RestoreSession: Sendable {
     private mutating func fetchMore(pack p: Int, now: Instant, into actions: inout [Action]) {
         let location = packs[p].location
         for slot in location.holders.indices {
-            guard packs[p].have.nonzeroBitCount + packs[p].inFlight < params.k else { break }
+            guard packs[p].have.nonzeroBitCount + packs[p].inFlight < packs[p].location.geometry.k else { break }
             let bit: UInt64 = 1 << UInt64(slot)
             let holder = location.holders[slot]
             guard packs[p].tried & bit == 0, holder != .coordinator, holder != owner else { continue }

@@ -1,3 +1,4 @@
+import CairnWire
 /// Signs contract terms with the node's identity. Production uses Ed25519 (CairnCrypto);
 /// signing is deterministic, so it does not disturb a simulation's trace.
 public protocol ContractSigner: Sendable {

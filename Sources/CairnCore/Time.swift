@@ -1,5 +1,9 @@
-/// A point on the network's time line, in milliseconds. Production maps it to the
-/// continuous clock; the simulator starts it at zero and moves it event by event.
+/// A point on the network's time line: UTC milliseconds since 1970-01-01T00:00:00Z, as each
+/// machine's clock tells it. Contract starts and ends, releases and mandate expiries are
+/// instants one machine names and another compares with its own clock, so clocks must
+/// roughly agree: every message carries its sender's instant, and a receiver refuses one
+/// further than its bound (`maxClockSkew`) from its own clock (`Instant.within`). The
+/// simulator starts at zero and can give each node an offset and a drift.
 public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var milliseconds: Int64
 
@@ -9,9 +13,16 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public static func < (a: Instant, b: Instant) -> Bool { a.milliseconds < b.milliseconds }
     public static func + (a: Instant, d: Interval) -> Instant { Instant(milliseconds: a.milliseconds &+ d.milliseconds) }
+    public static func - (a: Instant, d: Interval) -> Instant { Instant(milliseconds: a.milliseconds &- d.milliseconds) }
     public static func - (a: Instant, b: Instant) -> Interval { Interval(milliseconds: a.milliseconds &- b.milliseconds) }
 
     public var description: String { "t+\(milliseconds)ms" }
+
+    /// Whether two clocks' readings are at most `bound` apart.
+    public func within(_ bound: Interval, of other: Instant) -> Bool {
+        let d = milliseconds.subtractingReportingOverflow(other.milliseconds)
+        return !d.overflow && d.partialValue.magnitude <= bound.milliseconds.magnitude
+    }
 }
 
 /// A span of time in milliseconds (the unit of every interval in protocol parameters).

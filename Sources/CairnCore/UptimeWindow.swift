@@ -1,5 +1,6 @@
+import CairnWire
 /// Uptime over a sliding window of probe slots: one bit per slot (answered or not), up to
-/// `Limits.uptimeSlotsMax` slots, in four words so a directory of 100,000 nodes stays small.
+/// `ProtocolLimits.uptimeSlotsMax` slots, in four words so a directory of 100,000 nodes stays small.
 public struct UptimeWindow: Hashable, Sendable {
     private var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
     public let slots: Int
@@ -8,7 +9,7 @@ public struct UptimeWindow: Hashable, Sendable {
     private var head: Int = 0
 
     public init(slots: Int) {
-        precondition(slots > 0 && slots <= Limits.uptimeSlotsMax, "uptime window of \(slots) slots")
+        precondition(slots > 0 && slots <= ProtocolLimits.uptimeSlotsMax, "uptime window of \(slots) slots")
         self.slots = slots
     }
 

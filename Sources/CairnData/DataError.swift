@@ -42,27 +42,6 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
         self.line = line
     }
 
-    /// The message and, after a colon, what caused it, on one line.
-    public var oneLine: String {
-        guard let cause else { return message }
-        if let d = cause as? DataError { return message + ": " + d.oneLine }
-        return message + ": \(cause)"
-    }
-
-    public var description: String {
-        var s = message
-        var next = cause
-        var depth = 0
-        while let c = next, depth < 8 {
-            if let d = c as? DataError {
-                s += "\n  caused by: \(d.message)"
-                next = d.cause
-            } else {
-                s += "\n  caused by: \(c)"
-                next = nil
-            }
-            depth += 1
-        }
-        return s
-    }
+    /// The message, then each cause on a line of its own.
+    public var description: String { chainDescription }
 }

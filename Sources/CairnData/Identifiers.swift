@@ -1,30 +1,9 @@
 import CairnCrypto
 
-/// A 32-byte identifier: chunk ids (keyed BLAKE2b of plaintext), pack ids (random).
-public struct ObjectID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public static let size = 32
-    public let bytes: [UInt8]
-
-    public init(_ bytes: [UInt8]) {
-        precondition(bytes.count == Self.size, "object id of \(bytes.count) bytes, expected \(Self.size)")
-        self.bytes = bytes
-    }
-
-    public init(reading r: inout ByteReader) throws(DecodeError) {
-        self.bytes = try r.raw(Self.size)
-    }
-
+extension ObjectID {
+    /// A fresh random id (pack ids).
     public static func random() -> ObjectID { ObjectID(SecureRandom.bytes(size)) }
-
-    public var hex: String { Hex.encode(bytes) }
-    public var short: String { String(hex.prefix(12)) }
-    public var description: String { short }
-
-    public static func < (a: ObjectID, b: ObjectID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 }
-
-public typealias ChunkID = ObjectID
-public typealias PackID = ObjectID
 
 /// Where one stored chunk lives: which pack, at which offset, how long sealed and plain.
 public struct ChunkRef: Hashable, Sendable {

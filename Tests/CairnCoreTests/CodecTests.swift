@@ -1,25 +1,27 @@
+import CairnWire
 import Foundation
 import CairnCore
 import Testing
 
 let sampleTerms = ContractTerms(
     id: ContractID(owner: NodeID(3), counter: 9), owner: NodeID(3), holder: NodeID(4),
-    shard: ShardID(pack: PackID(77), index: 5), bytes: 1 << 20, start: Instant(milliseconds: 1000),
+    shard: ShardID(pack: PackID(serial: 77), index: 5), bytes: 1 << 20, start: Instant(milliseconds: 1000),
     term: .days(30), grace: .days(7))
 
 let sampleMessages: [Message] = [
     .join(offered: 1 << 40, speed: 12_500, publicKey: Array(repeating: 7, count: 32), fresh: true),
     .heartbeat(used: 123),
     .warning(level: 1),
-    .matchRequest(request: 1, pack: PackID(2), shardBytes: 3, count: 4, speed: 5, exclude: [NodeID(1), NodeID(9)]),
-    .matchReply(request: 1, pack: PackID(2), candidates: [Candidate(node: NodeID(4), publicKey: [1, 2, 3])]),
+    .matchRequest(request: 1, pack: PackID(serial: 2), shardBytes: 3, count: 4, speed: 5, exclude: [NodeID(1), NodeID(9)]),
+    .matchReply(request: 1, pack: PackID(serial: 2), candidates: [Candidate(node: NodeID(4), publicKey: [1, 2, 3])]),
     .propose(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
              mandate: nil),
     .propose(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
              mandate: RepairMandate(expires: Instant(milliseconds: 77), signature: Array(repeating: 5, count: 64))),
     .accept(contract: sampleTerms.id, holderSignature: Array(repeating: 3, count: 64)),
     .reject(contract: sampleTerms.id, reason: 1),
-    .storeShard(contract: sampleTerms.id, shard: sampleTerms.shard, bytes: 99, root: Array(repeating: 4, count: 32), segments: 8),
+    .storeShard(contract: sampleTerms.id, shard: sampleTerms.shard, geometry: PackGeometry(k: 4, n: 8, shardBytes: 99),
+                root: Array(repeating: 4, count: 32)),
     .storeAck(contract: sampleTerms.id),
     .challenge(id: 5, shard: sampleTerms.shard, segment: 3),
     .challengeReply(id: 5, segment: [9, 9, 9], proof: [Array(repeating: 5, count: 32), Array(repeating: 6, count: 32)]),
@@ -31,53 +33,63 @@ let sampleMessages: [Message] = [
     .uptimeQuery(request: 2, nodes: [NodeID(1), NodeID(2)]),
     .uptimeReply(request: 2, entries: [UptimeEntry(node: NodeID(1), permille: 870, excluded: false)]),
     .report(holder: NodeID(4), fault: .badProof, since: Instant(milliseconds: 5)),
-    .rootRecord(pack: PackID(2), shardBytes: 9, holders: [NodeID(4), NodeID(5)],
-                roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
-    .repairOrder(pack: PackID(2), owner: NodeID(3), shardBytes: 9, k: 1, sources: [NodeID(4), .coordinator],
+    .rootRecord(PackLocation(pack: PackID(serial: 2), geometry: PackGeometry(k: 1, n: 2, shardBytes: 9),
+                             holders: [NodeID(4), NodeID(5)],
+                             roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)])),
+    .repairOrder(pack: PackID(serial: 2), owner: NodeID(3), geometry: PackGeometry(k: 1, n: 2, shardBytes: 9, segmentBytes: 4),
+                 sources: [NodeID(4), .coordinator],
                  targets: [RepairTarget(slot: 1, node: NodeID(6), publicKey: [1, 2], root: Array(repeating: 3, count: 32),
                                         mandate: RepairMandate(expires: Instant(milliseconds: 9), signature: [4, 4]))]),
     .repairDone(terms: sampleTerms, ownerSignature: [1], holderSignature: [2]),
     .adopt(terms: sampleTerms, ownerSignature: [3], holderSignature: [4]),
     .recordQuery(request: 3, owner: NodeID(3), start: 16),
     .recordReply(request: 3, start: 16, total: 18, packs: [
-        PackLocation(pack: PackID(2), shardBytes: 9, holders: [NodeID(4), .coordinator],
+        PackLocation(pack: PackID(serial: 2), geometry: PackGeometry(k: 1, n: 2, shardBytes: 9), holders: [NodeID(4), .coordinator],
                      roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
     ]),
 ]
 
 // MARK: Round trip
 
-@Test func everyMessageRoundTrips() throws {
+private let stamp = Instant(milliseconds: 1_764_547_200_000)
+
+@Test func everyMessageRoundTripsWithItsStamp() throws {
     for m in sampleMessages {
-        let bytes = m.encode()
-        #expect(bytes[0] == Limits.wireVersion)
-        #expect(try Message.decode(bytes) == m)
+        let bytes = m.encode(sent: stamp)
+        #expect(bytes[0] == ProtocolLimits.wireVersion)
+        let decoded = try Message.decode(bytes)
+        #expect(decoded.message == m && decoded.sent == stamp)
     }
 }
 
 @Test func encodingIsBigEndian() {
-    #expect(Message.heartbeat(used: 0x0102_0304_0506_0708).encode() == [Limits.wireVersion, 2, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])
+    #expect(Message.heartbeat(used: 0x0102_0304_0506_0708).encode(sent: Instant(milliseconds: 0x0a0b))
+        == [ProtocolLimits.wireVersion, 2, 0, 0, 0, 0, 0, 0, 0x0a, 0x0b, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])
 }
 
 // MARK: Hostile bytes
 
 @Test func rejectsWrongVersionTypeAndTrailingBytes() {
-    var bad = Message.heartbeat(used: 1).encode()
+    var bad = Message.heartbeat(used: 1).encode(sent: stamp)
     bad[0] = 9
-    #expect(throws: WireError.self) { try Message.decode(bad) }
-    var unknown = Message.heartbeat(used: 1).encode()
+    let version = #expect(throws: DecodeError.self) { try Message.decode(bad) }
+    #expect(version?.code == .badVersion && version?.offset == 0)
+    var unknown = Message.heartbeat(used: 1).encode(sent: stamp)
     unknown[1] = 200
-    #expect(throws: WireError.self) { try Message.decode(unknown) }
-    var trailing = Message.heartbeat(used: 1).encode()
+    let type = #expect(throws: DecodeError.self) { try Message.decode(unknown) }
+    #expect(type?.code == .unknownType && type?.offset == 1)
+    var trailing = Message.heartbeat(used: 1).encode(sent: stamp)
     trailing.append(0)
-    #expect(throws: WireError.self) { try Message.decode(trailing) }
+    let extra = #expect(throws: DecodeError.self) { try Message.decode(trailing) }
+    #expect(extra?.code == .trailingBytes && extra?.offset == 10)
 }
 
-@Test func everyTruncationThrows() {
+@Test func everyTruncationThrowsTruncated() {
     for m in sampleMessages {
-        let bytes = m.encode()
+        let bytes = m.encode(sent: stamp)
         for cut in 0..<bytes.count {
-            #expect(throws: WireError.self) { try Message.decode(Array(bytes[0..<cut])) }
+            let e = #expect(throws: DecodeError.self) { try Message.decode(Array(bytes[0..<cut])) }
+            #expect(e?.code == .truncated, "cut at \(cut) of \(m.typeByte): \(String(describing: e))")
         }
     }
 }
@@ -93,29 +105,47 @@ let sampleMessages: [Message] = [
         if round % 2 == 0 {
             let n = g.index(96)
             bytes = (0..<n).map { _ in UInt8(truncatingIfNeeded: g.next()) }
-            if n >= 6, g.chance(numerator: 3, denominator: 4) {
-                bytes[0] = Limits.wireVersion
-                bytes[1] = UInt8(1 + g.index(25))
-                let len = UInt32(n - 6)
-                bytes[2] = 0; bytes[3] = 0; bytes[4] = UInt8(len >> 8); bytes[5] = UInt8(len & 0xff)
+            let header = Message.headerBytes
+            if n >= header, g.chance(numerator: 3, denominator: 4) {
+                bytes[0] = ProtocolLimits.wireVersion
+                bytes[1] = UInt8(1 + g.index(26))
+                let len = UInt32(n - header)
+                bytes[header - 4] = 0; bytes[header - 3] = 0
+                bytes[header - 2] = UInt8(len >> 8); bytes[header - 1] = UInt8(len & 0xff)
             }
         } else {
-            bytes = sampleMessages[g.index(sampleMessages.count)].encode()
+            bytes = sampleMessages[g.index(sampleMessages.count)].encode(sent: stamp)
             for _ in 0..<(1 + g.index(4)) {
                 bytes[g.index(bytes.count)] = UInt8(truncatingIfNeeded: g.next())
             }
         }
-        if let m = try? Message.decode(bytes) {
+        if let (m, sent) = try? Message.decode(bytes) {
             decoded += 1
             // Anything accepted re-encodes to a message that decodes to itself.
-            #expect((try? Message.decode(m.encode())) == m)
+            #expect((try? Message.decode(m.encode(sent: sent)))?.message == m)
         }
     }
     #expect(decoded > 0)
 }
 
-@Test func hostileCountIsRejectedBeforeAllocating() {
-    // uptimeQuery claiming 1024 nodes with none present.
-    let bytes: [UInt8] = [1, 18, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 1, 0x04, 0x00]
-    #expect(throws: WireError.self) { try Message.decode(bytes) }
+/// An uptime query claiming 1,024 nodes with none present is refused at its count (not
+/// after reserving room for them); one claiming more than the bound, as too large.
+@Test func hostileCountIsRejectedBeforeAllocating() throws {
+    func query(count: UInt16) -> [UInt8] {
+        var body = ByteWriter()
+        body.u64(1)
+        body.u16(count)
+        var w = ByteWriter()
+        w.u8(ProtocolLimits.wireVersion)
+        w.u8(18)
+        w.i64(0)
+        w.u32(UInt32(body.count))
+        w.raw(body.bytes)
+        return w.bytes
+    }
+    let short = #expect(throws: DecodeError.self) { try Message.decode(query(count: 1024)) }
+    #expect(short?.code == .truncated && short?.offset == Message.headerBytes + 8)
+    let over = #expect(throws: DecodeError.self) { try Message.decode(query(count: 1025)) }
+    #expect(over?.code == .tooLarge && over?.offset == Message.headerBytes + 8)
+    #expect(try Message.decode(query(count: 0)).message == .uptimeQuery(request: 1, nodes: []))
 }

@@ -1,3 +1,4 @@
+import CairnWire
 @testable import CairnCore
 import Testing
 
@@ -36,7 +37,7 @@ private func agreesWithDictionary<Key: Hashable>(_ key: (UInt64) -> Key, keys: U
 }
 
 @Test func denseMapAgreesWithDictionary() {
-    agreesWithDictionary({ PackID($0) }, keys: 300, steps: 20_000, seed: 1)
+    agreesWithDictionary({ PackID(serial: $0) }, keys: 300, steps: 20_000, seed: 1)
 }
 
 @Test func denseMapAgreesWithDictionaryUnderCollisions() {
@@ -45,11 +46,11 @@ private func agreesWithDictionary<Key: Hashable>(_ key: (UInt64) -> Key, keys: U
 
 @Test func denseMapEmptiesAndRefills() {
     var map = DenseMap<PackID, UInt8>()
-    #expect(map.isEmpty && map[PackID(1)] == nil)
-    for i in 0..<100 { map[PackID(UInt64(i))] = UInt8(i) }
-    #expect(map.count == 100 && map[PackID(42)] == 42)
+    #expect(map.isEmpty && map[PackID(serial: 1)] == nil)
+    for i in 0..<100 { map[PackID(serial: UInt64(i))] = UInt8(i) }
+    #expect(map.count == 100 && map[PackID(serial: 42)] == 42)
     map.removeAll()
-    #expect(map.isEmpty && map[PackID(42)] == nil)
-    map[PackID(7)] = 7
-    #expect(map.count == 1 && map[PackID(7)] == 7)
+    #expect(map.isEmpty && map[PackID(serial: 42)] == nil)
+    map[PackID(serial: 7)] = 7
+    #expect(map.count == 1 && map[PackID(serial: 7)] == 7)
 }

@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import CairnCrypto
 import Testing
@@ -8,7 +9,7 @@ import Testing
 struct Harness {
     var now = Instant.zero
     static let coordinatorSigner = DigestSigner(seed: [0xc0])
-    var coordinator = CoordinatorCore(params: CoordinatorParams(k: 2, repairTrigger: 4), signer: Harness.coordinatorSigner,
+    var coordinator = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4), signer: Harness.coordinatorSigner,
                                       verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
     var nodes: [NodeCore] = []
     var inbox: [(from: NodeID, to: NodeID, Message)] = []
@@ -17,9 +18,11 @@ struct Harness {
     var notes: [(NodeID, Note)] = []
 
     static let segmentsPerShard: UInt32 = 4
+    /// Four 3-byte segments a shard.
+    static let geometry = PackGeometry(k: 2, n: 4, shardBytes: 12, segmentBytes: 3)
 
     static func segments(_ shard: ShardID) -> [[UInt8]] {
-        (0..<Int(segmentsPerShard)).map { i in [UInt8(truncatingIfNeeded: shard.pack.raw), shard.index, UInt8(i)] }
+        (0..<Int(segmentsPerShard)).map { i in [UInt8(truncatingIfNeeded: shard.pack.serial), shard.index, UInt8(i)] }
     }
 
     static func root(_ segments: [[UInt8]]) -> [UInt8] {
@@ -31,7 +34,7 @@ struct Harness {
     }
 
     init(count: Int) {
-        let params = NodeParams(k: 2, n: 4, segmentsPerShard: Self.segmentsPerShard, challengeTimeout: .minutes(10))
+        let params = NodeParams(k: 2, n: 4, challengeTimeout: .minutes(10))
         let verifier = DigestSigner()
         let root = Xoshiro256(seed: 42)
         for i in 0..<count {
@@ -49,7 +52,7 @@ struct Harness {
                 inbox.append((node, to, message))
             case .setTimer:
                 break
-            case let .storeShard(shard, _, _, _):
+            case let .storeShard(shard, _, _):
                 disks[node.index][shard] = Self.segments(shard)
             case let .deleteShard(shard):
                 disks[node.index][shard] = nil
@@ -102,9 +105,9 @@ struct Harness {
 
 @Test func ownerPlacesAPackOnDistinctHoldersWithAgreeingBooks() {
     var h = Harness(count: 8)
-    let pack = PackID(7)
+    let pack = PackID(serial: 7)
     let roots = (0..<4).map { Harness.root(Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
-    h.nodes[0].addPack(pack, shardBytes: 10, roots: roots)
+    h.nodes[0].addPack(pack, geometry: Harness.geometry, roots: roots)
     h.start()
     let slots = h.nodes[0].packs[0].slots
     let holders = slots.compactMap(\.holder)
@@ -128,9 +131,9 @@ struct Harness {
 /// once here, since the harness delivers instantly.
 @Test func aHolderThatDroppedItsShardIsReportedAndReplaced() {
     var h = Harness(count: 8)
-    let pack = PackID(3)
+    let pack = PackID(serial: 3)
     let roots = (0..<4).map { Harness.root(Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
-    h.nodes[0].addPack(pack, shardBytes: 10, roots: roots)
+    h.nodes[0].addPack(pack, geometry: Harness.geometry, roots: roots)
     h.start()
     let dropper = h.nodes[0].packs[0].slots[1].holder!
     h.disks[dropper.index] = [:]

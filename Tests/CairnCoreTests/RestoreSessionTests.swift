@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import Testing
 
@@ -6,12 +7,13 @@ import Testing
 private let owner = NodeID(1)
 private let root32 = [UInt8](repeating: 7, count: 32)
 
-private func location(_ pack: UInt64, holders: [NodeID]) -> PackLocation {
-    PackLocation(pack: PackID(pack), shardBytes: 1000, holders: holders, roots: holders.map { _ in root32 })
+private func location(_ pack: UInt64, holders: [NodeID], k: Int = 2) -> PackLocation {
+    PackLocation(pack: PackID(serial: pack), geometry: PackGeometry(k: k, n: holders.count, shardBytes: 1000),
+                 holders: holders, roots: holders.map { _ in root32 })
 }
 
-private func session(k: Int = 2, patience: Interval = .hours(24)) -> RestoreSession {
-    RestoreSession(owner: owner, params: RestoreSession.Params(k: k, fetchTimeout: .minutes(10), retryAfter: .hours(1)),
+private func session(patience: Interval = .hours(24)) -> RestoreSession {
+    RestoreSession(owner: owner, params: RestoreSession.Params(fetchTimeout: .minutes(10), retryAfter: .hours(1)),
                    now: .zero, patience: patience)
 }
 
@@ -67,13 +69,13 @@ private func timer(_ actions: [Action]) -> Instant? {
 }
 
 @Test func failsWhenPatienceRunsOutNamingMissingPacks() {
-    var s = session(k: 2, patience: .hours(5))
+    var s = session(patience: .hours(5))
     let start = s.start(now: .zero)
     guard case let .recordQuery(request, _, _)? = sends(start).first?.1 else { return }
     let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, packs: [
         location(1, holders: [NodeID(10), NodeID(11)]), location(2, holders: [NodeID(12), NodeID(13)]),
     ]), now: .zero)
-    for f in fetches(actions) where f.shard.pack == PackID(1) {
+    for f in fetches(actions) where f.shard.pack == PackID(serial: 1) {
         _ = s.onMessage(from: f.holder, .fetchReply(request: f.request, shard: f.shard, ok: true, bytes: 1), now: .zero)
     }
     #expect(s.progress.restored == 1)
@@ -91,17 +93,16 @@ private func timer(_ actions: [Action]) -> Instant? {
 }
 
 @Test func locationsArePagedByTheCoordinatorAndTheSession() {
-    var c = CoordinatorCore(params: CoordinatorParams(k: 2, repairTrigger: 4), signer: DigestSigner(seed: [9]),
+    var c = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4), signer: DigestSigner(seed: [9]),
                             verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
-    let count = Limits.locationsPerReplyMax + 5
+    let count = ProtocolLimits.locationsPerReplyMax + 5
     for p in 0..<count {
-        _ = c.onMessage(from: owner, .rootRecord(pack: PackID(UInt64(p)), shardBytes: 10, holders: [NodeID(2), NodeID(3)],
-                                                 roots: [root32, root32]), now: .zero)
+        _ = c.onMessage(from: owner, .rootRecord(location(UInt64(p), holders: [NodeID(2), NodeID(3)], k: 1)), now: .zero)
     }
     let membersBefore = c.members
     // The restoring device (an unknown node number) is answered but not entered as a member.
     let restorer = NodeID(5000)
-    var s = session(k: 1)
+    var s = session()
     var outbox = sends(s.start(now: .zero))
     var fetched = [PackID]()
     var rounds = 0
@@ -120,22 +121,24 @@ private func timer(_ actions: [Action]) -> Instant? {
     }
     #expect(c.members == membersBefore)
     #expect(c.entry(restorer) == nil)
-    #expect(fetched == (0..<count).map { PackID(UInt64($0)) })
+    #expect(fetched == (0..<count).map { PackID(serial: UInt64($0)) })
     #expect(s.outcome == .restored(at: .zero))
 }
 
-@Test func hostileLocationsAreSkippedNotTrapped() {
-    var s = session(k: 2, patience: .hours(2))
+/// A location holds one holder and one root per shard by construction (the decoder
+/// refuses anything else); the widest, largest pack a peer can describe is fetched with a
+/// bounded deadline, and a pack with no holders left ends the restore as missing.
+@Test func hostileLocationsAreBoundedNotTrapped() {
+    var s = session(patience: .hours(2))
     guard case let .recordQuery(request, _, _)? = sends(s.start(now: .zero)).first?.1 else { return }
-    let wide = (0..<Limits.shardsPerPackMax).map { NodeID(UInt32(100 + $0)) }
-    let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 3, packs: [
-        PackLocation(pack: PackID(1), shardBytes: .max, holders: wide, roots: wide.map { _ in root32 }),
-        PackLocation(pack: PackID(2), shardBytes: 10, holders: [NodeID(5), NodeID(6)], roots: [root32]),
-        PackLocation(pack: PackID(3), shardBytes: 10, holders: Array(repeating: .coordinator, count: 3),
-                     roots: Array(repeating: root32, count: 3)),
+    let wide = (0..<ProtocolLimits.shardsPerPackMax).map { NodeID(UInt32(100 + $0)) }
+    let largest = UInt64(PackGeometry.segmentsMax) * UInt64(PackGeometry.segmentBytesMax)
+    let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, packs: [
+        PackLocation(pack: PackID(serial: 1), geometry: PackGeometry(k: 2, n: wide.count, shardBytes: largest),
+                     holders: wide, roots: wide.map { _ in root32 }),
+        location(3, holders: Array(repeating: .coordinator, count: 3)),
     ]), now: .zero)
-    // The huge pack is fetched (with a bounded deadline); the malformed one is skipped.
-    #expect(fetches(actions).map(\.shard.pack) == [PackID(1), PackID(1)])
+    #expect(fetches(actions).map(\.shard.pack) == [PackID(serial: 1), PackID(serial: 1)])
     #expect(s.progress.known == 2)
     // A reply from the coordinator to a request it was not asked is ignored.
     _ = s.onMessage(from: .coordinator, .recordReply(request: request + 99, start: 0, total: 1, packs: []), now: .zero)

@@ -76,7 +76,7 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
     #expect(run.status == 0)
     let data = try #require(FileManager.default.contents(atPath: dir + "/metrics.json"))
     let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-    for key in ["trace_hash", "seed", "nodes", "sim_days", "events", "messages", "wall_seconds", "packs_total",
+    for key in ["trace_hash", "seed", "nodes", "sim_days", "events", "messages", "messages_refused_clock_skew", "wall_seconds", "packs_total",
                 "packs_lost", "restore_success_rate", "repair_bytes_per_node_day", "storage_overhead",
                 "detection_hours", "contracts_broken"]
     {

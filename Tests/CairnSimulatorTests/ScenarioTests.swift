@@ -1,3 +1,4 @@
+import CairnWire
 import CairnCore
 import CairnCrypto
 import CairnSimulator
@@ -129,7 +130,7 @@ private func error(_ json: String) -> String? {
 /// another format than real holders answer.
 @Test(arguments: [1, 2, 5, 8, 13])
 func syntheticTreeProofsMatchMerkleProofs(count: Int) {
-    let shard = ShardID(pack: PackID(9), index: 3)
+    let shard = ShardID(pack: PackID(serial: 9), index: 3)
     let bytes = Synthetic.segments(shard, count: UInt32(count)).flatMap { $0 }
     let tree = Synthetic.tree(shard, count: UInt32(count))
     let root = Synthetic.root(shard, count: UInt32(count))
@@ -176,4 +177,30 @@ func syntheticTreeProofsMatchMerkleProofs(count: Int) {
         }
     }
     #expect(parsed > 0 && rejected > 0)
+}
+
+// MARK: Clocks
+
+/// Nodes whose clocks are off by more than the protocol's bound cannot take part: their
+/// messages are refused (and counted), and nothing breaks an invariant. Within the bound
+/// (`Scenarios/ci/clocks.json`) every pack is placed and repaired as with exact clocks.
+@Test func clocksBeyondTheBoundAreRefusedWithoutBreakingInvariants() throws {
+    let base = #"""
+        {"nodes": 20, "duration_days": 1, "backup_gib": 2, "pack_mib": 1024, "restore_samples": 0,
+         "clocks": {"offset_s": OFFSET, "drift_ppm": 20}, "protocol": {"k": 2, "n": 4, "max_clock_skew_s": 300}}
+        """#
+    let far = try Simulation(scenario: Scenario.parse(base.replacingOccurrences(of: "OFFSET", with: "900")), seed: 4).run()
+    #expect(far.violations.isEmpty, "\(far.violations)")
+    #expect(far.messagesRefusedClockSkew > 500)
+    // The coordinator keeps true time: no node joined, so nothing was placed.
+    #expect(far.storageOverhead == 0, "overhead \(far.storageOverhead)")
+    let near = try Simulation(scenario: Scenario.parse(base.replacingOccurrences(of: "OFFSET", with: "60")), seed: 4).run()
+    #expect(near.violations.isEmpty, "\(near.violations)")
+    #expect(near.messagesRefusedClockSkew == 0)
+    #expect(near.packsLost == 0 && near.unconvergedPacks == 0)
+    // A clock key out of range is an error naming its path.
+    let bad = #expect(throws: ScenarioError.self) {
+        _ = try Scenario.parse(#"{"nodes": 20, "protocol": {"max_clock_skew_s": 7200}}"#)
+    }
+    #expect(bad?.path == "$.protocol.max_clock_skew_s")
 }
