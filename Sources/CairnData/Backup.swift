@@ -206,7 +206,11 @@ extension Repository {
         run.filesDone = run.filesTotal
         run.report()
         if !skipped.isEmpty {
+            // Left out, so neither new nor changed: the file counts still add up.
             summary.files -= skipped.count
+            for i in skipped {
+                if parentFiles[entries[i].pathBytes] == nil { summary.filesNew -= 1 } else { summary.filesChanged -= 1 }
+            }
             entries = entries.enumerated().filter { !skipped.contains($0.offset) }.map(\.element)
         }
 
