@@ -99,14 +99,13 @@ extension Repository {
         // error rather than a new empty store: it may be a drive that is not mounted.
         let firstBackup = try state.root() == nil
         logger.info("backup.start", metadata: ["paths": "\(options.paths)", "targets": "\(paths.count)", "k": "\(k)"])
-        let targets = try TargetSet(paths: paths, create: firstBackup)
-        if let missing = targets.problems.keys.min() {
-            throw DataError(.targetUnavailable, "target \(missing + 1) (\(paths[missing])) is not available: mount it, or run `cairn check` to re-create it from the other targets", cause: targets.problems[missing])
-        }
+        let targets = try TargetSet(paths: paths, access: firstBackup ? .create : .write, count: n)
+        try Self.requireEveryTarget(targets)
         // Another data directory (a recovered copy, another machine) may use the same targets.
         let targetLocks = try paths.map { (p) throws(DataError) in try DirectoryLock(folder: p) }
         defer { withExtendedLifetime((dataLock, targetLocks)) {} }
         let (existing, _) = try currentRoot(targets: targets)
+        try Self.requireEveryTarget(targets)
         let chunkerSettings = existing?.chunker ?? config.chunker ?? ChunkerSettings(ChunkerParameters.default)
         let parameters: ChunkerParameters
         do { parameters = try chunkerSettings.parameters() } catch {
@@ -241,7 +240,7 @@ extension Repository {
         summary.packs = stats.packs
         summary.dedupeRatio = run.newPlainBytes == 0 ? nil : Double(run.bytesRead) / Double(run.newPlainBytes)
         summary.durationSeconds = Date().timeIntervalSince(started)
-        summary.warnings = walker.warnings
+        summary.warnings = targets.notes + walker.warnings
         summary.excluded = walker.excludedByPattern
         summary.leftOut = walker.leftOut
         summary.unsupported = walker.unsupported
@@ -252,6 +251,14 @@ extension Repository {
             "bytes.new": "\(summary.bytesNew)", "packs": "\(summary.packs)",
         ])
         return summary
+    }
+
+    /// A backup writes shard i of every pack to target i: every one of the n must be there.
+    static func requireEveryTarget(_ targets: TargetSet) throws(DataError) {
+        if let (position, problem) = targets.problems.min(by: { $0.key < $1.key }) {
+            let what = problem.code == .corrupt ? "is damaged" : problem.code == .wrongOwner ? "belongs to another owner" : "is not available"
+            throw DataError(.targetUnavailable, "target \(position + 1) (\(targets.paths[position])) \(what): mount it, or run `cairn check` to re-create it from the other targets; nothing was backed up", cause: problem)
+        }
     }
 
     /// Writes the sealed, signed root record to every target, then to the local index.

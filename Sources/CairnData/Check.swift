@@ -11,15 +11,22 @@ public struct CheckSummary: Codable, Sendable {
     public var targetsRecreated: [String]
     public var problems: [String]
     public var durationSeconds: Double
+    /// Targets still not in use when the check ended (not repaired, or not repairable).
+    public var targetsUnusable: [String] = []
+    /// What was noticed and is fine (a target found at another target's path).
+    public var notes: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case packs, problems
         case shardsChecked = "shards_checked", shardsGood = "shards_good", shardsRepaired = "shards_repaired"
         case packsUnrecoverable = "packs_unrecoverable", targetsRecreated = "targets_recreated"
-        case durationSeconds = "duration_seconds"
+        case durationSeconds = "duration_seconds", targetsUnusable = "targets_unusable", notes
     }
 
+    /// Every pack can still be restored.
     public var healthy: Bool { packsUnrecoverable.isEmpty }
+    /// Anything was wrong when the check looked (repaired since or not).
+    public var damageFound: Bool { !problems.isEmpty || shardsGood < shardsChecked }
 }
 
 extension Repository {
@@ -32,24 +39,36 @@ extension Repository {
         // A repairing check writes shards and root records: one writer at a time.
         let dataLock = repair ? try DirectoryLock(folder: dataDirectory.path) : nil
         let paths = try targetPaths(from)
-        let targets = try TargetSet(paths: paths, create: false)
-        let targetLocks = repair ? try targets.paths.indices.filter { targets.problems[$0] == nil }
-            .map { (i) throws(DataError) in try DirectoryLock(folder: targets.paths[i]) } : []
+        let remembered = from == nil || from?.isEmpty == true
+        let targets = try TargetSet(paths: paths, access: repair ? .write : .read, count: remembered ? paths.count : nil)
+        let targetLocks = repair ? try targets.targets.compactMap { $0 }
+            .map { (t) throws(DataError) in try DirectoryLock(folder: t.path) } : []
         defer { withExtendedLifetime((dataLock, targetLocks)) {} }
         let (found, rootProblems) = try currentRoot(targets: targets)
         guard let root = found else {
-            throw DataError(.notFound, "no root record found on any target (\(paths.joined(separator: ","))): nothing to check")
+            let why = targets.problemLines.map { "\n  " + $0 }.joined()
+            throw DataError(.notFound, "no root record found on any target (\(paths.joined(separator: ","))): nothing to check\(why)")
         }
         var summary = CheckSummary(packs: root.packs.count, shardsChecked: 0, shardsGood: 0, shardsRepaired: 0,
                                    packsUnrecoverable: [], targetsRecreated: [], problems: rootProblems, durationSeconds: 0)
-        for (i, p) in targets.problems.sorted(by: { $0.key < $1.key }) {
-            summary.problems.append("target \(i + 1) (\(targets.paths[i])): \(p.oneLine)")
-            if repair, root.packs.contains(where: { $0.n > i }) {
+        summary.notes = targets.notes
+        let n = root.packs.map(\.n).max() ?? targets.n
+        let unusable = targets.problems.sorted { $0.key < $1.key }
+        for (_, problem) in unusable { summary.problems.append(problem.oneLine) }
+        if repair {
+            // Rebuild the folders that are missing or hold a damaged store, each as a shard
+            // index no target holds (its own position's first). Others (a file, a folder
+            // we may not write, another owner's target, a copy) are reported, never touched.
+            var free = (0..<n).filter { targets.target(forShard: $0) == nil }
+            let rebuildable = unusable.filter { Self.isRebuildable($0.value, path: paths[$0.key]) }.map(\.key)
+            for position in rebuildable.sorted(by: { (free.contains($0) ? 0 : 1, $0) < (free.contains($1) ? 0 : 1, $1) }) {
+                guard let slot = free.contains(position) ? position : free.first else { break }
                 do {
-                    _ = try targets.recreate(i)
-                    summary.targetsRecreated.append(targets.paths[i])
+                    _ = try targets.recreate(position: position, slot: slot)
+                    free.removeAll { $0 == slot }
+                    summary.targetsRecreated.append(paths[position])
                 } catch {
-                    summary.problems.append("target \(i + 1) could not be re-created: \(error.message)")
+                    summary.problems.append("target \(paths[position]) could not be re-created: \(error.oneLine)")
                 }
             }
         }
@@ -59,24 +78,24 @@ extension Repository {
             summary.shardsChecked += record.n
             summary.shardsGood += good.count
             if bad.isEmpty { continue }
-            for i in bad.keys.sorted() { summary.problems.append("pack \(record.id) shard \(i): \(bad[i]!)") }
+            for i in bad.keys.sorted() { summary.problems.append("pack \(record.id) shard \(i + 1): \(bad[i]!)") }
             guard good.count >= record.k else {
                 summary.packsUnrecoverable.append(record.id.hex)
                 continue
             }
             guard repair else { continue }
-            let missing = bad.keys.sorted().filter { targets.targets[$0] != nil }
+            let missing = bad.keys.sorted().filter { targets.target(forShard: $0) != nil }
             do throws(any Error) {
                 let coder = try ErasureCoder(k: record.k, n: record.n)
                 let rebuilt = try coder.rebuild(shards: good, missing: missing)
                 for i in missing {
-                    guard let shard = rebuilt[i],
+                    guard let shard = rebuilt[i], let target = targets.target(forShard: i),
                           shard.withUnsafeBytes({ MerkleTree.root(of: $0, segmentSize: record.segmentSize) }) == record.roots[i]
                     else {
-                        summary.problems.append("pack \(record.id) shard \(i): rebuilt shard does not match its root")
+                        summary.problems.append("pack \(record.id) shard \(i + 1): rebuilt shard does not match its root")
                         continue
                     }
-                    try shard.withUnsafeBytes { try targets.targets[i]!.putShard(header: ShardHeader(record: record, index: i), bytes: $0) }
+                    try shard.withUnsafeBytes { try target.putShard(header: ShardHeader(record: record, index: i), bytes: $0) }
                     summary.shardsRepaired += 1
                 }
             } catch {
@@ -84,10 +103,24 @@ extension Repository {
             }
         }
         if repair { try publish(root, to: targets) }
+        summary.targetsUnusable = targets.problems.keys.sorted().map { paths[$0] }
         logger.info("check.done", metadata: [
             "packs": "\(summary.packs)", "shards.good": "\(summary.shardsGood)", "shards.repaired": "\(summary.shardsRepaired)",
         ])
         summary.durationSeconds = Date().timeIntervalSince(started)
         return summary
+    }
+
+    /// Whether `check` may rebuild a target that could not be used: a missing folder, a
+    /// folder without a store, or a damaged store (moved aside first). Not a file in its
+    /// place, a folder it may not read or write, or another owner's or a copied target.
+    static func isRebuildable(_ problem: DataError, path: String) -> Bool {
+        if problem.code == .corrupt { return true }
+        guard problem.code == .targetUnavailable else { return false }
+        var st = stat()
+        if stat(path, &st) != 0 { return errno == ENOENT }
+        guard (st.st_mode & S_IFMT) == S_IFDIR, access(path, W_OK | X_OK) == 0 else { return false }
+        var store = stat()
+        return lstat(path + "/data.mdb", &store) != 0
     }
 }

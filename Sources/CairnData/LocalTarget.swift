@@ -2,9 +2,23 @@ import CairnStore
 import Foundation
 
 /// One local backup target: a folder holding an LMDB environment with the shards placed
-/// there and a copy of the owner's root record. Shard `i` of every pack goes to target `i`.
+/// there and a copy of the owner's root record. A target holds shard `i` of every pack
+/// for one `i`, which its shards' keys and headers say (`shardIndex`), whatever its path.
 public final class LocalTarget: @unchecked Sendable {
+    /// What a command does with a target.
+    public enum Access: Sendable, Equatable {
+        /// Restore, listing, `check --no-repair`: opened read-only (`MDB_RDONLY`, without a
+        /// lock file when it cannot be written), so read-only drives work.
+        case read
+        /// An existing store that will be written (backup, repair).
+        case write
+        /// As `write`, creating the folder and store when missing (the first backup, a
+        /// rebuilt target).
+        case create
+    }
+
     public let path: String
+    public let access: Access
     private let env: LMDBEnvironment
     private let shards: LMDBDatabase
     private let meta: LMDBDatabase
@@ -13,36 +27,78 @@ public final class LocalTarget: @unchecked Sendable {
     static let formatKey: [UInt8] = Array("format".utf8)
     static let formatValue: [UInt8] = Array("cairn-target-v1".utf8)
 
-    /// Opens a target. With `create`, a missing folder is created; without it, a missing
-    /// folder is an error (restores and checks never scatter empty stores around).
-    public init(path: String, create: Bool) throws(DataError) {
+    /// Opens a target. The folder must be a folder (a file, a FIFO or a device is
+    /// `.targetUnavailable`); without `.create` it must exist and hold a store. The store
+    /// file is checked before it is used: a file shorter than its meta pages say, or
+    /// pages that lead outside the file, are `.corrupt` (the store is damaged; `check`
+    /// moves it aside and rebuilds it). A store about to be written is first checked
+    /// through a read-only handle, so no write ever follows a damaged page.
+    public init(path: String, access: Access) throws(DataError) {
         self.path = path
-        var isDir: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-        if exists && !isDir.boolValue {
-            throw DataError(.targetUnavailable, "target \(path) is a file, not a folder: give a folder path")
+        self.access = access
+        var st = stat()
+        if stat(path, &st) != 0 {
+            let err = errno
+            guard err == ENOENT, access == .create else {
+                throw DataError(.targetUnavailable, err == ENOENT
+                    ? "target \(path) does not exist (a drive that is not mounted?)"
+                    : "target \(path) cannot be examined: \(String(cString: strerror(err)))")
+            }
+        } else if (st.st_mode & S_IFMT) != S_IFDIR {
+            throw DataError(.targetUnavailable, "target \(path) is \(Self.kind(st.st_mode)), not a folder: give the folder of the target")
         }
-        if !exists && !create {
-            throw DataError(.targetUnavailable, "target \(path) does not exist")
-        }
-        if exists && !create && !FileManager.default.fileExists(atPath: path + "/data.mdb") {
+        let hasStore = access == .create ? FileManager.default.fileExists(atPath: path + "/data.mdb")
+            : Self.hasStoreFile(path)
+        if !hasStore && access != .create {
             throw DataError(.targetUnavailable, "target \(path) holds no Cairn store (no data.mdb)")
         }
         do {
-            env = try LMDBEnvironment(path: path, mapSize: 1 << 40, maxDatabases: 4)
+            if hasStore && access != .read { try Self.verifyReadOnly(path) }
+            env = try LMDBEnvironment(path: path, mapSize: 1 << 40, maxDatabases: 4,
+                                      access: access == .read ? .readOnly : .readWrite)
             shards = try env.openDatabase("shards")
             meta = try env.openDatabase("meta")
+            if access == .read { try env.verifyStructure([shards, meta]) }
             let format = try env.read { txn in try txn.get(meta, Self.formatKey) }
             if let format, format != Self.formatValue {
                 throw DataError(.targetUnavailable, "target \(path) is not a Cairn target (format \(String(decoding: format, as: UTF8.self)))")
             }
-            if format == nil {
+            if format == nil && access != .read {
                 try env.write { txn in try txn.put(meta, Self.formatKey, Self.formatValue) }
             }
         } catch let e as DataError {
             throw e
+        } catch let e as StoreError where e.code == .corrupted {
+            throw DataError(.corrupt, "target \(path) is damaged: \(e.message)", cause: e)
         } catch {
             throw DataError(.targetUnavailable, "target \(path) cannot be opened", cause: error)
+        }
+    }
+
+    /// Walks the store through a read-only handle, closed again on return (the write
+    /// handle opened next must not share it): writing after a damaged page is how a
+    /// writer would fault or spread the damage.
+    private static func verifyReadOnly(_ path: String) throws(StoreError) {
+        let probe = try LMDBEnvironment(path: path, mapSize: 1 << 40, maxDatabases: 4, access: .readOnly)
+        var databases: [LMDBDatabase] = []
+        for name in ["shards", "meta"] {
+            if let db = try probe.openExistingDatabase(name) { databases.append(db) }
+        }
+        try probe.verifyStructure(databases)
+    }
+
+    private static func hasStoreFile(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path + "/data.mdb", &st) == 0
+    }
+
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: "a file"
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFSOCK: "a socket"
+        default: "not a folder"
         }
     }
 
@@ -50,8 +106,33 @@ public final class LocalTarget: @unchecked Sendable {
         pack.bytes + [UInt8(index)]
     }
 
+    /// Which shard index this target holds, from its first shard (its key and its header
+    /// must agree); nil for a target with no shards yet. A damaged first shard is `.corrupt`.
+    public func shardIndex() throws(DataError) -> Int? {
+        var found: (key: [UInt8], header: [UInt8])?
+        do {
+            try env.read { txn in
+                try txn.forEach(shards, prefix: []) { key, value in
+                    found = (key, Array(value.prefix(ShardHeader.size)))
+                    return false
+                }
+            }
+        } catch {
+            throw DataError(.corrupt, "target \(path): its shards cannot be listed", cause: error)
+        }
+        guard let found else { return nil }
+        guard found.key.count == ObjectID.size + 1,
+              let header = try? ShardHeader(decoding: found.header),
+              header.index == Int(found.key[ObjectID.size]), header.pack.bytes == Array(found.key[..<ObjectID.size])
+        else {
+            throw DataError(.corrupt, "target \(path): its first shard's key and header do not agree (the store is damaged)")
+        }
+        return header.index
+    }
+
     /// Stores one shard (header + bytes) durably.
     public func putShard(header: ShardHeader, bytes: UnsafeRawBufferPointer) throws(DataError) {
+        precondition(access != .read, "shard written to target \(path), opened read-only")
         precondition(bytes.count == header.shardLength, "shard \(header.index) of \(header.pack) has \(bytes.count) bytes, header says \(header.shardLength)")
         let head = header.encode()
         do {
@@ -122,6 +203,7 @@ public final class LocalTarget: @unchecked Sendable {
     }
 
     public func writeRoot(_ envelope: [UInt8]) throws(DataError) {
+        precondition(access != .read, "root record written to target \(path), opened read-only")
         do {
             try env.write { txn in try txn.put(meta, Self.rootKey, envelope) }
         } catch {

@@ -82,7 +82,7 @@ final class PackReader: @unchecked Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(record.shardLength * record.k)
         for i in 0..<record.k {
-            guard let t = targets.targets[i], t.appendShard(ShardHeader(record: record, index: i), to: &out) else { return nil }
+            guard let t = targets.target(forShard: i), t.appendShard(ShardHeader(record: record, index: i), to: &out) else { return nil }
         }
         out.removeLast(out.count - record.packLength)
         return out
@@ -93,21 +93,21 @@ final class PackReader: @unchecked Sendable {
         var good: [Int: [UInt8]] = [:]
         var bad: [Int: String] = [:]
         for i in 0..<record.n {
-            guard i < targets.n, let t = targets.targets[i] else {
-                bad[i] = "target \(i + 1) unavailable"
+            guard let t = targets.target(forShard: i) else {
+                bad[i] = "no target holding shard \(i + 1) is available"
                 continue
             }
             do {
                 guard let s = try t.readShard(pack: record.id, index: i) else {
-                    bad[i] = "missing on target \(i + 1)"
+                    bad[i] = "missing on target \(t.path)"
                     continue
                 }
                 let ok = s.header == ShardHeader(record: record, index: i)
                     && s.bytes.count == record.shardLength
                     && s.bytes.withUnsafeBytes { MerkleTree.root(of: $0, segmentSize: record.segmentSize) } == record.roots[i]
-                if ok { good[i] = s.bytes } else { bad[i] = "damaged on target \(i + 1)" }
+                if ok { good[i] = s.bytes } else { bad[i] = "damaged on target \(t.path)" }
             } catch {
-                bad[i] = "unreadable on target \(i + 1)"
+                bad[i] = "unreadable on target \(t.path) (\(error.oneLine))"
             }
         }
         return (good, bad)

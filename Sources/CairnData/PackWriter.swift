@@ -147,8 +147,8 @@ final class PackWriter: @unchecked Sendable {
         for i in 0..<record.n {
             targetQueues[i].async(group: group) {
                 guard !self.failed else { return }
-                guard let target = self.targets.targets[i] else {
-                    return self.fail(DataError(.targetUnavailable, "target \(i + 1) (\(self.targets.paths[i])) is not available"))
+                guard let target = self.targets.target(forShard: i) else {
+                    return self.fail(DataError(.targetUnavailable, "no target for shard \(i + 1) is available"))
                 }
                 do throws(DataError) {
                     try target.putShard(header: ShardHeader(record: record, index: i),

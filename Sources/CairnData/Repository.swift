@@ -35,22 +35,32 @@ public final class Repository: @unchecked Sendable {
     }
 
     /// The newest root record among the local index and every reachable target (highest
-    /// sequence wins; a copy that does not verify is skipped and reported).
+    /// sequence wins; a copy that does not verify is skipped and reported). A target
+    /// whose root record is another owner's is taken out of the set (its shards are not
+    /// ours to read or overwrite); only when every root record found is another owner's
+    /// is that the error (the phrase is probably wrong).
     public func currentRoot(targets: TargetSet) throws(DataError) -> (root: RootRecord?, problems: [String]) {
         let local = try state.root()
         var best = local
         var problems: [String] = []
-        for (i, t) in targets.targets.enumerated() {
-            guard let t else { continue }
+        var foreign: DataError?
+        for (position, path) in targets.paths.enumerated() {
+            guard let slot = targets.slot(ofPosition: position), let t = targets.target(forShard: slot) else { continue }
             do {
                 guard let env = try t.readRoot() else { continue }
                 let r = try RootEnvelope.open(env, keys: keys)
                 if r.sequence > (best?.sequence ?? 0) || best == nil { best = r }
             } catch {
-                if error.code == .wrongOwner { throw error }
-                problems.append("target \(i + 1) (\(targets.paths[i])): \(error.message)")
+                if error.code == .wrongOwner {
+                    foreign = foreign ?? error
+                    targets.exclude(position: position, because: DataError(.wrongOwner, "target \(path) belongs to another owner: it is left alone", cause: error))
+                    logger.warning("target.foreign", metadata: ["target.path": "\(path)"])
+                    continue
+                }
+                problems.append("target \(path): \(error.message)")
             }
         }
+        if best == nil, let foreign { throw foreign }
         if let best, local?.sequence != best.sequence {
             // Learned from the targets (after a recovery, or another device's backup).
             try state.importPacks(best.packs)

@@ -50,14 +50,7 @@ extension Repository {
     /// file that can is still restored.
     public func restore(_ options: RestoreOptions, progress: (TransferProgress) -> Void = { _ in }) throws(DataError) -> RestoreSummary {
         let started = Date()
-        let paths = try targetPaths(options.from)
-        let targets = try TargetSet(paths: paths, create: false)
-        let (found, problems) = try currentRoot(targets: targets)
-        guard let root = found else {
-            let why = (targets.problems.sorted { $0.key < $1.key }.map { "target \($0.key + 1): \($0.value.oneLine)" } + problems)
-                .joined(separator: "\n  ")
-            throw DataError(.notFound, "no root record found on any target; nothing to restore from \(paths.joined(separator: ","))\(why.isEmpty ? "" : "\n  " + why)")
-        }
+        let (targets, root) = try openForReading(from: options.from)
         let snapshot = try Self.select(options.snapshot, in: root)
         logger.info("restore.start", metadata: ["snapshot.id": "\(snapshot.id)", "targets.available": "\(targets.available)"])
         let reader = PackReader(targets: targets, packs: root.packs)
@@ -77,7 +70,7 @@ extension Repository {
 
         var summary = RestoreSummary(snapshot: snapshot.id, files: 0, directories: 0, symlinks: 0, bytes: 0,
                                      packsRebuilt: 0, targetsUnavailable: targets.problems.keys.sorted().map { targets.paths[$0] },
-                                     durationSeconds: 0)
+                                     durationSeconds: 0, warnings: targets.problemLines + targets.notes)
         var failed: [String] = []
         var keptNotes: [String] = []
         let total = entries.filter { $0.kind == .file }.reduce(UInt64(0)) { $0 + $1.size }
@@ -178,6 +171,28 @@ extension Repository {
             throw DataError(.unrecoverable, "restored \(summary.files) files, but \(failed.count) entries of snapshot \(snapshot.id) could not be restored:\n  \(shown)\(more)\n\(targets.available) of \(targets.n) targets were readable; bring back missing targets and run the restore again")
         }
         return summary
+    }
+
+    /// The targets (`from`, else the remembered ones) opened read-only, and the newest
+    /// root record on them; fewer usable targets than a pack needs is an error that says
+    /// how many are needed and why the others could not be used.
+    func openForReading(from: [String]?) throws(DataError) -> (TargetSet, RootRecord) {
+        let paths = try targetPaths(from)
+        let remembered = from == nil || from?.isEmpty == true
+        let targets = try TargetSet(paths: paths, access: .read, count: remembered ? paths.count : nil)
+        let (found, problems) = try currentRoot(targets: targets)
+        let why = (targets.problemLines + problems).map { "\n  " + $0 }.joined()
+        guard let root = found else {
+            throw DataError(.notFound, "no root record found on any target; nothing to restore from \(paths.joined(separator: ","))\(why)")
+        }
+        // Below the smallest k no pack at all can be rebuilt (packs of one repository share
+        // k unless a later backup chose another).
+        let k = root.packs.map(\.k).min() ?? 0
+        if targets.available < k {
+            let n = root.packs.map(\.n).max() ?? k
+            throw DataError(.unrecoverable, "this backup needs \(k) of its \(n) targets and only \(targets.available) of the \(paths.count) given could be used: give at least \(k) targets with --from (in any order)\(why)")
+        }
+        return (targets, root)
     }
 
     /// Writes file `e` under a temporary name in `parent`, sets its owner, mode and

@@ -37,9 +37,10 @@ final class SharedEnvironment: @unchecked Sendable {
         var maxDatabases: Int
         var maxReaders: Int
         var durable: Bool
+        var readOnly: Bool
 
         var summary: String {
-            "map \(mapSize) bytes, \(maxDatabases) databases, \(maxReaders) readers, \(durable ? "durable" : "not durable")"
+            "map \(mapSize) bytes, \(maxDatabases) databases, \(maxReaders) readers, \(durable ? "durable" : "not durable"), \(readOnly ? "read-only" : "read-write")"
         }
     }
 
@@ -58,7 +59,11 @@ final class SharedEnvironment: @unchecked Sendable {
                         open: () throws(StoreError) -> OpaquePointer) throws(StoreError) -> SharedEnvironment {
         try table.withLock { (open_: inout [FileKey: SharedEnvironment]) throws(StoreError) -> SharedEnvironment in
             if let key = fileKey(path + "/data.mdb"), let shared = open_[key] {
-                guard shared.settings == settings else {
+                // A read-write environment serves a read-only handle too (a backup's
+                // stores may still be closing when a restore opens them).
+                var wanted = settings
+                if wanted.readOnly && !shared.settings.readOnly { wanted.readOnly = false }
+                guard shared.settings == wanted else {
                     throw StoreError(code: .other, path: path, lmdbCode: 0,
                                      message: "\(path) is already open in this process as a different kind of store (\(shared.settings.summary), now asked for \(settings.summary)); is one folder given both as a target and as the data directory? Give each its own folder")
                 }

@@ -9,6 +9,7 @@ struct TransactionCore {
     let mapSize: Int
     let maxKeySize: Int
     let environment: ObjectIdentifier
+    let bounds: ValueBounds
 
     /// Checks the handle belongs to this environment and the key fits LMDB's limits;
     /// an empty key or a foreign handle is a bug in the caller, a long key is data.
@@ -40,7 +41,7 @@ struct TransactionCore {
         let rc = withMDBValue(key) { k in mdb_get(txn, db.dbi, &k, &data) }
         if rc == MDB_NOTFOUND { return nil }
         try check(rc, "reading from database \"\(db.name)\"")
-        return try body(data.buffer)
+        return try body(try bounds.checked(data, path: path, what: "a value of database \"\(db.name)\""))
     }
 
     func get(_ db: LMDBDatabase, _ key: [UInt8]) throws(StoreError) -> [UInt8]? {
@@ -49,7 +50,7 @@ struct TransactionCore {
         let rc = withMDBValue(key) { k in mdb_get(txn, db.dbi, &k, &data) }
         if rc == MDB_NOTFOUND { return nil }
         try check(rc, "reading from database \"\(db.name)\"")
-        return [UInt8](data.buffer)
+        return [UInt8](try bounds.checked(data, path: path, what: "a value of database \"\(db.name)\""))
     }
 
     func contains(_ db: LMDBDatabase, _ key: [UInt8]) throws(StoreError) -> Bool {
@@ -89,9 +90,54 @@ struct TransactionCore {
             }
         }
         while rc == MDB_SUCCESS {
-            let keyBytes = key.buffer
+            let keyBytes = try bounds.checked(key, path: path, what: "a key of database \"\(db.name)\"")
+            let value = try bounds.checked(data, path: path, what: "a value of database \"\(db.name)\"")
             guard keyBytes.starts(with: prefix) else { return }
-            guard try body([UInt8](keyBytes), data.buffer) else { return }
+            guard try body([UInt8](keyBytes), value) else { return }
+            rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)
+        }
+        if rc != MDB_NOTFOUND { try check(rc, operation) }
+    }
+
+    // MARK: checking the structure
+
+    /// See `LMDBEnvironment.verifyStructure`. LMDB's own database 0 is the free list
+    /// (key: transaction id; value: a count and that many page numbers), 1 the main
+    /// database that names the others.
+    func verifyStructure(_ databases: [LMDBDatabase], lastPage: UInt64) throws(StoreError) {
+        let freeList: MDB_dbi = 0, main: MDB_dbi = 1
+        try walk(freeList, "the free list") { value throws(StoreError) in
+            guard value.count >= 8, value.count % 8 == 0 else {
+                throw bounds.damaged(path, "a free-list record of \(value.count) bytes")
+            }
+            let count = value.loadUnaligned(as: UInt64.self)
+            guard count == UInt64(value.count / 8 - 1) else {
+                throw bounds.damaged(path, "a free-list record that counts \(count) pages in \(value.count) bytes")
+            }
+            for i in 1..<(value.count / 8) {
+                let page = value.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)
+                guard page <= lastPage else { throw bounds.damaged(path, "free page \(page) past the last page \(lastPage)") }
+            }
+        }
+        try walk(main, "the main database") { _ throws(StoreError) in }
+        for db in databases {
+            validate(db)
+            try walk(db.dbi, "database \"\(db.name)\"") { _ throws(StoreError) in }
+        }
+    }
+
+    /// Visits every key and value of `dbi` in order, each checked against the bounds.
+    private func walk(_ dbi: MDB_dbi, _ name: String, _ visit: (UnsafeRawBufferPointer) throws(StoreError) -> Void) throws(StoreError) {
+        let operation = "checking \(name)"
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, dbi, &cursor), operation)
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val()
+        var data = MDB_val()
+        var rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST)
+        while rc == MDB_SUCCESS {
+            _ = try bounds.checked(key, path: path, what: "a key of \(name)")
+            try visit(try bounds.checked(data, path: path, what: "a value of \(name)"))
             rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)
         }
         if rc != MDB_NOTFOUND { try check(rc, operation) }

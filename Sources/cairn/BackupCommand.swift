@@ -126,12 +126,13 @@ struct Snapshots: ParsableCommand {
         let repo = try options.repository()
         let from = try self.from.map { try folderList($0, option: "from") }
         let root = try cairnRun { () throws(DataError) in
-            let targets = try TargetSet(paths: try repo.targetPaths(from), create: false)
+            let paths = try repo.targetPaths(from)
+            let targets = try TargetSet(paths: paths, access: .read, count: from == nil ? paths.count : nil)
             let (root, problems) = try repo.currentRoot(targets: targets)
             if root == nil, targets.available == 0 {
-                let why = targets.problems.sorted { $0.key < $1.key }.map { "target \($0.key + 1): \($0.value.oneLine)" }
-                throw DataError(.targetUnavailable, "none of the targets could be read:\n  " + (why + problems).joined(separator: "\n  "))
+                throw DataError(.targetUnavailable, "none of the targets could be read:\n  " + (targets.problemLines + problems).joined(separator: "\n  "))
             }
+            for line in targets.problemLines + targets.notes + problems { Terminal.warn(line) }
             return root
         }
         let formatter = ISO8601DateFormatter()

@@ -66,7 +66,6 @@ struct Restore: ParsableCommand {
             return
         }
         let s = summary
-        for t in s.targetsUnavailable { Terminal.warn("target \(t) was not available") }
         for w in s.warnings { Terminal.warn(w) }
         print("restored snapshot \(s.snapshot) into \(to)")
         print("  files        \(s.files), \(s.directories) folders, \(s.symlinks) symlinks")
@@ -80,19 +79,23 @@ struct Restore: ParsableCommand {
 /// `cairn check`
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Verify every shard against its Merkle root and rebuild what can be rebuilt.")
-
+        abstract: "Verify every shard against its Merkle root and rebuild what can be rebuilt.",
+        discussion: """
+            Targets are found by the shards they hold, so --from may list any of them in any order.
+            A missing target, or one whose store is damaged (moved aside to data.mdb.damaged-TIME, never
+            deleted), is re-created and refilled from the others; a file in its place, another owner's
+            target or a folder that looks like an unmounted drive's mount point is reported and left alone.
+            Exit status: 0 everything is sound (after repair); 1 damage was found and not repaired
+            (--no-repair, a target that could not be re-created, packs with fewer than k good shards)
+            or the check could not run; 64 bad arguments.
+            """)
     @OptionGroup var options: DataDirOptions
-
-    @Option(help: "Comma-separated target folders (default: the remembered targets).")
+    @Option(help: "Comma-separated target folders, any subset in any order (default: the remembered targets).")
     var from: String?
-
-    @Flag(name: .customLong("no-repair"), help: "Only report; change nothing.")
+    @Flag(name: .customLong("no-repair"), help: "Only report; change nothing (targets are opened read-only).")
     var noRepair = false
-
     @Flag(help: "Print JSON.")
     var json = false
-
     func run() throws {
         let repo = try options.repository()
         let from = try self.from.map { try folderList($0, option: "from") }
@@ -100,6 +103,7 @@ struct Check: ParsableCommand {
         if json {
             try Terminal.printJSON(s)
         } else {
+            for note in s.notes { Terminal.warn(note) }
             for p in s.problems.prefix(100) { print("  \(p)") }
             if s.problems.count > 100 { print("  … and \(s.problems.count - 100) more") }
             for t in s.targetsRecreated { print("re-created target \(t)") }
@@ -107,6 +111,14 @@ struct Check: ParsableCommand {
         }
         if !s.healthy {
             Terminal.error("\(s.packsUnrecoverable.count) packs have fewer than k good shards and cannot be rebuilt: \(s.packsUnrecoverable.prefix(10).map { String($0.prefix(12)) }.joined(separator: ", ")). Bring back missing targets and run `cairn check` again.")
+            throw ExitCode(1)
+        }
+        if noRepair && s.damageFound {
+            Terminal.error("damage found (listed above) and not repaired: run `cairn check` without --no-repair to rebuild it")
+            throw ExitCode(1)
+        }
+        if !noRepair && !s.targetsUnusable.isEmpty {
+            Terminal.error("\(s.targetsUnusable.count) targets are still not in use (listed above): \(s.targetsUnusable.joined(separator: ", ")); fix them and run `cairn check` again")
             throw ExitCode(1)
         }
     }

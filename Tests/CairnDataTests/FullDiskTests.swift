@@ -57,7 +57,7 @@ import Testing
             guard let e = error as? DataError else { return false }
             return e.oneLine.contains(full) && e.oneLine.lowercased().contains("full")
         }
-        let (root, _) = try repo.currentRoot(targets: try TargetSet(paths: f.targets, create: false))
+        let (root, _) = try repo.currentRoot(targets: try TargetSet(paths: f.targets, access: .read, count: f.targets.count))
         #expect(root?.snapshots.isEmpty ?? true, "a failed backup must not publish a snapshot")
 
         // Room again (the user freed space): the next backup completes and restores.
