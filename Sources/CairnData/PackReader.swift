@@ -10,6 +10,8 @@ final class PackReader: @unchecked Sendable {
     private var cache: [(PackID, [UInt8])] = []
     private let cacheSize = 3
     private(set) var rebuiltPacks = 0
+    /// Shards found damaged or unreadable while rebuilding packs, by target path.
+    private(set) var damagedShards: [String: Int] = [:]
 
     init(targets: TargetSet, packs: [PackRecord]) {
         self.targets = targets
@@ -115,6 +117,7 @@ final class PackReader: @unchecked Sendable {
 
     private func rebuild(_ record: PackRecord) throws(DataError) -> [UInt8] {
         let (good, bad) = goodShards(record)
+        for i in bad.keys { if let t = targets.target(forShard: i) { damagedShards[t.path, default: 0] += 1 } }
         guard good.count >= record.k else {
             let why = bad.keys.sorted().map { "shard \($0): \(bad[$0]!)" }.joined(separator: "; ")
             throw DataError(.unrecoverable, "pack \(record.id) has \(good.count) good shards of the \(record.k) needed (\(why))")

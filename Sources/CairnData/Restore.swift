@@ -50,7 +50,7 @@ extension Repository {
     /// file that can is still restored.
     public func restore(_ options: RestoreOptions, progress: (TransferProgress) -> Void = { _ in }) throws(DataError) -> RestoreSummary {
         let started = Date()
-        let (targets, root) = try openForReading(from: options.from)
+        let (targets, root, rootProblems) = try openForReading(from: options.from)
         let snapshot = try Self.select(options.snapshot, in: root)
         logger.info("restore.start", metadata: ["snapshot.id": "\(snapshot.id)", "targets.available": "\(targets.available)"])
         let reader = PackReader(targets: targets, packs: root.packs)
@@ -70,7 +70,7 @@ extension Repository {
 
         var summary = RestoreSummary(snapshot: snapshot.id, files: 0, directories: 0, symlinks: 0, bytes: 0,
                                      packsRebuilt: 0, targetsUnavailable: targets.problems.keys.sorted().map { targets.paths[$0] },
-                                     durationSeconds: 0, warnings: targets.problemLines + targets.notes)
+                                     durationSeconds: 0, warnings: targets.problemLines + targets.notes + rootProblems)
         var failed: [String] = []
         var keptNotes: [String] = []
         let total = entries.filter { $0.kind == .file }.reduce(UInt64(0)) { $0 + $1.size }
@@ -164,6 +164,9 @@ extension Repository {
         if keptNotes.count > 50 { summary.warnings.append("… and \(keptNotes.count - 50) more existing entries kept") }
         progress(TransferProgress(bytesDone: summary.bytes, bytesTotal: total, filesDone: summary.files, filesTotal: fileCount))
         summary.packsRebuilt = reader.rebuiltPacks
+        for (path, count) in reader.damagedShards.sorted(by: { $0.key < $1.key }) {
+            summary.warnings.append("target \(path): \(count) shards missing or damaged, rebuilt from the other targets (run `cairn check` to repair them)")
+        }
         summary.durationSeconds = Date().timeIntervalSince(started)
         if !failed.isEmpty {
             let shown = failed.prefix(50).joined(separator: "\n  ")
@@ -176,7 +179,7 @@ extension Repository {
     /// The targets (`from`, else the remembered ones) opened read-only, and the newest
     /// root record on them; fewer usable targets than a pack needs is an error that says
     /// how many are needed and why the others could not be used.
-    func openForReading(from: [String]?) throws(DataError) -> (TargetSet, RootRecord) {
+    func openForReading(from: [String]?) throws(DataError) -> (TargetSet, RootRecord, [String]) {
         let paths = try targetPaths(from)
         let remembered = from == nil || from?.isEmpty == true
         let targets = try TargetSet(paths: paths, access: .read, count: remembered ? paths.count : nil)
@@ -192,7 +195,7 @@ extension Repository {
             let n = root.packs.map(\.n).max() ?? k
             throw DataError(.unrecoverable, "this backup needs \(k) of its \(n) targets and only \(targets.available) of the \(paths.count) given could be used: give at least \(k) targets with --from (in any order)\(why)")
         }
-        return (targets, root)
+        return (targets, root, problems)
     }
 
     /// Writes file `e` under a temporary name in `parent`, sets its owner, mode and

@@ -1,0 +1,281 @@
+import Foundation
+import Testing
+
+/// The matrix of damaged targets × commands, through the built binary: whatever happened
+/// to one target (of five, three needed), no command dies of a signal, restore and
+/// listing still work from the other four, `check` reports the damage (and exits non-zero
+/// with `--no-repair`) and rebuilds what it may, and `backup` either works or refuses
+/// with an error naming the target. Nothing is ever lost.
+@Suite struct DamagedTargetsTests {
+    enum Damage: String, CaseIterable, CustomTestStringConvertible {
+        case truncated, garbagePages, scatteredBytes, foreignOwner, missing, fileInstead, fifoInstead, deviceLink, swapped
+        var testDescription: String { rawValue }
+
+        /// Whether `check` may rebuild the target in place (a store it moves aside, or a missing folder).
+        var rebuildable: Bool { [.truncated, .garbagePages, .scatteredBytes, .missing].contains(self) }
+        /// Whether the target is still fully usable (nothing to report).
+        var harmless: Bool { self == .swapped }
+    }
+
+    /// A small repository: init, a tree with a few files, one 3-of-5 backup.
+    final class World {
+        let scratch: Scratch
+        let data: [String]
+        let targets: [String]
+        let source: String
+        let snapshot: String
+
+        init() throws {
+            let scratch = try Scratch()
+            self.scratch = scratch
+            data = ["--data-dir", scratch.sub("data")]
+            source = scratch.sub("src")
+            targets = (1...5).map { scratch.sub("t\($0)") }
+            var rng = SplitMix64(seed: 7)
+            try FileManager.default.createDirectory(atPath: source + "/docs", withIntermediateDirectories: true)
+            #expect(FileManager.default.createFile(atPath: source + "/docs/big.bin", contents: Data(rng.bytes(700_000))))
+            #expect(FileManager.default.createFile(atPath: source + "/small.txt", contents: Data("small\n".utf8)))
+            try FileManager.default.createSymbolicLink(atPath: source + "/link", withDestinationPath: "small.txt")
+            try Self.expectRun(["init"] + data + ["--phrase-out", scratch.sub("phrase")])
+            let b = try Self.expectRun(["backup"] + data + [source, "--to", targets.joined(separator: ","), "--json"])
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(b.stdout.utf8)) as? [String: Any])
+            snapshot = try #require(summary["snapshot"] as? String)
+        }
+
+        @discardableResult
+        func expectRun(_ args: [String], status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) throws -> CLIResult {
+            try Self.expectRun(args, status: status, sourceLocation: sourceLocation)
+        }
+
+        /// Runs cairn and expects a normal exit (never a signal) with `status`.
+        @discardableResult
+        static func expectRun(_ args: [String], status: Int32 = 0, sourceLocation: SourceLocation = #_sourceLocation) throws -> CLIResult {
+            let r = try CLI.run(args)
+            #expect(r.status < 128, "cairn \(args.first ?? "") died of signal \(r.status - 128): \(r.stderr)", sourceLocation: sourceLocation)
+            #expect(r.status == status, "cairn \(args.joined(separator: " ")): \(r.stderr)", sourceLocation: sourceLocation)
+            return r
+        }
+
+        /// Restores into a new folder and compares with the source.
+        func expectRestore(_ extra: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws -> CLIResult {
+            let out = scratch.sub("out-\(UUID().uuidString)")
+            let r = try expectRun(["restore", "latest"] + data + ["--to", out] + extra, sourceLocation: sourceLocation)
+            #expect(FileManager.default.contents(atPath: out + source + "/docs/big.bin") == FileManager.default.contents(atPath: source + "/docs/big.bin"),
+                    sourceLocation: sourceLocation)
+            #expect(FileManager.default.contents(atPath: out + source + "/small.txt") == Data("small\n".utf8), sourceLocation: sourceLocation)
+            try? FileManager.default.removeItem(atPath: out)
+            return r
+        }
+
+        func damage(_ kind: Damage, target t: String) throws {
+            let file = t + "/data.mdb"
+            switch kind {
+            case .truncated:
+                let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+                #expect(truncate(file, off_t(size / 2)) == 0)
+            case .garbagePages:
+                // Every page after the two meta pages: B-tree pages, free list, shard data.
+                let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+                var rng = SplitMix64(seed: 11)
+                try overwrite(file, at: 8192, with: rng.bytes(size - 8192))
+            case .scatteredBytes:
+                // A few bytes at seeded places of every page but the meta pages.
+                let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+                var rng = SplitMix64(seed: 13)
+                for page in stride(from: 8192, to: size, by: 4096) {
+                    try overwrite(file, at: page + Int(rng.next() % 4080), with: rng.bytes(16))
+                }
+            case .foreignOwner:
+                // Another identity's target where this one was.
+                let other = ["--data-dir", scratch.sub("other-data")]
+                try expectRun(["init"] + other + ["--phrase-out", scratch.sub("other-phrase")])
+                let theirs = (1...3).map { scratch.sub("other-t\($0)") }
+                try expectRun(["backup"] + other + [source + "/small.txt", "--to", theirs.joined(separator: ","), "--k", "2"])
+                try FileManager.default.removeItem(atPath: t)
+                try FileManager.default.moveItem(atPath: theirs[0], toPath: t)
+            case .missing:
+                try FileManager.default.removeItem(atPath: t)
+            case .fileInstead:
+                try FileManager.default.removeItem(atPath: t)
+                #expect(FileManager.default.createFile(atPath: t, contents: Data("not a target\n".utf8)))
+            case .fifoInstead:
+                try FileManager.default.removeItem(atPath: t)
+                #expect(mkfifo(t, 0o600) == 0)
+            case .deviceLink:
+                try FileManager.default.removeItem(atPath: t)
+                try FileManager.default.createSymbolicLink(atPath: t, withDestinationPath: "/dev/zero")
+            case .swapped:
+                try FileManager.default.moveItem(atPath: targets[0], toPath: scratch.sub("swap"))
+                try FileManager.default.moveItem(atPath: targets[1], toPath: targets[0])
+                try FileManager.default.moveItem(atPath: scratch.sub("swap"), toPath: targets[1])
+            }
+        }
+
+        private func overwrite(_ file: String, at offset: Int, with bytes: [UInt8]) throws {
+            let fd = open(file, O_WRONLY)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            #expect(bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) } == bytes.count)
+        }
+    }
+
+    // MARK: the matrix
+
+    @Test(arguments: Damage.allCases)
+    func oneDamagedTargetOfFive(_ kind: Damage) throws {
+        let w = try World()
+        let victim = w.targets[0]
+        try w.damage(kind, target: victim)
+
+        // restore and snapshots: the other four suffice; the damaged one is named.
+        let r = try w.expectRestore()
+        if !kind.harmless { #expect(r.stderr.contains(victim), "\(r.stderr)") }
+        let list = try w.expectRun(["snapshots"] + w.data)
+        #expect(list.stdout.contains(w.snapshot))
+
+        // check --no-repair reports and changes nothing.
+        let before = try? FileManager.default.attributesOfItem(atPath: victim)
+        let report = try w.expectRun(["check", "--no-repair"] + w.data, status: kind.harmless ? 0 : 1)
+        if !kind.harmless { #expect((report.stdout + report.stderr).contains(victim), "\(report.stdout)\(report.stderr)") }
+        #expect((try? FileManager.default.attributesOfItem(atPath: victim))?[.modificationDate] as? Date
+                == before?[.modificationDate] as? Date)
+
+        // check repairs what it may, leaves alone what it may not.
+        let repaired = try w.expectRun(["check"] + w.data, status: kind.rebuildable || kind.harmless ? 0 : 1)
+        if kind.rebuildable {
+            // Scattered bytes may leave the store's pages sound and hit only shards and the
+            // root record: those are rewritten in place instead.
+            let rewritten = kind == .scatteredBytes && !repaired.stdout.contains("re-created") && repaired.stdout.contains(victim)
+            #expect(rewritten || repaired.stdout.contains("re-created target \(victim)"), "\(repaired.stdout)")
+            if kind != .missing && !rewritten {
+                let aside = try FileManager.default.contentsOfDirectory(atPath: victim).filter { $0.hasPrefix("data.mdb.damaged-") }
+                #expect(!aside.isEmpty, "the damaged store was not kept")
+            }
+            try w.expectRun(["check", "--no-repair"] + w.data)
+        } else if !kind.harmless {
+            #expect(repaired.stderr.contains(victim), "\(repaired.stderr)")
+        }
+        switch kind {
+        case .fileInstead: #expect(FileManager.default.contents(atPath: victim) == Data("not a target\n".utf8))
+        case .deviceLink: #expect(try FileManager.default.destinationOfSymbolicLink(atPath: victim) == "/dev/zero")
+        default: break
+        }
+
+        // backup: after a repair (or with a harmless change) it works; otherwise it
+        // refuses, naming the target, and the old snapshot stays restorable.
+        let b = try w.expectRun(["backup"] + w.data + [w.source], status: kind.rebuildable || kind.harmless ? 0 : 1)
+        if !(kind.rebuildable || kind.harmless) { #expect(b.stderr.contains(victim), "\(b.stderr)") }
+        _ = try w.expectRestore()
+    }
+
+    // MARK: --from by identity
+
+    @Test func fromTakesAnySubsetInAnyOrder() throws {
+        let w = try World()
+        try FileManager.default.removeItem(atPath: w.targets[1])
+        try FileManager.default.removeItem(atPath: w.targets[3])
+        let survivors = [w.targets[4], w.targets[0], w.targets[2]].joined(separator: ",")
+        // A recovered machine: a new data directory from the phrase, only the survivors.
+        let fresh = ["--data-dir", w.scratch.sub("fresh")]
+        try w.expectRun(["init", "--recover"] + fresh + ["--phrase-file", w.scratch.sub("phrase")])
+        let out = w.scratch.sub("out")
+        try w.expectRun(["restore", "latest"] + fresh + ["--from", survivors, "--to", out])
+        #expect(FileManager.default.contents(atPath: out + w.source + "/docs/big.bin") == FileManager.default.contents(atPath: w.source + "/docs/big.bin"))
+
+        let two = try w.expectRun(["restore", "latest"] + fresh + ["--from", [w.targets[2], w.targets[0]].joined(separator: ","), "--to", w.scratch.sub("out2")], status: 1)
+        #expect(two.stderr.contains("needs 3 of its 5 targets and only 2"), "\(two.stderr)")
+        #expect(!two.stderr.contains("Index out of range"))
+    }
+
+    @Test func aliasesOfOneTargetAreRefusedBeforeAnythingIsCreated() throws {
+        let s = try Scratch()
+        let d = ["--data-dir", s.sub("data")]
+        #expect(try CLI.run(["init"] + d + ["--phrase-out", s.sub("p")]).status == 0)
+        try FileManager.default.createDirectory(atPath: s.sub("src"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: s.sub("x"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: s.sub("link"), withDestinationPath: s.sub("x"))
+        for alias in [s.sub("x") + "/", s.path + "/./x", s.sub("link"), s.sub("y") + "/../x"] {
+            try? FileManager.default.createDirectory(atPath: s.sub("y"), withIntermediateDirectories: true)
+            let r = try CLI.run(["backup"] + d + [s.sub("src"), "--to", [s.sub("x"), alias, s.sub("z")].joined(separator: ","), "--k", "2"])
+            #expect(r.status == 1, "\(alias): \(r.stderr)")
+            #expect(r.stderr.contains("same folder"), "\(alias): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: s.sub("z")), "\(alias): a target was created")
+            #expect(!FileManager.default.fileExists(atPath: s.sub("x") + "/data.mdb"))
+        }
+    }
+
+    // MARK: read-only targets
+
+    @Test(.enabled(if: ReadOnlyMount.possible, "needs root and mount(8) for a read-only bind mount"))
+    func readOnlyTargetsRestoreListAndCheckWithoutRepair() throws {
+        let w = try World()
+        let folder = w.scratch.sub("ro")
+        // All five targets under one read-only bind mount.
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for t in w.targets { try FileManager.default.moveItem(atPath: t, toPath: folder + "/" + (t as NSString).lastPathComponent) }
+        for t in w.targets { try FileManager.default.createSymbolicLink(atPath: t, withDestinationPath: folder + "/" + (t as NSString).lastPathComponent) }
+        // lock.mdb files are gone too: LMDB must not need to create one.
+        for t in w.targets { try? FileManager.default.removeItem(atPath: t + "/lock.mdb") }
+        try #require(ReadOnlyMount.mount(folder))
+        defer { ReadOnlyMount.unmount(folder) }
+
+        _ = try w.expectRestore()
+        let list = try w.expectRun(["snapshots"] + w.data)
+        #expect(list.stdout.contains(w.snapshot))
+        try w.expectRun(["check", "--no-repair"] + w.data)
+        let b = try w.expectRun(["backup"] + w.data + [w.source], status: 1)
+        #expect(b.stderr.contains(w.targets[0]) || b.stderr.contains(folder), "\(b.stderr)")
+        try w.expectRun(["check"] + w.data, status: 1)
+    }
+}
+
+/// A read-only bind mount of a folder onto itself (root only).
+enum ReadOnlyMount {
+    static func run(_ tool: String, _ arguments: [String]) -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }
+
+    static func mount(_ folder: String) -> Bool {
+        guard run("/bin/mount", ["--bind", folder, folder]) else { return false }
+        if run("/bin/mount", ["-o", "remount,ro,bind", folder]) { return true }
+        unmount(folder)
+        return false
+    }
+
+    static func unmount(_ folder: String) { _ = run("/bin/umount", [folder]) }
+
+    static let possible: Bool = {
+        guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/bin/mount") else { return false }
+        let probe = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-ro-probe-\(UUID().uuidString)").path
+        guard (try? FileManager.default.createDirectory(atPath: probe, withIntermediateDirectories: true)) != nil else { return false }
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        guard mount(probe) else { return false }
+        unmount(probe)
+        return true
+    }()
+}
+
+/// The same small seeded generator as the other test targets (SplitMix64).
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(count + 8)
+        while out.count < count { withUnsafeBytes(of: next()) { out += $0 } }
+        return Array(out.prefix(count))
+    }
+}
