@@ -9,13 +9,15 @@ struct Backup: ParsableCommand {
         abstract: "Back up files and folders as a new snapshot, k-of-n erasure-coded over the targets.",
         discussion: """
             Shard i of every pack goes to the i-th target; any k targets restore everything.
-            The data directory remembers the targets, so later backups need no --to.
+            The data directory remembers the targets, so later backups need no --to. Every
+            target must be usable: one that is missing, damaged or another owner's stops the
+            backup with its name (`cairn check` re-creates missing and damaged ones).
             File names are backed up as the file system has them (bytes, UTF-8 or not);
             names that are not UTF-8 are shown with \\xNN escapes.
 
             Exit status: 0 the snapshot is saved with everything; 3 the snapshot is saved
             but some entries had to be left out (unreadable, vanished): they are listed;
-            1 no snapshot was saved.
+            1 no snapshot was saved; 64 bad arguments.
             """)
 
     @OptionGroup var options: DataDirOptions
@@ -106,7 +108,7 @@ struct Snapshots: ParsableCommand {
 
     @OptionGroup var options: DataDirOptions
 
-    @Option(help: "Comma-separated target folders to read the list from (default: the remembered targets).")
+    @Option(help: "Comma-separated target folders to read the list from, any of them in any order (default: the remembered targets).")
     var from: String?
 
     @Flag(help: "Print JSON.")

@@ -9,8 +9,10 @@ struct Restore: ParsableCommand {
         abstract: "Restore a snapshot (or part of it) into a folder.",
         discussion: """
             Files are restored under OUT by their original absolute path (OUT/home/me/docs/...).
-            Up to n-k targets may be missing or damaged. After losing the data directory:
-            `cairn init --recover`, then `cairn restore latest --from DIR1,...,DIRn --to OUT`.
+            Up to n-k targets may be missing or damaged (each one skipped is named, with why).
+            Targets are opened read-only and found by the shards they hold, so --from takes any
+            k or more of them in any order. After losing the data directory:
+            `cairn init --recover`, then `cairn restore latest --from DIR1,...,DIRk --to OUT`.
 
             OUT must be empty or missing, unless --overwrite says what to do with what is
             already there: `never` keeps every existing entry and restores only what is
@@ -35,7 +37,7 @@ struct Restore: ParsableCommand {
     @Option(help: "Restore only this path of the snapshot (as listed, e.g. home/me/docs/report.txt).")
     var path: String?
 
-    @Option(help: "Comma-separated target folders (default: the remembered targets).")
+    @Option(help: "Comma-separated target folders, any k or more in any order (default: the remembered targets).")
     var from: String?
 
     @Option(help: ArgumentHelp("What to do with entries already in OUT: never, if-newer or always (default: OUT must be empty).",
