@@ -29,10 +29,11 @@ public final class SnapshotBrowser {
 
 extension Repository {
     public func browse(from: [String]? = nil) throws(DataError) -> SnapshotBrowser {
-        let targets = try TargetSet(paths: try targetPaths(from), create: false)
+        let paths = try targetPaths(from)
+        let targets = try TargetSet(paths: paths, access: .read, count: from == nil ? paths.count : nil)
         let (found, problems) = try currentRoot(targets: targets)
         guard let root = found else {
-            let why = targets.problems.sorted { $0.key < $1.key }.map { "target \($0.key + 1): \($0.value.oneLine)" } + problems
+            let why = targets.problemLines + problems
             throw DataError(.notFound, "no root record found on any target, so there are no snapshots to look into\(why.isEmpty ? "" : ":\n  " + why.joined(separator: "\n  "))")
         }
         return SnapshotBrowser(repository: self, root: root, targets: targets, problems: problems)

@@ -13,11 +13,11 @@ final class WriteSession {
         self.paths = paths
         guard !readOnly else {
             locks = []
-            targets = try TargetSet(paths: paths, create: false)
+            targets = try TargetSet(paths: paths, access: .read, count: paths.count)
             return
         }
         var locks = [try DirectoryLock(folder: repository.dataDirectory.path)]
-        let targets = try TargetSet(paths: paths, create: false)
+        let targets = try TargetSet(paths: paths, access: .write, count: paths.count)
         if let missing = targets.problems.keys.min() {
             throw DataError(.targetUnavailable, "\(command) needs every target, and target \(missing + 1) (\(paths[missing])) is not available: mount it, or run `cairn check` to re-create it from the other targets", cause: targets.problems[missing])
         }
@@ -29,10 +29,10 @@ final class WriteSession {
     /// Closes every target's store (the locks stay held), so a target's files can be
     /// replaced; `reopen` opens them again.
     func closeTargets() throws(DataError) {
-        targets = try TargetSet(paths: [], create: false)
+        targets = try TargetSet(paths: [], access: .write)
     }
 
     func reopen() throws(DataError) {
-        targets = try TargetSet(paths: paths, create: false)
+        targets = try TargetSet(paths: paths, access: .write, count: paths.count)
     }
 }
