@@ -304,7 +304,8 @@ public final class Simulation {
             }
         }
         for i in 0..<s.nodes {
-            let id = NodeID(UInt32(i))
+            let id = coordinator.admit()
+            precondition(id == NodeID(UInt32(i)), "admitted \(id) as node \(i)")
             // Heavy tails can draw more than a UInt64 of bytes; no node offers or backs up
             // more than an exbibyte (and no owner has more than packsPerNodeMax packs).
             let exbibyte = gib * gib
@@ -893,6 +894,7 @@ public final class Simulation {
             }
         case .contractBroken: contractsBroken += 1
         case .clockSkew: skewRefused += 1
+        case .unknownNode: violation("the coordinator heard from a node it never admitted")
         case .blindRepairOrdered: blindOrdered += 1
         case .blindRepaired: blindRepaired += 1
         case .freed: break

@@ -22,6 +22,8 @@ public enum Note: Hashable, Sendable {
     case blindRepaired(ShardID)
     /// A message stamped `by` away from this node's clock, beyond its bound, was refused.
     case clockSkew(from: NodeID, by: Interval)
+    /// Coordinator: a message from a node number it never admitted was dropped.
+    case unknownNode(NodeID)
 }
 
 /// What the surrounding actor must do. The state machines return these; they never do I/O.

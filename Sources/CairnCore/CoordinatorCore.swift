@@ -96,10 +96,17 @@ public struct CoordinatorCore: Sendable {
         [.setTimer(.uptimeSlot, at: now + params.uptimeSlot)]
     }
 
-    private mutating func ensure(_ node: NodeID) {
-        precondition(node != .coordinator, "coordinator addressed as a member")
-        while entries.count <= node.index { entries.append(DirectoryEntry(slots: params.uptimeSlots)) }
+    /// Assigns the next node number, for a node the coordinator admits (production: at
+    /// its first contact, after the session has authenticated its key). Only admitted
+    /// numbers are ever looked up or stored, so a hostile message naming any other number
+    /// is dropped and cannot make the directory grow.
+    public mutating func admit() -> NodeID {
+        precondition(entries.count < Int(NodeID.coordinator.raw), "the directory is full")
+        entries.append(DirectoryEntry(slots: params.uptimeSlots))
+        return NodeID(UInt32(entries.count - 1))
     }
+
+    private func admitted(_ node: NodeID) -> Bool { node != .coordinator && node.index < entries.count }
 
     /// A message `from` a node, stamped `sent` by the node's clock.
     public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [Action] {
@@ -124,7 +131,10 @@ public struct CoordinatorCore: Sendable {
             actions.append(.send(to: from, locations(request: request, owner: owner, start: start)))
             return
         }
-        ensure(from)
+        guard admitted(from) else {
+            actions.append(.note(.unknownNode(from)))
+            return
+        }
         entries[from.index].lastSeen = now
         entries[from.index].seenThisSlot = true
         switch message {
@@ -166,19 +176,22 @@ public struct CoordinatorCore: Sendable {
         case let .uptimeQuery(request, nodes):
             var out = [UptimeEntry]()
             out.reserveCapacity(nodes.count)
-            for node in nodes where node != .coordinator { ensure(node) }
-            // Read in place (a copied entry would retain and release its key).
+            // Read in place (a copied entry would retain and release its key). A number
+            // never admitted is no member: reported as excluded, so it is placed around.
             entries.withUnsafeBufferPointer { e in
                 for node in nodes where node != .coordinator {
                     let i = node.index
+                    guard i < e.count else {
+                        out.append(UptimeEntry(node: node, permille: 0, excluded: true))
+                        continue
+                    }
                     out.append(UptimeEntry(node: node, permille: e[i].uptime.permille,
                                            excluded: e[i].reputation.standing == .excluded))
                 }
             }
             actions.append(.send(to: from, .uptimeReply(request: request, entries: out)))
         case let .report(holder, fault, since):
-            guard holder != .coordinator, holder != from else { break }
-            ensure(holder)
+            guard admitted(holder), holder != from else { break }
             // A fetch unanswered by a node that was not up is not a refusal.
             if fault == .refusedFetch, entries[holder.index].lastSeen.map({ now - $0 > params.uptimeSlot * 2 }) ?? true {
                 break

@@ -66,6 +66,7 @@ private func answer(_ actions: [Action]) -> Answer {
 @Test func theCoordinatorAndRestoresRefuseFarStamps() {
     var c = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4, maxClockSkew: .minutes(5)),
                             signer: DigestSigner(seed: [9]), verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
+    for _ in 0...owner.raw { _ = c.admit() }
     let join = Message.join(offered: 1 << 30, speed: 1000, publicKey: ownerSigner.publicKey, fresh: false)
     let refused = c.onMessage(from: owner, join, sent: now + .minutes(10), now: now)
     #expect(refused == [.note(.clockSkew(from: owner, by: .minutes(10)))])
@@ -89,4 +90,27 @@ private func answer(_ actions: [Action]) -> Answer {
     #expect(!Instant(milliseconds: 10).within(Interval(milliseconds: 4), of: Instant(milliseconds: 15)))
     #expect(!Instant(milliseconds: .max).within(.hours(1), of: Instant(milliseconds: .min)))
     #expect(!Instant(milliseconds: .min).within(.hours(1), of: Instant(milliseconds: 0)))
+}
+
+/// The coordinator only keeps node numbers it admitted: a message from, or a report or
+/// uptime query about, any other number cannot make its directory grow.
+@Test func theCoordinatorRefusesNodeNumbersItNeverAssigned() {
+    var c = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4), signer: DigestSigner(seed: [9]),
+                            verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
+    let a = c.admit(), b = c.admit()
+    #expect(a == NodeID(0) && b == NodeID(1))
+    let hostile = NodeID(4_000_000_000)
+    let join = Message.join(offered: 1 << 30, speed: 1000, publicKey: [1], fresh: false)
+    #expect(c.onMessage(from: hostile, join, now: now) == [.note(.unknownNode(hostile))])
+    #expect(c.entries.count == 2 && c.members.isEmpty)
+    _ = c.onMessage(from: a, join, now: now)
+    _ = c.onMessage(from: a, .report(holder: hostile, fault: .missing, since: now), now: now)
+    let reply = c.onMessage(from: a, .uptimeQuery(request: 1, nodes: [b, hostile]), now: now)
+    #expect(c.entries.count == 2)
+    guard case let .send(_, .uptimeReply(_, entries))? = reply.first else {
+        Issue.record("no uptime reply: \(reply)")
+        return
+    }
+    #expect(entries.map(\.node) == [b, hostile])
+    #expect(entries[1].excluded && entries[1].permille == 0)
 }

@@ -38,6 +38,7 @@ struct Harness {
         let verifier = DigestSigner()
         let root = Xoshiro256(seed: 42)
         for i in 0..<count {
+            #expect(coordinator.admit() == NodeID(UInt32(i)))
             nodes.append(NodeCore(me: NodeID(UInt32(i)), params: params, offered: 1000, speed: 1000, reciprocityRatio: 1,
                                   signer: DigestSigner(seed: [UInt8(i)]), verifier: verifier,
                                   coordinatorKey: Self.coordinatorSigner.publicKey, rng: root.split(UInt64(i))))

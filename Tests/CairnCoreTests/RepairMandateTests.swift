@@ -76,6 +76,7 @@ private func answer(_ t: ContractTerms, from: NodeID, mandate m: RepairMandate?)
 @Test func theCoordinatorIgnoresARepairItDidNotOrder() {
     var c = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4), signer: coordinator,
                             verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
+    for _ in 0..<5 { _ = c.admit() }
     let keys = (0..<5).map { DigestSigner(seed: [UInt8($0)]) }
     for i in 1..<5 {
         _ = c.onMessage(from: NodeID(UInt32(i)), .join(offered: 1 << 30, speed: 1000, publicKey: keys[i].publicKey,
