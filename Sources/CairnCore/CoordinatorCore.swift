@@ -61,9 +61,9 @@ public struct CoordinatorCore: Sendable {
         /// A blind repair was ordered and may still be running until then.
         public var blindUntil: Instant? = nil
         /// The last blind repair ordered: who repairs, and which slot goes to which node.
-        /// A `repairDone` is accepted only for one of these placements.
+        /// A `blindRepairDone` is accepted only for one of these placements.
         public var blindRepairer: NodeID? = nil
-        public var blindTargets: [RepairTarget] = []
+        public var blindTargets: [BlindRepairTarget] = []
     }
 
     /// Pack → record, from owners' root records (for restores and blind repair).
@@ -226,7 +226,7 @@ public struct CoordinatorCore: Sendable {
                 }
                 adoptions[from] = pending.isEmpty ? nil : pending
             }
-        case let .repairDone(terms, ownerSignature, holderSignature):
+        case let .blindRepairDone(terms, ownerSignature, holderSignature):
             // Only a placement this coordinator ordered, reported by the node it ordered,
             // with both signatures checking against the directory's keys.
             guard var record = rootRecords[terms.shard.pack], record.owner == terms.owner,
@@ -307,22 +307,22 @@ public struct CoordinatorCore: Sendable {
                 guard !chosen.isEmpty, let repairer = healthy.indices.first(where: { healthy[$0] }).map({ record.holders[$0] })
                 else { continue }
                 let expires = now + params.blindRepairTimeout
-                var targets = [RepairTarget]()
+                var targets = [BlindRepairTarget]()
                 for (slot, node) in zip(missing, chosen) {
                     entries[node.index].used += record.shardBytes
-                    let permission = RepairMandate.signingBytes(
+                    let permission = BlindRepairMandate.signingBytes(
                         pack: pack, slot: UInt8(slot), owner: owner, repairer: repairer,
                         repairerKey: entries[repairer.index].publicKey, holder: node, expires: expires)
-                    targets.append(RepairTarget(slot: UInt8(slot), node: node, publicKey: entries[node.index].publicKey,
+                    targets.append(BlindRepairTarget(slot: UInt8(slot), node: node, publicKey: entries[node.index].publicKey,
                                                 root: record.roots[slot],
-                                                mandate: RepairMandate(expires: expires, signature: signer.sign(permission))))
+                                                mandate: BlindRepairMandate(expires: expires, signature: signer.sign(permission))))
                 }
                 let sources = record.holders.indices.map { healthy[$0] ? record.holders[$0] : NodeID.coordinator }
                 record.blindUntil = expires
                 record.blindRepairer = repairer
                 record.blindTargets = targets
                 rootRecords[pack] = record
-                actions.append(.send(to: repairer, .repairOrder(pack: pack, owner: owner, geometry: record.geometry,
+                actions.append(.send(to: repairer, .blindRepairOrder(pack: pack, owner: owner, geometry: record.geometry,
                                                                  sources: sources, targets: targets)))
                 actions.append(.note(.blindRepairOrdered(pack)))
             }

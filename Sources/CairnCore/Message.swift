@@ -23,7 +23,7 @@ public enum Message: Hashable, Sendable {
     case matchReply(request: UInt64, pack: PackID, candidates: [Candidate])
     /// owner → holder: proposed contract, signed by the owner; or repairer → holder, signed
     /// by the repairer in the owner's name under the coordinator's `mandate`.
-    indirect case propose(terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8], mandate: RepairMandate?)
+    indirect case propose(terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8], mandate: BlindRepairMandate?)
     /// holder → owner: accepted, signed by the holder.
     case accept(contract: ContractID, holderSignature: [UInt8])
     /// holder → owner: refused (`ContractBook.Refusal`: 1 no space, 2 already holds that pack,
@@ -60,9 +60,9 @@ public enum Message: Hashable, Sendable {
     case rootRecord(PackLocation)
     /// coordinator → a holder of the pack, while its owner is away: rebuild these slots
     /// from any k of `sources` (one per slot, `NodeID.coordinator` = none) and place them.
-    indirect case repairOrder(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID], targets: [RepairTarget])
+    indirect case blindRepairOrder(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID], targets: [BlindRepairTarget])
     /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf.
-    indirect case repairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
+    indirect case blindRepairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
     /// coordinator → owner, when it is back: adopt a contract made on its behalf.
     indirect case adopt(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
     /// restorer → coordinator: where are `owner`'s packs? (the page starting at `start`).
@@ -95,8 +95,8 @@ public enum Message: Hashable, Sendable {
         case .uptimeReply: 19
         case .report: 20
         case .rootRecord: 21
-        case .repairOrder: 22
-        case .repairDone: 23
+        case .blindRepairOrder: 22
+        case .blindRepairDone: 23
         case .adopt: 24
         case .recordQuery: 25
         case .recordReply: 26

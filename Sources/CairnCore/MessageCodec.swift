@@ -99,7 +99,7 @@ extension Message {
             body.i64(since.milliseconds)
         case let .rootRecord(location):
             Self.location(location, into: &body)
-        case let .repairOrder(pack, owner, geometry, sources, targets):
+        case let .blindRepairOrder(pack, owner, geometry, sources, targets):
             pack.write(into: &body)
             body.u32(owner.raw)
             geometry.write(into: &body)
@@ -113,7 +113,7 @@ extension Message {
                 body.blob(t.root, max: MerkleTree.hashLength)
                 t.mandate.encode(into: &body)
             }
-        case let .repairDone(terms, ownerSignature, holderSignature), let .adopt(terms, ownerSignature, holderSignature):
+        case let .blindRepairDone(terms, ownerSignature, holderSignature), let .adopt(terms, ownerSignature, holderSignature):
             terms.encode(into: &body)
             body.blob(ownerSignature, max: ProtocolLimits.signatureBytesMax)
             body.blob(holderSignature, max: ProtocolLimits.signatureBytesMax)
@@ -249,7 +249,7 @@ extension Message {
             let terms = try ContractTerms.decode(from: &r)
             let ownerKey = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
             let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
-            let mandate = try r.bool() ? try RepairMandate.decode(from: &r) : nil
+            let mandate = try r.bool() ? try BlindRepairMandate.decode(from: &r) : nil
             message = .propose(terms: terms, ownerKey: ownerKey, ownerSignature: ownerSignature, mandate: mandate)
         case 7:
             message = .accept(contract: ContractID(try r.u64()), holderSignature: try r.blob(max: ProtocolLimits.signatureBytesMax))
@@ -326,7 +326,7 @@ extension Message {
             let at = r.offset
             let n = Int(try r.u8())
             guard n <= sources.count, n * 19 <= r.remaining else { throw DecodeError(.badValue, "\(n) repair targets", offset: at) }
-            var targets = [RepairTarget]()
+            var targets = [BlindRepairTarget]()
             for _ in 0..<n {
                 let slotAt = r.offset
                 let slot = try r.u8()
@@ -336,15 +336,15 @@ extension Message {
                 let rootAt = r.offset
                 let root = try r.blob(max: MerkleTree.hashLength)
                 guard root.count == MerkleTree.hashLength else { throw DecodeError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
-                targets.append(RepairTarget(slot: slot, node: node, publicKey: key, root: root,
-                                            mandate: try RepairMandate.decode(from: &r)))
+                targets.append(BlindRepairTarget(slot: slot, node: node, publicKey: key, root: root,
+                                            mandate: try BlindRepairMandate.decode(from: &r)))
             }
-            message = .repairOrder(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets)
+            message = .blindRepairOrder(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets)
         case 23, 24:
             let terms = try ContractTerms.decode(from: &r)
             let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
             let holderSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
-            message = type == 23 ? .repairDone(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
+            message = type == 23 ? .blindRepairDone(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
                 : .adopt(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
         case 25:
             message = .recordQuery(request: try r.u64(), owner: NodeID(try r.u32()), start: try r.u32())

@@ -5,12 +5,12 @@ import CairnWire
 extension NodeCore {
     // MARK: Blind repair (repairer side)
 
-    mutating func startDelegation(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID],
-                                  targets: [RepairTarget], now: Instant, into actions: inout [Action])
+    mutating func startBlindRepair(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID],
+                                  targets: [BlindRepairTarget], now: Instant, into actions: inout [Action])
     {
-        guard delegations[pack] == nil, owner != me, !targets.isEmpty else { return }
+        guard blindRepairs[pack] == nil, owner != me, !targets.isEmpty else { return }
         let k = geometry.k
-        var d = Delegation(owner: owner, geometry: geometry, sources: sources, targets: targets,
+        var d = BlindRepair(owner: owner, geometry: geometry, sources: sources, targets: targets,
                            deadline: now + params.repairTimeout
                                + transferTime(bytes: UInt64(k + targets.count) * geometry.shardBytes))
         // The shard this node holds counts as fetched.
@@ -27,14 +27,14 @@ extension NodeCore {
             actions.append(.send(to: node, .fetch(request: request, shard: ShardID(pack: pack, index: UInt8(slot)))))
             want -= 1
         }
-        delegations[pack] = d
-        if d.fetchedMask.nonzeroBitCount >= k { proposeDelegated(pack, now: now, into: &actions) }
+        blindRepairs[pack] = d
+        if d.fetchedMask.nonzeroBitCount >= k { proposeBlindRepair(pack, now: now, into: &actions) }
     }
 
-    mutating func onDelegateFetched(request: UInt64, shard: ShardID, ok: Bool, bytes: UInt64, from: NodeID,
+    mutating func onBlindRepairFetched(request: UInt64, shard: ShardID, ok: Bool, bytes: UInt64, from: NodeID,
                                     now: Instant, into actions: inout [Action])
     {
-        guard var d = delegations[shard.pack], let slot = d.fetchRequests.removeValue(forKey: request),
+        guard var d = blindRepairs[shard.pack], let slot = d.fetchRequests.removeValue(forKey: request),
               Int(shard.index) == slot, d.sources[slot] == from
         else { return }
         let had = d.fetchedMask.nonzeroBitCount >= d.k
@@ -42,62 +42,62 @@ extension NodeCore {
             d.fetchedMask |= 1 << UInt64(slot)
             actions.append(.note(.repairBytes(bytes)))
         }
-        delegations[shard.pack] = d
-        if !had && d.fetchedMask.nonzeroBitCount >= d.k { proposeDelegated(shard.pack, now: now, into: &actions) }
+        blindRepairs[shard.pack] = d
+        if !had && d.fetchedMask.nonzeroBitCount >= d.k { proposeBlindRepair(shard.pack, now: now, into: &actions) }
     }
 
     /// Rebuilt: propose a contract for every target, signed on the owner's behalf.
-    mutating func proposeDelegated(_ pack: PackID, now: Instant, into actions: inout [Action]) {
-        guard var d = delegations[pack] else { return }
+    mutating func proposeBlindRepair(_ pack: PackID, now: Instant, into actions: inout [Action]) {
+        guard var d = blindRepairs[pack] else { return }
         for (i, t) in d.targets.enumerated() where t.node != me && t.node != d.owner {
-            delegateCounter &+= 1
-            let id = ContractID(owner: me, counter: 0x8000_0000 | delegateCounter)
+            blindRepairCounter &+= 1
+            let id = ContractID(owner: me, counter: 0x8000_0000 | blindRepairCounter)
             let terms = ContractTerms(id: id, owner: d.owner, holder: t.node, shard: ShardID(pack: pack, index: t.slot),
                                       bytes: d.shardBytes, start: now, term: params.term, grace: params.grace)
             let signature = signer.sign(terms.signingBytes)
             d.proposals[id] = (i, terms, signature, nil)
-            delegatedContracts[id] = pack
+            blindRepairContracts[id] = pack
             actions.append(.send(to: t.node, .propose(terms: terms, ownerKey: signer.publicKey, ownerSignature: signature,
                                                       mandate: t.mandate)))
         }
-        delegations[pack] = d
+        blindRepairs[pack] = d
     }
 
-    mutating func onDelegateAccept(_ id: ContractID, signature: [UInt8], from: NodeID, now: Instant,
+    mutating func onBlindRepairAccept(_ id: ContractID, signature: [UInt8], from: NodeID, now: Instant,
                                    into actions: inout [Action])
     {
-        guard let pack = delegatedContracts[id], var d = delegations[pack], var p = d.proposals[id],
+        guard let pack = blindRepairContracts[id], var d = blindRepairs[pack], var p = d.proposals[id],
               p.terms.holder == from, p.holderSignature == nil
         else { return }
         let target = d.targets[p.target]
         guard verifier.verify(signature: signature, message: p.terms.signingBytes, publicKey: target.publicKey) else {
             d.proposals[id] = nil
-            delegatedContracts[id] = nil
-            delegations[pack] = d
+            blindRepairContracts[id] = nil
+            blindRepairs[pack] = d
             return
         }
         p.holderSignature = signature
         d.proposals[id] = p
-        delegations[pack] = d
+        blindRepairs[pack] = d
         actions.append(.note(.repairBytes(d.shardBytes)))
         actions.append(.send(to: from, .storeShard(contract: id, shard: p.terms.shard, geometry: d.geometry, root: target.root)))
     }
 
-    mutating func onDelegateStored(_ id: ContractID, from: NodeID, now: Instant, into actions: inout [Action]) {
-        guard let pack = delegatedContracts.removeValue(forKey: id), var d = delegations[pack],
+    mutating func onBlindRepairStored(_ id: ContractID, from: NodeID, now: Instant, into actions: inout [Action]) {
+        guard let pack = blindRepairContracts.removeValue(forKey: id), var d = blindRepairs[pack],
               let p = d.proposals.removeValue(forKey: id), let holderSignature = p.holderSignature, p.terms.holder == from
         else { return }
-        actions.append(.send(to: .coordinator, .repairDone(terms: p.terms, ownerSignature: p.signature,
+        actions.append(.send(to: .coordinator, .blindRepairDone(terms: p.terms, ownerSignature: p.signature,
                                                           holderSignature: holderSignature)))
         d.targets[p.target].node = .coordinator
-        delegations[pack] = d
-        if d.targets.allSatisfy({ $0.node == .coordinator }) { endDelegation(pack, now: now, into: &actions) }
+        blindRepairs[pack] = d
+        if d.targets.allSatisfy({ $0.node == .coordinator }) { endBlindRepair(pack, now: now, into: &actions) }
     }
 
-    mutating func endDelegation(_ pack: PackID, now: Instant, into actions: inout [Action]) {
-        guard let d = delegations.removeValue(forKey: pack) else { return }
+    mutating func endBlindRepair(_ pack: PackID, now: Instant, into actions: inout [Action]) {
+        guard let d = blindRepairs.removeValue(forKey: pack) else { return }
         for id in d.proposals.keys.sorted() {
-            delegatedContracts[id] = nil
+            blindRepairContracts[id] = nil
             // Accepted but never stored: tell the holder to let it go.
             if let p = d.proposals[id], p.holderSignature != nil {
                 actions.append(.send(to: p.terms.holder, .release(contract: id, at: now)))

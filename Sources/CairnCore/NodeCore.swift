@@ -34,21 +34,21 @@ public struct NodeCore: Sendable {
     /// The disk was lost since the last join: announce it.
     var diskLost = false
     /// Blind repairs this node carries out for away owners, by pack.
-    var delegations: [PackID: Delegation] = [:]
-    var delegatedContracts: [ContractID: PackID] = [:]
-    var delegateCounter: UInt32 = 0
+    var blindRepairs: [PackID: BlindRepair] = [:]
+    var blindRepairContracts: [ContractID: PackID] = [:]
+    var blindRepairCounter: UInt32 = 0
 
     /// A blind repair in progress on this node (the repairer side).
-    struct Delegation: Sendable {
+    struct BlindRepair: Sendable {
         var owner: NodeID
         var geometry: PackGeometry
         var shardBytes: UInt64 { geometry.shardBytes }
         var k: Int { geometry.k }
         var sources: [NodeID]
-        var targets: [RepairTarget]
+        var targets: [BlindRepairTarget]
         var fetchedMask: UInt64 = 0
         var fetchRequests: [UInt64: Int] = [:]
-        /// Proposed contracts: id → (target index, terms, delegate signature, accepted).
+        /// Proposed contracts: id → (target index, terms, the repairer's signature in the owner's name, accepted).
         var proposals: [ContractID: (target: Int, terms: ContractTerms, signature: [UInt8], holderSignature: [UInt8]?)] = [:]
         var deadline: Instant
         var counter: UInt32 = 0
@@ -190,8 +190,8 @@ public struct NodeCore: Sendable {
                 releasing[id] = r.retries > 0 ? r : nil
             }
             uploadBacklog = transferTime(bytes: backlogBytes)
-            for pack in delegations.keys.sorted() where delegations[pack]!.deadline <= now {
-                endDelegation(pack, now: now, into: &actions)
+            for pack in blindRepairs.keys.sorted() where blindRepairs[pack]!.deadline <= now {
+                endBlindRepair(pack, now: now, into: &actions)
             }
             for p in packs.indices where !packs[p].lost {
                 expirePending(pack: p, now: now, into: &actions)
@@ -225,16 +225,16 @@ public struct NodeCore: Sendable {
         // Owner side.
         case let .matchReply(request, _, candidates) where from == .coordinator:
             onMatchReply(request: request, candidates: candidates, now: now, into: &actions)
-        case let .accept(contract, signature) where delegatedContracts[contract] != nil:
-            onDelegateAccept(contract, signature: signature, from: from, now: now, into: &actions)
-        case let .reject(contract, _) where delegatedContracts[contract] != nil:
-            if let pack = delegatedContracts.removeValue(forKey: contract) { delegations[pack]?.proposals[contract] = nil }
-        case let .storeAck(contract) where delegatedContracts[contract] != nil:
-            onDelegateStored(contract, from: from, now: now, into: &actions)
-        case let .fetchReply(request, shard, ok, bytes) where delegations[shard.pack]?.fetchRequests[request] != nil:
-            onDelegateFetched(request: request, shard: shard, ok: ok, bytes: bytes, from: from, now: now, into: &actions)
-        case let .repairOrder(pack, owner, geometry, sources, targets) where from == .coordinator:
-            startDelegation(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets,
+        case let .accept(contract, signature) where blindRepairContracts[contract] != nil:
+            onBlindRepairAccept(contract, signature: signature, from: from, now: now, into: &actions)
+        case let .reject(contract, _) where blindRepairContracts[contract] != nil:
+            if let pack = blindRepairContracts.removeValue(forKey: contract) { blindRepairs[pack]?.proposals[contract] = nil }
+        case let .storeAck(contract) where blindRepairContracts[contract] != nil:
+            onBlindRepairStored(contract, from: from, now: now, into: &actions)
+        case let .fetchReply(request, shard, ok, bytes) where blindRepairs[shard.pack]?.fetchRequests[request] != nil:
+            onBlindRepairFetched(request: request, shard: shard, ok: ok, bytes: bytes, from: from, now: now, into: &actions)
+        case let .blindRepairOrder(pack, owner, geometry, sources, targets) where from == .coordinator:
+            startBlindRepair(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets,
                             now: now, into: &actions)
         case let .adopt(terms, ownerSignature, holderSignature) where from == .coordinator:
             onAdopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature, now: now, into: &actions)

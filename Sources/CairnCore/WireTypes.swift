@@ -81,13 +81,13 @@ public struct Candidate: Hashable, Sendable {
 
 /// A slot a blind repair re-creates: on which node, the root the shard must have, and the
 /// coordinator's mandate the repairer shows that node.
-public struct RepairTarget: Hashable, Sendable {
+public struct BlindRepairTarget: Hashable, Sendable {
     public var slot: UInt8
     public var node: NodeID
     public var publicKey: [UInt8]
     public var root: [UInt8]
-    public var mandate: RepairMandate
-    public init(slot: UInt8, node: NodeID, publicKey: [UInt8], root: [UInt8], mandate: RepairMandate) {
+    public var mandate: BlindRepairMandate
+    public init(slot: UInt8, node: NodeID, publicKey: [UInt8], root: [UInt8], mandate: BlindRepairMandate) {
         self.slot = slot
         self.node = node
         self.publicKey = publicKey
