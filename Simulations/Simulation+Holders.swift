@@ -16,22 +16,18 @@ extension Simulation {
                 send(from: me, to: to, message)
             case let .setTimer(kind, at):
                 armTimer(me, kind, at: at)
-            case let .storeShard(shard, geometry, _):
-                store(i, shard, bytes: geometry.shardBytes, segments: geometry.segments)
+            case let .storeShard(contract, shard, geometry, _, replyTo):
+                let verified = store(i, shard, bytes: geometry.shardBytes, segments: geometry.segments)
+                perform(i, cores[i].onShardStored(contract: contract, shard: shard, replyTo: replyTo, verified: verified,
+                                                  now: localNow(i)))
             case let .deleteShard(shard):
                 delete(i, shard)
-            case let .answerChallenge(to, id, shard, segment):
-                if let answer = prove(i, shard, segment: segment) {
-                    send(from: me, to: to, .challengeReply(id: id, segment: answer.segment, proof: answer.proof))
-                } else {
-                    send(from: me, to: to, .challengeMissing(id: id))
-                }
-            case let .serveFetch(to, request, shard):
-                switch serve(i, shard) {
-                case .data(let bytes): send(from: me, to: to, .fetchReply(request: request, shard: shard, ok: true, bytes: bytes))
-                case .missing: send(from: me, to: to, .fetchReply(request: request, shard: shard, ok: false, bytes: 0))
-                case .silent: break
-                }
+            case let .readSegment(challenge, shard, segment, replyTo):
+                let answer = prove(i, shard, segment: segment)
+                perform(i, cores[i].onSegmentRead(challenge: challenge, replyTo: replyTo, answer: answer, now: localNow(i)))
+            case let .readShard(request, shard, replyTo):
+                perform(i, cores[i].onShardRead(request: request, shard: shard, replyTo: replyTo, answer: serve(i, shard),
+                                                now: localNow(i)))
             case let .note(note):
                 observe(i, note)
             }
@@ -91,28 +87,30 @@ extension Simulation {
                 armTimer(.coordinator, kind, at: at)
             case let .note(note):
                 observe(nil, note)
-            case .storeShard, .deleteShard, .answerChallenge, .serveFetch:
+            case .storeShard, .deleteShard, .readSegment, .readShard:
                 preconditionFailure("coordinator asked to act as a holder: \(action)")
             }
         }
     }
 
-    func store(_ i: Int, _ shard: ShardID, bytes: UInt64, segments: UInt32) {
+    /// Stores a synthetic shard; true when it is held (synthetic contents always match their
+    /// root). A dropper says it stored the shard and keeps nothing.
+    func store(_ i: Int, _ shard: ShardID, bytes: UInt64, segments: UInt32) -> Bool {
         if let existing = disks.copy(on: i, of: shard.pack) {
             if existing.index != shard.index {
                 violation("node\(i) asked to store \(shard) while holding shard \(existing.index) of the same pack")
             }
-            return
+            return true
         }
         if adversary[i] == .missing {
-            // A dropper acknowledges and keeps nothing.
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
-            return
+            return true
         }
         disks.store(Copy(node: UInt32(i), index: shard.index, segments: segments, bytes: bytes), of: shard.pack)
         if disks.storedBytes[i] > offered[i] {
             violation("node\(i) stores \(disks.storedBytes[i]) bytes, offered \(offered[i])")
         }
+        return true
     }
 
     func observe(_ node: Int?, _ note: Note) {
@@ -163,6 +161,7 @@ extension Simulation {
         case .blindRepairOrdered: blindOrdered += 1
         case .blindRepaired: blindRepaired += 1
         case .freed: break
+        case .shardRefused(let shard): violation("node\(node ?? -1) refused \(shard): synthetic shards always match their root")
         }
     }
 }

@@ -29,19 +29,18 @@ extension NodeCore {
             }
         case let .storeShard(contract, shard, geometry, root):
             guard let c = book.held[contract], c.proposer == from || c.terms.owner == from,
-                  c.terms.bytes == geometry.shardBytes, book.onStore(contract, shard: shard)
+                  c.terms.bytes == geometry.shardBytes, c.terms.shard == shard, c.state == .active
             else { break }
-            actions.append(.storeShard(shard, geometry: geometry, root: root))
-            actions.append(.send(to: from, .storeAck(contract: contract)))
+            actions.append(.storeShard(contract: contract, shard: shard, geometry: geometry, root: root, replyTo: from))
         case let .challenge(id, shard, segment):
             if book.holdsStored(shard) {
-                actions.append(.answerChallenge(to: from, id: id, shard: shard, segment: segment))
+                actions.append(.readSegment(challenge: id, shard: shard, segment: segment, replyTo: from))
             } else {
                 actions.append(.send(to: from, .challengeMissing(id: id)))
             }
         case let .fetch(request, shard):
             if book.holdsStored(shard) {
-                actions.append(.serveFetch(to: from, request: request, shard: shard))
+                actions.append(.readShard(request: request, shard: shard, replyTo: from))
             } else {
                 actions.append(.send(to: from, .fetchReply(request: request, shard: shard, ok: false, bytes: 0)))
             }
@@ -59,6 +58,34 @@ extension NodeCore {
             actions.append(.send(to: from, .releaseAck(contract: contract)))
         default:
             preconditionFailure("not a holder's message: \(message.typeByte)")
+        }
+    }
+
+    /// Storage wrote the shard of `contract` and checked it against its root (`verified`),
+    /// durably: only then is it acknowledged, so an owner never counts a shard that a crash
+    /// or a corrupt stream lost.
+    public mutating func onShardStored(contract: ContractID, shard: ShardID, replyTo: NodeID, verified: Bool,
+                                       now: Instant) -> [Action]
+    {
+        guard verified else { return [.note(.shardRefused(shard))] }
+        guard book.onStore(contract, shard: shard) else { return [] }
+        return [.send(to: replyTo, .storeAck(contract: contract))]
+    }
+
+    /// Storage read a segment for challenge `challenge` (nil: not, or no longer, here).
+    public func onSegmentRead(challenge: UInt64, replyTo: NodeID, answer: (segment: [UInt8], proof: [[UInt8]])?,
+                              now: Instant) -> [Action]
+    {
+        guard let answer else { return [.send(to: replyTo, .challengeMissing(id: challenge))] }
+        return [.send(to: replyTo, .challengeReply(id: challenge, segment: answer.segment, proof: answer.proof))]
+    }
+
+    /// Storage opened a shard for fetch `request`: the reply, and the shard streams behind it.
+    public func onShardRead(request: UInt64, shard: ShardID, replyTo: NodeID, answer: FetchAnswer, now: Instant) -> [Action] {
+        switch answer {
+        case .data(let bytes): [.send(to: replyTo, .fetchReply(request: request, shard: shard, ok: true, bytes: bytes))]
+        case .missing: [.send(to: replyTo, .fetchReply(request: request, shard: shard, ok: false, bytes: 0))]
+        case .silent: []
         }
     }
 }

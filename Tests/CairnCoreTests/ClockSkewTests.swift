@@ -114,3 +114,33 @@ private func answer(_ actions: [Action]) -> Answer {
     #expect(entries.map(\.node) == [b, hostile])
     #expect(entries[1].excluded && entries[1].permille == 0)
 }
+
+/// A holder acknowledges a shard only after its storage verified the root and made it
+/// durable: the core asks (`storeShard` action) and answers when told (`onShardStored`).
+@Test func aShardIsAcknowledgedOnlyAfterStorageVerifiedIt() {
+    var core = holderCore()
+    guard case .accepted = answer(core.onMessage(from: owner, proposal(start: now), sent: now, now: now)) else {
+        Issue.record("proposal not accepted")
+        return
+    }
+    let contract = ContractID(owner: owner, counter: 1)
+    let shard = ShardID(pack: PackID(serial: 7), index: 1)
+    let geometry = PackGeometry(k: 2, n: 4, shardBytes: 1000)
+    let root = [UInt8](repeating: 4, count: 32)
+    let asked = core.onMessage(from: owner, .storeShard(contract: contract, shard: shard, geometry: geometry, root: root),
+                               sent: now, now: now)
+    #expect(asked == [.storeShard(contract: contract, shard: shard, geometry: geometry, root: root, replyTo: owner)])
+    #expect(!core.book.holdsStored(shard))
+    #expect(core.onShardStored(contract: contract, shard: shard, replyTo: owner, verified: false, now: now)
+        == [.note(.shardRefused(shard))])
+    #expect(!core.book.holdsStored(shard))
+    #expect(core.onShardStored(contract: contract, shard: shard, replyTo: owner, verified: true, now: now)
+        == [.send(to: owner, .storeAck(contract: contract))])
+    #expect(core.book.holdsStored(shard))
+    // A shard of another size than the contract's is not even asked for.
+    var other = holderCore()
+    _ = other.onMessage(from: owner, proposal(start: now), sent: now, now: now)
+    let wrong = PackGeometry(k: 2, n: 4, shardBytes: 999)
+    #expect(other.onMessage(from: owner, .storeShard(contract: contract, shard: shard, geometry: wrong, root: root),
+                            sent: now, now: now).isEmpty)
+}

@@ -53,20 +53,24 @@ struct Harness {
                 inbox.append((node, to, message))
             case .setTimer:
                 break
-            case let .storeShard(shard, _, _):
-                disks[node.index][shard] = Self.segments(shard)
+            case let .storeShard(contract, shard, _, root, replyTo):
+                // The holder checks what arrived against the root it was given.
+                let segments = Self.segments(shard)
+                let verified = Self.root(segments) == root
+                if verified { disks[node.index][shard] = segments }
+                perform(node, nodes[node.index].onShardStored(contract: contract, shard: shard, replyTo: replyTo,
+                                                              verified: verified, now: now))
             case let .deleteShard(shard):
                 disks[node.index][shard] = nil
-            case let .answerChallenge(to, id, shard, segment):
-                if let segs = disks[node.index][shard] {
-                    inbox.append((node, to, .challengeReply(id: id, segment: segs[Int(segment)],
-                                                            proof: Self.proof(segs, index: Int(segment)))))
-                } else {
-                    inbox.append((node, to, .challengeMissing(id: id)))
+            case let .readSegment(challenge, shard, segment, replyTo):
+                let answer = disks[node.index][shard].map { segs in
+                    (segment: segs[Int(segment)], proof: Self.proof(segs, index: Int(segment)))
                 }
-            case let .serveFetch(to, request, shard):
-                inbox.append((node, to, .fetchReply(request: request, shard: shard, ok: disks[node.index][shard] != nil,
-                                                    bytes: 10)))
+                perform(node, nodes[node.index].onSegmentRead(challenge: challenge, replyTo: replyTo, answer: answer, now: now))
+            case let .readShard(request, shard, replyTo):
+                let answer: FetchAnswer = disks[node.index][shard] != nil ? .data(bytes: 12) : .missing
+                perform(node, nodes[node.index].onShardRead(request: request, shard: shard, replyTo: replyTo, answer: answer,
+                                                            now: now))
             case let .note(note):
                 notes.append((node, note))
             }
