@@ -82,7 +82,7 @@ final class SimEnvironment: Transport, NodeClock, TimerService, ShardStorage, @u
         ref.sim.armTimer(node, timer, at: at)
     }
 
-    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) async {
+    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) async -> Bool {
         ref.sim.store(node.index, shard, bytes: geometry.shardBytes, segments: geometry.segments)
     }
 

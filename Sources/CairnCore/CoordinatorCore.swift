@@ -61,9 +61,9 @@ public struct CoordinatorCore: Sendable {
         /// A blind repair was ordered and may still be running until then.
         public var blindUntil: Instant? = nil
         /// The last blind repair ordered: who repairs, and which slot goes to which node.
-        /// A `repairDone` is accepted only for one of these placements.
+        /// A `blindRepairDone` is accepted only for one of these placements.
         public var blindRepairer: NodeID? = nil
-        public var blindTargets: [RepairTarget] = []
+        public var blindTargets: [BlindRepairTarget] = []
     }
 
     /// Pack → record, from owners' root records (for restores and blind repair).
@@ -96,10 +96,17 @@ public struct CoordinatorCore: Sendable {
         [.setTimer(.uptimeSlot, at: now + params.uptimeSlot)]
     }
 
-    private mutating func ensure(_ node: NodeID) {
-        precondition(node != .coordinator, "coordinator addressed as a member")
-        while entries.count <= node.index { entries.append(DirectoryEntry(slots: params.uptimeSlots)) }
+    /// Assigns the next node number, for a node the coordinator admits (production: at
+    /// its first contact, after the session has authenticated its key). Only admitted
+    /// numbers are ever looked up or stored, so a hostile message naming any other number
+    /// is dropped and cannot make the directory grow.
+    public mutating func admit() -> NodeID {
+        precondition(entries.count < Int(NodeID.coordinator.raw), "the directory is full")
+        entries.append(DirectoryEntry(slots: params.uptimeSlots))
+        return NodeID(UInt32(entries.count - 1))
     }
+
+    private func admitted(_ node: NodeID) -> Bool { node != .coordinator && node.index < entries.count }
 
     /// A message `from` a node, stamped `sent` by the node's clock.
     public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [Action] {
@@ -124,7 +131,10 @@ public struct CoordinatorCore: Sendable {
             actions.append(.send(to: from, locations(request: request, owner: owner, start: start)))
             return
         }
-        ensure(from)
+        guard admitted(from) else {
+            actions.append(.note(.unknownNode(from)))
+            return
+        }
         entries[from.index].lastSeen = now
         entries[from.index].seenThisSlot = true
         switch message {
@@ -166,19 +176,22 @@ public struct CoordinatorCore: Sendable {
         case let .uptimeQuery(request, nodes):
             var out = [UptimeEntry]()
             out.reserveCapacity(nodes.count)
-            for node in nodes where node != .coordinator { ensure(node) }
-            // Read in place (a copied entry would retain and release its key).
+            // Read in place (a copied entry would retain and release its key). A number
+            // never admitted is no member: reported as excluded, so it is placed around.
             entries.withUnsafeBufferPointer { e in
                 for node in nodes where node != .coordinator {
                     let i = node.index
+                    guard i < e.count else {
+                        out.append(UptimeEntry(node: node, permille: 0, excluded: true))
+                        continue
+                    }
                     out.append(UptimeEntry(node: node, permille: e[i].uptime.permille,
                                            excluded: e[i].reputation.standing == .excluded))
                 }
             }
             actions.append(.send(to: from, .uptimeReply(request: request, entries: out)))
         case let .report(holder, fault, since):
-            guard holder != .coordinator, holder != from else { break }
-            ensure(holder)
+            guard admitted(holder), holder != from else { break }
             // A fetch unanswered by a node that was not up is not a refusal.
             if fault == .refusedFetch, entries[holder.index].lastSeen.map({ now - $0 > params.uptimeSlot * 2 }) ?? true {
                 break
@@ -213,7 +226,7 @@ public struct CoordinatorCore: Sendable {
                 }
                 adoptions[from] = pending.isEmpty ? nil : pending
             }
-        case let .repairDone(terms, ownerSignature, holderSignature):
+        case let .blindRepairDone(terms, ownerSignature, holderSignature):
             // Only a placement this coordinator ordered, reported by the node it ordered,
             // with both signatures checking against the directory's keys.
             guard var record = rootRecords[terms.shard.pack], record.owner == terms.owner,
@@ -294,22 +307,22 @@ public struct CoordinatorCore: Sendable {
                 guard !chosen.isEmpty, let repairer = healthy.indices.first(where: { healthy[$0] }).map({ record.holders[$0] })
                 else { continue }
                 let expires = now + params.blindRepairTimeout
-                var targets = [RepairTarget]()
+                var targets = [BlindRepairTarget]()
                 for (slot, node) in zip(missing, chosen) {
                     entries[node.index].used += record.shardBytes
-                    let permission = RepairMandate.signingBytes(
+                    let permission = BlindRepairMandate.signingBytes(
                         pack: pack, slot: UInt8(slot), owner: owner, repairer: repairer,
                         repairerKey: entries[repairer.index].publicKey, holder: node, expires: expires)
-                    targets.append(RepairTarget(slot: UInt8(slot), node: node, publicKey: entries[node.index].publicKey,
+                    targets.append(BlindRepairTarget(slot: UInt8(slot), node: node, publicKey: entries[node.index].publicKey,
                                                 root: record.roots[slot],
-                                                mandate: RepairMandate(expires: expires, signature: signer.sign(permission))))
+                                                mandate: BlindRepairMandate(expires: expires, signature: signer.sign(permission))))
                 }
                 let sources = record.holders.indices.map { healthy[$0] ? record.holders[$0] : NodeID.coordinator }
                 record.blindUntil = expires
                 record.blindRepairer = repairer
                 record.blindTargets = targets
                 rootRecords[pack] = record
-                actions.append(.send(to: repairer, .repairOrder(pack: pack, owner: owner, geometry: record.geometry,
+                actions.append(.send(to: repairer, .blindRepairOrder(pack: pack, owner: owner, geometry: record.geometry,
                                                                  sources: sources, targets: targets)))
                 actions.append(.note(.blindRepairOrdered(pack)))
             }

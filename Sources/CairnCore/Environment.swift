@@ -21,7 +21,8 @@ public protocol TimerService: Sendable {
 /// Where a holder keeps others' shards. Production: LMDB + files; simulation: in memory
 /// with synthetic contents.
 public protocol ShardStorage: Sendable {
-    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) async
+    /// Writes the shard, checks it against `root`, makes it durable: true only if all three held.
+    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) async -> Bool
     func delete(_ shard: ShardID) async
     /// A segment and its Merkle path, or nil when the shard is not (or no longer) here.
     func prove(_ shard: ShardID, segment: UInt32) async -> (segment: [UInt8], proof: [[UInt8]])?
@@ -108,26 +109,19 @@ public actor NodeActor {
                 await env.transport.send(message, from: id, to: to)
             case let .setTimer(kind, at):
                 await env.timers.set(kind, at: at, for: id)
-            case let .storeShard(shard, geometry, root):
-                await env.storage.store(shard, geometry: geometry, root: root)
+            case let .storeShard(contract, shard, geometry, root, replyTo):
+                let verified = await env.storage.store(shard, geometry: geometry, root: root)
+                await perform(core.onShardStored(contract: contract, shard: shard, replyTo: replyTo, verified: verified,
+                                                 now: env.clock.now))
             case let .deleteShard(shard):
                 await env.storage.delete(shard)
-            case let .answerChallenge(to, challenge, shard, segment):
-                if let answer = await env.storage.prove(shard, segment: segment) {
-                    await env.transport.send(.challengeReply(id: challenge, segment: answer.segment, proof: answer.proof),
-                                             from: id, to: to)
-                } else {
-                    await env.transport.send(.challengeMissing(id: challenge), from: id, to: to)
-                }
-            case let .serveFetch(to, request, shard):
-                switch await env.storage.serve(shard) {
-                case .data(let bytes):
-                    await env.transport.send(.fetchReply(request: request, shard: shard, ok: true, bytes: bytes), from: id, to: to)
-                case .missing:
-                    await env.transport.send(.fetchReply(request: request, shard: shard, ok: false, bytes: 0), from: id, to: to)
-                case .silent:
-                    break
-                }
+            case let .readSegment(challenge, shard, segment, replyTo):
+                let answer = await env.storage.prove(shard, segment: segment)
+                await perform(core.onSegmentRead(challenge: challenge, replyTo: replyTo, answer: answer, now: env.clock.now))
+            case let .readShard(request, shard, replyTo):
+                let answer = await env.storage.serve(shard)
+                await perform(core.onShardRead(request: request, shard: shard, replyTo: replyTo, answer: answer,
+                                               now: env.clock.now))
             case let .note(note):
                 env.observe(id, note)
             }
@@ -174,7 +168,7 @@ public actor CoordinatorActor {
                 await env.timers.set(kind, at: at, for: .coordinator)
             case let .note(note):
                 env.observe(.coordinator, note)
-            case .storeShard, .deleteShard, .answerChallenge, .serveFetch:
+            case .storeShard, .deleteShard, .readSegment, .readShard:
                 preconditionFailure("coordinator asked to act as a holder: \(action)")
             }
         }

@@ -66,6 +66,7 @@ private func answer(_ actions: [Action]) -> Answer {
 @Test func theCoordinatorAndRestoresRefuseFarStamps() {
     var c = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4, maxClockSkew: .minutes(5)),
                             signer: DigestSigner(seed: [9]), verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
+    for _ in 0...owner.raw { _ = c.admit() }
     let join = Message.join(offered: 1 << 30, speed: 1000, publicKey: ownerSigner.publicKey, fresh: false)
     let refused = c.onMessage(from: owner, join, sent: now + .minutes(10), now: now)
     #expect(refused == [.note(.clockSkew(from: owner, by: .minutes(10)))])
@@ -89,4 +90,57 @@ private func answer(_ actions: [Action]) -> Answer {
     #expect(!Instant(milliseconds: 10).within(Interval(milliseconds: 4), of: Instant(milliseconds: 15)))
     #expect(!Instant(milliseconds: .max).within(.hours(1), of: Instant(milliseconds: .min)))
     #expect(!Instant(milliseconds: .min).within(.hours(1), of: Instant(milliseconds: 0)))
+}
+
+/// The coordinator only keeps node numbers it admitted: a message from, or a report or
+/// uptime query about, any other number cannot make its directory grow.
+@Test func theCoordinatorRefusesNodeNumbersItNeverAssigned() {
+    var c = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4), signer: DigestSigner(seed: [9]),
+                            verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
+    let a = c.admit(), b = c.admit()
+    #expect(a == NodeID(0) && b == NodeID(1))
+    let hostile = NodeID(4_000_000_000)
+    let join = Message.join(offered: 1 << 30, speed: 1000, publicKey: [1], fresh: false)
+    #expect(c.onMessage(from: hostile, join, now: now) == [.note(.unknownNode(hostile))])
+    #expect(c.entries.count == 2 && c.members.isEmpty)
+    _ = c.onMessage(from: a, join, now: now)
+    _ = c.onMessage(from: a, .report(holder: hostile, fault: .missing, since: now), now: now)
+    let reply = c.onMessage(from: a, .uptimeQuery(request: 1, nodes: [b, hostile]), now: now)
+    #expect(c.entries.count == 2)
+    guard case let .send(_, .uptimeReply(_, entries))? = reply.first else {
+        Issue.record("no uptime reply: \(reply)")
+        return
+    }
+    #expect(entries.map(\.node) == [b, hostile])
+    #expect(entries[1].excluded && entries[1].permille == 0)
+}
+
+/// A holder acknowledges a shard only after its storage verified the root and made it
+/// durable: the core asks (`storeShard` action) and answers when told (`onShardStored`).
+@Test func aShardIsAcknowledgedOnlyAfterStorageVerifiedIt() {
+    var core = holderCore()
+    guard case .accepted = answer(core.onMessage(from: owner, proposal(start: now), sent: now, now: now)) else {
+        Issue.record("proposal not accepted")
+        return
+    }
+    let contract = ContractID(owner: owner, counter: 1)
+    let shard = ShardID(pack: PackID(serial: 7), index: 1)
+    let geometry = PackGeometry(k: 2, n: 4, shardBytes: 1000)
+    let root = [UInt8](repeating: 4, count: 32)
+    let asked = core.onMessage(from: owner, .storeShard(contract: contract, shard: shard, geometry: geometry, root: root),
+                               sent: now, now: now)
+    #expect(asked == [.storeShard(contract: contract, shard: shard, geometry: geometry, root: root, replyTo: owner)])
+    #expect(!core.book.holdsStored(shard))
+    #expect(core.onShardStored(contract: contract, shard: shard, replyTo: owner, verified: false, now: now)
+        == [.note(.shardRefused(shard))])
+    #expect(!core.book.holdsStored(shard))
+    #expect(core.onShardStored(contract: contract, shard: shard, replyTo: owner, verified: true, now: now)
+        == [.send(to: owner, .storeAck(contract: contract))])
+    #expect(core.book.holdsStored(shard))
+    // A shard of another size than the contract's is not even asked for.
+    var other = holderCore()
+    _ = other.onMessage(from: owner, proposal(start: now), sent: now, now: now)
+    let wrong = PackGeometry(k: 2, n: 4, shardBytes: 999)
+    #expect(other.onMessage(from: owner, .storeShard(contract: contract, shard: shard, geometry: wrong, root: root),
+                            sent: now, now: now).isEmpty)
 }

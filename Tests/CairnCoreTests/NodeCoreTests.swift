@@ -38,6 +38,7 @@ struct Harness {
         let verifier = DigestSigner()
         let root = Xoshiro256(seed: 42)
         for i in 0..<count {
+            #expect(coordinator.admit() == NodeID(UInt32(i)))
             nodes.append(NodeCore(me: NodeID(UInt32(i)), params: params, offered: 1000, speed: 1000, reciprocityRatio: 1,
                                   signer: DigestSigner(seed: [UInt8(i)]), verifier: verifier,
                                   coordinatorKey: Self.coordinatorSigner.publicKey, rng: root.split(UInt64(i))))
@@ -52,20 +53,24 @@ struct Harness {
                 inbox.append((node, to, message))
             case .setTimer:
                 break
-            case let .storeShard(shard, _, _):
-                disks[node.index][shard] = Self.segments(shard)
+            case let .storeShard(contract, shard, _, root, replyTo):
+                // The holder checks what arrived against the root it was given.
+                let segments = Self.segments(shard)
+                let verified = Self.root(segments) == root
+                if verified { disks[node.index][shard] = segments }
+                perform(node, nodes[node.index].onShardStored(contract: contract, shard: shard, replyTo: replyTo,
+                                                              verified: verified, now: now))
             case let .deleteShard(shard):
                 disks[node.index][shard] = nil
-            case let .answerChallenge(to, id, shard, segment):
-                if let segs = disks[node.index][shard] {
-                    inbox.append((node, to, .challengeReply(id: id, segment: segs[Int(segment)],
-                                                            proof: Self.proof(segs, index: Int(segment)))))
-                } else {
-                    inbox.append((node, to, .challengeMissing(id: id)))
+            case let .readSegment(challenge, shard, segment, replyTo):
+                let answer = disks[node.index][shard].map { segs in
+                    (segment: segs[Int(segment)], proof: Self.proof(segs, index: Int(segment)))
                 }
-            case let .serveFetch(to, request, shard):
-                inbox.append((node, to, .fetchReply(request: request, shard: shard, ok: disks[node.index][shard] != nil,
-                                                    bytes: 10)))
+                perform(node, nodes[node.index].onSegmentRead(challenge: challenge, replyTo: replyTo, answer: answer, now: now))
+            case let .readShard(request, shard, replyTo):
+                let answer: FetchAnswer = disks[node.index][shard] != nil ? .data(bytes: 12) : .missing
+                perform(node, nodes[node.index].onShardRead(request: request, shard: shard, replyTo: replyTo, answer: answer,
+                                                            now: now))
             case let .note(note):
                 notes.append((node, note))
             }
@@ -147,4 +152,64 @@ struct Harness {
     #expect(h.notes.contains { $0.1 == .repairCompleted(pack) })
     #expect(h.coordinator.entry(dropper)?.reputation.strikes == 1)
     #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .fault(holder: dropper, .missing) })
+}
+
+// MARK: Grace and audits, on the harness's virtual time
+
+/// Places a pack, then tells the owner (as the coordinator would) that the holder of slot 2
+/// has poor uptime: the owner re-creates slot 2 elsewhere and releases the old holder in
+/// good faith. Returns the harness, the pack and the released holder.
+private func replacedInGoodFaith() -> (Harness, PackID, NodeID) {
+    var h = Harness(count: 8)
+    let pack = PackID(serial: 5)
+    let roots = (0..<4).map { Harness.root(Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
+    h.nodes[0].addPack(pack, geometry: Harness.geometry, roots: roots)
+    h.start()
+    let old = h.nodes[0].packs[0].slots[2].holder!
+    h.now = h.now + .hours(6)
+    h.inbox.append((.coordinator, NodeID(0), .uptimeReply(request: 0, entries: [
+        UptimeEntry(node: old, permille: 100, excluded: false),
+    ])))
+    h.deliverAll()
+    return (h, pack, old)
+}
+
+@Test func aReleasedHolderKeepsTheShardThroughGraceUnderAuditThenFreesIt() {
+    var (h, pack, old) = replacedInGoodFaith()
+    let shard = ShardID(pack: pack, index: 2)
+    let slot = h.nodes[0].packs[0].slots[2]
+    #expect(slot.holder != nil && slot.holder != old && !slot.unhealthy)
+    #expect(h.disks[slot.holder!.index][shard] != nil)
+    // The old holder was told when the contract ended and keeps the shard for the grace period.
+    let released = h.notes.compactMap { n -> Instant? in
+        if n.0 == old, case let .released(s, until) = n.1, s == shard { until } else { nil }
+    }
+    #expect(released == [h.now + .days(7)])
+    #expect(h.disks[old.index][shard] != nil)
+    #expect(h.nodes[0].auditCount == 1)
+    // Audits during the grace period pass.
+    h.now = h.now + .days(1)
+    h.fire(0, .challenge)
+    #expect(!h.notes.contains { if case .fault(old, _) = $0.1 { true } else { false } })
+    #expect(h.nodes[0].auditCount == 1)
+    // At the end of grace the holder frees the shard and the owner stops auditing.
+    h.now = h.now + .days(6) + .hours(1)
+    h.fire(old.index, .heartbeat)
+    #expect(h.disks[old.index][shard] == nil)
+    #expect(h.notes.contains { $0.0 == old && $0.1 == .freed(shard) })
+    h.fire(0, .challenge)
+    #expect(h.nodes[0].auditCount == 0)
+    #expect(!h.notes.contains { if case .fault(old, _) = $0.1 { true } else { false } })
+}
+
+@Test func aHolderThatFreesDuringGraceIsCaughtByTheAuditAsAnEarlyFreer() {
+    var (h, pack, old) = replacedInGoodFaith()
+    h.disks[old.index][ShardID(pack: pack, index: 2)] = nil
+    h.now = h.now + .days(1)
+    h.fire(0, .challenge)
+    #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .fault(holder: old, .earlyFree) })
+    #expect(h.coordinator.entry(old)?.reputation.strikes == 1)
+    #expect(h.nodes[0].auditCount == 0)
+    // The pack itself is whole: slot 2 lives on its new holder.
+    #expect(h.nodes[0].packs[0].slots.allSatisfy { $0.holder != nil && !$0.failed })
 }

@@ -95,6 +95,7 @@ private func timer(_ actions: [Action]) -> Instant? {
 @Test func locationsArePagedByTheCoordinatorAndTheSession() {
     var c = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4), signer: DigestSigner(seed: [9]),
                             verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
+    for _ in 0...owner.raw { _ = c.admit() }
     let count = ProtocolLimits.locationsPerReplyMax + 5
     for p in 0..<count {
         _ = c.onMessage(from: owner, .rootRecord(location(UInt64(p), holders: [NodeID(2), NodeID(3)], k: 1)), now: .zero)

@@ -23,15 +23,15 @@ private func terms(slot: UInt8 = 1, holder h: NodeID = holder) -> ContractTerms 
 }
 
 private func mandate(slot: UInt8 = 1, repairer r: NodeID = repairer, holder h: NodeID = holder,
-                     expires: Instant = now + .hours(1), by signer: DigestSigner = coordinator) -> RepairMandate
+                     expires: Instant = now + .hours(1), by signer: DigestSigner = coordinator) -> BlindRepairMandate
 {
-    let bytes = RepairMandate.signingBytes(pack: PackID(serial: 7), slot: slot, owner: owner, repairer: r,
+    let bytes = BlindRepairMandate.signingBytes(pack: PackID(serial: 7), slot: slot, owner: owner, repairer: r,
                                            repairerKey: repairerSigner.publicKey, holder: h, expires: expires)
-    return RepairMandate(expires: expires, signature: signer.sign(bytes))
+    return BlindRepairMandate(expires: expires, signature: signer.sign(bytes))
 }
 
 /// The holder's answer to a proposal of `t` sent by `from`: accepted, or the refusal code.
-private func answer(_ t: ContractTerms, from: NodeID, mandate m: RepairMandate?) -> (accepted: Bool, reason: UInt8?) {
+private func answer(_ t: ContractTerms, from: NodeID, mandate m: BlindRepairMandate?) -> (accepted: Bool, reason: UInt8?) {
     var core = holderCore()
     let actions = core.onMessage(from: from, .propose(terms: t, ownerKey: repairerSigner.publicKey,
                                                        ownerSignature: repairerSigner.sign(t.signingBytes), mandate: m),
@@ -44,7 +44,7 @@ private func answer(_ t: ContractTerms, from: NodeID, mandate m: RepairMandate?)
     return (false, nil)
 }
 
-@Test func aDelegatedProposalNeedsTheCoordinatorsMandateForThatPlacement() {
+@Test func aBlindRepairProposalNeedsTheCoordinatorsMandateForThatPlacement() {
     let unauthorized = ContractBook.Refusal.unauthorized.rawValue
     #expect(answer(terms(), from: repairer, mandate: mandate()).accepted)
     #expect(answer(terms(), from: repairer, mandate: nil).reason == unauthorized)
@@ -76,6 +76,7 @@ private func answer(_ t: ContractTerms, from: NodeID, mandate m: RepairMandate?)
 @Test func theCoordinatorIgnoresARepairItDidNotOrder() {
     var c = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4), signer: coordinator,
                             verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
+    for _ in 0..<5 { _ = c.admit() }
     let keys = (0..<5).map { DigestSigner(seed: [UInt8($0)]) }
     for i in 1..<5 {
         _ = c.onMessage(from: NodeID(UInt32(i)), .join(offered: 1 << 30, speed: 1000, publicKey: keys[i].publicKey,
@@ -89,7 +90,7 @@ private func answer(_ t: ContractTerms, from: NodeID, mandate m: RepairMandate?)
     // Node 4 claims to have re-created slot 2 on node 3, with both signatures valid.
     let t = ContractTerms(id: ContractID(owner: stranger, counter: 1), owner: owner, holder: holder,
                           shard: ShardID(pack: PackID(serial: 7), index: 2), bytes: 1000, start: now, term: .days(30), grace: .days(7))
-    let actions = c.onMessage(from: stranger, .repairDone(terms: t, ownerSignature: keys[4].sign(t.signingBytes),
+    let actions = c.onMessage(from: stranger, .blindRepairDone(terms: t, ownerSignature: keys[4].sign(t.signingBytes),
                                                           holderSignature: keys[3].sign(t.signingBytes)),
                               now: now)
     #expect(c.rootRecords[PackID(serial: 7)]?.holders == holders)

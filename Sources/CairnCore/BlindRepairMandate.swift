@@ -9,12 +9,12 @@ import CairnWire
 /// in an owner's name, or replace the owner's holders with accomplices. The coordinator
 /// (which ordered the repair) signs exactly what it ordered; the holder checks the
 /// signature against the coordinator key it was configured with, and the coordinator
-/// accepts a `repairDone` only for a placement it ordered.
+/// accepts a `blindRepairDone` only for a placement it ordered.
 ///
 /// On the wire only `expires` and `signature` travel: every other field is known to the
 /// receiver from the contract terms, the authenticated sender and itself, so a mandate
 /// cannot be replayed for another pack, slot, owner, holder or repairer.
-public struct RepairMandate: Hashable, Sendable {
+public struct BlindRepairMandate: Hashable, Sendable {
     public var expires: Instant
     /// The coordinator's signature over `signingBytes`.
     public var signature: [UInt8]
@@ -60,7 +60,7 @@ public struct RepairMandate: Hashable, Sendable {
         w.blob(signature, max: ProtocolLimits.signatureBytesMax)
     }
 
-    static func decode(from r: inout ByteReader) throws(DecodeError) -> RepairMandate {
-        RepairMandate(expires: Instant(milliseconds: try r.i64()), signature: try r.blob(max: ProtocolLimits.signatureBytesMax))
+    static func decode(from r: inout ByteReader) throws(DecodeError) -> BlindRepairMandate {
+        BlindRepairMandate(expires: Instant(milliseconds: try r.i64()), signature: try r.blob(max: ProtocolLimits.signatureBytesMax))
     }
 }

@@ -1,244 +1,8 @@
 import CairnWire
 internal import CairnCrypto
 
-/// What an owner and a holder agree on. Both sign `signingBytes`.
-public struct ContractTerms: Hashable, Sendable {
-    public var id: ContractID
-    public var owner: NodeID
-    public var holder: NodeID
-    public var shard: ShardID
-    public var bytes: UInt64
-    public var start: Instant
-    public var term: Interval
-    public var grace: Interval
-
-    public init(id: ContractID, owner: NodeID, holder: NodeID, shard: ShardID, bytes: UInt64,
-                start: Instant, term: Interval, grace: Interval) {
-        self.id = id
-        self.owner = owner
-        self.holder = holder
-        self.shard = shard
-        self.bytes = bytes
-        self.start = start
-        self.term = term
-        self.grace = grace
-    }
-
-    public var end: Instant { start + term }
-
-    static let domain: [UInt8] = Array("cairn-contract-v1".utf8)
-
-    /// Domain-separated encoding that both parties sign.
-    public var signingBytes: [UInt8] {
-        var w = ByteWriter(capacity: 80)
-        w.raw(Self.domain)
-        encode(into: &w)
-        return w.bytes
-    }
-
-    func encode(into w: inout ByteWriter) {
-        w.u64(id.raw)
-        w.u32(owner.raw)
-        w.u32(holder.raw)
-        shard.pack.write(into: &w)
-        w.u8(shard.index)
-        w.u64(bytes)
-        w.i64(start.milliseconds)
-        w.i64(term.milliseconds)
-        w.i64(grace.milliseconds)
-    }
-
-    static func decode(from r: inout ByteReader) throws(DecodeError) -> ContractTerms {
-        let at = r.offset
-        let t = ContractTerms(
-            id: ContractID(try r.u64()), owner: NodeID(try r.u32()), holder: NodeID(try r.u32()),
-            shard: ShardID(pack: try PackID(reading: &r), index: try r.u8()), bytes: try r.u64(),
-            start: Instant(milliseconds: try r.i64()), term: Interval(milliseconds: try r.i64()),
-            grace: Interval(milliseconds: try r.i64()))
-        guard t.term.milliseconds > 0, t.grace.milliseconds >= 0, t.owner != t.holder,
-              Int(t.shard.index) < ProtocolLimits.shardsPerPackMax
-        else { throw DecodeError(.badValue, "contract terms out of range", offset: at) }
-        return t
-    }
-}
-
-/// Why a challenge or fetch counted against a holder; also the adversary kinds.
-public enum FaultKind: UInt8, Sendable, CaseIterable, Comparable {
-    case badProof = 1, missing, earlyFree, refusedFetch
-
-    public static func < (a: FaultKind, b: FaultKind) -> Bool { a.rawValue < b.rawValue }
-}
-
-/// A candidate holder offered by the coordinator.
-public struct Candidate: Hashable, Sendable {
-    public var node: NodeID
-    public var publicKey: [UInt8]
-    public init(node: NodeID, publicKey: [UInt8]) {
-        self.node = node
-        self.publicKey = publicKey
-    }
-}
-
-/// A slot a blind repair re-creates: on which node, the root the shard must have, and the
-/// coordinator's mandate the repairer shows that node.
-public struct RepairTarget: Hashable, Sendable {
-    public var slot: UInt8
-    public var node: NodeID
-    public var publicKey: [UInt8]
-    public var root: [UInt8]
-    public var mandate: RepairMandate
-    public init(slot: UInt8, node: NodeID, publicKey: [UInt8], root: [UInt8], mandate: RepairMandate) {
-        self.slot = slot
-        self.node = node
-        self.publicKey = publicKey
-        self.root = root
-        self.mandate = mandate
-    }
-}
-
-/// One pack of an owner's root record as the coordinator keeps it: enough for a restore to
-/// find and check the pack's shards (`NodeID.coordinator` marks an empty slot).
-public struct PackLocation: Hashable, Sendable {
-    public let pack: PackID
-    public let geometry: PackGeometry
-    /// One per shard (`geometry.n`), by construction.
-    public let holders: [NodeID]
-    public let roots: [[UInt8]]
-    public init(pack: PackID, geometry: PackGeometry, holders: [NodeID], roots: [[UInt8]]) {
-        precondition(holders.count == geometry.n && roots.count == geometry.n,
-                     "pack location of \(holders.count) holders, \(roots.count) roots for n=\(geometry.n)")
-        self.pack = pack
-        self.geometry = geometry
-        self.holders = holders
-        self.roots = roots
-    }
-    public var shardBytes: UInt64 { geometry.shardBytes }
-}
-
-/// Uptime of one node as the coordinator measured it.
-public struct UptimeEntry: Hashable, Sendable {
-    public var node: NodeID
-    /// Answered probes per thousand over the window.
-    public var permille: UInt16
-    public var excluded: Bool
-    public init(node: NodeID, permille: UInt16, excluded: Bool) {
-        self.node = node
-        self.permille = permille
-        self.excluded = excluded
-    }
-}
-
-/// Every message of the node protocol. Typed, versioned (`ProtocolLimits.wireVersion`), bounded in
-/// size; `encode()` and `Message.decode(_:)` are the bytes the real transport carries.
-/// Shard payloads (`storeShard`, `fetchReply`) travel as a stream after the message; only
-/// their length is in it.
-///
-/// The three cases that carry contract terms are `indirect` (boxed): they are rare, and
-/// inline they made every message — and every action and simulator event around one —
-/// 80 bytes instead of 48.
-public enum Message: Hashable, Sendable {
-    /// node → coordinator: join the directory. `fresh`: the node lost its disk and starts
-    /// empty (what it held is gone; owners will find out by challenge).
-    case join(offered: UInt64, speed: UInt32, publicKey: [UInt8], fresh: Bool)
-    /// node → coordinator, periodically: I am up, using this many bytes for others.
-    case heartbeat(used: UInt64)
-    /// coordinator → node: an operator warning (1) or exclusion notice (2).
-    case warning(level: UInt8)
-    /// owner → coordinator: find `count` holders for a shard of `pack`, none of `exclude`.
-    case matchRequest(request: UInt64, pack: PackID, shardBytes: UInt64, count: UInt8, speed: UInt32, exclude: [NodeID])
-    /// coordinator → owner.
-    case matchReply(request: UInt64, pack: PackID, candidates: [Candidate])
-    /// owner → holder: proposed contract, signed by the owner; or repairer → holder, signed
-    /// by the repairer in the owner's name under the coordinator's `mandate`.
-    indirect case propose(terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8], mandate: RepairMandate?)
-    /// holder → owner: accepted, signed by the holder.
-    case accept(contract: ContractID, holderSignature: [UInt8])
-    /// holder → owner: refused (`ContractBook.Refusal`: 1 no space, 2 already holds that pack,
-    /// 3 bad signature, 4 not for me, 5 no valid repair mandate, 6 start off the holder's clock).
-    case reject(contract: ContractID, reason: UInt8)
-    /// owner (or repairer) → holder: the shard follows; its pack's geometry and its root,
-    /// which the holder checks the bytes against before it acknowledges.
-    case storeShard(contract: ContractID, shard: ShardID, geometry: PackGeometry, root: [UInt8])
-    /// holder → owner: stored.
-    case storeAck(contract: ContractID)
-    /// owner → holder: prove segment `segment` of `shard`.
-    case challenge(id: UInt64, shard: ShardID, segment: UInt32)
-    /// holder → owner: the segment and its Merkle path.
-    case challengeReply(id: UInt64, segment: [UInt8], proof: [[UInt8]])
-    /// holder → owner: I do not have it.
-    case challengeMissing(id: UInt64)
-    /// owner → holder: send me the shard (repair or restore).
-    case fetch(request: UInt64, shard: ShardID)
-    /// holder → owner: the shard follows (`bytes` long) or `ok == false`.
-    case fetchReply(request: UInt64, shard: ShardID, ok: Bool, bytes: UInt64)
-    /// owner → holder: the contract ended at `at`; keep the shard for the grace period
-    /// from then (resent with the same instant until acknowledged).
-    case release(contract: ContractID, at: Instant)
-    /// holder → owner.
-    case releaseAck(contract: ContractID)
-    /// owner → coordinator.
-    case uptimeQuery(request: UInt64, nodes: [NodeID])
-    /// coordinator → owner.
-    case uptimeReply(request: UInt64, entries: [UptimeEntry])
-    /// owner → coordinator: a holder failed a check on a contract that began at `since`.
-    case report(holder: NodeID, fault: FaultKind, since: Instant)
-    /// owner → coordinator: who holds the shards of a pack and their roots (the replicated
-    /// root record; `NodeID.coordinator` marks an empty slot).
-    case rootRecord(PackLocation)
-    /// coordinator → a holder of the pack, while its owner is away: rebuild these slots
-    /// from any k of `sources` (one per slot, `NodeID.coordinator` = none) and place them.
-    indirect case repairOrder(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID], targets: [RepairTarget])
-    /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf.
-    indirect case repairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
-    /// coordinator → owner, when it is back: adopt a contract made on its behalf.
-    indirect case adopt(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
-    /// restorer → coordinator: where are `owner`'s packs? (the page starting at `start`).
-    case recordQuery(request: UInt64, owner: NodeID, start: UInt32)
-    /// coordinator → restorer: packs `start..<start + packs.count` of `total`, in the order
-    /// their records first arrived (at most `ProtocolLimits.locationsPerReplyMax`).
-    indirect case recordReply(request: UInt64, start: UInt32, total: UInt32, packs: [PackLocation])
-
-    /// The wire type byte.
-    public var typeByte: UInt8 {
-        switch self {
-        case .join: 1
-        case .heartbeat: 2
-        case .warning: 3
-        case .matchRequest: 4
-        case .matchReply: 5
-        case .propose: 6
-        case .accept: 7
-        case .reject: 8
-        case .storeShard: 9
-        case .storeAck: 10
-        case .challenge: 11
-        case .challengeReply: 12
-        case .challengeMissing: 13
-        case .fetch: 14
-        case .fetchReply: 15
-        case .release: 16
-        case .releaseAck: 17
-        case .uptimeQuery: 18
-        case .uptimeReply: 19
-        case .report: 20
-        case .rootRecord: 21
-        case .repairOrder: 22
-        case .repairDone: 23
-        case .adopt: 24
-        case .recordQuery: 25
-        case .recordReply: 26
-        }
-    }
-
-    /// Shard payload bytes that follow the message on the stream (charged on the link).
-    public var payloadBytes: UInt64 {
-        switch self {
-        case .storeShard(_, _, let geometry, _): geometry.shardBytes
-        case .fetchReply(_, _, let ok, let bytes): ok ? bytes : 0
-        default: 0
-        }
-    }
-
+/// The bytes of a message: header, then a body per type, every read bounded.
+extension Message {
     /// Header: version u8, type u8, sent i64 (the sender's clock, UTC milliseconds, when the
     /// message finished leaving it), body length u32; then the body.
     public static let headerBytes = 14
@@ -335,7 +99,7 @@ public enum Message: Hashable, Sendable {
             body.i64(since.milliseconds)
         case let .rootRecord(location):
             Self.location(location, into: &body)
-        case let .repairOrder(pack, owner, geometry, sources, targets):
+        case let .blindRepairOrder(pack, owner, geometry, sources, targets):
             pack.write(into: &body)
             body.u32(owner.raw)
             geometry.write(into: &body)
@@ -349,7 +113,7 @@ public enum Message: Hashable, Sendable {
                 body.blob(t.root, max: MerkleTree.hashLength)
                 t.mandate.encode(into: &body)
             }
-        case let .repairDone(terms, ownerSignature, holderSignature), let .adopt(terms, ownerSignature, holderSignature):
+        case let .blindRepairDone(terms, ownerSignature, holderSignature), let .adopt(terms, ownerSignature, holderSignature):
             terms.encode(into: &body)
             body.blob(ownerSignature, max: ProtocolLimits.signatureBytesMax)
             body.blob(holderSignature, max: ProtocolLimits.signatureBytesMax)
@@ -375,13 +139,13 @@ public enum Message: Hashable, Sendable {
         return out.bytes
     }
 
-    private static func nodes(_ nodes: [NodeID], into w: inout ByteWriter) {
+    fileprivate static func nodes(_ nodes: [NodeID], into w: inout ByteWriter) {
         precondition(nodes.count <= ProtocolLimits.nodesPerMessageMax, "\(nodes.count) nodes in one message")
         w.u16(UInt16(nodes.count))
         for n in nodes { w.u32(n.raw) }
     }
 
-    private static func nodes(from r: inout ByteReader) throws(DecodeError) -> [NodeID] {
+    fileprivate static func nodes(from r: inout ByteReader) throws(DecodeError) -> [NodeID] {
         let n = try r.shortCount(max: ProtocolLimits.nodesPerMessageMax, minElementBytes: 4)
         var out = [NodeID]()
         out.reserveCapacity(n)
@@ -390,7 +154,7 @@ public enum Message: Hashable, Sendable {
     }
 
     /// A pack's holders and roots: the body of a root record, and each entry of a record reply.
-    private static func location(_ l: PackLocation, into w: inout ByteWriter) {
+    fileprivate static func location(_ l: PackLocation, into w: inout ByteWriter) {
         precondition(l.holders.count <= ProtocolLimits.shardsPerPackMax && l.roots.count == l.holders.count,
                      "pack location of \(l.holders.count) slots, \(l.roots.count) roots")
         l.pack.write(into: &w)
@@ -399,7 +163,7 @@ public enum Message: Hashable, Sendable {
         for root in l.roots { w.blob(root, max: MerkleTree.hashLength) }
     }
 
-    private static func location(from r: inout ByteReader) throws(DecodeError) -> PackLocation {
+    fileprivate static func location(from r: inout ByteReader) throws(DecodeError) -> PackLocation {
         let pack = try PackID(reading: &r)
         let geometry = try PackGeometry(reading: &r)
         let at = r.offset
@@ -418,12 +182,12 @@ public enum Message: Hashable, Sendable {
         return PackLocation(pack: pack, geometry: geometry, holders: holders, roots: roots)
     }
 
-    private static func shard(_ s: ShardID, into w: inout ByteWriter) {
+    fileprivate static func shard(_ s: ShardID, into w: inout ByteWriter) {
         s.pack.write(into: &w)
         w.u8(s.index)
     }
 
-    private static func shard(from r: inout ByteReader) throws(DecodeError) -> ShardID {
+    fileprivate static func shard(from r: inout ByteReader) throws(DecodeError) -> ShardID {
         let pack = try PackID(reading: &r)
         let at = r.offset
         let index = try r.u8()
@@ -485,7 +249,7 @@ public enum Message: Hashable, Sendable {
             let terms = try ContractTerms.decode(from: &r)
             let ownerKey = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
             let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
-            let mandate = try r.bool() ? try RepairMandate.decode(from: &r) : nil
+            let mandate = try r.bool() ? try BlindRepairMandate.decode(from: &r) : nil
             message = .propose(terms: terms, ownerKey: ownerKey, ownerSignature: ownerSignature, mandate: mandate)
         case 7:
             message = .accept(contract: ContractID(try r.u64()), holderSignature: try r.blob(max: ProtocolLimits.signatureBytesMax))
@@ -562,7 +326,7 @@ public enum Message: Hashable, Sendable {
             let at = r.offset
             let n = Int(try r.u8())
             guard n <= sources.count, n * 19 <= r.remaining else { throw DecodeError(.badValue, "\(n) repair targets", offset: at) }
-            var targets = [RepairTarget]()
+            var targets = [BlindRepairTarget]()
             for _ in 0..<n {
                 let slotAt = r.offset
                 let slot = try r.u8()
@@ -572,15 +336,15 @@ public enum Message: Hashable, Sendable {
                 let rootAt = r.offset
                 let root = try r.blob(max: MerkleTree.hashLength)
                 guard root.count == MerkleTree.hashLength else { throw DecodeError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
-                targets.append(RepairTarget(slot: slot, node: node, publicKey: key, root: root,
-                                            mandate: try RepairMandate.decode(from: &r)))
+                targets.append(BlindRepairTarget(slot: slot, node: node, publicKey: key, root: root,
+                                            mandate: try BlindRepairMandate.decode(from: &r)))
             }
-            message = .repairOrder(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets)
+            message = .blindRepairOrder(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets)
         case 23, 24:
             let terms = try ContractTerms.decode(from: &r)
             let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
             let holderSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
-            message = type == 23 ? .repairDone(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
+            message = type == 23 ? .blindRepairDone(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
                 : .adopt(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
         case 25:
             message = .recordQuery(request: try r.u64(), owner: NodeID(try r.u32()), start: try r.u32())

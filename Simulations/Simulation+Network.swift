@@ -1,0 +1,42 @@
+import CairnWire
+import CairnCore
+import CairnCrypto
+/// The simulated network: loss, partitions, latency, and each node's uplink.
+extension Simulation {
+    // MARK: Network
+
+    func send(from: NodeID, to: NodeID, _ message: Message) {
+        messages += 1
+        if !converging, scenario.loss > 0, netRng.chance(scenario.loss) {
+            dropped += 1
+            return
+        }
+        if partitioned, side(from) != side(to) {
+            dropped += 1
+            return
+        }
+        let fromLatency = oneWayLatency(from)
+        let toLatency = oneWayLatency(to)
+        var departure = now
+        let payload = message.payloadBytes
+        if payload > 0, from != .coordinator {
+            let i = from.index
+            let start = max(now, linkBusy[i])
+            let transfer = Int64((Double(payload) / bytesPerMs[i]).rounded(.up))
+            linkBusy[i] = start + transfer
+            departure = start + transfer
+        }
+        queue.push(at: departure + fromLatency + toLatency + 1,
+                   .deliver(from: from, to: to, sent: clock(from, at: departure), message))
+    }
+
+    /// The coordinator and restoring devices (numbered above every node; so is
+    /// `NodeID.coordinator`) sit on the majority side of a partition, on a fast link.
+    func side(_ node: NodeID) -> Bool {
+        node.raw >= restorerBase ? false : partitionSide[node.index]
+    }
+
+    func oneWayLatency(_ node: NodeID) -> Int64 {
+        node.raw >= restorerBase ? 5 : latency[node.index]
+    }
+}

@@ -1,0 +1,80 @@
+import CairnWire
+import CairnCore
+import CairnCrypto
+/// One row of the time series.
+public struct Sample: Sendable, Equatable {
+    public var hours: Double
+    public var nodesOnline: Int
+    public var healthyShards: Int
+    public var repairsInFlight: Int
+    public var packsLost: Int
+    public var messages: UInt64
+}
+
+/// Per adversary kind: how many, how many were caught, mean hours from first misbehaviour
+/// to the first report reaching the coordinator.
+public struct Detection: Sendable, Equatable {
+    public var total = 0
+    public var misbehaved = 0
+    public var detected = 0
+    public var meanHours: Double? = nil
+    public var maxHours: Double? = nil
+}
+
+/// A run stopped before its end because it outgrew a bound of the simulator.
+public struct SimulationStopped: Error, Sendable, CustomStringConvertible {
+    public var seed: UInt64
+    public var atMilliseconds: Int64
+    public var reason: String
+    public var description: String {
+        let day = Double(atMilliseconds) / 86_400_000
+        return "the simulation stopped at day \((day * 1000).rounded() / 1000) (seed \(seed)): \(reason)"
+    }
+}
+
+/// Everything a run reports.
+public struct SimulationResult: Sendable {
+    public var seed: UInt64
+    public var scenario: String
+    public var nodes: Int
+    public var simDays: Double
+    public var events: UInt64
+    public var messages: UInt64
+    public var messagesDropped: UInt64
+    /// Messages a receiver refused because their stamp was too far from its clock.
+    public var messagesRefusedClockSkew: Int
+    public var packsTotal: Int
+    public var packsLost: Int
+    public var packsReportedLost: Int
+    /// Sampled restores that finished (by success or by running out of patience).
+    public var restoreAttempts: Int
+    /// nil when no sampled restore finished (none sampled, or the run is shorter than the
+    /// restore patience).
+    public var restoreSuccessRate: Double?
+    /// Mean hours from the start of a successful restore to its last shard.
+    public var restoreHoursMean: Double?
+    /// Restores still running when the run ended (not counted in the rate).
+    public var restoresUnfinished: Int
+    public var repairBytes: UInt64
+    public var repairBytesPerNodeDay: Double
+    public var storageOverhead: Double
+    public var detection: [String: Detection]
+    public var contractsBroken: Int
+    public var repairsStarted: Int
+    public var repairsCompleted: Int
+    /// Blind repairs ordered by the coordinator / shards re-created by them.
+    public var blindRepairsOrdered: Int
+    public var blindShardsRepaired: Int
+    public var unconvergedPacks: Int
+    /// Packs (of honest, present owners) with fewer than n healthy shards at the end, lost
+    /// ones included: with `repair_trigger` = n, `unconvergedPacks` plus `packsLost`.
+    public var packsBelowN: Int
+    public var departed: Int
+    public var diskFailures: Int
+    public var warned: Int
+    public var excluded: Int
+    public var violations: [String]
+    public var expectationFailures: [String]
+    public var traceHash: String
+    public var timeseries: [Sample]
+}

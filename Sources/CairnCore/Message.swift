@@ -1,0 +1,114 @@
+import CairnWire
+internal import CairnCrypto
+
+/// Every message of the node protocol. Typed, versioned (`ProtocolLimits.wireVersion`), bounded in
+/// size; `encode(sent:)` and `Message.decode(_:)` are the bytes the real transport carries.
+/// Shard payloads (`storeShard`, `fetchReply`) travel as a stream after the message; only
+/// their length is in it.
+///
+/// The three cases that carry contract terms are `indirect` (boxed): they are rare, and
+/// inline they made every message — and every action and simulator event around one —
+/// 80 bytes instead of 48.
+public enum Message: Hashable, Sendable {
+    /// node → coordinator: join the directory. `fresh`: the node lost its disk and starts
+    /// empty (what it held is gone; owners will find out by challenge).
+    case join(offered: UInt64, speed: UInt32, publicKey: [UInt8], fresh: Bool)
+    /// node → coordinator, periodically: I am up, using this many bytes for others.
+    case heartbeat(used: UInt64)
+    /// coordinator → node: an operator warning (1) or exclusion notice (2).
+    case warning(level: UInt8)
+    /// owner → coordinator: find `count` holders for a shard of `pack`, none of `exclude`.
+    case matchRequest(request: UInt64, pack: PackID, shardBytes: UInt64, count: UInt8, speed: UInt32, exclude: [NodeID])
+    /// coordinator → owner.
+    case matchReply(request: UInt64, pack: PackID, candidates: [Candidate])
+    /// owner → holder: proposed contract, signed by the owner; or repairer → holder, signed
+    /// by the repairer in the owner's name under the coordinator's `mandate`.
+    indirect case propose(terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8], mandate: BlindRepairMandate?)
+    /// holder → owner: accepted, signed by the holder.
+    case accept(contract: ContractID, holderSignature: [UInt8])
+    /// holder → owner: refused (`ContractBook.Refusal`: 1 no space, 2 already holds that pack,
+    /// 3 bad signature, 4 not for me, 5 no valid repair mandate, 6 start off the holder's clock).
+    case reject(contract: ContractID, reason: UInt8)
+    /// owner (or repairer) → holder: the shard follows; its pack's geometry and its root,
+    /// which the holder checks the bytes against before it acknowledges.
+    case storeShard(contract: ContractID, shard: ShardID, geometry: PackGeometry, root: [UInt8])
+    /// holder → owner: stored.
+    case storeAck(contract: ContractID)
+    /// owner → holder: prove segment `segment` of `shard`.
+    case challenge(id: UInt64, shard: ShardID, segment: UInt32)
+    /// holder → owner: the segment and its Merkle path.
+    case challengeReply(id: UInt64, segment: [UInt8], proof: [[UInt8]])
+    /// holder → owner: I do not have it.
+    case challengeMissing(id: UInt64)
+    /// owner → holder: send me the shard (repair or restore).
+    case fetch(request: UInt64, shard: ShardID)
+    /// holder → owner: the shard follows (`bytes` long) or `ok == false`.
+    case fetchReply(request: UInt64, shard: ShardID, ok: Bool, bytes: UInt64)
+    /// owner → holder: the contract ended at `at`; keep the shard for the grace period
+    /// from then (resent with the same instant until acknowledged).
+    case release(contract: ContractID, at: Instant)
+    /// holder → owner.
+    case releaseAck(contract: ContractID)
+    /// owner → coordinator.
+    case uptimeQuery(request: UInt64, nodes: [NodeID])
+    /// coordinator → owner.
+    case uptimeReply(request: UInt64, entries: [UptimeEntry])
+    /// owner → coordinator: a holder failed a check on a contract that began at `since`.
+    case report(holder: NodeID, fault: FaultKind, since: Instant)
+    /// owner → coordinator: who holds the shards of a pack and their roots (the replicated
+    /// root record; `NodeID.coordinator` marks an empty slot).
+    case rootRecord(PackLocation)
+    /// coordinator → a holder of the pack, while its owner is away: rebuild these slots
+    /// from any k of `sources` (one per slot, `NodeID.coordinator` = none) and place them.
+    indirect case blindRepairOrder(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID], targets: [BlindRepairTarget])
+    /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf.
+    indirect case blindRepairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
+    /// coordinator → owner, when it is back: adopt a contract made on its behalf.
+    indirect case adopt(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
+    /// restorer → coordinator: where are `owner`'s packs? (the page starting at `start`).
+    case recordQuery(request: UInt64, owner: NodeID, start: UInt32)
+    /// coordinator → restorer: packs `start..<start + packs.count` of `total`, in the order
+    /// their records first arrived (at most `ProtocolLimits.locationsPerReplyMax`).
+    indirect case recordReply(request: UInt64, start: UInt32, total: UInt32, packs: [PackLocation])
+
+    /// The wire type byte.
+    public var typeByte: UInt8 {
+        switch self {
+        case .join: 1
+        case .heartbeat: 2
+        case .warning: 3
+        case .matchRequest: 4
+        case .matchReply: 5
+        case .propose: 6
+        case .accept: 7
+        case .reject: 8
+        case .storeShard: 9
+        case .storeAck: 10
+        case .challenge: 11
+        case .challengeReply: 12
+        case .challengeMissing: 13
+        case .fetch: 14
+        case .fetchReply: 15
+        case .release: 16
+        case .releaseAck: 17
+        case .uptimeQuery: 18
+        case .uptimeReply: 19
+        case .report: 20
+        case .rootRecord: 21
+        case .blindRepairOrder: 22
+        case .blindRepairDone: 23
+        case .adopt: 24
+        case .recordQuery: 25
+        case .recordReply: 26
+        }
+    }
+
+    /// Shard payload bytes that follow the message on the stream (charged on the link).
+    public var payloadBytes: UInt64 {
+        switch self {
+        case .storeShard(_, _, let geometry, _): geometry.shardBytes
+        case .fetchReply(_, _, let ok, let bytes): ok ? bytes : 0
+        default: 0
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import CairnWire
+/// A node's protocol parameters (from the network's configuration).
+public struct NodeParams: Sendable {
+    /// The code of the packs this node makes by default. Each pack carries its own
+    /// geometry (`addPack`); `k`, `n` and `repairTrigger` here only set how far below its
+    /// n a pack may fall before it is repaired (`repairTrigger(for:)`).
+    public var k: Int
+    public var n: Int
+    public var heartbeatInterval: Interval
+    public var challengeInterval: Interval
+    public var challengeTimeout: Interval
+    public var repairInterval: Interval
+    public var repairTimeout: Interval
+    public var term: Interval
+    public var grace: Interval
+    public var uptimeThresholdPermille: UInt16
+    /// Repair a pack when fewer than this many of its shards are healthy.
+    public var repairTrigger: Int
+    /// Fetch misses before a holder is reported for refusing.
+    public var fetchMissesMax: Int
+    /// Messages stamped further than this from the node's clock are refused, and so are
+    /// proposals whose start is (see `Instant`). Well under the hour by which audits end
+    /// before a grace period does, so two clocks within it agree on every deadline.
+    public var maxClockSkew: Interval
+
+    public init(k: Int, n: Int, heartbeatInterval: Interval = .hours(1),
+                challengeInterval: Interval = .days(1), challengeTimeout: Interval = .minutes(10),
+                repairInterval: Interval = .hours(6), repairTimeout: Interval = .hours(6), term: Interval = .days(365),
+                grace: Interval = .days(7), uptimeThresholdPermille: UInt16 = 850, repairTrigger: Int? = nil,
+                fetchMissesMax: Int = 2, maxClockSkew: Interval = .minutes(5))
+    {
+        precondition(k > 0 && k <= n && n <= ProtocolLimits.shardsPerPackMax, "k=\(k) n=\(n)")
+        self.k = k
+        self.n = n
+        self.heartbeatInterval = heartbeatInterval
+        self.challengeInterval = challengeInterval
+        self.challengeTimeout = challengeTimeout
+        self.repairInterval = repairInterval
+        self.repairTimeout = repairTimeout
+        self.term = term
+        self.grace = grace
+        self.uptimeThresholdPermille = uptimeThresholdPermille
+        self.repairTrigger = repairTrigger ?? n
+        self.fetchMissesMax = fetchMissesMax
+        self.maxClockSkew = maxClockSkew
+        precondition(maxClockSkew >= .zero && maxClockSkew < .hours(1), "clock skew bound \(maxClockSkew)")
+        precondition(self.repairTrigger > k && self.repairTrigger <= n, "repair trigger \(self.repairTrigger) for k=\(k) n=\(n)")
+    }
+
+    /// Repair a pack of geometry `g` when fewer than this many of its shards are healthy:
+    /// as many below its n as `repairTrigger` is below `n`, and always above its k.
+    public func repairTrigger(for g: PackGeometry) -> Int {
+        RepairPlanner.trigger(for: g, n: n, trigger: repairTrigger)
+    }
+}
