@@ -226,6 +226,7 @@ extension Repository {
         let root = RootRecord(
             sequence: (existing?.sequence ?? 0) + 1, chunker: chunkerSettings,
             snapshots: (existing?.snapshots ?? []) + [record], packs: try state.allPacks())
+        CrashPoint.pass("backup.packs-written")
         try publish(root, to: targets)
         try? state.cacheTree(snapshotID, TreeCodec.encode(entries))
 
@@ -264,7 +265,10 @@ extension Repository {
     /// Writes the sealed, signed root record to every target, then to the local index.
     func publish(_ root: RootRecord, to targets: TargetSet) throws(DataError) {
         let envelope = RootEnvelope.seal(root, keys: keys)
-        for t in targets.targets { try t?.writeRoot(envelope) }
+        for t in targets.targets {
+            try t?.writeRoot(envelope)
+            CrashPoint.pass("root.published-to-target")
+        }
         try state.saveRoot(root)
     }
 
@@ -380,7 +384,7 @@ struct BackupRun {
         return chunks.indices.map { ChunkID(Array(digests[($0 * ObjectID.size)..<(($0 + 1) * ObjectID.size)])) }
     }
 
-    private mutating func append(id: ChunkID, sealed: [UInt8], plainLength: Int) throws(DataError) -> ChunkRef {
+    mutating func append(id: ChunkID, sealed: [UInt8], plainLength: Int) throws(DataError) -> ChunkRef {
         if let full = pack, !full.isEmpty, full.length + sealed.count > writer.packTarget {
             pack = nil
             try writer.submit(full)

@@ -101,11 +101,15 @@ extension Repository {
         summary.kept = keep.count
         summary.removed = root.snapshots.count - keep.count
         logger.info("forget.plan", metadata: ["kept": "\(summary.kept)", "removed": "\(summary.removed)", "dry_run": "\(options.dryRun)"])
-        guard !options.dryRun, summary.removed > 0 else { return summary }
+        guard !options.dryRun else { return summary }
 
+        // Published even when nothing is removed: a forget killed after writing some
+        // targets is finished by the next one, so every target names the same snapshots.
         var next = root
-        next.sequence += 1
-        next.snapshots = root.snapshots.filter { keep.contains($0.id) }
+        if summary.removed > 0 {
+            next.sequence += 1
+            next.snapshots = root.snapshots.filter { keep.contains($0.id) }
+        }
         try publish(next, to: session.targets)
         try? state.removeCachedTrees(keeping: Set(next.snapshots.map(\.id)))
         return summary

@@ -146,4 +146,36 @@ public final class LocalState: @unchecked Sendable {
             }
         }
     }
+
+    /// Forgets every chunk stored in a pack not in `live` and, with `recordsToo`, those
+    /// packs' records: a prune does the first before it removes packs (so nothing new is
+    /// deduplicated against them) and the second once the root record no longer names them.
+    public func removePacks(keeping live: Set<PackID>, recordsToo: Bool = true) throws(DataError) {
+        try wrap("pack removal") {
+            try env.write { txn in
+                var gone: [[UInt8]] = []
+                try txn.forEach(chunks, prefix: []) { key, value in
+                    if value.count >= 32, !live.contains(ObjectID(Array(value[..<32]))) { gone.append(key) }
+                    return true
+                }
+                for k in gone { try txn.delete(chunks, k) }
+                guard recordsToo else { return }
+                gone = []
+                try txn.forEach(packs, prefix: []) { key, _ in
+                    if key.count == 32, !live.contains(ObjectID(key)) { gone.append(key) }
+                    return true
+                }
+                for k in gone { try txn.delete(packs, k) }
+            }
+        }
+    }
+
+    /// Drops the cached trees of these snapshots (their tree is about to be stored anew).
+    public func removeCachedTrees(ids: Set<String>) throws(DataError) {
+        try wrap("tree cache cleanup") {
+            try env.write { txn in
+                for id in ids { try txn.delete(trees, Array(id.utf8)) }
+            }
+        }
+    }
 }

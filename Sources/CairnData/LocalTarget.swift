@@ -219,6 +219,17 @@ public final class LocalTarget: @unchecked Sendable {
         }
     }
 
+    /// Deletes these shards in one transaction.
+    func deleteShards(_ keys: [(pack: PackID, index: Int)]) throws(DataError) {
+        do {
+            try env.write { txn in
+                for key in keys { try txn.delete(shards, Self.shardKey(key.pack, key.index)) }
+            }
+        } catch {
+            throw DataError(.io, "could not delete \(keys.count) unused shards from target \(path)", cause: error)
+        }
+    }
+
     /// Every (pack, index) stored here, in key order.
     public func shardKeys() throws(DataError) -> [(pack: PackID, index: Int)] {
         var out: [(PackID, Int)] = []

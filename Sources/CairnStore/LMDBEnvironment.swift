@@ -290,6 +290,19 @@ public final class LMDBEnvironment: @unchecked Sendable {
         try check(mdb_env_sync(env, 1), path: path, operation: "flushing the store to disk", mapSize: mapSize)
     }
 
+    /// Writes a compacted copy of the store (only the pages in use, in order) to a new
+    /// file at `file`, flushed to disk before returning: LMDB reuses freed pages but never
+    /// shrinks its file, so giving space back means replacing the file by such a copy.
+    /// Fails if `file` exists.
+    public func copyCompacted(toFile file: String) throws(StoreError) {
+        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw storeError(errno, path: path, operation: "creating the compacted copy \(file)") }
+        defer { close(fd) }
+        try check(mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT)), path: path,
+                  operation: "writing a compacted copy to \(file)", mapSize: mapSize)
+        guard fsync(fd) == 0 else { throw storeError(errno, path: path, operation: "flushing the compacted copy \(file)") }
+    }
+
     /// How much of the store is in use.
     public func stat() throws(StoreError) -> LMDBStat {
         var info = MDB_envinfo()

@@ -22,5 +22,23 @@ struct Cairn: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cairn",
         abstract: "A community backup network: your backups, spread as encrypted shards across other people's disks.",
-        subcommands: [Init.self, Backup.self, Snapshots.self, Restore.self, Ls.self, Find.self, Diff.self, Forget.self, Check.self, Status.self, Simulate.self, Debug.self])
+        discussion: ExitStatus.table,
+        subcommands: [Init.self, Backup.self, Snapshots.self, Restore.self, Ls.self, Find.self, Diff.self, Forget.self, Prune.self, Check.self, Status.self, Simulate.self, Debug.self])
+}
+
+/// What each exit status means, shown by `cairn help` and kept in step with the README.
+enum ExitStatus {
+    static let table = """
+        EXIT STATUS
+          0    success. find and diff: also when nothing matched or nothing differs.
+          1    error, with a message on stderr saying what was wrong and what to do; nothing
+               half-done is left that the same command cannot finish (every command).
+               restore: some entries could not be restored (listed; the rest are).
+               check: damage found and not repaired (with --no-repair: any damage).
+               simulate: an invariant or an expected bound of the scenario failed.
+          2    simulate: the scenario could not be read or run.
+          3    backup: the snapshot was saved, but entries that could not be read were left
+               out (listed in the summary and in --json).
+          64   bad arguments or options (usage).
+        """
 }

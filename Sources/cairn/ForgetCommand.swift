@@ -28,8 +28,8 @@ struct Forget: ParsableCommand {
             ISO weeks, months or years (local time, TZ) that have one; --keep-within 1y5m
             keeps every snapshot made less than that (y, m, d, h) before the group's newest.
             A snapshot any rule keeps is kept; the table says which rules did. Counts take
-            `unlimited`. Forgotten snapshots' data stays on the targets until `cairn prune`.
-            Exit status: 0 done (or nothing to forget), 1 error.
+            `unlimited`. Forgotten snapshots' data stays on the targets until `cairn prune`
+            (or --prune). Exit status: 0 done (or nothing to forget), 1 error.
             """)
 
     @OptionGroup var options: DataDirOptions
@@ -54,6 +54,9 @@ struct Forget: ParsableCommand {
 
     @Flag(name: .customLong("dry-run"), help: "Only say what would be kept and removed.")
     var dryRun = false
+
+    @Flag(help: "Then run `cairn prune` to give the space back.")
+    var prune = false
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -89,8 +92,13 @@ struct Forget: ParsableCommand {
         let repo = try options.repository()
         let opts = ForgetOptions(policy: try policy(), groupBy: try grouping(), dryRun: dryRun)
         let summary = try cairnRun { () throws(DataError) in try repo.forget(opts) }
+        let pruned = prune && !dryRun ? try cairnRun { () throws(DataError) in try repo.prune(PruneOptions()) } : nil
         if json {
-            try Terminal.printJSON(summary)
+            struct Both: Encodable {
+                let forget: ForgetSummary
+                let prune: PruneSummary
+            }
+            if let pruned { try Terminal.printJSON(Both(forget: summary, prune: pruned)) } else { try Terminal.printJSON(summary) }
             return
         }
         print("applying policy: \(summary.policy)")
@@ -113,7 +121,9 @@ struct Forget: ParsableCommand {
         print("")
         let verb = dryRun ? "would remove" : "removed"
         print("\(verb) \(summary.removed) of \(summary.kept + summary.removed) snapshots, kept \(summary.kept)")
-        if summary.removed > 0, !dryRun {
+        if let pruned {
+            PruneReport.print(pruned)
+        } else if summary.removed > 0, !dryRun {
             print("their data stays on the targets until `cairn prune`")
         }
     }
