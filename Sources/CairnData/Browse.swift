@@ -44,8 +44,8 @@ extension TreeEntry {
     /// True for the entry at `folder` and everything below it; every entry for "" (a
     /// folder given as `/home/me/` or `home/me` means the same).
     public func isAt(orBelow folder: String) -> Bool {
-        let f = TreeEntry.normalized(folder)
-        return f.isEmpty || path == f || path.hasPrefix(f + "/")
+        let f = Array(TreeEntry.normalized(folder).utf8)
+        return f.isEmpty || pathBytes == f || (pathBytes.count > f.count && pathBytes.starts(with: f) && pathBytes[f.count] == 0x2F)
     }
 
     /// A path as the user gives it, in the stored form: no leading or trailing '/'.
@@ -57,7 +57,16 @@ extension TreeEntry {
     }
 
     /// The last component of the path.
-    public var name: Substring { path.split(separator: "/").last ?? Substring(path) }
+    public var nameBytes: ArraySlice<UInt8> {
+        guard let slash = pathBytes.lastIndex(of: 0x2F) else { return pathBytes[...] }
+        return pathBytes[(slash + 1)...]
+    }
+
+    /// True when `pattern` matches the entry's name (or, with a '/', its absolute path),
+    /// byte for byte as the file system has them.
+    public func matches(_ pattern: ExcludePattern) -> Bool {
+        pattern.matches(path: [0x2F] + pathBytes, name: Array(nameBytes))
+    }
 }
 
 /// How one path differs between two snapshots.

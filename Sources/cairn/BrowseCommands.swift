@@ -202,7 +202,7 @@ struct Find: ParsableCommand {
             // Path → (type, snapshots holding it), in the order snapshots were made.
             var found: [[UInt8]: (TreeEntry.Kind, [String])] = [:]
             for s in snaps {
-                for e in try browser.tree(s) where matcher.matches(path: "/" + e.path, name: String(e.name)) {
+                for e in try browser.tree(s) where e.matches(matcher) {
                     found[e.pathBytes, default: (e.kind, [])].1.append(s.id)
                 }
             }

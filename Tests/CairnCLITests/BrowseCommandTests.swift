@@ -15,6 +15,11 @@ import Testing
         try r.write("src/docs/report.odt", Array("report".utf8))
         try r.write("src/line\nbreak.odt", Array("odd name".utf8))
         try FileManager.default.createSymbolicLink(atPath: src + "/link", withDestinationPath: "keep.txt")
+        // A name that is not UTF-8: "bad-" and the byte 0xff.
+        let raw = Array((src + "/bad-").utf8CString.dropLast()) + [CChar(bitPattern: 0xff), 0]
+        let fd = open(raw, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        #expect(fd >= 0)
+        close(fd)
         let old = try r.backup([src])
 
         try FileManager.default.removeItem(atPath: src + "/gone.txt")
@@ -35,6 +40,9 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("-rw-r--r--") && $0.hasSuffix(" \(src)/gone.txt") && $0.contains(" 3 ") }, "\(long.stdout)")
         #expect(lines.contains { $0.hasPrefix("lrwxrwxrwx") && $0.hasSuffix("\(src)/link -> keep.txt") }, "\(long.stdout)")
         #expect(lines.contains { $0.hasSuffix("\(src)/line\\x0abreak.odt") }, "a newline in a name is escaped: \(long.stdout)")
+        #expect(lines.contains { $0.hasSuffix("\(src)/bad-\\xff") }, "a byte that is not UTF-8 is escaped: \(long.stdout)")
+        let bad = try CLI.run(["find", "bad-*"] + r.d)
+        #expect(bad.stdout.contains("\(src)/bad-\\xff  (file; in 2 snapshots"), "\(bad.stdout)")
         #expect(!lines.contains { $0.contains("new.txt") })
         let (_, lsJSON) = try r.json(["ls", new, src + "/edit.txt"])
         let entries = try #require(lsJSON["entries"] as? [[String: Any]])
