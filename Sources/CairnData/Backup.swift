@@ -228,7 +228,7 @@ extension Repository {
             snapshots: (existing?.snapshots ?? []) + [record], packs: try state.allPacks())
         CrashPoint.pass("backup.packs-written")
         try publish(root, to: targets)
-        try? state.cacheTree(snapshotID, TreeCodec.encode(entries))
+        try? state.cacheTree(record, TreeCodec.encode(entries))
 
         summary.snapshot = snapshotID
         summary.bytesRead = run.bytesRead

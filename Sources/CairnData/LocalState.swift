@@ -1,3 +1,4 @@
+import CairnCrypto
 import CairnStore
 
 /// The data directory's own index (an LMDB environment): which chunks are stored where,
@@ -125,21 +126,43 @@ public final class LocalState: @unchecked Sendable {
         }
     }
 
-    public func cachedTree(_ snapshot: String) throws(DataError) -> [UInt8]? {
-        try wrap("tree cache read") { try env.read { txn in try txn.get(trees, Array(snapshot.utf8)) } }
+    /// A cached tree is found by the snapshot's id and the ids of its tree chunks: a
+    /// prune on another device may have stored the tree of a snapshot anew (the chunks it
+    /// names moved), and the old copy must then miss rather than name removed packs.
+    /// Keys of the older form (the id alone) never match and are dropped by the cleanups.
+    static func treeKey(_ snapshot: SnapshotRecord) -> [UInt8] {
+        Array(snapshot.id.utf8) + [0x2F] + Blake2b.hash(snapshot.tree.flatMap(\.id.bytes), outputLength: 16)
     }
 
-    public func cacheTree(_ snapshot: String, _ blob: [UInt8]) throws(DataError) {
-        try wrap("tree cache write") { try env.write { txn in try txn.put(trees, Array(snapshot.utf8), blob) } }
+    /// The snapshot id of a cache key.
+    private static func snapshotID(ofTreeKey key: [UInt8]) -> String {
+        String(decoding: key.prefix { $0 != 0x2F }, as: UTF8.self)
+    }
+
+    public func cachedTree(_ snapshot: SnapshotRecord) throws(DataError) -> [UInt8]? {
+        try wrap("tree cache read") { try env.read { txn in try txn.get(trees, Self.treeKey(snapshot)) } }
+    }
+
+    public func cacheTree(_ snapshot: SnapshotRecord, _ blob: [UInt8]) throws(DataError) {
+        try wrap("tree cache write") { try env.write { txn in try txn.put(trees, Self.treeKey(snapshot), blob) } }
     }
 
     /// Drops the cached trees of snapshots not in `ids` (forgotten ones).
     public func removeCachedTrees(keeping ids: Set<String>) throws(DataError) {
+        try removeCachedTrees { !ids.contains($0) }
+    }
+
+    /// Drops every cached tree of these snapshots (their tree is about to be stored anew).
+    public func removeCachedTrees(ids: Set<String>) throws(DataError) {
+        try removeCachedTrees { ids.contains($0) }
+    }
+
+    private func removeCachedTrees(where doomed: (String) -> Bool) throws(DataError) {
         try wrap("tree cache cleanup") {
             try env.write { txn in
                 var gone: [[UInt8]] = []
                 try txn.forEach(trees, prefix: []) { key, _ in
-                    if !ids.contains(String(decoding: key, as: UTF8.self)) { gone.append(key) }
+                    if doomed(Self.snapshotID(ofTreeKey: key)) { gone.append(key) }
                     return true
                 }
                 for k in gone { try txn.delete(trees, k) }
@@ -166,15 +189,6 @@ public final class LocalState: @unchecked Sendable {
                     return true
                 }
                 for k in gone { try txn.delete(packs, k) }
-            }
-        }
-    }
-
-    /// Drops the cached trees of these snapshots (their tree is about to be stored anew).
-    public func removeCachedTrees(ids: Set<String>) throws(DataError) {
-        try wrap("tree cache cleanup") {
-            try env.write { txn in
-                for id in ids { try txn.delete(trees, Array(id.utf8)) }
             }
         }
     }

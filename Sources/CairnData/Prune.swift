@@ -201,21 +201,20 @@ extension Repository {
             moved[ref] = try run.append(id: ref.id, sealed: sealed, plainLength: Int(ref.plainLength))
         }
         var snapshots: [SnapshotRecord] = []
-        var rewrittenTrees: [String: [UInt8]] = [:]
+        var rewrittenTrees: [(SnapshotRecord, [UInt8])] = []
         for s in root.snapshots {
-            var tree = s.tree.map { moved[$0] ?? $0 }
-            var subkey = s.treeIDSubkey
-            if plan.rewrite.contains(s.id) {
-                var entries = try loadTree(s, reader: reader)
-                for i in entries.indices where !entries[i].chunks.isEmpty {
-                    entries[i].chunks = entries[i].chunks.map { moved[$0] ?? $0 }
-                }
-                let blob = TreeCodec.encode(entries)
-                tree = try run.storeTree(blob)
-                subkey = SnapshotRecord.treeIDSubkeyCurrent
-                rewrittenTrees[s.id] = blob
+            guard plan.rewrite.contains(s.id) else {
+                snapshots.append(s.with(tree: s.tree.map { moved[$0] ?? $0 }, treeIDSubkey: s.treeIDSubkey))
+                continue
             }
-            snapshots.append(s.with(tree: tree, treeIDSubkey: subkey))
+            var entries = try loadTree(s, reader: reader)
+            for i in entries.indices where !entries[i].chunks.isEmpty {
+                entries[i].chunks = entries[i].chunks.map { moved[$0] ?? $0 }
+            }
+            let blob = TreeCodec.encode(entries)
+            let rewritten = s.with(tree: try run.storeTree(blob), treeIDSubkey: SnapshotRecord.treeIDSubkeyCurrent)
+            snapshots.append(rewritten)
+            rewrittenTrees.append((rewritten, blob))
         }
         try run.finish()
         summary.packsWritten = run.writerStats.packs
@@ -239,7 +238,7 @@ extension Repository {
         // 5. The local index forgets everything the root record does not name.
         try state.removePacks(keeping: Set(next.packs.map(\.id)))
         try state.removeCachedTrees(keeping: Set(next.snapshots.map(\.id)))
-        for (id, blob) in rewrittenTrees { try? state.cacheTree(id, blob) }
+        for (s, blob) in rewrittenTrees { try? state.cacheTree(s, blob) }
         CrashPoint.pass("prune.state-cleaned")
         return (plan, next, summary)
     }

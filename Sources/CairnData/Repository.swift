@@ -84,12 +84,12 @@ public final class Repository: @unchecked Sendable {
 
     /// Loads a snapshot's tree: from the local cache, else from the packs on the targets.
     func loadTree(_ snapshot: SnapshotRecord, reader: PackReader) throws(DataError) -> [TreeEntry] {
-        var blob = try state.cachedTree(snapshot.id)
+        var blob = try state.cachedTree(snapshot)
         if blob == nil {
             var b: [UInt8] = []
             for ref in snapshot.tree { b += try reader.chunk(ref, key: keys.snapshotKey) }
             blob = b
-            try? state.cacheTree(snapshot.id, b)
+            try? state.cacheTree(snapshot, b)
         }
         do {
             return try TreeCodec.decode(blob!)

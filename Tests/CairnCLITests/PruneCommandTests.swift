@@ -63,8 +63,8 @@ import Testing
         }
     }
 
-    static func restore(_ d: [String], _ id: String, into out: String) throws {
-        let r = try CLI.run(["restore", id] + d + ["--to", out])
+    static func restore(_ d: [String], _ id: String, into out: String, from: [String] = []) throws {
+        let r = try CLI.run(["restore", id] + d + ["--to", out] + from)
         #expect(r.status == 0, "restore \(id): \(r.stderr)")
     }
 
@@ -84,6 +84,12 @@ import Testing
         let (d, _, kept) = try Self.build(base)
         for id in kept { try Self.restore(d, id, into: s.sub("ref-\(id)")) }
         let before = Self.storeSizes(base)
+        // A second device on the same targets, which has the kept snapshots' trees cached.
+        let other = ["--data-dir", s.sub("other")]
+        let from = ["--from", (1...3).map { base + "/t\($0)" }.joined(separator: ",")]
+        let recovered = try CLI.run(["init", "--recover", "--phrase-file", base + "/phrase"] + other)
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        for id in kept { #expect(try CLI.run(["ls", id] + other + from).status == 0) }
 
         let dry = try CLI.run(["prune"] + d + ["--dry-run", "--json"])
         #expect(dry.status == 0, "\(dry.stderr)")
@@ -116,6 +122,10 @@ import Testing
         for id in kept {
             try Self.restore(d, id, into: s.sub("out-\(id)"))
             try Self.expectSameTree(s.sub("ref-\(id)"), s.sub("out-\(id)"))
+            // The other device's cached tree names the packs the prune removed: it must
+            // read the new tree instead.
+            try Self.restore(other, id, into: s.sub("other-\(id)"), from: from)
+            try Self.expectSameTree(s.sub("ref-\(id)"), s.sub("other-\(id)"))
         }
         let check = try CLI.run(["check"] + d + ["--no-repair", "--json"])
         #expect(check.status == 0, "\(check.stderr)")

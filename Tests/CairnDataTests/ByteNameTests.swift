@@ -151,7 +151,8 @@ import Testing
         try f.populate()
         let repo = try f.repository()
         let b = try repo.backup(BackupOptions(paths: [f.source], targets: f.targets))
-        let v3 = try #require(try repo.state.cachedTree(b.snapshot))
+        let record = try #require(try repo.state.root()?.snapshots.first { $0.id == b.snapshot })
+        let v3 = try #require(try repo.state.cachedTree(record))
         #expect(v3[4] == 3)
         // The same entries in version 2's layout, written here byte by byte: paths and
         // link targets as u32 length + UTF-8.
@@ -177,7 +178,7 @@ import Testing
             for c in e.chunks { c.encode(into: &w) }
         }
         #expect(try TreeCodec.decode(w.bytes) == entries)
-        try repo.state.cacheTree(b.snapshot, w.bytes)
+        try repo.state.cacheTree(record, w.bytes)
         let out = f.base + "/out"
         let r = try repo.restore(RestoreOptions(destination: out))
         #expect(r.files == 5)

@@ -17,7 +17,7 @@ import Testing
         let snapshot = try #require(root.snapshots.first { $0.id == s.snapshot })
         #expect(snapshot.treeIDSubkey == 5)
         // A tree this small is one chunk: its id is the keyed hash of the whole blob.
-        let blob = try #require(try repo.state.cachedTree(snapshot.id))
+        let blob = try #require(try repo.state.cachedTree(snapshot))
         #expect(snapshot.tree.count == 1)
         #expect(snapshot.tree[0].id.bytes == Blake2b.hash(blob, key: repo.keys.treeIDKey))
         #expect(snapshot.tree[0].id.bytes != Blake2b.hash(blob, key: repo.keys.snapshotKey))
