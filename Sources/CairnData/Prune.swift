@@ -111,9 +111,10 @@ extension Repository {
             return result
         }
         let live = Set(root.packs.map(\.id))
-        var removed: [Int] = []
+        // By folder: targets are arranged by the shard index they hold, not by their place.
+        var removed: [String: Int] = [:]
         for t in session.targets.targets {
-            removed.append(try t!.removeShards(ofPacks: { !live.contains($0) }))
+            removed[t!.path] = try t!.removeShards(ofPacks: { !live.contains($0) })
             CrashPoint.pass("prune.target-cleaned")
         }
         // Compaction replaces each store's file: no handle on it may stay open.
@@ -122,7 +123,7 @@ extension Repository {
             if try LocalTarget.compactIfOwed(path: p) { CrashPoint.pass("prune.target-compacted") }
             let after = LocalTarget.storeFileSize(path: p)
             result.targets.append(PruneSummary.Target(
-                path: p, shardsRemoved: removed[i], bytesBefore: before[i], bytesAfter: after,
+                path: p, shardsRemoved: removed[p] ?? 0, bytesBefore: before[i], bytesAfter: after,
                 bytesFreed: before[i] > after ? before[i] - after : 0))
         }
         result.bytesFreed = result.targets.reduce(0) { $0 + $1.bytesFreed }
@@ -301,7 +302,7 @@ extension Repository {
         return session.paths.enumerated().map { i, p in
             var count = 0
             var bytes: UInt64 = 0
-            if let t = session.targets.targets[i], let keys = try? t.shardKeys() {
+            if let t = session.targets.targets.first(where: { $0?.path == p }) ?? nil, let keys = try? t.shardKeys() {
                 for key in keys where !live.contains(key.pack) {
                     count += 1
                     bytes += UInt64((records[key.pack]?.shardLength ?? 0) + ShardHeader.size)
