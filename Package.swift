@@ -49,7 +49,7 @@ let package = Package(
         // The shared truths: the binary codec, pack geometry and its bounds, ids, the error base.
         .target(name: "CairnWire", swiftSettings: hot),
         .target(name: "CairnCrypto", dependencies: ["CSodium", "CBlake2bLanes"], swiftSettings: strict),
-        .target(name: "CairnStore", dependencies: ["CLMDB"], swiftSettings: strict),
+        .target(name: "CairnStore", dependencies: ["CairnWire", "CLMDB"], swiftSettings: strict),
         .target(
             name: "CairnData",
             dependencies: [

@@ -74,27 +74,27 @@ final class SimEnvironment: Transport, NodeClock, TimerService, ShardStorage, @u
     /// This node's own clock (offset and drift included).
     var now: Instant { Instant(milliseconds: ref.sim.clock(node, at: ref.sim.now)) }
 
-    func send(_ message: Message, from: NodeID, to: NodeID) async {
+    func send(_ message: Message, from: NodeID, to: NodeID) {
         ref.sim.send(from: from, to: to, message)
     }
 
-    func set(_ timer: TimerKind, at: Instant, for node: NodeID) async {
+    func set(_ timer: TimerKind, at: Instant, for node: NodeID) {
         ref.sim.armTimer(node, timer, at: at)
     }
 
-    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) async -> Bool {
+    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) -> Bool {
         ref.sim.store(node.index, shard, bytes: geometry.shardBytes, segments: geometry.segments)
     }
 
-    func delete(_ shard: ShardID) async {
+    func delete(_ shard: ShardID) {
         ref.sim.delete(node.index, shard)
     }
 
-    func prove(_ shard: ShardID, segment: UInt32) async -> (segment: [UInt8], proof: [[UInt8]])? {
+    func prove(_ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
         ref.sim.prove(node.index, shard, segment: segment)
     }
 
-    func serve(_ shard: ShardID) async -> FetchAnswer {
+    func serve(_ shard: ShardID) -> FetchAnswer {
         ref.sim.serve(node.index, shard)
     }
 

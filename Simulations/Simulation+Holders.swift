@@ -6,31 +6,11 @@ import CairnCrypto
 extension Simulation {
     // MARK: Carrying out actions (what NodeActor.perform does in production)
 
-    /// Carries out a node's actions in order: the same steps, through the same functions,
-    /// as `NodeActor.perform` does with the simulator's environment (`SimEnvironment`).
+    /// Carries out a node's actions through the production interpreter (`NodeInterpreter`,
+    /// the one `NodeActor` uses), with the simulation as the shell.
     func perform(_ i: Int, _ actions: [Action]) {
-        let me = NodeID(UInt32(i))
-        for action in actions {
-            switch action {
-            case let .send(to, message):
-                send(from: me, to: to, message)
-            case let .setTimer(kind, at):
-                armTimer(me, kind, at: at)
-            case let .storeShard(contract, shard, geometry, _, replyTo):
-                let verified = store(i, shard, bytes: geometry.shardBytes, segments: geometry.segments)
-                perform(i, cores[i].onShardStored(contract: contract, shard: shard, replyTo: replyTo, verified: verified,
-                                                  now: localNow(i)))
-            case let .deleteShard(shard):
-                delete(i, shard)
-            case let .readSegment(challenge, shard, segment, replyTo):
-                let answer = prove(i, shard, segment: segment)
-                perform(i, cores[i].onSegmentRead(challenge: challenge, replyTo: replyTo, answer: answer, now: localNow(i)))
-            case let .readShard(request, shard, replyTo):
-                perform(i, cores[i].onShardRead(request: request, shard: shard, replyTo: replyTo, answer: serve(i, shard),
-                                                now: localNow(i)))
-            case let .note(note):
-                observe(i, note)
-            }
+        NodeInterpreter.perform(actions, through: DirectShell(sim: self, node: i)) { input in
+            cores[i].on(input, now: localNow(i))
         }
     }
 
@@ -164,4 +144,21 @@ extension Simulation {
         case .shardRefused(let shard): violation("node\(node ?? -1) refused \(shard): synthetic shards always match their root")
         }
     }
+}
+
+/// One node's view of the simulation in direct mode: the interpreter's shell.
+struct DirectShell: NodeShell {
+    unowned let sim: Simulation
+    let node: Int
+    func send(_ message: Message, to: NodeID) { sim.send(from: NodeID(UInt32(node)), to: to, message) }
+    func setTimer(_ kind: TimerKind, at: Instant) { sim.armTimer(NodeID(UInt32(node)), kind, at: at) }
+    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) -> Bool {
+        sim.store(node, shard, bytes: geometry.shardBytes, segments: geometry.segments)
+    }
+    func delete(_ shard: ShardID) { sim.delete(node, shard) }
+    func prove(_ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
+        sim.prove(node, shard, segment: segment)
+    }
+    func serve(_ shard: ShardID) -> FetchAnswer { sim.serve(node, shard) }
+    func observe(_ note: Note) { sim.observe(node, note) }
 }

@@ -7,8 +7,8 @@ import CairnCrypto
 ///
 /// Execution model: the simulator is single-threaded and owns the only "executor": it pops
 /// one event at a time and hands it to the node's `NodeCore` (the same state machine the
-/// production `NodeActor` wraps), then carries out the returned actions itself — exactly
-/// what `NodeActor.perform` does with the production transport, timers and storage. No
+/// production `NodeActor` wraps), then carries out the returned actions through the same
+/// interpreter as `NodeActor` (`NodeInterpreter`), with the simulation as its shell. No
 /// task, actor hop or thread is involved, so the order of execution is a function of the
 /// seed alone.
 public final class Simulation {

@@ -3,7 +3,7 @@ import CairnWire
 /// (the receiver's core refuses stamps too far from its own clock). Production:
 /// authenticated UDP/TCP sessions through SwiftNIO; simulation: the simulated network.
 public protocol Transport: Sendable {
-    func send(_ message: Message, from: NodeID, to: NodeID) async
+    func send(_ message: Message, from: NodeID, to: NodeID)
 }
 
 /// The node's time source: UTC milliseconds (`Instant`). Production: the system's real-time
@@ -15,19 +15,19 @@ public protocol NodeClock: Sendable {
 /// Arms the node's timers: when a deadline passes, the environment calls `fire` on the
 /// actor that armed it. Setting a kind again replaces its deadline.
 public protocol TimerService: Sendable {
-    func set(_ timer: TimerKind, at: Instant, for node: NodeID) async
+    func set(_ timer: TimerKind, at: Instant, for node: NodeID)
 }
 
 /// Where a holder keeps others' shards. Production: LMDB + files; simulation: in memory
 /// with synthetic contents.
 public protocol ShardStorage: Sendable {
     /// Writes the shard, checks it against `root`, makes it durable: true only if all three held.
-    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) async -> Bool
-    func delete(_ shard: ShardID) async
+    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) -> Bool
+    func delete(_ shard: ShardID)
     /// A segment and its Merkle path, or nil when the shard is not (or no longer) here.
-    func prove(_ shard: ShardID, segment: UInt32) async -> (segment: [UInt8], proof: [[UInt8]])?
+    func prove(_ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])?
     /// Whether (and how long) the shard can be streamed to a requester.
-    func serve(_ shard: ShardID) async -> FetchAnswer
+    func serve(_ shard: ShardID) -> FetchAnswer
 }
 
 /// What storage says to a fetch.
@@ -60,6 +60,23 @@ public struct NodeEnvironment: Sendable {
     }
 }
 
+/// A node's environment as the interpreter's shell.
+struct EnvironmentShell: NodeShell {
+    let env: NodeEnvironment
+    let node: NodeID
+    func send(_ message: Message, to: NodeID) { env.transport.send(message, from: node, to: to) }
+    func setTimer(_ kind: TimerKind, at: Instant) { env.timers.set(kind, at: at, for: node) }
+    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) -> Bool {
+        env.storage.store(shard, geometry: geometry, root: root)
+    }
+    func delete(_ shard: ShardID) { env.storage.delete(shard) }
+    func prove(_ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
+        env.storage.prove(shard, segment: segment)
+    }
+    func serve(_ shard: ShardID) -> FetchAnswer { env.storage.serve(shard) }
+    func observe(_ note: Note) { env.observe(node, note) }
+}
+
 /// A node: owns its `NodeCore` and carries out the core's actions through the injected
 /// environment. It never reads a clock or a random source itself, never sleeps, and starts
 /// no tasks: it reacts to `start`, `receive` and `fire`, which the environment calls.
@@ -90,41 +107,21 @@ public actor NodeActor {
     }
 
     public func start() async {
-        await perform(core.onStart(now: env.clock.now))
+        perform(core.onStart(now: env.clock.now))
     }
 
     /// A message `from` a peer, stamped `sent` by the peer's clock.
     public func receive(_ message: Message, from: NodeID, sent: Instant) async {
-        await perform(core.onMessage(from: from, message, sent: sent, now: env.clock.now))
+        perform(core.onMessage(from: from, message, sent: sent, now: env.clock.now))
     }
 
     public func fire(_ timer: TimerKind) async {
-        await perform(core.onTimer(timer, now: env.clock.now))
+        perform(core.onTimer(timer, now: env.clock.now))
     }
 
-    private func perform(_ actions: [Action]) async {
-        for action in actions {
-            switch action {
-            case let .send(to, message):
-                await env.transport.send(message, from: id, to: to)
-            case let .setTimer(kind, at):
-                await env.timers.set(kind, at: at, for: id)
-            case let .storeShard(contract, shard, geometry, root, replyTo):
-                let verified = await env.storage.store(shard, geometry: geometry, root: root)
-                await perform(core.onShardStored(contract: contract, shard: shard, replyTo: replyTo, verified: verified,
-                                                 now: env.clock.now))
-            case let .deleteShard(shard):
-                await env.storage.delete(shard)
-            case let .readSegment(challenge, shard, segment, replyTo):
-                let answer = await env.storage.prove(shard, segment: segment)
-                await perform(core.onSegmentRead(challenge: challenge, replyTo: replyTo, answer: answer, now: env.clock.now))
-            case let .readShard(request, shard, replyTo):
-                let answer = await env.storage.serve(shard)
-                await perform(core.onShardRead(request: request, shard: shard, replyTo: replyTo, answer: answer,
-                                               now: env.clock.now))
-            case let .note(note):
-                env.observe(id, note)
-            }
+    private func perform(_ actions: [Action]) {
+        NodeInterpreter.perform(actions, through: EnvironmentShell(env: env, node: id)) { input in
+            core.on(input, now: env.clock.now)
         }
     }
 }
@@ -147,25 +144,25 @@ public actor CoordinatorActor {
     public var snapshot: CoordinatorCore { core }
 
     public func start() async {
-        await perform(core.onStart(now: env.clock.now))
+        perform(core.onStart(now: env.clock.now))
     }
 
     /// A message `from` a node, stamped `sent` by the node's clock.
     public func receive(_ message: Message, from: NodeID, sent: Instant) async {
-        await perform(core.onMessage(from: from, message, sent: sent, now: env.clock.now))
+        perform(core.onMessage(from: from, message, sent: sent, now: env.clock.now))
     }
 
     public func fire(_ timer: TimerKind) async {
-        await perform(core.onTimer(timer, now: env.clock.now))
+        perform(core.onTimer(timer, now: env.clock.now))
     }
 
-    private func perform(_ actions: [Action]) async {
+    private func perform(_ actions: [Action]) {
         for action in actions {
             switch action {
             case let .send(to, message):
-                await env.transport.send(message, from: .coordinator, to: to)
+                env.transport.send(message, from: .coordinator, to: to)
             case let .setTimer(kind, at):
-                await env.timers.set(kind, at: at, for: .coordinator)
+                env.timers.set(kind, at: at, for: .coordinator)
             case let .note(note):
                 env.observe(.coordinator, note)
             case .storeShard, .deleteShard, .readSegment, .readShard:

@@ -30,41 +30,27 @@ public enum ErrorLocation: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension CairnError {
-    /// The message and, after colons, what caused it, on one line.
-    public var oneLine: String {
-        var s = message
+    /// The message, then what caused it, then what caused that (at most eight deep).
+    public var messageChain: [String] {
+        var out = [message]
         var next = cause
-        var depth = 0
-        while let c = next, depth < 8 {
+        while let c = next, out.count < 9 {
             if let e = c as? any CairnError {
-                s += ": " + e.message
+                out.append(e.message)
                 next = e.cause
             } else {
-                s += ": \(c)"
+                out.append("\(c)")
                 next = nil
             }
-            depth += 1
         }
-        return s
+        return out
     }
 
+    /// The message and, after colons, what caused it, on one line.
+    public var oneLine: String { messageChain.joined(separator: ": ") }
+
     /// The message, then each cause on a line of its own ("  caused by: …").
-    public var chainDescription: String {
-        var s = message
-        var next = cause
-        var depth = 0
-        while let c = next, depth < 8 {
-            if let e = c as? any CairnError {
-                s += "\n  caused by: " + e.message
-                next = e.cause
-            } else {
-                s += "\n  caused by: \(c)"
-                next = nil
-            }
-            depth += 1
-        }
-        return s
-    }
+    public var chainDescription: String { messageChain.joined(separator: "\n  caused by: ") }
 
     /// Whether this error or any of its causes has `code`.
     public func hasCode(_ code: String) -> Bool {

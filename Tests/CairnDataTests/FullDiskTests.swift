@@ -55,7 +55,7 @@ import Testing
             try repo.backup(BackupOptions(paths: [f.source], targets: f.targets))
         } throws: { error in
             guard let e = error as? DataError else { return false }
-            return e.oneLine.contains(full) && e.oneLine.lowercased().contains("full")
+            return e.oneLine.contains(full) && e.oneLine.contains("no space left") && e.hasCode("diskFull")
         }
         let (root, _) = try repo.currentRoot(targets: try TargetSet(paths: f.targets, access: .read, count: f.targets.count))
         #expect(root?.snapshots.isEmpty ?? true, "a failed backup must not publish a snapshot")
