@@ -69,7 +69,7 @@ public final class LocalTarget: @unchecked Sendable {
         } catch let e as DataError {
             throw e
         } catch let e as StoreError where e.code == .corrupted {
-            throw DataError(.corrupt, "target \(path) is damaged: \(e.message)", cause: e)
+            throw DataError(.corrupt, "target \(path) is damaged: \(e.message)")
         } catch {
             throw DataError(.targetUnavailable, "target \(path) cannot be opened", cause: error)
         }

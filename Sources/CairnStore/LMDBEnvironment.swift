@@ -58,6 +58,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
         precondition((1...62).contains(maxDatabases), "maxDatabases must be 1…62, got \(maxDatabases) for \(path)")
         precondition(maxReaders > 0, "maxReaders must be positive, got \(maxReaders) for \(path)")
         if access == .readWrite { try makeDirectory(path) }
+        if let why = StoreAssertions.knownDamage(path) {
+            throw StoreFileMeta.damaged(path + "/data.mdb", "is damaged: \(why)")
+        }
         let fileSize = try Self.checkDataFile(path, mustExist: access == .readOnly)
         let settings = SharedEnvironment.Settings(mapSize: mapSize, maxDatabases: maxDatabases, maxReaders: maxReaders,
                                                   durable: durable, readOnly: access == .readOnly)
@@ -115,15 +118,30 @@ public final class LMDBEnvironment: @unchecked Sendable {
         guard rc == MDB_SUCCESS, let handle else {
             return .failure(storeError(rc, path: path, operation: "creating the LMDB environment"))
         }
+        StoreAssertions.register(handle, path: path)
         rc = mdb_env_set_mapsize(handle, settings.mapSize)
         if rc == MDB_SUCCESS { rc = mdb_env_set_maxdbs(handle, MDB_dbi(settings.maxDatabases)) }
         if rc == MDB_SUCCESS { rc = mdb_env_set_maxreaders(handle, UInt32(settings.maxReaders)) }
         if rc == MDB_SUCCESS { rc = mdb_env_open(handle, path, flags, 0o600) }
+        if rc == MDB_SUCCESS { rc = StoreAssertions.whileOpening { Self.touchRoots(handle) } }
         if rc != MDB_SUCCESS {
+            StoreAssertions.unregister(handle)
             mdb_env_close(handle)
             return .failure(storeError(rc, path: path, operation: "opening the store", mapSize: settings.mapSize))
         }
         return .success(handle)
+    }
+
+    /// A first read of the main database (the names of the others), while a failed LMDB
+    /// check still counts as one at open.
+    private static func touchRoots(_ handle: OpaquePointer) -> Int32 {
+        var txn: OpaquePointer?
+        var rc = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
+        guard rc == MDB_SUCCESS else { return rc }
+        var stat = MDB_stat()
+        rc = mdb_stat(txn, 1, &stat)
+        mdb_txn_abort(txn)
+        return rc
     }
 
     /// Maps zero pages over the part of a read-only map past the end of the file (which
@@ -199,7 +217,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), path: path, operation: operation, mapSize: mapSize)
         var dbi = MDB_dbi()
-        let rc = mdb_dbi_open(txn, name, UInt32(MDB_CREATE), &dbi)
+        let rc = StoreAssertions.whileOpening { mdb_dbi_open(txn, name, UInt32(MDB_CREATE), &dbi) }
         if rc != MDB_SUCCESS {
             mdb_txn_abort(txn)
             throw storeError(rc, path: path, operation: operation, mapSize: mapSize)
@@ -217,7 +235,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), path: path, operation: operation, mapSize: mapSize)
         var dbi = MDB_dbi()
-        let rc = mdb_dbi_open(txn, name, 0, &dbi)
+        let rc = StoreAssertions.whileOpening { mdb_dbi_open(txn, name, 0, &dbi) }
         if rc == MDB_NOTFOUND {
             mdb_txn_abort(txn)
             return nil
@@ -244,7 +262,10 @@ public final class LMDBEnvironment: @unchecked Sendable {
         defer { mdb_txn_abort(txn) }
         var info = MDB_envinfo()
         try check(mdb_env_info(env, &info), path: path, operation: operation, mapSize: mapSize)
-        try core(txn, bounds: try bounds(readOnlyTransaction: true)).verifyStructure(databases, lastPage: UInt64(info.me_last_pgno))
+        let core = core(txn, bounds: try bounds(readOnlyTransaction: true))
+        try StoreAssertions.whileOpening { () throws(StoreError) in
+            try core.verifyStructure(databases, lastPage: UInt64(info.me_last_pgno))
+        }
     }
 
     /// Runs `body` in a read-only snapshot; the snapshot ends when `body` returns.

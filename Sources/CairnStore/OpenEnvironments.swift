@@ -90,6 +90,7 @@ final class SharedEnvironment: @unchecked Sendable {
             precondition(handles >= 0, "environment released more often than acquired")
             if handles == 0 {
                 open_[key] = nil
+                StoreAssertions.unregister(env)
                 mdb_env_close(env)
             }
         }

@@ -5,6 +5,7 @@ internal import CMalloc
 enum CairnEntry {
     static func main() async {
         AllocatorTuning.reexecForSimulationIfNeeded()
+        DamagedStoreRetry.install()
         // Packs and shards are tens of MiB. glibc would hand each one a fresh mmap and
         // unmap it on free, so every pack paid for page faults again; keeping them in the
         // heap lets the pipeline reuse the same pages (memory stays bounded by the

@@ -50,8 +50,10 @@ enum CLI {
     }
 
     /// `environment` is added to this process's own (a test hook such as CAIRN_CRASH_AFTER).
+    /// With `asUser`, cairn runs as that user and group id (through setpriv(1), which
+    /// needs root), for tests of what another user may do.
     static func run(_ args: [String], stdin: String? = nil, timeout: Double = 300,
-                    environment: [String: String] = [:]) throws -> CLIResult {
+                    environment: [String: String] = [:], asUser: UInt32? = nil) throws -> CLIResult {
         let bin = try #require(binary, "the cairn binary was not found next to the tests; run `swift build` first")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -69,14 +71,16 @@ enum CLI {
         posix_spawn_file_actions_addopen(&actions, 0, inPath, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = ([bin] + args).map { strdup($0) } + [nil]
+        let setpriv = "/usr/bin/setpriv"
+        let command = asUser.map { [setpriv, "--reuid=\($0)", "--regid=\($0)", "--clear-groups", bin] } ?? [bin]
+        let argv = (command + args).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
         var merged = ProcessInfo.processInfo.environment
         for (k, v) in environment { merged[k] = v }
         let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { for e in envp { free(e) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, bin, &actions, nil, argv, envp)
+        let rc = posix_spawn(&pid, command[0], &actions, nil, argv, envp)
         guard rc == 0 else { throw CocoaError(.executableLoad) }
 
         // Bounded wait: poll with WNOHANG, kill the child (by PID) past the timeout.

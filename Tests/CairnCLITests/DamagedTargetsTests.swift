@@ -168,6 +168,28 @@ import Testing
         _ = try w.expectRestore()
     }
 
+    /// Seeded damage anywhere in one target's store file (meta pages included): every
+    /// seed restores identically from the other four and no command dies of a signal.
+    @Test func seededDamageAnywhereNeverGivesASignal() throws {
+        let w = try World()
+        let file = w.targets[0] + "/data.mdb"
+        let original = try #require(FileManager.default.contents(atPath: file))
+        for seed in UInt64(1)...10 {
+            var rng = SplitMix64(seed: seed)
+            var bytes = [UInt8](original)
+            for _ in 0..<(1 + Int(rng.next() % 40)) {
+                let at = Int(rng.next() % UInt64(bytes.count))
+                for (i, b) in rng.bytes(1 + Int(rng.next() % 64)).enumerated() where at + i < bytes.count { bytes[at + i] = b }
+            }
+            #expect(FileManager.default.createFile(atPath: file, contents: Data(bytes)))
+            _ = try w.expectRestore()
+            let report = try CLI.run(["check", "--no-repair"] + w.data)
+            #expect(report.status == 0 || report.status == 1, "seed \(seed): \(report.stderr)")
+            let snapshots = try CLI.run(["snapshots"] + w.data)
+            #expect(snapshots.status == 0 && snapshots.stdout.contains(w.snapshot), "seed \(seed): \(snapshots.stderr)")
+        }
+    }
+
     // MARK: --from by identity
 
     @Test func fromTakesAnySubsetInAnyOrder() throws {
@@ -202,6 +224,42 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: s.sub("z")), "\(alias): a target was created")
             #expect(!FileManager.default.fileExists(atPath: s.sub("x") + "/data.mdb"))
         }
+    }
+
+    // MARK: targets another user owns
+
+    @Test(.enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
+                   "needs root and setpriv(1) to run cairn as another user"))
+    func anotherUsersTargetsRestoreAndOneUnreadableTargetIsSkipped() throws {
+        let w = try World()
+        let nobody: UInt32 = 65534
+        // Root's targets, readable by everyone and writable by none but root (no lock
+        // file can be created); the fifth readable by root alone.
+        for t in w.targets {
+            #expect(chmod(t, 0o755) == 0)
+            for f in try FileManager.default.contentsOfDirectory(atPath: t) { #expect(chmod(t + "/" + f, 0o644) == 0) }
+        }
+        #expect(chmod(w.targets[4], 0o700) == 0)
+        let data = w.scratch.sub("nobody-data"), out = w.scratch.sub("nobody-out")
+        for d in [data, out] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            #expect(chown(d, nobody, nobody) == 0)
+        }
+        let phrase = try String(contentsOfFile: w.scratch.sub("phrase"), encoding: .utf8)
+        let recovered = try CLI.run(["init", "--recover", "--data-dir", data], stdin: phrase, asUser: nobody)
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        let from = ["--from", w.targets.reversed().joined(separator: ",")]
+        let r = try CLI.run(["restore", "latest", "--data-dir", data, "--to", out] + from, asUser: nobody)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains(w.targets[4]), "\(r.stderr)")
+        #expect(FileManager.default.contents(atPath: out + w.source + "/docs/big.bin") == FileManager.default.contents(atPath: w.source + "/docs/big.bin"))
+        let list = try CLI.run(["snapshots", "--data-dir", data] + from, asUser: nobody)
+        #expect(list.status == 0 && list.stdout.contains(w.snapshot), "\(list.stderr)")
+        let check = try CLI.run(["check", "--no-repair", "--data-dir", data] + from, asUser: nobody)
+        #expect(check.status == 1, "\(check.stderr)")
+        #expect(check.stdout.contains(w.targets[4]), "\(check.stdout)")
+        // Nothing was written to the targets: no lock file appeared.
+        #expect(!w.targets.contains { FileManager.default.fileExists(atPath: $0 + "/lock.mdb") && (try? FileManager.default.attributesOfItem(atPath: $0 + "/lock.mdb")[.ownerAccountID] as? Int) == Int(nobody) })
     }
 
     // MARK: read-only targets
