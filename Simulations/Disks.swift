@@ -22,7 +22,7 @@ struct Disks {
     /// By pack number, in the order they were stored.
     private(set) var copies: [[Copy]] = []
     /// By node: the packs it stores a shard of, in no particular order.
-    private var packs: [[PackID]]
+    private var packs: [[VolumeID]]
     /// By node.
     private(set) var storedBytes: [UInt64]
 
@@ -32,36 +32,36 @@ struct Disks {
     }
 
     /// Makes room for the copies of the next pack (packs are numbered densely).
-    mutating func addPack(_ pack: PackID) {
-        precondition(Int(pack.serial) == copies.count, "\(pack) added out of order")
+    mutating func addPack(_ pack: VolumeID) {
+        precondition(Int(pack.number) == copies.count, "\(pack) added out of order")
         copies.append([])
     }
 
     /// The shard of `pack` that `node` stores, if any.
-    func copy(on node: Int, of pack: PackID) -> Copy? {
-        copies[Int(pack.serial)].first { $0.node == UInt32(node) }
+    func copy(on node: Int, of pack: VolumeID) -> Copy? {
+        copies[Int(pack.number)].first { $0.node == UInt32(node) }
     }
 
     /// `node` stores `copy` of a shard of `pack`; it must store no other shard of that pack.
-    mutating func store(_ copy: Copy, of pack: PackID) {
+    mutating func store(_ copy: Copy, of pack: VolumeID) {
         precondition(Int(copy.node) < packs.count && self.copy(on: Int(copy.node), of: pack) == nil,
                      "node\(copy.node) already stores a shard of \(pack)")
-        copies[Int(pack.serial)].append(copy)
+        copies[Int(pack.number)].append(copy)
         packs[Int(copy.node)].append(pack)
         storedBytes[Int(copy.node)] += copy.bytes
     }
 
     /// The holder `node` keeps its shard of `pack` only until `until` (it was released).
-    mutating func setGrace(on node: Int, of pack: PackID, index: UInt8, until: Int64) {
-        guard let at = copies[Int(pack.serial)].firstIndex(where: { $0.node == UInt32(node) && $0.index == index }) else { return }
-        copies[Int(pack.serial)][at].graceUntil = until
+    mutating func setGrace(on node: Int, of pack: VolumeID, index: UInt8, until: Int64) {
+        guard let at = copies[Int(pack.number)].firstIndex(where: { $0.node == UInt32(node) && $0.index == index }) else { return }
+        copies[Int(pack.number)][at].graceUntil = until
     }
 
     /// Frees the shard of `pack` on `node`; returns it, or nil when there was none.
     @discardableResult
-    mutating func remove(on node: Int, of pack: PackID) -> Copy? {
-        guard let at = copies[Int(pack.serial)].firstIndex(where: { $0.node == UInt32(node) }) else { return nil }
-        let copy = copies[Int(pack.serial)].remove(at: at)
+    mutating func remove(on node: Int, of pack: VolumeID) -> Copy? {
+        guard let at = copies[Int(pack.number)].firstIndex(where: { $0.node == UInt32(node) }) else { return nil }
+        let copy = copies[Int(pack.number)].remove(at: at)
         let listed = packs[node].firstIndex(of: pack)!
         packs[node].swapAt(listed, packs[node].count - 1)
         packs[node].removeLast()
@@ -72,7 +72,7 @@ struct Disks {
     /// Everything `node` stored is gone.
     mutating func wipe(node: Int) {
         for pack in packs[node] {
-            copies[Int(pack.serial)].removeAll { $0.node == UInt32(node) }
+            copies[Int(pack.number)].removeAll { $0.node == UInt32(node) }
         }
         packs[node] = []
         storedBytes[node] = 0

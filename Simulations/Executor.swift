@@ -82,19 +82,19 @@ final class SimEnvironment: Transport, NodeClock, TimerService, ShardStorage, @u
         ref.sim.armTimer(node, timer, at: at)
     }
 
-    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) -> Bool {
+    func store(_ shard: SlotID, geometry: PackGeometry, root: [UInt8]) -> Bool {
         ref.sim.store(node.index, shard, bytes: geometry.shardBytes, segments: geometry.segments)
     }
 
-    func delete(_ shard: ShardID) {
+    func delete(_ shard: SlotID) {
         ref.sim.delete(node.index, shard)
     }
 
-    func prove(_ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
+    func prove(_ shard: SlotID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
         ref.sim.prove(node.index, shard, segment: segment)
     }
 
-    func serve(_ shard: ShardID) -> FetchAnswer {
+    func serve(_ shard: SlotID) -> FetchAnswer {
         ref.sim.serve(node.index, shard)
     }
 

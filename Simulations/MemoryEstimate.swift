@@ -24,7 +24,7 @@ public enum MemoryEstimate {
         var packs = 0.0
         for _ in 0..<draws {
             let backup = min(scenario.backupGiB.sample(&rng) * gib, gib * gib)
-            packs += Double(min(max(1, (backup / pack).rounded(.up)), Double(ProtocolLimits.packsPerNodeMax)))
+            packs += Double(min(max(1, (backup / pack).rounded(.up)), Double(ProtocolLimits.volumesPerNodeMax)))
         }
         let shardsPerNode = packs / Double(draws) * Double(scenario.n)
         let perShard = bytesPerShard + bytesPerSegment * Double(scenario.segmentsPerShard)

@@ -176,8 +176,8 @@ public struct Scenario: Sendable {
         }
         if var p = try r.object("protocol") {
             s.maxClockSkewS = try p.number("max_clock_skew_s", in: 0...3599) ?? s.maxClockSkewS
-            s.k = try p.int("k", in: 1...ProtocolLimits.shardsPerPackMax) ?? s.k
-            s.n = try p.int("n", in: 1...ProtocolLimits.shardsPerPackMax) ?? s.n
+            s.k = try p.int("k", in: 1...ProtocolLimits.slotsPerVolumeMax) ?? s.k
+            s.n = try p.int("n", in: 1...ProtocolLimits.slotsPerVolumeMax) ?? s.n
             guard s.k < s.n else { throw ScenarioError(path: "$.protocol.n", message: "n (\(s.n)) must exceed k (\(s.k))") }
             s.segmentsPerShard = try p.int("segments_per_shard", in: 1...4096) ?? s.segmentsPerShard
             s.challengeIntervalHours = try p.number("challenge_interval_hours", in: 0.1...8760) ?? s.challengeIntervalHours
@@ -185,7 +185,7 @@ public struct Scenario: Sendable {
             s.uptimeWindowHours = try p.number("uptime_window_hours", in: 1...8760) ?? s.uptimeWindowHours
             s.uptimeThreshold = try p.number("uptime_threshold", in: 0...1) ?? s.uptimeThreshold
             s.graceDays = try p.number("grace_days", in: 0...365) ?? s.graceDays
-            s.repairTrigger = try p.int("repair_trigger", in: 1...ProtocolLimits.shardsPerPackMax)
+            s.repairTrigger = try p.int("repair_trigger", in: 1...ProtocolLimits.slotsPerVolumeMax)
             if let t = s.repairTrigger, t <= s.k || t > s.n {
                 throw ScenarioError(path: "$.protocol.repair_trigger", message: "\(t) must be in k+1...n (\(s.k + 1)...\(s.n))")
             }

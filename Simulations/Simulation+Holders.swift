@@ -28,16 +28,16 @@ extension Simulation {
         }
     }
 
-    func delete(_ i: Int, _ shard: ShardID) {
-        if disks.copy(on: i, of: shard.pack)?.index == shard.index {
-            disks.remove(on: i, of: shard.pack)
+    func delete(_ i: Int, _ shard: SlotID) {
+        if disks.copy(on: i, of: shard.volume)?.index == shard.index {
+            disks.remove(on: i, of: shard.volume)
         }
     }
 
     /// A segment of a stored shard with its Merkle path (synthetic contents); a liar
     /// returns garbage.
-    func prove(_ i: Int, _ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
-        guard let s = disks.copy(on: i, of: shard.pack), s.index == shard.index, segment < s.segments else { return nil }
+    func prove(_ i: Int, _ shard: SlotID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
+        guard let s = disks.copy(on: i, of: shard.volume), s.index == shard.index, segment < s.segments else { return nil }
         if adversary[i] == .badProof {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return (Array(repeating: 0, count: Synthetic.segmentBytes), [])
@@ -49,12 +49,12 @@ extension Simulation {
         return (Synthetic.segment(shard, segment), proof)
     }
 
-    func serve(_ i: Int, _ shard: ShardID) -> FetchAnswer {
+    func serve(_ i: Int, _ shard: SlotID) -> FetchAnswer {
         if adversary[i] == .refusedFetch {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return .silent
         }
-        if let s = disks.copy(on: i, of: shard.pack), s.index == shard.index { return .data(bytes: s.bytes) }
+        if let s = disks.copy(on: i, of: shard.volume), s.index == shard.index { return .data(bytes: s.bytes) }
         return .missing
     }
 
@@ -75,8 +75,8 @@ extension Simulation {
 
     /// Stores a synthetic shard; true when it is held (synthetic contents always match their
     /// root). A dropper says it stored the shard and keeps nothing.
-    func store(_ i: Int, _ shard: ShardID, bytes: UInt64, segments: UInt32) -> Bool {
-        if let existing = disks.copy(on: i, of: shard.pack) {
+    func store(_ i: Int, _ shard: SlotID, bytes: UInt64, segments: UInt32) -> Bool {
+        if let existing = disks.copy(on: i, of: shard.volume) {
             if existing.index != shard.index {
                 violation("node\(i) asked to store \(shard) while holding shard \(existing.index) of the same pack")
             }
@@ -86,7 +86,7 @@ extension Simulation {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return true
         }
-        disks.store(Copy(node: UInt32(i), index: shard.index, segments: segments, bytes: bytes), of: shard.pack)
+        disks.store(Copy(node: UInt32(i), index: shard.index, segments: segments, bytes: bytes), of: shard.volume)
         if disks.storedBytes[i] > offered[i] {
             violation("node\(i) stores \(disks.storedBytes[i]) bytes, offered \(offered[i])")
         }
@@ -95,8 +95,8 @@ extension Simulation {
 
     func observe(_ node: Int?, _ note: Note) {
         switch note {
-        case .packLost(let pack):
-            let p = Int(pack.serial)
+        case .volumeLost(let pack):
+            let p = Int(pack.number)
             if !reportedLost[p] {
                 reportedLost[p] = true
                 let h = healthy(p)
@@ -129,11 +129,11 @@ extension Simulation {
             if standing == .warned { warned += 1 }
             if standing == .excluded { excluded += 1 }
         case let .released(shard, until):
-            if let i = node, adversary[i] == .earlyFree, disks.copy(on: i, of: shard.pack)?.index == shard.index {
+            if let i = node, adversary[i] == .earlyFree, disks.copy(on: i, of: shard.volume)?.index == shard.index {
                 if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
-                disks.remove(on: i, of: shard.pack)
+                disks.remove(on: i, of: shard.volume)
             } else if let i = node {
-                disks.setGrace(on: i, of: shard.pack, index: shard.index, until: trueTime(i, local: until.milliseconds))
+                disks.setGrace(on: i, of: shard.volume, index: shard.index, until: trueTime(i, local: until.milliseconds))
             }
         case .contractBroken: contractsBroken += 1
         case .clockSkew: skewRefused += 1
@@ -152,13 +152,13 @@ struct DirectShell: NodeShell {
     let node: Int
     func send(_ message: Message, to: NodeID) { sim.send(from: NodeID(UInt32(node)), to: to, message) }
     func setTimer(_ kind: TimerKind, at: Instant) { sim.armTimer(NodeID(UInt32(node)), kind, at: at) }
-    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) -> Bool {
+    func store(_ shard: SlotID, geometry: PackGeometry, root: [UInt8]) -> Bool {
         sim.store(node, shard, bytes: geometry.shardBytes, segments: geometry.segments)
     }
-    func delete(_ shard: ShardID) { sim.delete(node, shard) }
-    func prove(_ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
+    func delete(_ shard: SlotID) { sim.delete(node, shard) }
+    func prove(_ shard: SlotID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
         sim.prove(node, shard, segment: segment)
     }
-    func serve(_ shard: ShardID) -> FetchAnswer { sim.serve(node, shard) }
+    func serve(_ shard: SlotID) -> FetchAnswer { sim.serve(node, shard) }
     func observe(_ note: Note) { sim.observe(node, note) }
 }

@@ -23,7 +23,7 @@ extension Simulation {
             if h < scenario.n { belowN += 1 }
             if h < trigger, debugLost {
                 let o = Int(packOwner[p])
-                let pack = cores[o].packs.first { $0.id.serial == UInt64(p) }!
+                let pack = cores[o].packs.first { $0.id.number == UInt64(p) }!
                 debugLines.append("owner budget=\(cores[o].book.placementBudget) placed=\(cores[o].book.placedBytes) owned=\(cores[o].book.owned.count) standing=\(String(describing: coordinator.entry(NodeID(UInt32(o)))?.reputation.standing)) adv=\(String(describing: adversary[o]))")
                 debugLines.append("pack\(p) owner\(o) online=\(online[o]) lost=\(pack.lost) local=\(pack.localCopy) fetched=\(pack.fetchedMask) requests=\(pack.fetchRequests) deadline=\(String(describing: pack.fetchDeadline)) repairing=\(pack.repairing) copies=\(disks.copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")" })")
                 for slot in pack.slots {

@@ -230,7 +230,7 @@ public final class Simulation {
             let id = coordinator.admit()
             precondition(id == NodeID(UInt32(i)), "admitted \(id) as node \(i)")
             // Heavy tails can draw more than a UInt64 of bytes; no node offers or backs up
-            // more than an exbibyte (and no owner has more than packsPerNodeMax packs).
+            // more than an exbibyte (and no owner has more than volumesPerNodeMax packs).
             let exbibyte = gib * gib
             offered[i] = UInt64(min(s.offeredGiB.sample(&nodeRng) * gib, exbibyte))
             let backup = min(s.backupGiB.sample(&nodeRng) * gib, exbibyte)
@@ -241,8 +241,8 @@ public final class Simulation {
                                 reciprocityRatio: s.reciprocityRatio, signer: Self.signer(ed25519: s.ed25519, rng: &keyRng),
                                 verifier: verifier, coordinatorKey: coordinatorKey, rng: root.split(UInt64(i)))
             let packs = max(1, Int((backup / Double(packNominal)).rounded(.up)))
-            for _ in 0..<min(packs, ProtocolLimits.packsPerNodeMax) {
-                let pack = PackID(serial: UInt64(packOwner.count))
+            for _ in 0..<min(packs, ProtocolLimits.volumesPerNodeMax) {
+                let pack = VolumeID(UInt64(packOwner.count))
                 packOwner.append(UInt32(i))
                 disks.addPack(pack)
                 packBytes.append(packNominal)

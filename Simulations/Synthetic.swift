@@ -8,9 +8,9 @@ import CairnCrypto
 public enum Synthetic {
     public static let segmentBytes = 64
 
-    public static func segment(_ shard: ShardID, _ index: UInt32) -> [UInt8] {
+    public static func segment(_ shard: SlotID, _ index: UInt32) -> [UInt8] {
         // (pack u64 BE ‖ index u8 ‖ segment u32 BE), assembled on the stack.
-        var input: (UInt64, UInt8, UInt8, UInt8, UInt8, UInt8) = (shard.pack.serial.bigEndian, shard.index, 0, 0, 0, 0)
+        var input: (UInt64, UInt8, UInt8, UInt8, UInt8, UInt8) = (shard.volume.number.bigEndian, shard.index, 0, 0, 0, 0)
         let i = index.bigEndian
         return withUnsafeMutableBytes(of: &input) { raw in
             withUnsafeBytes(of: i) { raw.baseAddress!.advanced(by: 9).copyMemory(from: $0.baseAddress!, byteCount: 4) }
@@ -18,18 +18,18 @@ public enum Synthetic {
         }
     }
 
-    public static func segments(_ shard: ShardID, count: UInt32) -> [[UInt8]] {
+    public static func segments(_ shard: SlotID, count: UInt32) -> [[UInt8]] {
         (0..<count).map { segment(shard, $0) }
     }
 
-    public static func root(_ shard: ShardID, count: UInt32) -> [UInt8] {
+    public static func root(_ shard: SlotID, count: UInt32) -> [UInt8] {
         MerkleTree.levels(leaves: segments(shard, count: count).map(MerkleTree.leafHash)).last![0]
     }
 
     /// The whole Merkle tree of a synthetic shard, flattened level by level (leaves first,
     /// 32 bytes per node): a holder computes it once and answers every later challenge
     /// from it, as a real holder keeps its shard's tree.
-    public static func tree(_ shard: ShardID, count: UInt32) -> [UInt8] {
+    public static func tree(_ shard: SlotID, count: UInt32) -> [UInt8] {
         let levels = MerkleTree.levels(leaves: segments(shard, count: count).map(MerkleTree.leafHash))
         var flat = [UInt8]()
         flat.reserveCapacity(levels.reduce(0) { $0 + $1.count } * MerkleTree.hashLength)
@@ -90,13 +90,13 @@ struct ShardTrees {
 
     /// Computes the trees of the next pack's `count` shards (packs are numbered densely in
     /// the order they are added) and returns their roots.
-    mutating func addPack(_ pack: PackID, shards count: Int) -> [[UInt8]] {
-        precondition(Int(pack.serial) == packs.count, "\(pack) added out of order")
+    mutating func addPack(_ pack: VolumeID, shards count: Int) -> [[UInt8]] {
+        precondition(Int(pack.number) == packs.count, "\(pack) added out of order")
         var flat = [UInt8]()
         flat.reserveCapacity(count * treeBytes)
         var roots = [[UInt8]]()
         for index in 0..<count {
-            let tree = Synthetic.tree(ShardID(pack: pack, index: UInt8(index)), count: segments)
+            let tree = Synthetic.tree(SlotID(volume: pack, index: UInt8(index)), count: segments)
             precondition(tree.count == treeBytes, "tree of \(tree.count) bytes, expected \(treeBytes)")
             flat.append(contentsOf: tree)
             roots.append(Array(tree[tree.count - MerkleTree.hashLength..<tree.count]))
@@ -106,9 +106,9 @@ struct ShardTrees {
     }
 
     /// The Merkle path of segment `index` of `shard` (same as `Synthetic.proof`).
-    func proof(_ shard: ShardID, index: Int) -> [[UInt8]] {
+    func proof(_ shard: SlotID, index: Int) -> [[UInt8]] {
         let at = Int(shard.index) * treeBytes
-        return packs[Int(shard.pack.serial)].withUnsafeBytes { raw in
+        return packs[Int(shard.volume.number)].withUnsafeBytes { raw in
             Synthetic.proof(tree: UnsafeRawBufferPointer(rebasing: raw[at..<at + treeBytes]), count: Int(segments), index: index)
         }
     }

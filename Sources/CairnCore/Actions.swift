@@ -8,41 +8,47 @@ public enum TimerKind: UInt8, Sendable, CaseIterable {
 
 /// Facts the core reports for logs and metrics; they change nothing by themselves.
 public enum Note: Hashable, Sendable {
-    case packLost(PackID)
+    case volumeLost(VolumeID)
     case fault(holder: NodeID, FaultKind)
-    case repairStarted(PackID, shards: Int)
-    case repairCompleted(PackID)
+    case repairStarted(VolumeID, shards: Int)
+    case repairCompleted(VolumeID)
     case repairBytes(UInt64)
     case standing(NodeID, Reputation.Standing)
-    case released(ShardID, graceUntil: Instant)
+    case released(SlotID, graceUntil: Instant)
     case contractBroken(ContractID)
-    case freed(ShardID)
+    case freed(SlotID)
     /// Coordinator: a blind repair was ordered / one slot of it completed.
-    case blindRepairOrdered(PackID)
-    case blindRepaired(ShardID)
+    case blindRepairOrdered(VolumeID)
+    case blindRepaired(SlotID)
     /// A message stamped `by` away from this node's clock, beyond its bound, was refused.
     case clockSkew(from: NodeID, by: Interval)
-    /// Holder: an arriving shard did not match its root (or could not be made durable).
-    case shardRefused(ShardID)
+    /// Holder: an arriving slot did not match its roots (or could not be made durable).
+    case slotRefused(SlotID)
     /// Coordinator: a message from a node number it never admitted was dropped.
     case unknownNode(NodeID)
+    /// Owner: every slot of the volume has its packs below `packs`; their local copies in
+    /// the owner's pack store may go.
+    case placed(VolumeID, packs: UInt32)
 }
 
 /// What the surrounding actor must do. The state machines return these; they never do I/O.
 public enum Action: Hashable, Sendable {
     case send(to: NodeID, Message)
     case setTimer(TimerKind, at: Instant)
-    /// Holder: write the arriving shard of `contract` (its pack's geometry and its root come
-    /// with it), check it against the root and make it durable; then tell the core
-    /// `onShardStored`, which acknowledges to `replyTo` only if it was.
-    case storeShard(contract: ContractID, shard: ShardID, geometry: PackGeometry, root: [UInt8], replyTo: NodeID)
-    /// Holder: free a shard.
-    case deleteShard(ShardID)
-    /// Holder: read a segment and its Merkle path from storage and give them to the core
-    /// (`onSegmentRead`), which answers challenge `challenge` of `replyTo`.
-    case readSegment(challenge: UInt64, shard: ShardID, segment: UInt32, replyTo: NodeID)
-    /// Holder: open the shard for streaming and tell the core (`onShardRead`), which
-    /// answers fetch `request` of `replyTo`.
-    case readShard(request: UInt64, shard: ShardID, replyTo: NodeID)
+    /// Holder: write packs `from..<to.packs` of the arriving slot of `contract` (each shard
+    /// with its geometry), check each shard against its root and the slot's tree against
+    /// `to.root`, and make them durable; then tell the core `onSlotStored`, which
+    /// acknowledges to `replyTo` only if all of it held.
+    case storeSlot(contract: ContractID, slot: SlotID, from: UInt32, to: SlotExtent, replyTo: NodeID)
+    /// Holder: free a slot.
+    case deleteSlot(SlotID)
+    /// Holder: read the segment `selector` picks in pack `pack` of the slot, with its path
+    /// to the pack's shard root and the pack's path in the slot's tree over its first
+    /// `packs` packs, and give them to the core (`onSegmentRead`), which answers challenge
+    /// `challenge` of `replyTo`.
+    case readSegment(challenge: UInt64, slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32, replyTo: NodeID)
+    /// Holder: open the slot for streaming and tell the core (`onSlotRead`), which answers
+    /// fetch `request` of `replyTo`.
+    case readSlot(request: UInt64, slot: SlotID, replyTo: NodeID)
     case note(Note)
 }

@@ -1,9 +1,9 @@
 import CairnWire
 /// The coordinator's signed permission for one blind repair placement: `repairer` may place
-/// slot `slot` of `owner`'s pack on `holder`, signing the contract with its own key
+/// slot `slot` of `owner`'s volume on `holder`, signing the contract with its own key
 /// (`repairerKey`) in the owner's name, until `expires`.
 ///
-/// Why it exists: while an owner is away, a holder of its pack rebuilds missing shards and
+/// Why it exists: while an owner is away, a holder of its volume rebuilds missing shards and
 /// proposes contracts on its behalf. Without a mandate a holder receiving such a proposal
 /// cannot tell an ordered repair from a peer that lies — any node could fill others' disks
 /// in an owner's name, or replace the owner's holders with accomplices. The coordinator
@@ -13,7 +13,7 @@ import CairnWire
 ///
 /// On the wire only `expires` and `signature` travel: every other field is known to the
 /// receiver from the contract terms, the authenticated sender and itself, so a mandate
-/// cannot be replayed for another pack, slot, owner, holder or repairer.
+/// cannot be replayed for another volume, slot, owner, holder or repairer.
 public struct BlindRepairMandate: Hashable, Sendable {
     public var expires: Instant
     /// The coordinator's signature over `signingBytes`.
@@ -27,12 +27,12 @@ public struct BlindRepairMandate: Hashable, Sendable {
     static let domain: [UInt8] = Array("cairn-repair-mandate-v1".utf8)
 
     /// Domain-separated encoding of everything the mandate permits.
-    public static func signingBytes(pack: PackID, slot: UInt8, owner: NodeID, repairer: NodeID, repairerKey: [UInt8],
+    public static func signingBytes(volume: VolumeID, slot: UInt8, owner: NodeID, repairer: NodeID, repairerKey: [UInt8],
                                     holder: NodeID, expires: Instant) -> [UInt8]
     {
         var w = ByteWriter(capacity: 96)
         w.raw(domain)
-        pack.write(into: &w)
+        volume.write(into: &w)
         w.u8(slot)
         w.u32(owner.raw)
         w.u32(repairer.raw)
@@ -50,7 +50,7 @@ public struct BlindRepairMandate: Hashable, Sendable {
         guard now < expires, terms.holder == holder, proposer != terms.owner, proposer != holder,
               proposerKey.count <= ProtocolLimits.publicKeyBytesMax
         else { return false }
-        let message = Self.signingBytes(pack: terms.shard.pack, slot: terms.shard.index, owner: terms.owner,
+        let message = Self.signingBytes(volume: terms.shard.volume, slot: terms.shard.index, owner: terms.owner,
                                         repairer: proposer, repairerKey: proposerKey, holder: holder, expires: expires)
         return verifier.verify(signature: signature, message: message, publicKey: coordinatorKey)
     }

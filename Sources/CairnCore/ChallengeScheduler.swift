@@ -9,9 +9,12 @@ public struct ChallengeScheduler: Sendable {
     public struct Outstanding: Hashable, Sendable {
         public var contract: ContractID
         public var holder: NodeID
-        public var shard: ShardID
-        public var segment: UInt32
-        public var segments: UInt32
+        public var slot: SlotID
+        /// The pack asked for, among the first `packs` of the slot, whose tree has root `root`.
+        public var pack: UInt32
+        public var packs: UInt32
+        /// Picks the segment within the pack (`SegmentProof.segment(selector:of:)`).
+        public var selector: UInt32
         public var root: [UInt8]
         public var deadline: Instant
         /// An audit of a released contract still in its grace period.
@@ -30,27 +33,28 @@ public struct ChallengeScheduler: Sendable {
 
     public init() {}
 
-    /// Picks a random segment and records the challenge; returns the message to send.
-    public mutating func issue(contract: ContractID, holder: NodeID, shard: ShardID, segments: UInt32, root: [UInt8],
+    /// Picks a random pack of what the holder acknowledged (`extent`) and a random segment
+    /// selector, and records the challenge; returns the message to send.
+    public mutating func issue(contract: ContractID, holder: NodeID, slot: SlotID, extent: SlotExtent,
                                audit: Bool, now: Instant, timeout: Interval, rng: inout Xoshiro256) -> Message
     {
-        precondition(segments > 0, "challenge of a shard with no segments")
+        precondition(extent.packs > 0, "challenge of an empty slot")
         let id = nextID
         nextID += 1
-        let segment = UInt32(rng.bounded(UInt64(segments)))
+        let pack = UInt32(rng.bounded(UInt64(extent.packs)))
+        let selector = UInt32(truncatingIfNeeded: rng.next())
         if outstanding.count >= ProtocolLimits.outstandingChallengesMax, let oldest = outstanding.keys.min() {
             outstanding[oldest] = nil
         }
-        outstanding[id] = Outstanding(contract: contract, holder: holder, shard: shard, segment: segment,
-                                      segments: segments, root: root, deadline: now + timeout, audit: audit)
-        return .challenge(id: id, shard: shard, segment: segment)
+        outstanding[id] = Outstanding(contract: contract, holder: holder, slot: slot, pack: pack, packs: extent.packs,
+                                      selector: selector, root: extent.root, deadline: now + timeout, audit: audit)
+        return .challenge(id: id, slot: slot, pack: pack, packs: extent.packs, selector: selector)
     }
 
-    public mutating func onReply(id: UInt64, from: NodeID, segment: [UInt8], proof: [[UInt8]]) -> Verdict {
+    public mutating func onReply(id: UInt64, from: NodeID, proof: SegmentProof) -> Verdict {
         guard let o = outstanding[id], o.holder == from else { return .stale }
         outstanding[id] = nil
-        let ok = MerkleProof(segmentIndex: Int(o.segment), segmentCount: Int(o.segments), siblings: proof)
-            .verify(segment: segment, root: o.root)
+        let ok = proof.verify(pack: o.pack, packs: o.packs, selector: o.selector, slotRoot: o.root)
         return ok ? .pass(o) : .fail(o, o.audit ? .earlyFree : .badProof)
     }
 
@@ -68,7 +72,7 @@ public struct ChallengeScheduler: Sendable {
     }
 }
 
-/// Decides, for one pack, whether to repair and which slots, from each slot's health.
+/// Decides, for one volume, whether to repair and which slots, from each slot's health.
 public enum RepairPlanner {
     public enum Health: Hashable, Sendable {
         /// Stored on a holder in good standing.
@@ -90,17 +94,17 @@ public enum RepairPlanner {
         case lost
     }
 
-    /// The trigger for a pack of geometry `g` on a network that repairs its n-shard packs
-    /// at `trigger`: the same distance below the pack's own n, and always above its k.
-    public static func trigger(for g: PackGeometry, n: Int, trigger: Int) -> Int {
+    /// The trigger for a volume of layout `g` on a network that repairs its n-shard volumes
+    /// at `trigger`: the same distance below the volume's own n, and always above its k.
+    public static func trigger(for g: VolumeLayout, n: Int, trigger: Int) -> Int {
         min(g.n, max(g.k + 1, g.n - (n - trigger)))
     }
 
     /// `trigger`: repair when fewer than this many slots are healthy (k < trigger ≤ n).
-    /// `haveData`: the owner still has the pack locally (initial upload) or rebuilt it.
+    /// `haveData`: the owner still has the volume locally (initial upload) or rebuilt it.
     /// `extraSources`: shard indices no slot supplies that can still be had (fetched
     /// already, or kept by a released holder during its grace period).
-    /// `slots` may be any random-access collection (the owner plans every pack on every
+    /// `slots` may be any random-access collection (the owner plans every volume on every
     /// uptime reply, from healths on the stack).
     public static func decide<Slots: RandomAccessCollection<Health>>(_ slots: Slots, k: Int, trigger: Int, haveData: Bool,
                                                                      extraSources: Int = 0)

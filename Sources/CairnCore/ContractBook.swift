@@ -14,7 +14,7 @@ public struct Contract: Hashable, Sendable {
     public var ownerSignature: [UInt8]
     public var holderSignature: [UInt8]
     public var state: State
-    /// Holder side: the shard has arrived. Owner side: the holder acknowledged it.
+    /// Holder side: some of the slot has arrived. Owner side: the holder acknowledged it.
     public var stored: Bool
     /// Who proposed it: the owner, or a holder repairing blind on the owner's behalf.
     public var proposer: NodeID
@@ -49,15 +49,16 @@ public struct ContractBook: Sendable {
 
     public private(set) var owned: [ContractID: Contract] = [:]
     public private(set) var held: [ContractID: Contract] = [:]
-    /// Holder side: which contract holds a shard of each pack (never two of one pack), with
+    /// Holder side: which contract holds a shard of each volume (never two of one volume), with
     /// the shard index and whether it arrived — enough to answer a challenge or fetch
     /// without touching the contract. Read on every challenge, hence a `DenseMap`.
-    private var heldPacks = DenseMap<PackID, HeldShard>()
+    private var heldPacks = DenseMap<VolumeID, HeldShard>()
 
     struct HeldShard: Hashable, Sendable {
         var contract: ContractID
         var index: UInt8
-        var stored: Bool
+        /// Packs of the slot stored here (its first ones).
+        var packs: UInt32
     }
     /// Holder side: bytes promised (active or in grace).
     public private(set) var reservedBytes: UInt64 = 0
@@ -78,7 +79,7 @@ public struct ContractBook: Sendable {
     // MARK: Owner side
 
     /// Drafts and signs a proposal. The caller checked `canPlace`.
-    public mutating func propose(holder: NodeID, shard: ShardID, bytes: UInt64, now: Instant, term: Interval,
+    public mutating func propose(holder: NodeID, shard: SlotID, bytes: UInt64, now: Instant, term: Interval,
                                  grace: Interval, signer: some ContractSigner) -> Contract {
         precondition(canPlace(bytes: bytes), "placement of \(bytes) over budget \(placementBudget) (placed \(placedBytes))")
         precondition(holder != me, "\(me) proposing to itself")
@@ -153,7 +154,7 @@ public struct ContractBook: Sendable {
         guard verifier.verify(signature: ownerSignature, message: terms.signingBytes, publicKey: ownerKey) else {
             return .failure(RefusalError(.badSignature))
         }
-        if let existing = heldPacks[terms.shard.pack]?.contract {
+        if let existing = heldPacks[terms.shard.volume]?.contract {
             // A duplicate of the same proposal (retransmitted) is accepted again idempotently.
             if existing == terms.id, let c = held[existing] { return .success(c.holderSignature) }
             return .failure(RefusalError(.holdsPack))
@@ -164,19 +165,20 @@ public struct ContractBook: Sendable {
         let signature = signer.sign(terms.signingBytes)
         held[terms.id] = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: signature,
                                   state: .active, stored: false, proposer: proposer)
-        heldPacks[terms.shard.pack] = HeldShard(contract: terms.id, index: terms.shard.index, stored: false)
+        heldPacks[terms.shard.volume] = HeldShard(contract: terms.id, index: terms.shard.index, packs: 0)
         reservedBytes += terms.bytes
         noteExpiry(terms.end)
         return .success(signature)
     }
 
-    /// The shard for an active held contract arrived; false if there is no such contract.
-    public mutating func onStore(_ id: ContractID, shard: ShardID) -> Bool {
+    /// The first `packs` packs of the slot of an active held contract are stored; false if
+    /// there is no such contract.
+    public mutating func onStore(_ id: ContractID, shard: SlotID, packs: UInt32) -> Bool {
         // In place: copying the contract out and back retains and releases its signatures.
         guard let i = held.index(forKey: id), held.values[i].terms.shard == shard, held.values[i].state == .active
         else { return false }
         held.values[i].stored = true
-        heldPacks.update(shard.pack) { $0.stored = true }
+        heldPacks.update(shard.volume) { $0.packs = packs }
         return true
     }
 
@@ -200,13 +202,16 @@ public struct ContractBook: Sendable {
     /// The held contract covering `shard`, if any.
     /// Whether the shard of a held contract (active or in grace) is here — without copying
     /// the contract.
-    public func holdsStored(_ shard: ShardID) -> Bool {
-        guard let h = heldPacks[shard.pack] else { return false }
-        return h.index == shard.index && h.stored
+    public func holdsStored(_ shard: SlotID) -> Bool { storedPacks(shard) > 0 }
+
+    /// How many packs of the slot are here (0: none, or not this slot).
+    public func storedPacks(_ shard: SlotID) -> UInt32 {
+        guard let h = heldPacks[shard.volume], h.index == shard.index else { return 0 }
+        return h.packs
     }
 
-    public func heldContract(for shard: ShardID) -> Contract? {
-        guard let id = heldPacks[shard.pack]?.contract, let c = held[id], c.terms.shard == shard else { return nil }
+    public func heldContract(for shard: SlotID) -> Contract? {
+        guard let id = heldPacks[shard.volume]?.contract, let c = held[id], c.terms.shard == shard else { return nil }
         return c
     }
 
@@ -240,7 +245,7 @@ public struct ContractBook: Sendable {
         }
         for c in freed {
             held[c.terms.id] = nil
-            heldPacks[c.terms.shard.pack] = nil
+            heldPacks[c.terms.shard.volume] = nil
             reservedBytes -= c.terms.bytes
         }
         freed.sort { $0.terms.id < $1.terms.id }

@@ -10,12 +10,12 @@ public struct CoordinatorParams: Sendable {
     /// the announcement are expected and not counted; a node gets this at most once per
     /// `amnestyEvery`, so announcing losses cannot hide cheating for long.
     public var amnestyEvery: Interval
-    /// The network's default code width and its repair trigger: a pack of another
-    /// geometry is repaired as far below its own n (`RepairPlanner.trigger`).
+    /// The network's default code width and its repair trigger: a volume of another
+    /// layout is repaired as far below its own n (`RepairPlanner.trigger`).
     public var n: Int
     public var repairTrigger: Int
     /// When an owner has not been heard from for this long, the coordinator orders its
-    /// packs repaired by one of their holders (blind repair: shards are ciphertext).
+    /// volumes repaired by one of their holders (blind repair: shards are ciphertext).
     public var blindRepairAfter: Interval
     /// How long a blind repair may take before it is ordered again.
     public var blindRepairTimeout: Interval
@@ -51,12 +51,14 @@ public struct CoordinatorCore: Sendable {
     public private(set) var entries: [DirectoryEntry] = []
     /// Joined members in join order (the sampling frame for placement).
     public private(set) var members: [NodeID] = []
-    /// A pack as its owner's root record describes it.
-    public struct PackRecord: Sendable {
+    /// A volume as its owner's root record describes it.
+    public struct VolumeRecord: Sendable {
         public var owner: NodeID
-        public var geometry: PackGeometry
-        public var shardBytes: UInt64 { geometry.shardBytes }
+        public var layout: VolumeLayout
+        public var slotBytes: UInt64 { layout.slotBytes }
         public var holders: [NodeID]
+        /// Packs each holder acknowledged (complete at `layout.packs`).
+        public var stored: [UInt32]
         public var roots: [[UInt8]]
         /// A blind repair was ordered and may still be running until then.
         public var blindUntil: Instant? = nil
@@ -66,10 +68,10 @@ public struct CoordinatorCore: Sendable {
         public var blindTargets: [BlindRepairTarget] = []
     }
 
-    /// Pack → record, from owners' root records (for restores and blind repair).
-    public private(set) var rootRecords: [PackID: PackRecord] = [:]
-    /// Owner → its packs, in the order their records first arrived.
-    private var packsByOwner: [NodeID: [PackID]] = [:]
+    /// Volume → record, from owners' root records (for restores and blind repair).
+    public private(set) var rootRecords: [VolumeID: VolumeRecord] = [:]
+    /// Owner → its volumes, in the order their records first arrived.
+    private var packsByOwner: [NodeID: [VolumeID]] = [:]
     /// Contracts made on an away owner's behalf, offered to it until its root record shows them.
     public private(set) var adoptions: [NodeID: [(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])]] = [:]
     private var slotsClosed = 0
@@ -157,22 +159,22 @@ public struct CoordinatorCore: Sendable {
                 actions.append(.send(to: from, .adopt(terms: a.terms, ownerSignature: a.ownerSignature,
                                                       holderSignature: a.holderSignature)))
             }
-        case let .matchRequest(request, pack, shardBytes, count, speed, exclude):
+        case let .matchRequest(request, volume, slotBytes, count, speed, exclude):
             let chosen: [NodeID]
             if entries[from.index].reputation.standing == .excluded {
                 chosen = []
             } else {
                 chosen = Placement.choose(
-                    .init(owner: from, count: Int(count), shardBytes: shardBytes, speed: speed, exclude: exclude),
+                    .init(owner: from, count: Int(count), slotBytes: slotBytes, speed: speed, exclude: exclude),
                     members: members, entries: entries, now: now, thresholdPermille: params.uptimeThresholdPermille,
                     recentWithin: params.uptimeSlot * 2, rng: &rng)
             }
             var candidates = [Candidate]()
             for node in chosen {
-                entries[node.index].used += shardBytes
+                entries[node.index].used += slotBytes
                 candidates.append(Candidate(node: node, publicKey: entries[node.index].publicKey))
             }
-            actions.append(.send(to: from, .matchReply(request: request, pack: pack, candidates: candidates)))
+            actions.append(.send(to: from, .matchReply(request: request, volume: volume, candidates: candidates)))
         case let .uptimeQuery(request, nodes):
             var out = [UptimeEntry]()
             out.reserveCapacity(nodes.count)
@@ -208,20 +210,23 @@ public struct CoordinatorCore: Sendable {
                 actions.append(.send(to: holder, .warning(level: standing.rawValue)))
             }
         case let .rootRecord(location):
-            let (pack, holders) = (location.pack, location.holders)
-            if let existing = rootRecords[pack], existing.owner != from { break }
-            if rootRecords[pack] == nil { packsByOwner[from, default: []].append(pack) }
-            var record = PackRecord(owner: from, geometry: location.geometry, holders: holders, roots: location.roots)
-            if let old = rootRecords[pack] {
+            let (volume, holders) = (location.volume, location.holders)
+            // A volume's id names its owner: nobody else can record where it lives.
+            guard volume.owner == from else { break }
+            if let existing = rootRecords[volume], existing.owner != from { break }
+            if rootRecords[volume] == nil { packsByOwner[from, default: []].append(volume) }
+            var record = VolumeRecord(owner: from, layout: location.layout, holders: holders, stored: location.stored,
+                                      roots: location.roots)
+            if let old = rootRecords[volume] {
                 record.blindUntil = old.blindUntil
                 record.blindRepairer = old.blindRepairer
                 record.blindTargets = old.blindTargets
             }
-            rootRecords[pack] = record
+            rootRecords[volume] = record
             // Adoptions the owner's record now reflects are done.
             if var pending = adoptions[from] {
                 pending.removeAll { a in
-                    a.terms.shard.pack == pack && Int(a.terms.shard.index) < holders.count
+                    a.terms.shard.volume == volume && Int(a.terms.shard.index) < holders.count
                         && holders[Int(a.terms.shard.index)] == a.terms.holder
                 }
                 adoptions[from] = pending.isEmpty ? nil : pending
@@ -229,7 +234,7 @@ public struct CoordinatorCore: Sendable {
         case let .blindRepairDone(terms, ownerSignature, holderSignature):
             // Only a placement this coordinator ordered, reported by the node it ordered,
             // with both signatures checking against the directory's keys.
-            guard var record = rootRecords[terms.shard.pack], record.owner == terms.owner,
+            guard var record = rootRecords[terms.shard.volume], record.owner == terms.owner,
                   Int(terms.shard.index) < record.holders.count, record.blindRepairer == from,
                   let t = record.blindTargets.firstIndex(where: { $0.slot == terms.shard.index && $0.node == terms.holder }),
                   terms.holder != .coordinator, terms.holder.index < entries.count,
@@ -239,7 +244,8 @@ public struct CoordinatorCore: Sendable {
             else { break }
             record.blindTargets.remove(at: t)
             record.holders[Int(terms.shard.index)] = terms.holder
-            rootRecords[terms.shard.pack] = record
+            record.stored[Int(terms.shard.index)] = record.layout.packs
+            rootRecords[terms.shard.volume] = record
             adoptions[terms.owner, default: []].append((terms, ownerSignature, holderSignature))
             actions.append(.note(.blindRepaired(terms.shard)))
         default:
@@ -247,14 +253,15 @@ public struct CoordinatorCore: Sendable {
         }
     }
 
-    /// One page of `owner`'s pack locations, in the order their records first arrived.
+    /// One page of `owner`'s volume locations, in the order their records first arrived.
     private func locations(request: UInt64, owner: NodeID, start: UInt32) -> Message {
-        let packs = packsByOwner[owner] ?? []
-        let from = min(Int(start), packs.count)
-        let page = packs[from..<min(packs.count, from + ProtocolLimits.locationsPerReplyMax)].compactMap { pack in
-            rootRecords[pack].map { PackLocation(pack: pack, geometry: $0.geometry, holders: $0.holders, roots: $0.roots) }
+        let volumes = packsByOwner[owner] ?? []
+        let from = min(Int(start), volumes.count)
+        let page = volumes[from..<min(volumes.count, from + ProtocolLimits.locationsPerReplyMax)].compactMap { volume in
+            rootRecords[volume].map { VolumeLocation(volume: volume, layout: $0.layout, holders: $0.holders, stored: $0.stored,
+                                         roots: $0.roots) }
         }
-        return .recordReply(request: request, start: UInt32(from), total: UInt32(packs.count), packs: page)
+        return .recordReply(request: request, start: UInt32(from), total: UInt32(volumes.count), volumes: page)
     }
 
     /// Closes one uptime slot for every member: answered if the node was heard from.
@@ -283,24 +290,27 @@ public struct CoordinatorCore: Sendable {
             && (entries[i].lastSeen.map { now - $0 <= params.uptimeSlot * 2 } ?? false)
     }
 
-    /// For every owner away longer than `blindRepairAfter`, orders the repair of its packs
+    /// For every owner away longer than `blindRepairAfter`, orders the repair of its volumes
     /// that fell below the trigger from one of their healthy holders.
     private mutating func orderBlindRepairs(now: Instant, into actions: inout [Action]) {
         for owner in members {
             guard let seen = entries[owner.index].lastSeen, now - seen >= params.blindRepairAfter,
-                  let packs = packsByOwner[owner]
+                  let volumes = packsByOwner[owner]
             else { continue }
-            for pack in packs {
-                guard var record = rootRecords[pack] else { continue }
+            for volume in volumes {
+                guard var record = rootRecords[volume] else { continue }
                 if let until = record.blindUntil, until > now { continue }
-                let healthy = record.holders.map { healthyHolder($0, now: now) }
+                // Only a holder with every pack is a source.
+                let healthy = record.holders.indices.map {
+                    record.stored[$0] == record.layout.packs && healthyHolder(record.holders[$0], now: now)
+                }
                 let count = healthy.count { $0 }
-                guard count >= record.geometry.k,
-                      count < RepairPlanner.trigger(for: record.geometry, n: params.n, trigger: params.repairTrigger)
+                guard count >= record.layout.k,
+                      count < RepairPlanner.trigger(for: record.layout, n: params.n, trigger: params.repairTrigger)
                 else { continue }
                 let missing = healthy.indices.filter { !healthy[$0] }
                 let chosen = Placement.choose(
-                    .init(owner: owner, count: missing.count, shardBytes: record.shardBytes, speed: entries[owner.index].speed,
+                    .init(owner: owner, count: missing.count, slotBytes: record.slotBytes, speed: entries[owner.index].speed,
                           exclude: record.holders.filter { $0 != .coordinator }.sorted()),
                     members: members, entries: entries, now: now, thresholdPermille: params.uptimeThresholdPermille,
                     recentWithin: params.uptimeSlot * 2, rng: &rng)
@@ -309,9 +319,9 @@ public struct CoordinatorCore: Sendable {
                 let expires = now + params.blindRepairTimeout
                 var targets = [BlindRepairTarget]()
                 for (slot, node) in zip(missing, chosen) {
-                    entries[node.index].used += record.shardBytes
+                    entries[node.index].used += record.slotBytes
                     let permission = BlindRepairMandate.signingBytes(
-                        pack: pack, slot: UInt8(slot), owner: owner, repairer: repairer,
+                        volume: volume, slot: UInt8(slot), owner: owner, repairer: repairer,
                         repairerKey: entries[repairer.index].publicKey, holder: node, expires: expires)
                     targets.append(BlindRepairTarget(slot: UInt8(slot), node: node, publicKey: entries[node.index].publicKey,
                                                 root: record.roots[slot],
@@ -321,10 +331,10 @@ public struct CoordinatorCore: Sendable {
                 record.blindUntil = expires
                 record.blindRepairer = repairer
                 record.blindTargets = targets
-                rootRecords[pack] = record
-                actions.append(.send(to: repairer, .blindRepairOrder(pack: pack, owner: owner, geometry: record.geometry,
+                rootRecords[volume] = record
+                actions.append(.send(to: repairer, .blindRepairOrder(volume: volume, owner: owner, layout: record.layout,
                                                                  sources: sources, targets: targets)))
-                actions.append(.note(.blindRepairOrdered(pack)))
+                actions.append(.note(.blindRepairOrdered(volume)))
             }
         }
     }

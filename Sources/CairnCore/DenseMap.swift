@@ -3,7 +3,7 @@ import CairnWire
 /// probing, at most three quarters full), with its size in the struct itself. A lookup
 /// reads the slot it lands on — usually one cache line — where `Dictionary` reads its
 /// header, an occupancy bitmap, the key and the value from four places; for the holder's
-/// index of held packs, consulted on every challenge, those misses were the largest cost
+/// index of held volumes, consulted on every challenge, those misses were the largest cost
 /// of the simulator's event loop.
 ///
 /// Keys hash with Swift's seeded `Hasher`, as in `Dictionary`, so crafted keys cannot force

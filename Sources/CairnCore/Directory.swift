@@ -19,10 +19,10 @@ public struct DirectoryEntry: Sendable {
     public var free: UInt64 { offered > used ? offered - used : 0 }
 }
 
-/// Placement: the coordinator's choice of holders for the shards of one pack.
+/// Placement: the coordinator's choice of holders for the shards of one volume.
 ///
-/// Rules: never the owner, never a node in `exclude` (the pack's current and recent
-/// holders — so never two shards of one pack on one node), never an excluded node, only
+/// Rules: never the owner, never a node in `exclude` (the volume's current and recent
+/// holders — so never two shards of one volume on one node), never an excluded node, only
 /// nodes with room; among those, prefer uptime at or above the threshold, recently seen,
 /// and a link speed close to the owner's. Candidates are a bounded random sample of the
 /// directory, so a request costs O(sample), not O(members).
@@ -30,13 +30,13 @@ public enum Placement {
     public struct Request: Sendable {
         public var owner: NodeID
         public var count: Int
-        public var shardBytes: UInt64
+        public var slotBytes: UInt64
         public var speed: UInt32
         public var exclude: [NodeID]
-        public init(owner: NodeID, count: Int, shardBytes: UInt64, speed: UInt32, exclude: [NodeID]) {
+        public init(owner: NodeID, count: Int, slotBytes: UInt64, speed: UInt32, exclude: [NodeID]) {
             self.owner = owner
             self.count = count
-            self.shardBytes = shardBytes
+            self.slotBytes = slotBytes
             self.speed = speed
             self.exclude = exclude
         }
@@ -68,7 +68,7 @@ public enum Placement {
                 seen.append(node)
                 let i = node.index
                 guard entries[i].joined, entries[i].reputation.standing != .excluded,
-                      entries[i].free >= request.shardBytes
+                      entries[i].free >= request.slotBytes
                 else { continue }
                 let lowUptime: UInt64 = entries[i].uptime.permille < thresholdPermille ? 1 : 0
                 let stale: UInt64 = (entries[i].lastSeen.map { now - $0 > recentWithin } ?? true) ? 1 : 0

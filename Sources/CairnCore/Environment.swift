@@ -21,13 +21,14 @@ public protocol TimerService: Sendable {
 /// Where a holder keeps others' shards. Production: LMDB + files; simulation: in memory
 /// with synthetic contents.
 public protocol ShardStorage: Sendable {
-    /// Writes the shard, checks it against `root`, makes it durable: true only if all three held.
-    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) -> Bool
-    func delete(_ shard: ShardID)
-    /// A segment and its Merkle path, or nil when the shard is not (or no longer) here.
-    func prove(_ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])?
-    /// Whether (and how long) the shard can be streamed to a requester.
-    func serve(_ shard: ShardID) -> FetchAnswer
+    /// Writes packs `from..<to.packs` of the slot, checks every shard against its root and
+    /// the slot's tree against `to.root`, makes them durable: true only if all of it held.
+    func store(_ slot: SlotID, from: UInt32, to: SlotExtent) -> Bool
+    func delete(_ slot: SlotID)
+    /// The proof for a challenge, or nil when the slot (or that pack) is not here.
+    func prove(_ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof?
+    /// Whether (and how long) the slot can be streamed to a requester.
+    func serve(_ slot: SlotID) -> FetchAnswer
 }
 
 /// What storage says to a fetch.
@@ -66,14 +67,12 @@ struct EnvironmentShell: NodeShell {
     let node: NodeID
     func send(_ message: Message, to: NodeID) { env.transport.send(message, from: node, to: to) }
     func setTimer(_ kind: TimerKind, at: Instant) { env.timers.set(kind, at: at, for: node) }
-    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) -> Bool {
-        env.storage.store(shard, geometry: geometry, root: root)
+    func store(_ slot: SlotID, from: UInt32, to: SlotExtent) -> Bool { env.storage.store(slot, from: from, to: to) }
+    func delete(_ slot: SlotID) { env.storage.delete(slot) }
+    func prove(_ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof? {
+        env.storage.prove(slot, pack: pack, packs: packs, selector: selector)
     }
-    func delete(_ shard: ShardID) { env.storage.delete(shard) }
-    func prove(_ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
-        env.storage.prove(shard, segment: segment)
-    }
-    func serve(_ shard: ShardID) -> FetchAnswer { env.storage.serve(shard) }
+    func serve(_ slot: SlotID) -> FetchAnswer { env.storage.serve(slot) }
     func observe(_ note: Note) { env.observe(node, note) }
 }
 
@@ -165,7 +164,7 @@ public actor CoordinatorActor {
                 env.timers.set(kind, at: at, for: .coordinator)
             case let .note(note):
                 env.observe(.coordinator, note)
-            case .storeShard, .deleteShard, .readSegment, .readShard:
+            case .storeSlot, .deleteSlot, .readSegment, .readSlot:
                 preconditionFailure("coordinator asked to act as a holder: \(action)")
             }
         }

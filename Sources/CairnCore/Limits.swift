@@ -5,15 +5,15 @@ import CairnWire
 /// error (precondition), never silently accepted.
 public enum ProtocolLimits {
     /// Wire format version this code speaks.
-    public static let wireVersion: UInt8 = 4
+    public static let wireVersion: UInt8 = 5
     /// Largest encoded message (header included): a challenge reply with a full 64 KiB
     /// segment and the deepest proof fits (`PackGeometry.segmentBytesMax` + 4 KiB). Larger
     /// than a UDP datagram: such messages travel on a stream.
     public static let messageBytesMax = Int(PackGeometry.segmentBytesMax) + 4096
     /// Largest number of nodes named in one message (match replies, uptime queries).
     public static let nodesPerMessageMax = 1024
-    /// Largest erasure-code width (the pack geometry's bound).
-    public static let shardsPerPackMax = PackGeometry.shardsMax
+    /// Largest erasure-code width (the volume layout's bound).
+    public static let slotsPerVolumeMax = PackGeometry.shardsMax
     /// Public keys and signatures.
     public static let publicKeyBytesMax = 64
     public static let signatureBytesMax = 128
@@ -23,11 +23,12 @@ public enum ProtocolLimits {
     public static let outstandingChallengesMax = 4096
     /// Contracts one node may hold or own.
     public static let contractsPerNodeMax = 1 << 16
-    /// Packs one node may own.
-    public static let packsPerNodeMax = 4096
+    /// Volumes one node may own: 1 TiB in 4 GiB volumes is a few hundred; this is room
+    /// for a petabyte.
+    public static let volumesPerNodeMax = 1 << 16
     /// Uptime window slots (bits kept per node).
     public static let uptimeSlotsMax = 256
-    /// Pack locations in one record reply: 16 packs of the widest code (64 slots of 38
+    /// Volume locations in one record reply: 16 volumes of the widest code (64 slots of 44
     /// bytes) stay under `messageBytesMax`.
     public static let locationsPerReplyMax = 16
     /// Times a release is re-sent before the owner forgets it (term expiry frees it anyway).

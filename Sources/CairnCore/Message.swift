@@ -3,7 +3,7 @@ internal import CairnCrypto
 
 /// Every message of the node protocol. Typed, versioned (`ProtocolLimits.wireVersion`), bounded in
 /// size; `encode(sent:)` and `Message.decode(_:)` are the bytes the real transport carries.
-/// Shard payloads (`storeShard`, `fetchReply`) travel as a stream after the message; only
+/// Slot payloads (`storeSlot`, `fetchReply`) travel as a stream after the message; only
 /// their length is in it.
 ///
 /// The three cases that carry contract terms are `indirect` (boxed): they are rare, and
@@ -17,33 +17,37 @@ public enum Message: Hashable, Sendable {
     case heartbeat(used: UInt64)
     /// coordinator → node: an operator warning (1) or exclusion notice (2).
     case warning(level: UInt8)
-    /// owner → coordinator: find `count` holders for a shard of `pack`, none of `exclude`.
-    case matchRequest(request: UInt64, pack: PackID, shardBytes: UInt64, count: UInt8, speed: UInt32, exclude: [NodeID])
+    /// owner → coordinator: find `count` holders for a shard of `volume`, none of `exclude`.
+    case matchRequest(request: UInt64, volume: VolumeID, slotBytes: UInt64, count: UInt8, speed: UInt32, exclude: [NodeID])
     /// coordinator → owner.
-    case matchReply(request: UInt64, pack: PackID, candidates: [Candidate])
+    case matchReply(request: UInt64, volume: VolumeID, candidates: [Candidate])
     /// owner → holder: proposed contract, signed by the owner; or repairer → holder, signed
     /// by the repairer in the owner's name under the coordinator's `mandate`.
     indirect case propose(terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8], mandate: BlindRepairMandate?)
     /// holder → owner: accepted, signed by the holder.
     case accept(contract: ContractID, holderSignature: [UInt8])
-    /// holder → owner: refused (`ContractBook.Refusal`: 1 no space, 2 already holds that pack,
+    /// holder → owner: refused (`ContractBook.Refusal`: 1 no space, 2 already holds that volume,
     /// 3 bad signature, 4 not for me, 5 no valid repair mandate, 6 start off the holder's clock).
     case reject(contract: ContractID, reason: UInt8)
-    /// owner (or repairer) → holder: the shard follows; its pack's geometry and its root,
-    /// which the holder checks the bytes against before it acknowledges.
-    case storeShard(contract: ContractID, shard: ShardID, geometry: PackGeometry, root: [UInt8])
-    /// holder → owner: stored.
-    case storeAck(contract: ContractID)
-    /// owner → holder: prove segment `segment` of `shard`.
-    case challenge(id: UInt64, shard: ShardID, segment: UInt32)
-    /// holder → owner: the segment and its Merkle path.
-    case challengeReply(id: UInt64, segment: [UInt8], proof: [[UInt8]])
+    /// owner (or repairer) → holder: packs `from..<to.packs` of the slot follow, `bytes`
+    /// long (each shard with its geometry); after them the slot's tree must have root
+    /// `to.root`, which the holder checks before it acknowledges. `from` is 0 for a whole
+    /// slot (placement, repair) and the holder's count for an append.
+    indirect case storeSlot(contract: ContractID, slot: SlotID, from: UInt32, to: SlotExtent, bytes: UInt64)
+    /// holder → owner: the first `packs` packs of the contract's slot are stored, verified
+    /// and durable.
+    case storeAck(contract: ContractID, packs: UInt32)
+    /// owner → holder: prove the segment `selector` picks in pack `pack` of `slot`, against
+    /// the slot's tree over its first `packs` packs.
+    case challenge(id: UInt64, slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32)
+    /// holder → owner: the segment and both its paths.
+    indirect case challengeReply(id: UInt64, proof: SegmentProof)
     /// holder → owner: I do not have it.
     case challengeMissing(id: UInt64)
-    /// owner → holder: send me the shard (repair or restore).
-    case fetch(request: UInt64, shard: ShardID)
-    /// holder → owner: the shard follows (`bytes` long) or `ok == false`.
-    case fetchReply(request: UInt64, shard: ShardID, ok: Bool, bytes: UInt64)
+    /// owner → holder: send me the slot: every pack it holds, each shard with its geometry and root (repair or restore).
+    case fetch(request: UInt64, slot: SlotID)
+    /// holder → owner: the slot follows (`bytes` long) or `ok == false`.
+    case fetchReply(request: UInt64, slot: SlotID, ok: Bool, bytes: UInt64)
     /// owner → holder: the contract ended at `at`; keep the shard for the grace period
     /// from then (resent with the same instant until acknowledged).
     case release(contract: ContractID, at: Instant)
@@ -55,21 +59,21 @@ public enum Message: Hashable, Sendable {
     case uptimeReply(request: UInt64, entries: [UptimeEntry])
     /// owner → coordinator: a holder failed a check on a contract that began at `since`.
     case report(holder: NodeID, fault: FaultKind, since: Instant)
-    /// owner → coordinator: who holds the shards of a pack and their roots (the replicated
+    /// owner → coordinator: who holds the shards of a volume and their roots (the replicated
     /// root record; `NodeID.coordinator` marks an empty slot).
-    case rootRecord(PackLocation)
-    /// coordinator → a holder of the pack, while its owner is away: rebuild these slots
+    case rootRecord(VolumeLocation)
+    /// coordinator → a holder of the volume, while its owner is away: rebuild these slots
     /// from any k of `sources` (one per slot, `NodeID.coordinator` = none) and place them.
-    indirect case blindRepairOrder(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID], targets: [BlindRepairTarget])
+    indirect case blindRepairOrder(volume: VolumeID, owner: NodeID, layout: VolumeLayout, sources: [NodeID], targets: [BlindRepairTarget])
     /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf.
     indirect case blindRepairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
     /// coordinator → owner, when it is back: adopt a contract made on its behalf.
     indirect case adopt(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
-    /// restorer → coordinator: where are `owner`'s packs? (the page starting at `start`).
+    /// restorer → coordinator: where are `owner`'s volumes? (the page starting at `start`).
     case recordQuery(request: UInt64, owner: NodeID, start: UInt32)
-    /// coordinator → restorer: packs `start..<start + packs.count` of `total`, in the order
+    /// coordinator → restorer: volumes `start..<start + volumes.count` of `total`, in the order
     /// their records first arrived (at most `ProtocolLimits.locationsPerReplyMax`).
-    indirect case recordReply(request: UInt64, start: UInt32, total: UInt32, packs: [PackLocation])
+    indirect case recordReply(request: UInt64, start: UInt32, total: UInt32, volumes: [VolumeLocation])
 
     /// The wire type byte.
     public var typeByte: UInt8 {
@@ -82,7 +86,7 @@ public enum Message: Hashable, Sendable {
         case .propose: 6
         case .accept: 7
         case .reject: 8
-        case .storeShard: 9
+        case .storeSlot: 9
         case .storeAck: 10
         case .challenge: 11
         case .challengeReply: 12
@@ -106,7 +110,7 @@ public enum Message: Hashable, Sendable {
     /// Shard payload bytes that follow the message on the stream (charged on the link).
     public var payloadBytes: UInt64 {
         switch self {
-        case .storeShard(_, _, let geometry, _): geometry.shardBytes
+        case .storeSlot(_, _, _, _, let bytes): bytes
         case .fetchReply(_, _, let ok, let bytes): ok ? bytes : 0
         default: 0
         }

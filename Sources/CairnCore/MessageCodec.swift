@@ -21,16 +21,16 @@ extension Message {
             body.u64(used)
         case let .warning(level):
             body.u8(level)
-        case let .matchRequest(request, pack, shardBytes, count, speed, exclude):
+        case let .matchRequest(request, volume, slotBytes, count, speed, exclude):
             body.u64(request)
-            pack.write(into: &body)
-            body.u64(shardBytes)
+            volume.write(into: &body)
+            body.u64(slotBytes)
             body.u8(count)
             body.u32(speed)
             Self.nodes(exclude, into: &body)
-        case let .matchReply(request, pack, candidates):
+        case let .matchReply(request, volume, candidates):
             body.u64(request)
-            pack.write(into: &body)
+            volume.write(into: &body)
             precondition(candidates.count <= ProtocolLimits.nodesPerMessageMax, "matchReply of \(candidates.count)")
             body.u16(UInt16(candidates.count))
             for c in candidates {
@@ -49,31 +49,38 @@ extension Message {
         case let .reject(contract, reason):
             body.u64(contract.raw)
             body.u8(reason)
-        case let .storeShard(contract, shard, geometry, root):
+        case let .storeSlot(contract, slot, from, to, bytes):
             body.u64(contract.raw)
-            Self.shard(shard, into: &body)
-            geometry.write(into: &body)
-            body.blob(root, max: MerkleTree.hashLength)
-        case let .storeAck(contract):
+            Self.shard(slot, into: &body)
+            body.u32(from)
+            body.u32(to.packs)
+            body.u64(to.bytes)
+            body.blob(to.root, max: MerkleTree.hashLength)
+            body.u64(bytes)
+        case let .storeAck(contract, packs):
             body.u64(contract.raw)
-        case let .challenge(id, shard, segment):
+            body.u32(packs)
+        case let .challenge(id, slot, pack, packs, selector):
             body.u64(id)
-            Self.shard(shard, into: &body)
-            body.u32(segment)
-        case let .challengeReply(id, segment, proof):
+            Self.shard(slot, into: &body)
+            body.u32(pack)
+            body.u32(packs)
+            body.u32(selector)
+        case let .challengeReply(id, proof):
             body.u64(id)
-            body.blob(segment, max: Int(PackGeometry.segmentBytesMax))
-            precondition(proof.count <= PackGeometry.proofDepthMax, "proof depth \(proof.count)")
-            body.u8(UInt8(proof.count))
-            for p in proof { body.blob(p, max: MerkleTree.hashLength) }
+            body.blob(proof.segment, max: Int(PackGeometry.segmentBytesMax))
+            Self.path(proof.path, into: &body)
+            body.blob(proof.packRoot, max: MerkleTree.hashLength)
+            proof.geometry.write(into: &body)
+            Self.path(proof.packPath, into: &body)
         case let .challengeMissing(id):
             body.u64(id)
-        case let .fetch(request, shard):
+        case let .fetch(request, slot):
             body.u64(request)
-            Self.shard(shard, into: &body)
-        case let .fetchReply(request, shard, ok, bytes):
+            Self.shard(slot, into: &body)
+        case let .fetchReply(request, slot, ok, bytes):
             body.u64(request)
-            Self.shard(shard, into: &body)
+            Self.shard(slot, into: &body)
             body.bool(ok)
             body.u64(bytes)
         case let .release(contract, at):
@@ -99,12 +106,12 @@ extension Message {
             body.i64(since.milliseconds)
         case let .rootRecord(location):
             Self.location(location, into: &body)
-        case let .blindRepairOrder(pack, owner, geometry, sources, targets):
-            pack.write(into: &body)
+        case let .blindRepairOrder(volume, owner, layout, sources, targets):
+            volume.write(into: &body)
             body.u32(owner.raw)
-            geometry.write(into: &body)
+            layout.write(into: &body)
             Self.nodes(sources, into: &body)
-            precondition(targets.count <= ProtocolLimits.shardsPerPackMax, "\(targets.count) repair targets")
+            precondition(targets.count <= ProtocolLimits.slotsPerVolumeMax, "\(targets.count) repair targets")
             body.u8(UInt8(targets.count))
             for t in targets {
                 body.u8(t.slot)
@@ -121,13 +128,13 @@ extension Message {
             body.u64(request)
             body.u32(owner.raw)
             body.u32(start)
-        case let .recordReply(request, start, total, packs):
+        case let .recordReply(request, start, total, volumes):
             body.u64(request)
             body.u32(start)
             body.u32(total)
-            precondition(packs.count <= ProtocolLimits.locationsPerReplyMax, "record reply of \(packs.count) packs")
-            body.u8(UInt8(packs.count))
-            for p in packs { Self.location(p, into: &body) }
+            precondition(volumes.count <= ProtocolLimits.locationsPerReplyMax, "record reply of \(volumes.count) volumes")
+            body.u8(UInt8(volumes.count))
+            for p in volumes { Self.location(p, into: &body) }
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
         out.u8(ProtocolLimits.wireVersion)
@@ -153,23 +160,34 @@ extension Message {
         return out
     }
 
-    /// A pack's holders and roots: the body of a root record, and each entry of a record reply.
-    fileprivate static func location(_ l: PackLocation, into w: inout ByteWriter) {
-        precondition(l.holders.count <= ProtocolLimits.shardsPerPackMax && l.roots.count == l.holders.count,
-                     "pack location of \(l.holders.count) slots, \(l.roots.count) roots")
-        l.pack.write(into: &w)
-        l.geometry.write(into: &w)
+    /// A volume's holders and roots: the body of a root record, and each entry of a record reply.
+    fileprivate static func location(_ l: VolumeLocation, into w: inout ByteWriter) {
+        precondition(l.holders.count <= ProtocolLimits.slotsPerVolumeMax && l.roots.count == l.holders.count,
+                     "volume location of \(l.holders.count) slots, \(l.roots.count) roots")
+        l.volume.write(into: &w)
+        l.layout.write(into: &w)
         nodes(l.holders, into: &w)
+        for count in l.stored { w.u32(count) }
         for root in l.roots { w.blob(root, max: MerkleTree.hashLength) }
     }
 
-    fileprivate static func location(from r: inout ByteReader) throws(DecodeError) -> PackLocation {
-        let pack = try PackID(reading: &r)
-        let geometry = try PackGeometry(reading: &r)
+    fileprivate static func location(from r: inout ByteReader) throws(DecodeError) -> VolumeLocation {
+        let volume = try VolumeID(reading: &r)
+        let layout = try VolumeLayout(reading: &r)
         let at = r.offset
         let holders = try nodes(from: &r)
-        guard holders.count == geometry.n else {
-            throw DecodeError(.badValue, "pack of \(holders.count) slots for n=\(geometry.n)", offset: at)
+        guard holders.count == layout.n else {
+            throw DecodeError(.badValue, "volume of \(holders.count) slots for n=\(layout.n)", offset: at)
+        }
+        var stored = [UInt32]()
+        stored.reserveCapacity(holders.count)
+        for _ in holders {
+            let countAt = r.offset
+            let count = try r.u32()
+            guard count <= layout.packs else {
+                throw DecodeError(.badValue, "slot of \(count) packs in a volume of \(layout.packs)", offset: countAt)
+            }
+            stored.append(count)
         }
         var roots = [[UInt8]]()
         roots.reserveCapacity(holders.count)
@@ -179,22 +197,41 @@ extension Message {
             guard root.count == MerkleTree.hashLength else { throw DecodeError(.badValue, "root of \(root.count) bytes", offset: rootAt) }
             roots.append(root)
         }
-        return PackLocation(pack: pack, geometry: geometry, holders: holders, roots: roots)
+        return VolumeLocation(volume: volume, layout: layout, holders: holders, stored: stored, roots: roots)
     }
 
-    fileprivate static func shard(_ s: ShardID, into w: inout ByteWriter) {
-        s.pack.write(into: &w)
+    /// A Merkle path: u8 depth (at most `PackGeometry.proofDepthMax`), then 32-byte hashes.
+    fileprivate static func path(_ path: [[UInt8]], into w: inout ByteWriter) {
+        precondition(path.count <= PackGeometry.proofDepthMax, "proof depth \(path.count)")
+        w.u8(UInt8(path.count))
+        for p in path { w.blob(p, max: MerkleTree.hashLength) }
+    }
+
+    fileprivate static func path(from r: inout ByteReader) throws(DecodeError) -> [[UInt8]] {
+        let at = r.offset
+        let depth = Int(try r.u8())
+        guard depth <= PackGeometry.proofDepthMax, depth * (4 + MerkleTree.hashLength) <= r.remaining else {
+            throw DecodeError(.badValue, "proof depth \(depth)", offset: at)
+        }
+        var proof = [[UInt8]]()
+        proof.reserveCapacity(depth)
+        for _ in 0..<depth { proof.append(try r.blob(exactly: MerkleTree.hashLength)) }
+        return proof
+    }
+
+    fileprivate static func shard(_ s: SlotID, into w: inout ByteWriter) {
+        s.volume.write(into: &w)
         w.u8(s.index)
     }
 
-    fileprivate static func shard(from r: inout ByteReader) throws(DecodeError) -> ShardID {
-        let pack = try PackID(reading: &r)
+    fileprivate static func shard(from r: inout ByteReader) throws(DecodeError) -> SlotID {
+        let volume = try VolumeID(reading: &r)
         let at = r.offset
         let index = try r.u8()
-        guard Int(index) < ProtocolLimits.shardsPerPackMax else {
+        guard Int(index) < ProtocolLimits.slotsPerVolumeMax else {
             throw DecodeError(.badValue, "shard index \(index)", offset: at)
         }
-        return ShardID(pack: pack, index: index)
+        return SlotID(volume: volume, index: index)
     }
 
     /// Decodes one message and its sender's stamp; throws on anything malformed, oversized
@@ -226,25 +263,25 @@ extension Message {
             message = .warning(level: try r.u8())
         case 4:
             let request = try r.u64()
-            let pack = try PackID(reading: &r)
-            let shardBytes = try r.u64()
+            let volume = try VolumeID(reading: &r)
+            let slotBytes = try r.u64()
             let at = r.offset
             let count = try r.u8()
-            guard count > 0, Int(count) <= ProtocolLimits.shardsPerPackMax else {
+            guard count > 0, Int(count) <= ProtocolLimits.slotsPerVolumeMax else {
                 throw DecodeError(.badValue, "match count \(count)", offset: at)
             }
-            message = .matchRequest(request: request, pack: pack, shardBytes: shardBytes, count: count,
+            message = .matchRequest(request: request, volume: volume, slotBytes: slotBytes, count: count,
                                     speed: try r.u32(), exclude: try nodes(from: &r))
         case 5:
             let request = try r.u64()
-            let pack = try PackID(reading: &r)
+            let volume = try VolumeID(reading: &r)
             let n = try r.shortCount(max: ProtocolLimits.nodesPerMessageMax, minElementBytes: 6)
             var candidates = [Candidate]()
             candidates.reserveCapacity(n)
             for _ in 0..<n {
                 candidates.append(Candidate(node: NodeID(try r.u32()), publicKey: try r.blob(max: ProtocolLimits.publicKeyBytesMax)))
             }
-            message = .matchReply(request: request, pack: pack, candidates: candidates)
+            message = .matchReply(request: request, volume: volume, candidates: candidates)
         case 6:
             let terms = try ContractTerms.decode(from: &r)
             let ownerKey = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
@@ -257,36 +294,45 @@ extension Message {
             message = .reject(contract: ContractID(try r.u64()), reason: try r.u8())
         case 9:
             let contract = ContractID(try r.u64())
-            let shard = try shard(from: &r)
-            let geometryAt = r.offset
-            let geometry = try PackGeometry(reading: &r)
-            guard Int(shard.index) < geometry.n else {
-                throw DecodeError(.badValue, "shard \(shard.index) of a \(geometry.n)-shard pack", offset: geometryAt)
-            }
+            let slot = try shard(from: &r)
+            let rangeAt = r.offset
+            let from = try r.u32()
+            let packs = try r.u32()
+            guard from < packs else { throw DecodeError(.badValue, "packs \(from)..<\(packs)", offset: rangeAt) }
+            let slotBytes = try r.u64()
             let root = try r.blob(exactly: MerkleTree.hashLength)
-            message = .storeShard(contract: contract, shard: shard, geometry: geometry, root: root)
+            let bytesAt = r.offset
+            let bytes = try r.u64()
+            guard bytes <= slotBytes else {
+                throw DecodeError(.badValue, "\(bytes) bytes of a \(slotBytes)-byte slot", offset: bytesAt)
+            }
+            message = .storeSlot(contract: contract, slot: slot, from: from,
+                                 to: SlotExtent(packs: packs, bytes: slotBytes, root: root), bytes: bytes)
         case 10:
-            message = .storeAck(contract: ContractID(try r.u64()))
+            message = .storeAck(contract: ContractID(try r.u64()), packs: try r.u32())
         case 11:
-            message = .challenge(id: try r.u64(), shard: try shard(from: &r), segment: try r.u32())
+            let id = try r.u64()
+            let slot = try shard(from: &r)
+            let at = r.offset
+            let pack = try r.u32()
+            let packs = try r.u32()
+            guard pack < packs else { throw DecodeError(.badValue, "pack \(pack) of \(packs)", offset: at) }
+            message = .challenge(id: id, slot: slot, pack: pack, packs: packs, selector: try r.u32())
         case 12:
             let id = try r.u64()
             let segment = try r.blob(max: Int(PackGeometry.segmentBytesMax))
-            let at = r.offset
-            let depth = Int(try r.u8())
-            guard depth <= PackGeometry.proofDepthMax, depth * 2 <= r.remaining else {
-                throw DecodeError(.badValue, "proof depth \(depth)", offset: at)
-            }
-            var proof = [[UInt8]]()
-            proof.reserveCapacity(depth)
-            for _ in 0..<depth { proof.append(try r.blob(max: MerkleTree.hashLength)) }
-            message = .challengeReply(id: id, segment: segment, proof: proof)
+            let path = try Self.path(from: &r)
+            let packRoot = try r.blob(exactly: MerkleTree.hashLength)
+            let geometry = try PackGeometry(reading: &r)
+            let packPath = try Self.path(from: &r)
+            message = .challengeReply(id: id, proof: SegmentProof(segment: segment, path: path, packRoot: packRoot,
+                                                                  geometry: geometry, packPath: packPath))
         case 13:
             message = .challengeMissing(id: try r.u64())
         case 14:
-            message = .fetch(request: try r.u64(), shard: try shard(from: &r))
+            message = .fetch(request: try r.u64(), slot: try shard(from: &r))
         case 15:
-            message = .fetchReply(request: try r.u64(), shard: try shard(from: &r), ok: try r.bool(), bytes: try r.u64())
+            message = .fetchReply(request: try r.u64(), slot: try shard(from: &r), ok: try r.bool(), bytes: try r.u64())
         case 16:
             message = .release(contract: ContractID(try r.u64()), at: Instant(milliseconds: try r.i64()))
         case 17:
@@ -315,13 +361,13 @@ extension Message {
         case 21:
             message = .rootRecord(try location(from: &r))
         case 22:
-            let pack = try PackID(reading: &r)
+            let volume = try VolumeID(reading: &r)
             let owner = NodeID(try r.u32())
-            let geometry = try PackGeometry(reading: &r)
+            let layout = try VolumeLayout(reading: &r)
             let sourcesAt = r.offset
             let sources = try nodes(from: &r)
-            guard sources.count == geometry.n else {
-                throw DecodeError(.badValue, "repair order of \(sources.count) slots for n=\(geometry.n)", offset: sourcesAt)
+            guard sources.count == layout.n else {
+                throw DecodeError(.badValue, "repair order of \(sources.count) slots for n=\(layout.n)", offset: sourcesAt)
             }
             let at = r.offset
             let n = Int(try r.u8())
@@ -339,7 +385,7 @@ extension Message {
                 targets.append(BlindRepairTarget(slot: slot, node: node, publicKey: key, root: root,
                                             mandate: try BlindRepairMandate.decode(from: &r)))
             }
-            message = .blindRepairOrder(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets)
+            message = .blindRepairOrder(volume: volume, owner: owner, layout: layout, sources: sources, targets: targets)
         case 23, 24:
             let terms = try ContractTerms.decode(from: &r)
             let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
@@ -355,11 +401,11 @@ extension Message {
             let at = r.offset
             let n = Int(try r.u8())
             guard n <= ProtocolLimits.locationsPerReplyMax, UInt64(start) + UInt64(n) <= UInt64(total) else {
-                throw DecodeError(.badValue, "\(n) pack locations from \(start) of \(total)", offset: at)
+                throw DecodeError(.badValue, "\(n) volume locations from \(start) of \(total)", offset: at)
             }
-            var packs = [PackLocation]()
-            for _ in 0..<n { packs.append(try location(from: &r)) }
-            message = .recordReply(request: request, start: start, total: total, packs: packs)
+            var volumes = [VolumeLocation]()
+            for _ in 0..<n { volumes.append(try location(from: &r)) }
+            message = .recordReply(request: request, start: start, total: total, volumes: volumes)
         default:
             throw DecodeError(.unknownType, "message type \(type)", offset: 1)
         }

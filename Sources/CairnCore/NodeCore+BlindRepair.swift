@@ -1,21 +1,21 @@
 import CairnWire
 
-/// Blind repair in the node core: the repairer side (rebuilding an away owner's pack under
+/// Blind repair in the node core: the repairer side (rebuilding an away owner's volume under
 /// the coordinator's order) and the owner side (adopting what was done while away).
 extension NodeCore {
     // MARK: Blind repair (repairer side)
 
-    mutating func startBlindRepair(pack: PackID, owner: NodeID, geometry: PackGeometry, sources: [NodeID],
+    mutating func startBlindRepair(volume: VolumeID, owner: NodeID, layout: VolumeLayout, sources: [NodeID],
                                   targets: [BlindRepairTarget], now: Instant, into actions: inout [Action])
     {
-        guard blindRepairs[pack] == nil, owner != me, !targets.isEmpty else { return }
-        let k = geometry.k
-        var d = BlindRepair(owner: owner, geometry: geometry, sources: sources, targets: targets,
+        guard blindRepairs[volume] == nil, owner != me, !targets.isEmpty else { return }
+        let k = layout.k
+        var d = BlindRepair(owner: owner, layout: layout, sources: sources, targets: targets,
                            deadline: now + params.repairTimeout
-                               + transferTime(bytes: UInt64(k + targets.count) * geometry.shardBytes))
+                               + transferTime(bytes: UInt64(k + targets.count) * layout.slotBytes))
         // The shard this node holds counts as fetched.
         for (slot, node) in sources.enumerated() where node == me {
-            if book.holdsStored(ShardID(pack: pack, index: UInt8(slot))) {
+            if book.storedPacks(SlotID(volume: volume, index: UInt8(slot))) >= layout.packs {
                 d.fetchedMask |= 1 << UInt64(slot)
             }
         }
@@ -24,17 +24,17 @@ extension NodeCore {
             let request = nextRequest
             nextRequest += 1
             d.fetchRequests[request] = slot
-            actions.append(.send(to: node, .fetch(request: request, shard: ShardID(pack: pack, index: UInt8(slot)))))
+            actions.append(.send(to: node, .fetch(request: request, slot: SlotID(volume: volume, index: UInt8(slot)))))
             want -= 1
         }
-        blindRepairs[pack] = d
-        if d.fetchedMask.nonzeroBitCount >= k { proposeBlindRepair(pack, now: now, into: &actions) }
+        blindRepairs[volume] = d
+        if d.fetchedMask.nonzeroBitCount >= k { proposeBlindRepair(volume, now: now, into: &actions) }
     }
 
-    mutating func onBlindRepairFetched(request: UInt64, shard: ShardID, ok: Bool, bytes: UInt64, from: NodeID,
+    mutating func onBlindRepairFetched(request: UInt64, shard: SlotID, ok: Bool, bytes: UInt64, from: NodeID,
                                     now: Instant, into actions: inout [Action])
     {
-        guard var d = blindRepairs[shard.pack], let slot = d.fetchRequests.removeValue(forKey: request),
+        guard var d = blindRepairs[shard.volume], let slot = d.fetchRequests.removeValue(forKey: request),
               Int(shard.index) == slot, d.sources[slot] == from
         else { return }
         let had = d.fetchedMask.nonzeroBitCount >= d.k
@@ -42,60 +42,61 @@ extension NodeCore {
             d.fetchedMask |= 1 << UInt64(slot)
             actions.append(.note(.repairBytes(bytes)))
         }
-        blindRepairs[shard.pack] = d
-        if !had && d.fetchedMask.nonzeroBitCount >= d.k { proposeBlindRepair(shard.pack, now: now, into: &actions) }
+        blindRepairs[shard.volume] = d
+        if !had && d.fetchedMask.nonzeroBitCount >= d.k { proposeBlindRepair(shard.volume, now: now, into: &actions) }
     }
 
     /// Rebuilt: propose a contract for every target, signed on the owner's behalf.
-    mutating func proposeBlindRepair(_ pack: PackID, now: Instant, into actions: inout [Action]) {
-        guard var d = blindRepairs[pack] else { return }
+    mutating func proposeBlindRepair(_ volume: VolumeID, now: Instant, into actions: inout [Action]) {
+        guard var d = blindRepairs[volume] else { return }
         for (i, t) in d.targets.enumerated() where t.node != me && t.node != d.owner {
             blindRepairCounter &+= 1
             let id = ContractID(owner: me, counter: 0x8000_0000 | blindRepairCounter)
-            let terms = ContractTerms(id: id, owner: d.owner, holder: t.node, shard: ShardID(pack: pack, index: t.slot),
-                                      bytes: d.shardBytes, start: now, term: params.term, grace: params.grace)
+            let terms = ContractTerms(id: id, owner: d.owner, holder: t.node, shard: SlotID(volume: volume, index: t.slot),
+                                      bytes: d.slotBytes, start: now, term: params.term, grace: params.grace)
             let signature = signer.sign(terms.signingBytes)
             d.proposals[id] = (i, terms, signature, nil)
-            blindRepairContracts[id] = pack
+            blindRepairContracts[id] = volume
             actions.append(.send(to: t.node, .propose(terms: terms, ownerKey: signer.publicKey, ownerSignature: signature,
                                                       mandate: t.mandate)))
         }
-        blindRepairs[pack] = d
+        blindRepairs[volume] = d
     }
 
     mutating func onBlindRepairAccept(_ id: ContractID, signature: [UInt8], from: NodeID, now: Instant,
                                    into actions: inout [Action])
     {
-        guard let pack = blindRepairContracts[id], var d = blindRepairs[pack], var p = d.proposals[id],
+        guard let volume = blindRepairContracts[id], var d = blindRepairs[volume], var p = d.proposals[id],
               p.terms.holder == from, p.holderSignature == nil
         else { return }
         let target = d.targets[p.target]
         guard verifier.verify(signature: signature, message: p.terms.signingBytes, publicKey: target.publicKey) else {
             d.proposals[id] = nil
             blindRepairContracts[id] = nil
-            blindRepairs[pack] = d
+            blindRepairs[volume] = d
             return
         }
         p.holderSignature = signature
         d.proposals[id] = p
-        blindRepairs[pack] = d
-        actions.append(.note(.repairBytes(d.shardBytes)))
-        actions.append(.send(to: from, .storeShard(contract: id, shard: p.terms.shard, geometry: d.geometry, root: target.root)))
+        blindRepairs[volume] = d
+        actions.append(.note(.repairBytes(d.slotBytes)))
+        let extent = SlotExtent(packs: d.layout.packs, bytes: d.layout.slotBytes, root: target.root)
+        actions.append(.send(to: from, .storeSlot(contract: id, slot: p.terms.shard, from: 0, to: extent, bytes: extent.bytes)))
     }
 
     mutating func onBlindRepairStored(_ id: ContractID, from: NodeID, now: Instant, into actions: inout [Action]) {
-        guard let pack = blindRepairContracts.removeValue(forKey: id), var d = blindRepairs[pack],
+        guard let volume = blindRepairContracts.removeValue(forKey: id), var d = blindRepairs[volume],
               let p = d.proposals.removeValue(forKey: id), let holderSignature = p.holderSignature, p.terms.holder == from
         else { return }
         actions.append(.send(to: .coordinator, .blindRepairDone(terms: p.terms, ownerSignature: p.signature,
                                                           holderSignature: holderSignature)))
         d.targets[p.target].node = .coordinator
-        blindRepairs[pack] = d
-        if d.targets.allSatisfy({ $0.node == .coordinator }) { endBlindRepair(pack, now: now, into: &actions) }
+        blindRepairs[volume] = d
+        if d.targets.allSatisfy({ $0.node == .coordinator }) { endBlindRepair(volume, now: now, into: &actions) }
     }
 
-    mutating func endBlindRepair(_ pack: PackID, now: Instant, into actions: inout [Action]) {
-        guard let d = blindRepairs.removeValue(forKey: pack) else { return }
+    mutating func endBlindRepair(_ volume: VolumeID, now: Instant, into actions: inout [Action]) {
+        guard let d = blindRepairs.removeValue(forKey: volume) else { return }
         for id in d.proposals.keys.sorted() {
             blindRepairContracts[id] = nil
             // Accepted but never stored: tell the holder to let it go.
@@ -110,20 +111,20 @@ extension NodeCore {
     mutating func onAdopt(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8], now: Instant,
                           into actions: inout [Action])
     {
-        guard terms.owner == me, let p = packIndex[terms.shard.pack], !packs[p].lost,
-              Int(terms.shard.index) < packs[p].slots.count
+        guard terms.owner == me, let p = volumeIndex[terms.shard.volume], !volumes[p].lost,
+              Int(terms.shard.index) < volumes[p].slots.count
         else { return }
         let s = Int(terms.shard.index)
-        if packs[p].slots[s].contract == terms.id { return }
+        if volumes[p].slots[s].contract == terms.id { return }
         guard book.adopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature) else { return }
-        if let pending = packs[p].slots[s].pendingContract, let holder = packs[p].slots[s].pendingHolder {
-            abandon(pack: p, slot: s, contract: pending, holder: holder, now: now, into: &actions)
+        if let pending = volumes[p].slots[s].pendingContract, let holder = volumes[p].slots[s].pendingHolder {
+            abandon(volume: p, slot: s, contract: pending, holder: holder, now: now, into: &actions)
         }
-        if let old = packs[p].slots[s].contract, let oldHolder = packs[p].slots[s].holder {
-            releaseReplaced(pack: p, slot: s, contract: old, holder: oldHolder, now: now, into: &actions)
+        if let old = volumes[p].slots[s].contract, let oldHolder = volumes[p].slots[s].holder {
+            releaseReplaced(volume: p, slot: s, contract: old, holder: oldHolder, now: now, into: &actions)
         }
-        packs[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end)
-        slotOfContract[terms.id] = SlotRef(pack: p, slot: s)
-        actions.append(rootRecord(pack: p))
+        volumes[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end)
+        slotOfContract[terms.id] = SlotRef(volume: p, slot: s)
+        actions.append(rootRecord(volume: p))
     }
 }

@@ -27,22 +27,29 @@ extension NodeCore {
             case .failure(let refusal):
                 actions.append(.send(to: from, .reject(contract: terms.id, reason: refusal.reason.rawValue)))
             }
-        case let .storeShard(contract, shard, geometry, root):
+        case let .storeSlot(contract, slot, first, to, _):
             guard let c = book.held[contract], c.proposer == from || c.terms.owner == from,
-                  c.terms.bytes == geometry.shardBytes, c.terms.shard == shard, c.state == .active
+                  c.terms.shard == slot, c.state == .active, to.bytes <= c.terms.bytes
             else { break }
-            actions.append(.storeShard(contract: contract, shard: shard, geometry: geometry, root: root, replyTo: from))
-        case let .challenge(id, shard, segment):
-            if book.holdsStored(shard) {
-                actions.append(.readSegment(challenge: id, shard: shard, segment: segment, replyTo: from))
+            let have = book.storedPacks(slot)
+            if first != 0, to.packs <= have {
+                // A resend after a lost acknowledgement: it is here already.
+                actions.append(.send(to: from, .storeAck(contract: contract, packs: to.packs)))
+            } else if first == 0 || first == have {
+                actions.append(.storeSlot(contract: contract, slot: slot, from: first, to: to, replyTo: from))
+            }
+        case let .challenge(id, slot, pack, packs, selector):
+            if book.storedPacks(slot) >= packs {
+                actions.append(.readSegment(challenge: id, slot: slot, pack: pack, packs: packs, selector: selector,
+                                            replyTo: from))
             } else {
                 actions.append(.send(to: from, .challengeMissing(id: id)))
             }
-        case let .fetch(request, shard):
-            if book.holdsStored(shard) {
-                actions.append(.readShard(request: request, shard: shard, replyTo: from))
+        case let .fetch(request, slot):
+            if book.holdsStored(slot) {
+                actions.append(.readSlot(request: request, slot: slot, replyTo: from))
             } else {
-                actions.append(.send(to: from, .fetchReply(request: request, shard: shard, ok: false, bytes: 0)))
+                actions.append(.send(to: from, .fetchReply(request: request, slot: slot, ok: false, bytes: 0)))
             }
         case let .release(contract, at):
             guard let c = book.held[contract], c.terms.owner == from else {
@@ -61,30 +68,28 @@ extension NodeCore {
         }
     }
 
-    /// Storage wrote the shard of `contract` and checked it against its root (`verified`),
-    /// durably: only then is it acknowledged, so an owner never counts a shard that a crash
-    /// or a corrupt stream lost.
-    public mutating func onShardStored(contract: ContractID, shard: ShardID, replyTo: NodeID, verified: Bool,
-                                       now: Instant) -> [Action]
+    /// Storage wrote the slot of `contract` up to `packs` and checked it against its roots
+    /// (`verified`), durably: only then is it acknowledged, so an owner never counts a pack
+    /// that a crash or a corrupt stream lost.
+    public mutating func onSlotStored(contract: ContractID, slot: SlotID, packs: UInt32, replyTo: NodeID, verified: Bool,
+                                      now: Instant) -> [Action]
     {
-        guard verified else { return [.note(.shardRefused(shard))] }
-        guard book.onStore(contract, shard: shard) else { return [] }
-        return [.send(to: replyTo, .storeAck(contract: contract))]
+        guard verified else { return [.note(.slotRefused(slot))] }
+        guard book.onStore(contract, shard: slot, packs: packs) else { return [] }
+        return [.send(to: replyTo, .storeAck(contract: contract, packs: packs))]
     }
 
     /// Storage read a segment for challenge `challenge` (nil: not, or no longer, here).
-    public func onSegmentRead(challenge: UInt64, replyTo: NodeID, answer: (segment: [UInt8], proof: [[UInt8]])?,
-                              now: Instant) -> [Action]
-    {
+    public func onSegmentRead(challenge: UInt64, replyTo: NodeID, answer: SegmentProof?, now: Instant) -> [Action] {
         guard let answer else { return [.send(to: replyTo, .challengeMissing(id: challenge))] }
-        return [.send(to: replyTo, .challengeReply(id: challenge, segment: answer.segment, proof: answer.proof))]
+        return [.send(to: replyTo, .challengeReply(id: challenge, proof: answer))]
     }
 
-    /// Storage opened a shard for fetch `request`: the reply, and the shard streams behind it.
-    public func onShardRead(request: UInt64, shard: ShardID, replyTo: NodeID, answer: FetchAnswer, now: Instant) -> [Action] {
+    /// Storage opened a slot for fetch `request`: the reply, and the slot streams behind it.
+    public func onSlotRead(request: UInt64, slot: SlotID, replyTo: NodeID, answer: FetchAnswer, now: Instant) -> [Action] {
         switch answer {
-        case .data(let bytes): [.send(to: replyTo, .fetchReply(request: request, shard: shard, ok: true, bytes: bytes))]
-        case .missing: [.send(to: replyTo, .fetchReply(request: request, shard: shard, ok: false, bytes: 0))]
+        case .data(let bytes): [.send(to: replyTo, .fetchReply(request: request, slot: slot, ok: true, bytes: bytes))]
+        case .missing: [.send(to: replyTo, .fetchReply(request: request, slot: slot, ok: false, bytes: 0))]
         case .silent: []
         }
     }

@@ -3,37 +3,46 @@ import CairnWire
 /// Owner side of the node core: placement, uptime-driven repair, fetches for rebuilds,
 /// the grace sources of last resort, and the verdicts of challenges.
 extension NodeCore {
-    mutating func expirePending(pack p: Int, now: Instant, into actions: inout [Action]) {
-        if let asked = packs[p].matchRequested, now - asked >= params.repairTimeout {
-            packs[p].matchRequested = nil
+    mutating func expirePending(volume p: Int, now: Instant, into actions: inout [Action]) {
+        if let asked = volumes[p].matchRequested, now - asked >= params.repairTimeout {
+            volumes[p].matchRequested = nil
         }
-        for s in packs[p].slots.indices {
+        for s in volumes[p].slots.indices {
             // Read in place (a copied slot would retain and release its pending key).
-            guard let pending = packs[p].slots[s].pending else { continue }
+            guard let pending = volumes[p].slots[s].pending else { continue }
             // An upload waits behind the others on this node's link: allow for the backlog.
             let timeout = pending == .storing ? params.repairTimeout + uploadBacklog : params.repairTimeout
-            guard now - packs[p].slots[s].pendingSince >= timeout,
-                  let contract = packs[p].slots[s].pendingContract, let holder = packs[p].slots[s].pendingHolder
+            guard now - volumes[p].slots[s].pendingSince >= timeout,
+                  let contract = volumes[p].slots[s].pendingContract, let holder = volumes[p].slots[s].pendingHolder
             else { continue }
-            abandon(pack: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
+            abandon(volume: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
         }
-        if let deadline = packs[p].fetchDeadline, deadline <= now {
-            for request in packs[p].fetchRequests.keys.sorted() {
-                let s = packs[p].fetchRequests[request]!
-                packs[p].slots[s].fetchMisses += 1
-                if packs[p].slots[s].fetchMisses >= params.fetchMissesMax, let h = packs[p].slots[s].holder,
-                   !packs[p].slots[s].unhealthy
+        for s in volumes[p].slots.indices {
+            // No acknowledgement of an append: send it again on this tick.
+            if volumes[p].slots[s].appending != nil,
+               now - volumes[p].slots[s].appendingSince >= params.repairTimeout + uploadBacklog
+            {
+                volumes[p].slots[s].appending = nil
+            }
+            sendAppend(volume: p, slot: s, now: now, into: &actions)
+        }
+        if let deadline = volumes[p].fetchDeadline, deadline <= now {
+            for request in volumes[p].fetchRequests.keys.sorted() {
+                let s = volumes[p].fetchRequests[request]!
+                volumes[p].slots[s].fetchMisses += 1
+                if volumes[p].slots[s].fetchMisses >= params.fetchMissesMax, let h = volumes[p].slots[s].holder,
+                   !volumes[p].slots[s].unhealthy
                 {
-                    packs[p].slots[s].unhealthy = true
+                    volumes[p].slots[s].unhealthy = true
                     actions.append(.send(to: .coordinator, .report(holder: h, fault: .refusedFetch,
-                                                                           since: contractStart(pack: p, slot: s))))
+                                                                           since: contractStart(volume: p, slot: s))))
                     actions.append(.note(.fault(holder: h, .refusedFetch)))
                 }
             }
-            packs[p].fetchRequests = [:]
-            packs[p].graceRequests = [:]
-            packs[p].fetchDeadline = nil
-            if needsData(p) { startFetch(pack: p, now: now, into: &actions) }
+            volumes[p].fetchRequests = [:]
+            volumes[p].graceRequests = [:]
+            volumes[p].fetchDeadline = nil
+            if needsData(p) { startFetch(volume: p, now: now, into: &actions) }
         }
     }
 
@@ -42,11 +51,11 @@ extension NodeCore {
         Interval(milliseconds: Int64(min(bytes * 8 / UInt64(max(speed, 1)), UInt64(Int64.max / 2))))
     }
 
-    mutating func clearPending(pack p: Int, slot s: Int) {
-        packs[p].slots[s].pending = nil
-        packs[p].slots[s].pendingHolder = nil
-        packs[p].slots[s].pendingContract = nil
-        packs[p].slots[s].pendingKey = []
+    mutating func clearPending(volume p: Int, slot s: Int) {
+        volumes[p].slots[s].pending = nil
+        volumes[p].slots[s].pendingHolder = nil
+        volumes[p].slots[s].pendingContract = nil
+        volumes[p].slots[s].pendingKey = []
     }
 
     // MARK: Placement and repair (owner side)
@@ -55,23 +64,31 @@ extension NodeCore {
         slot.pending == nil && (slot.holder == nil || slot.failed || slot.unhealthy)
     }
 
+    /// The whole volume is at hand: every pack in the local pack store, or rebuilt from k
+    /// fetched slots that, with what is local, cover every pack.
     func haveData(_ p: Int) -> Bool {
-        packs[p].localCopy || packs[p].fetchedMask.nonzeroBitCount >= packs[p].geometry.k
+        volumes[p].localCopy || haveData(volume: p, from: 0)
+    }
+
+    /// Packs `from..<layout.packs` are at hand (local, or in the rebuilt data).
+    func haveData(volume p: Int, from: UInt32) -> Bool {
+        from >= volumes[p].localFrom
+            || (volumes[p].fetchedMask.nonzeroBitCount >= volumes[p].layout.k && volumes[p].fetchedPacks >= volumes[p].localFrom)
     }
 
     /// Some accepted replacement waits for data that is not at hand.
     func needsData(_ p: Int) -> Bool {
-        !haveData(p) && packs[p].slots.contains { $0.pending == .accepted }
+        !haveData(p) && volumes[p].slots.contains { $0.pending == .accepted }
     }
 
-    /// Asks the coordinator for holders for every slot of the pack that the planner says
+    /// Asks the coordinator for holders for every slot of the volume that the planner says
     /// to re-create (all empty slots during the initial upload).
-    mutating func requestMatch(pack p: Int, now: Instant, into actions: inout [Action]) {
-        guard packs[p].matchRequested == nil, !packs[p].lost else { return }
-        let count = packs[p].slots.count { slotNeedsReplacement($0) && ($0.holder == nil || packs[p].repairing) }
-        guard count > 0, book.canPlace(bytes: packs[p].shardBytes) else { return }
-        var exclude = packs[p].recentHolders
-        for slot in packs[p].slots {
+    mutating func requestMatch(volume p: Int, now: Instant, into actions: inout [Action]) {
+        guard volumes[p].matchRequested == nil, !volumes[p].lost else { return }
+        let count = volumes[p].slots.count { slotNeedsReplacement($0) && ($0.holder == nil || volumes[p].repairing) }
+        guard count > 0, book.canPlace(bytes: volumes[p].capacity) else { return }
+        var exclude = volumes[p].recentHolders
+        for slot in volumes[p].slots {
             if let h = slot.holder { exclude.append(h) }
             if let h = slot.pendingHolder { exclude.append(h) }
         }
@@ -79,70 +96,118 @@ extension NodeCore {
         let request = nextRequest
         nextRequest += 1
         pendingMatches[request] = p
-        packs[p].matchRequested = now
+        volumes[p].matchRequested = now
         actions.append(.send(to: .coordinator, .matchRequest(
-            request: request, pack: packs[p].id, shardBytes: packs[p].shardBytes, count: UInt8(count), speed: speed,
+            request: request, volume: volumes[p].id, slotBytes: volumes[p].capacity, count: UInt8(count), speed: speed,
             exclude: exclude)))
     }
 
     mutating func onMatchReply(request: UInt64, candidates: [Candidate], now: Instant, into actions: inout [Action]) {
         guard let p = pendingMatches.removeValue(forKey: request) else { return }
-        packs[p].matchRequested = nil
-        guard !packs[p].lost else { return }
+        volumes[p].matchRequested = nil
+        guard !volumes[p].lost else { return }
         var next = 0
-        for s in packs[p].slots.indices {
-            let slot = packs[p].slots[s]
-            guard slotNeedsReplacement(slot), slot.holder == nil || packs[p].repairing else { continue }
-            guard book.canPlace(bytes: packs[p].shardBytes) else { break }
-            // The next candidate not already holding (or about to hold) a shard of this pack.
+        for s in volumes[p].slots.indices {
+            let slot = volumes[p].slots[s]
+            guard slotNeedsReplacement(slot), slot.holder == nil || volumes[p].repairing else { continue }
+            guard book.canPlace(bytes: volumes[p].capacity) else { break }
+            // The next candidate not already holding (or about to hold) a shard of this volume.
             var chosen: Candidate? = nil
             while next < candidates.count {
                 let c = candidates[next]
                 next += 1
-                let taken = c.node == me || packs[p].recentHolders.contains(c.node)
-                    || packs[p].slots.contains { $0.holder == c.node || $0.pendingHolder == c.node }
+                let taken = c.node == me || volumes[p].recentHolders.contains(c.node)
+                    || volumes[p].slots.contains { $0.holder == c.node || $0.pendingHolder == c.node }
                 if !taken {
                     chosen = c
                     break
                 }
             }
             guard let candidate = chosen else { break }
-            let contract = book.propose(holder: candidate.node, shard: ShardID(pack: packs[p].id, index: UInt8(s)),
-                                        bytes: packs[p].shardBytes, now: now, term: params.term, grace: params.grace,
+            let contract = book.propose(holder: candidate.node, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
+                                        bytes: volumes[p].capacity, now: now, term: params.term, grace: params.grace,
                                         signer: signer)
-            slotOfContract[contract.terms.id] = SlotRef(pack: p, slot: s)
-            packs[p].slots[s].pending = .proposing
-            packs[p].slots[s].pendingHolder = candidate.node
-            packs[p].slots[s].pendingContract = contract.terms.id
-            packs[p].slots[s].pendingKey = candidate.publicKey
-            packs[p].slots[s].pendingSince = now
+            slotOfContract[contract.terms.id] = SlotRef(volume: p, slot: s)
+            volumes[p].slots[s].pending = .proposing
+            volumes[p].slots[s].pendingHolder = candidate.node
+            volumes[p].slots[s].pendingContract = contract.terms.id
+            volumes[p].slots[s].pendingKey = candidate.publicKey
+            volumes[p].slots[s].pendingSince = now
             actions.append(.send(to: candidate.node, .propose(terms: contract.terms, ownerKey: signer.publicKey,
                                                              ownerSignature: contract.ownerSignature, mandate: nil)))
         }
     }
 
-    mutating func sendStore(pack p: Int, slot s: Int, now: Instant, into actions: inout [Action]) {
-        guard let contract = packs[p].slots[s].pendingContract, let holder = packs[p].slots[s].pendingHolder else { return }
-        packs[p].slots[s].pending = .storing
-        packs[p].slots[s].pendingSince = now
-        let bytes = packs[p].shardBytes
-        if !packs[p].localCopy { actions.append(.note(.repairBytes(bytes))) }
-        actions.append(.send(to: holder, .storeShard(
-            contract: contract, shard: ShardID(pack: packs[p].id, index: UInt8(s)), geometry: packs[p].geometry,
-            root: packs[p].roots[s])))
+    mutating func sendStore(volume p: Int, slot s: Int, now: Instant, into actions: inout [Action]) {
+        guard let contract = volumes[p].slots[s].pendingContract, let holder = volumes[p].slots[s].pendingHolder else { return }
+        volumes[p].slots[s].pending = .storing
+        volumes[p].slots[s].pendingSince = now
+        let extent = volumes[p].extent(s)
+        volumes[p].slots[s].pendingExtent = extent
+        if !volumes[p].localCopy { actions.append(.note(.repairBytes(extent.bytes))) }
+        actions.append(.send(to: holder, .storeSlot(
+            contract: contract, slot: SlotID(volume: volumes[p].id, index: UInt8(s)), from: 0, to: extent,
+            bytes: extent.bytes)))
+    }
+
+    /// Sends a placed holder the packs appended since it last acknowledged, when they are
+    /// at hand and nothing else is on its way to it.
+    mutating func sendAppend(volume p: Int, slot s: Int, now: Instant, into actions: inout [Action]) {
+        // Read in place: this runs for every slot on every repair tick.
+        let stored = volumes[p].slots[s].stored.packs
+        guard stored > 0, stored < volumes[p].layout.packs, volumes[p].slots[s].appending == nil,
+              !volumes[p].slots[s].failed, let holder = volumes[p].slots[s].holder, let contract = volumes[p].slots[s].contract
+        else { return }
+        let storedBytes = volumes[p].slots[s].stored.bytes
+        guard haveData(volume: p, from: stored) else {
+            // This holder fell behind the packs still kept locally: rebuild them first.
+            startFetch(volume: p, now: now, into: &actions)
+            return
+        }
+        let extent = volumes[p].extent(s)
+        volumes[p].slots[s].appending = extent
+        volumes[p].slots[s].appendingSince = now
+        actions.append(.send(to: holder, .storeSlot(
+            contract: contract, slot: SlotID(volume: volumes[p].id, index: UInt8(s)), from: stored, to: extent,
+            bytes: extent.bytes - storedBytes)))
+    }
+
+    /// Every slot of the volume is on a good holder that has every pack: a repair is over,
+    /// fetched data and the local copies can go.
+    mutating func settle(volume p: Int, into actions: inout [Action]) {
+        let packs = volumes[p].layout.packs
+        let done = volumes[p].slots.allSatisfy {
+            $0.holder != nil && $0.pending == nil && !$0.failed && !$0.unhealthy && $0.stored.packs == packs
+        }
+        guard done else { return }
+        let initialUpload = volumes[p].localCopy
+        volumes[p].fetchedMask = 0
+        volumes[p].fetchedPacks = UInt32.max
+        volumes[p].fetchRequests = [:]
+        volumes[p].graceRequests = [:]
+        volumes[p].graceRefused = []
+        volumes[p].fetchDeadline = nil
+        if volumes[p].repairing {
+            volumes[p].repairing = false
+            if !initialUpload { actions.append(.note(.repairCompleted(volumes[p].id))) }
+        }
+        if volumes[p].localFrom < packs {
+            volumes[p].localFrom = packs
+            actions.append(.note(.placed(volumes[p].id, packs: packs)))
+        }
     }
 
     /// Asks k fetchable holders (healthy first, fewest misses first) for their shards.
-    mutating func startFetch(pack p: Int, now: Instant, into actions: inout [Action]) {
-        guard packs[p].fetchDeadline == nil else { return }
-        var sources = packs[p].slots.indices.filter { s in
-            let slot = packs[p].slots[s]
-            return slot.holder != nil && !slot.noData && packs[p].fetchedMask & (1 << UInt64(s)) == 0
+    mutating func startFetch(volume p: Int, now: Instant, into actions: inout [Action]) {
+        guard volumes[p].fetchDeadline == nil else { return }
+        var sources = volumes[p].slots.indices.filter { s in
+            let slot = volumes[p].slots[s]
+            return slot.holder != nil && !slot.noData && volumes[p].fetchedMask & (1 << UInt64(s)) == 0
         }
         // Healthy holders first; holders that failed a challenge only as a last resort (a
         // fetched shard is checked against its root like any other).
         sources.sort { a, b in
-            let x = packs[p].slots[a], y = packs[p].slots[b]
+            let x = volumes[p].slots[a], y = volumes[p].slots[b]
             // Holders that keep missing fetches sink below the rest, so every holder that
             // might answer is eventually asked.
             let xr = x.fetchMisses >= params.fetchMissesMax ? x.fetchMisses : 0
@@ -150,108 +215,110 @@ extension NodeCore {
             return (xr, x.failed ? 1 : 0, x.unhealthy ? 1 : 0, x.fetchMisses, a)
                 < (yr, y.failed ? 1 : 0, y.unhealthy ? 1 : 0, y.fetchMisses, b)
         }
-        let k = packs[p].geometry.k
-        var want = k - packs[p].fetchedMask.nonzeroBitCount
+        let k = volumes[p].layout.k
+        var want = k - volumes[p].fetchedMask.nonzeroBitCount
         guard want > 0 else { return }
         // Hedge: one extra source when any chosen one looks doubtful.
-        if sources.prefix(want).contains(where: { packs[p].slots[$0].unhealthy || packs[p].slots[$0].failed }) { want += 1 }
-        var asked: UInt64 = packs[p].fetchedMask
+        if sources.prefix(want).contains(where: { volumes[p].slots[$0].unhealthy || volumes[p].slots[$0].failed }) { want += 1 }
+        var asked: UInt64 = volumes[p].fetchedMask
         for s in sources.prefix(want) {
             let request = nextRequest
             nextRequest += 1
-            packs[p].fetchRequests[request] = s
+            volumes[p].fetchRequests[request] = s
             asked |= 1 << UInt64(s)
-            actions.append(.send(to: packs[p].slots[s].holder!, .fetch(
-                request: request, shard: ShardID(pack: packs[p].id, index: UInt8(s)))))
+            actions.append(.send(to: volumes[p].slots[s].holder!, .fetch(
+                request: request, slot: SlotID(volume: volumes[p].id, index: UInt8(s)))))
         }
         // Too few promising slots (holders that answer and did not fail a challenge): ask
         // holders still in their grace period for the shards no asked slot supplies.
         let promising = sources.prefix(want).count { s in
-            packs[p].slots[s].fetchMisses < params.fetchMissesMax && !packs[p].slots[s].failed
+            volumes[p].slots[s].fetchMisses < params.fetchMissesMax && !volumes[p].slots[s].failed
         }
-        if promising < k - packs[p].fetchedMask.nonzeroBitCount {
-            for g in graceSources(pack: p, now: now) where asked & (1 << UInt64(g.index)) == 0 {
+        if promising < k - volumes[p].fetchedMask.nonzeroBitCount {
+            for g in graceSources(volume: p, now: now) where asked & (1 << UInt64(g.index)) == 0 {
                 let request = nextRequest
                 nextRequest += 1
-                packs[p].graceRequests[request] = g
+                volumes[p].graceRequests[request] = g
                 asked |= 1 << UInt64(g.index)
-                actions.append(.send(to: g.holder, .fetch(request: request, shard: ShardID(pack: packs[p].id, index: g.index))))
+                actions.append(.send(to: g.holder, .fetch(request: request, slot: SlotID(volume: volumes[p].id, index: g.index))))
             }
         }
         // Shards stream behind whatever else the holders send: allow for a few transfers.
-        packs[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(k) * packs[p].shardBytes)
+        volumes[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(k) * volumes[p].slotBytes)
     }
 
-    /// Shard `index` of pack `p` arrived for a rebuild; with k of them the waiting
+    /// Shard `index` of volume `p` arrived for a rebuild; with k of them the waiting
     /// replacements are stored.
-    mutating func onShardFetched(pack p: Int, index: Int, bytes: UInt64, now: Instant,
+    mutating func onShardFetched(volume p: Int, index: Int, packs: UInt32, bytes: UInt64, now: Instant,
                                  into actions: inout [Action])
     {
-        packs[p].fetchedMask |= 1 << UInt64(index)
+        volumes[p].fetchedMask |= 1 << UInt64(index)
+        volumes[p].fetchedPacks = min(volumes[p].fetchedPacks, packs)
         actions.append(.note(.repairBytes(bytes)))
         guard haveData(p) else { return }
-        packs[p].fetchRequests = [:]
-        packs[p].graceRequests = [:]
-        packs[p].fetchDeadline = nil
-        for t in packs[p].slots.indices where packs[p].slots[t].pending == .accepted {
-            sendStore(pack: p, slot: t, now: now, into: &actions)
+        volumes[p].fetchRequests = [:]
+        volumes[p].graceRequests = [:]
+        volumes[p].fetchDeadline = nil
+        for t in volumes[p].slots.indices where volumes[p].slots[t].pending == .accepted {
+            sendStore(volume: p, slot: t, now: now, into: &actions)
         }
+        for t in volumes[p].slots.indices { sendAppend(volume: p, slot: t, now: now, into: &actions) }
     }
 
-    /// Re-plans one pack after fresh health information.
-    mutating func plan(pack p: Int, now: Instant, into actions: inout [Action]) {
-        guard !packs[p].lost else { return }
-        let dataAtHand = haveData(p) || packs[p].slots.contains { $0.holder == nil }
-        // The slots' healths on the stack: this runs for every pack on every uptime reply.
-        let n = packs[p].slots.count
+    /// Re-plans one volume after fresh health information.
+    mutating func plan(volume p: Int, now: Instant, into actions: inout [Action]) {
+        guard !volumes[p].lost else { return }
+        let dataAtHand = haveData(p) || volumes[p].slots.contains { $0.holder == nil }
+        // The slots' healths on the stack: this runs for every volume on every uptime reply.
+        let n = volumes[p].slots.count
         var extra = 0
         var decision = RepairPlanner.Decision.keep
         for attempt in 0..<2 {
             decision = withUnsafeTemporaryAllocation(of: RepairPlanner.Health.self, capacity: n) { health in
-                for s in 0..<n { health.initializeElement(at: s, to: packs[p].slots[s].health) }
-                return RepairPlanner.decide(UnsafeBufferPointer(health), k: packs[p].geometry.k,
-                                            trigger: params.repairTrigger(for: packs[p].geometry),
+                for s in 0..<n { health.initializeElement(at: s, to: volumes[p].slots[s].health) }
+                return RepairPlanner.decide(UnsafeBufferPointer(health), k: volumes[p].layout.k,
+                                            trigger: params.repairTrigger(for: volumes[p].layout),
                                             haveData: dataAtHand, extraSources: extra)
             }
-            // Before giving a pack up, count the shards fetched already and those holders in
+            // Before giving a volume up, count the shards fetched already and those holders in
             // their grace period still keep (rare: only then are the audits scanned).
             guard attempt == 0, decision == .lost else { break }
-            extra = extraSources(pack: p, now: now)
+            extra = extraSources(volume: p, now: now)
             if extra == 0 { break }
         }
         switch decision {
         case .keep:
             break
         case .lost:
-            packs[p].lost = true
-            actions.append(.note(.packLost(packs[p].id)))
+            volumes[p].lost = true
+            actions.append(.note(.volumeLost(volumes[p].id)))
         case .repair(let slots):
-            if !packs[p].repairing {
-                packs[p].repairing = true
-                if !packs[p].localCopy { actions.append(.note(.repairStarted(packs[p].id, shards: slots.count))) }
+            if !volumes[p].repairing {
+                volumes[p].repairing = true
+                if !volumes[p].localCopy { actions.append(.note(.repairStarted(volumes[p].id, shards: slots.count))) }
             }
-            requestMatch(pack: p, now: now, into: &actions)
+            requestMatch(volume: p, now: now, into: &actions)
         }
     }
 
-    func rootRecord(pack p: Int) -> Action {
-        .send(to: .coordinator, .rootRecord(PackLocation(pack: packs[p].id, geometry: packs[p].geometry,
-                                                         holders: packs[p].slots.map { $0.holder ?? .coordinator },
-                                                         roots: packs[p].roots)))
+    func rootRecord(volume p: Int) -> Action {
+        .send(to: .coordinator, .rootRecord(VolumeLocation(
+            volume: volumes[p].id, layout: volumes[p].layout, holders: volumes[p].slots.map { $0.holder ?? .coordinator },
+            stored: volumes[p].slots.map { $0.holder == nil ? 0 : $0.stored.packs }, roots: volumes[p].roots)))
     }
 
-    func contractStart(pack p: Int, slot s: Int) -> Instant {
-        packs[p].slots[s].contract.flatMap { book.owned[$0]?.terms.start } ?? Instant.zero
+    func contractStart(volume p: Int, slot s: Int) -> Instant {
+        volumes[p].slots[s].contract.flatMap { book.owned[$0]?.terms.start } ?? Instant.zero
     }
 
-    mutating func markFailed(pack p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
+    mutating func markFailed(volume p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
                              into actions: inout [Action])
     {
-        packs[p].slots[s].failed = true
-        actions.append(.send(to: .coordinator, .report(holder: holder, fault: fault, since: contractStart(pack: p, slot: s))))
+        volumes[p].slots[s].failed = true
+        actions.append(.send(to: .coordinator, .report(holder: holder, fault: fault, since: contractStart(volume: p, slot: s))))
         actions.append(.note(.fault(holder: holder, fault)))
-        if let contract = packs[p].slots[s].contract { actions.append(.note(.contractBroken(contract))) }
-        plan(pack: p, now: now, into: &actions)
+        if let contract = volumes[p].slots[s].contract { actions.append(.note(.contractBroken(contract))) }
+        plan(volume: p, now: now, into: &actions)
     }
 
 
@@ -268,11 +335,11 @@ extension NodeCore {
                 actions.append(.note(.fault(holder: o.holder, fault)))
                 return
             }
-            guard let ref = slotOfContract[o.contract], case (let p, let s) = (ref.pack, ref.slot), packs[p].slots[s].contract == o.contract,
-                  !packs[p].slots[s].failed
+            guard let ref = slotOfContract[o.contract], case (let p, let s) = (ref.volume, ref.slot), volumes[p].slots[s].contract == o.contract,
+                  !volumes[p].slots[s].failed
             else { return }
-            if fault == .missing { packs[p].slots[s].noData = true }
-            markFailed(pack: p, slot: s, holder: o.holder, fault: fault, now: now, into: &actions)
+            if fault == .missing { volumes[p].slots[s].noData = true }
+            markFailed(volume: p, slot: s, holder: o.holder, fault: fault, now: now, into: &actions)
         }
     }
 }

@@ -4,81 +4,84 @@ import CairnWire
 /// yet acknowledged), whose holders owe the grace period — audited, and the owner's last
 /// resort for a shard no slot supplies.
 extension NodeCore {
-    mutating func abandon(pack p: Int, slot s: Int, contract: ContractID, holder: NodeID, now: Instant,
+    mutating func abandon(volume p: Int, slot s: Int, contract: ContractID, holder: NodeID, now: Instant,
                           into actions: inout [Action])
     {
         let releasedAt = book.owned[contract].map { min(now, $0.terms.end) } ?? now
-        if packs[p].slots[s].pending == .storing, let c = book.owned[contract] {
-            unconfirmed[contract] = (holder, c.terms.shard, releasedAt + c.terms.grace)
+        if volumes[p].slots[s].pending == .storing, let c = book.owned[contract] {
+            unconfirmed[contract] = (holder, c.terms.shard, volumes[p].slots[s].pendingExtent.packs, releasedAt + c.terms.grace)
         }
         _ = book.release(ownedID: contract, now: now)
         book.drop(ownedID: contract)
         slotOfContract[contract] = nil
-        releasing[contract] = (holder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, ProtocolLimits.releaseRetriesMax)
+        // What the abandoned holder may have: the whole slot, if only its acknowledgement was lost.
+        releasing[contract] = (holder, SlotID(volume: volumes[p].id, index: UInt8(s)), volumes[p].slots[s].pendingExtent.packs,
+                               releasedAt, ProtocolLimits.releaseRetriesMax)
         actions.append(.send(to: holder, .release(contract: contract, at: releasedAt)))
-        packs[p].recentHolders.append(holder)
-        clearPending(pack: p, slot: s)
+        volumes[p].recentHolders.append(holder)
+        clearPending(volume: p, slot: s)
     }
 
     /// Releases the contract of a slot whose shard now lives on a new holder. A holder
     /// released in good faith (not one that proved it lost the shard) owes its grace period:
     /// that promise is audited, and until it ends the holder is a last-resort source for
     /// the shard (`graceSources`).
-    mutating func releaseReplaced(pack p: Int, slot s: Int, contract old: ContractID, holder oldHolder: NodeID,
+    mutating func releaseReplaced(volume p: Int, slot s: Int, contract old: ContractID, holder oldHolder: NodeID,
                                   now: Instant, into actions: inout [Action])
     {
-        let oldFailed = packs[p].slots[s].failed
+        let oldFailed = volumes[p].slots[s].failed
         let releasedAt = book.owned[old].map { min(now, $0.terms.end) } ?? now
         if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
            case .grace(let until) = released.state
         {
-            audits[old] = (oldHolder, released.terms.shard, packs[p].roots[s], packs[p].geometry.segments, until)
+            audits[old] = (oldHolder, released.terms.shard, volumes[p].slots[s].stored, until)
         } else {
             book.drop(ownedID: old)
         }
         slotOfContract[old] = nil
-        releasing[old] = (oldHolder, ShardID(pack: packs[p].id, index: UInt8(s)), releasedAt, ProtocolLimits.releaseRetriesMax)
-        packs[p].recentHolders.append(oldHolder)
+        releasing[old] = (oldHolder, SlotID(volume: volumes[p].id, index: UInt8(s)), volumes[p].slots[s].stored.packs,
+                          releasedAt, ProtocolLimits.releaseRetriesMax)
+        volumes[p].recentHolders.append(oldHolder)
         actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
     }
 
-    /// Holders released in good faith whose grace period has not ended, for pack `p`, in
+    /// Holders released in good faith whose grace period has not ended, for volume `p`, in
     /// contract order, one per shard index (those that said they lost it left out).
-    func graceSources(pack p: Int, now: Instant) -> [GraceSource] {
+    func graceSources(volume p: Int, now: Instant) -> [GraceSource] {
         var out = [GraceSource]()
         var seen: UInt64 = 0
-        func consider(_ holder: NodeID, _ shard: ShardID, _ until: Instant) {
-            guard shard.pack == packs[p].id, until > now, seen & (1 << UInt64(shard.index)) == 0,
-                  !packs[p].graceRefused.contains(holder)
+        func consider(_ holder: NodeID, _ shard: SlotID, _ packs: UInt32, _ until: Instant) {
+            guard shard.volume == volumes[p].id, until > now, seen & (1 << UInt64(shard.index)) == 0,
+                  !volumes[p].graceRefused.contains(holder)
             else { return }
             seen |= 1 << UInt64(shard.index)
-            out.append(GraceSource(index: shard.index, holder: holder))
+            out.append(GraceSource(index: shard.index, holder: holder, packs: packs))
         }
         for id in audits.keys.sorted() {
             let a = audits[id]!
-            consider(a.holder, a.shard, a.until)
+            consider(a.holder, a.shard, a.extent.packs, a.until)
         }
         for id in unconfirmed.keys.sorted() {
             let u = unconfirmed[id]!
-            consider(u.holder, u.shard, u.until)
+            consider(u.holder, u.shard, u.packs, u.until)
         }
         for id in releasing.keys.sorted() {
             let r = releasing[id]!
-            consider(r.holder, r.shard, Instant(milliseconds: Int64.max))
+            consider(r.holder, r.shard, r.packs, Instant(milliseconds: Int64.max))
         }
         return out
     }
 
-    /// Shard indices of pack `p` that no fetchable slot supplies but that were fetched
+    /// Shard indices of volume `p` that no fetchable slot supplies but that were fetched
     /// already or can be fetched from a holder in its grace period.
-    func extraSources(pack p: Int, now: Instant) -> Int {
+    func extraSources(volume p: Int, now: Instant) -> Int {
         var covered: UInt64 = 0
-        for s in packs[p].slots.indices {
-            let h = packs[p].slots[s].health
+        for s in volumes[p].slots.indices {
+            let h = volumes[p].slots[s].health
             if h == .healthy || h == .unhealthy { covered |= 1 << UInt64(s) }
         }
-        var extra = packs[p].fetchedMask & ~covered
-        for g in graceSources(pack: p, now: now) { extra |= (1 << UInt64(g.index)) & ~covered }
+        var extra = volumes[p].fetchedMask & ~covered
+        for g in graceSources(volume: p, now: now) { extra |= (1 << UInt64(g.index)) & ~covered }
         return extra.nonzeroBitCount
     }
 }

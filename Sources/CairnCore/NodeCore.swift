@@ -10,19 +10,19 @@ public struct NodeCore: Sendable {
     public let speed: UInt32
     public internal(set) var book: ContractBook
     public internal(set) var challenges = ChallengeScheduler()
-    public internal(set) var packs: [OwnedPack] = []
-    var packIndex: [PackID: Int] = [:]
+    public internal(set) var volumes: [OwnedVolume] = []
+    var volumeIndex: [VolumeID: Int] = [:]
     var slotOfContract: [ContractID: SlotRef] = [:]
     /// Released, stored contracts audited until their grace ends.
-    var audits: [ContractID: (holder: NodeID, shard: ShardID, root: [UInt8], segments: UInt32, until: Instant)] = [:]
+    var audits: [ContractID: (holder: NodeID, shard: SlotID, extent: SlotExtent, until: Instant)] = [:]
     /// Replacements given up while their shard was being stored: the holder may have it
     /// (only the acknowledgement was lost) and then keeps it for the grace period. Not
     /// audited (it may never have received the shard), but a last-resort source until then.
-    var unconfirmed: [ContractID: (holder: NodeID, shard: ShardID, until: Instant)] = [:]
+    var unconfirmed: [ContractID: (holder: NodeID, shard: SlotID, packs: UInt32, until: Instant)] = [:]
     /// Releases not yet acknowledged, with retries left.
     /// Releases not yet acknowledged: the holder may still hold the shard as if the
     /// contract were active (it was offline), so it is also a last-resort source.
-    var releasing: [ContractID: (holder: NodeID, shard: ShardID, at: Instant, retries: Int)] = [:]
+    var releasing: [ContractID: (holder: NodeID, shard: SlotID, packs: UInt32, at: Instant, retries: Int)] = [:]
     var pendingMatches: [UInt64: Int] = [:]
     var nextRequest: UInt64 = 1
     var rng: Xoshiro256
@@ -33,17 +33,17 @@ public struct NodeCore: Sendable {
     public internal(set) var standing: Reputation.Standing = .good
     /// The disk was lost since the last join: announce it.
     var diskLost = false
-    /// Blind repairs this node carries out for away owners, by pack.
-    var blindRepairs: [PackID: BlindRepair] = [:]
-    var blindRepairContracts: [ContractID: PackID] = [:]
+    /// Blind repairs this node carries out for away owners, by volume.
+    var blindRepairs: [VolumeID: BlindRepair] = [:]
+    var blindRepairContracts: [ContractID: VolumeID] = [:]
     var blindRepairCounter: UInt32 = 0
 
     /// A blind repair in progress on this node (the repairer side).
     struct BlindRepair: Sendable {
         var owner: NodeID
-        var geometry: PackGeometry
-        var shardBytes: UInt64 { geometry.shardBytes }
-        var k: Int { geometry.k }
+        var layout: VolumeLayout
+        var slotBytes: UInt64 { layout.slotBytes }
+        var k: Int { layout.k }
         var sources: [NodeID]
         var targets: [BlindRepairTarget]
         var fetchedMask: UInt64 = 0
@@ -71,13 +71,75 @@ public struct NodeCore: Sendable {
         book = ContractBook(me: me, offered: offered, placementBudget: UInt64(min(Double(offered) / reciprocityRatio, Double(UInt64.max / 2))))
     }
 
-    /// Adds a pack this node has just made (roots of its n shards).
-    public mutating func addPack(_ id: PackID, geometry: PackGeometry, roots: [[UInt8]]) {
-        precondition(roots.count == geometry.n, "pack \(id) with \(roots.count) roots, n=\(geometry.n)")
-        precondition(packIndex[id] == nil && packs.count < ProtocolLimits.packsPerNodeMax, "pack \(id) added twice or too many")
-        packIndex[id] = packs.count
-        packs.append(OwnedPack(id: id, geometry: geometry, roots: roots,
-                               slots: Array(repeating: OwnedSlot(), count: geometry.n)))
+    /// Opens a volume of this node's own: packs appended to it go to the same n holders,
+    /// each slot up to `capacity` bytes (the contracts reserve that much on each holder).
+    public mutating func openVolume(_ id: VolumeID, k: Int, n: Int, capacity: UInt64) throws(VolumeError) {
+        guard id.owner == me else { throw .notMine(id) }
+        if let problem = VolumeLayout.problem(k: k, n: n) { throw .badCode(id, problem) }
+        guard volumeIndex[id] == nil else { throw .duplicate(id) }
+        guard volumes.count < ProtocolLimits.volumesPerNodeMax else { throw .tooManyVolumes(limit: ProtocolLimits.volumesPerNodeMax) }
+        volumeIndex[id] = volumes.count
+        volumes.append(OwnedVolume(id: id, k: k, n: n, capacity: capacity))
+    }
+
+    /// Appends a pack (the roots of its n shards) to an open volume and returns its number
+    /// there. Holders already placed get it next (`storeSlot`); the pack stays in the
+    /// owner's pack store until every slot has it (`Note.placed`).
+    @discardableResult
+    public mutating func appendPack(to id: VolumeID, geometry: PackGeometry, roots: [[UInt8]], now: Instant)
+        throws(VolumeError) -> (pack: UInt32, actions: [Action])
+    {
+        try appendPacks(to: id, count: 1, geometry: geometry, roots: roots, now: now)
+    }
+
+    /// Appends `count` packs whose shards have the same roots (the simulator's synthetic
+    /// packs: O(log count) hashes however many). Returns the first one's number.
+    public mutating func appendPacks(to id: VolumeID, count: UInt32, geometry: PackGeometry, roots: [[UInt8]],
+                                     now: Instant) throws(VolumeError) -> (pack: UInt32, actions: [Action])
+    {
+        guard let p = volumeIndex[id] else { throw .unknown(id) }
+        let layout = volumes[p].layout
+        guard geometry.k == layout.k, geometry.n == layout.n else {
+            throw .codeMismatch(id, volume: "\(layout.k)-of-\(layout.n)", pack: "\(geometry.k)-of-\(geometry.n)")
+        }
+        guard roots.count == layout.n else { throw .badRoots(id, count: roots.count, n: layout.n) }
+        guard volumes[p].open, !volumes[p].lost else { throw .closed(id) }
+        guard count > 0 else { return (layout.packs, []) }
+        guard UInt64(layout.packs) + UInt64(count) < UInt64(UInt32.max) else { throw .tooManyPacks(id) }
+        let (added, overflow) = geometry.shardBytes.multipliedReportingOverflow(by: UInt64(count))
+        let wouldBe = layout.slotBytes.addingReportingOverflow(added)
+        guard !overflow, !wouldBe.overflow, wouldBe.partialValue <= volumes[p].capacity else {
+            throw .full(id, capacity: volumes[p].capacity, wouldBe: overflow || wouldBe.overflow ? UInt64.max : wouldBe.partialValue)
+        }
+        let first = layout.packs
+        for s in 0..<layout.n {
+            volumes[p].trees[s].append(SlotTree.leaf(root: roots[s], geometry: geometry), count: count)
+            volumes[p].roots[s] = volumes[p].trees[s].root
+        }
+        volumes[p].layout.packs += count
+        volumes[p].layout.slotBytes = wouldBe.partialValue
+        var actions = [Action]()
+        for s in 0..<layout.n { sendAppend(volume: p, slot: s, now: now, into: &actions) }
+        return (first, actions)
+    }
+
+    /// No more packs go to this volume (the next backup opens another).
+    public mutating func closeVolume(_ id: VolumeID) throws(VolumeError) {
+        guard let p = volumeIndex[id] else { throw .unknown(id) }
+        volumes[p].open = false
+    }
+
+    /// Bytes of memory the owner side takes for its volumes (what a terabyte costs).
+    public var ownerStateBytes: Int {
+        var total = MemoryLayout<NodeCore>.size + volumes.capacity * MemoryLayout<OwnedVolume>.stride
+        for v in volumes {
+            total += v.slots.capacity * MemoryLayout<OwnedSlot>.stride + v.roots.count * 64
+            for t in v.trees { total += t.heapBytes }
+            for slot in v.slots { total += slot.stored.root.count + slot.pendingKey.count + (slot.appending?.root.count ?? 0) }
+        }
+        total += book.owned.count * (MemoryLayout<Contract>.stride + 2 * 96)
+        total += slotOfContract.count * (MemoryLayout<ContractID>.stride + MemoryLayout<SlotRef>.stride) * 2
+        return total
     }
 
     func jitter(_ interval: Interval, _ rng: inout Xoshiro256) -> Interval {
@@ -96,8 +158,8 @@ public struct NodeCore: Sendable {
         actions.append(.setTimer(.heartbeat, at: now + params.heartbeatInterval))
         actions.append(.setTimer(.challenge, at: now + jitter(params.challengeInterval, &rng)))
         actions.append(.setTimer(.repair, at: now + jitter(params.repairInterval, &rng)))
-        for p in packs.indices where !packs[p].lost {
-            requestMatch(pack: p, now: now, into: &actions)
+        for p in volumes.indices where !volumes[p].lost {
+            requestMatch(volume: p, now: now, into: &actions)
         }
         return actions
     }
@@ -125,21 +187,21 @@ public struct NodeCore: Sendable {
                 if case .grace(let until) = c.state { actions.append(.note(.released(c.terms.shard, graceUntil: until))) }
             }
             for c in freed {
-                actions.append(.deleteShard(c.terms.shard))
+                actions.append(.deleteSlot(c.terms.shard))
                 actions.append(.note(.freed(c.terms.shard)))
             }
             actions.append(.send(to: .coordinator, .heartbeat(used: book.reservedBytes)))
             actions.append(.setTimer(.heartbeat, at: now + params.heartbeatInterval))
         case .challenge:
             _ = challenges.sweep(now: now)
-            for p in packs.indices where !packs[p].lost {
-                for s in packs[p].slots.indices {
-                    guard let holder = packs[p].slots[s].holder, let contract = packs[p].slots[s].contract,
-                          !packs[p].slots[s].failed
+            for p in volumes.indices where !volumes[p].lost {
+                for s in volumes[p].slots.indices {
+                    guard let holder = volumes[p].slots[s].holder, let contract = volumes[p].slots[s].contract,
+                          !volumes[p].slots[s].failed, volumes[p].slots[s].stored.packs > 0
                     else { continue }
                     let msg = challenges.issue(
-                        contract: contract, holder: holder, shard: ShardID(pack: packs[p].id, index: UInt8(s)),
-                        segments: packs[p].geometry.segments, root: packs[p].roots[s], audit: false, now: now,
+                        contract: contract, holder: holder, slot: SlotID(volume: volumes[p].id, index: UInt8(s)),
+                        extent: volumes[p].slots[s].stored, audit: false, now: now,
                         timeout: params.challengeTimeout, rng: &rng)
                     actions.append(.send(to: holder, msg))
                 }
@@ -157,32 +219,40 @@ public struct NodeCore: Sendable {
                 // Both sides end the grace period at `until`: stop auditing early enough that
                 // no challenge reaches a holder that has just freed the shard as promised.
                 guard now + params.challengeTimeout + .hours(1) < a.until else { continue }
-                let msg = challenges.issue(contract: id, holder: a.holder, shard: a.shard,
-                                           segments: a.segments, root: a.root, audit: true, now: now,
-                                           timeout: params.challengeTimeout, rng: &rng)
+                let msg = challenges.issue(contract: id, holder: a.holder, slot: a.shard, extent: a.extent, audit: true,
+                                           now: now, timeout: params.challengeTimeout, rng: &rng)
                 actions.append(.send(to: a.holder, msg))
             }
             actions.append(.setTimer(.challenge, at: now + params.challengeInterval))
         case .repair:
-            // One pass over the slots, read in place (iterating `packs` by value copied every
-            // pack and retained its arrays): the holders to ask about, and the uploads in flight.
+            // One pass over the slots, read in place (iterating `volumes` by value copied every
+            // volume and retained its arrays): the holders to ask about, and the uploads in flight.
             var holders = [NodeID]()
             var backlogBytes: UInt64 = 0
-            for p in packs.indices where !packs[p].lost {
+            for p in volumes.indices where !volumes[p].lost {
                 var storing: UInt64 = 0
-                for s in packs[p].slots.indices {
-                    if let h = packs[p].slots[s].holder { holders.append(h) }
-                    if packs[p].slots[s].pending == .storing { storing += 1 }
+                for s in volumes[p].slots.indices {
+                    if let h = volumes[p].slots[s].holder { holders.append(h) }
+                    if volumes[p].slots[s].pending == .storing { storing += 1 }
                 }
-                backlogBytes += storing * packs[p].shardBytes
+                backlogBytes += storing * volumes[p].slotBytes
+                for s in volumes[p].slots.indices {
+                    if let a = volumes[p].slots[s].appending { backlogBytes += a.bytes - volumes[p].slots[s].stored.bytes }
+                }
             }
             holders.sort()
             var unique = [NodeID]()
             for h in holders where unique.last != h { unique.append(h) }
-            if unique.count > ProtocolLimits.nodesPerMessageMax { unique.removeLast(unique.count - ProtocolLimits.nodesPerMessageMax) }
-            let request = nextRequest
-            nextRequest += 1
-            actions.append(.send(to: .coordinator, .uptimeQuery(request: request, nodes: unique)))
+            // Past one message's worth of holders, the query goes in pages: every holder is
+            // asked about on every tick (a cut would leave the same ones out every time).
+            var page = 0
+            repeat {
+                let request = nextRequest
+                nextRequest += 1
+                let end = min(page + ProtocolLimits.nodesPerMessageMax, unique.count)
+                actions.append(.send(to: .coordinator, .uptimeQuery(request: request, nodes: Array(unique[page..<end]))))
+                page = end
+            } while page < unique.count
             for id in releasing.keys.sorted() {
                 var r = releasing[id]!
                 actions.append(.send(to: r.holder, .release(contract: id, at: r.at)))
@@ -190,12 +260,12 @@ public struct NodeCore: Sendable {
                 releasing[id] = r.retries > 0 ? r : nil
             }
             uploadBacklog = transferTime(bytes: backlogBytes)
-            for pack in blindRepairs.keys.sorted() where blindRepairs[pack]!.deadline <= now {
-                endBlindRepair(pack, now: now, into: &actions)
+            for volume in blindRepairs.keys.sorted() where blindRepairs[volume]!.deadline <= now {
+                endBlindRepair(volume, now: now, into: &actions)
             }
-            for p in packs.indices where !packs[p].lost {
-                expirePending(pack: p, now: now, into: &actions)
-                requestMatch(pack: p, now: now, into: &actions)
+            for p in volumes.indices where !volumes[p].lost {
+                expirePending(volume: p, now: now, into: &actions)
+                requestMatch(volume: p, now: now, into: &actions)
             }
             actions.append(.setTimer(.repair, at: now + params.repairInterval))
         case .expiry, .uptimeSlot, .restore:
@@ -228,98 +298,100 @@ public struct NodeCore: Sendable {
         case let .accept(contract, signature) where blindRepairContracts[contract] != nil:
             onBlindRepairAccept(contract, signature: signature, from: from, now: now, into: &actions)
         case let .reject(contract, _) where blindRepairContracts[contract] != nil:
-            if let pack = blindRepairContracts.removeValue(forKey: contract) { blindRepairs[pack]?.proposals[contract] = nil }
-        case let .storeAck(contract) where blindRepairContracts[contract] != nil:
+            if let volume = blindRepairContracts.removeValue(forKey: contract) { blindRepairs[volume]?.proposals[contract] = nil }
+        case let .storeAck(contract, _) where blindRepairContracts[contract] != nil:
             onBlindRepairStored(contract, from: from, now: now, into: &actions)
-        case let .fetchReply(request, shard, ok, bytes) where blindRepairs[shard.pack]?.fetchRequests[request] != nil:
-            onBlindRepairFetched(request: request, shard: shard, ok: ok, bytes: bytes, from: from, now: now, into: &actions)
-        case let .blindRepairOrder(pack, owner, geometry, sources, targets) where from == .coordinator:
-            startBlindRepair(pack: pack, owner: owner, geometry: geometry, sources: sources, targets: targets,
+        case let .fetchReply(request, slot, ok, bytes) where blindRepairs[slot.volume]?.fetchRequests[request] != nil:
+            onBlindRepairFetched(request: request, shard: slot, ok: ok, bytes: bytes, from: from, now: now, into: &actions)
+        case let .blindRepairOrder(volume, owner, layout, sources, targets) where from == .coordinator:
+            startBlindRepair(volume: volume, owner: owner, layout: layout, sources: sources, targets: targets,
                             now: now, into: &actions)
         case let .adopt(terms, ownerSignature, holderSignature) where from == .coordinator:
             onAdopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature, now: now, into: &actions)
         case let .accept(contract, signature):
-            guard let ref = slotOfContract[contract], case (let p, let s) = (ref.pack, ref.slot), packs[p].slots[s].pendingContract == contract,
-                  packs[p].slots[s].pendingHolder == from, packs[p].slots[s].pending == .proposing
+            guard let ref = slotOfContract[contract], case (let p, let s) = (ref.volume, ref.slot), volumes[p].slots[s].pendingContract == contract,
+                  volumes[p].slots[s].pendingHolder == from, volumes[p].slots[s].pending == .proposing
             else { break }
-            if book.onAccept(contract, holderSignature: signature, holderKey: packs[p].slots[s].pendingKey,
+            if book.onAccept(contract, holderSignature: signature, holderKey: volumes[p].slots[s].pendingKey,
                              verifier: verifier)
             {
-                packs[p].slots[s].pending = .accepted
+                volumes[p].slots[s].pending = .accepted
                 if haveData(p) {
-                    sendStore(pack: p, slot: s, now: now, into: &actions)
+                    sendStore(volume: p, slot: s, now: now, into: &actions)
                 } else {
-                    startFetch(pack: p, now: now, into: &actions)
+                    startFetch(volume: p, now: now, into: &actions)
                 }
             } else {
                 slotOfContract[contract] = nil
-                clearPending(pack: p, slot: s)
+                clearPending(volume: p, slot: s)
             }
         case let .reject(contract, _):
-            guard let ref = slotOfContract[contract], case (let p, let s) = (ref.pack, ref.slot), packs[p].slots[s].pendingContract == contract,
-                  packs[p].slots[s].pendingHolder == from
+            guard let ref = slotOfContract[contract], case (let p, let s) = (ref.volume, ref.slot), volumes[p].slots[s].pendingContract == contract,
+                  volumes[p].slots[s].pendingHolder == from
             else { break }
             book.drop(ownedID: contract)
             slotOfContract[contract] = nil
-            clearPending(pack: p, slot: s)
-            requestMatch(pack: p, now: now, into: &actions)
-        case let .storeAck(contract):
-            guard let ref = slotOfContract[contract], case (let p, let s) = (ref.pack, ref.slot), packs[p].slots[s].pendingContract == contract,
-                  packs[p].slots[s].pendingHolder == from, packs[p].slots[s].pending == .storing
+            clearPending(volume: p, slot: s)
+            requestMatch(volume: p, now: now, into: &actions)
+        case let .storeAck(contract, packs):
+            guard let ref = slotOfContract[contract] else { break }
+            let (p, s) = (ref.volume, ref.slot)
+            if volumes[p].slots[s].contract == contract, volumes[p].slots[s].holder == from {
+                // An append to the holder in place.
+                guard let sent = volumes[p].slots[s].appending, sent.packs == packs else { break }
+                volumes[p].slots[s].stored = sent
+                volumes[p].slots[s].appending = nil
+                actions.append(rootRecord(volume: p))
+                sendAppend(volume: p, slot: s, now: now, into: &actions)
+                settle(volume: p, into: &actions)
+                break
+            }
+            guard volumes[p].slots[s].pendingContract == contract, volumes[p].slots[s].pendingHolder == from,
+                  volumes[p].slots[s].pending == .storing, volumes[p].slots[s].pendingExtent.packs == packs
             else { break }
             book.onStoreAck(contract)
-            if let old = packs[p].slots[s].contract, let oldHolder = packs[p].slots[s].holder {
-                releaseReplaced(pack: p, slot: s, contract: old, holder: oldHolder, now: now, into: &actions)
+            if let old = volumes[p].slots[s].contract, let oldHolder = volumes[p].slots[s].holder {
+                releaseReplaced(volume: p, slot: s, contract: old, holder: oldHolder, now: now, into: &actions)
             }
-            packs[p].slots[s] = OwnedSlot(holder: from, contract: contract, contractEnd: book.ownedEnd(contract))
-            actions.append(rootRecord(pack: p))
-            let done = packs[p].slots.allSatisfy { $0.holder != nil && $0.pending == nil && !$0.failed && !$0.unhealthy }
-            if done {
-                let initialUpload = packs[p].localCopy
-                packs[p].fetchedMask = 0
-                packs[p].fetchRequests = [:]
-                packs[p].graceRequests = [:]
-                packs[p].graceRefused = []
-                packs[p].fetchDeadline = nil
-                if packs[p].repairing {
-                    packs[p].repairing = false
-                    if !initialUpload { actions.append(.note(.repairCompleted(packs[p].id))) }
-                }
-                packs[p].localCopy = false
-            }
-        case let .challengeReply(id, segment, proof):
-            onVerdict(challenges.onReply(id: id, from: from, segment: segment, proof: proof), now: now, into: &actions)
+            volumes[p].slots[s] = OwnedSlot(holder: from, contract: contract, contractEnd: book.ownedEnd(contract),
+                                            stored: volumes[p].slots[s].pendingExtent)
+            actions.append(rootRecord(volume: p))
+            sendAppend(volume: p, slot: s, now: now, into: &actions)
+            settle(volume: p, into: &actions)
+        case let .challengeReply(id, proof):
+            onVerdict(challenges.onReply(id: id, from: from, proof: proof), now: now, into: &actions)
         case let .challengeMissing(id):
             onVerdict(challenges.onMissing(id: id, from: from), now: now, into: &actions)
         case let .fetchReply(request, shard, ok, bytes):
-            guard let p = packIndex[shard.pack] else { break }
-            if let g = packs[p].graceRequests[request] {
+            guard let p = volumeIndex[shard.volume] else { break }
+            if let g = volumes[p].graceRequests[request] {
                 guard g.holder == from, g.index == shard.index else { break }
-                packs[p].graceRequests[request] = nil
+                volumes[p].graceRequests[request] = nil
                 if ok {
-                    onShardFetched(pack: p, index: Int(g.index), bytes: bytes, now: now, into: &actions)
+                    onShardFetched(volume: p, index: Int(g.index), packs: g.packs, bytes: bytes, now: now, into: &actions)
                 } else {
                     // Its grace audit judges the broken promise; here it is only not asked again.
-                    packs[p].graceRefused.append(from)
-                    plan(pack: p, now: now, into: &actions)
+                    volumes[p].graceRefused.append(from)
+                    plan(volume: p, now: now, into: &actions)
                 }
                 break
             }
-            guard let s = packs[p].fetchRequests[request], Int(shard.index) == s, packs[p].slots[s].holder == from
+            guard let s = volumes[p].fetchRequests[request], Int(shard.index) == s, volumes[p].slots[s].holder == from
             else { break }
-            packs[p].fetchRequests[request] = nil
+            volumes[p].fetchRequests[request] = nil
             if ok {
-                packs[p].slots[s].fetchMisses = 0
-                onShardFetched(pack: p, index: s, bytes: bytes, now: now, into: &actions)
+                volumes[p].slots[s].fetchMisses = 0
+                onShardFetched(volume: p, index: s, packs: volumes[p].slots[s].stored.packs, bytes: bytes, now: now,
+                               into: &actions)
             } else {
-                packs[p].slots[s].noData = true
-                if !packs[p].slots[s].failed {
-                    markFailed(pack: p, slot: s, holder: from, fault: .missing, now: now, into: &actions)
+                volumes[p].slots[s].noData = true
+                if !volumes[p].slots[s].failed {
+                    markFailed(volume: p, slot: s, holder: from, fault: .missing, now: now, into: &actions)
                 }
-                packs[p].fetchDeadline = nil
-                packs[p].fetchRequests = [:]
-                packs[p].graceRequests = [:]
-                if needsData(p) { startFetch(pack: p, now: now, into: &actions) }
+                volumes[p].fetchDeadline = nil
+                volumes[p].fetchRequests = [:]
+                volumes[p].graceRequests = [:]
+                if needsData(p) { startFetch(volume: p, now: now, into: &actions) }
             }
         case let .uptimeReply(_, entries) where from == .coordinator:
             // The coordinator answers in the order asked (sorted, unique): look entries up by
@@ -337,19 +409,19 @@ public struct NodeCore: Sendable {
                 }
                 return lo < entries.count && entries[lo].node == h ? entries[lo] : nil
             }
-            for p in packs.indices where !packs[p].lost {
-                for s in packs[p].slots.indices {
-                    guard let h = packs[p].slots[s].holder, let e = lookup(h) else { continue }
+            for p in volumes.indices where !volumes[p].lost {
+                for s in volumes[p].slots.indices {
+                    guard let h = volumes[p].slots[s].holder, let e = lookup(h) else { continue }
                     // A contract near the end of its term is replaced like an unhealthy one
                     // (renewal by re-placement).
-                    assert(packs[p].slots[s].contractEnd == packs[p].slots[s].contract.flatMap { book.ownedEnd($0) },
-                           "slot \(s) of pack \(packs[p].id): contract end out of step with the book")
-                    let ending = packs[p].slots[s].contractEnd.map { now + params.repairInterval * 2 >= $0 } ?? false
+                    assert(volumes[p].slots[s].contractEnd == volumes[p].slots[s].contract.flatMap { book.ownedEnd($0) },
+                           "slot \(s) of volume \(volumes[p].id): contract end out of step with the book")
+                    let ending = volumes[p].slots[s].contractEnd.map { now + params.repairInterval * 2 >= $0 } ?? false
                     let bad = e.excluded || e.permille < params.uptimeThresholdPermille || ending
-                        || packs[p].slots[s].fetchMisses >= params.fetchMissesMax
-                    packs[p].slots[s].unhealthy = bad
+                        || volumes[p].slots[s].fetchMisses >= params.fetchMissesMax
+                    volumes[p].slots[s].unhealthy = bad
                 }
-                plan(pack: p, now: now, into: &actions)
+                plan(volume: p, now: now, into: &actions)
             }
         case let .releaseAck(contract):
             releasing[contract] = nil
@@ -357,7 +429,7 @@ public struct NodeCore: Sendable {
             standing = Reputation.Standing(rawValue: level) ?? .excluded
 
         // Holder side.
-        case .propose, .storeShard, .challenge, .fetch, .release:
+        case .propose, .storeSlot, .challenge, .fetch, .release:
             onHolderMessage(from: from, message, now: now, into: &actions)
         default:
             break
@@ -370,11 +442,11 @@ public struct NodeCore: Sendable {
     public func ownedContract(_ id: ContractID) -> Contract? { book.owned[id] }
     public var auditCount: Int { audits.count }
 
-    /// Holders audited for a shard of `pack` (diagnostics).
-    public func auditedHolders(of pack: PackID) -> [String] {
+    /// Holders audited for a shard of `volume` (diagnostics).
+    public func auditedHolders(of volume: VolumeID) -> [String] {
         audits.keys.sorted().compactMap { id in
             let a = audits[id]!
-            return a.shard.pack == pack ? "\(a.holder)/\(a.shard.index)/until=\(a.until.milliseconds)" : nil
+            return a.shard.volume == volume ? "\(a.holder)/\(a.shard.index)/until=\(a.until.milliseconds)" : nil
         }
     }
 }

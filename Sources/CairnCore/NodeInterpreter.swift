@@ -3,24 +3,25 @@ import CairnWire
 /// What the shell hands back to a node's core after carrying out an action that reads or
 /// writes shard bytes: the core, not the shell, turns it into a reply.
 public enum NodeInput: Sendable {
-    /// Storage wrote shard `shard` of `contract` and checked it against its root (`verified`).
-    case shardStored(contract: ContractID, shard: ShardID, replyTo: NodeID, verified: Bool)
+    /// Storage wrote packs of slot `slot` of `contract` up to `packs` and checked them
+    /// against their roots (`verified`).
+    case slotStored(contract: ContractID, slot: SlotID, packs: UInt32, replyTo: NodeID, verified: Bool)
     /// Storage read a segment for challenge `challenge` (nil: not, or no longer, here).
-    case segmentRead(challenge: UInt64, replyTo: NodeID, answer: (segment: [UInt8], proof: [[UInt8]])?)
-    /// Storage opened a shard for fetch `request`.
-    case shardRead(request: UInt64, shard: ShardID, replyTo: NodeID, answer: FetchAnswer)
+    case segmentRead(challenge: UInt64, replyTo: NodeID, answer: SegmentProof?)
+    /// Storage opened a slot for fetch `request`.
+    case slotRead(request: UInt64, slot: SlotID, replyTo: NodeID, answer: FetchAnswer)
 }
 
 extension NodeCore {
     /// Takes what the shell reports back (`NodeInput`) and returns the replies to send.
     public mutating func on(_ input: NodeInput, now: Instant) -> [Action] {
         switch input {
-        case let .shardStored(contract, shard, replyTo, verified):
-            onShardStored(contract: contract, shard: shard, replyTo: replyTo, verified: verified, now: now)
+        case let .slotStored(contract, slot, packs, replyTo, verified):
+            onSlotStored(contract: contract, slot: slot, packs: packs, replyTo: replyTo, verified: verified, now: now)
         case let .segmentRead(challenge, replyTo, answer):
             onSegmentRead(challenge: challenge, replyTo: replyTo, answer: answer, now: now)
-        case let .shardRead(request, shard, replyTo, answer):
-            onShardRead(request: request, shard: shard, replyTo: replyTo, answer: answer, now: now)
+        case let .slotRead(request, slot, replyTo, answer):
+            onSlotRead(request: request, slot: slot, replyTo: replyTo, answer: answer, now: now)
         }
     }
 }
@@ -32,13 +33,14 @@ extension NodeCore {
 public protocol NodeShell {
     func send(_ message: Message, to: NodeID)
     func setTimer(_ kind: TimerKind, at: Instant)
-    /// Writes the shard, checks it against `root`, makes it durable: true only if all three held.
-    func store(_ shard: ShardID, geometry: PackGeometry, root: [UInt8]) -> Bool
-    func delete(_ shard: ShardID)
-    /// A segment and its Merkle path, or nil when the shard is not (or no longer) here.
-    func prove(_ shard: ShardID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])?
-    /// Whether (and how long) the shard can be streamed to a requester.
-    func serve(_ shard: ShardID) -> FetchAnswer
+    /// Writes packs `from..<to.packs` of the slot, checks every shard against its root and
+    /// the slot's tree against `to.root`, makes them durable: true only if all of it held.
+    func store(_ slot: SlotID, from: UInt32, to: SlotExtent) -> Bool
+    func delete(_ slot: SlotID)
+    /// The proof for a challenge, or nil when the slot (or that pack) is not here.
+    func prove(_ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof?
+    /// Whether (and how long) the slot can be streamed to a requester.
+    func serve(_ slot: SlotID) -> FetchAnswer
     func observe(_ note: Note)
 }
 
@@ -56,18 +58,19 @@ public enum NodeInterpreter {
                 shell.send(message, to: to)
             case let .setTimer(kind, at):
                 shell.setTimer(kind, at: at)
-            case let .storeShard(contract, shard, geometry, root, replyTo):
-                let verified = shell.store(shard, geometry: geometry, root: root)
-                perform(feed(.shardStored(contract: contract, shard: shard, replyTo: replyTo, verified: verified)),
+            case let .storeSlot(contract, slot, from, to, replyTo):
+                let verified = shell.store(slot, from: from, to: to)
+                perform(feed(.slotStored(contract: contract, slot: slot, packs: to.packs, replyTo: replyTo,
+                                         verified: verified)),
                         through: shell, feed: feed)
-            case let .deleteShard(shard):
-                shell.delete(shard)
-            case let .readSegment(challenge, shard, segment, replyTo):
-                let answer = shell.prove(shard, segment: segment)
+            case let .deleteSlot(slot):
+                shell.delete(slot)
+            case let .readSegment(challenge, slot, pack, packs, selector, replyTo):
+                let answer = shell.prove(slot, pack: pack, packs: packs, selector: selector)
                 perform(feed(.segmentRead(challenge: challenge, replyTo: replyTo, answer: answer)), through: shell, feed: feed)
-            case let .readShard(request, shard, replyTo):
-                let answer = shell.serve(shard)
-                perform(feed(.shardRead(request: request, shard: shard, replyTo: replyTo, answer: answer)),
+            case let .readSlot(request, slot, replyTo):
+                let answer = shell.serve(slot)
+                perform(feed(.slotRead(request: request, slot: slot, replyTo: replyTo, answer: answer)),
                         through: shell, feed: feed)
             case let .note(note):
                 shell.observe(note)

@@ -1,9 +1,9 @@
 import CairnWire
 /// A node's protocol parameters (from the network's configuration).
 public struct NodeParams: Sendable {
-    /// The code of the packs this node makes by default. Each pack carries its own
-    /// geometry (`addPack`); `k`, `n` and `repairTrigger` here only set how far below its
-    /// n a pack may fall before it is repaired (`repairTrigger(for:)`).
+    /// The code of the volumes this node makes by default. Each volume carries its own
+    /// layout (`addPack`); `k`, `n` and `repairTrigger` here only set how far below its
+    /// n a volume may fall before it is repaired (`repairTrigger(for:)`).
     public var k: Int
     public var n: Int
     public var heartbeatInterval: Interval
@@ -14,7 +14,7 @@ public struct NodeParams: Sendable {
     public var term: Interval
     public var grace: Interval
     public var uptimeThresholdPermille: UInt16
-    /// Repair a pack when fewer than this many of its shards are healthy.
+    /// Repair a volume when fewer than this many of its shards are healthy.
     public var repairTrigger: Int
     /// Fetch misses before a holder is reported for refusing.
     public var fetchMissesMax: Int
@@ -29,7 +29,7 @@ public struct NodeParams: Sendable {
                 grace: Interval = .days(7), uptimeThresholdPermille: UInt16 = 850, repairTrigger: Int? = nil,
                 fetchMissesMax: Int = 2, maxClockSkew: Interval = .minutes(5))
     {
-        precondition(k > 0 && k <= n && n <= ProtocolLimits.shardsPerPackMax, "k=\(k) n=\(n)")
+        precondition(k > 0 && k <= n && n <= ProtocolLimits.slotsPerVolumeMax, "k=\(k) n=\(n)")
         self.k = k
         self.n = n
         self.heartbeatInterval = heartbeatInterval
@@ -47,9 +47,9 @@ public struct NodeParams: Sendable {
         precondition(self.repairTrigger > k && self.repairTrigger <= n, "repair trigger \(self.repairTrigger) for k=\(k) n=\(n)")
     }
 
-    /// Repair a pack of geometry `g` when fewer than this many of its shards are healthy:
+    /// Repair a volume of layout `g` when fewer than this many of its shards are healthy:
     /// as many below its n as `repairTrigger` is below `n`, and always above its k.
-    public func repairTrigger(for g: PackGeometry) -> Int {
+    public func repairTrigger(for g: VolumeLayout) -> Int {
         RepairPlanner.trigger(for: g, n: n, trigger: repairTrigger)
     }
 }

@@ -1,9 +1,9 @@
 import CairnWire
 /// A restore as a person runs it after losing their disk: with nothing but the owner's
-/// identity, ask the coordinator where the owner's packs are, then fetch any k shards of
-/// every pack from their holders — retrying other holders when one does not answer or
+/// identity, ask the coordinator where the owner's volumes are, then fetch any k shards of
+/// every volume from their holders — retrying other holders when one does not answer or
 /// says it has nothing, and trying again later while holders are offline — until every
-/// pack has k shards or the person's patience (`deadline`) runs out.
+/// volume has k shards or the person's patience (`deadline`) runs out.
 ///
 /// Pure, like the node core: time comes in, actions go out (`send`, `setTimer(.restore)`).
 /// The simulator runs sampled restores through it, so restore success is measured by
@@ -13,17 +13,17 @@ import CairnWire
 public struct RestoreSession: Sendable {
     public enum Outcome: Hashable, Sendable {
         case running
-        /// Every pack has k shards; `at` is when the last one arrived.
+        /// Every volume has k shards; `at` is when the last one arrived.
         case restored(at: Instant)
-        /// The deadline passed (or the coordinator knows no packs): `missing` packs short of k.
+        /// The deadline passed (or the coordinator knows no volumes): `missing` volumes short of k.
         case failed(missing: Int)
     }
 
-    /// How patient a restore is. Each pack's k comes with its location (its geometry).
+    /// How patient a restore is. Each volume's k comes with its location (its layout).
     public struct Params: Sendable {
         /// A fetch unanswered this long (plus its transfer time) is given up.
         public var fetchTimeout: Interval
-        /// When every holder of a pack has been tried, try them again after this long.
+        /// When every holder of a volume has been tried, try them again after this long.
         public var retryAfter: Interval
         /// Upload speed assumed for transfer time, bytes per millisecond (a slow holder
         /// is not given up while its shard is still streaming).
@@ -41,8 +41,8 @@ public struct RestoreSession: Sendable {
         }
     }
 
-    struct PackState: Sendable {
-        var location: PackLocation
+    struct VolumeState: Sendable {
+        var location: VolumeLocation
         /// Slots whose shard arrived.
         var have: UInt64 = 0
         /// Slots asked in this round (answered or not).
@@ -51,7 +51,7 @@ public struct RestoreSession: Sendable {
     }
 
     struct Fetch: Sendable {
-        var pack: Int
+        var volume: Int
         var slot: Int
         var deadline: Instant
     }
@@ -63,7 +63,7 @@ public struct RestoreSession: Sendable {
     public private(set) var outcome = Outcome.running
     /// Shard bytes received.
     public private(set) var bytesFetched: UInt64 = 0
-    private var packs: [PackState] = []
+    private var volumes: [VolumeState] = []
     private var total: UInt32? = nil
     /// Locations received so far (the next page starts here).
     private var received: UInt32 = 0
@@ -82,7 +82,7 @@ public struct RestoreSession: Sendable {
         deadline = now + patience
     }
 
-    /// Asks the coordinator for the first page of the owner's pack locations.
+    /// Asks the coordinator for the first page of the owner's volume locations.
     public mutating func start(now: Instant) -> [Action] {
         var actions = [Action]()
         query(start: 0, now: now, into: &actions)
@@ -104,8 +104,8 @@ public struct RestoreSession: Sendable {
             self.total = total
             received += UInt32(locations.count)
             for location in locations {
-                packs.append(PackState(location: location))
-                fetchMore(pack: packs.count - 1, now: now, into: &actions)
+                volumes.append(VolumeState(location: location))
+                fetchMore(volume: volumes.count - 1, now: now, into: &actions)
             }
             if received < total && !locations.isEmpty {
                 query(start: received, now: now, into: &actions)
@@ -113,16 +113,16 @@ public struct RestoreSession: Sendable {
                 queryRequest = 0
             }
         case let .fetchReply(request, shard, ok, bytes):
-            guard let f = fetches[request], packs[f.pack].location.pack == shard.pack, Int(shard.index) == f.slot,
-                  packs[f.pack].location.holders[f.slot] == from
+            guard let f = fetches[request], volumes[f.volume].location.volume == shard.volume, Int(shard.index) == f.slot,
+                  volumes[f.volume].location.holders[f.slot] == from
             else { break }
             fetches[request] = nil
-            packs[f.pack].inFlight -= 1
+            volumes[f.volume].inFlight -= 1
             if ok {
-                packs[f.pack].have |= 1 << UInt64(f.slot)
+                volumes[f.volume].have |= 1 << UInt64(f.slot)
                 bytesFetched += bytes
             }
-            fetchMore(pack: f.pack, now: now, into: &actions)
+            fetchMore(volume: f.volume, now: now, into: &actions)
         default:
             break
         }
@@ -141,14 +141,14 @@ public struct RestoreSession: Sendable {
         }
         for request in fetches.keys.sorted() where fetches[request]!.deadline <= now {
             let f = fetches.removeValue(forKey: request)!
-            packs[f.pack].inFlight -= 1
-            fetchMore(pack: f.pack, now: now, into: &actions)
+            volumes[f.volume].inFlight -= 1
+            fetchMore(volume: f.volume, now: now, into: &actions)
         }
         if let at = retryAt, at <= now {
             retryAt = nil
-            for p in packs.indices where !done(p) && packs[p].inFlight == 0 {
-                packs[p].tried = packs[p].have
-                fetchMore(pack: p, now: now, into: &actions)
+            for p in volumes.indices where !done(p) && volumes[p].inFlight == 0 {
+                volumes[p].tried = volumes[p].have
+                fetchMore(volume: p, now: now, into: &actions)
             }
         }
         settle(now: now, into: &actions)
@@ -158,12 +158,12 @@ public struct RestoreSession: Sendable {
     /// Internal state for the simulator's debug dump (`CAIRN_SIM_DEBUG`).
     public var debugState: String { "total=\(String(describing: total)) received=\(received) query=\(queryRequest)@\(queryDeadline) fetches=\(fetches.count) retryAt=\(String(describing: retryAt)) timerAt=\(String(describing: timerAt))" }
 
-    /// Packs with k shards so far, and packs known.
-    public var progress: (restored: Int, known: Int) { (packs.indices.count { done($0) }, packs.count) }
+    /// Volumes with k shards so far, and volumes known.
+    public var progress: (restored: Int, known: Int) { (volumes.indices.count { done($0) }, volumes.count) }
 
     // MARK: Steps
 
-    private func done(_ p: Int) -> Bool { packs[p].have.nonzeroBitCount >= packs[p].location.geometry.k }
+    private func done(_ p: Int) -> Bool { volumes[p].have.nonzeroBitCount >= volumes[p].location.layout.k }
 
     private mutating func query(start: UInt32, now: Instant, into actions: inout [Action]) {
         queryRequest = nextRequest
@@ -173,38 +173,38 @@ public struct RestoreSession: Sendable {
     }
 
     /// Asks untried holders until k shards are in hand or in flight.
-    private mutating func fetchMore(pack p: Int, now: Instant, into actions: inout [Action]) {
-        let location = packs[p].location
+    private mutating func fetchMore(volume p: Int, now: Instant, into actions: inout [Action]) {
+        let location = volumes[p].location
         for slot in location.holders.indices {
-            guard packs[p].have.nonzeroBitCount + packs[p].inFlight < packs[p].location.geometry.k else { break }
+            guard volumes[p].have.nonzeroBitCount + volumes[p].inFlight < volumes[p].location.layout.k else { break }
             let bit: UInt64 = 1 << UInt64(slot)
-            let holder = location.holders[slot]
-            guard packs[p].tried & bit == 0, holder != .coordinator, holder != owner else { continue }
-            packs[p].tried |= bit
-            packs[p].inFlight += 1
+            // Only a holder with every pack of the volume can give its slot.
+            guard volumes[p].tried & bit == 0, let holder = location.completeHolder(slot), holder != owner else { continue }
+            volumes[p].tried |= bit
+            volumes[p].inFlight += 1
             let request = nextRequest
             nextRequest += 1
             // Clamped to a year, so a hostile size cannot overflow the deadline.
-            let transferMs = min((Double(location.shardBytes) / params.bytesPerMillisecond).rounded(.up), 365 * 86_400_000)
+            let transferMs = min((Double(location.slotBytes) / params.bytesPerMillisecond).rounded(.up), 365 * 86_400_000)
             let transfer = Interval(milliseconds: Int64(transferMs))
-            fetches[request] = Fetch(pack: p, slot: slot, deadline: now + params.fetchTimeout + transfer)
-            actions.append(.send(to: holder, .fetch(request: request, shard: ShardID(pack: location.pack, index: UInt8(slot)))))
+            fetches[request] = Fetch(volume: p, slot: slot, deadline: now + params.fetchTimeout + transfer)
+            actions.append(.send(to: holder, .fetch(request: request, slot: SlotID(volume: location.volume, index: UInt8(slot)))))
         }
     }
 
     /// Decides the outcome, or arms the timer for the next deadline or retry.
     private mutating func settle(now: Instant, into actions: inout [Action]) {
         let complete = total.map { received >= $0 } ?? false
-        if complete && packs.indices.allSatisfy(done) {
-            outcome = packs.isEmpty ? .failed(missing: 0) : .restored(at: now)
+        if complete && volumes.indices.allSatisfy(done) {
+            outcome = volumes.isEmpty ? .failed(missing: 0) : .restored(at: now)
             return
         }
         if now >= deadline {
-            outcome = .failed(missing: max(packs.indices.count { !done($0) }, complete ? 0 : 1))
+            outcome = .failed(missing: max(volumes.indices.count { !done($0) }, complete ? 0 : 1))
             return
         }
-        // Packs whose every holder was tried without k shards wait for the next round.
-        if retryAt == nil, packs.indices.contains(where: { !done($0) && packs[$0].inFlight == 0 }) {
+        // Volumes whose every holder was tried without k shards wait for the next round.
+        if retryAt == nil, volumes.indices.contains(where: { !done($0) && volumes[$0].inFlight == 0 }) {
             retryAt = now + params.retryAfter
         }
         var next = deadline

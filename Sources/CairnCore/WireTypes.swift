@@ -6,13 +6,13 @@ public struct ContractTerms: Hashable, Sendable {
     public var id: ContractID
     public var owner: NodeID
     public var holder: NodeID
-    public var shard: ShardID
+    public var shard: SlotID
     public var bytes: UInt64
     public var start: Instant
     public var term: Interval
     public var grace: Interval
 
-    public init(id: ContractID, owner: NodeID, holder: NodeID, shard: ShardID, bytes: UInt64,
+    public init(id: ContractID, owner: NodeID, holder: NodeID, shard: SlotID, bytes: UInt64,
                 start: Instant, term: Interval, grace: Interval) {
         self.id = id
         self.owner = owner
@@ -40,7 +40,7 @@ public struct ContractTerms: Hashable, Sendable {
         w.u64(id.raw)
         w.u32(owner.raw)
         w.u32(holder.raw)
-        shard.pack.write(into: &w)
+        shard.volume.write(into: &w)
         w.u8(shard.index)
         w.u64(bytes)
         w.i64(start.milliseconds)
@@ -52,11 +52,11 @@ public struct ContractTerms: Hashable, Sendable {
         let at = r.offset
         let t = ContractTerms(
             id: ContractID(try r.u64()), owner: NodeID(try r.u32()), holder: NodeID(try r.u32()),
-            shard: ShardID(pack: try PackID(reading: &r), index: try r.u8()), bytes: try r.u64(),
+            shard: SlotID(volume: try VolumeID(reading: &r), index: try r.u8()), bytes: try r.u64(),
             start: Instant(milliseconds: try r.i64()), term: Interval(milliseconds: try r.i64()),
             grace: Interval(milliseconds: try r.i64()))
         guard t.term.milliseconds > 0, t.grace.milliseconds >= 0, t.owner != t.holder,
-              Int(t.shard.index) < ProtocolLimits.shardsPerPackMax
+              Int(t.shard.index) < ProtocolLimits.slotsPerVolumeMax
         else { throw DecodeError(.badValue, "contract terms out of range", offset: at) }
         return t
     }
@@ -96,23 +96,34 @@ public struct BlindRepairTarget: Hashable, Sendable {
     }
 }
 
-/// One pack of an owner's root record as the coordinator keeps it: enough for a restore to
-/// find and check the pack's shards (`NodeID.coordinator` marks an empty slot).
-public struct PackLocation: Hashable, Sendable {
-    public let pack: PackID
-    public let geometry: PackGeometry
-    /// One per shard (`geometry.n`), by construction.
+/// One volume of an owner's root record as the coordinator keeps it: enough for a restore
+/// or a blind repair to find and check the volume's slots (`NodeID.coordinator` marks an
+/// empty slot).
+public struct VolumeLocation: Hashable, Sendable {
+    public let volume: VolumeID
+    /// The code, and every pack appended so far.
+    public let layout: VolumeLayout
+    /// One per slot (`layout.n`), by construction.
     public let holders: [NodeID]
+    /// How many packs each holder has acknowledged (a slot is complete at `layout.packs`).
+    public let stored: [UInt32]
+    /// Each slot's tree root over all `layout.packs` packs.
     public let roots: [[UInt8]]
-    public init(pack: PackID, geometry: PackGeometry, holders: [NodeID], roots: [[UInt8]]) {
-        precondition(holders.count == geometry.n && roots.count == geometry.n,
-                     "pack location of \(holders.count) holders, \(roots.count) roots for n=\(geometry.n)")
-        self.pack = pack
-        self.geometry = geometry
+    public init(volume: VolumeID, layout: VolumeLayout, holders: [NodeID], stored: [UInt32], roots: [[UInt8]]) {
+        precondition(holders.count == layout.n && roots.count == layout.n && stored.count == layout.n,
+                     "volume location of \(holders.count) holders, \(stored.count) counts, \(roots.count) roots for n=\(layout.n)")
+        self.volume = volume
+        self.layout = layout
         self.holders = holders
+        self.stored = stored
         self.roots = roots
     }
-    public var shardBytes: UInt64 { geometry.shardBytes }
+    public var slotBytes: UInt64 { layout.slotBytes }
+
+    /// The holder of slot `s` when it has every pack (a source for a restore or a rebuild).
+    public func completeHolder(_ s: Int) -> NodeID? {
+        holders[s] != .coordinator && stored[s] == layout.packs && layout.packs > 0 ? holders[s] : nil
+    }
 }
 
 /// Uptime of one node as the coordinator measured it.
@@ -125,5 +136,47 @@ public struct UptimeEntry: Hashable, Sendable {
         self.node = node
         self.permille = permille
         self.excluded = excluded
+    }
+}
+
+/// A holder's answer to a challenge: the asked segment of pack `pack`'s shard in the slot,
+/// its path to that shard's root, the root and the pack's geometry, and the path from the
+/// pack's leaf to the slot's root. The owner checks both paths against the one slot root it
+/// kept, so it needs nothing per pack.
+public struct SegmentProof: Hashable, Sendable {
+    public var segment: [UInt8]
+    /// From the segment's leaf up to `packRoot`.
+    public var path: [[UInt8]]
+    public var packRoot: [UInt8]
+    public var geometry: PackGeometry
+    /// From the pack's leaf (`SlotTree.leaf`) up to the slot's root.
+    public var packPath: [[UInt8]]
+
+    public init(segment: [UInt8], path: [[UInt8]], packRoot: [UInt8], geometry: PackGeometry, packPath: [[UInt8]]) {
+        self.segment = segment
+        self.path = path
+        self.packRoot = packRoot
+        self.geometry = geometry
+        self.packPath = packPath
+    }
+
+    /// The segment a selector names in a pack of this geometry (the challenger cannot know
+    /// each pack's segment count; the holder's answer commits to it through the leaf).
+    public static func segment(selector: UInt32, of geometry: PackGeometry) -> UInt32 {
+        selector % max(geometry.segments, 1)
+    }
+
+    /// True when this proves segment `selector` of pack `pack` of a slot whose tree has
+    /// `packs` leaves and root `slotRoot`. Every field is hostile: false, never a trap.
+    public func verify(pack: UInt32, packs: UInt32, selector: UInt32, slotRoot: [UInt8]) -> Bool {
+        guard pack < packs, packRoot.count == MerkleTree.hashLength, geometry.segments > 0 else { return false }
+        let index = Self.segment(selector: selector, of: geometry)
+        // The segment's length needs no check of its own: the root was computed from
+        // segments of the geometry's length, and only those verify.
+        guard MerkleProof(segmentIndex: Int(index), segmentCount: Int(geometry.segments), siblings: path)
+                  .verify(segment: segment, root: packRoot)
+        else { return false }
+        return MerkleProof(segmentIndex: Int(pack), segmentCount: Int(packs), siblings: packPath)
+            .verify(leaf: SlotTree.leaf(root: packRoot, geometry: geometry), root: slotRoot)
     }
 }

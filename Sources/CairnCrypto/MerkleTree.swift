@@ -177,11 +177,17 @@ public struct MerkleProof: Sendable, Equatable {
     /// has the same path in trees of 5, 6 and 8 segments), and the segment's length is not
     /// checked here either.
     public func verify(segment: UnsafeRawBufferPointer, root: [UInt8]) -> Bool {
+        verify(leaf: MerkleTree.leafHash(segment), root: root)
+    }
+
+    /// True when `leaf` (a leaf hash, not the segment) is leaf `segmentIndex` of the tree
+    /// whose root is `root`: a volume slot's tree has the packs' leaf hashes as its leaves.
+    public func verify(leaf: [UInt8], root: [UInt8]) -> Bool {
         guard segmentCount >= 1, segmentIndex >= 0, segmentIndex < segmentCount,
-              root.count == MerkleTree.hashLength,
+              root.count == MerkleTree.hashLength, leaf.count == MerkleTree.hashLength,
               siblings.count <= Int.bitWidth,
               siblings.allSatisfy({ $0.count == MerkleTree.hashLength }) else { return false }
-        var hash = MerkleTree.leafHash(segment)
+        var hash = leaf
         var index = segmentIndex
         var count = segmentCount
         var used = 0

@@ -13,7 +13,7 @@ import Testing
     for _ in 0..<Int(geometry.shardBytes) { shard.append(UInt8(truncatingIfNeeded: rng.next())) }
     let segmentSize = Int(geometry.segmentBytes)
     let root = MerkleTree.root(of: shard, segmentSize: segmentSize)
-    let id = ShardID(pack: PackID(serial: 9), index: 2)
+    let id = SlotID(volume: VolumeID(9), index: 2)
     let holder = NodeID(2)
     var scheduler = ChallengeScheduler()
     var seen = Set<UInt32>()

@@ -16,7 +16,7 @@ private func holderCore(skew: Interval = .minutes(5)) -> NodeCore {
 
 private func proposal(start: Instant) -> Message {
     let t = ContractTerms(id: ContractID(owner: owner, counter: 1), owner: owner, holder: holder,
-                          shard: ShardID(pack: PackID(serial: 7), index: 1), bytes: 1000, start: start, term: .days(30),
+                          shard: SlotID(volume: VolumeID(7), index: 1), bytes: 1000, start: start, term: .days(30),
                           grace: .days(7))
     return .propose(terms: t, ownerKey: ownerSigner.publicKey, ownerSignature: ownerSigner.sign(t.signingBytes), mandate: nil)
 }
@@ -79,7 +79,7 @@ private func answer(_ actions: [Action]) -> Answer {
         Issue.record("no record query")
         return
     }
-    let reply = Message.recordReply(request: request, start: 0, total: 0, packs: [])
+    let reply = Message.recordReply(request: request, start: 0, total: 0, volumes: [])
     #expect(s.onMessage(from: .coordinator, reply, sent: now - .hours(1), now: now)
         == [.note(.clockSkew(from: .coordinator, by: .hours(-1)))])
     #expect(s.outcome == .running)
@@ -124,7 +124,7 @@ private func answer(_ actions: [Action]) -> Answer {
         return
     }
     let contract = ContractID(owner: owner, counter: 1)
-    let shard = ShardID(pack: PackID(serial: 7), index: 1)
+    let shard = SlotID(volume: VolumeID(7), index: 1)
     let geometry = PackGeometry(k: 2, n: 4, shardBytes: 1000)
     let root = [UInt8](repeating: 4, count: 32)
     let asked = core.onMessage(from: owner, .storeShard(contract: contract, shard: shard, geometry: geometry, root: root),

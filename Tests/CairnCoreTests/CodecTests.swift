@@ -5,15 +5,15 @@ import Testing
 
 let sampleTerms = ContractTerms(
     id: ContractID(owner: NodeID(3), counter: 9), owner: NodeID(3), holder: NodeID(4),
-    shard: ShardID(pack: PackID(serial: 77), index: 5), bytes: 1 << 20, start: Instant(milliseconds: 1000),
+    shard: SlotID(volume: VolumeID(77), index: 5), bytes: 1 << 20, start: Instant(milliseconds: 1000),
     term: .days(30), grace: .days(7))
 
 let sampleMessages: [Message] = [
     .join(offered: 1 << 40, speed: 12_500, publicKey: Array(repeating: 7, count: 32), fresh: true),
     .heartbeat(used: 123),
     .warning(level: 1),
-    .matchRequest(request: 1, pack: PackID(serial: 2), shardBytes: 3, count: 4, speed: 5, exclude: [NodeID(1), NodeID(9)]),
-    .matchReply(request: 1, pack: PackID(serial: 2), candidates: [Candidate(node: NodeID(4), publicKey: [1, 2, 3])]),
+    .matchRequest(request: 1, volume: VolumeID(2), shardBytes: 3, count: 4, speed: 5, exclude: [NodeID(1), NodeID(9)]),
+    .matchReply(request: 1, volume: VolumeID(2), candidates: [Candidate(node: NodeID(4), publicKey: [1, 2, 3])]),
     .propose(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
              mandate: nil),
     .propose(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
@@ -33,18 +33,18 @@ let sampleMessages: [Message] = [
     .uptimeQuery(request: 2, nodes: [NodeID(1), NodeID(2)]),
     .uptimeReply(request: 2, entries: [UptimeEntry(node: NodeID(1), permille: 870, excluded: false)]),
     .report(holder: NodeID(4), fault: .badProof, since: Instant(milliseconds: 5)),
-    .rootRecord(PackLocation(pack: PackID(serial: 2), geometry: PackGeometry(k: 1, n: 2, shardBytes: 9),
+    .rootRecord(VolumeLocation(volume: VolumeID(2), geometry: PackGeometry(k: 1, n: 2, shardBytes: 9),
                              holders: [NodeID(4), NodeID(5)],
                              roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)])),
-    .blindRepairOrder(pack: PackID(serial: 2), owner: NodeID(3), geometry: PackGeometry(k: 1, n: 2, shardBytes: 9, segmentBytes: 4),
+    .blindRepairOrder(volume: VolumeID(2), owner: NodeID(3), geometry: PackGeometry(k: 1, n: 2, shardBytes: 9, segmentBytes: 4),
                  sources: [NodeID(4), .coordinator],
                  targets: [BlindRepairTarget(slot: 1, node: NodeID(6), publicKey: [1, 2], root: Array(repeating: 3, count: 32),
                                         mandate: BlindRepairMandate(expires: Instant(milliseconds: 9), signature: [4, 4]))]),
     .blindRepairDone(terms: sampleTerms, ownerSignature: [1], holderSignature: [2]),
     .adopt(terms: sampleTerms, ownerSignature: [3], holderSignature: [4]),
     .recordQuery(request: 3, owner: NodeID(3), start: 16),
-    .recordReply(request: 3, start: 16, total: 18, packs: [
-        PackLocation(pack: PackID(serial: 2), geometry: PackGeometry(k: 1, n: 2, shardBytes: 9), holders: [NodeID(4), .coordinator],
+    .recordReply(request: 3, start: 16, total: 18, volumes: [
+        VolumeLocation(volume: VolumeID(2), geometry: PackGeometry(k: 1, n: 2, shardBytes: 9), holders: [NodeID(4), .coordinator],
                      roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
     ]),
 ]

@@ -37,7 +37,7 @@ private func agreesWithDictionary<Key: Hashable>(_ key: (UInt64) -> Key, keys: U
 }
 
 @Test func denseMapAgreesWithDictionary() {
-    agreesWithDictionary({ PackID(serial: $0) }, keys: 300, steps: 20_000, seed: 1)
+    agreesWithDictionary({ VolumeID($0) }, keys: 300, steps: 20_000, seed: 1)
 }
 
 @Test func denseMapAgreesWithDictionaryUnderCollisions() {
@@ -45,12 +45,12 @@ private func agreesWithDictionary<Key: Hashable>(_ key: (UInt64) -> Key, keys: U
 }
 
 @Test func denseMapEmptiesAndRefills() {
-    var map = DenseMap<PackID, UInt8>()
-    #expect(map.isEmpty && map[PackID(serial: 1)] == nil)
-    for i in 0..<100 { map[PackID(serial: UInt64(i))] = UInt8(i) }
-    #expect(map.count == 100 && map[PackID(serial: 42)] == 42)
+    var map = DenseMap<VolumeID, UInt8>()
+    #expect(map.isEmpty && map[VolumeID(1)] == nil)
+    for i in 0..<100 { map[VolumeID(UInt64(i))] = UInt8(i) }
+    #expect(map.count == 100 && map[VolumeID(42)] == 42)
     map.removeAll()
-    #expect(map.isEmpty && map[PackID(serial: 42)] == nil)
-    map[PackID(serial: 7)] = 7
-    #expect(map.count == 1 && map[PackID(serial: 7)] == 7)
+    #expect(map.isEmpty && map[VolumeID(42)] == nil)
+    map[VolumeID(7)] = 7
+    #expect(map.count == 1 && map[VolumeID(7)] == 7)
 }

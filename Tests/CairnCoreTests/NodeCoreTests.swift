@@ -14,15 +14,15 @@ struct Harness {
     var nodes: [NodeCore] = []
     var inbox: [(from: NodeID, to: NodeID, Message)] = []
     /// Holder storage: node → shard → segments.
-    var disks: [[ShardID: [[UInt8]]]] = []
+    var disks: [[SlotID: [[UInt8]]]] = []
     var notes: [(NodeID, Note)] = []
 
     static let segmentsPerShard: UInt32 = 4
     /// Four 3-byte segments a shard.
     static let geometry = PackGeometry(k: 2, n: 4, shardBytes: 12, segmentBytes: 3)
 
-    static func segments(_ shard: ShardID) -> [[UInt8]] {
-        (0..<Int(segmentsPerShard)).map { i in [UInt8(truncatingIfNeeded: shard.pack.serial), shard.index, UInt8(i)] }
+    static func segments(_ shard: SlotID) -> [[UInt8]] {
+        (0..<Int(segmentsPerShard)).map { i in [UInt8(truncatingIfNeeded: shard.volume.number), shard.index, UInt8(i)] }
     }
 
     static func root(_ segments: [[UInt8]]) -> [UInt8] {
@@ -110,11 +110,11 @@ struct Harness {
 
 @Test func ownerPlacesAPackOnDistinctHoldersWithAgreeingBooks() {
     var h = Harness(count: 8)
-    let pack = PackID(serial: 7)
-    let roots = (0..<4).map { Harness.root(Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
-    h.nodes[0].addPack(pack, geometry: Harness.geometry, roots: roots)
+    let volume = VolumeID(7)
+    let roots = (0..<4).map { Harness.root(Harness.segments(SlotID(volume: volume, index: UInt8($0)))) }
+    h.nodes[0].addPack(volume, geometry: Harness.geometry, roots: roots)
     h.start()
-    let slots = h.nodes[0].packs[0].slots
+    let slots = h.nodes[0].volumes[0].slots
     let holders = slots.compactMap(\.holder)
     #expect(holders.count == 4)
     #expect(Set(holders).count == 4)
@@ -127,8 +127,8 @@ struct Harness {
         #expect(owned.terms == held.terms && owned.ownerSignature == held.ownerSignature
             && owned.holderSignature == held.holderSignature)
     }
-    #expect(h.nodes[0].packs[0].localCopy == false)
-    #expect(h.coordinator.rootRecords[pack]?.holders == holders)
+    #expect(h.nodes[0].volumes[0].localCopy == false)
+    #expect(h.coordinator.rootRecords[volume]?.holders == holders)
 }
 
 /// The owner challenges, the holder that lost the shard answers "missing", the owner
@@ -136,48 +136,48 @@ struct Harness {
 /// once here, since the harness delivers instantly.
 @Test func aHolderThatDroppedItsShardIsReportedAndReplaced() {
     var h = Harness(count: 8)
-    let pack = PackID(serial: 3)
-    let roots = (0..<4).map { Harness.root(Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
-    h.nodes[0].addPack(pack, geometry: Harness.geometry, roots: roots)
+    let volume = VolumeID(3)
+    let roots = (0..<4).map { Harness.root(Harness.segments(SlotID(volume: volume, index: UInt8($0)))) }
+    h.nodes[0].addPack(volume, geometry: Harness.geometry, roots: roots)
     h.start()
-    let dropper = h.nodes[0].packs[0].slots[1].holder!
+    let dropper = h.nodes[0].volumes[0].slots[1].holder!
     h.disks[dropper.index] = [:]
     h.now = h.now + .days(1)
     h.fire(0, .challenge)
-    let after = h.nodes[0].packs[0].slots
+    let after = h.nodes[0].volumes[0].slots
     #expect(after[1].holder != nil && after[1].holder != dropper)
     #expect(after.allSatisfy { !$0.failed && $0.holder != nil })
     #expect(Set(after.compactMap(\.holder)).count == 4)
-    #expect(h.disks[after[1].holder!.index][ShardID(pack: pack, index: 1)] != nil)
-    #expect(h.notes.contains { $0.1 == .repairCompleted(pack) })
+    #expect(h.disks[after[1].holder!.index][SlotID(volume: volume, index: 1)] != nil)
+    #expect(h.notes.contains { $0.1 == .repairCompleted(volume) })
     #expect(h.coordinator.entry(dropper)?.reputation.strikes == 1)
     #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .fault(holder: dropper, .missing) })
 }
 
 // MARK: Grace and audits, on the harness's virtual time
 
-/// Places a pack, then tells the owner (as the coordinator would) that the holder of slot 2
+/// Places a volume, then tells the owner (as the coordinator would) that the holder of slot 2
 /// has poor uptime: the owner re-creates slot 2 elsewhere and releases the old holder in
-/// good faith. Returns the harness, the pack and the released holder.
-private func replacedInGoodFaith() -> (Harness, PackID, NodeID) {
+/// good faith. Returns the harness, the volume and the released holder.
+private func replacedInGoodFaith() -> (Harness, VolumeID, NodeID) {
     var h = Harness(count: 8)
-    let pack = PackID(serial: 5)
-    let roots = (0..<4).map { Harness.root(Harness.segments(ShardID(pack: pack, index: UInt8($0)))) }
-    h.nodes[0].addPack(pack, geometry: Harness.geometry, roots: roots)
+    let volume = VolumeID(5)
+    let roots = (0..<4).map { Harness.root(Harness.segments(SlotID(volume: volume, index: UInt8($0)))) }
+    h.nodes[0].addPack(volume, geometry: Harness.geometry, roots: roots)
     h.start()
-    let old = h.nodes[0].packs[0].slots[2].holder!
+    let old = h.nodes[0].volumes[0].slots[2].holder!
     h.now = h.now + .hours(6)
     h.inbox.append((.coordinator, NodeID(0), .uptimeReply(request: 0, entries: [
         UptimeEntry(node: old, permille: 100, excluded: false),
     ])))
     h.deliverAll()
-    return (h, pack, old)
+    return (h, volume, old)
 }
 
 @Test func aReleasedHolderKeepsTheShardThroughGraceUnderAuditThenFreesIt() {
-    var (h, pack, old) = replacedInGoodFaith()
-    let shard = ShardID(pack: pack, index: 2)
-    let slot = h.nodes[0].packs[0].slots[2]
+    var (h, volume, old) = replacedInGoodFaith()
+    let shard = SlotID(volume: volume, index: 2)
+    let slot = h.nodes[0].volumes[0].slots[2]
     #expect(slot.holder != nil && slot.holder != old && !slot.unhealthy)
     #expect(h.disks[slot.holder!.index][shard] != nil)
     // The old holder was told when the contract ended and keeps the shard for the grace period.
@@ -203,13 +203,13 @@ private func replacedInGoodFaith() -> (Harness, PackID, NodeID) {
 }
 
 @Test func aHolderThatFreesDuringGraceIsCaughtByTheAuditAsAnEarlyFreer() {
-    var (h, pack, old) = replacedInGoodFaith()
-    h.disks[old.index][ShardID(pack: pack, index: 2)] = nil
+    var (h, volume, old) = replacedInGoodFaith()
+    h.disks[old.index][SlotID(volume: volume, index: 2)] = nil
     h.now = h.now + .days(1)
     h.fire(0, .challenge)
     #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .fault(holder: old, .earlyFree) })
     #expect(h.coordinator.entry(old)?.reputation.strikes == 1)
     #expect(h.nodes[0].auditCount == 0)
-    // The pack itself is whole: slot 2 lives on its new holder.
-    #expect(h.nodes[0].packs[0].slots.allSatisfy { $0.holder != nil && !$0.failed })
+    // The volume itself is whole: slot 2 lives on its new holder.
+    #expect(h.nodes[0].volumes[0].slots.allSatisfy { $0.holder != nil && !$0.failed })
 }

@@ -3,12 +3,12 @@ import CairnCore
 import Testing
 
 /// A restore with only the owner's identity: locations from the coordinator (paged), then
-/// any k shards per pack from holders, with retries past silent or empty holders.
+/// any k shards per volume from holders, with retries past silent or empty holders.
 private let owner = NodeID(1)
 private let root32 = [UInt8](repeating: 7, count: 32)
 
-private func location(_ pack: UInt64, holders: [NodeID], k: Int = 2) -> PackLocation {
-    PackLocation(pack: PackID(serial: pack), geometry: PackGeometry(k: k, n: holders.count, shardBytes: 1000),
+private func location(_ volume: UInt64, holders: [NodeID], k: Int = 2) -> VolumeLocation {
+    VolumeLocation(volume: VolumeID(volume), geometry: PackGeometry(k: k, n: holders.count, shardBytes: 1000),
                  holders: holders, roots: holders.map { _ in root32 })
 }
 
@@ -21,7 +21,7 @@ private func sends(_ actions: [Action]) -> [(to: NodeID, Message)] {
     actions.compactMap { if case let .send(to, m) = $0 { (to, m) } else { nil } }
 }
 
-private func fetches(_ actions: [Action]) -> [(holder: NodeID, request: UInt64, shard: ShardID)] {
+private func fetches(_ actions: [Action]) -> [(holder: NodeID, request: UInt64, shard: SlotID)] {
     sends(actions).compactMap { if case let .fetch(request, shard) = $0.1 { ($0.to, request, shard) } else { nil } }
 }
 
@@ -40,7 +40,7 @@ private func timer(_ actions: [Action]) -> Instant? {
     #expect(timer(start) != nil, "a lost query must be retried")
     let holders = [NodeID(10), NodeID(11), .coordinator, NodeID(13)]
     var asked = fetches(s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 1,
-                                                                     packs: [location(5, holders: holders)]), now: .zero))
+                                                                     volumes: [location(5, holders: holders)]), now: .zero))
     // k = 2 fetches at once, from the first holders; the empty slot is never asked.
     #expect(asked.map(\.holder) == [NodeID(10), NodeID(11)])
     // Holder 10 has nothing: the next holder (13) is asked.
@@ -72,10 +72,10 @@ private func timer(_ actions: [Action]) -> Instant? {
     var s = session(patience: .hours(5))
     let start = s.start(now: .zero)
     guard case let .recordQuery(request, _, _)? = sends(start).first?.1 else { return }
-    let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, packs: [
+    let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, volumes: [
         location(1, holders: [NodeID(10), NodeID(11)]), location(2, holders: [NodeID(12), NodeID(13)]),
     ]), now: .zero)
-    for f in fetches(actions) where f.shard.pack == PackID(serial: 1) {
+    for f in fetches(actions) where f.shard.volume == VolumeID(1) {
         _ = s.onMessage(from: f.holder, .fetchReply(request: f.request, shard: f.shard, ok: true, bytes: 1), now: .zero)
     }
     #expect(s.progress.restored == 1)
@@ -105,7 +105,7 @@ private func timer(_ actions: [Action]) -> Instant? {
     let restorer = NodeID(5000)
     var s = session()
     var outbox = sends(s.start(now: .zero))
-    var fetched = [PackID]()
+    var fetched = [VolumeID]()
     var rounds = 0
     while let (to, message) = outbox.first, rounds < 100 {
         outbox.removeFirst()
@@ -116,33 +116,33 @@ private func timer(_ actions: [Action]) -> Instant? {
                 outbox += sends(s.onMessage(from: .coordinator, reply, now: .zero))
             }
         } else if case let .fetch(request, shard) = message {
-            fetched.append(shard.pack)
+            fetched.append(shard.volume)
             outbox += sends(s.onMessage(from: to, .fetchReply(request: request, shard: shard, ok: true, bytes: 10), now: .zero))
         }
     }
     #expect(c.members == membersBefore)
     #expect(c.entry(restorer) == nil)
-    #expect(fetched == (0..<count).map { PackID(serial: UInt64($0)) })
+    #expect(fetched == (0..<count).map { VolumeID(UInt64($0)) })
     #expect(s.outcome == .restored(at: .zero))
 }
 
 /// A location holds one holder and one root per shard by construction (the decoder
-/// refuses anything else); the widest, largest pack a peer can describe is fetched with a
-/// bounded deadline, and a pack with no holders left ends the restore as missing.
+/// refuses anything else); the widest, largest volume a peer can describe is fetched with a
+/// bounded deadline, and a volume with no holders left ends the restore as missing.
 @Test func hostileLocationsAreBoundedNotTrapped() {
     var s = session(patience: .hours(2))
     guard case let .recordQuery(request, _, _)? = sends(s.start(now: .zero)).first?.1 else { return }
-    let wide = (0..<ProtocolLimits.shardsPerPackMax).map { NodeID(UInt32(100 + $0)) }
+    let wide = (0..<ProtocolLimits.slotsPerVolumeMax).map { NodeID(UInt32(100 + $0)) }
     let largest = UInt64(PackGeometry.segmentsMax) * UInt64(PackGeometry.segmentBytesMax)
-    let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, packs: [
-        PackLocation(pack: PackID(serial: 1), geometry: PackGeometry(k: 2, n: wide.count, shardBytes: largest),
+    let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, volumes: [
+        VolumeLocation(volume: VolumeID(1), geometry: PackGeometry(k: 2, n: wide.count, shardBytes: largest),
                      holders: wide, roots: wide.map { _ in root32 }),
         location(3, holders: Array(repeating: .coordinator, count: 3)),
     ]), now: .zero)
-    #expect(fetches(actions).map(\.shard.pack) == [PackID(serial: 1), PackID(serial: 1)])
+    #expect(fetches(actions).map(\.shard.volume) == [VolumeID(1), VolumeID(1)])
     #expect(s.progress.known == 2)
     // A reply from the coordinator to a request it was not asked is ignored.
-    _ = s.onMessage(from: .coordinator, .recordReply(request: request + 99, start: 0, total: 1, packs: []), now: .zero)
+    _ = s.onMessage(from: .coordinator, .recordReply(request: request + 99, start: 0, total: 1, volumes: []), now: .zero)
     var now = Instant.zero
     var steps = 0
     while s.outcome == .running, steps < 100 {

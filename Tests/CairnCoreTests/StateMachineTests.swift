@@ -10,7 +10,7 @@ let signerB = DigestSigner(seed: [2])
 @Test func contractIsSignedByBothAndRespectsBudgetAndPacks() {
     var owner = ContractBook(me: NodeID(1), offered: 1000, placementBudget: 500)
     var holder = ContractBook(me: NodeID(2), offered: 300, placementBudget: 150)
-    let shard = ShardID(pack: PackID(serial: 1), index: 0)
+    let shard = SlotID(volume: VolumeID(1), index: 0)
     let c = owner.propose(holder: NodeID(2), shard: shard, bytes: 200, now: .zero, term: .days(30), grace: .days(7),
                           signer: signerA)
     #expect(owner.placedBytes == 200)
@@ -25,13 +25,13 @@ let signerB = DigestSigner(seed: [2])
     #expect(accepted)
     #expect(owner.owned[c.terms.id]?.state == .active)
     #expect(holder.reservedBytes == 200)
-    // A second shard of the same pack is refused, as is one that does not fit.
-    let c2 = owner.propose(holder: NodeID(2), shard: ShardID(pack: PackID(serial: 1), index: 1), bytes: 50, now: .zero,
+    // A second shard of the same volume is refused, as is one that does not fit.
+    let c2 = owner.propose(holder: NodeID(2), shard: SlotID(volume: VolumeID(1), index: 1), bytes: 50, now: .zero,
                            term: .days(30), grace: .days(7), signer: signerA)
     let r2 = holder.onPropose(c2.terms, ownerKey: signerA.publicKey, ownerSignature: c2.ownerSignature, signer: signerB,
                               verifier: signerB)
     #expect(r2 == .failure(RefusalError(.holdsPack)))
-    let c3 = owner.propose(holder: NodeID(2), shard: ShardID(pack: PackID(serial: 2), index: 1), bytes: 150, now: .zero,
+    let c3 = owner.propose(holder: NodeID(2), shard: SlotID(volume: VolumeID(2), index: 1), bytes: 150, now: .zero,
                            term: .days(30), grace: .days(7), signer: signerA)
     let r3 = holder.onPropose(c3.terms, ownerKey: signerA.publicKey, ownerSignature: c3.ownerSignature, signer: signerB,
                               verifier: signerB)
@@ -45,7 +45,7 @@ let signerB = DigestSigner(seed: [2])
 @Test func graceKeepsThenFrees() {
     var holder = ContractBook(me: NodeID(2), offered: 300, placementBudget: 150)
     let terms = ContractTerms(id: ContractID(owner: NodeID(1), counter: 1), owner: NodeID(1), holder: NodeID(2),
-                              shard: ShardID(pack: PackID(serial: 1), index: 0), bytes: 100, start: .zero, term: .days(30),
+                              shard: SlotID(volume: VolumeID(1), index: 0), bytes: 100, start: .zero, term: .days(30),
                               grace: .days(7))
     _ = holder.onPropose(terms, ownerKey: signerA.publicKey, ownerSignature: signerA.sign(terms.signingBytes),
                          signer: signerB, verifier: signerB)
@@ -65,7 +65,7 @@ let signerB = DigestSigner(seed: [2])
     func held() -> (ContractBook, ContractTerms) {
         var holder = ContractBook(me: NodeID(2), offered: 300, placementBudget: 150)
         let terms = ContractTerms(id: ContractID(owner: NodeID(1), counter: 1), owner: NodeID(1), holder: NodeID(2),
-                                  shard: ShardID(pack: PackID(serial: 1), index: 0), bytes: 100, start: .zero, term: .days(30),
+                                  shard: SlotID(volume: VolumeID(1), index: 0), bytes: 100, start: .zero, term: .days(30),
                                   grace: .days(7))
         _ = holder.onPropose(terms, ownerKey: signerA.publicKey, ownerSignature: signerA.sign(terms.signingBytes),
                              signer: signerB, verifier: signerB)
@@ -77,7 +77,7 @@ let signerB = DigestSigner(seed: [2])
     #expect(future.onRelease(terms.id, now: .zero + .days(1), releasedAt: .zero + .days(20)) == .zero + .days(8))
     // The owner side agrees: released after the term's end, grace still counts from the end.
     var owner = ContractBook(me: NodeID(1), offered: 300, placementBudget: 300)
-    let c = owner.propose(holder: NodeID(2), shard: ShardID(pack: PackID(serial: 1), index: 0), bytes: 100, now: .zero,
+    let c = owner.propose(holder: NodeID(2), shard: SlotID(volume: VolumeID(1), index: 0), bytes: 100, now: .zero,
                           term: .days(30), grace: .days(7), signer: signerA)
     let released = owner.release(ownedID: c.terms.id, now: .zero + .days(32))
     #expect(released?.state == .grace(until: .zero + .days(37)))
@@ -162,7 +162,7 @@ let signerB = DigestSigner(seed: [2])
     let verifier = Ed25519Verifier()
     var book = ContractBook(me: NodeID(1), offered: 100, placementBudget: 100)
     var holder = ContractBook(me: NodeID(2), offered: 100, placementBudget: 100)
-    let c = book.propose(holder: NodeID(2), shard: ShardID(pack: PackID(serial: 1), index: 0), bytes: 10, now: .zero,
+    let c = book.propose(holder: NodeID(2), shard: SlotID(volume: VolumeID(1), index: 0), bytes: 10, now: .zero,
                          term: .days(1), grace: .days(1), signer: owner)
     #expect(c.ownerSignature.count == 64)
     #expect(owner.sign(c.terms.signingBytes) == c.ownerSignature)

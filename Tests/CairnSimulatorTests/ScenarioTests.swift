@@ -130,7 +130,7 @@ private func error(_ json: String) -> String? {
 /// another format than real holders answer.
 @Test(arguments: [1, 2, 5, 8, 13])
 func syntheticTreeProofsMatchMerkleProofs(count: Int) {
-    let shard = ShardID(pack: PackID(serial: 9), index: 3)
+    let shard = SlotID(volume: VolumeID(9), index: 3)
     let bytes = Synthetic.segments(shard, count: UInt32(count)).flatMap { $0 }
     let tree = Synthetic.tree(shard, count: UInt32(count))
     let root = Synthetic.root(shard, count: UInt32(count))

@@ -105,10 +105,10 @@ enum Tidy {
     #expect(Tidy.publicNamesDefinedTwice(files).isEmpty, "\(Tidy.publicNamesDefinedTwice(files))")
     // The check itself finds a name planted in two modules, and not one repeated in one.
     let planted = Tidy.publicNamesDefinedTwice([
-        ("A", "public struct PackID: Hashable {\npublic enum Limits {"), ("B", "public typealias PackID = UInt64"),
+        ("A", "public struct VolumeID: Hashable {\npublic enum Limits {"), ("B", "public typealias VolumeID = UInt64"),
         ("A", "public enum Limits {}"),
     ])
-    #expect(planted == ["PackID: A, B"])
+    #expect(planted == ["VolumeID: A, B"])
 }
 
 @Test func tidyCatchesEachBannedAPI() {
