@@ -6,7 +6,8 @@ import CairnCore
 struct Copy {
     var node: UInt32
     var index: UInt8
-    var segments: UInt32
+    /// The volume's first `packs` packs of this slot are here.
+    var packs: UInt32
     var bytes: UInt64
     /// When the holder's grace period for it ends (it was released), in milliseconds;
     /// `Int64.max` while its contract is active. Past it the copy is owed to nobody.
@@ -55,6 +56,14 @@ struct Disks {
     mutating func setGrace(on node: Int, of pack: VolumeID, index: UInt8, until: Int64) {
         guard let at = copies[Int(pack.number)].firstIndex(where: { $0.node == UInt32(node) && $0.index == index }) else { return }
         copies[Int(pack.number)][at].graceUntil = until
+    }
+
+    /// `node`'s copy of slot `index` of the volume grew to `packs` packs, `bytes` long.
+    mutating func grow(on node: Int, of volume: VolumeID, index: UInt8, packs: UInt32, bytes: UInt64) {
+        guard let at = copies[Int(volume.number)].firstIndex(where: { $0.node == UInt32(node) && $0.index == index }) else { return }
+        storedBytes[node] += bytes - copies[Int(volume.number)][at].bytes
+        copies[Int(volume.number)][at].packs = packs
+        copies[Int(volume.number)][at].bytes = bytes
     }
 
     /// Frees the shard of `pack` on `node`; returns it, or nil when there was none.

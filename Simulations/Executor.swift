@@ -82,20 +82,20 @@ final class SimEnvironment: Transport, NodeClock, TimerService, ShardStorage, @u
         ref.sim.armTimer(node, timer, at: at)
     }
 
-    func store(_ shard: SlotID, geometry: PackGeometry, root: [UInt8]) -> Bool {
-        ref.sim.store(node.index, shard, bytes: geometry.shardBytes, segments: geometry.segments)
+    func store(_ slot: SlotID, from: UInt32, to: SlotExtent) -> Bool {
+        ref.sim.store(node.index, slot, from: from, to: to)
     }
 
-    func delete(_ shard: SlotID) {
-        ref.sim.delete(node.index, shard)
+    func delete(_ slot: SlotID) {
+        ref.sim.delete(node.index, slot)
     }
 
-    func prove(_ shard: SlotID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
-        ref.sim.prove(node.index, shard, segment: segment)
+    func prove(_ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof? {
+        ref.sim.prove(node.index, slot, pack: pack, packs: packs, selector: selector)
     }
 
-    func serve(_ shard: SlotID) -> FetchAnswer {
-        ref.sim.serve(node.index, shard)
+    func serve(_ slot: SlotID) -> FetchAnswer {
+        ref.sim.serve(node.index, slot)
     }
 
     var environment: NodeEnvironment {

@@ -69,6 +69,9 @@ public struct Scenario: Sendable {
     public var uploadMbps = Distribution.fixed(20)
     public var latencyMs = Distribution.fixed(30)
     public var packMiB = 64.0
+    /// Shard data per slot of a volume (GiB): an owner's packs fill a volume's n holders up
+    /// to this much each, then the next volume opens.
+    public var volumeGiB = 4.0
     public var online: Distribution? = nil
     public var offline = Distribution.exponential(mean: 4)
     public var departuresPerDay = 0.0
@@ -144,6 +147,7 @@ public struct Scenario: Sendable {
         s.uploadMbps = try r.distribution("upload_mbps", positive: true) ?? s.uploadMbps
         s.latencyMs = try r.distribution("latency_ms", positive: false) ?? s.latencyMs
         s.packMiB = try r.number("pack_mib", in: 1...65536) ?? s.packMiB
+        s.volumeGiB = try r.number("volume_gib", in: 0.001...65536) ?? s.volumeGiB
         s.restoreSamples = try r.int("restore_samples", in: 0...100_000) ?? s.restoreSamples
         s.restorePatienceHours = try r.number("restore_patience_hours", in: 0.1...8760) ?? s.restorePatienceHours
         switch try r.string("signatures") {

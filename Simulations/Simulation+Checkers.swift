@@ -25,7 +25,7 @@ extension Simulation {
     /// Packs the durability figures count: owned by members that have not left and are not
     /// adversaries (whose own backups are refused once they are excluded).
     func counted(_ p: Int) -> Bool {
-        let o = Int(packOwner[p])
+        let o = Int(volumeOwner[p])
         return !departed[o] && adversary[o] == nil
     }
 
@@ -68,12 +68,12 @@ extension Simulation {
         refreshMirrors()
         var healthyShards = 0
         var lost = 0
-        for p in 0..<packOwner.count where counted(p) {
+        for p in 0..<volumeOwner.count where counted(p) {
             let h = healthy(p)
             healthyShards += h
-            if h < scenario.k && !cores[Int(packOwner[p])].packs[packSlot[p]].localCopy { lost += 1 }
+            if h < scenario.k && !cores[Int(volumeOwner[p])].volumes[volumeSlot[p]].localCopy { lost += 1 }
         }
-        let inFlight = cores.reduce(0) { acc, core in acc + core.packs.count { $0.repairing } }
+        let inFlight = cores.reduce(0) { acc, core in acc + core.volumes.count { $0.repairing } }
         timeseries.append(Sample(hours: Double(now) / Double(ms.hour), nodesOnline: online.count { $0 },
                                  healthyShards: healthyShards, repairsInFlight: inFlight, packsLost: lost, messages: messages))
         // Restores, spread over the fault phase, started only while they can run their full

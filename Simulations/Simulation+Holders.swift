@@ -34,27 +34,29 @@ extension Simulation {
         }
     }
 
-    /// A segment of a stored shard with its Merkle path (synthetic contents); a liar
-    /// returns garbage.
-    func prove(_ i: Int, _ shard: SlotID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
-        guard let s = disks.copy(on: i, of: shard.volume), s.index == shard.index, segment < s.segments else { return nil }
+    /// The proof for a challenge on a stored slot (synthetic contents: every pack of the
+    /// slot has the same shard); a liar returns garbage.
+    func prove(_ i: Int, _ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof? {
+        guard let s = disks.copy(on: i, of: slot.volume), s.index == slot.index, pack < packs, packs <= s.packs else { return nil }
         if adversary[i] == .badProof {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
-            return (Array(repeating: 0, count: Synthetic.segmentBytes), [])
+            return SegmentProof(segment: Array(repeating: 0, count: Synthetic.segmentBytes), path: [],
+                                packRoot: Array(repeating: 0, count: 32), geometry: geometry, packPath: [])
         }
-        // Every shard is stored with the run's segment count; any other count gets its tree
-        // computed here.
-        let proof = s.segments == trees.segments ? trees.proof(shard, index: Int(segment))
-            : Synthetic.proof(tree: Synthetic.tree(shard, count: s.segments), count: Int(s.segments), index: Int(segment))
-        return (Synthetic.segment(shard, segment), proof)
+        let segment = SegmentProof.segment(selector: selector, of: geometry)
+        let root = trees.root(slot)
+        return SegmentProof(segment: Synthetic.segment(slot, segment), path: trees.proof(slot, index: Int(segment)),
+                            packRoot: root, geometry: geometry,
+                            packPath: Synthetic.uniformPath(leaf: SlotTree.leaf(root: root, geometry: geometry), index: pack,
+                                                            count: packs))
     }
 
-    func serve(_ i: Int, _ shard: SlotID) -> FetchAnswer {
+    func serve(_ i: Int, _ slot: SlotID) -> FetchAnswer {
         if adversary[i] == .refusedFetch {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return .silent
         }
-        if let s = disks.copy(on: i, of: shard.volume), s.index == shard.index { return .data(bytes: s.bytes) }
+        if let s = disks.copy(on: i, of: slot.volume), s.index == slot.index { return .data(bytes: s.bytes) }
         return .missing
     }
 
@@ -67,18 +69,21 @@ extension Simulation {
                 armTimer(.coordinator, kind, at: at)
             case let .note(note):
                 observe(nil, note)
-            case .storeShard, .deleteShard, .readSegment, .readShard:
+            case .storeSlot, .deleteSlot, .readSegment, .readSlot:
                 preconditionFailure("coordinator asked to act as a holder: \(action)")
             }
         }
     }
 
-    /// Stores a synthetic shard; true when it is held (synthetic contents always match their
-    /// root). A dropper says it stored the shard and keeps nothing.
-    func store(_ i: Int, _ shard: SlotID, bytes: UInt64, segments: UInt32) -> Bool {
-        if let existing = disks.copy(on: i, of: shard.volume) {
-            if existing.index != shard.index {
-                violation("node\(i) asked to store \(shard) while holding shard \(existing.index) of the same pack")
+    /// Stores packs `from..<to.packs` of a synthetic slot; true when they are held
+    /// (synthetic contents always match their roots). A dropper says it stored them and
+    /// keeps nothing.
+    func store(_ i: Int, _ slot: SlotID, from: UInt32, to: SlotExtent) -> Bool {
+        if let existing = disks.copy(on: i, of: slot.volume) {
+            if existing.index != slot.index {
+                violation("node\(i) asked to store \(slot) while holding slot \(existing.index) of the same volume")
+            } else if to.packs > existing.packs {
+                disks.grow(on: i, of: slot.volume, index: slot.index, packs: to.packs, bytes: to.bytes)
             }
             return true
         }
@@ -86,7 +91,10 @@ extension Simulation {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return true
         }
-        disks.store(Copy(node: UInt32(i), index: shard.index, segments: segments, bytes: bytes), of: shard.volume)
+        // An append to a slot this node does not have (it lost its disk): only a whole slot
+        // can be stored.
+        guard from == 0 else { return false }
+        disks.store(Copy(node: UInt32(i), index: slot.index, packs: to.packs, bytes: to.bytes), of: slot.volume)
         if disks.storedBytes[i] > offered[i] {
             violation("node\(i) stores \(disks.storedBytes[i]) bytes, offered \(offered[i])")
         }
@@ -103,8 +111,8 @@ extension Simulation {
                 if h >= scenario.k {
                     violation("\(pack) reported lost by its owner with \(h) healthy shards (k=\(scenario.k))")
                     if debugLost {
-                        let o = Int(packOwner[p])
-                        let pk = cores[o].packs[packSlot[p]]
+                        let o = Int(volumeOwner[p])
+                        let pk = cores[o].volumes[volumeSlot[p]]
                         debugLines.append("LOST \(pack) owner\(o) now=\(now) copies=\(disks.copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")/on=\(online[Int($0.node)])/grace=\($0.graceUntil == Int64.max ? "-" : "\($0.graceUntil)")" })")
                         debugLines.append("   audits=\(cores[o].auditedHolders(of: pack)) online=\(online[o])")
                         for (si, slot) in pk.slots.enumerated() {
@@ -141,7 +149,8 @@ extension Simulation {
         case .blindRepairOrdered: blindOrdered += 1
         case .blindRepaired: blindRepaired += 1
         case .freed: break
-        case .shardRefused(let shard): violation("node\(node ?? -1) refused \(shard): synthetic shards always match their root")
+        case .slotRefused: break
+        case .placed: break
         }
     }
 }
@@ -152,13 +161,11 @@ struct DirectShell: NodeShell {
     let node: Int
     func send(_ message: Message, to: NodeID) { sim.send(from: NodeID(UInt32(node)), to: to, message) }
     func setTimer(_ kind: TimerKind, at: Instant) { sim.armTimer(NodeID(UInt32(node)), kind, at: at) }
-    func store(_ shard: SlotID, geometry: PackGeometry, root: [UInt8]) -> Bool {
-        sim.store(node, shard, bytes: geometry.shardBytes, segments: geometry.segments)
+    func store(_ slot: SlotID, from: UInt32, to: SlotExtent) -> Bool { sim.store(node, slot, from: from, to: to) }
+    func delete(_ slot: SlotID) { sim.delete(node, slot) }
+    func prove(_ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof? {
+        sim.prove(node, slot, pack: pack, packs: packs, selector: selector)
     }
-    func delete(_ shard: SlotID) { sim.delete(node, shard) }
-    func prove(_ shard: SlotID, segment: UInt32) -> (segment: [UInt8], proof: [[UInt8]])? {
-        sim.prove(node, shard, segment: segment)
-    }
-    func serve(_ shard: SlotID) -> FetchAnswer { sim.serve(node, shard) }
+    func serve(_ slot: SlotID) -> FetchAnswer { sim.serve(node, slot) }
     func observe(_ note: Note) { sim.observe(node, note) }
 }

@@ -14,16 +14,16 @@ extension Simulation {
         var stored: UInt64 = 0
         var backed: UInt64 = 0
         let trigger = scenario.repairTrigger ?? scenario.n
-        for p in 0..<packOwner.count where counted(p) {
+        for p in 0..<volumeOwner.count where counted(p) {
             live += 1
-            backed += packBytes[p]
+            backed += volumeBacked[p]
             let h = healthy(p)
-            let local = cores[Int(packOwner[p])].packs[packSlot[p]].localCopy
+            let local = cores[Int(volumeOwner[p])].volumes[volumeSlot[p]].localCopy
             if h < scenario.k && !local { lost += 1 } else if h < trigger { unconverged += 1 }
             if h < scenario.n { belowN += 1 }
             if h < trigger, debugLost {
-                let o = Int(packOwner[p])
-                let pack = cores[o].packs.first { $0.id.number == UInt64(p) }!
+                let o = Int(volumeOwner[p])
+                let pack = cores[o].volumes.first { $0.id.number == UInt64(p) }!
                 debugLines.append("owner budget=\(cores[o].book.placementBudget) placed=\(cores[o].book.placedBytes) owned=\(cores[o].book.owned.count) standing=\(String(describing: coordinator.entry(NodeID(UInt32(o)))?.reputation.standing)) adv=\(String(describing: adversary[o]))")
                 debugLines.append("pack\(p) owner\(o) online=\(online[o]) lost=\(pack.lost) local=\(pack.localCopy) fetched=\(pack.fetchedMask) requests=\(pack.fetchRequests) deadline=\(String(describing: pack.fetchDeadline)) repairing=\(pack.repairing) copies=\(disks.copies[p].map { "\($0.node)/\($0.index)/\(adversary[Int($0.node)].map { "\($0)" } ?? "ok")" })")
                 for slot in pack.slots {

@@ -55,6 +55,8 @@ public final class Simulation {
     var adversary: [FaultKind?]
     var disks: Disks
     var trees: ShardTrees
+    /// Every synthetic pack's geometry (the scenario's code, pack size and segment count).
+    let geometry: PackGeometry
     var misbehavedAt: [Int64]
     var detectedAt: [Int64]
     var diskLostAt: [Int64]
@@ -67,10 +69,10 @@ public final class Simulation {
     var converging = false
 
     // Per pack, indexed by pack number.
-    var packOwner: [UInt32] = []
-    var packBytes: [UInt64] = []
+    var volumeOwner: [UInt32] = []
+    var volumeBacked: [UInt64] = []
     /// Position of the pack in its owner's `packs`.
-    var packSlot: [Int] = []
+    var volumeSlot: [Int] = []
     var reportedLost: [Bool] = []
 
     var netRng: Xoshiro256
@@ -153,6 +155,7 @@ public final class Simulation {
         adversary = Array(repeating: nil, count: n)
         disks = Disks(nodes: n)
         trees = ShardTrees(segments: UInt32(s.segmentsPerShard))
+        geometry = Self.geometry(s)
         misbehavedAt = Array(repeating: -1, count: n)
         detectedAt = Array(repeating: -1, count: n)
         diskLostAt = Array(repeating: -1, count: n)
@@ -202,16 +205,20 @@ public final class Simulation {
         ed25519 ? Ed25519Verifier() : DigestSigner()
     }
 
+    /// Synthetic shards stand for the nominal bytes, proven in the scenario's segment count.
+    static func geometry(_ s: Scenario) -> PackGeometry {
+        let shardBytes = (UInt64(s.packMiB * 1024 * 1024) + UInt64(s.k) - 1) / UInt64(s.k)
+        let segmentBytes = UInt32(min((shardBytes + UInt64(s.segmentsPerShard) - 1) / UInt64(s.segmentsPerShard),
+                                      UInt64(UInt32.max)))
+        return PackGeometry(k: s.k, n: s.n, shardBytes: shardBytes, segmentBytes: segmentBytes)
+    }
+
     func setUp(root: Xoshiro256) {
         let s = scenario
         var nodeRng = root.split(UInt64.max - 3)
         let gib = 1024.0 * 1024 * 1024
         let packNominal = UInt64(s.packMiB * 1024 * 1024)
-        let shardBytes = (packNominal + UInt64(s.k) - 1) / UInt64(s.k)
-        // Synthetic shards stand for the nominal bytes, proven in the scenario's segment count.
-        let segmentBytes = UInt32(min((shardBytes + UInt64(s.segmentsPerShard) - 1) / UInt64(s.segmentsPerShard),
-                                      UInt64(UInt32.max)))
-        let geometry = PackGeometry(k: s.k, n: s.n, shardBytes: shardBytes, segmentBytes: segmentBytes)
+        let geometry = self.geometry
         let verifier = Self.verifier(ed25519: s.ed25519)
         let coordinatorKey = coordinator.publicKey
         var keyRng = root.split(UInt64.max - 4)
@@ -240,16 +247,25 @@ public final class Simulation {
                                 speed: UInt32(min(bytesPerMs[i] * 8, Double(UInt32.max))),
                                 reciprocityRatio: s.reciprocityRatio, signer: Self.signer(ed25519: s.ed25519, rng: &keyRng),
                                 verifier: verifier, coordinatorKey: coordinatorKey, rng: root.split(UInt64(i)))
-            let packs = max(1, Int((backup / Double(packNominal)).rounded(.up)))
-            for _ in 0..<min(packs, ProtocolLimits.volumesPerNodeMax) {
-                let pack = VolumeID(UInt64(packOwner.count))
-                packOwner.append(UInt32(i))
-                disks.addPack(pack)
-                packBytes.append(packNominal)
-                packSlot.append(core.packs.count)
+            // The backup in packs, appended to volumes of up to `volume_gib` per slot (at least
+            // one pack each), every volume closed: the scenario's data is backed up at the start.
+            let packs = max(1, (backup / Double(packNominal)).rounded(.up))
+            let perVolume = max(1, UInt64(s.volumeGiB * gib) / geometry.shardBytes)
+            var left = UInt64(min(packs, Double(UInt64(ProtocolLimits.volumesPerNodeMax) * perVolume)))
+            while left > 0 {
+                let count = min(left, perVolume)
+                left -= count
+                let volume = VolumeID(owner: id, number: UInt32(volumeOwner.count))
+                volumeOwner.append(UInt32(i))
+                disks.addPack(volume)
+                volumeBacked.append(packNominal * count)
+                volumeSlot.append(core.volumes.count)
                 reportedLost.append(false)
-                let roots = trees.addPack(pack, shards: s.n)
-                core.addPack(pack, geometry: geometry, roots: roots)
+                let roots = trees.addVolume(volume, shards: s.n)
+                try! core.openVolume(volume, k: s.k, n: s.n, capacity: count * geometry.shardBytes)
+                let appended = try! core.appendPacks(to: volume, count: UInt32(count), geometry: geometry, roots: roots, now: .zero)
+                precondition(appended.actions.isEmpty, "appending to an unplaced volume sent something")
+                try! core.closeVolume(volume)
             }
             cores.append(core)
             // Start within the first ten minutes; then churn.

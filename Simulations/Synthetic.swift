@@ -2,20 +2,54 @@ import CairnWire
 import CairnCore
 import CairnCrypto
 
-/// Synthetic shard contents: segment i of a shard is BLAKE2b-512 of (shard id ‖ i), so any
-/// holder can produce it on demand and the owner can compute the root without anyone
-/// storing the nominal bytes. Terabytes of simulated data cost nothing.
+/// Synthetic shard contents: segment i of a slot's shard is BLAKE2b-512 of (slot id ‖ i), so
+/// any holder can produce it on demand and the owner can compute the root without anyone
+/// storing the nominal bytes. Every pack of a synthetic volume has the same shard in a
+/// slot, so a slot's tree has equal leaves and its root and paths take O(log packs)
+/// hashes. Terabytes of simulated data cost nothing.
 public enum Synthetic {
     public static let segmentBytes = 64
 
     public static func segment(_ shard: SlotID, _ index: UInt32) -> [UInt8] {
-        // (pack u64 BE ‖ index u8 ‖ segment u32 BE), assembled on the stack.
-        var input: (UInt64, UInt8, UInt8, UInt8, UInt8, UInt8) = (shard.volume.number.bigEndian, shard.index, 0, 0, 0, 0)
+        // (volume u64 BE ‖ index u8 ‖ segment u32 BE), assembled on the stack.
+        var input: (UInt64, UInt8, UInt8, UInt8, UInt8, UInt8) = (shard.volume.raw.bigEndian, shard.index, 0, 0, 0, 0)
         let i = index.bigEndian
         return withUnsafeMutableBytes(of: &input) { raw in
             withUnsafeBytes(of: i) { raw.baseAddress!.advanced(by: 9).copyMemory(from: $0.baseAddress!, byteCount: 4) }
             return Blake2b.hash(UnsafeRawBufferPointer(rebasing: raw[0..<13]), outputLength: segmentBytes)
         }
+    }
+
+    /// The path of leaf `index` in a tree of `count` copies of `leaf` (what `SlotTree` and
+    /// `MerkleTree` give for such a tree), without building it.
+    public static func uniformPath(leaf: [UInt8], index: UInt32, count: UInt32) -> [[UInt8]] {
+        precondition(index < count, "leaf \(index) of \(count)")
+        var equal = [leaf]
+        func full(_ h: Int) -> [UInt8] {
+            while equal.count <= h { equal.append(MerkleTree.nodeHash(equal[equal.count - 1], equal[equal.count - 1])) }
+            return equal[h]
+        }
+        var path = [[UInt8]]()
+        var i = UInt64(index), width = UInt64(count), level = 0
+        let total = UInt64(count)
+        while width > 1 {
+            let sibling = i ^ 1
+            if sibling < width {
+                let first = sibling << UInt64(level)
+                let size = min(UInt64(1) << UInt64(level), total - first)
+                if size == UInt64(1) << UInt64(level) {
+                    path.append(full(level))
+                } else {
+                    var partial = SlotTree()
+                    partial.append(leaf, count: UInt32(size))
+                    path.append(partial.root)
+                }
+            }
+            i /= 2
+            width = (width + 1) / 2
+            level += 1
+        }
+        return path
     }
 
     public static func segments(_ shard: SlotID, count: UInt32) -> [[UInt8]] {
@@ -88,9 +122,10 @@ struct ShardTrees {
         treeBytes = nodes * MerkleTree.hashLength
     }
 
-    /// Computes the trees of the next pack's `count` shards (packs are numbered densely in
-    /// the order they are added) and returns their roots.
-    mutating func addPack(_ pack: VolumeID, shards count: Int) -> [[UInt8]] {
+    /// Computes the trees of the next volume's `count` shards (volumes are numbered densely
+    /// in the order they are added; every pack of a volume has these shards) and returns
+    /// their roots.
+    mutating func addVolume(_ pack: VolumeID, shards count: Int) -> [[UInt8]] {
         precondition(Int(pack.number) == packs.count, "\(pack) added out of order")
         var flat = [UInt8]()
         flat.reserveCapacity(count * treeBytes)
@@ -103,6 +138,12 @@ struct ShardTrees {
         }
         packs.append(flat)
         return roots
+    }
+
+    /// The root of every pack's shard in `slot`.
+    func root(_ slot: SlotID) -> [UInt8] {
+        let end = (Int(slot.index) + 1) * treeBytes
+        return Array(packs[Int(slot.volume.number)][end - MerkleTree.hashLength..<end])
     }
 
     /// The Merkle path of segment `index` of `shard` (same as `Synthetic.proof`).
