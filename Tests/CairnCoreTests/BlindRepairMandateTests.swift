@@ -19,13 +19,13 @@ private func holderCore() -> NodeCore {
 
 private func terms(slot: UInt8 = 1, holder h: NodeID = holder) -> ContractTerms {
     ContractTerms(id: ContractID(owner: repairer, counter: 0x8000_0001), owner: owner, holder: h,
-                  shard: SlotID(volume: VolumeID(7), index: slot), bytes: 1000, start: now, term: .days(30), grace: .days(7))
+                  shard: SlotID(volume: VolumeID(owner: owner, number: 7), index: slot), bytes: 1000, start: now, term: .days(30), grace: .days(7))
 }
 
 private func mandate(slot: UInt8 = 1, repairer r: NodeID = repairer, holder h: NodeID = holder,
                      expires: Instant = now + .hours(1), by signer: DigestSigner = coordinator) -> BlindRepairMandate
 {
-    let bytes = BlindRepairMandate.signingBytes(volume: VolumeID(7), slot: slot, owner: owner, repairer: r,
+    let bytes = BlindRepairMandate.signingBytes(volume: VolumeID(owner: owner, number: 7), slot: slot, owner: owner, repairer: r,
                                            repairerKey: repairerSigner.publicKey, holder: h, expires: expires)
     return BlindRepairMandate(expires: expires, signature: signer.sign(bytes))
 }
@@ -65,7 +65,7 @@ private func answer(_ t: ContractTerms, from: NodeID, mandate m: BlindRepairMand
     var core = holderCore()
     let ownerSigner = DigestSigner(seed: [1])
     let t = ContractTerms(id: ContractID(owner: owner, counter: 1), owner: owner, holder: holder,
-                          shard: SlotID(volume: VolumeID(7), index: 0), bytes: 1000, start: now, term: .days(30), grace: .days(7))
+                          shard: SlotID(volume: VolumeID(owner: owner, number: 7), index: 0), bytes: 1000, start: now, term: .days(30), grace: .days(7))
     let actions = core.onMessage(from: owner, .propose(terms: t, ownerKey: ownerSigner.publicKey,
                                                         ownerSignature: ownerSigner.sign(t.signingBytes), mandate: nil),
                                  now: now)
@@ -84,16 +84,16 @@ private func answer(_ t: ContractTerms, from: NodeID, mandate m: BlindRepairMand
     }
     let holders = [NodeID(2), NodeID(3), .coordinator, NodeID(4)]
     _ = c.onMessage(from: owner, .rootRecord(VolumeLocation(
-        volume: VolumeID(7), geometry: PackGeometry(k: 2, n: 4, shardBytes: 1000), holders: holders,
-        roots: Array(repeating: Array(repeating: 9, count: 32), count: 4))),
+        volume: VolumeID(owner: owner, number: 7), layout: VolumeLayout(k: 2, n: 4, packs: 1, slotBytes: 1000),
+        holders: holders, stored: [1, 1, 0, 1], roots: Array(repeating: Array(repeating: 9, count: 32), count: 4))),
                     now: now)
     // Node 4 claims to have re-created slot 2 on node 3, with both signatures valid.
     let t = ContractTerms(id: ContractID(owner: stranger, counter: 1), owner: owner, holder: holder,
-                          shard: SlotID(volume: VolumeID(7), index: 2), bytes: 1000, start: now, term: .days(30), grace: .days(7))
+                          shard: SlotID(volume: VolumeID(owner: owner, number: 7), index: 2), bytes: 1000, start: now, term: .days(30), grace: .days(7))
     let actions = c.onMessage(from: stranger, .blindRepairDone(terms: t, ownerSignature: keys[4].sign(t.signingBytes),
                                                           holderSignature: keys[3].sign(t.signingBytes)),
                               now: now)
-    #expect(c.rootRecords[VolumeID(7)]?.holders == holders)
+    #expect(c.rootRecords[VolumeID(owner: owner, number: 7)]?.holders == holders)
     #expect(c.adoptions[owner] == nil)
     #expect(!actions.contains { if case .note(.blindRepaired) = $0 { true } else { false } })
 }

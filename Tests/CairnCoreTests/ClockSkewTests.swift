@@ -115,32 +115,42 @@ private func answer(_ actions: [Action]) -> Answer {
     #expect(entries[1].excluded && entries[1].permille == 0)
 }
 
-/// A holder acknowledges a shard only after its storage verified the root and made it
-/// durable: the core asks (`storeShard` action) and answers when told (`onShardStored`).
-@Test func aShardIsAcknowledgedOnlyAfterStorageVerifiedIt() {
+/// A holder acknowledges a slot only after its storage verified the roots and made it
+/// durable: the core asks (`storeSlot` action) and answers when told (`onSlotStored`); an
+/// append continues from what is stored, and nothing beyond the contract's bytes is asked.
+@Test func aSlotIsAcknowledgedOnlyAfterStorageVerifiedIt() {
     var core = holderCore()
     guard case .accepted = answer(core.onMessage(from: owner, proposal(start: now), sent: now, now: now)) else {
         Issue.record("proposal not accepted")
         return
     }
     let contract = ContractID(owner: owner, counter: 1)
-    let shard = SlotID(volume: VolumeID(7), index: 1)
-    let geometry = PackGeometry(k: 2, n: 4, shardBytes: 1000)
-    let root = [UInt8](repeating: 4, count: 32)
-    let asked = core.onMessage(from: owner, .storeShard(contract: contract, shard: shard, geometry: geometry, root: root),
+    let slot = SlotID(volume: VolumeID(7), index: 1)
+    let first = SlotExtent(packs: 2, bytes: 600, root: [UInt8](repeating: 4, count: 32))
+    let asked = core.onMessage(from: owner, .storeSlot(contract: contract, slot: slot, from: 0, to: first, bytes: 600),
                                sent: now, now: now)
-    #expect(asked == [.storeShard(contract: contract, shard: shard, geometry: geometry, root: root, replyTo: owner)])
-    #expect(!core.book.holdsStored(shard))
-    #expect(core.onShardStored(contract: contract, shard: shard, replyTo: owner, verified: false, now: now)
-        == [.note(.shardRefused(shard))])
-    #expect(!core.book.holdsStored(shard))
-    #expect(core.onShardStored(contract: contract, shard: shard, replyTo: owner, verified: true, now: now)
-        == [.send(to: owner, .storeAck(contract: contract))])
-    #expect(core.book.holdsStored(shard))
-    // A shard of another size than the contract's is not even asked for.
-    var other = holderCore()
-    _ = other.onMessage(from: owner, proposal(start: now), sent: now, now: now)
-    let wrong = PackGeometry(k: 2, n: 4, shardBytes: 999)
-    #expect(other.onMessage(from: owner, .storeShard(contract: contract, shard: shard, geometry: wrong, root: root),
-                            sent: now, now: now).isEmpty)
+    #expect(asked == [.storeSlot(contract: contract, slot: slot, from: 0, to: first, replyTo: owner)])
+    #expect(!core.book.holdsStored(slot))
+    #expect(core.onSlotStored(contract: contract, slot: slot, packs: 2, replyTo: owner, verified: false, now: now)
+        == [.note(.slotRefused(slot))])
+    #expect(!core.book.holdsStored(slot))
+    #expect(core.onSlotStored(contract: contract, slot: slot, packs: 2, replyTo: owner, verified: true, now: now)
+        == [.send(to: owner, .storeAck(contract: contract, packs: 2))])
+    #expect(core.book.storedPacks(slot) == 2)
+    // An append must continue from the two packs stored; a resend is acknowledged again.
+    let more = SlotExtent(packs: 3, bytes: 900, root: [UInt8](repeating: 5, count: 32))
+    #expect(core.onMessage(from: owner, .storeSlot(contract: contract, slot: slot, from: 1, to: more, bytes: 600),
+                           sent: now, now: now).isEmpty)
+    #expect(core.onMessage(from: owner, .storeSlot(contract: contract, slot: slot, from: 2, to: more, bytes: 300),
+                           sent: now, now: now)
+        == [.storeSlot(contract: contract, slot: slot, from: 2, to: more, replyTo: owner)])
+    #expect(core.onMessage(from: owner, .storeSlot(contract: contract, slot: slot, from: 1, to: first, bytes: 300),
+                           sent: now, now: now) == [.send(to: owner, .storeAck(contract: contract, packs: 2))])
+    // More than the contract's bytes is not even asked for.
+    let over = SlotExtent(packs: 4, bytes: 1001, root: [UInt8](repeating: 6, count: 32))
+    #expect(core.onMessage(from: owner, .storeSlot(contract: contract, slot: slot, from: 2, to: over, bytes: 401),
+                           sent: now, now: now).isEmpty)
+    // Nor a slot the contract is not for.
+    #expect(core.onMessage(from: owner, .storeSlot(contract: contract, slot: SlotID(volume: VolumeID(7), index: 2),
+                                                   from: 0, to: first, bytes: 600), sent: now, now: now).isEmpty)
 }

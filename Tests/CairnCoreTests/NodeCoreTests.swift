@@ -13,24 +13,52 @@ struct Harness {
                                       verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
     var nodes: [NodeCore] = []
     var inbox: [(from: NodeID, to: NodeID, Message)] = []
-    /// Holder storage: node → shard → segments.
-    var disks: [[SlotID: [[UInt8]]]] = []
+    /// Holder storage: node → slot → its packs' shards, each a list of segments.
+    var disks: [[SlotID: [[[UInt8]]]]] = []
     var notes: [(NodeID, Note)] = []
 
     static let segmentsPerShard: UInt32 = 4
-    /// Four 3-byte segments a shard.
-    static let geometry = PackGeometry(k: 2, n: 4, shardBytes: 12, segmentBytes: 3)
+    /// Four 4-byte segments a shard.
+    static let geometry = PackGeometry(k: 2, n: 4, shardBytes: 16, segmentBytes: 4)
 
-    static func segments(_ shard: SlotID) -> [[UInt8]] {
-        (0..<Int(segmentsPerShard)).map { i in [UInt8(truncatingIfNeeded: shard.volume.number), shard.index, UInt8(i)] }
+    /// The shard of pack `pack` in `slot`: what the owner's pack store would hold.
+    static func segments(_ slot: SlotID, pack: UInt32 = 0) -> [[UInt8]] {
+        (0..<Int(segmentsPerShard)).map { i in
+            [UInt8(truncatingIfNeeded: slot.volume.number), slot.index, UInt8(truncatingIfNeeded: pack), UInt8(i)]
+        }
     }
 
     static func root(_ segments: [[UInt8]]) -> [UInt8] {
-        MerkleTree.root(of: segments.flatMap { $0 }, segmentSize: 3)
+        MerkleTree.root(of: segments.flatMap { $0 }, segmentSize: 4)
     }
 
     static func proof(_ segments: [[UInt8]], index: Int) -> [[UInt8]] {
-        MerkleTree.proof(of: segments.flatMap { $0 }, segment: index, segmentSize: 3).siblings
+        MerkleTree.proof(of: segments.flatMap { $0 }, segment: index, segmentSize: 4).siblings
+    }
+
+    static func leaves(_ packs: ArraySlice<[[UInt8]]>) -> [[UInt8]] {
+        packs.map { SlotTree.leaf(root: root($0), geometry: geometry) }
+    }
+
+    /// Opens volume `number` of node 0 and appends `packs` packs to it.
+    @discardableResult
+    mutating func addVolume(_ number: UInt32, packs: UInt32 = 1, capacity: UInt64? = nil) -> VolumeID {
+        let volume = VolumeID(owner: NodeID(0), number: number)
+        try! nodes[0].openVolume(volume, k: 2, n: 4, capacity: capacity ?? UInt64(packs) * Self.geometry.shardBytes)
+        appendPacks(volume, count: packs)
+        return volume
+    }
+
+    mutating func appendPacks(_ volume: VolumeID, count: UInt32) {
+        for _ in 0..<count {
+            let p = nodes[0].volumes.firstIndex { $0.id == volume }!
+            let j = nodes[0].volumes[p].layout.packs
+            let roots = (0..<4).map { Self.root(Self.segments(SlotID(volume: volume, index: UInt8($0)), pack: j)) }
+            let appended = try! nodes[0].appendPack(to: volume, geometry: Self.geometry, roots: roots, now: now)
+            #expect(appended.pack == j)
+            perform(NodeID(0), appended.actions)
+        }
+        deliverAll()
     }
 
     init(count: Int) {
@@ -53,24 +81,35 @@ struct Harness {
                 inbox.append((node, to, message))
             case .setTimer:
                 break
-            case let .storeShard(contract, shard, _, root, replyTo):
-                // The holder checks what arrived against the root it was given.
-                let segments = Self.segments(shard)
-                let verified = Self.root(segments) == root
-                if verified { disks[node.index][shard] = segments }
-                perform(node, nodes[node.index].onShardStored(contract: contract, shard: shard, replyTo: replyTo,
-                                                              verified: verified, now: now))
-            case let .deleteShard(shard):
-                disks[node.index][shard] = nil
-            case let .readSegment(challenge, shard, segment, replyTo):
-                let answer = disks[node.index][shard].map { segs in
-                    (segment: segs[Int(segment)], proof: Self.proof(segs, index: Int(segment)))
+            case let .storeSlot(contract, slot, from, to, replyTo):
+                // The holder takes the packs that stream in and checks the slot's tree
+                // against the root it was given.
+                var packs = from == 0 ? [] : disks[node.index][slot] ?? []
+                let verified = packs.count == Int(from) && {
+                    for j in from..<to.packs { packs.append(Self.segments(slot, pack: j)) }
+                    var tree = SlotTree()
+                    for leaf in Self.leaves(packs[...]) { tree.append(leaf) }
+                    return tree.root == to.root
+                }()
+                if verified { disks[node.index][slot] = packs }
+                perform(node, nodes[node.index].onSlotStored(contract: contract, slot: slot, packs: to.packs, replyTo: replyTo,
+                                                             verified: verified, now: now))
+            case let .deleteSlot(slot):
+                disks[node.index][slot] = nil
+            case let .readSegment(challenge, slot, pack, packs, selector, replyTo):
+                let answer = disks[node.index][slot].flatMap { stored -> SegmentProof? in
+                    guard packs <= stored.count else { return nil }
+                    let segs = stored[Int(pack)]
+                    let index = Int(SegmentProof.segment(selector: selector, of: Self.geometry))
+                    return SegmentProof(segment: segs[index], path: Self.proof(segs, index: index), packRoot: Self.root(segs),
+                                        geometry: Self.geometry,
+                                        packPath: leafPath(Self.leaves(stored.prefix(Int(packs))), index: Int(pack)))
                 }
                 perform(node, nodes[node.index].onSegmentRead(challenge: challenge, replyTo: replyTo, answer: answer, now: now))
-            case let .readShard(request, shard, replyTo):
-                let answer: FetchAnswer = disks[node.index][shard] != nil ? .data(bytes: 12) : .missing
-                perform(node, nodes[node.index].onShardRead(request: request, shard: shard, replyTo: replyTo, answer: answer,
-                                                            now: now))
+            case let .readSlot(request, slot, replyTo):
+                let answer: FetchAnswer = disks[node.index][slot].map { .data(bytes: UInt64($0.count) * 16) } ?? .missing
+                perform(node, nodes[node.index].onSlotRead(request: request, slot: slot, replyTo: replyTo, answer: answer,
+                                                           now: now))
             case let .note(note):
                 notes.append((node, note))
             }
@@ -110,9 +149,7 @@ struct Harness {
 
 @Test func ownerPlacesAPackOnDistinctHoldersWithAgreeingBooks() {
     var h = Harness(count: 8)
-    let volume = VolumeID(7)
-    let roots = (0..<4).map { Harness.root(Harness.segments(SlotID(volume: volume, index: UInt8($0)))) }
-    h.nodes[0].addPack(volume, geometry: Harness.geometry, roots: roots)
+    let volume = h.addVolume(7)
     h.start()
     let slots = h.nodes[0].volumes[0].slots
     let holders = slots.compactMap(\.holder)
@@ -136,9 +173,7 @@ struct Harness {
 /// once here, since the harness delivers instantly.
 @Test func aHolderThatDroppedItsShardIsReportedAndReplaced() {
     var h = Harness(count: 8)
-    let volume = VolumeID(3)
-    let roots = (0..<4).map { Harness.root(Harness.segments(SlotID(volume: volume, index: UInt8($0)))) }
-    h.nodes[0].addPack(volume, geometry: Harness.geometry, roots: roots)
+    let volume = h.addVolume(3, packs: 3)
     h.start()
     let dropper = h.nodes[0].volumes[0].slots[1].holder!
     h.disks[dropper.index] = [:]
@@ -161,9 +196,7 @@ struct Harness {
 /// good faith. Returns the harness, the volume and the released holder.
 private func replacedInGoodFaith() -> (Harness, VolumeID, NodeID) {
     var h = Harness(count: 8)
-    let volume = VolumeID(5)
-    let roots = (0..<4).map { Harness.root(Harness.segments(SlotID(volume: volume, index: UInt8($0)))) }
-    h.nodes[0].addPack(volume, geometry: Harness.geometry, roots: roots)
+    let volume = h.addVolume(5, packs: 2)
     h.start()
     let old = h.nodes[0].volumes[0].slots[2].holder!
     h.now = h.now + .hours(6)

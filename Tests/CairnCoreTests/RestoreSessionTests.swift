@@ -8,8 +8,8 @@ private let owner = NodeID(1)
 private let root32 = [UInt8](repeating: 7, count: 32)
 
 private func location(_ volume: UInt64, holders: [NodeID], k: Int = 2) -> VolumeLocation {
-    VolumeLocation(volume: VolumeID(volume), geometry: PackGeometry(k: k, n: holders.count, shardBytes: 1000),
-                 holders: holders, roots: holders.map { _ in root32 })
+    VolumeLocation(volume: VolumeID(owner: owner, number: UInt32(volume)), layout: VolumeLayout(k: k, n: holders.count, packs: 4, slotBytes: 1000),
+                 holders: holders, stored: holders.map { $0 == .coordinator ? 0 : 4 }, roots: holders.map { _ in root32 })
 }
 
 private func session(patience: Interval = .hours(24)) -> RestoreSession {
@@ -44,14 +44,14 @@ private func timer(_ actions: [Action]) -> Instant? {
     // k = 2 fetches at once, from the first holders; the empty slot is never asked.
     #expect(asked.map(\.holder) == [NodeID(10), NodeID(11)])
     // Holder 10 has nothing: the next holder (13) is asked.
-    let next = fetches(s.onMessage(from: NodeID(10), .fetchReply(request: asked[0].request, shard: asked[0].shard,
+    let next = fetches(s.onMessage(from: NodeID(10), .fetchReply(request: asked[0].request, slot: asked[0].shard,
                                                                  ok: false, bytes: 0), now: .zero))
     #expect(next.map(\.holder) == [NodeID(13)])
     // A reply from someone other than the holder asked is ignored.
-    _ = s.onMessage(from: NodeID(99), .fetchReply(request: next[0].request, shard: next[0].shard, ok: true, bytes: 1000),
+    _ = s.onMessage(from: NodeID(99), .fetchReply(request: next[0].request, slot: next[0].shard, ok: true, bytes: 1000),
                     now: .zero)
     #expect(s.outcome == .running)
-    _ = s.onMessage(from: NodeID(13), .fetchReply(request: next[0].request, shard: next[0].shard, ok: true, bytes: 1000),
+    _ = s.onMessage(from: NodeID(13), .fetchReply(request: next[0].request, slot: next[0].shard, ok: true, bytes: 1000),
                     now: .zero + .seconds(5))
     #expect(s.outcome == .running)
     // Holder 11 stays silent: after its timeout it is given up; with every holder tried,
@@ -62,7 +62,7 @@ private func timer(_ actions: [Action]) -> Instant? {
     #expect(timer(afterTimeout) == .zero + .hours(2))
     asked = fetches(s.onTimer(now: .zero + .hours(3)))
     #expect(asked.map(\.holder) == [NodeID(10)])
-    _ = s.onMessage(from: NodeID(10), .fetchReply(request: asked[0].request, shard: asked[0].shard, ok: true, bytes: 1000),
+    _ = s.onMessage(from: NodeID(10), .fetchReply(request: asked[0].request, slot: asked[0].shard, ok: true, bytes: 1000),
                     now: .zero + .hours(3))
     #expect(s.outcome == .restored(at: .zero + .hours(3)))
     #expect(s.bytesFetched == 2000)
@@ -75,8 +75,8 @@ private func timer(_ actions: [Action]) -> Instant? {
     let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, volumes: [
         location(1, holders: [NodeID(10), NodeID(11)]), location(2, holders: [NodeID(12), NodeID(13)]),
     ]), now: .zero)
-    for f in fetches(actions) where f.shard.volume == VolumeID(1) {
-        _ = s.onMessage(from: f.holder, .fetchReply(request: f.request, shard: f.shard, ok: true, bytes: 1), now: .zero)
+    for f in fetches(actions) where f.shard.volume == VolumeID(owner: owner, number: 1) {
+        _ = s.onMessage(from: f.holder, .fetchReply(request: f.request, slot: f.shard, ok: true, bytes: 1), now: .zero)
     }
     #expect(s.progress.restored == 1)
     // Nothing more answers: every timer the session asks for is fired until it gives up.
@@ -117,12 +117,12 @@ private func timer(_ actions: [Action]) -> Instant? {
             }
         } else if case let .fetch(request, shard) = message {
             fetched.append(shard.volume)
-            outbox += sends(s.onMessage(from: to, .fetchReply(request: request, shard: shard, ok: true, bytes: 10), now: .zero))
+            outbox += sends(s.onMessage(from: to, .fetchReply(request: request, slot: shard, ok: true, bytes: 10), now: .zero))
         }
     }
     #expect(c.members == membersBefore)
     #expect(c.entry(restorer) == nil)
-    #expect(fetched == (0..<count).map { VolumeID(UInt64($0)) })
+    #expect(fetched == (0..<count).map { VolumeID(owner: owner, number: UInt32($0)) })
     #expect(s.outcome == .restored(at: .zero))
 }
 
@@ -135,11 +135,11 @@ private func timer(_ actions: [Action]) -> Instant? {
     let wide = (0..<ProtocolLimits.slotsPerVolumeMax).map { NodeID(UInt32(100 + $0)) }
     let largest = UInt64(PackGeometry.segmentsMax) * UInt64(PackGeometry.segmentBytesMax)
     let actions = s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, volumes: [
-        VolumeLocation(volume: VolumeID(1), geometry: PackGeometry(k: 2, n: wide.count, shardBytes: largest),
-                     holders: wide, roots: wide.map { _ in root32 }),
+        VolumeLocation(volume: VolumeID(owner: owner, number: 1), layout: VolumeLayout(k: 2, n: wide.count, packs: .max, slotBytes: largest),
+                     holders: wide, stored: wide.map { _ in .max }, roots: wide.map { _ in root32 }),
         location(3, holders: Array(repeating: .coordinator, count: 3)),
     ]), now: .zero)
-    #expect(fetches(actions).map(\.shard.volume) == [VolumeID(1), VolumeID(1)])
+    #expect(fetches(actions).map(\.shard.volume) == [VolumeID(owner: owner, number: 1), VolumeID(owner: owner, number: 1)])
     #expect(s.progress.known == 2)
     // A reply from the coordinator to a request it was not asked is ignored.
     _ = s.onMessage(from: .coordinator, .recordReply(request: request + 99, start: 0, total: 1, volumes: []), now: .zero)

@@ -141,7 +141,7 @@ let signerB = DigestSigner(seed: [2])
     }
     var rng = Xoshiro256(seed: 11)
     for _ in 0..<50 {
-        let chosen = Placement.choose(.init(owner: NodeID(1), count: 8, shardBytes: 100, speed: 120,
+        let chosen = Placement.choose(.init(owner: NodeID(1), count: 8, slotBytes: 100, speed: 120,
                                             exclude: [NodeID(2), NodeID(3)]),
                                       members: members, entries: entries, now: .zero, thresholdPermille: 850,
                                       recentWithin: .hours(2), rng: &rng)
