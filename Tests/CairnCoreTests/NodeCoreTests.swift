@@ -16,6 +16,8 @@ struct Harness {
     /// Holder storage: node → slot → its packs' shards, each a list of segments.
     var disks: [[SlotID: [[[UInt8]]]]] = []
     var notes: [(NodeID, Note)] = []
+    /// Nodes whose messages are lost, both ways.
+    var offline: Set<NodeID> = []
 
     static let segmentsPerShard: UInt32 = 4
     /// Four 4-byte segments a shard.
@@ -122,6 +124,7 @@ struct Harness {
             steps += 1
             precondition(steps < 100_000, "message storm")
             let (from, to, message) = inbox.removeFirst()
+            if offline.contains(from) || offline.contains(to) { continue }
             if to == .coordinator {
                 perform(.coordinator, coordinator.onMessage(from: from, message, now: now))
             } else {
@@ -245,4 +248,89 @@ private func replacedInGoodFaith() -> (Harness, VolumeID, NodeID) {
     #expect(h.nodes[0].auditCount == 0)
     // The volume itself is whole: slot 2 lives on its new holder.
     #expect(h.nodes[0].volumes[0].slots.allSatisfy { $0.holder != nil && !$0.failed })
+}
+
+// MARK: Volumes: appending to placed holders
+
+@Test func appendedPacksReachEveryPlacedHolderAndAreChallenged() {
+    var h = Harness(count: 8)
+    let volume = h.addVolume(1, packs: 2, capacity: 8 * Harness.geometry.shardBytes)
+    h.start()
+    #expect(h.notes.contains { $0.1 == .placed(volume, packs: 2) })
+    h.appendPacks(volume, count: 3)
+    let v = h.nodes[0].volumes[0]
+    #expect(v.layout.packs == 5 && v.slotBytes == 5 * Harness.geometry.shardBytes)
+    for (s, slot) in v.slots.enumerated() {
+        #expect(slot.stored.packs == 5 && slot.stored.root == v.roots[s] && slot.appending == nil)
+        #expect(h.disks[slot.holder!.index][SlotID(volume: volume, index: UInt8(s))]?.count == 5)
+    }
+    #expect(h.notes.contains { $0.1 == .placed(volume, packs: 5) })
+    #expect(h.coordinator.rootRecords[volume]?.stored == [5, 5, 5, 5])
+    // Challenges now range over all five packs, and every answer verifies.
+    for day in 1...6 {
+        h.now = .zero + .days(Int64(day))
+        h.fire(0, .challenge)
+    }
+    #expect(!h.notes.contains { if case .fault = $0.1 { true } else { false } })
+    // A pack past the volume's capacity is refused and changes nothing.
+    let roots = (0..<4).map { _ in [UInt8](repeating: 1, count: 32) }
+    h.appendPacks(volume, count: 3)
+    #expect(throws: VolumeError.full(volume, capacity: 8 * 16, wouldBe: 9 * 16)) {
+        try h.nodes[0].appendPack(to: volume, geometry: Harness.geometry, roots: roots, now: h.now)
+    }
+    #expect(h.nodes[0].volumes[0].layout.packs == 8)
+    try? h.nodes[0].closeVolume(volume)
+    #expect(throws: VolumeError.closed(volume)) {
+        try h.nodes[0].appendPack(to: volume, geometry: PackGeometry(k: 2, n: 4, shardBytes: 1), roots: roots, now: h.now)
+    }
+}
+
+@Test func aHolderAwayDuringAnAppendCatchesUpAndUntilThenIsChallengedOnWhatItHas() {
+    var h = Harness(count: 8)
+    let volume = h.addVolume(2, packs: 2, capacity: 8 * Harness.geometry.shardBytes)
+    h.start()
+    let away = h.nodes[0].volumes[0].slots[1].holder!
+    h.offline = [away]
+    h.appendPacks(volume, count: 2)
+    var v = h.nodes[0].volumes[0]
+    #expect(v.slots[1].stored.packs == 2 && v.slots[0].stored.packs == 4)
+    // The new packs stay in the owner's store until every slot has them.
+    #expect(v.localFrom == 2 && !h.notes.contains { $0.1 == .placed(volume, packs: 4) })
+    // The away holder is challenged on the two packs it has (it answers once back).
+    h.offline = []
+    h.now = .zero + .days(1)
+    h.fire(0, .challenge)
+    #expect(!h.notes.contains { if case .fault = $0.1 { true } else { false } })
+    // On the next repair tick past the timeout the append is sent again and lands.
+    h.now = h.now + .hours(7)
+    h.fire(0, .repair)
+    v = h.nodes[0].volumes[0]
+    #expect(v.slots[1].stored.packs == 4 && v.slots[1].holder == away)
+    #expect(h.disks[away.index][SlotID(volume: volume, index: 1)]?.count == 4)
+    #expect(v.localFrom == 4 && h.notes.contains { $0.1 == .placed(volume, packs: 4) })
+}
+
+@Test func volumesAreRefusedWithTheReasonAndNothingChanges() {
+    var h = Harness(count: 2)
+    let mine = VolumeID(owner: NodeID(0), number: 1)
+    #expect(throws: VolumeError.notMine(VolumeID(owner: NodeID(1), number: 1))) {
+        try h.nodes[0].openVolume(VolumeID(owner: NodeID(1), number: 1), k: 2, n: 4, capacity: 100)
+    }
+    #expect(throws: VolumeError.self) { try h.nodes[0].openVolume(mine, k: 5, n: 4, capacity: 100) }
+    try! h.nodes[0].openVolume(mine, k: 2, n: 4, capacity: 100)
+    #expect(throws: VolumeError.duplicate(mine)) { try h.nodes[0].openVolume(mine, k: 2, n: 4, capacity: 100) }
+    let roots = (0..<4).map { _ in [UInt8](repeating: 1, count: 32) }
+    #expect(throws: VolumeError.codeMismatch(mine, volume: "2-of-4", pack: "3-of-4")) {
+        try h.nodes[0].appendPack(to: mine, geometry: PackGeometry(k: 3, n: 4, shardBytes: 10), roots: roots, now: .zero)
+    }
+    #expect(throws: VolumeError.badRoots(mine, count: 3, n: 4)) {
+        try h.nodes[0].appendPack(to: mine, geometry: Harness.geometry, roots: Array(roots.prefix(3)), now: .zero)
+    }
+    let unknown = VolumeID(owner: NodeID(0), number: 9)
+    #expect(throws: VolumeError.unknown(unknown)) {
+        try h.nodes[0].appendPack(to: unknown, geometry: Harness.geometry, roots: roots, now: .zero)
+    }
+    #expect(h.nodes[0].volumes.count == 1 && h.nodes[0].volumes[0].layout.packs == 0)
+    let error = VolumeError.full(mine, capacity: 100, wouldBe: 116)
+    #expect(error.codeName == "volumeFull" && error.message.contains("open the next volume"))
 }
