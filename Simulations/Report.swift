@@ -13,7 +13,7 @@ public enum Report {
             k=\(s.k) n=\(s.n) repair_trigger=\(s.repairTrigger ?? s.n) challenge_interval_h=\(num(s.challengeIntervalHours)) \
             heartbeat_min=\(num(s.heartbeatMinutes)) uptime_window_h=\(num(s.uptimeWindowHours)) \
             uptime_threshold=\(num(s.uptimeThreshold)) grace_days=\(num(s.graceDays)) \
-            reciprocity_ratio=\(num(s.reciprocityRatio)) pack_mib=\(num(s.packMiB)) loss=\(num(s.loss)) \
+            reciprocity_ratio=\(num(s.reciprocityRatio)) pack_mib=\(num(s.packMiB)) volume_gib=\(num(s.volumeGiB)) loss=\(num(s.loss)) \
             blind_repair_after_h=\(num(s.blindRepairAfterHours)) departures_per_day=\(num(s.departuresPerDay)) disk_failures_per_day=\(num(s.diskFailuresPerDay)) \
             adversaries=[\(adversaries.joined(separator: ","))] signatures=\(s.ed25519 ? "ed25519" : "digest") \
             restore_samples=\(s.restoreSamples) restore_patience_h=\(num(s.restorePatienceHours)) \
@@ -42,6 +42,8 @@ public enum Report {
             ("refused for clock skew", "\(r.messagesRefusedClockSkew)"),
             ("wall seconds", String(format: "%.2f", wallSeconds)),
             ("packs (lost, reported lost)", "\(r.packsTotal) (\(r.packsLost), \(r.packsReportedLost))"),
+            ("volumes (lost)", "\(r.volumesTotal) (\(r.volumesLost))"),
+            ("contracts active (most per owner)", "\(r.contractsActive) (\(r.contractsPerOwnerMax))"),
             ("restore success", (r.restoreSuccessRate.map { String(format: "%.4f of %d", $0, r.restoreAttempts) } ?? "- (no restore finished)")
                 + (r.restoreHoursMean.map { String(format: ", %.2f h mean", $0) } ?? "")
                 + (r.restoresUnfinished > 0 ? ", \(r.restoresUnfinished) unfinished" : "")),
@@ -94,6 +96,10 @@ public enum Report {
               "packs_total": \(r.packsTotal),
               "packs_lost": \(r.packsLost),
               "packs_reported_lost": \(r.packsReportedLost),
+              "volumes_total": \(r.volumesTotal),
+              "volumes_lost": \(r.volumesLost),
+              "contracts_active": \(r.contractsActive),
+              "contracts_per_owner_max": \(r.contractsPerOwnerMax),
               "restore_attempts": \(r.restoreAttempts),
               "restore_success_rate": \(r.restoreSuccessRate.map { json($0) } ?? "null"),
               "restore_hours_mean": \(r.restoreHoursMean.map { json($0) } ?? "null"),

@@ -71,7 +71,7 @@ extension Simulation {
         for p in 0..<volumeOwner.count where counted(p) {
             let h = healthy(p)
             healthyShards += h
-            if h < scenario.k && !cores[Int(volumeOwner[p])].volumes[volumeSlot[p]].localCopy { lost += 1 }
+            if h < scenario.k && !cores[Int(volumeOwner[p])].volumes[volumeSlot[p]].localCopy { lost += volumePacks[p] }
         }
         let inFlight = cores.reduce(0) { acc, core in acc + core.volumes.count { $0.repairing } }
         timeseries.append(Sample(hours: Double(now) / Double(ms.hour), nodesOnline: online.count { $0 },

@@ -11,16 +11,25 @@ extension Simulation {
         var unconverged = 0
         var belowN = 0
         var live = 0
+        var volumesLive = 0, volumesLost = 0
         var stored: UInt64 = 0
         var backed: UInt64 = 0
         let trigger = scenario.repairTrigger ?? scenario.n
         for p in 0..<volumeOwner.count where counted(p) {
-            live += 1
+            // Counted in packs (a lost volume loses every pack in it), and in volumes.
+            let packs = volumePacks[p]
+            live += packs
+            volumesLive += 1
             backed += volumeBacked[p]
             let h = healthy(p)
             let local = cores[Int(volumeOwner[p])].volumes[volumeSlot[p]].localCopy
-            if h < scenario.k && !local { lost += 1 } else if h < trigger { unconverged += 1 }
-            if h < scenario.n { belowN += 1 }
+            if h < scenario.k && !local {
+                lost += packs
+                volumesLost += 1
+            } else if h < trigger {
+                unconverged += packs
+            }
+            if h < scenario.n { belowN += packs }
             if h < trigger, debugLost {
                 let o = Int(volumeOwner[p])
                 let pack = cores[o].volumes.first { $0.id.number == UInt64(p) }!
@@ -55,11 +64,20 @@ extension Simulation {
             if d.detected > 0 { d.meanHours = sum / Double(d.detected) }
             if d.total > 0 { detection[Scenario.kindName(kind)] = d }
         }
+        // Contracts in force: owned and both signed, by present owners.
+        var contractsActive = 0, contractsPerOwnerMax = 0
+        for (i, core) in cores.enumerated() where !departed[i] {
+            let active = core.book.owned.values.count { $0.state == .active }
+            contractsActive += active
+            contractsPerOwnerMax = max(contractsPerOwnerMax, active)
+        }
         let days = Double(end) / Double(ms.day)
         var result = SimulationResult(
             seed: seed, scenario: scenario.name, nodes: scenario.nodes, simDays: days, events: events,
             messages: messages, messagesDropped: dropped, messagesRefusedClockSkew: skewRefused, packsTotal: live, packsLost: lost,
-            packsReportedLost: reportedLost.count { $0 }, restoreAttempts: restoreAttempts,
+            packsReportedLost: reportedLost.indices.reduce(0) { $0 + (reportedLost[$1] ? volumePacks[$1] : 0) },
+            volumesTotal: volumesLive, volumesLost: volumesLost, contractsActive: contractsActive,
+            contractsPerOwnerMax: contractsPerOwnerMax, restoreAttempts: restoreAttempts,
             restoreSuccessRate: restoreAttempts == 0 ? nil : Double(restoreSuccesses) / Double(restoreAttempts),
             restoreHoursMean: restoreSuccesses == 0 ? nil : restoreHours / Double(restoreSuccesses),
             restoresUnfinished: restorers.count,

@@ -71,6 +71,8 @@ public final class Simulation {
     // Per pack, indexed by pack number.
     var volumeOwner: [UInt32] = []
     var volumeBacked: [UInt64] = []
+    /// Packs in each volume.
+    var volumePacks: [Int] = []
     /// Position of the pack in its owner's `packs`.
     var volumeSlot: [Int] = []
     var reportedLost: [Bool] = []
@@ -259,6 +261,7 @@ public final class Simulation {
                 volumeOwner.append(UInt32(i))
                 disks.addPack(volume)
                 volumeBacked.append(packNominal * count)
+                volumePacks.append(Int(count))
                 volumeSlot.append(core.volumes.count)
                 reportedLost.append(false)
                 let roots = trees.addVolume(volume, shards: s.n)

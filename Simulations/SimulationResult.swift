@@ -43,9 +43,17 @@ public struct SimulationResult: Sendable {
     public var messagesDropped: UInt64
     /// Messages a receiver refused because their stamp was too far from its clock.
     public var messagesRefusedClockSkew: Int
+    /// Packs of present owners, and those in volumes lost (fewer than k shards left) or
+    /// reported lost by their owners. A volume is the unit of placement and loss: losing it
+    /// loses every pack in it.
     public var packsTotal: Int
     public var packsLost: Int
     public var packsReportedLost: Int
+    public var volumesTotal: Int
+    public var volumesLost: Int
+    /// Contracts in force (both signed) at the end, in all and for the owner with most.
+    public var contractsActive: Int
+    public var contractsPerOwnerMax: Int
     /// Sampled restores that finished (by success or by running out of patience).
     public var restoreAttempts: Int
     /// nil when no sampled restore finished (none sampled, or the run is shorter than the
