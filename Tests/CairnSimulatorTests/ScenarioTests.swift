@@ -96,11 +96,15 @@ private func error(_ json: String) -> String? {
     #expect(try Simulation(scenario: s, seed: 3).run().events > 1_000)
 }
 
-@Test func memoryEstimateGrowsWithShardsAndRefusesTheImpossible() throws {
-    let small = try Scenario.parse(#"{"nodes": 1000, "backup_gib": 10, "pack_mib": 1024}"#)
-    let more = try Scenario.parse(#"{"nodes": 1000, "backup_gib": 100, "pack_mib": 1024}"#)
-    let huge = try Scenario.parse(#"{"nodes": 1000000}"#)
+@Test func memoryEstimateGrowsWithSlotsAndRefusesTheImpossible() throws {
+    // One 1 GiB pack per volume (256 MiB shards, 0.25 GiB slots): slots grow with the backup.
+    let small = try Scenario.parse(#"{"nodes": 1000, "backup_gib": 10, "pack_mib": 1024, "volume_gib": 0.25}"#)
+    let more = try Scenario.parse(#"{"nodes": 1000, "backup_gib": 100, "pack_mib": 1024, "volume_gib": 0.25}"#)
+    // The same backup in the default 4 GiB slots: 16 packs a volume, a sixteenth of the slots.
+    let grouped = try Scenario.parse(#"{"nodes": 1000, "backup_gib": 100, "pack_mib": 1024}"#)
+    let huge = try Scenario.parse(#"{"nodes": 1000000, "volume_gib": 0.015625}"#)
     #expect(MemoryEstimate.bytes(more) > 5 * MemoryEstimate.bytes(small))
+    #expect(MemoryEstimate.bytes(grouped) < MemoryEstimate.bytes(more) / 5)
     #expect(MemoryEstimate.bytes(small) < 1e9)
     #expect(MemoryEstimate.bytes(huge) > 1e12)
 }
