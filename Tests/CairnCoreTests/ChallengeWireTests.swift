@@ -6,7 +6,11 @@ import Testing
 /// The path of leaf `index` in the tree over `leaves` (the engine's promote-the-odd-node
 /// rule), as a real holder computes it from the leaves it keeps.
 func leafPath(_ leaves: [[UInt8]], index: Int) -> [[UInt8]] {
-    let levels = MerkleTree.levels(leaves: leaves)
+    path(in: MerkleTree.levels(leaves: leaves), index: index)
+}
+
+/// The path of leaf `index` in a tree given level by level (`MerkleTree.levels`).
+func path(in levels: [[[UInt8]]], index: Int) -> [[UInt8]] {
     var path = [[UInt8]]()
     var i = index
     for level in levels.dropLast() {

@@ -40,15 +40,6 @@ private func throughTheWire(_ bytes: [UInt8]) throws -> Message {
         real.append(Shard(bytes: bytes, levels: MerkleTree.levels(leaves: leaves)))
     }
     func shard(pack: Int, slot: Int) -> Int { (pack * 5 + slot) % real.count }
-    func path(_ levels: [[[UInt8]]], _ index: Int) -> [[UInt8]] {
-        var out = [[UInt8]]()
-        var i = index
-        for level in levels.dropLast() {
-            if i ^ 1 < level.count { out.append(level[i ^ 1]) }
-            i /= 2
-        }
-        return out
-    }
     let leafOf = real.map { SlotTree.leaf(root: $0.levels.last![0], geometry: geometry) }
 
     var volumes = [VolumeID]()
@@ -73,8 +64,8 @@ private func throughTheWire(_ bytes: [UInt8]) throws -> Message {
         let leaves = (0..<Int(count)).map { leafOf[shard(pack: firstPack[v] + $0, slot: Int(slot.index))] }
         let proof = SegmentProof(
             segment: Array(s.bytes[start..<min(start + Int(geometry.segmentBytes), s.bytes.count)]),
-            path: path(s.levels, segment), packRoot: s.levels.last![0], geometry: geometry,
-            packPath: path(MerkleTree.levels(leaves: leaves), Int(pack)))
+            path: path(in: s.levels, index: segment), packRoot: s.levels.last![0], geometry: geometry,
+            packPath: leafPath(leaves, index: Int(pack)))
         #expect(proof.segment.count == 65_536 || segment == Int(geometry.segments) - 1)
         let wire = Message.challengeReply(id: id, proof: proof).encode(sent: now)
         #expect(wire.count <= ProtocolLimits.messageBytesMax)
