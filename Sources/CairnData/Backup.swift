@@ -99,13 +99,15 @@ extension Repository {
         // error rather than a new empty store: it may be a drive that is not mounted.
         let firstBackup = try state.root() == nil
         logger.info("backup.start", metadata: ["paths": "\(options.paths)", "targets": "\(paths.count)", "k": "\(k)"])
-        let targets = try TargetSet(paths: paths, access: firstBackup ? .create : .write, count: n)
+        let targets = try openTargets(paths, access: firstBackup ? .create : .write, count: n)
         try Self.requireEveryTarget(targets)
         // Another data directory (a recovered copy, another machine) may use the same targets.
         let targetLocks = try paths.map { (p) throws(DataError) in try DirectoryLock(folder: p) }
         defer { withExtendedLifetime((dataLock, targetLocks)) {} }
         let (existing, _) = try currentRoot(targets: targets)
         try Self.requireEveryTarget(targets)
+        let repositoryID = try claimTargets(targets)
+        let dropped = try forgetPacksNotOnTargets(existing, targets: targets)
         let chunkerSettings = existing?.chunker ?? config.chunker ?? ChunkerSettings(ChunkerParameters.default)
         let parameters: ChunkerParameters
         do { parameters = try chunkerSettings.parameters() } catch {
@@ -148,8 +150,8 @@ extension Repository {
             }
         }
 
-        var run = BackupRun(repository: self, parameters: parameters, coder: coder, targets: targets,
-                            chunkKey: keys.chunkIDKey, progress: progress)
+        var run = BackupRun(repository: self, repositoryID: repositoryID, parameters: parameters, coder: coder,
+                            targets: targets, chunkKey: keys.chunkIDKey, progress: progress)
         var entries = walked.map(\.entry)
         var summary = BackupSummary(
             snapshot: "", parent: parentSnapshot?.id ?? "", files: 0, directories: 0, symlinks: 0, filesNew: 0,
@@ -224,10 +226,10 @@ extension Repository {
             directories: UInt64(summary.directories), symlinks: UInt64(summary.symlinks),
             bytes: summary.bytesTotal, newBytes: run.newSealedBytes)
         let root = RootRecord(
-            sequence: (existing?.sequence ?? 0) + 1, chunker: chunkerSettings,
+            repository: repositoryID, sequence: (existing?.sequence ?? 0) + 1, chunker: chunkerSettings,
             snapshots: (existing?.snapshots ?? []) + [record], packs: try state.allPacks())
         CrashPoint.pass("backup.packs-written")
-        try publish(root, to: targets)
+        try publish(root, replacing: existing, to: targets)
         try? state.cacheTree(record, TreeCodec.encode(entries))
 
         summary.snapshot = snapshotID
@@ -241,7 +243,7 @@ extension Repository {
         summary.packs = stats.packs
         summary.dedupeRatio = run.newPlainBytes == 0 ? nil : Double(run.bytesRead) / Double(run.newPlainBytes)
         summary.durationSeconds = Date().timeIntervalSince(started)
-        summary.warnings = targets.notes + walker.warnings
+        summary.warnings = targets.notes + dropped + walker.warnings
         summary.excluded = walker.excludedByPattern
         summary.leftOut = walker.leftOut
         summary.unsupported = walker.unsupported
@@ -257,19 +259,58 @@ extension Repository {
     /// A backup writes shard i of every pack to target i: every one of the n must be there.
     static func requireEveryTarget(_ targets: TargetSet) throws(DataError) {
         if let (position, problem) = targets.problems.min(by: { $0.key < $1.key }) {
+            let path = targets.paths[position]
+            if problem.code == .foreignRepository {
+                throw DataError(.targetUnavailable, "target \(position + 1) (\(path)) holds another repository: put this repository's drive back there, or, if that folder is really to be replaced, move it away and run `cairn check` to re-create the target from the others; nothing was backed up", cause: problem)
+            }
             let what = problem.code == .corrupt ? "is damaged" : problem.code == .wrongOwner ? "belongs to another owner" : "is not available"
-            throw DataError(.targetUnavailable, "target \(position + 1) (\(targets.paths[position])) \(what): mount it, or run `cairn check` to re-create it from the other targets; nothing was backed up", cause: problem)
+            throw DataError(.targetUnavailable, "target \(position + 1) (\(path)) \(what): mount it, or run `cairn check` to re-create it from the other targets; nothing was backed up", cause: problem)
         }
     }
 
-    /// Writes the sealed, signed root record to every target, then to the local index.
-    func publish(_ root: RootRecord, to targets: TargetSet) throws(DataError) {
+    /// Writes the sealed, signed root record to every target, then to the local index,
+    /// once every pack it names is on the targets; it carries the repository's id (a
+    /// repository from before ids gets one now) and claims each target for it.
+    func publish(_ root: RootRecord, replacing previous: RootRecord?, to targets: TargetSet) throws(DataError) {
+        let id = try claimTargets(targets)
+        precondition(root.repository == nil || root.repository == id, "root record of repository \(root.repository!) published to \(id)")
+        var root = root
+        root.repository = id
+        try requirePacksOnTargets(root, previous: previous, counts: targets.shardCounts())
         let envelope = RootEnvelope.seal(root, keys: keys)
         for t in targets.targets {
             try t?.writeRoot(envelope)
             CrashPoint.pass("root.published-to-target")
         }
         try state.saveRoot(root)
+    }
+
+    /// Before a backup dedupes against the local index: a pack the index knows but the
+    /// targets no longer hold k shards of (a prune on another device reclaimed what a
+    /// killed backup left, a target was replaced by an older copy) is forgotten, so its
+    /// chunks are stored again rather than named by a snapshot that could not be
+    /// restored. A pack of the current root record in that state stops the backup.
+    /// Returns the warnings to show.
+    func forgetPacksNotOnTargets(_ existing: RootRecord?, targets: TargetSet) throws(DataError) -> [String] {
+        let counts = try targets.shardCounts()
+        let known = try state.allPacks()
+        let gone = Set(known.filter { counts[$0.id, default: 0] < $0.k }.map(\.id))
+        guard !gone.isEmpty else { return [] }
+        // Nothing new may refer to them; the records of packs earlier snapshots name stay
+        // (those snapshots keep naming them, and `check` reports them).
+        let named = Set(existing?.packs.map(\.id) ?? [])
+        try state.removePacks(keeping: Set(known.map(\.id)).subtracting(gone), recordsToo: false)
+        try state.removePacks(keeping: Set(known.map(\.id)).subtracting(gone.subtracting(named)))
+        logger.warning("backup.packs-gone", metadata: ["packs": "\(gone.count)"])
+        var warnings: [String] = []
+        let lost = gone.intersection(named).count
+        if gone.count > lost {
+            warnings.append("\(gone.count - lost) packs the local index knew are not on the targets (a killed backup's, removed since by a prune elsewhere, or a target was replaced): their data is stored again")
+        }
+        if lost > 0 {
+            warnings.append("\(lost) packs of earlier snapshots have fewer than k shards on the targets: their data is stored again for this snapshot; run `cairn check` to see what the earlier snapshots lost")
+        }
+        return warnings
     }
 
     /// k for n targets when none is given: 3-of-5 as the default, otherwise about
@@ -283,6 +324,7 @@ extension Repository {
 /// being filled, and the writer behind it.
 struct BackupRun {
     let repository: Repository
+    let repositoryID: RepositoryID
     let parameters: ChunkerParameters
     let targets: TargetSet
     let chunkKey: SymmetricKey
@@ -303,14 +345,15 @@ struct BackupRun {
     var newSealedBytes: UInt64 = 0
     var lastReport = Date.distantPast
 
-    init(repository: Repository, parameters: ChunkerParameters, coder: ErasureCoder, targets: TargetSet,
-         chunkKey: SymmetricKey, progress: @escaping (TransferProgress) -> Void) {
+    init(repository: Repository, repositoryID: RepositoryID, parameters: ChunkerParameters, coder: ErasureCoder,
+         targets: TargetSet, chunkKey: SymmetricKey, progress: @escaping (TransferProgress) -> Void) {
         self.repository = repository
+        self.repositoryID = repositoryID
         self.parameters = parameters
         self.targets = targets
         self.chunkKey = chunkKey
         self.progress = progress
-        writer = PackWriter(coder: coder, targets: targets, state: repository.state, logger: repository.logger,
+        writer = PackWriter(coder: coder, repository: repositoryID, targets: targets, state: repository.state, logger: repository.logger,
                             sealedChunkMax: parameters.maxSize + parameters.maxSize / 128 + 1024)
     }
 

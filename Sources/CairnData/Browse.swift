@@ -30,7 +30,7 @@ public final class SnapshotBrowser {
 extension Repository {
     public func browse(from: [String]? = nil) throws(DataError) -> SnapshotBrowser {
         let paths = try targetPaths(from)
-        let targets = try TargetSet(paths: paths, access: .read, count: from == nil ? paths.count : nil)
+        let targets = try openTargets(paths, access: .read, count: from == nil ? paths.count : nil)
         let (found, problems) = try currentRoot(targets: targets)
         guard let root = found else {
             let why = targets.problemLines + problems

@@ -40,7 +40,7 @@ extension Repository {
         let dataLock = repair ? try DirectoryLock(folder: dataDirectory.path) : nil
         let paths = try targetPaths(from)
         let remembered = from == nil || from?.isEmpty == true
-        let targets = try TargetSet(paths: paths, access: repair ? .write : .read, count: remembered ? paths.count : nil)
+        let targets = try openTargets(paths, access: repair ? .write : .read, count: remembered ? paths.count : nil)
         let targetLocks = repair ? try targets.targets.compactMap { $0 }
             .map { (t) throws(DataError) in try DirectoryLock(folder: t.path) } : []
         defer { withExtendedLifetime((dataLock, targetLocks)) {} }
@@ -72,6 +72,7 @@ extension Repository {
                 }
             }
         }
+        let repositoryID = repair ? try claimTargets(targets) : nil
         let reader = PackReader(targets: targets, packs: root.packs)
         for record in root.packs {
             let (good, bad) = reader.goodShards(record)
@@ -95,14 +96,16 @@ extension Repository {
                         summary.problems.append("pack \(record.id) shard \(i + 1): rebuilt shard does not match its root")
                         continue
                     }
-                    try shard.withUnsafeBytes { try target.putShard(header: ShardHeader(record: record, index: i), bytes: $0) }
+                    try shard.withUnsafeBytes {
+                        try target.putShard(header: ShardHeader(record: record, index: i, repository: repositoryID), bytes: $0)
+                    }
                     summary.shardsRepaired += 1
                 }
             } catch {
                 summary.problems.append("pack \(record.id): repair failed: \(error)")
             }
         }
-        if repair { try publish(root, to: targets) }
+        if repair { try publish(root, replacing: root, to: targets) }
         summary.targetsUnusable = targets.problems.keys.sorted().map { paths[$0] }
         logger.info("check.done", metadata: [
             "packs": "\(summary.packs)", "shards.good": "\(summary.shardsGood)", "shards.repaired": "\(summary.shardsRepaired)",
@@ -113,7 +116,8 @@ extension Repository {
 
     /// Whether `check` may rebuild a target that could not be used: a missing folder, a
     /// folder without a store, or a damaged store (moved aside first). Not a file in its
-    /// place, a folder it may not read or write, or another owner's or a copied target.
+    /// place, a folder it may not read or write, or another owner's, another repository's
+    /// or a copied target (codes other than these two).
     static func isRebuildable(_ problem: DataError, path: String) -> Bool {
         if problem.code == .corrupt { return true }
         guard problem.code == .targetUnavailable else { return false }

@@ -7,6 +7,9 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
     public var targets: [String] = []
     public var k: Int = 3
     public var chunker: ChunkerSettings? = nil
+    /// This data directory's repository id (hex), made by `cairn init` or learned from the
+    /// targets; absent in data directories from before repositories had ids.
+    public var repository: String? = nil
 
     public init() {}
 }

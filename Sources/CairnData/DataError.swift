@@ -4,7 +4,7 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {
             case notInitialized, alreadyInitialized, wrongOwner, corrupt, unrecoverable, targetUnavailable
-            case io, invalidArgument, notFound, busy, destinationNotEmpty
+            case io, invalidArgument, notFound, busy, destinationNotEmpty, foreignRepository
         }
 
         private let value: Value
@@ -24,6 +24,9 @@ public struct DataError: Error, CustomStringConvertible, Sendable {
         /// A restore was asked to go into a folder that already holds files, without
         /// saying what to do with them.
         public static let destinationNotEmpty = Code(.destinationNotEmpty)
+        /// A target, root record or shard of another repository of the same owner (its
+        /// keys are ours, its history is not): left alone.
+        public static let foreignRepository = Code(.foreignRepository)
 
         public var description: String { value.rawValue }
     }

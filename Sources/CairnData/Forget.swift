@@ -65,6 +65,7 @@ extension Repository {
         }
         let session = try WriteSession(repository: self, command: "forget", readOnly: options.dryRun)
         let (found, _) = try currentRoot(targets: session.targets)
+        if !options.dryRun { try session.requireEveryTarget() }
         guard let root = found, !root.snapshots.isEmpty else { throw DataError(.notFound, "there are no snapshots yet: nothing to forget") }
 
         var groups: [(key: String, members: [Int])] = []
@@ -110,7 +111,7 @@ extension Repository {
             next.sequence += 1
             next.snapshots = root.snapshots.filter { keep.contains($0.id) }
         }
-        try publish(next, to: session.targets)
+        try publish(next, replacing: root, to: session.targets)
         try? state.removeCachedTrees(keeping: Set(next.snapshots.map(\.id)))
         return summary
     }

@@ -1,3 +1,4 @@
+import CairnCrypto
 import CairnStore
 import Foundation
 
@@ -25,7 +26,12 @@ public final class LocalTarget: @unchecked Sendable {
 
     static let rootKey: [UInt8] = Array("root".utf8)
     static let formatKey: [UInt8] = Array("format".utf8)
-    static let formatValue: [UInt8] = Array("cairn-target-v1".utf8)
+    static let repositoryKey: [UInt8] = Array("repository".utf8)
+    /// Version 2 records its repository (`repository` in `meta`) and holds version 2
+    /// shard headers; version 1 targets are still read (their repository is unknown
+    /// until written) and become version 2 when a repository claims them.
+    static let formatValue: [UInt8] = Array("cairn-target-v2".utf8)
+    static let formatsRead: [[UInt8]] = [Array("cairn-target-v1".utf8), formatValue]
 
     /// Opens a target. The folder must be a folder (a file, a FIFO or a device is
     /// `.targetUnavailable`); without `.create` it must exist and hold a store. The store
@@ -60,7 +66,7 @@ public final class LocalTarget: @unchecked Sendable {
             meta = try env.openDatabase("meta")
             if access == .read { try env.verifyStructure([shards, meta]) }
             let format = try env.read { txn in try txn.get(meta, Self.formatKey) }
-            if let format, format != Self.formatValue {
+            if let format, !Self.formatsRead.contains(format) {
                 throw DataError(.targetUnavailable, "target \(path) is not a Cairn target (format \(String(decoding: format, as: UTF8.self)))")
             }
             if format == nil && access != .read {
@@ -107,10 +113,14 @@ public final class LocalTarget: @unchecked Sendable {
     }
 
     /// Which shard index this target holds, from its first shard (its key and its header
-    /// must agree); nil for a target with no shards yet. A damaged first shard is `.corrupt`.
-    public func shardIndex() throws(DataError) -> Int? {
+    /// must agree), and which repository it belongs to, from its metadata or else that
+    /// shard's header; nil for what is not known (no shards yet, a version 1 target). A
+    /// damaged first shard is `.corrupt`.
+    public func identity() throws(DataError) -> (index: Int?, repository: RepositoryID?) {
         var found: (key: [UInt8], header: [UInt8])?
+        let recorded: [UInt8]?
         do {
+            recorded = try env.read { txn in try txn.get(meta, Self.repositoryKey) }
             try env.read { txn in
                 try txn.forEach(shards, prefix: []) { key, value in
                     found = (key, Array(value.prefix(ShardHeader.size)))
@@ -120,19 +130,49 @@ public final class LocalTarget: @unchecked Sendable {
         } catch {
             throw DataError(.corrupt, "target \(path): its shards cannot be listed", cause: error)
         }
-        guard let found else { return nil }
+        var repository: RepositoryID?
+        if let recorded {
+            guard recorded.count == RepositoryID.size else {
+                throw DataError(.corrupt, "target \(path): its recorded repository id has \(recorded.count) bytes, not \(RepositoryID.size) (the store is damaged)")
+            }
+            repository = RepositoryID(recorded)
+        }
+        guard let found else { return (nil, repository) }
         guard found.key.count == ObjectID.size + 1,
               let header = try? ShardHeader(decoding: found.header),
               header.index == Int(found.key[ObjectID.size]), header.pack.bytes == Array(found.key[..<ObjectID.size])
         else {
             throw DataError(.corrupt, "target \(path): its first shard's key and header do not agree (the store is damaged)")
         }
-        return header.index
+        return (header.index, repository ?? header.repository)
+    }
+
+    /// Records that this target belongs to `repository` (and is a version 2 target),
+    /// before shards or a root record of that repository are written to it.
+    func claim(_ repository: RepositoryID) throws(DataError) {
+        precondition(access != .read, "target \(path), opened read-only, claimed for repository \(repository)")
+        do {
+            try env.write { txn in
+                if let recorded = try txn.get(meta, Self.repositoryKey) {
+                    guard recorded == repository.bytes else {
+                        throw DataError(.foreignRepository, "target \(path) belongs to repository \(Hex.encode(recorded)), not \(repository): nothing was written to it")
+                    }
+                    return
+                }
+                try txn.put(meta, Self.repositoryKey, repository.bytes)
+                try txn.put(meta, Self.formatKey, Self.formatValue)
+            }
+        } catch let e as DataError {
+            throw e
+        } catch {
+            throw DataError(.io, "could not record the repository id on target \(path)", cause: error)
+        }
     }
 
     /// Stores one shard (header + bytes) durably.
     public func putShard(header: ShardHeader, bytes: UnsafeRawBufferPointer) throws(DataError) {
         precondition(access != .read, "shard written to target \(path), opened read-only")
+        precondition(header.repository != nil, "shard \(header.index) of pack \(header.pack) written without a repository id")
         precondition(bytes.count == header.shardLength, "shard \(header.index) of \(header.pack) has \(bytes.count) bytes, header says \(header.shardLength)")
         let head = header.encode()
         do {
@@ -147,17 +187,18 @@ public final class LocalTarget: @unchecked Sendable {
         }
     }
 
-    /// Appends the bytes of one shard to `out` straight from the store's mapping (one
-    /// copy), if the shard is there with a sound header matching `expected`. For the
-    /// restore fast path; anything unexpected returns false and the caller takes the
-    /// careful path.
-    func appendShard(_ expected: ShardHeader, to out: inout [UInt8]) -> Bool {
+    /// Appends the bytes of shard `index` of `record` to `out` straight from the store's
+    /// mapping (one copy), if the shard is there with a sound header that describes it
+    /// (and is not another repository's). For the restore fast path; anything unexpected
+    /// returns false and the caller takes the careful path.
+    func appendShard(_ record: PackRecord, index: Int, repository: RepositoryID?, to out: inout [UInt8]) -> Bool {
         let ok = try? env.read { txn in
-            try txn.withValue(shards, Self.shardKey(expected.pack, expected.index)) { value -> Bool in
-                guard value.count == ShardHeader.size + expected.shardLength,
-                      (try? ShardHeader(decoding: Array(value[..<ShardHeader.size]))) == expected
+            try txn.withValue(shards, Self.shardKey(record.id, index)) { value -> Bool in
+                guard let header = ShardHeader.decode(prefixOf: value),
+                      header.describes(record, index: index, repository: repository),
+                      value.count == header.encodedSize + record.shardLength
                 else { return false }
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: value[ShardHeader.size...]))
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: value[header.encodedSize...]))
                 Self.releaseMappedPages(value)
                 return true
             }
@@ -171,9 +212,8 @@ public final class LocalTarget: @unchecked Sendable {
         do {
             let found: (ShardHeader, [UInt8])?? = try env.read { txn in
                 try txn.withValue(shards, Self.shardKey(pack, index)) { value -> (ShardHeader, [UInt8])? in
-                    guard value.count >= ShardHeader.size else { return nil }
-                    guard let header = try? ShardHeader(decoding: Array(value[..<ShardHeader.size])) else { return nil }
-                    let bytes = Array(value[ShardHeader.size...])
+                    guard let header = ShardHeader.decode(prefixOf: value), value.count >= header.encodedSize else { return nil }
+                    let bytes = Array(value[header.encodedSize...])
                     Self.releaseMappedPages(value)
                     return (header, bytes)
                 }

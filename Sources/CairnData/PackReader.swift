@@ -84,7 +84,8 @@ final class PackReader: @unchecked Sendable {
         var out: [UInt8] = []
         out.reserveCapacity(record.shardLength * record.k)
         for i in 0..<record.k {
-            guard let t = targets.target(forShard: i), t.appendShard(ShardHeader(record: record, index: i), to: &out) else { return nil }
+            guard let t = targets.target(forShard: i),
+                  t.appendShard(record, index: i, repository: targets.repository, to: &out) else { return nil }
         }
         out.removeLast(out.count - record.packLength)
         return out
@@ -104,7 +105,11 @@ final class PackReader: @unchecked Sendable {
                     bad[i] = "missing on target \(t.path)"
                     continue
                 }
-                let ok = s.header == ShardHeader(record: record, index: i)
+                if let theirs = s.header.repository, let ours = targets.repository, theirs != ours {
+                    bad[i] = "on target \(t.path) it is a shard of another repository (\(theirs))"
+                    continue
+                }
+                let ok = s.header.describes(record, index: i, repository: targets.repository)
                     && s.bytes.count == record.shardLength
                     && s.bytes.withUnsafeBytes { MerkleTree.root(of: $0, segmentSize: record.segmentSize) } == record.roots[i]
                 if ok { good[i] = s.bytes } else { bad[i] = "damaged on target \(t.path)" }

@@ -51,6 +51,8 @@ final class PackBuffer: @unchecked Sendable {
 /// bounds memory whatever the size of the backup.
 final class PackWriter: @unchecked Sendable {
     private let coder: ErasureCoder
+    /// The repository every shard header names.
+    private let repository: RepositoryID
     private let targets: TargetSet
     private let state: LocalState
     private let logger: Logger
@@ -65,11 +67,12 @@ final class PackWriter: @unchecked Sendable {
 
     /// `packTarget`: a pack is closed before it would grow past this; a single sealed
     /// chunk of up to `sealedChunkMax` bytes always fits an empty pack.
-    init(coder: ErasureCoder, targets: TargetSet, state: LocalState, logger: Logger, packTarget: Int = Limits.packTarget,
-         sealedChunkMax: Int, buffers: Int = 3) {
+    init(coder: ErasureCoder, repository: RepositoryID, targets: TargetSet, state: LocalState, logger: Logger,
+         packTarget: Int = Limits.packTarget, sealedChunkMax: Int, buffers: Int = 3) {
         precondition(coder.n == targets.n, "coder n=\(coder.n) but \(targets.n) targets")
         precondition(buffers >= 1, "pack writer with \(buffers) buffers")
         self.coder = coder
+        self.repository = repository
         self.targets = targets
         self.state = state
         self.logger = logger
@@ -151,7 +154,7 @@ final class PackWriter: @unchecked Sendable {
                     return self.fail(DataError(.targetUnavailable, "no target for shard \(i + 1) is available"))
                 }
                 do throws(DataError) {
-                    try target.putShard(header: ShardHeader(record: record, index: i),
+                    try target.putShard(header: ShardHeader(record: record, index: i, repository: self.repository),
                                         bytes: self.shard(buffer, i, record.shardLength))
                 } catch {
                     self.fail(error)

@@ -113,8 +113,8 @@ extension Repository {
         let live = Set(root.packs.map(\.id))
         // By folder: targets are arranged by the shard index they hold, not by their place.
         var removed: [String: Int] = [:]
-        for t in session.targets.targets {
-            removed[t!.path] = try t!.removeShards(ofPacks: { !live.contains($0) })
+        for t in session.targets.targets.compactMap({ $0 }) {
+            removed[t.path] = try t.removeShards(ofPacks: { !live.contains($0) })
             CrashPoint.pass("prune.target-cleaned")
         }
         // Compaction replaces each store's file: no handle on it may stay open.
@@ -139,6 +139,7 @@ extension Repository {
         throws(DataError) -> (PrunePlan, RootRecord?, PruneSummary) {
         let targets = session.targets
         let (found, _) = try currentRoot(targets: targets)
+        if !options.dryRun { try session.requireEveryTarget() }
         var summary = PruneSummary(dryRun: options.dryRun, snapshots: 0, packs: 0, packsRemoved: 0, packsRepacked: 0,
                                    packsWritten: 0, chunksMoved: 0, bytesMoved: 0, treesRewritten: 0, packsOrphaned: 0,
                                    bytesUnused: 0, targets: [], bytesFreed: 0, durationSeconds: 0)
@@ -168,7 +169,7 @@ extension Repository {
         if plan.unused.isEmpty, plan.repack.isEmpty {
             // Nothing new to remove; steps 4 to 7 still finish what a killed run left:
             // every target gets the root record before any shard it does not name goes.
-            try publish(root, to: targets)
+            try publish(root, replacing: root, to: targets)
             try state.removePacks(keeping: rootPacks)
             return (plan, root, summary)
         }
@@ -187,8 +188,8 @@ extension Repository {
         } catch {
             throw DataError(.corrupt, "the repository's chunker settings or geometry are invalid", cause: error)
         }
-        var run = BackupRun(repository: self, parameters: parameters, coder: coder, targets: targets,
-                            chunkKey: keys.chunkIDKey, progress: { _ in })
+        var run = BackupRun(repository: self, repositoryID: try claimTargets(targets), parameters: parameters, coder: coder,
+                            targets: targets, chunkKey: keys.chunkIDKey, progress: { _ in })
         var moved: [ChunkRef: ChunkRef] = [:]
         for ref in plan.moving {
             if let done = run.stored[ref.id] {
@@ -234,7 +235,7 @@ extension Repository {
         next.sequence += 1
         next.snapshots = snapshots
         next.packs = root.packs.filter { plan.keep.contains($0.id) } + newPacks
-        try publish(next, to: targets)
+        try publish(next, replacing: root, to: targets)
 
         // 5. The local index forgets everything the root record does not name.
         try state.removePacks(keeping: Set(next.packs.map(\.id)))

@@ -139,12 +139,17 @@ public struct SnapshotRecord: Sendable, Equatable {
 /// pack with its shard roots, and the parameters later backups must keep using so they
 /// dedupe against earlier ones. Replicated, sealed and signed, to every target.
 public struct RootRecord: Sendable, Equatable {
+    /// The repository this record describes; nil for records of version 1 and 2, made
+    /// before repositories had ids ("repository unknown").
+    public var repository: RepositoryID?
     public var sequence: UInt64
     public var chunker: ChunkerSettings
     public var snapshots: [SnapshotRecord]
     public var packs: [PackRecord]
 
-    public init(sequence: UInt64, chunker: ChunkerSettings, snapshots: [SnapshotRecord], packs: [PackRecord]) {
+    public init(repository: RepositoryID? = nil, sequence: UInt64, chunker: ChunkerSettings, snapshots: [SnapshotRecord],
+                packs: [PackRecord]) {
+        self.repository = repository
         self.sequence = sequence
         self.chunker = chunker
         self.snapshots = snapshots
@@ -152,14 +157,26 @@ public struct RootRecord: Sendable, Equatable {
     }
 
     static let magic: [UInt8] = Array("CRNP".utf8)
-    /// Version 2 adds each snapshot's tree-id subkey; version 1 is still read.
-    static let version: UInt8 = 2
-    static let versionsRead: ClosedRange<UInt8> = 1...2
+    /// Version 3 adds the repository id; version 2 each snapshot's tree-id subkey.
+    /// Versions 1 and 2 are still read (as "repository unknown").
+    static let version: UInt8 = 3
+    static let versionsRead: ClosedRange<UInt8> = 1...3
+    /// The version a record without a repository id is written as (into the local index
+    /// only: a record is published to targets only with an id).
+    static let versionWithoutRepository: UInt8 = 2
+
+    /// The newest snapshot's time (0 without snapshots): how "newest repository" is judged.
+    public var newestSnapshotTime: Int64 { snapshots.map(\.time).max() ?? 0 }
 
     public func encode() -> [UInt8] {
         var w = ByteWriter(capacity: 1024 + packs.count * (48 + 32 * 5))
         w.raw(Self.magic)
-        w.u8(Self.version)
+        if let repository {
+            w.u8(Self.version)
+            repository.encode(into: &w)
+        } else {
+            w.u8(Self.versionWithoutRepository)
+        }
         w.u64(sequence)
         chunker.encode(into: &w)
         w.u32(UInt32(snapshots.count))
@@ -176,6 +193,7 @@ public struct RootRecord: Sendable, Equatable {
         guard versionsRead.contains(v) else {
             throw r.fail("root record version \(v) is not supported (this build reads \(versionsRead.lowerBound) to \(versionsRead.upperBound)); a newer cairn wrote it")
         }
+        let repository = v >= 3 ? try RepositoryID(reading: &r) : nil
         let seq = try r.u64()
         let chunker = try ChunkerSettings(reading: &r)
         let ns = try r.count(max: Limits.snapshotsMax)
@@ -186,7 +204,7 @@ public struct RootRecord: Sendable, Equatable {
         packs.reserveCapacity(np)
         for _ in 0..<np { packs.append(try PackRecord(reading: &r)) }
         try r.expectEnd()
-        return RootRecord(sequence: seq, chunker: chunker, snapshots: snapshots, packs: packs)
+        return RootRecord(repository: repository, sequence: seq, chunker: chunker, snapshots: snapshots, packs: packs)
     }
 }
 

@@ -11,6 +11,9 @@ public final class Repository: @unchecked Sendable {
     public private(set) var config: RepositoryConfig
     /// Where the engine reports what it does (never a phrase, key or file content).
     public let logger: Logger
+    /// The repository the user named (`--repository`: an id or a prefix of one), for a
+    /// data directory that does not know its own yet and targets of several.
+    public var repositoryChoice: String?
 
     public init(dataDirectory: DataDirectory, logger: Logger = Logger(label: "cairn.data", factory: { _ in SwiftLogNoOpLogHandler() })) throws(DataError) {
         self.dataDirectory = dataDirectory
@@ -34,34 +37,50 @@ public final class Repository: @unchecked Sendable {
         return config.targets
     }
 
-    /// The newest root record among the local index and every reachable target (highest
-    /// sequence wins; a copy that does not verify is skipped and reported). A target
-    /// whose root record is another owner's is taken out of the set (its shards are not
-    /// ours to read or overwrite); only when every root record found is another owner's
-    /// is that the error (the phrase is probably wrong).
+    /// The newest root record of this repository among the local index and every
+    /// reachable target (highest sequence wins; a copy that does not verify is skipped
+    /// and reported). A target whose root record is another owner's, or which belongs to
+    /// another repository of this owner, is taken out of the set (its shards are not ours
+    /// to read or overwrite); only when every root record found is another owner's is
+    /// that the error (the phrase is probably wrong). Which repository is this data
+    /// directory's is settled here too (`resolveRepository`).
     public func currentRoot(targets: TargetSet) throws(DataError) -> (root: RootRecord?, problems: [String]) {
         let local = try state.root()
-        var best = local
         var problems: [String] = []
         var foreign: DataError?
-        for (position, path) in targets.paths.enumerated() {
-            guard let slot = targets.slot(ofPosition: position), let t = targets.target(forShard: slot) else { continue }
+        var found: [(member: TargetSet.Member, record: RootRecord)] = []
+        for m in targets.members where !targets.isExcluded(m.position) {
+            let path = m.target.path
             do {
-                guard let env = try t.readRoot() else { continue }
-                let r = try RootEnvelope.open(env, keys: keys)
-                if r.sequence > (best?.sequence ?? 0) || best == nil { best = r }
+                guard let env = try m.target.readRoot() else { continue }
+                found.append((m, try RootEnvelope.open(env, keys: keys)))
             } catch {
                 if error.code == .wrongOwner {
                     foreign = foreign ?? error
-                    targets.exclude(position: position, because: DataError(.wrongOwner, "target \(path) belongs to another owner: it is left alone", cause: error))
+                    targets.exclude(position: m.position, because: DataError(.wrongOwner, "target \(path) belongs to another owner: it is left alone", cause: error))
                     logger.warning("target.foreign", metadata: ["target.path": "\(path)"])
                     continue
                 }
                 problems.append("target \(path): \(error.message)")
             }
         }
+        let ours = try resolveRepository(found: found.map { ($0.member.target.path, $0.record) }, local: local, problems: &problems)
+        targets.repository = ours
+        for m in targets.members where !targets.isExcluded(m.position) {
+            let record = found.first { $0.member.position == m.position }?.record
+            guard let theirs = record?.repository ?? m.repository, theirs != ours else { continue }
+            targets.exclude(position: m.position, because: Self.foreignRepository(m.target.path, theirs, record, ours: ours))
+            logger.info("target.foreign-repository", metadata: ["target.path": "\(m.target.path)", "repository": "\(theirs)"])
+        }
+        // Records of this repository; those of version 1 and 2 ("repository unknown")
+        // only while no record carries its id: once it has one, every record it publishes
+        // carries it, so an older record without one is never the newest.
+        let ownLocal = local.flatMap { $0.repository == nil || $0.repository == ours ? $0 : nil }
+        let remaining = found.filter { !targets.isExcluded($0.member.position) }.map(\.record) + (ownLocal.map { [$0] } ?? [])
+        let identified = remaining.filter { $0.repository != nil }
+        let best = (identified.isEmpty ? remaining : identified).max { $0.sequence < $1.sequence }
         if best == nil, let foreign { throw foreign }
-        if let best, local?.sequence != best.sequence {
+        if let best, local?.sequence != best.sequence || local?.repository != best.repository {
             // Learned from the targets (after a recovery, or another device's backup).
             try state.importPacks(best.packs)
             try state.saveRoot(best)

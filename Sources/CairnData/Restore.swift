@@ -182,7 +182,7 @@ extension Repository {
     func openForReading(from: [String]?) throws(DataError) -> (TargetSet, RootRecord, [String]) {
         let paths = try targetPaths(from)
         let remembered = from == nil || from?.isEmpty == true
-        let targets = try TargetSet(paths: paths, access: .read, count: remembered ? paths.count : nil)
+        let targets = try openTargets(paths, access: .read, count: remembered ? paths.count : nil)
         let (found, problems) = try currentRoot(targets: targets)
         let why = (targets.problemLines + problems).map { "\n  " + $0 }.joined()
         guard let root = found else {

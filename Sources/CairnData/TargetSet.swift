@@ -8,15 +8,37 @@ import Foundation
 /// second copy of a target already in the set) is left out with the reason kept in
 /// `problems`, so restores and checks go on with the rest.
 public final class TargetSet: @unchecked Sendable {
+    /// A target that opened, with what its store says about itself.
+    public struct Member {
+        public let position: Int
+        public let target: LocalTarget
+        /// The shard index it holds (nil: no shards yet).
+        public let index: Int?
+        /// The repository its metadata or first shard names (nil: not known).
+        public let repository: RepositoryID?
+    }
+
     /// The folders as given, in order.
     public let paths: [String]
+    /// Every target that opened, in the order given (also those left out since).
+    public private(set) var members: [Member] = []
     /// By shard index: the target holding shard i of every pack, if one of them does.
-    public private(set) var targets: [LocalTarget?]
+    public private(set) var targets: [LocalTarget?] = []
     /// By position in `paths`: why that target is not in use.
-    public private(set) var problems: [Int: DataError]
+    public private(set) var problems: [Int: DataError] = [:]
     /// What was noticed and is fine (a target found at another target's path).
     public private(set) var notes: [String] = []
     public let access: LocalTarget.Access
+    /// The repository these targets are used for, once the command knows it: shards of
+    /// another repository are not read as its own.
+    public internal(set) var repository: RepositoryID?
+
+    /// Targets that could not be opened, and those taken out of use (another owner's,
+    /// another repository's), by position.
+    private var unopened: [Int: DataError] = [:]
+    private var excluded: [Int: DataError] = [:]
+    /// n when the paths are the repository's own list; nil for a `--from` subset.
+    private let count: Int?
 
     /// Shard indices known: n when the targets were remembered, else the highest found.
     public var n: Int { targets.count }
@@ -37,45 +59,62 @@ public final class TargetSet: @unchecked Sendable {
     /// With `.create`, missing folders are created and any failure is an error (a first
     /// backup must reach all n). Two paths that are one folder (`X`, `X/`, `./X`, a
     /// symlink to X) are an error before anything is opened or created.
-    public init(paths: [String], access: LocalTarget.Access, count: Int? = nil) throws(DataError) {
+    ///
+    /// With `repository` (the one the data directory knows), a target whose metadata or
+    /// first shard names another is left out from the start, so it never takes the place
+    /// of one of this repository's targets.
+    public init(paths: [String], access: LocalTarget.Access, count: Int? = nil, repository: RepositoryID? = nil) throws(DataError) {
         try Self.refuseAliases(paths)
         self.paths = paths
         self.access = access
-        var opened: [(position: Int, target: LocalTarget, index: Int?)] = []
-        var problems: [Int: DataError] = [:]
+        self.count = count
+        self.repository = repository
         for (position, p) in paths.enumerated() {
             do {
                 let t = try LocalTarget(path: p, access: access)
-                opened.append((position, t, try t.shardIndex()))
+                let (index, repository) = try t.identity()
+                members.append(Member(position: position, target: t, index: index, repository: repository))
+                if let theirs = repository, let ours = self.repository, theirs != ours {
+                    excluded[position] = DataError(.foreignRepository, "target \(p) holds another repository, \(theirs), not this data directory's repository \(ours): it is left alone, nothing is read from or written to it (it is another repository's drive; to use that repository, give --repository \(theirs) with a data directory of its own)")
+                }
             } catch {
                 if access == .create { throw DataError(.targetUnavailable, "target \(position + 1) (\(p)) cannot be used", cause: error) }
-                problems[position] = error
+                unopened[position] = error
             }
         }
-        let highest = opened.compactMap(\.index).max().map { $0 + 1 } ?? 0
+        arrange()
+    }
+
+    /// Gives each member in use its shard index: targets that say which shards they hold
+    /// first, those at their own position first of all (so a copy elsewhere is the one
+    /// left out), then empty ones at their position.
+    private func arrange() {
+        let inUse = members.filter { excluded[$0.position] == nil }
+        let highest = inUse.compactMap(\.index).max().map { $0 + 1 } ?? 0
         var slots = [LocalTarget?](repeating: nil, count: max(count ?? 0, highest))
+        var problems = unopened.merging(excluded) { a, _ in a }
         var notes: [String] = []
-        // Targets that say which shards they hold first, those at their own position first
-        // of all (so a copy elsewhere is the one left out), then empty ones at their position.
-        let ordered = opened.filter { $0.index != nil }.sorted { ($0.index == $0.position ? 0 : 1, $0.position) < ($1.index == $1.position ? 0 : 1, $1.position) }
-        for (position, t, index) in ordered {
-            guard let index else { continue }
+        let ordered = inUse.filter { $0.index != nil }.sorted {
+            ($0.index == $0.position ? 0 : 1, $0.position) < ($1.index == $1.position ? 0 : 1, $1.position)
+        }
+        for m in ordered {
+            guard let index = m.index else { continue }
             if let holder = slots[index] {
-                problems[position] = DataError(.targetUnavailable, "target \(t.path) holds shard \(index + 1) of every pack, as \(holder.path) does: it is a copy of that target and is not used")
+                problems[m.position] = DataError(.targetUnavailable, "target \(m.target.path) holds shard \(index + 1) of every pack, as \(holder.path) does: it is a copy of that target and is not used")
                 continue
             }
-            slots[index] = t
-            if count != nil, index != position {
-                notes.append("target \(t.path) holds shard \(index + 1) of every pack although it is listed as target \(position + 1) (drives mounted at each other's places?): it is used as the target it is")
+            slots[index] = m.target
+            if count != nil, index != m.position {
+                notes.append("target \(m.target.path) holds shard \(index + 1) of every pack although it is listed as target \(m.position + 1) (drives mounted at each other's places?): it is used as the target it is")
             }
         }
-        for (position, t, index) in opened where index == nil {
-            if position < slots.count, slots[position] == nil, count != nil {
-                slots[position] = t
+        for m in inUse where m.index == nil {
+            if m.position < slots.count, slots[m.position] == nil, count != nil {
+                slots[m.position] = m.target
             } else if count != nil {
-                problems[position] = DataError(.targetUnavailable, "target \(t.path) holds no shards and its place is taken by another target: it is not used")
+                problems[m.position] = DataError(.targetUnavailable, "target \(m.target.path) holds no shards and its place is taken by another target: it is not used")
             } else {
-                problems[position] = DataError(.targetUnavailable, "target \(t.path) holds no shards yet: it has nothing to restore from")
+                problems[m.position] = DataError(.targetUnavailable, "target \(m.target.path) holds no shards yet: it has nothing to restore from")
             }
         }
         self.targets = slots
@@ -88,10 +127,24 @@ public final class TargetSet: @unchecked Sendable {
         problems.sorted { $0.key < $1.key }.map { "skipped a target: \($0.value.oneLine)" }
     }
 
-    /// Takes the target at `position` out of use (its root record is another owner's, say).
+    /// Takes the target at `position` out of use (its root record is another owner's or
+    /// another repository's, say); a target it displaced as a copy gets its place back.
     public func exclude(position: Int, because error: DataError) {
-        if let slot = slot(ofPosition: position) { targets[slot] = nil }
-        problems[position] = error
+        excluded[position] = error
+        arrange()
+    }
+
+    /// Whether the target at `position` was taken out of use by `exclude`.
+    public func isExcluded(_ position: Int) -> Bool { excluded[position] != nil }
+
+    /// How many shards of each pack the targets in use hold (by key, at their own index).
+    func shardCounts() throws(DataError) -> [PackID: Int] {
+        var counts: [PackID: Int] = [:]
+        for (slot, t) in targets.enumerated() {
+            guard let t else { continue }
+            for key in try t.shardKeys() where key.index == slot { counts[key.pack, default: 0] += 1 }
+        }
+        return counts
     }
 
     /// Replaces the unusable target at `position` by a fresh, empty one at the same path,
@@ -111,9 +164,11 @@ public final class TargetSet: @unchecked Sendable {
             if lstat(lock, &st) == 0 { _ = rename(lock, aside + ".lock") }
         }
         let t = try LocalTarget(path: path, access: .create)
-        if targets.count <= slot { targets += [LocalTarget?](repeating: nil, count: slot + 1 - targets.count) }
-        targets[slot] = t
-        problems[position] = nil
+        members.removeAll { $0.position == position }
+        members.append(Member(position: position, target: t, index: slot, repository: nil))
+        unopened[position] = nil
+        excluded[position] = nil
+        arrange()
         return t
     }
 

@@ -6,24 +6,40 @@
 final class WriteSession {
     let locks: [DirectoryLock]
     let paths: [String]
+    let command: String
+    private let repository: Repository
     private(set) var targets: TargetSet
 
     init(repository: Repository, command: String, readOnly: Bool = false) throws(DataError) {
         let paths = try repository.targetPaths(nil)
         self.paths = paths
+        self.command = command
+        self.repository = repository
         guard !readOnly else {
             locks = []
-            targets = try TargetSet(paths: paths, access: .read, count: paths.count)
+            targets = try repository.openTargets(paths, access: .read, count: paths.count)
             return
         }
         var locks = [try DirectoryLock(folder: repository.dataDirectory.path)]
-        let targets = try TargetSet(paths: paths, access: .write, count: paths.count)
-        if let missing = targets.problems.keys.min() {
-            throw DataError(.targetUnavailable, "\(command) needs every target, and target \(missing + 1) (\(paths[missing])) is not available: mount it, or run `cairn check` to re-create it from the other targets", cause: targets.problems[missing])
-        }
+        let targets = try repository.openTargets(paths, access: .write, count: paths.count)
+        try Self.requireEveryTarget(targets, command: command)
         for p in paths { locks.append(try DirectoryLock(folder: p)) }
         self.locks = locks
         self.targets = targets
+    }
+
+    /// Every target must be in use (again after the root records were read: one may
+    /// have turned out to be another repository's).
+    func requireEveryTarget() throws(DataError) {
+        try Self.requireEveryTarget(targets, command: command)
+    }
+
+    private static func requireEveryTarget(_ targets: TargetSet, command: String) throws(DataError) {
+        guard let missing = targets.problems.keys.min() else { return }
+        let path = targets.paths[missing]
+        let what = targets.problems[missing]?.code == .foreignRepository
+            ? "holds another repository: put this repository's drive back there" : "is not available: mount it, or run `cairn check` to re-create it from the other targets"
+        throw DataError(.targetUnavailable, "\(command) needs every target, and target \(missing + 1) (\(path)) \(what)", cause: targets.problems[missing])
     }
 
     /// Closes every target's store (the locks stay held), so a target's files can be
@@ -33,6 +49,6 @@ final class WriteSession {
     }
 
     func reopen() throws(DataError) {
-        targets = try TargetSet(paths: paths, access: .write, count: paths.count)
+        targets = try repository.openTargets(paths, access: .write, count: paths.count)
     }
 }

@@ -115,6 +115,7 @@ struct Snapshots: ParsableCommand {
     var json = false
 
     struct Item: Encodable {
+        let repository: String
         let id: String
         let time: String
         let hostname: String
@@ -127,25 +128,29 @@ struct Snapshots: ParsableCommand {
     func run() throws {
         let repo = try options.repository()
         let from = try self.from.map { try folderList($0, option: "from") }
-        let root = try cairnRun { () throws(DataError) in
+        let (root, repository) = try cairnRun { () throws(DataError) -> (RootRecord?, RepositoryID?) in
+            // A new data directory: no targets yet, but already its repository.
+            if from == nil, repo.config.targets.isEmpty { return (nil, repo.knownRepository) }
             let paths = try repo.targetPaths(from)
-            let targets = try TargetSet(paths: paths, access: .read, count: from == nil ? paths.count : nil)
+            let targets = try repo.openTargets(paths, access: .read, count: from == nil ? paths.count : nil)
             let (root, problems) = try repo.currentRoot(targets: targets)
             if root == nil, targets.available == 0 {
                 throw DataError(.targetUnavailable, "none of the targets could be read:\n  " + (targets.problemLines + problems).joined(separator: "\n  "))
             }
             for line in targets.problemLines + targets.notes + problems { Terminal.warn(line) }
-            return root
+            return (root, targets.repository)
         }
+        let repositoryText = repository?.hex ?? "unknown (made before repositories had ids; the next backup gives it one)"
         let formatter = ISO8601DateFormatter()
         let items = (root?.snapshots ?? []).map {
-            Item(id: $0.id, time: formatter.string(from: Date(timeIntervalSince1970: TimeInterval($0.time))),
+            Item(repository: repositoryText, id: $0.id, time: formatter.string(from: Date(timeIntervalSince1970: TimeInterval($0.time))),
                  hostname: $0.hostname, paths: $0.paths, files: $0.files, bytes: $0.bytes, parent: $0.parent)
         }
         if json {
             try Terminal.printJSON(items)
             return
         }
+        print("repository \(repositoryText)")
         if items.isEmpty {
             print("no snapshots yet: `cairn backup PATH --to DIR1,...,DIRn` makes the first")
             return

@@ -15,12 +15,24 @@ struct DataDirOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log what the engine does to stderr.")
     var verbose = false
 
+    @Option(name: .customLong("repository"),
+            help: "The repository to use (its id or a unique prefix, as `cairn snapshots` shows it) when the targets hold several of yours; a data directory that knows its repository keeps it.")
+    var repositoryChoice: String?
+
+    func validate() throws {
+        if let id = repositoryChoice, id.isEmpty || id.count > 2 * RepositoryID.size || !id.allSatisfy(\.isHexDigit) {
+            throw ValidationError("--repository takes a repository id (up to 32 hex digits, as `cairn snapshots` shows it), not \(id)")
+        }
+    }
+
     /// Opens the repository, whose keys this process then holds (see `SecretProcess`).
     func repository() throws -> Repository {
         SecretProcess.protect()
         var logger = Logger(label: "cairn", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = verbose ? .debug : .warning
-        return try cairnRun { () throws(DataError) in try Repository(dataDirectory: directory, logger: logger) }
+        let repo = try cairnRun { () throws(DataError) in try Repository(dataDirectory: directory, logger: logger) }
+        repo.repositoryChoice = repositoryChoice
+        return repo
     }
 }
 

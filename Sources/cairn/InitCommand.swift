@@ -11,7 +11,9 @@ struct Init: ParsableCommand {
         discussion: """
             The phrase is the only way back to your backups if this machine is lost: write it down.
             With --recover, the phrase is read from standard input or --phrase-file, never from the command line,
-            and must have 24 words. The phrase is printed only on a terminal: when standard output is a file or
+            and must have 24 words. A new identity starts a new repository (a set of targets, with an id);
+            a recovered data directory learns its repository from the targets the next command reads
+            (the newest one they hold, or the one --repository names). The phrase is printed only on a terminal: when standard output is a file or
             a pipe, give --phrase-out FILE, or --print-phrase if printing it there is really meant.
             """)
 
@@ -33,6 +35,12 @@ struct Init: ParsableCommand {
     func validate() throws {
         if phraseFile != nil && !recover { throw ValidationError("--phrase-file is only used with --recover") }
         if phraseOut != nil && recover { throw ValidationError("--phrase-out is for a new identity; it cannot be used with --recover") }
+        if let id = options.repositoryChoice {
+            guard recover else { throw ValidationError("--repository is for --recover: a new identity starts a new repository") }
+            guard RepositoryID(hex: id) != nil else {
+                throw ValidationError("--repository with --recover takes the whole repository id (32 hex digits, as `cairn snapshots` shows it)")
+            }
+        }
         if printPhrase && (recover || phraseOut != nil) {
             throw ValidationError("--print-phrase is for a new identity shown on standard output; it cannot be used with --recover or --phrase-out")
         }
@@ -67,9 +75,14 @@ struct Init: ParsableCommand {
         if let out = phraseOut {
             try cairnRun { () throws(DataError) in try SecretFile.write(Array((mnemonic.phrase + "\n").utf8), to: out) }
         }
-        let keys = try cairnRun { () throws(DataError) in try dir.initialize(with: mnemonic) }
+        let (keys, repository) = try cairnRun { () throws(DataError) in
+            let keys = try dir.initialize(with: mnemonic)
+            return (keys, try Self.settleRepository(dir, recovering: recover, chosen: options.repositoryChoice.flatMap { RepositoryID(hex: $0) }))
+        }
         if recover {
             print("Recovered identity \(keys.identity)")
+            print(repository.map { "Repository \($0)" }
+                ?? "Repository: learned from the targets the next command reads (restore --from, snapshots --from, backup --to)")
         } else if phraseOut != nil {
             print("Created identity \(keys.identity)")
             print("The recovery phrase was written to \(phraseOut!) (mode 0600). Keep it somewhere safe, away from this machine.")
@@ -86,7 +99,24 @@ struct Init: ParsableCommand {
             }
             print("")
         }
+        if !recover { print("Repository \(repository!)") }
         print("Data directory: \(dir.path)")
+    }
+
+    /// A new identity's data directory gets a new repository id; a recovered one keeps the
+    /// id it has, or takes the one given (`--repository`), or learns it from the targets.
+    private static func settleRepository(_ dir: DataDirectory, recovering: Bool, chosen: RepositoryID?) throws(DataError) -> RepositoryID? {
+        var config = try dir.loadConfig()
+        if let known = config.repository.flatMap({ RepositoryID(hex: $0) }) {
+            if let chosen, chosen != known {
+                throw DataError(.invalidArgument, "\(dir.path) already belongs to repository \(known): recover repository \(chosen) into another --data-dir")
+            }
+            return known
+        }
+        guard let id = chosen ?? (recovering ? nil : RepositoryID.random()) else { return nil }
+        config.repository = id.hex
+        try dir.saveConfig(config)
+        return id
     }
 
     private func readPhrase() throws -> String {

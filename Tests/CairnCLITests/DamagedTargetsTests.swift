@@ -8,7 +8,8 @@ import Testing
 /// with an error naming the target. Nothing is ever lost.
 @Suite struct DamagedTargetsTests {
     enum Damage: String, CaseIterable, CustomTestStringConvertible {
-        case truncated, garbagePages, scatteredBytes, foreignOwner, missing, fileInstead, fifoInstead, deviceLink, swapped
+        case truncated, garbagePages, scatteredBytes, foreignOwner, foreignRepository, missing, fileInstead, fifoInstead, deviceLink
+        case swapped
         var testDescription: String { rawValue }
 
         /// Whether `check` may rebuild the target in place (a store it moves aside, or a missing folder).
@@ -93,6 +94,11 @@ import Testing
                 try expectRun(["backup"] + other + [source + "/small.txt", "--to", theirs.joined(separator: ","), "--k", "2"])
                 try FileManager.default.removeItem(atPath: t)
                 try FileManager.default.moveItem(atPath: theirs[0], toPath: t)
+            case .foreignRepository:
+                // A drive of another repository of the same owner (same phrase, its own
+                // data directory and targets), with a newer history (a higher sequence).
+                try FileManager.default.removeItem(atPath: t)
+                try FileManager.default.moveItem(atPath: try otherRepository()[0], toPath: t)
             case .missing:
                 try FileManager.default.removeItem(atPath: t)
             case .fileInstead:
@@ -110,6 +116,21 @@ import Testing
                 try FileManager.default.moveItem(atPath: scratch.sub("swap"), toPath: targets[1])
             }
         }
+
+        /// Another repository of this owner: the phrase recovered into its own data
+        /// directory, three backups of one file to its own three targets (so its root
+        /// record's sequence is higher than this repository's). Returns its targets.
+        @discardableResult
+        func otherRepository() throws -> [String] {
+            let theirs = (1...3).map { scratch.sub("other-repo-t\($0)") }
+            try expectRun(["init", "--recover"] + otherData + ["--phrase-file", scratch.sub("phrase")])
+            for _ in 0..<3 {
+                try expectRun(["backup"] + otherData + [source + "/small.txt", "--to", theirs.joined(separator: ","), "--k", "2"])
+            }
+            return theirs
+        }
+
+        var otherData: [String] { ["--data-dir", scratch.sub("other-repo-data")] }
 
         private func overwrite(_ file: String, at offset: Int, with bytes: [UInt8]) throws {
             let fd = open(file, O_WRONLY)
@@ -166,6 +187,12 @@ import Testing
         let b = try w.expectRun(["backup"] + w.data + [w.source], status: kind.rebuildable || kind.harmless ? 0 : 1)
         if !(kind.rebuildable || kind.harmless) { #expect(b.stderr.contains(victim), "\(b.stderr)") }
         _ = try w.expectRestore()
+        if kind == .foreignRepository {
+            // The other repository's drive was left alone: its own history is all there.
+            let theirs = try w.expectRun(["snapshots", "--json"] + w.otherData + ["--from", victim])
+            let listed = try #require(try JSONSerialization.jsonObject(with: Data(theirs.stdout.utf8)) as? [[String: Any]])
+            #expect(listed.count == 3, "\(theirs.stdout)")
+        }
     }
 
     /// Seeded damage anywhere in one target's store file (meta pages included): every

@@ -21,7 +21,7 @@ import Testing
                               segmentSize: 65536, roots: (0..<5).map { [UInt8](repeating: UInt8($0), count: 32) })
         let snap = SnapshotRecord(id: "0123456789abcdef", time: 1_700_000_000, hostname: "h", paths: ["home/me"],
                                   tree: [], parent: "", files: 1, directories: 1, symlinks: 1, bytes: 120, newBytes: 200)
-        return RootRecord(sequence: 4, chunker: ChunkerSettings(minSize: 65536, avgSize: 262144, maxSize: 1048576, normalization: 1),
+        return RootRecord(repository: RepositoryID([UInt8](repeating: 0xab, count: 16)), sequence: 4, chunker: ChunkerSettings(minSize: 65536, avgSize: 262144, maxSize: 1048576, normalization: 1),
                           snapshots: [snap], packs: [pack])
     }
 
@@ -110,11 +110,14 @@ import Testing
     }
 
     @Test func shardHeaderRoundTripsAndRejectsHostileBytes() throws {
-        let h = ShardHeader(pack: ObjectID([UInt8](repeating: 9, count: 32)), index: 4, k: 3, n: 5, packLength: 100, shardLength: 34)
-        let bytes = h.encode()
-        #expect(bytes.count == ShardHeader.size)
-        #expect(try ShardHeader(decoding: bytes) == h)
-        hammer(bytes) { _ = try ShardHeader(decoding: $0) }
+        for repository in [RepositoryID([UInt8](repeating: 0xcd, count: 16)), nil] {
+            let h = ShardHeader(repository: repository, pack: ObjectID([UInt8](repeating: 9, count: 32)), index: 4, k: 3, n: 5,
+                                packLength: 100, shardLength: 34)
+            let bytes = h.encode()
+            #expect(bytes.count == (repository == nil ? ShardHeader.sizeVersion1 : ShardHeader.size))
+            #expect(try ShardHeader(decoding: bytes) == h)
+            hammer(bytes) { _ = try ShardHeader(decoding: $0) }
+        }
     }
 
     @Test func sealedChunkRejectsTamperingAndSwaps() throws {
