@@ -10,8 +10,9 @@ struct Backup: ParsableCommand {
         discussion: """
             Shard i of every pack goes to the i-th target; any k targets restore everything.
             The data directory remembers the targets, so later backups need no --to. Every
-            target must be usable: one that is missing, damaged or another owner's stops the
-            backup with its name (`cairn check` re-creates missing and damaged ones).
+            target must be usable: one that is missing, damaged, another owner's or another of
+            your repositories' stops the backup with its name (`cairn check` re-creates missing
+            and damaged ones).
             File names are backed up as the file system has them (bytes, UTF-8 or not);
             names that are not UTF-8 are shown with \\xNN escapes.
 
@@ -104,7 +105,13 @@ struct Backup: ParsableCommand {
 
 /// `cairn snapshots`
 struct Snapshots: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the snapshots.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the snapshots.",
+        discussion: """
+            The first line names the repository (its id; `repository` in each --json item). Targets of
+            another of your repositories are skipped with a warning; a data directory that does not know its
+            repository yet (just recovered) takes the newest one the targets hold, or the one --repository names.
+            """)
 
     @OptionGroup var options: DataDirOptions
 

@@ -12,7 +12,9 @@ struct Restore: ParsableCommand {
             Up to n-k targets may be missing or damaged (each one skipped is named, with why).
             Targets are opened read-only and found by the shards they hold, so --from takes any
             k or more of them in any order. After losing the data directory:
-            `cairn init --recover`, then `cairn restore latest --from DIR1,...,DIRk --to OUT`.
+            `cairn init --recover`, then `cairn restore latest --from DIR1,...,DIRk --to OUT`
+            (when the folders hold several of your repositories, the newest is used and the
+            others are named; --repository ID chooses one).
 
             OUT must be empty or missing, unless --overwrite says what to do with what is
             already there: `never` keeps every existing entry and restores only what is
@@ -86,7 +88,8 @@ struct Check: ParsableCommand {
             Targets are found by the shards they hold, so --from may list any of them in any order.
             A missing target, or one whose store is damaged (moved aside to data.mdb.damaged-TIME, never
             deleted), is re-created and refilled from the others; a file in its place, another owner's
-            target or a folder that looks like an unmounted drive's mount point is reported and left alone.
+            target, a target of another of your repositories (its root record is never written over
+            this one's) or a folder that looks like an unmounted drive's mount point is reported and left alone.
             Exit status: 0 everything is sound (after repair); 1 damage was found and not repaired
             (--no-repair, a target that could not be re-created, packs with fewer than k good shards)
             or the check could not run; 64 bad arguments.
