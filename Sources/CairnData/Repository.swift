@@ -69,7 +69,7 @@ public final class Repository: @unchecked Sendable {
         for m in targets.members where !targets.isExcluded(m.position) {
             let record = found.first { $0.member.position == m.position }?.record
             guard let theirs = record?.repository ?? m.repository, theirs != ours else { continue }
-            targets.exclude(position: m.position, because: Self.foreignRepository(m.target.path, theirs, record, ours: ours))
+            targets.exclude(position: m.position, because: TargetSet.foreignRepository(m.target.path, theirs, record, ours: ours))
             logger.info("target.foreign-repository", metadata: ["target.path": "\(m.target.path)", "repository": "\(theirs)"])
         }
         // Records of this repository; those of version 1 and 2 ("repository unknown")

@@ -93,13 +93,6 @@ extension Repository {
         return "\(record.snapshots.count) snapshot\(record.snapshots.count == 1 ? "" : "s"), the newest from \(when)"
     }
 
-    /// Why a target of another repository is not used.
-    static func foreignRepository(_ path: String, _ theirs: RepositoryID, _ record: RootRecord?, ours: RepositoryID?) -> DataError {
-        let what = record.map { " (\(describe($0)))" } ?? ""
-        let mine = ours.map { "this data directory's repository \($0)" } ?? "the repository of this data directory (made before repositories had ids)"
-        return DataError(.foreignRepository, "target \(path) holds another repository of this owner, \(theirs)\(what), not \(mine): it is left alone, nothing is read from or written to it (to use that repository, give --repository \(theirs) with a data directory of its own)")
-    }
-
     /// Remembers `id` as this data directory's repository.
     func adopt(_ id: RepositoryID) throws(DataError) {
         guard config.repository != id.hex else { return }

@@ -75,7 +75,7 @@ public final class TargetSet: @unchecked Sendable {
                 let (index, repository) = try t.identity()
                 members.append(Member(position: position, target: t, index: index, repository: repository))
                 if let theirs = repository, let ours = self.repository, theirs != ours {
-                    excluded[position] = DataError(.foreignRepository, "target \(p) holds another repository, \(theirs), not this data directory's repository \(ours): it is left alone, nothing is read from or written to it (it is another repository's drive; to use that repository, give --repository \(theirs) with a data directory of its own)")
+                    excluded[position] = Self.foreignRepository(p, theirs, nil, ours: ours)
                 }
             } catch {
                 if access == .create { throw DataError(.targetUnavailable, "target \(position + 1) (\(p)) cannot be used", cause: error) }
@@ -132,6 +132,13 @@ public final class TargetSet: @unchecked Sendable {
     public func exclude(position: Int, because error: DataError) {
         excluded[position] = error
         arrange()
+    }
+
+    /// Why a target of another repository is not used, and what to do about it.
+    static func foreignRepository(_ path: String, _ theirs: RepositoryID, _ record: RootRecord?, ours: RepositoryID?) -> DataError {
+        let what = record.map { ": \(Repository.describe($0))" } ?? ""
+        let mine = ours.map { "this data directory's (\($0))" } ?? "this data directory's (made before repositories had ids)"
+        return DataError(.foreignRepository, "target \(path) holds another repository (\(theirs)\(what)), not \(mine): it is left alone, nothing is read from or written to it. Put this repository's drive there; or, if that folder is really to be replaced, move it away and `cairn check` re-creates the target; to use repository \(theirs), give --repository \(theirs) with a data directory of its own")
     }
 
     /// Whether the target at `position` was taken out of use by `exclude`.

@@ -139,6 +139,7 @@ struct Status: ParsableCommand {
         let repo = try options.repository()
         print("identity     \(repo.keys.identity)")
         print("data dir     \(repo.dataDirectory.path)")
+        print("repository   \(repo.knownRepository?.hex ?? "not known yet (learned from the targets the next command reads)")")
         let root = try cairnRun { () throws(DataError) in try repo.state.root() }
         if repo.config.targets.isEmpty {
             print("targets      none yet (`cairn backup PATH --to DIR1,...,DIRn`)")

@@ -96,6 +96,10 @@ import Testing
         #expect(check.stderr.contains(w.home[1]) && check.stdout.contains("\(w.home[1]) holds another repository"), "\(check.stdout)\(check.stderr)")
         let backup = try w.run(["backup"] + w.homeData + [w.source], status: 1)
         #expect(backup.stderr.contains(w.home[1]) && backup.stderr.contains("another repository"), "\(backup.stderr)")
+        for command in [["forget", "--keep-last", "1"], ["prune"]] {
+            let r = try w.run(command + w.homeData, status: 1)
+            #expect(r.stderr.contains("\(w.home[1])) holds another repository"), "\(r.stderr)")
+        }
         let listed = try w.snapshots(w.homeData)
         #expect(listed.ids == w.homeSnapshots)
         try w.expectHomeRestores()
@@ -187,6 +191,8 @@ import Testing
         #expect(id.count == 32 && id.allSatisfy(\.isHexDigit), "\(made.stdout)")
         let list = try CLI.run(["snapshots"] + d)
         #expect(list.stdout.contains("repository \(id)"), "\(list.stdout)\(list.stderr)")
+        let status = try CLI.run(["status"] + d)
+        #expect(status.stdout.contains("repository   \(id)"), "\(status.stdout)\(status.stderr)")
         let bad = try CLI.run(["snapshots"] + d + ["--repository", "not-hex"])
         #expect(bad.status == 64 && bad.stderr.contains("--repository takes a repository id"), "\(bad.stderr)")
         let newOne = try CLI.run(["init", "--data-dir", s.sub("e"), "--print-phrase", "--repository", id])

@@ -10,24 +10,31 @@ import Testing
 /// read as "repository unknown", get an id at their next write, and a drive of another
 /// repository that has one is still left out. And a root record is never published
 /// naming packs the targets do not hold.
-@Suite struct LegacyRepositoryTests {
+@Suite struct RepositoryIdentityEngineTests {
+    /// Rewrites every shard header of `target` (a new one made from the old by `change`).
+    static func rewriteShards(of target: String, _ change: (ShardHeader) -> ShardHeader) throws {
+        let env = try LMDBEnvironment(path: target, mapSize: 1 << 40, maxDatabases: 4)
+        let shards = try env.openDatabase("shards")
+        try env.write { txn in
+            var rewritten: [([UInt8], [UInt8])] = []
+            try txn.forEach(shards, prefix: []) { key, value in
+                let h = try ShardHeader(decoding: Array(value.prefix(ShardHeader.size)))
+                rewritten.append((key, change(h).encode() + Array(value[h.encodedSize...])))
+                return true
+            }
+            for (key, value) in rewritten { try txn.put(shards, key, value) }
+        }
+    }
+
     /// Rewrites a repository into the formats from before repository ids, in place.
     static func downgrade(_ f: RepositoryFixture, targets: [String]) throws {
         let dir = DataDirectory(path: f.dataDir)
         let keys = try dir.loadKeys()
         for t in targets {
+            try rewriteShards(of: t) { $0.with(repository: nil) }
             let env = try LMDBEnvironment(path: t, mapSize: 1 << 40, maxDatabases: 4)
-            let shards = try env.openDatabase("shards"), meta = try env.openDatabase("meta")
+            let meta = try env.openDatabase("meta")
             try env.write { txn in
-                var old: [([UInt8], [UInt8])] = []
-                try txn.forEach(shards, prefix: []) { key, value in
-                    let h = try ShardHeader(decoding: Array(value.prefix(ShardHeader.size)))
-                    let v1 = ShardHeader(repository: nil, pack: h.pack, index: h.index, k: h.k, n: h.n, packLength: h.packLength,
-                                         shardLength: h.shardLength)
-                    old.append((key, v1.encode() + Array(value[h.encodedSize...])))
-                    return true
-                }
-                for (key, value) in old { try txn.put(shards, key, value) }
                 _ = try txn.delete(meta, LocalTarget.repositoryKey)
                 try txn.put(meta, LocalTarget.formatKey, Array("cairn-target-v1".utf8))
                 var root = try RootEnvelope.open(try #require(try txn.get(meta, LocalTarget.rootKey)), keys: keys)
@@ -112,6 +119,32 @@ import Testing
         #expect(try other.browse(from: [f.targets[0]]).root.snapshots.count == 3)
     }
 
+    // MARK: shards of another repository
+
+    /// Shards whose headers name another repository, on a target of this one, are not
+    /// read as its own: the restore rebuilds those packs from the other targets and names
+    /// the target; `check` reports them and writes this repository's shards in their place.
+    @Test func shardsOfAnotherRepositoryAreRebuiltFromTheOthers() throws {
+        let f = try RepositoryFixture()
+        try f.populate()
+        _ = try f.repository().backup(BackupOptions(paths: [f.source], targets: f.targets))
+        let stranger = RepositoryID([UInt8](repeating: 0x77, count: 16))
+        try Self.rewriteShards(of: f.targets[1]) { $0.with(repository: stranger) }
+
+        let repo = try f.repository()
+        let out = f.base + "/out"
+        let r = try repo.restore(RestoreOptions(destination: out))
+        #expect(try snapshotOfTree(f.restoredRoot(out)) == snapshotOfTree(f.source))
+        #expect(r.packsRebuilt > 0)
+        #expect(r.warnings.contains { $0.contains(f.targets[1]) }, "\(r.warnings)")
+        let report = try repo.check(repair: false)
+        #expect(report.damageFound)
+        #expect(report.problems.contains { $0.contains("shard of another repository (\(stranger))") }, "\(report.problems)")
+        let repaired = try repo.check()
+        #expect(repaired.shardsRepaired == repaired.packs)
+        #expect(try repo.check(repair: false).damageFound == false)
+    }
+
     // MARK: the last check before a root record is published
 
     @Test func aRootRecordNamingAPackTheTargetsDoNotHoldIsNotPublished() throws {
@@ -137,5 +170,12 @@ import Testing
         next.packs.removeLast()
         try repo.publish(next, replacing: root, to: targets)
         #expect(try RootEnvelope.open(try #require(try targets.target(forShard: 0)?.readRoot()), keys: repo.keys).sequence == next.sequence)
+    }
+}
+
+extension ShardHeader {
+    /// The same header naming another repository (nil: a version 1 header).
+    func with(repository: RepositoryID?) -> ShardHeader {
+        ShardHeader(repository: repository, pack: pack, index: index, k: k, n: n, packLength: packLength, shardLength: shardLength)
     }
 }
