@@ -67,6 +67,8 @@ public struct BackupSummary: Codable, Sendable {
     /// Everything the walk met: files + directories + symlinks + excluded + left out +
     /// unsupported.
     public var seen = 0
+    /// The repository the snapshot went to (its id, hex).
+    public var repository = ""
 
     enum CodingKeys: String, CodingKey {
         case snapshot, parent, files, directories, symlinks, excluded, unsupported
@@ -75,7 +77,7 @@ public struct BackupSummary: Codable, Sendable {
         case bytesTotal = "bytes_total", bytesRead = "bytes_read", chunksNew = "chunks_new"
         case chunksDeduplicated = "chunks_deduplicated", bytesNew = "bytes_new", bytesStored = "bytes_stored"
         case shardBytesWritten = "shard_bytes_written", packs, dedupeRatio = "dedupe_ratio"
-        case durationSeconds = "duration_seconds", k, n, warnings, seen
+        case durationSeconds = "duration_seconds", k, n, warnings, seen, repository
     }
 }
 
@@ -233,6 +235,7 @@ extension Repository {
         try? state.cacheTree(record, TreeCodec.encode(entries))
 
         summary.snapshot = snapshotID
+        summary.repository = repositoryID.hex
         summary.bytesRead = run.bytesRead
         summary.chunksNew = run.chunksNew
         summary.chunksDeduplicated = run.chunksDeduplicated

@@ -15,12 +15,14 @@ public struct CheckSummary: Codable, Sendable {
     public var targetsUnusable: [String] = []
     /// What was noticed and is fine (a target found at another target's path).
     public var notes: [String] = []
+    /// The repository checked (its id, hex; empty for one from before ids, checked read-only).
+    public var repository = ""
 
     enum CodingKeys: String, CodingKey {
         case packs, problems
         case shardsChecked = "shards_checked", shardsGood = "shards_good", shardsRepaired = "shards_repaired"
         case packsUnrecoverable = "packs_unrecoverable", targetsRecreated = "targets_recreated"
-        case durationSeconds = "duration_seconds", targetsUnusable = "targets_unusable", notes
+        case durationSeconds = "duration_seconds", targetsUnusable = "targets_unusable", notes, repository
     }
 
     /// Every pack can still be restored.
@@ -107,6 +109,7 @@ extension Repository {
         }
         if repair { try publish(root, replacing: root, to: targets) }
         summary.targetsUnusable = targets.problems.keys.sorted().map { paths[$0] }
+        summary.repository = targets.repository?.hex ?? ""
         logger.info("check.done", metadata: [
             "packs": "\(summary.packs)", "shards.good": "\(summary.shardsGood)", "shards.repaired": "\(summary.shardsRepaired)",
         ])

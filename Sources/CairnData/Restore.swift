@@ -35,9 +35,11 @@ public struct RestoreSummary: Codable, Sendable {
     /// What was restored with less than its recorded metadata (an owner that could not
     /// be set, say); the data itself is complete.
     public var warnings: [String] = []
+    /// The repository restored from (its id, hex; empty for one from before ids).
+    public var repository = ""
 
     enum CodingKeys: String, CodingKey {
-        case snapshot, files, directories, symlinks, bytes, kept, warnings
+        case snapshot, files, directories, symlinks, bytes, kept, warnings, repository
         case packsRebuilt = "packs_rebuilt", targetsUnavailable = "targets_unavailable"
         case durationSeconds = "duration_seconds"
     }
@@ -164,6 +166,7 @@ extension Repository {
         if keptNotes.count > 50 { summary.warnings.append("… and \(keptNotes.count - 50) more existing entries kept") }
         progress(TransferProgress(bytesDone: summary.bytes, bytesTotal: total, filesDone: summary.files, filesTotal: fileCount))
         summary.packsRebuilt = reader.rebuiltPacks
+        summary.repository = targets.repository?.hex ?? ""
         for (path, count) in reader.damagedShards.sorted(by: { $0.key < $1.key }) {
             summary.warnings.append("target \(path): \(count) shards missing or damaged, rebuilt from the other targets (run `cairn check` to repair them)")
         }

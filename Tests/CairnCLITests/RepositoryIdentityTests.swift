@@ -106,6 +106,9 @@ import Testing
         let homeID = try w.repositoryID(w.homeData), workID = try w.repositoryID(w.workData)
         #expect(homeID != workID)
         #expect(listed.repositories == [homeID])
+        let checked = try w.run(["check", "--no-repair", "--json"] + w.homeData, status: 1)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(checked.stdout.utf8)) as? [String: Any])
+        #expect(report["repository"] as? String == homeID)
 
         // The other repository's drive kept its own history, and still serves it.
         #expect(try w.snapshots(w.workData + ["--from", [w.home[1], w.work[1]].joined(separator: ",")]).ids == w.workSnapshots)
@@ -114,7 +117,10 @@ import Testing
         try FileManager.default.moveItem(atPath: w.home[1], toPath: w.work[0])
         try FileManager.default.moveItem(atPath: realDrive, toPath: w.home[1])
         try w.run(["check", "--no-repair"] + w.homeData)
-        let next = try w.snapshot(try w.run(["backup"] + w.homeData + [w.source, "--json"]))
+        let nextRun = try w.run(["backup"] + w.homeData + [w.source, "--json"])
+        let next = try w.snapshot(nextRun)
+        let nextSummary = try #require(try JSONSerialization.jsonObject(with: Data(nextRun.stdout.utf8)) as? [String: Any])
+        #expect(nextSummary["repository"] as? String == homeID)
         #expect(try w.snapshots(w.homeData).ids == w.homeSnapshots + [next])
         #expect(try w.snapshots(w.workData).ids == w.workSnapshots)
         try w.expectHomeRestores()
@@ -163,8 +169,11 @@ import Testing
         let chosen = ["--data-dir", w.s.sub("chosen")]
         try w.run(["init", "--recover"] + chosen + ["--phrase-file", w.s.sub("phrase")])
         let out = w.s.sub("out")
-        let restored = try w.run(["restore", "latest"] + chosen + ["--from", all, "--repository", String(homeID.prefix(6)), "--to", out])
+        let restored = try w.run(["restore", "latest"] + chosen + ["--from", all, "--repository", String(homeID.prefix(6)), "--to", out,
+                                                                   "--json"])
         #expect(!restored.stderr.contains("2 repositories"), "\(restored.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(restored.stdout.utf8)) as? [String: Any])
+        #expect(summary["repository"] as? String == homeID)
         #expect(FileManager.default.contents(atPath: out + w.source + "/big.bin") == FileManager.default.contents(atPath: w.source + "/big.bin"))
         #expect(try w.repositoryID(chosen) == homeID)
         #expect(try w.snapshots(chosen + ["--from", all]).ids == w.homeSnapshots)
