@@ -69,16 +69,22 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // What every test target shares: the seeded generator, temporary folders, the
+        // child-process runner, virtual time. Knows no Cairn module.
+        .target(name: "CairnTestSupport", path: "Tests/CairnTestSupport", swiftSettings: strict),
+
         .testTarget(name: "CairnWireTests", dependencies: ["CairnWire"], swiftSettings: strict),
-        .testTarget(name: "CairnCryptoTests", dependencies: ["CairnCrypto"], resources: [.copy("Vectors")],
+        .testTarget(name: "CairnCryptoTests", dependencies: ["CairnCrypto", "CairnTestSupport"], resources: [.copy("Vectors")],
                     swiftSettings: strict),
-        .testTarget(name: "CairnStoreTests", dependencies: ["CairnStore"], swiftSettings: strict),
+        .testTarget(name: "CairnStoreTests", dependencies: ["CairnStore", "CairnTestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "CairnDataTests", dependencies: ["CairnWire", "CairnData", "CairnCrypto", "CairnStore"],
+            name: "CairnDataTests", dependencies: ["CairnWire", "CairnData", "CairnCrypto", "CairnStore", "CairnTestSupport"],
             resources: [.copy("Vectors")], swiftSettings: strict),
-        .testTarget(name: "CairnCoreTests", dependencies: ["CairnWire", "CairnCore", "CairnCrypto"], swiftSettings: strict),
-        .testTarget(name: "CairnSimulatorTests", dependencies: ["CairnWire", "CairnSimulator", "CairnCore", "CairnCrypto"],
+        .testTarget(name: "CairnCoreTests", dependencies: ["CairnWire", "CairnCore", "CairnCrypto", "CairnTestSupport"],
                     swiftSettings: strict),
-        .testTarget(name: "CairnCLITests", swiftSettings: strict),
+        .testTarget(name: "CairnSimulatorTests",
+                    dependencies: ["CairnWire", "CairnSimulator", "CairnCore", "CairnCrypto", "CairnTestSupport"],
+                    swiftSettings: strict),
+        .testTarget(name: "CairnCLITests", dependencies: ["CairnTestSupport"], swiftSettings: strict),
     ]
 )

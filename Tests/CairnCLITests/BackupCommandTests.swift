@@ -1,4 +1,5 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 @Suite struct BackupCommandTests {
@@ -12,7 +13,7 @@ import Testing
     // MARK: end to end through the binary
 
     @Test func excludeOptionsAndFile() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let src = s.sub("src")
         try makeTree(src)
         let d = ["--data-dir", s.sub("data")]
@@ -37,7 +38,7 @@ import Testing
     }
 
     @Test func backupSnapshotsRestoreCheckWithJSON() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let src = s.sub("src")
         try makeTree(src)
         let d = ["--data-dir", s.sub("data")]
@@ -70,7 +71,7 @@ import Testing
     // MARK: errors
 
     @Test func clearErrorsForBadArguments() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let d = ["--data-dir", s.sub("data")]
         let notInit = try CLI.run(["backup"] + d + [s.path, "--to", "a,b,c"])
         #expect(notInit.status != 0)
@@ -99,7 +100,7 @@ import Testing
     /// A file over 1 GiB goes through backup and restore with bounded memory. It is
     /// mostly sparse (zeros dedupe), with random blocks so real packs are written.
     @Test func largeFileIsStreamedWithBoundedMemory() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let src = s.sub("big")
         try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
         let path = src + "/large.img"
@@ -152,7 +153,7 @@ import Testing
     /// kill -9 in the middle of a backup leaves no snapshot, and the next run stores
     /// only what the killed one had not committed.
     @Test func killedBackupLeavesNoSnapshotAndResumes() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let src = s.sub("src")
         try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
         var state: UInt64 = 99

@@ -1,11 +1,12 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 @Suite struct BackupLeftOutTests {
     /// /proc/self/mem cannot be read from its first byte (EIO), as root too.
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/self/mem"), "needs Linux's /proc/self/mem"))
     func anUnreadableFileSavesTheSnapshotAndExitsWithThree() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let src = s.sub("src")
         try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
         #expect(FileManager.default.createFile(atPath: src + "/ok.txt", contents: Data("fine\n".utf8)))

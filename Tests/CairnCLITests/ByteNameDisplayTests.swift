@@ -1,4 +1,5 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 /// A name that is not UTF-8 is shown with its odd bytes as `\xNN` by every command that

@@ -1,4 +1,5 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 /// The matrix of damaged targets × commands, through the built binary: whatever happened
@@ -20,19 +21,19 @@ import Testing
 
     /// A small repository: init, a tree with a few files, one 3-of-5 backup.
     final class World {
-        let scratch: Scratch
+        let scratch: TemporaryFolder
         let data: [String]
         let targets: [String]
         let source: String
         let snapshot: String
 
         init() throws {
-            let scratch = try Scratch()
+            let scratch = try TemporaryFolder("cli")
             self.scratch = scratch
             data = ["--data-dir", scratch.sub("data")]
             source = scratch.sub("src")
             targets = (1...5).map { scratch.sub("t\($0)") }
-            var rng = SplitMix64(seed: 7)
+            var rng = SeededRandom(seed: 7)
             try FileManager.default.createDirectory(atPath: source + "/docs", withIntermediateDirectories: true)
             #expect(FileManager.default.createFile(atPath: source + "/docs/big.bin", contents: Data(rng.bytes(700_000))))
             #expect(FileManager.default.createFile(atPath: source + "/small.txt", contents: Data("small\n".utf8)))
@@ -77,12 +78,12 @@ import Testing
             case .garbagePages:
                 // Every page after the two meta pages: B-tree pages, free list, shard data.
                 let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
-                var rng = SplitMix64(seed: 11)
+                var rng = SeededRandom(seed: 11)
                 try overwrite(file, at: 8192, with: rng.bytes(size - 8192))
             case .scatteredBytes:
                 // A few bytes at seeded places of every page but the meta pages.
                 let size = try #require(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
-                var rng = SplitMix64(seed: 13)
+                var rng = SeededRandom(seed: 13)
                 for page in stride(from: 8192, to: size, by: 4096) {
                     try overwrite(file, at: page + Int(rng.next() % 4080), with: rng.bytes(16))
                 }
@@ -202,7 +203,7 @@ import Testing
         let file = w.targets[0] + "/data.mdb"
         let original = try #require(FileManager.default.contents(atPath: file))
         for seed in UInt64(1)...10 {
-            var rng = SplitMix64(seed: seed)
+            var rng = SeededRandom(seed: seed)
             var bytes = [UInt8](original)
             for _ in 0..<(1 + Int(rng.next() % 40)) {
                 let at = Int(rng.next() % UInt64(bytes.count))
@@ -237,7 +238,7 @@ import Testing
     }
 
     @Test func aliasesOfOneTargetAreRefusedBeforeAnythingIsCreated() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let d = ["--data-dir", s.sub("data")]
         #expect(try CLI.run(["init"] + d + ["--phrase-out", s.sub("p")]).status == 0)
         try FileManager.default.createDirectory(atPath: s.sub("src"), withIntermediateDirectories: true)
@@ -317,13 +318,7 @@ import Testing
 /// A read-only bind mount of a folder onto itself (root only).
 enum ReadOnlyMount {
     static func run(_ tool: String, _ arguments: [String]) -> Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = arguments
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
+        (try? ChildProcess.run(tool, arguments, timeout: 60, discardOutput: true))?.status == 0
     }
 
     static func mount(_ folder: String) -> Bool {
@@ -344,23 +339,4 @@ enum ReadOnlyMount {
         unmount(probe)
         return true
     }()
-}
-
-/// The same small seeded generator as the other test targets (SplitMix64).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(count + 8)
-        while out.count < count { withUnsafeBytes(of: next()) { out += $0 } }
-        return Array(out.prefix(count))
-    }
 }

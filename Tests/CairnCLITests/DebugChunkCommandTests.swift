@@ -1,9 +1,10 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 @Suite struct DebugChunkCommandTests {
     @Test func printsOffsetLengthLinesCoveringTheFile() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         var state: UInt64 = 7
         let bytes = (0..<(3 << 20)).map { _ -> UInt8 in
             state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func invalidParametersAreRejected() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         #expect(FileManager.default.createFile(atPath: s.sub("f"), contents: Data([1, 2, 3])))
         let r = try CLI.run(["debug", "chunk", s.sub("f"), "--min-size", "1M", "--avg-size", "64K"])
         #expect(r.status != 0)

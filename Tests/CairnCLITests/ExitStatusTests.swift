@@ -1,4 +1,5 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 @Suite struct ExitStatusTests {
@@ -17,7 +18,7 @@ import Testing
     }
 
     @Test func usageErrorsExit64AndDataErrors1() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let usage = try CLI.run(["prune", "--max-unused", "often"])
         #expect(usage.status == 64)
         let noRepository = try CLI.run(["ls", "latest", "--data-dir", s.sub("none")])

@@ -1,14 +1,15 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 /// A data directory with targets and a helper to back up, for the retention commands.
 final class SmallRepository {
-    let scratch: Scratch
+    let scratch: TemporaryFolder
     let d: [String]
     let targets: [String]
 
     init(n: Int = 3, k: Int = 2) throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("cli")
         self.scratch = scratch
         d = ["--data-dir", scratch.sub("data")]
         targets = (1...n).map { scratch.sub("t\($0)") }

@@ -1,11 +1,12 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 @Suite struct InitCommandTests {
     // MARK: new identity
 
     @Test func phraseOutWritesA0600FileAndRecoverGivesTheSameIdentity() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let phraseFile = s.sub("phrase.txt")
         let created = try CLI.run(["init", "--data-dir", s.sub("d1"), "--phrase-out", phraseFile])
         #expect(created.status == 0, "\(created.stderr)")
@@ -31,7 +32,7 @@ import Testing
     }
 
     @Test func initTwiceIsRefused() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         #expect(try CLI.run(["init", "--data-dir", s.sub("d"), "--phrase-out", s.sub("p")]).status == 0)
         let again = try CLI.run(["init", "--data-dir", s.sub("d"), "--phrase-out", s.sub("p2")])
         #expect(again.status != 0)
@@ -41,7 +42,7 @@ import Testing
     // MARK: mistyped phrases
 
     @Test func unknownWordIsNamed() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let phrase = Array(repeating: "abandon", count: 23) + ["zebrra"]
         let r = try CLI.run(["init", "--recover", "--data-dir", s.sub("d")], stdin: phrase.joined(separator: " "))
         #expect(r.status != 0)
@@ -51,7 +52,7 @@ import Testing
     }
 
     @Test func badChecksumIsExplained() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let phrase = Array(repeating: "abandon", count: 24).joined(separator: " ")
         let r = try CLI.run(["init", "--recover", "--data-dir", s.sub("d")], stdin: phrase)
         #expect(r.status != 0)
@@ -59,7 +60,7 @@ import Testing
     }
 
     @Test func wrongWordCountIsExplained() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let r = try CLI.run(["init", "--recover", "--data-dir", s.sub("d")], stdin: "abandon abandon about")
         #expect(r.status != 0)
         #expect(r.stderr.contains("3"))

@@ -1,4 +1,5 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 /// Prune through the binary, and the kill -9 test: the process kills itself after each of
@@ -79,7 +80,7 @@ import Testing
     }
 
     @Test func pruneRemovesRepacksReclaimsOrphansAndShrinksEveryTarget() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let base = s.sub("repo")
         let (d, _, kept) = try Self.build(base)
         for id in kept { try Self.restore(d, id, into: s.sub("ref-\(id)")) }
@@ -146,7 +147,7 @@ import Testing
     }
 
     @Test func killedAtEveryStepLosesNothingAndTheNextPruneFinishes() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let base = s.sub("repo")
         let pristine = s.sub("pristine")
         let (d, _, kept) = try Self.build(base)

@@ -1,9 +1,10 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 @Suite struct RestoreCommandTests {
     /// A repository with one snapshot of a small tree; returns the data-dir arguments.
-    func backedUp(_ s: Scratch) throws -> (dataDir: [String], source: String) {
+    func backedUp(_ s: TemporaryFolder) throws -> (dataDir: [String], source: String) {
         let src = s.sub("src")
         try FileManager.default.createDirectory(atPath: src + "/d", withIntermediateDirectories: true)
         #expect(FileManager.default.createFile(atPath: src + "/d/f.txt", contents: Data("from the snapshot\n".utf8)))
@@ -15,7 +16,7 @@ import Testing
     }
 
     @Test func aNonEmptyDestinationNeedsOverwrite() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let (d, src) = try backedUp(s)
         let out = s.sub("out")
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

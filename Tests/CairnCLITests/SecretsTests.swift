@@ -1,4 +1,5 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 /// Phrases and secrets: only 24-word phrases, no phrase printed into a pipe unless asked,
@@ -7,7 +8,7 @@ import Testing
     // MARK: phrases
 
     @Test func aTwelveWordPhraseIsRefused() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         // A valid BIP-39 phrase (the standard 12-word test vector), but not a Cairn one.
         let twelve = Array(repeating: "abandon", count: 11).joined(separator: " ") + " about"
         let r = try CLI.run(["init", "--recover", "--data-dir", s.sub("d")], stdin: twelve)
@@ -18,7 +19,7 @@ import Testing
     }
 
     @Test func thePhraseIsNotPrintedIntoAPipeUnlessAsked() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let refused = try CLI.run(["init", "--data-dir", s.sub("d")])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("--phrase-out"), "\(refused.stderr)")
@@ -46,7 +47,7 @@ import Testing
     // MARK: the process
 
     @Test func coreDumpsAreOffWhileTheKeysAreHeld() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         // Start the child with core dumps allowed, so the zero it reports is its own doing.
         var inherited = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &inherited)
@@ -91,7 +92,7 @@ import Testing
         try #require(tcgetattr(slave, &before) == 0)
         try #require(before.c_lflag & tcflag_t(ECHO) != 0)
 
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let child = try Spawned(["init", "--recover", "--data-dir", s.sub("d")], stdin: .fd(slave))
         defer { child.finish() }
         var now = termios()

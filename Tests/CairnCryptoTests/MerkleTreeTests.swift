@@ -1,5 +1,6 @@
 import CairnCrypto
 import CairnCrypto
+import CairnTestSupport
 import Testing
 
 @Suite struct MerkleTreeTests {
@@ -26,7 +27,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33])
     func everySegmentProves(count: Int) {
-        var rng = SplitMix64(seed: UInt64(count))
+        var rng = SeededRandom(seed: UInt64(count))
         let size = 64
         for shortLast in [0, 1, 63] {
             let length = count * size - shortLast
@@ -58,7 +59,7 @@ import Testing
     }
 
     @Test func defaultSegmentSize() {
-        var rng = SplitMix64(seed: 99)
+        var rng = SeededRandom(seed: 99)
         let shard = rng.bytes(3 * MerkleTree.defaultSegmentSize + 100)
         let root = MerkleTree.root(of: shard)
         let proof = MerkleTree.proof(of: shard, segment: 3)
@@ -70,7 +71,7 @@ import Testing
     // MARK: hostile proofs
 
     @Test func malformedProofsAreRejectedWithoutTrapping() {
-        var rng = SplitMix64(seed: 5)
+        var rng = SeededRandom(seed: 5)
         let shard = rng.bytes(5 * 32)
         let root = MerkleTree.root(of: shard, segmentSize: 32)
         let good = MerkleTree.proof(of: shard, segment: 2, segmentSize: 32)

@@ -1,5 +1,6 @@
 @testable import CairnData
 import Foundation
+import CairnTestSupport
 import Testing
 
 /// The backup's reader cuts files inside its batch buffers; its chunks must be exactly
@@ -38,10 +39,10 @@ import Testing
         ChunkerParameters.default,
     ])
     func chunksMatchFastCDCOverEachFile(parameters: ChunkerParameters) throws {
-        var rng = SplitMix64(seed: 21)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-producer-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var rng = SeededRandom(seed: 21)
+        let folder = try TemporaryFolder("producer")
+        let dir = folder.path
+        defer { withExtendedLifetime(folder) {} }
         let sizes = [0, 1, 5000, 9 << 20, 300_000, 3 << 20, 77, 12 << 20, 65536]
         var contents: [Int: [UInt8]] = [:]
         var files: [(Int, String)] = []

@@ -1,5 +1,6 @@
 import CairnData
 import Foundation
+import CairnTestSupport
 import Testing
 
 @Suite struct FastCDCTests {
@@ -13,7 +14,7 @@ import Testing
     // MARK: bounds
 
     @Test func chunkSizesStayWithinBoundsForRandomParameters() throws {
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededRandom(seed: 42)
         for _ in 0..<200 {
             let normalization = rng.int(in: 0...3)
             let bits = rng.int(in: max(6, 5 + normalization)...min(16, 25 - normalization))
@@ -48,7 +49,7 @@ import Testing
     @Test func anEditMovesOnlyNearbyBoundaries() throws {
         let parameters = try ChunkerParameters(minSize: 1024, avgSize: 4096, maxSize: 16384)
         let chunker = FastCDC(parameters)
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededRandom(seed: 7)
         let original = rng.bytes(1 << 20)
         var edited = original
         edited.insert(contentsOf: [1, 2, 3], at: 1000)
@@ -97,7 +98,7 @@ import Testing
     // MARK: files
 
     @Test func fileChunkerMatchesInMemoryChunking() throws {
-        var rng = SplitMix64(seed: 1)
+        var rng = SeededRandom(seed: 1)
         let parameters = try ChunkerParameters(minSize: 2048, avgSize: 8192, maxSize: 32768)
         for size in [1, 2047, 2048, 2049, 32768, 65536, 65537, 1 << 20, (1 << 20) + 12345] {
             let input = rng.bytes(size)
@@ -134,7 +135,7 @@ import Testing
     @Test func fileThatGrowsAfterOpenIsChunkedWhole() throws {
         // The read buffer is sized for the file at open; bytes appended before they are
         // read must still all arrive, cut as the final file would be.
-        var rng = SplitMix64(seed: 9)
+        var rng = SeededRandom(seed: 9)
         let parameters = try ChunkerParameters(minSize: 2048, avgSize: 8192, maxSize: 32768)
         for (first, added) in [(0, 50_000), (100, 100_000), (40_000, 300_000), (70_000, 1)] {
             let head = rng.bytes(first), tail = rng.bytes(added)
@@ -156,7 +157,7 @@ import Testing
 
     @Test func failingBodyDoesNotConsumeTheChunk() throws {
         struct Stop: Error {}
-        var rng = SplitMix64(seed: 3)
+        var rng = SeededRandom(seed: 3)
         let input = rng.bytes(100_000)
         let path = try Self.temporaryFile(input)
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -1,5 +1,6 @@
 @testable import CairnData
 import Foundation
+import CairnTestSupport
 import Testing
 
 /// The folder chain keeps only its deepest `window` levels open and reopens shallower
@@ -7,8 +8,9 @@ import Testing
 @Suite struct FolderChainTests {
     @Test(arguments: [1, 2, 3, 128])
     func levelsClosedToStayInTheWindowAreReopenedAsTheSameFolders(window: Int) throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-chain-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: base) }
+        let folder = try TemporaryFolder("chain")
+        let base = folder.path
+        defer { withExtendedLifetime(folder) {} }
         var path = base
         var inodes: [UInt64] = []
         for level in 0..<10 {

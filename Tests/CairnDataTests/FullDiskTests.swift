@@ -1,5 +1,6 @@
 import CairnData
 import Foundation
+import CairnTestSupport
 import Testing
 
 /// A target whose disk fills up mid-backup: the backup stops with an error that says
@@ -11,21 +12,11 @@ import Testing
 /// and says so.
 @Suite(.serialized) struct FullDiskTests {
     static func mount(_ arguments: [String]) -> Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/mount")
-        p.arguments = arguments
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
+        (try? ChildProcess.run("/bin/mount", arguments, timeout: 60, discardOutput: true))?.status == 0
     }
 
     static func unmount(_ path: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/umount")
-        p.arguments = [path]
-        try? p.run()
-        p.waitUntilExit()
+        _ = try? ChildProcess.run("/bin/umount", [path], timeout: 60, discardOutput: true)
     }
 
     /// Root can mount a tmpfs here (tried once on a scratch folder).
@@ -42,7 +33,7 @@ import Testing
     @Test(.enabled(if: canMountTmpfs, "needs root and permission to mount a tmpfs"))
     func aFullTargetStopsTheBackupCleanlyAndTheNextOneCompletes() throws {
         let f = try RepositoryFixture()
-        var rng = SplitMix64(seed: 77)
+        var rng = SeededRandom(seed: 77)
         try f.write("big/a.bin", rng.bytes(12 << 20))
         try f.write("big/b.bin", rng.bytes(12 << 20))
         let full = f.targets[2]

@@ -1,10 +1,12 @@
 import CairnCrypto
 import CairnData
 import Foundation
+import CairnTestSupport
 import Testing
 
 /// A scratch world for engine tests: a sample tree, five target folders, a data dir.
 final class RepositoryFixture {
+    private let folder: TemporaryFolder
     let base: String
     let source: String
     let dataDir: String
@@ -12,7 +14,8 @@ final class RepositoryFixture {
     let mnemonic: Mnemonic
 
     init(n: Int = 5) throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-repo-\(UUID().uuidString)").path
+        folder = try TemporaryFolder("repo")
+        let base = folder.path
         self.base = base
         source = base + "/src"
         dataDir = base + "/data"
@@ -21,8 +24,6 @@ final class RepositoryFixture {
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
         _ = try DataDirectory(path: dataDir).initialize(with: mnemonic)
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: base) }
 
     func repository(dataDir: String? = nil) throws -> Repository {
         try Repository(dataDirectory: DataDirectory(path: dataDir ?? self.dataDir))
@@ -38,7 +39,7 @@ final class RepositoryFixture {
     /// A tree with the awkward cases: empty file, empty folder, nested folders, symlinks
     /// (dangling too), odd permissions, an old mtime, and data spanning several chunks.
     func populate(seed: UInt64 = 1) throws {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededRandom(seed: seed)
         try write("empty.txt", [])
         try write("small.txt", Array("hello cairn\n".utf8), mode: 0o600)
         try write("docs/report.bin", rng.bytes(3 * 1024 * 1024 + 17))

@@ -12,8 +12,8 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
         Issue.record("the cairn binary was not found next to the tests or in .build/debug; run `swift build --build-tests` first")
         return
     }
-    async let a = Task { try Package.run(cairn, ["simulate", file, "--seed", "1", "--no-progress"]) }.value
-    async let b = Task { try Package.run(cairn, ["simulate", file, "--seed", "1", "--no-progress"]) }.value
+    async let a = Package.run(cairn, ["simulate", file, "--seed", "1", "--no-progress"])
+    async let b = Package.run(cairn, ["simulate", file, "--seed", "1", "--no-progress"])
     let (first, second) = try await (a, b)
     let hashA = first.stdout.split(separator: "\n").last.map(String.init) ?? ""
     let hashB = second.stdout.split(separator: "\n").last.map(String.init) ?? ""

@@ -1,3 +1,4 @@
+import CairnTestSupport
 import Foundation
 
 /// Paths of the package, found from this file.
@@ -32,18 +33,20 @@ enum Package {
         var stderr: String
     }
 
+    /// Runs `binary` to its end (killed past half an hour: a scenario that hangs fails
+    /// instead of stalling the suite), both outputs read as they come.
     static func run(_ binary: String, _ arguments: [String]) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                   stderr: String(decoding: e, as: UTF8.self))
+        Run(try ChildProcess.run(binary, arguments, timeout: 1800))
+    }
+
+    /// `run` waiting off the cooperative pool, for runs side by side.
+    static func run(_ binary: String, _ arguments: [String]) async throws -> Run {
+        Run(try await ChildProcess.run(binary, arguments, timeout: 1800))
+    }
+}
+
+extension Package.Run {
+    init(_ child: ChildResult) {
+        self.init(status: child.status, stdout: child.stdoutText, stderr: child.stderrText)
     }
 }
