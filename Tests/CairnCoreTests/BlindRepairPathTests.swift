@@ -1,0 +1,82 @@
+import CairnWire
+import CairnCore
+import CairnTestSupport
+import Testing
+
+/// Blind (delegated) repair end to end on virtual time. The owner goes away and one of
+/// its holders goes down. Once the owner has been away `blindRepairAfter`, the
+/// coordinator orders the repair from a holder that has every pack; that repairer
+/// fetches the k − 1 shards it lacks, proposes the missing slot to the node the
+/// coordinator chose under the coordinator's mandate, the target stores the slot against
+/// the root the owner recorded, and the coordinator records `blindRepairDone`. When the
+/// owner returns it adopts the contract and releases the holder that went down.
+@Test func anAwayOwnersVolumeIsRepairedBlindAndAdoptedOnReturn() throws {
+    var h = Harness(count: 8)
+    let owner = NodeID(0)
+    let volume = h.addVolume(6, packs: 2)
+    h.start()
+    let holders = h.nodes[0].volumes[0].slots.map { $0.holder! }
+    let down = holders[3]
+    let slot3 = SlotID(volume: volume, index: 3)
+    let oldContract = try #require(h.nodes[0].volumes[0].slots[3].contract)
+    let leftAt = h.now
+    h.offline = [owner, down]
+    let after = h.coordinator.params.blindRepairAfter
+    h.run(for: after + .days(1))
+
+    // Ordered once the owner had been away long enough, from the holder of slot 0.
+    let orders = h.history.filter { d in
+        if d.from == .coordinator, case .blindRepairOrder(volume, owner, _, _, _) = d.message { true } else { false }
+    }
+    #expect(orders.count == 1)
+    let order = try #require(orders.first)
+    #expect(order.at - leftAt >= after)
+    #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .blindRepairOrdered(volume) })
+    let repairer = order.to
+    #expect(repairer == holders[0])
+    guard case let .blindRepairOrder(_, _, layout, sources, targets) = order.message else { return }
+    #expect(layout.packs == 2 && layout.k == 2)
+    #expect(sources == [holders[0], holders[1], holders[2], .coordinator])
+    #expect(targets.count == 1 && targets[0].slot == 3)
+    let target = targets[0].node
+    #expect(!holders.contains(target) && target != owner)
+    #expect(targets[0].root == h.coordinator.rootRecords[volume]?.roots[3])
+
+    // The repairer has slot 0 itself: it fetched k − 1 = 1 shard, from the next source.
+    let fetched = h.history.filter { d in
+        if d.from == repairer, case let .fetch(_, slot) = d.message { slot.volume == volume } else { false }
+    }
+    #expect(fetched.map(\.to) == [holders[1]])
+    // It proposed slot 3 to the target in the owner's name, under the coordinator's mandate.
+    let proposals = h.history.filter { d in
+        if d.from == repairer, case let .propose(terms, _, _, mandate) = d.message { terms.shard == slot3 && mandate != nil }
+        else { false }
+    }
+    #expect(proposals.map(\.to) == [target])
+    // The target holds the slot, proposed by the repairer for the owner, every pack stored.
+    let held = try #require(h.nodes[target.index].book.heldContract(for: slot3))
+    #expect(held.proposer == repairer && held.terms.owner == owner && held.terms.holder == target)
+    #expect(held.state == .active && h.nodes[target.index].book.storedPacks(slot3) == 2)
+    #expect(h.disks[target.index][slot3]?.count == 2)
+    // The coordinator recorded it, and will offer it to the owner.
+    #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .blindRepaired(slot3) })
+    #expect(h.coordinator.rootRecords[volume]?.holders == [holders[0], holders[1], holders[2], target])
+    #expect(h.coordinator.rootRecords[volume]?.stored[3] == 2)
+    #expect(h.coordinator.adoptions[owner]?.map(\.terms.id) == [held.terms.id])
+    // Nothing of the volume was sent to the owner's slots meanwhile, and the owner itself
+    // took no part.
+    #expect(!h.history.contains { $0.from == owner && $0.at > leftAt })
+
+    // The owner returns: it adopts the contract, releases the holder that went down, and
+    // its root record closes the adoption.
+    h.bringBack(owner)
+    h.run(for: .hours(2))
+    let slot = h.nodes[0].volumes[0].slots[3]
+    #expect(slot.holder == target && slot.contract == held.terms.id)
+    #expect(h.nodes[0].ownedContract(held.terms.id)?.state == .active)
+    #expect(h.history.contains { d in
+        if d.from == owner, d.to == down, case .release(oldContract, _) = d.message { true } else { false }
+    })
+    #expect(h.coordinator.adoptions[owner] == nil)
+    #expect(h.coordinator.rootRecords[volume]?.holders == [holders[0], holders[1], holders[2], target])
+}

@@ -1,0 +1,215 @@
+import CairnWire
+import CairnCore
+import CairnTestSupport
+import Testing
+
+// The owner's repair paths on virtual time: every timer (challenges, repair ticks,
+// heartbeats, the coordinator's uptime slots) fires at its deadline through
+// `Harness.run(until:)`, so these follow the path a running network takes.
+
+private let owner = NodeID(0)
+
+/// Shards the owner asked for (`.fetch`) in `deliveries`: who was asked for which slot.
+private func fetches(_ deliveries: ArraySlice<Harness.Network.Delivery>, by asker: NodeID = owner)
+    -> [(holder: NodeID, slot: UInt8)]
+{
+    deliveries.compactMap { d in
+        if d.from == asker, case let .fetch(_, slot) = d.message { (d.to, slot.index) } else { nil }
+    }
+}
+
+/// Releases of `contract` sent by the owner, with their instants.
+private func releases(_ h: Harness, of contract: ContractID) -> [Instant] {
+    h.history.compactMap { d in
+        if d.from == owner, case let .release(c, _) = d.message, c == contract { d.at } else { nil }
+    }
+}
+
+/// The holder of each slot of the owner's first volume.
+private func holders(_ h: Harness) -> [NodeID?] { h.nodes[0].volumes[0].slots.map(\.holder) }
+
+/// Damages every segment of every pack of `slot` on `holder` (bit rot on its disk).
+private func corrupt(_ h: inout Harness, _ slot: SlotID, on holder: NodeID) {
+    h.disks[holder.index][slot] = h.disks[holder.index][slot]!.map { pack in pack.map { seg in seg.map { $0 ^ 0xff } } }
+}
+
+// MARK: A failed challenge, rebuilt from k fetched slots
+
+/// The owner no longer has the volume (every slot was placed, its local copies went). A
+/// holder whose disk rotted fails its daily challenge with a bad proof: the owner reports
+/// it, fetches exactly k shards from holders that passed, and stores the rebuilt slot on
+/// a new holder; the failed holder is released without a grace audit (it owes nothing).
+@Test func aHolderThatFailsAChallengeIsReplacedFromKFetchedSlots() throws {
+    var h = Harness(count: 8)
+    let volume = h.addVolume(3, packs: 3)
+    h.start()
+    #expect(h.nodes[0].volumes[0].localCopy == false && h.notes.contains { $0.1 == .placed(volume, packs: 3) })
+    let before = holders(h).map { $0! }
+    let bad = before[1]
+    let shard = SlotID(volume: volume, index: 1)
+    let broken = try #require(h.nodes[0].volumes[0].slots[1].contract)
+    corrupt(&h, shard, on: bad)
+    let start = h.history.count
+    h.run(for: .days(1) + .hours(1))
+
+    // The challenge came from the timer, failed on its proof, and was reported once.
+    #expect(h.notes.filter { $0.0 == owner && $0.1 == .fault(holder: bad, .badProof) }.count == 1)
+    #expect(h.notes.contains { $0.0 == owner && $0.1 == .contractBroken(broken) })
+    #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .fault(holder: bad, .badProof) })
+    #expect(h.coordinator.entry(bad)?.reputation.strikes == 1)
+    // Exactly k shards fetched, each from the holder of that slot, none from the failed one.
+    let asked = fetches(h.history[start...])
+    #expect(asked.count == 2)
+    #expect(asked.allSatisfy { $0.holder != bad && $0.slot != 1 && before[Int($0.slot)] == $0.holder })
+    // Two fetched slots of 3 × 16 bytes, then the rebuilt slot uploaded.
+    #expect(h.notes.filter { $0.0 == owner && $0.1 == .repairBytes(48) }.count == 3)
+    // Slot 1 lives on a node that held nothing of the volume, with every pack; the others stay.
+    let after = holders(h)
+    let new = try #require(after[1])
+    #expect(!before.contains(new) && new != owner)
+    #expect([after[0], after[2], after[3]] == [before[0], before[2], before[3]])
+    #expect(h.nodes[0].volumes[0].slots[1].stored.packs == 3)
+    #expect(h.disks[new.index][shard]?.count == 3)
+    #expect(h.nodes[new.index].book.heldContract(for: shard)?.state == .active)
+    #expect(h.coordinator.rootRecords[volume]?.holders == after.map { $0! })
+    #expect(h.notes.contains { $0.0 == owner && $0.1 == .repairStarted(volume, shards: 1) })
+    #expect(h.notes.contains { $0.0 == owner && $0.1 == .repairCompleted(volume) })
+    // The failed holder is told to let go, and is not audited through a grace period.
+    #expect(releases(h, of: broken).count == 1)
+    #expect(h.nodes[0].auditCount == 0 && h.nodes[0].ownedContract(broken) == nil)
+}
+
+// MARK: A refused fetch
+
+/// Two holders lost their shards, so the rebuild needs both others; one of them opens the
+/// slot for every fetch and never answers. Each unanswered fetch is a miss counted at its
+/// deadline; only at the `fetchMissesMax`-th is the holder reported (once) as refusing,
+/// and the coordinator counts it against a node that is up.
+@Test func aHolderThatNeverAnswersFetchesIsReportedAfterFetchMissesMax() throws {
+    var h = Harness(count: 8)
+    let volume = h.addVolume(1, packs: 2)
+    h.start()
+    let before = holders(h).map { $0! }
+    let refuser = before[0]
+    for s in [1, 2] { h.disks[before[s].index][SlotID(volume: volume, index: UInt8(s))] = nil }
+    h.silentOnFetch = [refuser]
+    h.run(for: .days(4))
+
+    let misses = h.nodes[0].params.fetchMissesMax
+    #expect(misses == 2)
+    let reports = h.history.enumerated().filter { _, d in
+        d.from == owner && d.to == .coordinator && d.message == .report(holder: refuser, fault: .refusedFetch,
+                                                                          since: h.nodes[0].ownedContract(
+                                                                              h.nodes[0].volumes[0].slots[0].contract!)!.terms.start)
+    }
+    #expect(reports.count == 1)
+    let reported = try #require(reports.first)
+    // Asked `fetchMissesMax` times before the report, each ask given its deadline.
+    let askedBefore = h.history[..<reported.offset].filter { d in
+        d.from == owner && d.to == refuser && { if case .fetch = d.message { true } else { false } }()
+    }
+    #expect(askedBefore.count == misses)
+    #expect(reported.element.at - askedBefore.last!.at >= h.nodes[0].params.repairTimeout)
+    #expect(h.notes.filter { $0.0 == owner && $0.1 == .fault(holder: refuser, .refusedFetch) }.count == 1)
+    #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .fault(holder: refuser, .refusedFetch) })
+    #expect(h.coordinator.entry(refuser)?.reputation.strikes == 1)
+    // The holder that answered was asked, and nobody asked the two that lost their shards
+    // after they said so.
+    #expect(fetches(h.history[...]).contains { $0 == (before[3], 3) })
+    #expect(!fetches(h.history[...]).contains { $0.holder == before[1] || $0.holder == before[2] })
+}
+
+// MARK: An abandoned replacement as a last resort
+
+/// Remembers the first acknowledgement a node other than `placed` sends the owner, and
+/// loses it and every later one from that node while `active`.
+private final class LoseFirstReplacementsAck {
+    let placed: Set<NodeID>
+    var victim: NodeID? = nil
+    var active = true
+    init(placed: [NodeID]) { self.placed = Set(placed) }
+    func loses(_ from: NodeID, _ to: NodeID, _ message: Message) -> Bool {
+        guard active, to == owner, case .storeAck = message, !placed.contains(from) else { return false }
+        if victim == nil { victim = from }
+        return victim == from
+    }
+}
+
+/// A replacement stored the slot but its acknowledgement was lost, so the owner gives it up
+/// at the repair timeout and releases it; the holder keeps the slot for its grace period.
+/// Later, when the volume's own slots can no longer supply k shards, that holder is asked
+/// for it as a last resort and the rebuild goes through with its shard.
+@Test func anAbandonedReplacementIsALastResortSourceDuringItsGrace() throws {
+    var h = Harness(count: 8)
+    let late = NodeID(7)
+    h.offline = [late]
+    let volume = h.addVolume(4, packs: 2)
+    h.start()
+    let before = holders(h).map { $0! }
+    let slot3 = SlotID(volume: volume, index: 3)
+    // Slot 3's holder loses its shard; the first replacement's acknowledgement is lost.
+    h.disks[before[3].index][slot3] = nil
+    let loss = LoseFirstReplacementsAck(placed: before)
+    h.lose = loss.loses
+    h.run(for: .days(2))
+    let abandoned = try #require(loss.victim)
+    loss.active = false
+    #expect(h.disks[abandoned.index][slot3]?.count == 2)
+    let abandonedContract = try #require(h.nodes[abandoned.index].book.heldContract(for: slot3))
+    #expect(releases(h, of: abandonedContract.terms.id).count == 1)
+    guard case .grace(let graceUntil) = abandonedContract.state else {
+        Issue.record("the abandoned holder is not in its grace period: \(abandonedContract.state)")
+        return
+    }
+    #expect(h.notes.contains { $0.0 == abandoned && $0.1 == .released(slot3, graceUntil: graceUntil) })
+    // Slot 3 went to another node; the volume was whole again, so nothing was fetched from
+    // the abandoned holder.
+    let replaced = try #require(holders(h)[3])
+    #expect(replaced != abandoned && !before.contains(replaced))
+    #expect(h.notes.contains { $0.1 == .repairCompleted(volume) })
+    #expect(!fetches(h.history[...]).contains { $0.holder == abandoned })
+
+    // Now three holders lose their shards at once and a new node joins: the one slot left
+    // cannot supply k = 2 shards alone.
+    for s in [0, 1, 3] { h.disks[holders(h)[s]!.index][SlotID(volume: volume, index: UInt8(s))] = nil }
+    let start = h.history.count
+    h.bringBack(late)
+    h.run(for: .days(1) + .hours(1))
+    #expect(!h.notes.contains { $0.1 == .volumeLost(volume) })
+    let asked = fetches(h.history[start...])
+    #expect(asked.contains { $0 == (abandoned, 3) })
+    #expect(asked.contains { $0 == (before[2], 2) })
+    #expect(asked.allSatisfy { $0.holder == abandoned || $0.holder == before[2] })
+    #expect(h.now < graceUntil)
+    // The rebuilt slot went to the node that joined.
+    let now = holders(h)
+    #expect(now.contains(late))
+    let onLate = try #require(now.firstIndex(of: late))
+    #expect(h.disks[late.index][SlotID(volume: volume, index: UInt8(onLate))]?.count == 2)
+}
+
+// MARK: Releases nobody acknowledges
+
+/// A holder replaced for poor uptime is down when released: the release is sent again on
+/// every repair tick, `releaseRetriesMax` times, and then given up.
+@Test func aReleaseNeverAcknowledgedIsRetriedThenGivenUp() throws {
+    var h = Harness(count: 8)
+    let volume = h.addVolume(5, packs: 2)
+    h.start()
+    let old = try #require(holders(h)[2])
+    let contract = try #require(h.nodes[0].volumes[0].slots[2].contract)
+    h.offline.insert(old)
+    h.inbox.append((.coordinator, owner, .uptimeReply(request: 0, entries: [
+        UptimeEntry(node: old, permille: 100, excluded: false),
+    ])))
+    h.deliverAll()
+    #expect(holders(h)[2] != old && holders(h)[2] != nil)
+    let interval = h.nodes[0].params.repairInterval
+    h.run(for: interval * Int64(ProtocolLimits.releaseRetriesMax + 4))
+    let sent = releases(h, of: contract)
+    #expect(sent.count == 1 + ProtocolLimits.releaseRetriesMax)
+    // One on release, then one per repair tick.
+    for (a, b) in zip(sent, sent.dropFirst()) { #expect(b - a <= interval && b - a > .zero) }
+    #expect(!h.history.contains { $0.from == old && $0.message == .releaseAck(contract: contract) })
+    _ = volume
+}
