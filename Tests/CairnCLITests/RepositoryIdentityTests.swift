@@ -1,4 +1,5 @@
 import Foundation
+import CairnTestSupport
 import Testing
 
 /// One owner, two repositories (the same phrase, two data directories, two sets of
@@ -10,7 +11,7 @@ import Testing
     /// whole source) and "work" (three targets, 2-of-3, three newer snapshots of one file,
     /// so its root record has the higher sequence).
     final class TwoRepositories {
-        let s: Scratch
+        let s: TemporaryFolder
         let source: String
         let home: [String]
         let work: [String]
@@ -20,14 +21,14 @@ import Testing
         var workSnapshots: [String] = []
 
         init() throws {
-            let s = try Scratch()
+            let s = try TemporaryFolder("cli")
             self.s = s
             source = s.sub("src")
             home = (1...5).map { s.sub("home\($0)") }
             work = (1...3).map { s.sub("work\($0)") }
             homeData = ["--data-dir", s.sub("home-data")]
             workData = ["--data-dir", s.sub("work-data")]
-            var rng = SplitMix64(seed: 21)
+            var rng = SeededRandom(seed: 21)
             try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
             #expect(FileManager.default.createFile(atPath: source + "/big.bin", contents: Data(rng.bytes(600_000))))
             #expect(FileManager.default.createFile(atPath: source + "/notes.txt", contents: Data("home notes\n".utf8)))
@@ -191,7 +192,7 @@ import Testing
     }
 
     @Test func theRepositoryIsShownAndAnInitStartsANewOne() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let d = ["--data-dir", s.sub("d")]
         let made = try CLI.run(["init"] + d + ["--phrase-out", s.sub("p")])
         #expect(made.status == 0)
@@ -215,10 +216,10 @@ import Testing
     /// backup of the first device used to dedupe against them and publish a snapshot
     /// naming packs that were gone.
     @Test func packsAPruneElsewhereReclaimedAreStoredAgainNotNamed() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let src = s.sub("src")
         try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
-        var rng = SplitMix64(seed: 5)
+        var rng = SeededRandom(seed: 5)
         #expect(FileManager.default.createFile(atPath: src + "/first.bin", contents: Data(rng.bytes(200_000))))
         let targets = (1...3).map { s.sub("t\($0)") }.joined(separator: ",")
         let one = ["--data-dir", s.sub("one")], two = ["--data-dir", s.sub("two")]
