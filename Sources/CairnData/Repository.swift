@@ -64,7 +64,10 @@ public final class Repository: @unchecked Sendable {
                 problems.append("target \(path): \(error.message)")
             }
         }
-        let ours = try resolveRepository(found: found.map { ($0.member.target.path, $0.record) }, local: local, problems: &problems)
+        let ours = try resolveRepository(
+            found: found.map { ($0.member.target.path, $0.record) },
+            recorded: targets.members.filter { !targets.isExcluded($0.position) }.map { ($0.target.path, $0.repository) },
+            local: local, problems: &problems)
         targets.repository = ours
         for m in targets.members where !targets.isExcluded(m.position) {
             let record = found.first { $0.member.position == m.position }?.record

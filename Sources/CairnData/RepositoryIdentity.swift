@@ -27,9 +27,11 @@ extension Repository {
     ///   history (shares a snapshot: another device gave the repository an id), else none;
     /// - one that knows nothing (recovered from the phrase) takes the newest repository
     ///   found that enough targets hold to read (newest snapshot, then sequence), and when
-    ///   the targets hold several, a warning in `problems` lists the others.
-    func resolveRepository(found: [(path: String, record: RootRecord)], local: RootRecord?,
-                           problems: inout [String]) throws(DataError) -> RepositoryID? {
+    ///   the targets hold several, a warning in `problems` lists the others. Targets whose
+    ///   metadata names a repository but that hold no root record of it yet (a first
+    ///   backup that was killed) count too, as a repository with no snapshots.
+    func resolveRepository(found: [(path: String, record: RootRecord)], recorded: [(path: String, repository: RepositoryID?)],
+                           local: RootRecord?, problems: inout [String]) throws(DataError) -> RepositoryID? {
         if let known = knownRepository {
             if let choice = repositoryChoice?.lowercased(), !known.hex.hasPrefix(choice) {
                 throw DataError(.invalidArgument, "this data directory belongs to repository \(known), not \(choice): to use repository \(choice), recover into a data directory of its own (`cairn init --recover --data-dir DIR`, then `--data-dir DIR --repository \(choice)`)")
@@ -41,7 +43,13 @@ extension Repository {
         for (path, record) in found {
             guard let id = record.repository else { continue }
             var c = candidates[id] ?? Candidate(id: id, record: record, paths: [])
-            if record.sequence > c.record.sequence { c.record = record }
+            if record.sequence > c.record?.sequence ?? 0 { c.record = record }
+            c.paths.append(path)
+            candidates[id] = c
+        }
+        for (path, id) in recorded {
+            guard let id, candidates[id]?.paths.contains(path) != true else { continue }
+            var c = candidates[id] ?? Candidate(id: id, record: nil, paths: [])
             c.paths.append(path)
             candidates[id] = c
         }
@@ -59,12 +67,12 @@ extension Repository {
         }
         if let local {
             let history = Set(local.snapshots.map(\.id))
-            guard let continuing = all.first(where: { !history.isDisjoint(with: $0.record.snapshots.map(\.id)) }) else { return nil }
+            guard let continuing = all.first(where: { !history.isDisjoint(with: $0.record?.snapshots.map(\.id) ?? []) }) else { return nil }
             try adopt(continuing.id)
             return continuing.id
         }
         guard let newest = all.first else { return nil }
-        let pick = all.first { $0.paths.count >= ($0.record.packs.map(\.k).min() ?? 1) } ?? newest
+        let pick = all.first { $0.paths.count >= ($0.record?.packs.map(\.k).min() ?? 1) } ?? newest
         if all.count > 1 {
             let others = all.filter { $0.id != pick.id }.map(\.summary).joined(separator: "; ")
             problems.append("the targets hold \(all.count) repositories of this owner: using \(pick.summary), the newest that enough of them hold; also found: \(others). Give --repository ID to use another (one data directory keeps one repository)")
@@ -76,14 +84,19 @@ extension Repository {
     /// A repository found on the targets while choosing.
     private struct Candidate {
         let id: RepositoryID
-        var record: RootRecord
+        /// Its newest root record found; nil when its targets hold none yet.
+        var record: RootRecord?
         var paths: [String]
 
         func newer(than other: Candidate) -> Bool {
-            (record.newestSnapshotTime, record.sequence, id) > (other.record.newestSnapshotTime, other.record.sequence, other.id)
+            (record?.newestSnapshotTime ?? 0, record?.sequence ?? 0, id)
+                > (other.record?.newestSnapshotTime ?? 0, other.record?.sequence ?? 0, other.id)
         }
 
-        var summary: String { "repository \(id) (\(Repository.describe(record)), on \(paths.count) of the targets: \(paths.joined(separator: ", ")))" }
+        var summary: String {
+            let what = record.map { Repository.describe($0) } ?? "no root record yet"
+            return "repository \(id) (\(what), on \(paths.count) of the targets: \(paths.joined(separator: ", ")))"
+        }
     }
 
     /// "3 snapshots, the newest from 2026-12-01T10:00:00Z" for messages.

@@ -209,6 +209,32 @@ import Testing
         #expect(newOne.status == 64 && newOne.stderr.contains("is for --recover"), "\(newOne.stderr)")
     }
 
+    /// A first backup killed before its root record was written leaves targets that name
+    /// their repository in their metadata and hold no root record: a data directory
+    /// recovered from the phrase backs up to them as that repository.
+    @Test func targetsOfAKilledFirstBackupAreTakenUpByARecoveredDataDirectory() throws {
+        let s = try Scratch()
+        let src = s.sub("src")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        var rng = SplitMix64(seed: 9)
+        #expect(FileManager.default.createFile(atPath: src + "/a.bin", contents: Data(rng.bytes(100_000))))
+        let targets = (1...3).map { s.sub("t\($0)") }.joined(separator: ",")
+        let one = ["--data-dir", s.sub("one")], two = ["--data-dir", s.sub("two")]
+        #expect(try CLI.run(["init"] + one + ["--phrase-out", s.sub("phrase")]).status == 0)
+        let killed = try CLI.run(["backup"] + one + [src, "--to", targets, "--k", "2"], environment: ["CAIRN_CRASH_AFTER": "1"])
+        #expect(killed.status == 128 + SIGKILL, "\(killed.stderr)")
+        #expect(try CLI.run(["init", "--recover"] + two + ["--phrase-file", s.sub("phrase")]).status == 0)
+        let b = try CLI.run(["backup", "--json"] + two + [src, "--to", targets])
+        #expect(b.status == 0, "\(b.stderr)")
+        let config = try #require(FileManager.default.contents(atPath: s.sub("one") + "/config.json"))
+        let id = try #require((try JSONSerialization.jsonObject(with: config) as? [String: Any])?["repository"] as? String)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(b.stdout.utf8)) as? [String: Any])
+        #expect(summary["repository"] as? String == id)
+        let out = s.sub("out")
+        #expect(try CLI.run(["restore", "latest"] + one + ["--to", out]).status == 0)
+        #expect(FileManager.default.contents(atPath: out + src + "/a.bin") == FileManager.default.contents(atPath: src + "/a.bin"))
+    }
+
     // MARK: never a root record naming packs the targets do not hold
 
     /// A backup killed after its packs were stored leaves them in its data directory's
