@@ -51,6 +51,13 @@ extension Simulation {
                                                             count: packs))
     }
 
+    /// Whether a fetched slot checks against what its receiver expects. A holder streams
+    /// what it had when it answered (synthetic contents always match); a liar streams
+    /// garbage, which no root matches.
+    func verifyStream(_ slot: SlotID, from: NodeID, expect: SlotExtent) -> Bool {
+        from.index < scenario.nodes && adversary[from.index] != .badProof
+    }
+
     func serve(_ i: Int, _ slot: SlotID) -> FetchAnswer {
         if adversary[i] == .refusedFetch {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
@@ -69,7 +76,7 @@ extension Simulation {
                 armTimer(.coordinator, kind, at: at)
             case let .note(note):
                 observe(nil, note)
-            case .storeSlot, .deleteSlot, .readSegment, .readSlot:
+            case .storeSlot, .deleteSlot, .readSegment, .readSlot, .verifySlot:
                 preconditionFailure("coordinator asked to act as a holder: \(action)")
             }
         }
@@ -167,5 +174,8 @@ struct DirectShell: NodeShell {
         sim.prove(node, slot, pack: pack, packs: packs, selector: selector)
     }
     func serve(_ slot: SlotID) -> FetchAnswer { sim.serve(node, slot) }
+    func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
+        sim.verifyStream(slot, from: from, expect: expect)
+    }
     func observe(_ note: Note) { sim.observe(node, note) }
 }

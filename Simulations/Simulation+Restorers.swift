@@ -40,6 +40,14 @@ extension Simulation {
                 send(from: id, to: to, message)
             case let .setTimer(kind, at):
                 queue.push(at: at.milliseconds, .timer(node: id, kind: kind, epoch: 0))
+            case let .verifySlot(request, slot, from, expect, bytes):
+                guard var session = restorers[id.raw] else { return }
+                let verified = verifyStream(slot, from: from, expect: expect)
+                let next = session.onSlotVerified(request: request, slot: slot, from: from, bytes: bytes, verified: verified,
+                                                  now: Instant(milliseconds: now))
+                restorers[id.raw] = session
+                performRestorer(id, next)
+                if restorers[id.raw] == nil { return }
             default:
                 preconditionFailure("a restorer asked to act as a holder: \(action)")
             }

@@ -50,5 +50,10 @@ public enum Action: Hashable, Sendable {
     /// Holder: open the slot for streaming and tell the core (`onSlotRead`), which answers
     /// fetch `request` of `replyTo`.
     case readSlot(request: UInt64, slot: SlotID, replyTo: NodeID)
+    /// Owner, repairer or restorer: the slot that streamed in behind fetch reply `request`
+    /// from `from` (`bytes` long) must be the first `expect.packs` packs of the slot, each
+    /// shard matching its root and the slot's tree `expect.root`. Check it and tell the
+    /// core (`onSlotVerified`): only a verified stream counts as fetched.
+    case verifySlot(request: UInt64, slot: SlotID, from: NodeID, expect: SlotExtent, bytes: UInt64)
     case note(Note)
 }

@@ -333,7 +333,7 @@ public struct CoordinatorCore: Sendable {
                 record.blindTargets = targets
                 rootRecords[volume] = record
                 actions.append(.send(to: repairer, .blindRepairOrder(volume: volume, owner: owner, layout: record.layout,
-                                                                 sources: sources, targets: targets)))
+                                                                 sources: sources, roots: record.roots, targets: targets)))
                 actions.append(.note(.blindRepairOrdered(volume)))
             }
         }

@@ -29,6 +29,10 @@ public protocol ShardStorage: Sendable {
     func prove(_ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof?
     /// Whether (and how long) the slot can be streamed to a requester.
     func serve(_ slot: SlotID) -> FetchAnswer
+    /// Whether the stream behind fetch reply `request` from `from` is the first
+    /// `expect.packs` packs of the slot, every shard matching its root and the slot's tree
+    /// `expect.root` (production: the spooled stream, checked as `Check` checks a target).
+    func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool
 }
 
 /// What storage says to a fetch.
@@ -73,6 +77,9 @@ struct EnvironmentShell: NodeShell {
         env.storage.prove(slot, pack: pack, packs: packs, selector: selector)
     }
     func serve(_ slot: SlotID) -> FetchAnswer { env.storage.serve(slot) }
+    func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
+        env.storage.verify(slot, request: request, from: from, expect: expect)
+    }
     func observe(_ note: Note) { env.observe(node, note) }
 }
 
@@ -164,7 +171,7 @@ public actor CoordinatorActor {
                 env.timers.set(kind, at: at, for: .coordinator)
             case let .note(note):
                 env.observe(.coordinator, note)
-            case .storeSlot, .deleteSlot, .readSegment, .readSlot:
+            case .storeSlot, .deleteSlot, .readSegment, .readSlot, .verifySlot:
                 preconditionFailure("coordinator asked to act as a holder: \(action)")
             }
         }

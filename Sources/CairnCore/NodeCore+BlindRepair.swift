@@ -6,11 +6,11 @@ extension NodeCore {
     // MARK: Blind repair (repairer side)
 
     mutating func startBlindRepair(volume: VolumeID, owner: NodeID, layout: VolumeLayout, sources: [NodeID],
-                                  targets: [BlindRepairTarget], now: Instant, into actions: inout [Action])
+                                  roots: [[UInt8]], targets: [BlindRepairTarget], now: Instant, into actions: inout [Action])
     {
-        guard blindRepairs[volume] == nil, owner != me, !targets.isEmpty else { return }
+        guard blindRepairs[volume] == nil, owner != me, !targets.isEmpty, roots.count == sources.count else { return }
         let k = layout.k
-        var d = BlindRepair(owner: owner, layout: layout, sources: sources, targets: targets,
+        var d = BlindRepair(owner: owner, layout: layout, sources: sources, roots: roots, targets: targets,
                            deadline: now + params.repairTimeout
                                + transferTime(bytes: UInt64(k + targets.count) * layout.slotBytes))
         // The shard this node holds counts as fetched.

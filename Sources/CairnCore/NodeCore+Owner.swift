@@ -247,6 +247,57 @@ extension NodeCore {
         volumes[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(k) * volumes[p].slotBytes)
     }
 
+    /// The slot that streamed in behind fetch reply `request` was checked against what its
+    /// holder was given (`verified`): only then does it count for a rebuild. A holder that
+    /// sent something else proved it does not have the slot, as a failed challenge does.
+    public mutating func onSlotVerified(request: UInt64, slot: SlotID, from: NodeID, bytes: UInt64, verified: Bool,
+                                        now: Instant) -> [Action]
+    {
+        var actions = [Action]()
+        if blindRepairs[slot.volume]?.fetchRequests[request] != nil {
+            onBlindRepairFetched(request: request, shard: slot, ok: verified, bytes: bytes, from: from, now: now, into: &actions)
+            return actions
+        }
+        guard let p = volumeIndex[slot.volume] else { return actions }
+        if let g = volumes[p].graceRequests[request] {
+            guard g.holder == from, g.index == slot.index else { return actions }
+            volumes[p].graceRequests[request] = nil
+            if verified {
+                onShardFetched(volume: p, index: Int(g.index), packs: g.extent.packs, bytes: bytes, now: now, into: &actions)
+            } else {
+                // Its grace audit judges the broken promise; here it is only not asked again.
+                volumes[p].graceRefused.append(from)
+                plan(volume: p, now: now, into: &actions)
+            }
+            return actions
+        }
+        guard let s = volumes[p].fetchRequests[request], Int(slot.index) == s, volumes[p].slots[s].holder == from
+        else { return actions }
+        volumes[p].fetchRequests[request] = nil
+        if verified {
+            volumes[p].slots[s].fetchMisses = 0
+            onShardFetched(volume: p, index: s, packs: volumes[p].slots[s].stored.packs, bytes: bytes, now: now, into: &actions)
+        } else {
+            giveUpSource(volume: p, slot: s, holder: from, fault: .badProof, now: now, into: &actions)
+        }
+        return actions
+    }
+
+    /// Slot `s`'s holder cannot supply it (it said so, or sent something else): never ask
+    /// it again, report it once, and fetch from others.
+    mutating func giveUpSource(volume p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
+                               into actions: inout [Action])
+    {
+        volumes[p].slots[s].noData = true
+        if !volumes[p].slots[s].failed {
+            markFailed(volume: p, slot: s, holder: holder, fault: fault, now: now, into: &actions)
+        }
+        volumes[p].fetchDeadline = nil
+        volumes[p].fetchRequests = [:]
+        volumes[p].graceRequests = [:]
+        if needsData(p) { startFetch(volume: p, now: now, into: &actions) }
+    }
+
     /// Shard `index` of volume `p` arrived for a rebuild; with k of them the waiting
     /// replacements are stored.
     mutating func onShardFetched(volume p: Int, index: Int, packs: UInt32, bytes: UInt64, now: Instant,

@@ -18,11 +18,11 @@ public struct NodeCore: Sendable {
     /// Replacements given up while their shard was being stored: the holder may have it
     /// (only the acknowledgement was lost) and then keeps it for the grace period. Not
     /// audited (it may never have received the shard), but a last-resort source until then.
-    var unconfirmed: [ContractID: (holder: NodeID, shard: SlotID, packs: UInt32, until: Instant)] = [:]
+    var unconfirmed: [ContractID: (holder: NodeID, shard: SlotID, extent: SlotExtent, until: Instant)] = [:]
     /// Releases not yet acknowledged, with retries left.
     /// Releases not yet acknowledged: the holder may still hold the shard as if the
     /// contract were active (it was offline), so it is also a last-resort source.
-    var releasing: [ContractID: (holder: NodeID, shard: SlotID, packs: UInt32, at: Instant, retries: Int)] = [:]
+    var releasing: [ContractID: (holder: NodeID, shard: SlotID, extent: SlotExtent, at: Instant, retries: Int)] = [:]
     var pendingMatches: [UInt64: Int] = [:]
     var nextRequest: UInt64 = 1
     var rng: Xoshiro256
@@ -45,6 +45,8 @@ public struct NodeCore: Sendable {
         var slotBytes: UInt64 { layout.slotBytes }
         var k: Int { layout.k }
         var sources: [NodeID]
+        /// Each slot's root over all the volume's packs (fetched slots are checked against them).
+        var roots: [[UInt8]]
         var targets: [BlindRepairTarget]
         var fetchedMask: UInt64 = 0
         var fetchRequests: [UInt64: Int] = [:]
@@ -302,9 +304,14 @@ public struct NodeCore: Sendable {
         case let .storeAck(contract, _) where blindRepairContracts[contract] != nil:
             onBlindRepairStored(contract, from: from, now: now, into: &actions)
         case let .fetchReply(request, slot, ok, bytes) where blindRepairs[slot.volume]?.fetchRequests[request] != nil:
-            onBlindRepairFetched(request: request, shard: slot, ok: ok, bytes: bytes, from: from, now: now, into: &actions)
-        case let .blindRepairOrder(volume, owner, layout, sources, targets) where from == .coordinator:
-            startBlindRepair(volume: volume, owner: owner, layout: layout, sources: sources, targets: targets,
+            if ok, let d = blindRepairs[slot.volume], Int(slot.index) < d.roots.count, d.sources[Int(slot.index)] == from {
+                let expect = SlotExtent(packs: d.layout.packs, bytes: d.layout.slotBytes, root: d.roots[Int(slot.index)])
+                actions.append(.verifySlot(request: request, slot: slot, from: from, expect: expect, bytes: bytes))
+            } else {
+                onBlindRepairFetched(request: request, shard: slot, ok: false, bytes: 0, from: from, now: now, into: &actions)
+            }
+        case let .blindRepairOrder(volume, owner, layout, sources, roots, targets) where from == .coordinator:
+            startBlindRepair(volume: volume, owner: owner, layout: layout, sources: sources, roots: roots, targets: targets,
                             now: now, into: &actions)
         case let .adopt(terms, ownerSignature, holderSignature) where from == .coordinator:
             onAdopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature, now: now, into: &actions)
@@ -366,10 +373,11 @@ public struct NodeCore: Sendable {
             guard let p = volumeIndex[shard.volume] else { break }
             if let g = volumes[p].graceRequests[request] {
                 guard g.holder == from, g.index == shard.index else { break }
-                volumes[p].graceRequests[request] = nil
                 if ok {
-                    onShardFetched(volume: p, index: Int(g.index), packs: g.packs, bytes: bytes, now: now, into: &actions)
+                    // Counted only once the stream checks against what this holder was given.
+                    actions.append(.verifySlot(request: request, slot: shard, from: from, expect: g.extent, bytes: bytes))
                 } else {
+                    volumes[p].graceRequests[request] = nil
                     // Its grace audit judges the broken promise; here it is only not asked again.
                     volumes[p].graceRefused.append(from)
                     plan(volume: p, now: now, into: &actions)
@@ -378,20 +386,12 @@ public struct NodeCore: Sendable {
             }
             guard let s = volumes[p].fetchRequests[request], Int(shard.index) == s, volumes[p].slots[s].holder == from
             else { break }
-            volumes[p].fetchRequests[request] = nil
             if ok {
-                volumes[p].slots[s].fetchMisses = 0
-                onShardFetched(volume: p, index: s, packs: volumes[p].slots[s].stored.packs, bytes: bytes, now: now,
-                               into: &actions)
+                actions.append(.verifySlot(request: request, slot: shard, from: from, expect: volumes[p].slots[s].stored,
+                                           bytes: bytes))
             } else {
-                volumes[p].slots[s].noData = true
-                if !volumes[p].slots[s].failed {
-                    markFailed(volume: p, slot: s, holder: from, fault: .missing, now: now, into: &actions)
-                }
-                volumes[p].fetchDeadline = nil
-                volumes[p].fetchRequests = [:]
-                volumes[p].graceRequests = [:]
-                if needsData(p) { startFetch(volume: p, now: now, into: &actions) }
+                volumes[p].fetchRequests[request] = nil
+                giveUpSource(volume: p, slot: s, holder: from, fault: .missing, now: now, into: &actions)
             }
         case let .uptimeReply(_, entries) where from == .coordinator:
             // The coordinator answers in the order asked (sorted, unique): look entries up by

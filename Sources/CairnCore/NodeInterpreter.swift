@@ -10,6 +10,8 @@ public enum NodeInput: Sendable {
     case segmentRead(challenge: UInt64, replyTo: NodeID, answer: SegmentProof?)
     /// Storage opened a slot for fetch `request`.
     case slotRead(request: UInt64, slot: SlotID, replyTo: NodeID, answer: FetchAnswer)
+    /// The slot that streamed in behind fetch reply `request` was checked (`verified`).
+    case slotVerified(request: UInt64, slot: SlotID, from: NodeID, bytes: UInt64, verified: Bool)
 }
 
 extension NodeCore {
@@ -22,6 +24,8 @@ extension NodeCore {
             onSegmentRead(challenge: challenge, replyTo: replyTo, answer: answer, now: now)
         case let .slotRead(request, slot, replyTo, answer):
             onSlotRead(request: request, slot: slot, replyTo: replyTo, answer: answer, now: now)
+        case let .slotVerified(request, slot, from, bytes, verified):
+            onSlotVerified(request: request, slot: slot, from: from, bytes: bytes, verified: verified, now: now)
         }
     }
 }
@@ -41,6 +45,10 @@ public protocol NodeShell {
     func prove(_ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof?
     /// Whether (and how long) the slot can be streamed to a requester.
     func serve(_ slot: SlotID) -> FetchAnswer
+    /// Whether the stream behind fetch reply `request` from `from` is the first
+    /// `expect.packs` packs of the slot, every shard matching its root and the slot's tree
+    /// `expect.root`.
+    func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool
     func observe(_ note: Note)
 }
 
@@ -68,6 +76,10 @@ public enum NodeInterpreter {
             case let .readSegment(challenge, slot, pack, packs, selector, replyTo):
                 let answer = shell.prove(slot, pack: pack, packs: packs, selector: selector)
                 perform(feed(.segmentRead(challenge: challenge, replyTo: replyTo, answer: answer)), through: shell, feed: feed)
+            case let .verifySlot(request, slot, from, expect, bytes):
+                let verified = shell.verify(slot, request: request, from: from, expect: expect)
+                perform(feed(.slotVerified(request: request, slot: slot, from: from, bytes: bytes, verified: verified)),
+                        through: shell, feed: feed)
             case let .readSlot(request, slot, replyTo):
                 let answer = shell.serve(slot)
                 perform(feed(.slotRead(request: request, slot: slot, replyTo: replyTo, answer: answer)),

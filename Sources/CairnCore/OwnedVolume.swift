@@ -48,8 +48,8 @@ public struct OwnedSlot: Hashable, Sendable {
 public struct GraceSource: Hashable, Sendable {
     public var index: UInt8
     public var holder: NodeID
-    /// Packs of the slot it was given.
-    public var packs: UInt32
+    /// What it was given of the slot (its fetch is checked against it).
+    public var extent: SlotExtent
 }
 
 /// A prefix of a slot: its first `packs` packs, `bytes` long, whose tree has root `root`.

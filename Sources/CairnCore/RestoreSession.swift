@@ -116,16 +116,40 @@ public struct RestoreSession: Sendable {
             guard let f = fetches[request], volumes[f.volume].location.volume == shard.volume, Int(shard.index) == f.slot,
                   volumes[f.volume].location.holders[f.slot] == from
             else { break }
+            if ok {
+                // Counted once the stream checks against the slot's root in the location.
+                let l = volumes[f.volume].location
+                actions.append(.verifySlot(request: request, slot: shard, from: from,
+                                           expect: SlotExtent(packs: l.layout.packs, bytes: l.slotBytes, root: l.roots[f.slot]),
+                                           bytes: bytes))
+                return actions
+            }
             fetches[request] = nil
             volumes[f.volume].inFlight -= 1
-            if ok {
-                volumes[f.volume].have |= 1 << UInt64(f.slot)
-                bytesFetched += bytes
-            }
             fetchMore(volume: f.volume, now: now, into: &actions)
         default:
             break
         }
+        settle(now: now, into: &actions)
+        return actions
+    }
+
+    /// The slot behind fetch reply `request` was checked against its root (`verified`):
+    /// only a verified slot counts; otherwise the next holder is asked.
+    public mutating func onSlotVerified(request: UInt64, slot: SlotID, from: NodeID, bytes: UInt64, verified: Bool,
+                                        now: Instant) -> [Action]
+    {
+        var actions = [Action]()
+        guard outcome == .running, let f = fetches[request], volumes[f.volume].location.volume == slot.volume,
+              Int(slot.index) == f.slot, volumes[f.volume].location.holders[f.slot] == from
+        else { return actions }
+        fetches[request] = nil
+        volumes[f.volume].inFlight -= 1
+        if verified {
+            volumes[f.volume].have |= 1 << UInt64(f.slot)
+            bytesFetched += bytes
+        }
+        fetchMore(volume: f.volume, now: now, into: &actions)
         settle(now: now, into: &actions)
         return actions
     }

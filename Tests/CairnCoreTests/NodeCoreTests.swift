@@ -30,6 +30,11 @@ struct Harness {
         }
     }
 
+    /// The first `count` packs of `slot`, as the owner made them.
+    static func packs(_ slot: SlotID, _ count: UInt32) -> [[[UInt8]]] {
+        (0..<count).map { segments(slot, pack: $0) }
+    }
+
     static func root(_ segments: [[UInt8]]) -> [UInt8] {
         MerkleTree.root(of: segments.flatMap { $0 }, segmentSize: 4)
     }
@@ -112,6 +117,14 @@ struct Harness {
                 let answer: FetchAnswer = disks[node.index][slot].map { .data(bytes: UInt64($0.count) * 16) } ?? .missing
                 perform(node, nodes[node.index].onSlotRead(request: request, slot: slot, replyTo: replyTo, answer: answer,
                                                            now: now))
+            case let .verifySlot(request, slot, from, expect, bytes):
+                // What streamed in is what the sender keeps: check it against the root expected.
+                let sent = disks[from.index][slot].map { $0.prefix(Int(expect.packs)) } ?? []
+                var tree = SlotTree()
+                for leaf in Self.leaves(sent) { tree.append(leaf) }
+                let verified = sent.count == Int(expect.packs) && tree.root == expect.root
+                perform(node, nodes[node.index].onSlotVerified(request: request, slot: slot, from: from, bytes: bytes,
+                                                               verified: verified, now: now))
             case let .note(note):
                 notes.append((node, note))
             }
@@ -333,4 +346,32 @@ private func replacedInGoodFaith() -> (Harness, VolumeID, NodeID) {
     #expect(h.nodes[0].volumes.count == 1 && h.nodes[0].volumes[0].layout.packs == 0)
     let error = VolumeError.full(mine, capacity: 100, wouldBe: 116)
     #expect(error.codeName == "volumeFull" && error.message.contains("open the next volume"))
+}
+
+/// A rebuild counts only slots whose stream checks against the root their holder
+/// acknowledged: a holder that streams altered data is reported as a liar, and the slot is
+/// fetched from another holder.
+@Test func aFetchedSlotThatDoesNotVerifyIsReportedAndFetchedElsewhere() {
+    var h = Harness(count: 9)
+    let volume = h.addVolume(4, packs: 2)
+    h.start()
+    #expect(!h.nodes[0].volumes[0].localCopy)
+    let slots = h.nodes[0].volumes[0].slots
+    let poor = slots[2].holder!, altered = slots[0].holder!
+    // Slot 0's holder keeps its slot, but changed.
+    h.disks[altered.index][SlotID(volume: volume, index: 0)]![1][2][0] ^= 0xff
+    // Slot 2's holder has poor uptime: the owner rebuilds slot 2 from fetched slots, the
+    // healthiest first (slot 0 among them).
+    h.now = h.now + .hours(6)
+    h.inbox.append((.coordinator, NodeID(0), .uptimeReply(request: 0, entries: [
+        UptimeEntry(node: poor, permille: 100, excluded: false),
+    ])))
+    h.deliverAll()
+    #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .fault(holder: altered, .badProof) })
+    let after = h.nodes[0].volumes[0].slots
+    // Both slots are re-created on new holders, from the two slots that verified.
+    for s in [0, 2] {
+        #expect(after[s].holder != nil && after[s].holder != poor && after[s].holder != altered && after[s].stored.packs == 2)
+        #expect(h.disks[after[s].holder!.index][SlotID(volume: volume, index: UInt8(s))] == Harness.packs(SlotID(volume: volume, index: UInt8(s)), 2))
+    }
 }
