@@ -123,7 +123,10 @@ extension NodeCore {
         if let old = volumes[p].slots[s].contract, let oldHolder = volumes[p].slots[s].holder {
             releaseReplaced(volume: p, slot: s, contract: old, holder: oldHolder, now: now, into: &actions)
         }
-        volumes[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end)
+        // The repairer re-created the slot from complete slots of the volume as recorded,
+        // which is everything appended so far.
+        volumes[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end,
+                                        stored: volumes[p].extent(s))
         slotOfContract[terms.id] = SlotRef(volume: p, slot: s)
         actions.append(rootRecord(volume: p))
     }

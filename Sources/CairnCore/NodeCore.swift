@@ -220,7 +220,7 @@ public struct NodeCore: Sendable {
                 }
                 // Both sides end the grace period at `until`: stop auditing early enough that
                 // no challenge reaches a holder that has just freed the shard as promised.
-                guard now + params.challengeTimeout + .hours(1) < a.until else { continue }
+                guard now + params.challengeTimeout + .hours(1) < a.until, a.extent.packs > 0 else { continue }
                 let msg = challenges.issue(contract: id, holder: a.holder, slot: a.shard, extent: a.extent, audit: true,
                                            now: now, timeout: params.challengeTimeout, rng: &rng)
                 actions.append(.send(to: a.holder, msg))
