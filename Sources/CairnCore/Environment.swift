@@ -125,8 +125,8 @@ public actor NodeActor {
         perform(core.onTimer(timer, now: env.clock.now))
     }
 
-    private func perform(_ actions: [Action]) {
-        NodeInterpreter.perform(actions, through: EnvironmentShell(env: env, node: id)) { input in
+    private func perform(_ actions: [NodeAction]) {
+        Interpreter.perform(actions, through: EnvironmentShell(env: env, node: id)) { input in
             core.on(input, now: env.clock.now)
         }
     }
@@ -162,18 +162,7 @@ public actor CoordinatorActor {
         perform(core.onTimer(timer, now: env.clock.now))
     }
 
-    private func perform(_ actions: [Action]) {
-        for action in actions {
-            switch action {
-            case let .send(to, message):
-                env.transport.send(message, from: .coordinator, to: to)
-            case let .setTimer(kind, at):
-                env.timers.set(kind, at: at, for: .coordinator)
-            case let .note(note):
-                env.observe(.coordinator, note)
-            case .storeSlot, .deleteSlot, .readSegment, .readSlot, .verifySlot:
-                preconditionFailure("coordinator asked to act as a holder: \(action)")
-            }
-        }
+    private func perform(_ actions: [CoordinatorAction]) {
+        Interpreter.perform(actions, through: EnvironmentShell(env: env, node: .coordinator))
     }
 }

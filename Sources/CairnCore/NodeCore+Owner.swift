@@ -3,7 +3,7 @@ import CairnWire
 /// Owner side of the node core: placement, uptime-driven repair, fetches for rebuilds,
 /// the grace sources of last resort, and the verdicts of challenges.
 extension NodeCore {
-    mutating func expirePending(volume p: Int, now: Instant, into actions: inout [Action]) {
+    mutating func expirePending(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
         if let asked = volumes[p].matchRequested, now - asked >= params.repairTimeout {
             volumes[p].matchRequested = nil
         }
@@ -83,7 +83,7 @@ extension NodeCore {
 
     /// Asks the coordinator for holders for every slot of the volume that the planner says
     /// to re-create (all empty slots during the initial upload).
-    mutating func requestMatch(volume p: Int, now: Instant, into actions: inout [Action]) {
+    mutating func requestMatch(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
         guard volumes[p].matchRequested == nil, !volumes[p].lost else { return }
         let count = volumes[p].slots.count { slotNeedsReplacement($0) && ($0.holder == nil || volumes[p].repairing) }
         guard count > 0, book.canPlace(bytes: volumes[p].capacity) else { return }
@@ -102,7 +102,7 @@ extension NodeCore {
             exclude: exclude)))
     }
 
-    mutating func onMatchReply(request: UInt64, candidates: [Candidate], now: Instant, into actions: inout [Action]) {
+    mutating func onMatchReply(request: UInt64, candidates: [Candidate], now: Instant, into actions: inout [NodeAction]) {
         guard let p = pendingMatches.removeValue(forKey: request) else { return }
         volumes[p].matchRequested = nil
         guard !volumes[p].lost else { return }
@@ -138,7 +138,7 @@ extension NodeCore {
         }
     }
 
-    mutating func sendStore(volume p: Int, slot s: Int, now: Instant, into actions: inout [Action]) {
+    mutating func sendStore(volume p: Int, slot s: Int, now: Instant, into actions: inout [NodeAction]) {
         guard let contract = volumes[p].slots[s].pendingContract, let holder = volumes[p].slots[s].pendingHolder else { return }
         volumes[p].slots[s].pending = .storing
         volumes[p].slots[s].pendingSince = now
@@ -152,7 +152,7 @@ extension NodeCore {
 
     /// Sends a placed holder the packs appended since it last acknowledged, when they are
     /// at hand and nothing else is on its way to it.
-    mutating func sendAppend(volume p: Int, slot s: Int, now: Instant, into actions: inout [Action]) {
+    mutating func sendAppend(volume p: Int, slot s: Int, now: Instant, into actions: inout [NodeAction]) {
         // Read in place: this runs for every slot on every repair tick.
         let stored = volumes[p].slots[s].stored.packs
         guard stored > 0, stored < volumes[p].layout.packs, volumes[p].slots[s].appending == nil,
@@ -174,7 +174,7 @@ extension NodeCore {
 
     /// Every slot of the volume is on a good holder that has every pack: a repair is over,
     /// fetched data and the local copies can go.
-    mutating func settle(volume p: Int, into actions: inout [Action]) {
+    mutating func settle(volume p: Int, into actions: inout [NodeAction]) {
         let packs = volumes[p].layout.packs
         let done = volumes[p].slots.allSatisfy {
             $0.holder != nil && $0.pending == nil && !$0.failed && !$0.unhealthy && $0.stored.packs == packs
@@ -198,7 +198,7 @@ extension NodeCore {
     }
 
     /// Asks k fetchable holders (healthy first, fewest misses first) for their shards.
-    mutating func startFetch(volume p: Int, now: Instant, into actions: inout [Action]) {
+    mutating func startFetch(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
         guard volumes[p].fetchDeadline == nil else { return }
         var sources = volumes[p].slots.indices.filter { s in
             let slot = volumes[p].slots[s]
@@ -251,9 +251,9 @@ extension NodeCore {
     /// holder was given (`verified`): only then does it count for a rebuild. A holder that
     /// sent something else proved it does not have the slot, as a failed challenge does.
     public mutating func onSlotVerified(request: UInt64, slot: SlotID, from: NodeID, bytes: UInt64, verified: Bool,
-                                        now: Instant) -> [Action]
+                                        now: Instant) -> [NodeAction]
     {
-        var actions = [Action]()
+        var actions = [NodeAction]()
         if blindRepairs[slot.volume]?.fetchRequests[request] != nil {
             onBlindRepairFetched(request: request, shard: slot, ok: verified, bytes: bytes, from: from, now: now, into: &actions)
             return actions
@@ -286,7 +286,7 @@ extension NodeCore {
     /// Slot `s`'s holder cannot supply it (it said so, or sent something else): never ask
     /// it again, report it once, and fetch from others.
     mutating func giveUpSource(volume p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
-                               into actions: inout [Action])
+                               into actions: inout [NodeAction])
     {
         volumes[p].slots[s].noData = true
         if !volumes[p].slots[s].failed {
@@ -301,7 +301,7 @@ extension NodeCore {
     /// Shard `index` of volume `p` arrived for a rebuild; with k of them the waiting
     /// replacements are stored.
     mutating func onShardFetched(volume p: Int, index: Int, packs: UInt32, bytes: UInt64, now: Instant,
-                                 into actions: inout [Action])
+                                 into actions: inout [NodeAction])
     {
         volumes[p].fetchedMask |= 1 << UInt64(index)
         volumes[p].fetchedPacks = min(volumes[p].fetchedPacks, packs)
@@ -317,7 +317,7 @@ extension NodeCore {
     }
 
     /// Re-plans one volume after fresh health information.
-    mutating func plan(volume p: Int, now: Instant, into actions: inout [Action]) {
+    mutating func plan(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
         guard !volumes[p].lost else { return }
         let dataAtHand = haveData(p) || volumes[p].slots.contains { $0.holder == nil }
         // The slots' healths on the stack: this runs for every volume on every uptime reply.
@@ -352,7 +352,7 @@ extension NodeCore {
         }
     }
 
-    func rootRecord(volume p: Int) -> Action {
+    func rootRecord(volume p: Int) -> NodeAction {
         .send(to: .coordinator, .rootRecord(VolumeLocation(
             volume: volumes[p].id, layout: volumes[p].layout, holders: volumes[p].slots.map { $0.holder ?? .coordinator },
             stored: volumes[p].slots.map { $0.holder == nil ? 0 : $0.stored.packs }, roots: volumes[p].roots)))
@@ -363,7 +363,7 @@ extension NodeCore {
     }
 
     mutating func markFailed(volume p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
-                             into actions: inout [Action])
+                             into actions: inout [NodeAction])
     {
         volumes[p].slots[s].failed = true
         actions.append(.send(to: .coordinator, .report(holder: holder, fault: fault, since: contractStart(volume: p, slot: s))))
@@ -373,7 +373,7 @@ extension NodeCore {
     }
 
 
-    mutating func onVerdict(_ verdict: ChallengeScheduler.Verdict, now: Instant, into actions: inout [Action]) {
+    mutating func onVerdict(_ verdict: ChallengeScheduler.Verdict, now: Instant, into actions: inout [NodeAction]) {
         switch verdict {
         case .stale, .pass:
             break

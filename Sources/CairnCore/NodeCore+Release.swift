@@ -5,7 +5,7 @@ import CairnWire
 /// resort for a shard no slot supplies.
 extension NodeCore {
     mutating func abandon(volume p: Int, slot s: Int, contract: ContractID, holder: NodeID, now: Instant,
-                          into actions: inout [Action])
+                          into actions: inout [NodeAction])
     {
         let releasedAt = book.owned[contract].map { min(now, $0.terms.end) } ?? now
         if volumes[p].slots[s].pending == .storing, let c = book.owned[contract] {
@@ -27,7 +27,7 @@ extension NodeCore {
     /// that promise is audited, and until it ends the holder is a last-resort source for
     /// the shard (`graceSources`).
     mutating func releaseReplaced(volume p: Int, slot s: Int, contract old: ContractID, holder oldHolder: NodeID,
-                                  now: Instant, into actions: inout [Action])
+                                  now: Instant, into actions: inout [NodeAction])
     {
         let oldFailed = volumes[p].slots[s].failed
         let releasedAt = book.owned[old].map { min(now, $0.terms.end) } ?? now

@@ -89,7 +89,7 @@ public struct NodeCore: Sendable {
     /// owner's pack store until every slot has it (`Note.placed`).
     @discardableResult
     public mutating func appendPack(to id: VolumeID, geometry: PackGeometry, roots: [[UInt8]], now: Instant)
-        throws(VolumeError) -> (pack: UInt32, actions: [Action])
+        throws(VolumeError) -> (pack: UInt32, actions: [NodeAction])
     {
         try appendPacks(to: id, count: 1, geometry: geometry, roots: roots, now: now)
     }
@@ -97,7 +97,7 @@ public struct NodeCore: Sendable {
     /// Appends `count` packs whose shards have the same roots (the simulator's synthetic
     /// packs: O(log count) hashes however many). Returns the first one's number.
     public mutating func appendPacks(to id: VolumeID, count: UInt32, geometry: PackGeometry, roots: [[UInt8]],
-                                     now: Instant) throws(VolumeError) -> (pack: UInt32, actions: [Action])
+                                     now: Instant) throws(VolumeError) -> (pack: UInt32, actions: [NodeAction])
     {
         guard let p = volumeIndex[id] else { throw .unknown(id) }
         let layout = volumes[p].layout
@@ -120,7 +120,7 @@ public struct NodeCore: Sendable {
         }
         volumes[p].layout.packs += count
         volumes[p].layout.slotBytes = wouldBe.partialValue
-        var actions = [Action]()
+        var actions = [NodeAction]()
         for s in 0..<layout.n { sendAppend(volume: p, slot: s, now: now, into: &actions) }
         return (first, actions)
     }
@@ -151,8 +151,8 @@ public struct NodeCore: Sendable {
     // MARK: Start and resume
 
     /// The node starts (or comes back online): join, arm timers, resume placement.
-    public mutating func onStart(now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func onStart(now: Instant) -> [NodeAction] {
+        var actions = [NodeAction]()
         actions.append(.send(to: .coordinator, .join(offered: book.offered, speed: speed, publicKey: signer.publicKey,
                                                      fresh: diskLost)))
         diskLost = false
@@ -174,14 +174,14 @@ public struct NodeCore: Sendable {
 
     // MARK: Timers
 
-    public mutating func onTimer(_ timer: TimerKind, now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func onTimer(_ timer: TimerKind, now: Instant) -> [NodeAction] {
+        var actions = [NodeAction]()
         onTimer(timer, now: now, into: &actions)
         return actions
     }
 
     /// `onTimer` appending to a caller's buffer.
-    public mutating func onTimer(_ timer: TimerKind, now: Instant, into actions: inout [Action]) {
+    public mutating func onTimer(_ timer: TimerKind, now: Instant, into actions: inout [NodeAction]) {
         switch timer {
         case .heartbeat:
             let (freed, entered) = book.expire(now: now)
@@ -279,15 +279,15 @@ public struct NodeCore: Sendable {
     // MARK: Messages
 
     /// A message `from` a peer, stamped `sent` by the peer's clock.
-    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [NodeAction] {
+        var actions = [NodeAction]()
         onMessage(from: from, message, sent: sent, now: now, into: &actions)
         return actions
     }
 
     /// `onMessage` appending to a caller's buffer (the simulator reuses one for every event).
     public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant,
-                           into actions: inout [Action])
+                           into actions: inout [NodeAction])
     {
         guard sent.within(params.maxClockSkew, of: now) else {
             actions.append(.note(.clockSkew(from: from, by: sent - now)))

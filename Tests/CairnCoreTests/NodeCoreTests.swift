@@ -81,7 +81,7 @@ struct Harness {
         }
     }
 
-    mutating func perform(_ node: NodeID, _ actions: [Action]) {
+    mutating func perform(_ node: NodeID, _ actions: [NodeAction]) {
         for action in actions {
             switch action {
             case let .send(to, message):
@@ -127,6 +127,16 @@ struct Harness {
                                                                verified: verified, now: now))
             case let .note(note):
                 notes.append((node, note))
+            }
+        }
+    }
+
+    mutating func perform(_ node: NodeID, _ actions: [CoordinatorAction]) {
+        for action in actions {
+            switch action {
+            case let .send(to, message): inbox.append((node, to, message))
+            case .setTimer: break
+            case let .note(note): notes.append((node, note))
             }
         }
     }

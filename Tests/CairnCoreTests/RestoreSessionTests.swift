@@ -17,19 +17,19 @@ private func session(patience: Interval = .hours(24)) -> RestoreSession {
                    now: .zero, patience: patience)
 }
 
-private func sends(_ actions: [Action]) -> [(to: NodeID, Message)] {
+private func sends(_ actions: [RestoreAction]) -> [(to: NodeID, Message)] {
     actions.compactMap { if case let .send(to, m) = $0 { (to, m) } else { nil } }
 }
 
-private func fetches(_ actions: [Action]) -> [(holder: NodeID, request: UInt64, shard: SlotID)] {
+private func fetches(_ actions: [RestoreAction]) -> [(holder: NodeID, request: UInt64, shard: SlotID)] {
     sends(actions).compactMap { if case let .fetch(request, shard) = $0.1 { ($0.to, request, shard) } else { nil } }
 }
 
 extension RestoreSession {
     /// A fetch reply, and the check of the slot behind it (the shell's part): `verified`
     /// says whether the stream matched the root the session expects.
-    mutating func fetched(from: NodeID, _ reply: Message, now: Instant, verified: Bool = true) -> [Action] {
-        var out = [Action]()
+    mutating func fetched(from: NodeID, _ reply: Message, now: Instant, verified: Bool = true) -> [RestoreAction] {
+        var out = [RestoreAction]()
         for action in onMessage(from: from, reply, now: now) {
             if case let .verifySlot(request, slot, sender, _, bytes) = action {
                 out += onSlotVerified(request: request, slot: slot, from: sender, bytes: bytes, verified: verified, now: now)
@@ -41,7 +41,7 @@ extension RestoreSession {
     }
 }
 
-private func timer(_ actions: [Action]) -> Instant? {
+private func timer(_ actions: [RestoreAction]) -> Instant? {
     actions.compactMap { if case let .setTimer(.restore, at) = $0 { at } else { nil } }.min()
 }
 
