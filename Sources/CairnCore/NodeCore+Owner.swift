@@ -9,20 +9,16 @@ extension NodeCore {
         }
         for s in volumes[p].slots.indices {
             // Read in place (a copied slot would retain and release its pending key).
-            guard let pending = volumes[p].slots[s].pending else { continue }
+            guard let pending = volumes[p].slots[s].pending, let replacement = volumes[p].slots[s].replacement else { continue }
             // An upload waits behind the others on this node's link: allow for the backlog.
             let timeout = pending == .storing ? params.repairTimeout + uploadBacklog : params.repairTimeout
-            guard now - volumes[p].slots[s].pendingSince >= timeout,
-                  let contract = volumes[p].slots[s].pendingContract, let holder = volumes[p].slots[s].pendingHolder
-            else { continue }
-            abandon(volume: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
+            guard now - replacement.since >= timeout else { continue }
+            abandon(volume: p, slot: s, contract: replacement.contract, holder: replacement.holder, now: now, into: &actions)
         }
         for s in volumes[p].slots.indices {
             // No acknowledgement of an append: send it again on this tick.
-            if volumes[p].slots[s].appending != nil,
-               now - volumes[p].slots[s].appendingSince >= params.repairTimeout + uploadBacklog
-            {
-                volumes[p].slots[s].appending = nil
+            if let append = volumes[p].slots[s].append, now - append.since >= params.repairTimeout + uploadBacklog {
+                volumes[p].slots[s].append = nil
             }
             sendAppend(volume: p, slot: s, now: now, into: &actions)
         }
@@ -52,10 +48,7 @@ extension NodeCore {
     }
 
     mutating func clearPending(volume p: Int, slot s: Int) {
-        volumes[p].slots[s].pending = nil
-        volumes[p].slots[s].pendingHolder = nil
-        volumes[p].slots[s].pendingContract = nil
-        volumes[p].slots[s].pendingKey = []
+        volumes[p].slots[s].replacement = nil
     }
 
     // MARK: Placement and repair (owner side)
@@ -128,11 +121,8 @@ extension NodeCore {
                                         bytes: volumes[p].capacity, now: now, term: params.term, grace: params.grace,
                                         signer: signer)
             slotOfContract[contract.terms.id] = SlotRef(volume: p, slot: s)
-            volumes[p].slots[s].pending = .proposing
-            volumes[p].slots[s].pendingHolder = candidate.node
-            volumes[p].slots[s].pendingContract = contract.terms.id
-            volumes[p].slots[s].pendingKey = candidate.publicKey
-            volumes[p].slots[s].pendingSince = now
+            volumes[p].slots[s].replacement = .proposing(holder: candidate.node, contract: contract.terms.id,
+                                                         key: candidate.publicKey, since: now)
             actions.append(.send(to: candidate.node, .propose(terms: contract.terms, ownerKey: signer.publicKey,
                                                              ownerSignature: contract.ownerSignature, mandate: nil)))
         }
@@ -140,10 +130,8 @@ extension NodeCore {
 
     mutating func sendStore(volume p: Int, slot s: Int, now: Instant, into actions: inout [NodeAction]) {
         guard let contract = volumes[p].slots[s].pendingContract, let holder = volumes[p].slots[s].pendingHolder else { return }
-        volumes[p].slots[s].pending = .storing
-        volumes[p].slots[s].pendingSince = now
         let extent = volumes[p].extent(s)
-        volumes[p].slots[s].pendingExtent = extent
+        volumes[p].slots[s].replacement = .storing(holder: holder, contract: contract, extent: extent, since: now)
         if !volumes[p].localCopy { actions.append(.note(.repairBytes(extent.bytes))) }
         actions.append(.send(to: holder, .storeSlot(
             contract: contract, slot: SlotID(volume: volumes[p].id, index: UInt8(s)), from: 0, to: extent,
@@ -165,8 +153,7 @@ extension NodeCore {
             return
         }
         let extent = volumes[p].extent(s)
-        volumes[p].slots[s].appending = extent
-        volumes[p].slots[s].appendingSince = now
+        volumes[p].slots[s].append = OwnedSlot.Append(extent: extent, since: now)
         actions.append(.send(to: holder, .storeSlot(
             contract: contract, slot: SlotID(volume: volumes[p].id, index: UInt8(s)), from: stored, to: extent,
             bytes: extent.bytes - storedBytes)))
@@ -288,8 +275,9 @@ extension NodeCore {
     mutating func giveUpSource(volume p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
                                into actions: inout [NodeAction])
     {
-        volumes[p].slots[s].noData = true
-        if !volumes[p].slots[s].failed {
+        let reported = volumes[p].slots[s].failed
+        volumes[p].slots[s].proof = .empty
+        if !reported {
             markFailed(volume: p, slot: s, holder: holder, fault: fault, now: now, into: &actions)
         }
         volumes[p].fetchDeadline = nil
@@ -365,7 +353,7 @@ extension NodeCore {
     mutating func markFailed(volume p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
                              into actions: inout [NodeAction])
     {
-        volumes[p].slots[s].failed = true
+        if volumes[p].slots[s].proof == .none { volumes[p].slots[s].proof = .failed }
         actions.append(.send(to: .coordinator, .report(holder: holder, fault: fault, since: contractStart(volume: p, slot: s))))
         actions.append(.note(.fault(holder: holder, fault)))
         if let contract = volumes[p].slots[s].contract { actions.append(.note(.contractBroken(contract))) }
@@ -389,7 +377,7 @@ extension NodeCore {
             guard let ref = slotOfContract[o.contract], case (let p, let s) = (ref.volume, ref.slot), volumes[p].slots[s].contract == o.contract,
                   !volumes[p].slots[s].failed
             else { return }
-            if fault == .missing { volumes[p].slots[s].noData = true }
+            if fault == .missing { volumes[p].slots[s].proof = .empty }
             markFailed(volume: p, slot: s, holder: o.holder, fault: fault, now: now, into: &actions)
         }
     }

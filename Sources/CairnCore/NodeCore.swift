@@ -322,7 +322,9 @@ public struct NodeCore: Sendable {
             if book.onAccept(contract, holderSignature: signature, holderKey: volumes[p].slots[s].pendingKey,
                              verifier: verifier)
             {
-                volumes[p].slots[s].pending = .accepted
+                if let r = volumes[p].slots[s].replacement {
+                    volumes[p].slots[s].replacement = .accepted(holder: r.holder, contract: r.contract, since: r.since)
+                }
                 if haveData(p) {
                     sendStore(volume: p, slot: s, now: now, into: &actions)
                 } else {
@@ -347,7 +349,7 @@ public struct NodeCore: Sendable {
                 // An append to the holder in place.
                 guard let sent = volumes[p].slots[s].appending, sent.packs == packs else { break }
                 volumes[p].slots[s].stored = sent
-                volumes[p].slots[s].appending = nil
+                volumes[p].slots[s].append = nil
                 actions.append(rootRecord(volume: p))
                 sendAppend(volume: p, slot: s, now: now, into: &actions)
                 settle(volume: p, into: &actions)
