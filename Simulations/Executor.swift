@@ -98,6 +98,10 @@ final class SimEnvironment: Transport, NodeClock, TimerService, ShardStorage, @u
         ref.sim.serve(node.index, slot)
     }
 
+    func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
+        ref.sim.verifyStream(slot, from: from, expect: expect)
+    }
+
     var environment: NodeEnvironment {
         let ref = self.ref
         return NodeEnvironment(transport: self, clock: self, timers: self, storage: self) { node, note in

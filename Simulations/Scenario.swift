@@ -68,7 +68,7 @@ public struct Scenario: Sendable {
     public var backupGiB = Distribution.fixed(10)
     public var uploadMbps = Distribution.fixed(20)
     public var latencyMs = Distribution.fixed(30)
-    public var packMiB = 64.0
+    public var packMiB = 16.0
     /// Shard data per slot of a volume (GiB): an owner's packs fill a volume's n holders up
     /// to this much each, then the next volume opens.
     public var volumeGiB = 4.0

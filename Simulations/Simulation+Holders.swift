@@ -6,10 +6,10 @@ import CairnCrypto
 extension Simulation {
     // MARK: Carrying out actions (what NodeActor.perform does in production)
 
-    /// Carries out a node's actions through the production interpreter (`NodeInterpreter`,
+    /// Carries out a node's actions through the production interpreter (`Interpreter`,
     /// the one `NodeActor` uses), with the simulation as the shell.
-    func perform(_ i: Int, _ actions: [Action]) {
-        NodeInterpreter.perform(actions, through: DirectShell(sim: self, node: i)) { input in
+    func perform(_ i: Int, _ actions: [NodeAction]) {
+        Interpreter.perform(actions, through: DirectShell(sim: self, node: i)) { input in
             cores[i].on(input, now: localNow(i))
         }
     }
@@ -51,6 +51,13 @@ extension Simulation {
                                                             count: packs))
     }
 
+    /// Whether a fetched slot checks against what its receiver expects. A holder streams
+    /// what it had when it answered (synthetic contents always match); a liar streams
+    /// garbage, which no root matches.
+    func verifyStream(_ slot: SlotID, from: NodeID, expect: SlotExtent) -> Bool {
+        from.index < scenario.nodes && adversary[from.index] != .badProof
+    }
+
     func serve(_ i: Int, _ slot: SlotID) -> FetchAnswer {
         if adversary[i] == .refusedFetch {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
@@ -60,19 +67,8 @@ extension Simulation {
         return .missing
     }
 
-    func performCoordinator(_ actions: [Action]) {
-        for action in actions {
-            switch action {
-            case let .send(to, message):
-                send(from: .coordinator, to: to, message)
-            case let .setTimer(kind, at):
-                armTimer(.coordinator, kind, at: at)
-            case let .note(note):
-                observe(nil, note)
-            case .storeSlot, .deleteSlot, .readSegment, .readSlot:
-                preconditionFailure("coordinator asked to act as a holder: \(action)")
-            }
-        }
+    func performCoordinator(_ actions: [CoordinatorAction]) {
+        Interpreter.perform(actions, through: CoordinatorShell(sim: self))
     }
 
     /// Stores packs `from..<to.packs` of a synthetic slot; true when they are held
@@ -155,6 +151,27 @@ extension Simulation {
     }
 }
 
+/// The coordinator's view of the simulation in direct mode: the interpreter's shell.
+struct CoordinatorShell: MessageShell {
+    unowned let sim: Simulation
+    func send(_ message: Message, to: NodeID) { sim.send(from: .coordinator, to: to, message) }
+    func setTimer(_ kind: TimerKind, at: Instant) { sim.armTimer(.coordinator, kind, at: at) }
+    func observe(_ note: Note) { sim.observe(nil, note) }
+}
+
+/// A restoring device's view of the simulation: it keeps true time, and checks slots as
+/// the holders' synthetic streams allow.
+struct RestorerShell: RestoreShell {
+    unowned let sim: Simulation
+    let id: NodeID
+    func send(_ message: Message, to: NodeID) { sim.send(from: id, to: to, message) }
+    func setTimer(_ kind: TimerKind, at: Instant) { sim.queue.push(at: at.milliseconds, .timer(node: id, kind: kind, epoch: 0)) }
+    func observe(_ note: Note) {}
+    func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
+        sim.verifyStream(slot, from: from, expect: expect)
+    }
+}
+
 /// One node's view of the simulation in direct mode: the interpreter's shell.
 struct DirectShell: NodeShell {
     unowned let sim: Simulation
@@ -167,5 +184,8 @@ struct DirectShell: NodeShell {
         sim.prove(node, slot, pack: pack, packs: packs, selector: selector)
     }
     func serve(_ slot: SlotID) -> FetchAnswer { sim.serve(node, slot) }
+    func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
+        sim.verifyStream(slot, from: from, expect: expect)
+    }
     func observe(_ note: Note) { sim.observe(node, note) }
 }

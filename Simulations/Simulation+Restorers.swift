@@ -33,16 +33,13 @@ extension Simulation {
         performRestorer(id, actions)
     }
 
-    func performRestorer(_ id: NodeID, _ actions: [Action]) {
-        for action in actions {
-            switch action {
-            case let .send(to, message):
-                send(from: id, to: to, message)
-            case let .setTimer(kind, at):
-                queue.push(at: at.milliseconds, .timer(node: id, kind: kind, epoch: 0))
-            default:
-                preconditionFailure("a restorer asked to act as a holder: \(action)")
-            }
+    func performRestorer(_ id: NodeID, _ actions: [RestoreAction]) {
+        Interpreter.perform(actions, through: RestorerShell(sim: self, id: id)) { request, slot, from, bytes, verified in
+            guard var session = restorers[id.raw] else { return [] }
+            let next = session.onSlotVerified(request: request, slot: slot, from: from, bytes: bytes, verified: verified,
+                                              now: Instant(milliseconds: now))
+            restorers[id.raw] = session
+            return next
         }
         guard let session = restorers[id.raw] else { return }
         switch session.outcome {

@@ -8,7 +8,7 @@ import CairnCrypto
 /// Execution model: the simulator is single-threaded and owns the only "executor": it pops
 /// one event at a time and hands it to the node's `NodeCore` (the same state machine the
 /// production `NodeActor` wraps), then carries out the returned actions through the same
-/// interpreter as `NodeActor` (`NodeInterpreter`), with the simulation as its shell. No
+/// interpreter as `NodeActor` (`Interpreter`), with the simulation as its shell. No
 /// task, actor hop or thread is involved, so the order of execution is a function of the
 /// seed alone.
 public final class Simulation {
@@ -326,14 +326,17 @@ public final class Simulation {
 
     /// One action buffer for every event (its capacity kept): taken, filled by a core,
     /// carried out, put back.
-    var actionBuffer: [Action] = []
+    var actionBuffer: [NodeAction] = []
 
-    func takeActionBuffer() -> [Action] {
-        var buffer: [Action] = []
+    func takeActionBuffer() -> [NodeAction] {
+        var buffer: [NodeAction] = []
         swap(&buffer, &actionBuffer)
         buffer.removeAll(keepingCapacity: true)
         return buffer
     }
+
+    /// The same for the coordinator's actions.
+    var coordinatorActionBuffer: [CoordinatorAction] = []
 
     func nodeReceive(_ i: Int, from: NodeID, sent: Int64, _ message: Message) {
         guard mode == .actors else {
@@ -387,11 +390,13 @@ public final class Simulation {
 
     func coordinatorReceive(from: NodeID, sent: Int64, _ message: Message) {
         guard mode == .actors, let actor = coordinatorActor else {
-            var actions = takeActionBuffer()
+            var actions: [CoordinatorAction] = []
+            swap(&actions, &coordinatorActionBuffer)
+            actions.removeAll(keepingCapacity: true)
             coordinator.onMessage(from: from, message, sent: Instant(milliseconds: sent), now: Instant(milliseconds: now),
                                   into: &actions)
             performCoordinator(actions)
-            actionBuffer = actions
+            coordinatorActionBuffer = actions
             return
         }
         runTask { await actor.receive(message, from: from, sent: Instant(milliseconds: sent)) }

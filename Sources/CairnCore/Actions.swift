@@ -31,8 +31,8 @@ public enum Note: Hashable, Sendable {
     case placed(VolumeID, packs: UInt32)
 }
 
-/// What the surrounding actor must do. The state machines return these; they never do I/O.
-public enum Action: Hashable, Sendable {
+/// What a node's shell must do. The node core returns these; it never does I/O.
+public enum NodeAction: Hashable, Sendable {
     case send(to: NodeID, Message)
     case setTimer(TimerKind, at: Instant)
     /// Holder: write packs `from..<to.packs` of the arriving slot of `contract` (each shard
@@ -50,5 +50,27 @@ public enum Action: Hashable, Sendable {
     /// Holder: open the slot for streaming and tell the core (`onSlotRead`), which answers
     /// fetch `request` of `replyTo`.
     case readSlot(request: UInt64, slot: SlotID, replyTo: NodeID)
+    /// Owner, repairer or restorer: the slot that streamed in behind fetch reply `request`
+    /// from `from` (`bytes` long) must be the first `expect.packs` packs of the slot, each
+    /// shard matching its root and the slot's tree `expect.root`. Check it and tell the
+    /// core (`onSlotVerified`): only a verified stream counts as fetched.
+    case verifySlot(request: UInt64, slot: SlotID, from: NodeID, expect: SlotExtent, bytes: UInt64)
+    case note(Note)
+}
+
+/// What the coordinator's shell must do: it only talks and keeps time.
+public enum CoordinatorAction: Hashable, Sendable {
+    case send(to: NodeID, Message)
+    case setTimer(TimerKind, at: Instant)
+    case note(Note)
+}
+
+/// What a restoring device's shell must do: talk, keep time, and check each slot that
+/// streams in before the session counts it.
+public enum RestoreAction: Hashable, Sendable {
+    case send(to: NodeID, Message)
+    case setTimer(TimerKind, at: Instant)
+    /// As `NodeAction.verifySlot`: tell the session `onSlotVerified`.
+    case verifySlot(request: UInt64, slot: SlotID, from: NodeID, expect: SlotExtent, bytes: UInt64)
     case note(Note)
 }

@@ -74,7 +74,11 @@ public struct ContractBook: Sendable {
         self.placementBudget = placementBudget
     }
 
-    public func canPlace(bytes: UInt64) -> Bool { placedBytes + bytes <= placementBudget }
+    /// Whether one more contract of `bytes` fits the budget and the bound on contracts: at
+    /// either limit the owner places nothing more (the slot waits) rather than trapping.
+    public func canPlace(bytes: UInt64) -> Bool {
+        placedBytes + bytes <= placementBudget && owned.count < ProtocolLimits.contractsPerNodeMax
+    }
 
     // MARK: Owner side
 

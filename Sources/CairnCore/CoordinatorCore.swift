@@ -94,7 +94,7 @@ public struct CoordinatorCore: Sendable {
         node.index < entries.count ? entries[node.index] : nil
     }
 
-    public mutating func onStart(now: Instant) -> [Action] {
+    public mutating func onStart(now: Instant) -> [CoordinatorAction] {
         [.setTimer(.uptimeSlot, at: now + params.uptimeSlot)]
     }
 
@@ -111,15 +111,15 @@ public struct CoordinatorCore: Sendable {
     private func admitted(_ node: NodeID) -> Bool { node != .coordinator && node.index < entries.count }
 
     /// A message `from` a node, stamped `sent` by the node's clock.
-    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [CoordinatorAction] {
+        var actions = [CoordinatorAction]()
         onMessage(from: from, message, sent: sent, now: now, into: &actions)
         return actions
     }
 
     /// `onMessage` appending to a caller's buffer.
     public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant,
-                                   into actions: inout [Action])
+                                   into actions: inout [CoordinatorAction])
     {
         guard from != .coordinator else { return }
         guard sent.within(params.maxClockSkew, of: now) else {
@@ -265,8 +265,8 @@ public struct CoordinatorCore: Sendable {
     }
 
     /// Closes one uptime slot for every member: answered if the node was heard from.
-    public mutating func onTimer(_ timer: TimerKind, now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func onTimer(_ timer: TimerKind, now: Instant) -> [CoordinatorAction] {
+        var actions = [CoordinatorAction]()
         if timer == .uptimeSlot {
             for node in members {
                 entries[node.index].uptime.record(answered: entries[node.index].seenThisSlot)
@@ -292,7 +292,7 @@ public struct CoordinatorCore: Sendable {
 
     /// For every owner away longer than `blindRepairAfter`, orders the repair of its volumes
     /// that fell below the trigger from one of their healthy holders.
-    private mutating func orderBlindRepairs(now: Instant, into actions: inout [Action]) {
+    private mutating func orderBlindRepairs(now: Instant, into actions: inout [CoordinatorAction]) {
         for owner in members {
             guard let seen = entries[owner.index].lastSeen, now - seen >= params.blindRepairAfter,
                   let volumes = packsByOwner[owner]
@@ -333,7 +333,7 @@ public struct CoordinatorCore: Sendable {
                 record.blindTargets = targets
                 rootRecords[volume] = record
                 actions.append(.send(to: repairer, .blindRepairOrder(volume: volume, owner: owner, layout: record.layout,
-                                                                 sources: sources, targets: targets)))
+                                                                 sources: sources, roots: record.roots, targets: targets)))
                 actions.append(.note(.blindRepairOrdered(volume)))
             }
         }

@@ -29,6 +29,10 @@ public protocol ShardStorage: Sendable {
     func prove(_ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof?
     /// Whether (and how long) the slot can be streamed to a requester.
     func serve(_ slot: SlotID) -> FetchAnswer
+    /// Whether the stream behind fetch reply `request` from `from` is the first
+    /// `expect.packs` packs of the slot, every shard matching its root and the slot's tree
+    /// `expect.root` (production: the spooled stream, checked as `Check` checks a target).
+    func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool
 }
 
 /// What storage says to a fetch.
@@ -73,6 +77,9 @@ struct EnvironmentShell: NodeShell {
         env.storage.prove(slot, pack: pack, packs: packs, selector: selector)
     }
     func serve(_ slot: SlotID) -> FetchAnswer { env.storage.serve(slot) }
+    func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
+        env.storage.verify(slot, request: request, from: from, expect: expect)
+    }
     func observe(_ note: Note) { env.observe(node, note) }
 }
 
@@ -118,8 +125,8 @@ public actor NodeActor {
         perform(core.onTimer(timer, now: env.clock.now))
     }
 
-    private func perform(_ actions: [Action]) {
-        NodeInterpreter.perform(actions, through: EnvironmentShell(env: env, node: id)) { input in
+    private func perform(_ actions: [NodeAction]) {
+        Interpreter.perform(actions, through: EnvironmentShell(env: env, node: id)) { input in
             core.on(input, now: env.clock.now)
         }
     }
@@ -155,18 +162,7 @@ public actor CoordinatorActor {
         perform(core.onTimer(timer, now: env.clock.now))
     }
 
-    private func perform(_ actions: [Action]) {
-        for action in actions {
-            switch action {
-            case let .send(to, message):
-                env.transport.send(message, from: .coordinator, to: to)
-            case let .setTimer(kind, at):
-                env.timers.set(kind, at: at, for: .coordinator)
-            case let .note(note):
-                env.observe(.coordinator, note)
-            case .storeSlot, .deleteSlot, .readSegment, .readSlot:
-                preconditionFailure("coordinator asked to act as a holder: \(action)")
-            }
-        }
+    private func perform(_ actions: [CoordinatorAction]) {
+        Interpreter.perform(actions, through: EnvironmentShell(env: env, node: .coordinator))
     }
 }

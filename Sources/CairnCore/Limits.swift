@@ -19,8 +19,10 @@ public enum ProtocolLimits {
     public static let signatureBytesMax = 128
     /// How many candidates the coordinator samples per placement request.
     public static let placementSampleMax = 256
-    /// Outstanding challenges per node (older ones are timed out first).
-    public static let outstandingChallengesMax = 4096
+    /// Outstanding challenges per node: one per slot it owns and one per audit, so never
+    /// reached by an owner within `contractsPerNodeMax` (past it, older ones are timed out
+    /// first).
+    public static let outstandingChallengesMax = 2 * contractsPerNodeMax
     /// Contracts one node may hold or own.
     public static let contractsPerNodeMax = 1 << 16
     /// Volumes one node may own: 1 TiB in 4 GiB volumes is a few hundred; this is room

@@ -64,7 +64,9 @@ public enum Message: Hashable, Sendable {
     case rootRecord(VolumeLocation)
     /// coordinator → a holder of the volume, while its owner is away: rebuild these slots
     /// from any k of `sources` (one per slot, `NodeID.coordinator` = none) and place them.
-    indirect case blindRepairOrder(volume: VolumeID, owner: NodeID, layout: VolumeLayout, sources: [NodeID], targets: [BlindRepairTarget])
+    /// `roots`: every slot's root over the volume's packs, to check the fetched slots against.
+    indirect case blindRepairOrder(volume: VolumeID, owner: NodeID, layout: VolumeLayout, sources: [NodeID], roots: [[UInt8]],
+                                   targets: [BlindRepairTarget])
     /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf.
     indirect case blindRepairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
     /// coordinator → owner, when it is back: adopt a contract made on its behalf.

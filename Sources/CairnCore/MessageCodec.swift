@@ -106,11 +106,13 @@ extension Message {
             body.i64(since.milliseconds)
         case let .rootRecord(location):
             Self.location(location, into: &body)
-        case let .blindRepairOrder(volume, owner, layout, sources, targets):
+        case let .blindRepairOrder(volume, owner, layout, sources, roots, targets):
             volume.write(into: &body)
             body.u32(owner.raw)
             layout.write(into: &body)
             Self.nodes(sources, into: &body)
+            precondition(roots.count == sources.count, "\(roots.count) roots for \(sources.count) slots")
+            for root in roots { body.blob(root, max: MerkleTree.hashLength) }
             precondition(targets.count <= ProtocolLimits.slotsPerVolumeMax, "\(targets.count) repair targets")
             body.u8(UInt8(targets.count))
             for t in targets {
@@ -369,6 +371,9 @@ extension Message {
             guard sources.count == layout.n else {
                 throw DecodeError(.badValue, "repair order of \(sources.count) slots for n=\(layout.n)", offset: sourcesAt)
             }
+            var roots = [[UInt8]]()
+            roots.reserveCapacity(sources.count)
+            for _ in sources { roots.append(try r.blob(exactly: MerkleTree.hashLength)) }
             let at = r.offset
             let n = Int(try r.u8())
             guard n <= sources.count, n * 19 <= r.remaining else { throw DecodeError(.badValue, "\(n) repair targets", offset: at) }
@@ -385,7 +390,8 @@ extension Message {
                 targets.append(BlindRepairTarget(slot: slot, node: node, publicKey: key, root: root,
                                             mandate: try BlindRepairMandate.decode(from: &r)))
             }
-            message = .blindRepairOrder(volume: volume, owner: owner, layout: layout, sources: sources, targets: targets)
+            message = .blindRepairOrder(volume: volume, owner: owner, layout: layout, sources: sources, roots: roots,
+                                        targets: targets)
         case 23, 24:
             let terms = try ContractTerms.decode(from: &r)
             let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)

@@ -6,11 +6,11 @@ extension NodeCore {
     // MARK: Blind repair (repairer side)
 
     mutating func startBlindRepair(volume: VolumeID, owner: NodeID, layout: VolumeLayout, sources: [NodeID],
-                                  targets: [BlindRepairTarget], now: Instant, into actions: inout [Action])
+                                  roots: [[UInt8]], targets: [BlindRepairTarget], now: Instant, into actions: inout [NodeAction])
     {
-        guard blindRepairs[volume] == nil, owner != me, !targets.isEmpty else { return }
+        guard blindRepairs[volume] == nil, owner != me, !targets.isEmpty, roots.count == sources.count else { return }
         let k = layout.k
-        var d = BlindRepair(owner: owner, layout: layout, sources: sources, targets: targets,
+        var d = BlindRepair(owner: owner, layout: layout, sources: sources, roots: roots, targets: targets,
                            deadline: now + params.repairTimeout
                                + transferTime(bytes: UInt64(k + targets.count) * layout.slotBytes))
         // The shard this node holds counts as fetched.
@@ -32,7 +32,7 @@ extension NodeCore {
     }
 
     mutating func onBlindRepairFetched(request: UInt64, shard: SlotID, ok: Bool, bytes: UInt64, from: NodeID,
-                                    now: Instant, into actions: inout [Action])
+                                    now: Instant, into actions: inout [NodeAction])
     {
         guard var d = blindRepairs[shard.volume], let slot = d.fetchRequests.removeValue(forKey: request),
               Int(shard.index) == slot, d.sources[slot] == from
@@ -47,7 +47,7 @@ extension NodeCore {
     }
 
     /// Rebuilt: propose a contract for every target, signed on the owner's behalf.
-    mutating func proposeBlindRepair(_ volume: VolumeID, now: Instant, into actions: inout [Action]) {
+    mutating func proposeBlindRepair(_ volume: VolumeID, now: Instant, into actions: inout [NodeAction]) {
         guard var d = blindRepairs[volume] else { return }
         for (i, t) in d.targets.enumerated() where t.node != me && t.node != d.owner {
             blindRepairCounter &+= 1
@@ -64,7 +64,7 @@ extension NodeCore {
     }
 
     mutating func onBlindRepairAccept(_ id: ContractID, signature: [UInt8], from: NodeID, now: Instant,
-                                   into actions: inout [Action])
+                                   into actions: inout [NodeAction])
     {
         guard let volume = blindRepairContracts[id], var d = blindRepairs[volume], var p = d.proposals[id],
               p.terms.holder == from, p.holderSignature == nil
@@ -84,7 +84,7 @@ extension NodeCore {
         actions.append(.send(to: from, .storeSlot(contract: id, slot: p.terms.shard, from: 0, to: extent, bytes: extent.bytes)))
     }
 
-    mutating func onBlindRepairStored(_ id: ContractID, from: NodeID, now: Instant, into actions: inout [Action]) {
+    mutating func onBlindRepairStored(_ id: ContractID, from: NodeID, now: Instant, into actions: inout [NodeAction]) {
         guard let volume = blindRepairContracts.removeValue(forKey: id), var d = blindRepairs[volume],
               let p = d.proposals.removeValue(forKey: id), let holderSignature = p.holderSignature, p.terms.holder == from
         else { return }
@@ -95,7 +95,7 @@ extension NodeCore {
         if d.targets.allSatisfy({ $0.node == .coordinator }) { endBlindRepair(volume, now: now, into: &actions) }
     }
 
-    mutating func endBlindRepair(_ volume: VolumeID, now: Instant, into actions: inout [Action]) {
+    mutating func endBlindRepair(_ volume: VolumeID, now: Instant, into actions: inout [NodeAction]) {
         guard let d = blindRepairs.removeValue(forKey: volume) else { return }
         for id in d.proposals.keys.sorted() {
             blindRepairContracts[id] = nil
@@ -109,7 +109,7 @@ extension NodeCore {
     // MARK: Blind repair (owner side): adopting what was done while away
 
     mutating func onAdopt(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8], now: Instant,
-                          into actions: inout [Action])
+                          into actions: inout [NodeAction])
     {
         guard terms.owner == me, let p = volumeIndex[terms.shard.volume], !volumes[p].lost,
               Int(terms.shard.index) < volumes[p].slots.count
@@ -123,7 +123,10 @@ extension NodeCore {
         if let old = volumes[p].slots[s].contract, let oldHolder = volumes[p].slots[s].holder {
             releaseReplaced(volume: p, slot: s, contract: old, holder: oldHolder, now: now, into: &actions)
         }
-        volumes[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end)
+        // The repairer re-created the slot from complete slots of the volume as recorded,
+        // which is everything appended so far.
+        volumes[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end,
+                                        stored: volumes[p].extent(s))
         slotOfContract[terms.id] = SlotRef(volume: p, slot: s)
         actions.append(rootRecord(volume: p))
     }

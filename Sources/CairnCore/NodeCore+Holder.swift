@@ -3,7 +3,7 @@ import CairnWire
 /// Holder side of the node core: proposals, arriving shards, challenges, fetches and
 /// releases of the contracts it holds for others.
 extension NodeCore {
-    mutating func onHolderMessage(from: NodeID, _ message: Message, now: Instant, into actions: inout [Action]) {
+    mutating func onHolderMessage(from: NodeID, _ message: Message, now: Instant, into actions: inout [NodeAction]) {
         switch message {
         case let .propose(terms, _, _, _) where !terms.start.within(params.maxClockSkew, of: now):
             // Both sides count the term from its start: a start this node's clock disagrees
@@ -72,7 +72,7 @@ extension NodeCore {
     /// (`verified`), durably: only then is it acknowledged, so an owner never counts a pack
     /// that a crash or a corrupt stream lost.
     public mutating func onSlotStored(contract: ContractID, slot: SlotID, packs: UInt32, replyTo: NodeID, verified: Bool,
-                                      now: Instant) -> [Action]
+                                      now: Instant) -> [NodeAction]
     {
         guard verified else { return [.note(.slotRefused(slot))] }
         guard book.onStore(contract, shard: slot, packs: packs) else { return [] }
@@ -80,13 +80,13 @@ extension NodeCore {
     }
 
     /// Storage read a segment for challenge `challenge` (nil: not, or no longer, here).
-    public func onSegmentRead(challenge: UInt64, replyTo: NodeID, answer: SegmentProof?, now: Instant) -> [Action] {
+    public func onSegmentRead(challenge: UInt64, replyTo: NodeID, answer: SegmentProof?, now: Instant) -> [NodeAction] {
         guard let answer else { return [.send(to: replyTo, .challengeMissing(id: challenge))] }
         return [.send(to: replyTo, .challengeReply(id: challenge, proof: answer))]
     }
 
     /// Storage opened a slot for fetch `request`: the reply, and the slot streams behind it.
-    public func onSlotRead(request: UInt64, slot: SlotID, replyTo: NodeID, answer: FetchAnswer, now: Instant) -> [Action] {
+    public func onSlotRead(request: UInt64, slot: SlotID, replyTo: NodeID, answer: FetchAnswer, now: Instant) -> [NodeAction] {
         switch answer {
         case .data(let bytes): [.send(to: replyTo, .fetchReply(request: request, slot: slot, ok: true, bytes: bytes))]
         case .missing: [.send(to: replyTo, .fetchReply(request: request, slot: slot, ok: false, bytes: 0))]

@@ -3,26 +3,22 @@ import CairnWire
 /// Owner side of the node core: placement, uptime-driven repair, fetches for rebuilds,
 /// the grace sources of last resort, and the verdicts of challenges.
 extension NodeCore {
-    mutating func expirePending(volume p: Int, now: Instant, into actions: inout [Action]) {
+    mutating func expirePending(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
         if let asked = volumes[p].matchRequested, now - asked >= params.repairTimeout {
             volumes[p].matchRequested = nil
         }
         for s in volumes[p].slots.indices {
             // Read in place (a copied slot would retain and release its pending key).
-            guard let pending = volumes[p].slots[s].pending else { continue }
+            guard let pending = volumes[p].slots[s].pending, let replacement = volumes[p].slots[s].replacement else { continue }
             // An upload waits behind the others on this node's link: allow for the backlog.
             let timeout = pending == .storing ? params.repairTimeout + uploadBacklog : params.repairTimeout
-            guard now - volumes[p].slots[s].pendingSince >= timeout,
-                  let contract = volumes[p].slots[s].pendingContract, let holder = volumes[p].slots[s].pendingHolder
-            else { continue }
-            abandon(volume: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
+            guard now - replacement.since >= timeout else { continue }
+            abandon(volume: p, slot: s, contract: replacement.contract, holder: replacement.holder, now: now, into: &actions)
         }
         for s in volumes[p].slots.indices {
             // No acknowledgement of an append: send it again on this tick.
-            if volumes[p].slots[s].appending != nil,
-               now - volumes[p].slots[s].appendingSince >= params.repairTimeout + uploadBacklog
-            {
-                volumes[p].slots[s].appending = nil
+            if let append = volumes[p].slots[s].append, now - append.since >= params.repairTimeout + uploadBacklog {
+                volumes[p].slots[s].append = nil
             }
             sendAppend(volume: p, slot: s, now: now, into: &actions)
         }
@@ -52,10 +48,7 @@ extension NodeCore {
     }
 
     mutating func clearPending(volume p: Int, slot s: Int) {
-        volumes[p].slots[s].pending = nil
-        volumes[p].slots[s].pendingHolder = nil
-        volumes[p].slots[s].pendingContract = nil
-        volumes[p].slots[s].pendingKey = []
+        volumes[p].slots[s].replacement = nil
     }
 
     // MARK: Placement and repair (owner side)
@@ -83,7 +76,7 @@ extension NodeCore {
 
     /// Asks the coordinator for holders for every slot of the volume that the planner says
     /// to re-create (all empty slots during the initial upload).
-    mutating func requestMatch(volume p: Int, now: Instant, into actions: inout [Action]) {
+    mutating func requestMatch(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
         guard volumes[p].matchRequested == nil, !volumes[p].lost else { return }
         let count = volumes[p].slots.count { slotNeedsReplacement($0) && ($0.holder == nil || volumes[p].repairing) }
         guard count > 0, book.canPlace(bytes: volumes[p].capacity) else { return }
@@ -102,7 +95,7 @@ extension NodeCore {
             exclude: exclude)))
     }
 
-    mutating func onMatchReply(request: UInt64, candidates: [Candidate], now: Instant, into actions: inout [Action]) {
+    mutating func onMatchReply(request: UInt64, candidates: [Candidate], now: Instant, into actions: inout [NodeAction]) {
         guard let p = pendingMatches.removeValue(forKey: request) else { return }
         volumes[p].matchRequested = nil
         guard !volumes[p].lost else { return }
@@ -128,22 +121,17 @@ extension NodeCore {
                                         bytes: volumes[p].capacity, now: now, term: params.term, grace: params.grace,
                                         signer: signer)
             slotOfContract[contract.terms.id] = SlotRef(volume: p, slot: s)
-            volumes[p].slots[s].pending = .proposing
-            volumes[p].slots[s].pendingHolder = candidate.node
-            volumes[p].slots[s].pendingContract = contract.terms.id
-            volumes[p].slots[s].pendingKey = candidate.publicKey
-            volumes[p].slots[s].pendingSince = now
+            volumes[p].slots[s].replacement = .proposing(holder: candidate.node, contract: contract.terms.id,
+                                                         key: candidate.publicKey, since: now)
             actions.append(.send(to: candidate.node, .propose(terms: contract.terms, ownerKey: signer.publicKey,
                                                              ownerSignature: contract.ownerSignature, mandate: nil)))
         }
     }
 
-    mutating func sendStore(volume p: Int, slot s: Int, now: Instant, into actions: inout [Action]) {
+    mutating func sendStore(volume p: Int, slot s: Int, now: Instant, into actions: inout [NodeAction]) {
         guard let contract = volumes[p].slots[s].pendingContract, let holder = volumes[p].slots[s].pendingHolder else { return }
-        volumes[p].slots[s].pending = .storing
-        volumes[p].slots[s].pendingSince = now
         let extent = volumes[p].extent(s)
-        volumes[p].slots[s].pendingExtent = extent
+        volumes[p].slots[s].replacement = .storing(holder: holder, contract: contract, extent: extent, since: now)
         if !volumes[p].localCopy { actions.append(.note(.repairBytes(extent.bytes))) }
         actions.append(.send(to: holder, .storeSlot(
             contract: contract, slot: SlotID(volume: volumes[p].id, index: UInt8(s)), from: 0, to: extent,
@@ -152,7 +140,7 @@ extension NodeCore {
 
     /// Sends a placed holder the packs appended since it last acknowledged, when they are
     /// at hand and nothing else is on its way to it.
-    mutating func sendAppend(volume p: Int, slot s: Int, now: Instant, into actions: inout [Action]) {
+    mutating func sendAppend(volume p: Int, slot s: Int, now: Instant, into actions: inout [NodeAction]) {
         // Read in place: this runs for every slot on every repair tick.
         let stored = volumes[p].slots[s].stored.packs
         guard stored > 0, stored < volumes[p].layout.packs, volumes[p].slots[s].appending == nil,
@@ -165,8 +153,7 @@ extension NodeCore {
             return
         }
         let extent = volumes[p].extent(s)
-        volumes[p].slots[s].appending = extent
-        volumes[p].slots[s].appendingSince = now
+        volumes[p].slots[s].append = OwnedSlot.Append(extent: extent, since: now)
         actions.append(.send(to: holder, .storeSlot(
             contract: contract, slot: SlotID(volume: volumes[p].id, index: UInt8(s)), from: stored, to: extent,
             bytes: extent.bytes - storedBytes)))
@@ -174,7 +161,7 @@ extension NodeCore {
 
     /// Every slot of the volume is on a good holder that has every pack: a repair is over,
     /// fetched data and the local copies can go.
-    mutating func settle(volume p: Int, into actions: inout [Action]) {
+    mutating func settle(volume p: Int, into actions: inout [NodeAction]) {
         let packs = volumes[p].layout.packs
         let done = volumes[p].slots.allSatisfy {
             $0.holder != nil && $0.pending == nil && !$0.failed && !$0.unhealthy && $0.stored.packs == packs
@@ -198,7 +185,7 @@ extension NodeCore {
     }
 
     /// Asks k fetchable holders (healthy first, fewest misses first) for their shards.
-    mutating func startFetch(volume p: Int, now: Instant, into actions: inout [Action]) {
+    mutating func startFetch(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
         guard volumes[p].fetchDeadline == nil else { return }
         var sources = volumes[p].slots.indices.filter { s in
             let slot = volumes[p].slots[s]
@@ -247,10 +234,62 @@ extension NodeCore {
         volumes[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(k) * volumes[p].slotBytes)
     }
 
+    /// The slot that streamed in behind fetch reply `request` was checked against what its
+    /// holder was given (`verified`): only then does it count for a rebuild. A holder that
+    /// sent something else proved it does not have the slot, as a failed challenge does.
+    public mutating func onSlotVerified(request: UInt64, slot: SlotID, from: NodeID, bytes: UInt64, verified: Bool,
+                                        now: Instant) -> [NodeAction]
+    {
+        var actions = [NodeAction]()
+        if blindRepairs[slot.volume]?.fetchRequests[request] != nil {
+            onBlindRepairFetched(request: request, shard: slot, ok: verified, bytes: bytes, from: from, now: now, into: &actions)
+            return actions
+        }
+        guard let p = volumeIndex[slot.volume] else { return actions }
+        if let g = volumes[p].graceRequests[request] {
+            guard g.holder == from, g.index == slot.index else { return actions }
+            volumes[p].graceRequests[request] = nil
+            if verified {
+                onShardFetched(volume: p, index: Int(g.index), packs: g.extent.packs, bytes: bytes, now: now, into: &actions)
+            } else {
+                // Its grace audit judges the broken promise; here it is only not asked again.
+                volumes[p].graceRefused.append(from)
+                plan(volume: p, now: now, into: &actions)
+            }
+            return actions
+        }
+        guard let s = volumes[p].fetchRequests[request], Int(slot.index) == s, volumes[p].slots[s].holder == from
+        else { return actions }
+        volumes[p].fetchRequests[request] = nil
+        if verified {
+            volumes[p].slots[s].fetchMisses = 0
+            onShardFetched(volume: p, index: s, packs: volumes[p].slots[s].stored.packs, bytes: bytes, now: now, into: &actions)
+        } else {
+            giveUpSource(volume: p, slot: s, holder: from, fault: .badProof, now: now, into: &actions)
+        }
+        return actions
+    }
+
+    /// Slot `s`'s holder cannot supply it (it said so, or sent something else): never ask
+    /// it again, report it once, and fetch from others.
+    mutating func giveUpSource(volume p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
+                               into actions: inout [NodeAction])
+    {
+        let reported = volumes[p].slots[s].failed
+        volumes[p].slots[s].proof = .empty
+        if !reported {
+            markFailed(volume: p, slot: s, holder: holder, fault: fault, now: now, into: &actions)
+        }
+        volumes[p].fetchDeadline = nil
+        volumes[p].fetchRequests = [:]
+        volumes[p].graceRequests = [:]
+        if needsData(p) { startFetch(volume: p, now: now, into: &actions) }
+    }
+
     /// Shard `index` of volume `p` arrived for a rebuild; with k of them the waiting
     /// replacements are stored.
     mutating func onShardFetched(volume p: Int, index: Int, packs: UInt32, bytes: UInt64, now: Instant,
-                                 into actions: inout [Action])
+                                 into actions: inout [NodeAction])
     {
         volumes[p].fetchedMask |= 1 << UInt64(index)
         volumes[p].fetchedPacks = min(volumes[p].fetchedPacks, packs)
@@ -266,7 +305,7 @@ extension NodeCore {
     }
 
     /// Re-plans one volume after fresh health information.
-    mutating func plan(volume p: Int, now: Instant, into actions: inout [Action]) {
+    mutating func plan(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
         guard !volumes[p].lost else { return }
         let dataAtHand = haveData(p) || volumes[p].slots.contains { $0.holder == nil }
         // The slots' healths on the stack: this runs for every volume on every uptime reply.
@@ -301,7 +340,7 @@ extension NodeCore {
         }
     }
 
-    func rootRecord(volume p: Int) -> Action {
+    func rootRecord(volume p: Int) -> NodeAction {
         .send(to: .coordinator, .rootRecord(VolumeLocation(
             volume: volumes[p].id, layout: volumes[p].layout, holders: volumes[p].slots.map { $0.holder ?? .coordinator },
             stored: volumes[p].slots.map { $0.holder == nil ? 0 : $0.stored.packs }, roots: volumes[p].roots)))
@@ -312,9 +351,9 @@ extension NodeCore {
     }
 
     mutating func markFailed(volume p: Int, slot s: Int, holder: NodeID, fault: FaultKind, now: Instant,
-                             into actions: inout [Action])
+                             into actions: inout [NodeAction])
     {
-        volumes[p].slots[s].failed = true
+        if volumes[p].slots[s].proof == .none { volumes[p].slots[s].proof = .failed }
         actions.append(.send(to: .coordinator, .report(holder: holder, fault: fault, since: contractStart(volume: p, slot: s))))
         actions.append(.note(.fault(holder: holder, fault)))
         if let contract = volumes[p].slots[s].contract { actions.append(.note(.contractBroken(contract))) }
@@ -322,7 +361,7 @@ extension NodeCore {
     }
 
 
-    mutating func onVerdict(_ verdict: ChallengeScheduler.Verdict, now: Instant, into actions: inout [Action]) {
+    mutating func onVerdict(_ verdict: ChallengeScheduler.Verdict, now: Instant, into actions: inout [NodeAction]) {
         switch verdict {
         case .stale, .pass:
             break
@@ -338,7 +377,7 @@ extension NodeCore {
             guard let ref = slotOfContract[o.contract], case (let p, let s) = (ref.volume, ref.slot), volumes[p].slots[s].contract == o.contract,
                   !volumes[p].slots[s].failed
             else { return }
-            if fault == .missing { volumes[p].slots[s].noData = true }
+            if fault == .missing { volumes[p].slots[s].proof = .empty }
             markFailed(volume: p, slot: s, holder: o.holder, fault: fault, now: now, into: &actions)
         }
     }

@@ -5,17 +5,17 @@ import CairnWire
 /// resort for a shard no slot supplies.
 extension NodeCore {
     mutating func abandon(volume p: Int, slot s: Int, contract: ContractID, holder: NodeID, now: Instant,
-                          into actions: inout [Action])
+                          into actions: inout [NodeAction])
     {
         let releasedAt = book.owned[contract].map { min(now, $0.terms.end) } ?? now
         if volumes[p].slots[s].pending == .storing, let c = book.owned[contract] {
-            unconfirmed[contract] = (holder, c.terms.shard, volumes[p].slots[s].pendingExtent.packs, releasedAt + c.terms.grace)
+            unconfirmed[contract] = (holder, c.terms.shard, volumes[p].slots[s].pendingExtent, releasedAt + c.terms.grace)
         }
         _ = book.release(ownedID: contract, now: now)
         book.drop(ownedID: contract)
         slotOfContract[contract] = nil
         // What the abandoned holder may have: the whole slot, if only its acknowledgement was lost.
-        releasing[contract] = (holder, SlotID(volume: volumes[p].id, index: UInt8(s)), volumes[p].slots[s].pendingExtent.packs,
+        releasing[contract] = (holder, SlotID(volume: volumes[p].id, index: UInt8(s)), volumes[p].slots[s].pendingExtent,
                                releasedAt, ProtocolLimits.releaseRetriesMax)
         actions.append(.send(to: holder, .release(contract: contract, at: releasedAt)))
         volumes[p].recentHolders.append(holder)
@@ -27,7 +27,7 @@ extension NodeCore {
     /// that promise is audited, and until it ends the holder is a last-resort source for
     /// the shard (`graceSources`).
     mutating func releaseReplaced(volume p: Int, slot s: Int, contract old: ContractID, holder oldHolder: NodeID,
-                                  now: Instant, into actions: inout [Action])
+                                  now: Instant, into actions: inout [NodeAction])
     {
         let oldFailed = volumes[p].slots[s].failed
         let releasedAt = book.owned[old].map { min(now, $0.terms.end) } ?? now
@@ -39,7 +39,7 @@ extension NodeCore {
             book.drop(ownedID: old)
         }
         slotOfContract[old] = nil
-        releasing[old] = (oldHolder, SlotID(volume: volumes[p].id, index: UInt8(s)), volumes[p].slots[s].stored.packs,
+        releasing[old] = (oldHolder, SlotID(volume: volumes[p].id, index: UInt8(s)), volumes[p].slots[s].stored,
                           releasedAt, ProtocolLimits.releaseRetriesMax)
         volumes[p].recentHolders.append(oldHolder)
         actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
@@ -50,24 +50,24 @@ extension NodeCore {
     func graceSources(volume p: Int, now: Instant) -> [GraceSource] {
         var out = [GraceSource]()
         var seen: UInt64 = 0
-        func consider(_ holder: NodeID, _ shard: SlotID, _ packs: UInt32, _ until: Instant) {
+        func consider(_ holder: NodeID, _ shard: SlotID, _ extent: SlotExtent, _ until: Instant) {
             guard shard.volume == volumes[p].id, until > now, seen & (1 << UInt64(shard.index)) == 0,
                   !volumes[p].graceRefused.contains(holder)
             else { return }
             seen |= 1 << UInt64(shard.index)
-            out.append(GraceSource(index: shard.index, holder: holder, packs: packs))
+            out.append(GraceSource(index: shard.index, holder: holder, extent: extent))
         }
         for id in audits.keys.sorted() {
             let a = audits[id]!
-            consider(a.holder, a.shard, a.extent.packs, a.until)
+            consider(a.holder, a.shard, a.extent, a.until)
         }
         for id in unconfirmed.keys.sorted() {
             let u = unconfirmed[id]!
-            consider(u.holder, u.shard, u.packs, u.until)
+            consider(u.holder, u.shard, u.extent, u.until)
         }
         for id in releasing.keys.sorted() {
             let r = releasing[id]!
-            consider(r.holder, r.shard, r.packs, Instant(milliseconds: Int64.max))
+            consider(r.holder, r.shard, r.extent, Instant(milliseconds: Int64.max))
         }
         return out
     }

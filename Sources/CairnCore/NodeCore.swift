@@ -18,11 +18,11 @@ public struct NodeCore: Sendable {
     /// Replacements given up while their shard was being stored: the holder may have it
     /// (only the acknowledgement was lost) and then keeps it for the grace period. Not
     /// audited (it may never have received the shard), but a last-resort source until then.
-    var unconfirmed: [ContractID: (holder: NodeID, shard: SlotID, packs: UInt32, until: Instant)] = [:]
+    var unconfirmed: [ContractID: (holder: NodeID, shard: SlotID, extent: SlotExtent, until: Instant)] = [:]
     /// Releases not yet acknowledged, with retries left.
     /// Releases not yet acknowledged: the holder may still hold the shard as if the
     /// contract were active (it was offline), so it is also a last-resort source.
-    var releasing: [ContractID: (holder: NodeID, shard: SlotID, packs: UInt32, at: Instant, retries: Int)] = [:]
+    var releasing: [ContractID: (holder: NodeID, shard: SlotID, extent: SlotExtent, at: Instant, retries: Int)] = [:]
     var pendingMatches: [UInt64: Int] = [:]
     var nextRequest: UInt64 = 1
     var rng: Xoshiro256
@@ -45,6 +45,8 @@ public struct NodeCore: Sendable {
         var slotBytes: UInt64 { layout.slotBytes }
         var k: Int { layout.k }
         var sources: [NodeID]
+        /// Each slot's root over all the volume's packs (fetched slots are checked against them).
+        var roots: [[UInt8]]
         var targets: [BlindRepairTarget]
         var fetchedMask: UInt64 = 0
         var fetchRequests: [UInt64: Int] = [:]
@@ -87,7 +89,7 @@ public struct NodeCore: Sendable {
     /// owner's pack store until every slot has it (`Note.placed`).
     @discardableResult
     public mutating func appendPack(to id: VolumeID, geometry: PackGeometry, roots: [[UInt8]], now: Instant)
-        throws(VolumeError) -> (pack: UInt32, actions: [Action])
+        throws(VolumeError) -> (pack: UInt32, actions: [NodeAction])
     {
         try appendPacks(to: id, count: 1, geometry: geometry, roots: roots, now: now)
     }
@@ -95,7 +97,7 @@ public struct NodeCore: Sendable {
     /// Appends `count` packs whose shards have the same roots (the simulator's synthetic
     /// packs: O(log count) hashes however many). Returns the first one's number.
     public mutating func appendPacks(to id: VolumeID, count: UInt32, geometry: PackGeometry, roots: [[UInt8]],
-                                     now: Instant) throws(VolumeError) -> (pack: UInt32, actions: [Action])
+                                     now: Instant) throws(VolumeError) -> (pack: UInt32, actions: [NodeAction])
     {
         guard let p = volumeIndex[id] else { throw .unknown(id) }
         let layout = volumes[p].layout
@@ -118,7 +120,7 @@ public struct NodeCore: Sendable {
         }
         volumes[p].layout.packs += count
         volumes[p].layout.slotBytes = wouldBe.partialValue
-        var actions = [Action]()
+        var actions = [NodeAction]()
         for s in 0..<layout.n { sendAppend(volume: p, slot: s, now: now, into: &actions) }
         return (first, actions)
     }
@@ -149,8 +151,8 @@ public struct NodeCore: Sendable {
     // MARK: Start and resume
 
     /// The node starts (or comes back online): join, arm timers, resume placement.
-    public mutating func onStart(now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func onStart(now: Instant) -> [NodeAction] {
+        var actions = [NodeAction]()
         actions.append(.send(to: .coordinator, .join(offered: book.offered, speed: speed, publicKey: signer.publicKey,
                                                      fresh: diskLost)))
         diskLost = false
@@ -172,14 +174,14 @@ public struct NodeCore: Sendable {
 
     // MARK: Timers
 
-    public mutating func onTimer(_ timer: TimerKind, now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func onTimer(_ timer: TimerKind, now: Instant) -> [NodeAction] {
+        var actions = [NodeAction]()
         onTimer(timer, now: now, into: &actions)
         return actions
     }
 
     /// `onTimer` appending to a caller's buffer.
-    public mutating func onTimer(_ timer: TimerKind, now: Instant, into actions: inout [Action]) {
+    public mutating func onTimer(_ timer: TimerKind, now: Instant, into actions: inout [NodeAction]) {
         switch timer {
         case .heartbeat:
             let (freed, entered) = book.expire(now: now)
@@ -218,7 +220,7 @@ public struct NodeCore: Sendable {
                 }
                 // Both sides end the grace period at `until`: stop auditing early enough that
                 // no challenge reaches a holder that has just freed the shard as promised.
-                guard now + params.challengeTimeout + .hours(1) < a.until else { continue }
+                guard now + params.challengeTimeout + .hours(1) < a.until, a.extent.packs > 0 else { continue }
                 let msg = challenges.issue(contract: id, holder: a.holder, slot: a.shard, extent: a.extent, audit: true,
                                            now: now, timeout: params.challengeTimeout, rng: &rng)
                 actions.append(.send(to: a.holder, msg))
@@ -277,15 +279,15 @@ public struct NodeCore: Sendable {
     // MARK: Messages
 
     /// A message `from` a peer, stamped `sent` by the peer's clock.
-    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [NodeAction] {
+        var actions = [NodeAction]()
         onMessage(from: from, message, sent: sent, now: now, into: &actions)
         return actions
     }
 
     /// `onMessage` appending to a caller's buffer (the simulator reuses one for every event).
     public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant,
-                           into actions: inout [Action])
+                           into actions: inout [NodeAction])
     {
         guard sent.within(params.maxClockSkew, of: now) else {
             actions.append(.note(.clockSkew(from: from, by: sent - now)))
@@ -302,9 +304,14 @@ public struct NodeCore: Sendable {
         case let .storeAck(contract, _) where blindRepairContracts[contract] != nil:
             onBlindRepairStored(contract, from: from, now: now, into: &actions)
         case let .fetchReply(request, slot, ok, bytes) where blindRepairs[slot.volume]?.fetchRequests[request] != nil:
-            onBlindRepairFetched(request: request, shard: slot, ok: ok, bytes: bytes, from: from, now: now, into: &actions)
-        case let .blindRepairOrder(volume, owner, layout, sources, targets) where from == .coordinator:
-            startBlindRepair(volume: volume, owner: owner, layout: layout, sources: sources, targets: targets,
+            if ok, let d = blindRepairs[slot.volume], Int(slot.index) < d.roots.count, d.sources[Int(slot.index)] == from {
+                let expect = SlotExtent(packs: d.layout.packs, bytes: d.layout.slotBytes, root: d.roots[Int(slot.index)])
+                actions.append(.verifySlot(request: request, slot: slot, from: from, expect: expect, bytes: bytes))
+            } else {
+                onBlindRepairFetched(request: request, shard: slot, ok: false, bytes: 0, from: from, now: now, into: &actions)
+            }
+        case let .blindRepairOrder(volume, owner, layout, sources, roots, targets) where from == .coordinator:
+            startBlindRepair(volume: volume, owner: owner, layout: layout, sources: sources, roots: roots, targets: targets,
                             now: now, into: &actions)
         case let .adopt(terms, ownerSignature, holderSignature) where from == .coordinator:
             onAdopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature, now: now, into: &actions)
@@ -315,7 +322,9 @@ public struct NodeCore: Sendable {
             if book.onAccept(contract, holderSignature: signature, holderKey: volumes[p].slots[s].pendingKey,
                              verifier: verifier)
             {
-                volumes[p].slots[s].pending = .accepted
+                if let r = volumes[p].slots[s].replacement {
+                    volumes[p].slots[s].replacement = .accepted(holder: r.holder, contract: r.contract, since: r.since)
+                }
                 if haveData(p) {
                     sendStore(volume: p, slot: s, now: now, into: &actions)
                 } else {
@@ -340,7 +349,7 @@ public struct NodeCore: Sendable {
                 // An append to the holder in place.
                 guard let sent = volumes[p].slots[s].appending, sent.packs == packs else { break }
                 volumes[p].slots[s].stored = sent
-                volumes[p].slots[s].appending = nil
+                volumes[p].slots[s].append = nil
                 actions.append(rootRecord(volume: p))
                 sendAppend(volume: p, slot: s, now: now, into: &actions)
                 settle(volume: p, into: &actions)
@@ -366,10 +375,11 @@ public struct NodeCore: Sendable {
             guard let p = volumeIndex[shard.volume] else { break }
             if let g = volumes[p].graceRequests[request] {
                 guard g.holder == from, g.index == shard.index else { break }
-                volumes[p].graceRequests[request] = nil
                 if ok {
-                    onShardFetched(volume: p, index: Int(g.index), packs: g.packs, bytes: bytes, now: now, into: &actions)
+                    // Counted only once the stream checks against what this holder was given.
+                    actions.append(.verifySlot(request: request, slot: shard, from: from, expect: g.extent, bytes: bytes))
                 } else {
+                    volumes[p].graceRequests[request] = nil
                     // Its grace audit judges the broken promise; here it is only not asked again.
                     volumes[p].graceRefused.append(from)
                     plan(volume: p, now: now, into: &actions)
@@ -378,20 +388,12 @@ public struct NodeCore: Sendable {
             }
             guard let s = volumes[p].fetchRequests[request], Int(shard.index) == s, volumes[p].slots[s].holder == from
             else { break }
-            volumes[p].fetchRequests[request] = nil
             if ok {
-                volumes[p].slots[s].fetchMisses = 0
-                onShardFetched(volume: p, index: s, packs: volumes[p].slots[s].stored.packs, bytes: bytes, now: now,
-                               into: &actions)
+                actions.append(.verifySlot(request: request, slot: shard, from: from, expect: volumes[p].slots[s].stored,
+                                           bytes: bytes))
             } else {
-                volumes[p].slots[s].noData = true
-                if !volumes[p].slots[s].failed {
-                    markFailed(volume: p, slot: s, holder: from, fault: .missing, now: now, into: &actions)
-                }
-                volumes[p].fetchDeadline = nil
-                volumes[p].fetchRequests = [:]
-                volumes[p].graceRequests = [:]
-                if needsData(p) { startFetch(volume: p, now: now, into: &actions) }
+                volumes[p].fetchRequests[request] = nil
+                giveUpSource(volume: p, slot: s, holder: from, fault: .missing, now: now, into: &actions)
             }
         case let .uptimeReply(_, entries) where from == .coordinator:
             // The coordinator answers in the order asked (sorted, unique): look entries up by

@@ -5,37 +5,92 @@ struct SlotRef: Hashable, Sendable {
     var slot: Int
 }
 
-/// One slot (shard index) of a volume this node owns.
+/// One slot (shard index) of a volume this node owns: who keeps it now and in what
+/// condition, how far that holder has come, and the new holder being brought in, if any.
+/// Each state is an enum carrying its own data; the flags below are read-only views.
 public struct OwnedSlot: Hashable, Sendable {
+    /// What the current holder proved about its copy.
+    public enum Proof: Hashable, Sendable {
+        /// Nothing against it.
+        case none
+        /// It proved it lost data (a failed challenge, a slot that did not verify).
+        case failed
+        /// It said it has nothing: never ask it again.
+        case empty
+    }
+
+    /// A new holder for the slot, from proposal to acknowledged upload.
+    public enum Replacement: Hashable, Sendable {
+        /// Proposed; waiting for its signature, checked against `key`.
+        case proposing(holder: NodeID, contract: ContractID, key: [UInt8], since: Instant)
+        /// Both signed; waiting for the data to be at hand (a rebuild from k slots).
+        case accepted(holder: NodeID, contract: ContractID, since: Instant)
+        /// The slot (`extent`) is on its way.
+        case storing(holder: NodeID, contract: ContractID, extent: SlotExtent, since: Instant)
+
+        public var holder: NodeID {
+            switch self { case let .proposing(h, _, _, _), let .accepted(h, _, _), let .storing(h, _, _, _): h }
+        }
+        public var contract: ContractID {
+            switch self { case let .proposing(_, c, _, _), let .accepted(_, c, _), let .storing(_, c, _, _): c }
+        }
+        public var since: Instant {
+            switch self { case let .proposing(_, _, _, t), let .accepted(_, _, t), let .storing(_, _, _, t): t }
+        }
+    }
+
+    /// Packs appended since the holder's last acknowledgement, on their way to it.
+    public struct Append: Hashable, Sendable {
+        public var extent: SlotExtent
+        public var since: Instant
+    }
+
+    /// The kinds of `Replacement`, for comparisons.
     public enum Pending: Hashable, Sendable { case proposing, accepted, storing }
 
     // Every slot of every volume is read on each repair tick and uptime reply: keep it small.
     public var holder: NodeID? = nil
-    /// The holder looks unhealthy (uptime, exclusion, refused fetches).
+    /// The holder looks unhealthy (uptime, exclusion, refused fetches): replace it, but its
+    /// slot may still be fetched. Judged apart from what it proved (`proof`).
     public var unhealthy = false
-    /// The holder proved it lost the data.
-    public var failed = false
-    /// The holder said it does not have the shard (never ask it again).
-    public var noData = false
+    public var proof = Proof.none
     public var contract: ContractID? = nil
     /// When `contract`'s term ends, kept here so that the uptime check of every slot (each
     /// repair tick) does not look the contract up in the book.
     public var contractEnd: Instant? = nil
-    /// A replacement being placed.
-    public var pending: Pending? = nil
-    public var pendingHolder: NodeID? = nil
     public var fetchMisses = 0
-    public var pendingContract: ContractID? = nil
-    public var pendingKey: [UInt8] = []
-    public var pendingSince = Instant.zero
     /// What the holder acknowledged: the first `stored.packs` packs (challenged against
     /// `stored.root`).
     public var stored = SlotExtent.empty
-    /// Packs appended since, being sent to the holder under the same contract.
-    public var appending: SlotExtent? = nil
-    public var appendingSince = Instant.zero
-    /// What is being sent to `pendingHolder` (a whole slot).
-    public var pendingExtent = SlotExtent.empty
+    public var append: Append? = nil
+    public var replacement: Replacement? = nil
+
+    public init(holder: NodeID? = nil, contract: ContractID? = nil, contractEnd: Instant? = nil,
+                stored: SlotExtent = .empty)
+    {
+        self.holder = holder
+        self.contract = contract
+        self.contractEnd = contractEnd
+        self.stored = stored
+    }
+
+    public var failed: Bool { proof != .none }
+    public var noData: Bool { proof == .empty }
+    public var appending: SlotExtent? { append?.extent }
+    public var pending: Pending? {
+        switch replacement {
+        case nil: nil
+        case .proposing: .proposing
+        case .accepted: .accepted
+        case .storing: .storing
+        }
+    }
+    public var pendingHolder: NodeID? { replacement?.holder }
+    public var pendingContract: ContractID? { replacement?.contract }
+    /// The key the proposed holder's signature must check against.
+    public var pendingKey: [UInt8] { if case let .proposing(_, _, key, _) = replacement { key } else { [] } }
+    /// What is on its way to the new holder (a whole slot), once it is.
+    public var pendingExtent: SlotExtent { if case let .storing(_, _, extent, _) = replacement { extent } else { .empty } }
 
     var health: RepairPlanner.Health {
         guard holder != nil else { return .empty }
@@ -48,8 +103,8 @@ public struct OwnedSlot: Hashable, Sendable {
 public struct GraceSource: Hashable, Sendable {
     public var index: UInt8
     public var holder: NodeID
-    /// Packs of the slot it was given.
-    public var packs: UInt32
+    /// What it was given of the slot (its fetch is checked against it).
+    public var extent: SlotExtent
 }
 
 /// A prefix of a slot: its first `packs` packs, `bytes` long, whose tree has root `root`.

@@ -83,16 +83,16 @@ public struct RestoreSession: Sendable {
     }
 
     /// Asks the coordinator for the first page of the owner's volume locations.
-    public mutating func start(now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func start(now: Instant) -> [RestoreAction] {
+        var actions = [RestoreAction]()
         query(start: 0, now: now, into: &actions)
         settle(now: now, into: &actions)
         return actions
     }
 
     /// A message `from` the coordinator or a holder, stamped `sent` by its clock.
-    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant) -> [RestoreAction] {
+        var actions = [RestoreAction]()
         guard outcome == .running else { return actions }
         guard sent.within(params.maxClockSkew, of: now) else {
             actions.append(.note(.clockSkew(from: from, by: sent - now)))
@@ -116,12 +116,16 @@ public struct RestoreSession: Sendable {
             guard let f = fetches[request], volumes[f.volume].location.volume == shard.volume, Int(shard.index) == f.slot,
                   volumes[f.volume].location.holders[f.slot] == from
             else { break }
+            if ok {
+                // Counted once the stream checks against the slot's root in the location.
+                let l = volumes[f.volume].location
+                actions.append(.verifySlot(request: request, slot: shard, from: from,
+                                           expect: SlotExtent(packs: l.layout.packs, bytes: l.slotBytes, root: l.roots[f.slot]),
+                                           bytes: bytes))
+                return actions
+            }
             fetches[request] = nil
             volumes[f.volume].inFlight -= 1
-            if ok {
-                volumes[f.volume].have |= 1 << UInt64(f.slot)
-                bytesFetched += bytes
-            }
             fetchMore(volume: f.volume, now: now, into: &actions)
         default:
             break
@@ -130,10 +134,30 @@ public struct RestoreSession: Sendable {
         return actions
     }
 
+    /// The slot behind fetch reply `request` was checked against its root (`verified`):
+    /// only a verified slot counts; otherwise the next holder is asked.
+    public mutating func onSlotVerified(request: UInt64, slot: SlotID, from: NodeID, bytes: UInt64, verified: Bool,
+                                        now: Instant) -> [RestoreAction]
+    {
+        var actions = [RestoreAction]()
+        guard outcome == .running, let f = fetches[request], volumes[f.volume].location.volume == slot.volume,
+              Int(slot.index) == f.slot, volumes[f.volume].location.holders[f.slot] == from
+        else { return actions }
+        fetches[request] = nil
+        volumes[f.volume].inFlight -= 1
+        if verified {
+            volumes[f.volume].have |= 1 << UInt64(f.slot)
+            bytesFetched += bytes
+        }
+        fetchMore(volume: f.volume, now: now, into: &actions)
+        settle(now: now, into: &actions)
+        return actions
+    }
+
     /// Fetches past their deadline are given up (their holders tried again next round);
     /// rounds restart after `retryAfter`; past the deadline the restore has failed.
-    public mutating func onTimer(now: Instant) -> [Action] {
-        var actions = [Action]()
+    public mutating func onTimer(now: Instant) -> [RestoreAction] {
+        var actions = [RestoreAction]()
         guard outcome == .running else { return actions }
         timerAt = nil
         if queryRequest != 0, now >= queryDeadline {
@@ -165,7 +189,7 @@ public struct RestoreSession: Sendable {
 
     private func done(_ p: Int) -> Bool { volumes[p].have.nonzeroBitCount >= volumes[p].location.layout.k }
 
-    private mutating func query(start: UInt32, now: Instant, into actions: inout [Action]) {
+    private mutating func query(start: UInt32, now: Instant, into actions: inout [RestoreAction]) {
         queryRequest = nextRequest
         nextRequest += 1
         queryDeadline = now + params.fetchTimeout
@@ -173,7 +197,7 @@ public struct RestoreSession: Sendable {
     }
 
     /// Asks untried holders until k shards are in hand or in flight.
-    private mutating func fetchMore(volume p: Int, now: Instant, into actions: inout [Action]) {
+    private mutating func fetchMore(volume p: Int, now: Instant, into actions: inout [RestoreAction]) {
         let location = volumes[p].location
         for slot in location.holders.indices {
             guard volumes[p].have.nonzeroBitCount + volumes[p].inFlight < volumes[p].location.layout.k else { break }
@@ -193,7 +217,7 @@ public struct RestoreSession: Sendable {
     }
 
     /// Decides the outcome, or arms the timer for the next deadline or retry.
-    private mutating func settle(now: Instant, into actions: inout [Action]) {
+    private mutating func settle(now: Instant, into actions: inout [RestoreAction]) {
         let complete = total.map { received >= $0 } ?? false
         if complete && volumes.indices.allSatisfy(done) {
             outcome = volumes.isEmpty ? .failed(missing: 0) : .restored(at: now)

@@ -26,7 +26,7 @@ import Testing
 
     // Ordered once the owner had been away long enough, from the holder of slot 0.
     let orders = h.history.filter { d in
-        if d.from == .coordinator, case .blindRepairOrder(volume, owner, _, _, _) = d.message { true } else { false }
+        if d.from == .coordinator, case .blindRepairOrder(volume, owner, _, _, _, _) = d.message { true } else { false }
     }
     #expect(orders.count == 1)
     let order = try #require(orders.first)
@@ -34,7 +34,7 @@ import Testing
     #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .blindRepairOrdered(volume) })
     let repairer = order.to
     #expect(repairer == holders[0])
-    guard case let .blindRepairOrder(_, _, layout, sources, targets) = order.message else { return }
+    guard case let .blindRepairOrder(_, _, layout, sources, _, targets) = order.message else { return }
     #expect(layout.packs == 2 && layout.k == 2)
     #expect(sources == [holders[0], holders[1], holders[2], .coordinator])
     #expect(targets.count == 1 && targets[0].slot == 3)

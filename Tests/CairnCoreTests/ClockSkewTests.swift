@@ -23,7 +23,7 @@ private func proposal(start: Instant) -> Message {
 
 private enum Answer: Equatable { case accepted, rejected(UInt8), refusedStamp(Interval), silent }
 
-private func answer(_ actions: [Action]) -> Answer {
+private func answer(_ actions: [NodeAction]) -> Answer {
     for action in actions {
         switch action {
         case .send(_, .accept): return .accepted

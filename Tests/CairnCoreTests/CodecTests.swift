@@ -40,7 +40,7 @@ let sampleMessages: [Message] = [
                              holders: [NodeID(4), NodeID(5)], stored: [3, 1],
                              roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)])),
     .blindRepairOrder(volume: VolumeID(2), owner: NodeID(3), layout: VolumeLayout(k: 1, n: 2, packs: 2, slotBytes: 9),
-                 sources: [NodeID(4), .coordinator],
+                 sources: [NodeID(4), .coordinator], roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)],
                  targets: [BlindRepairTarget(slot: 1, node: NodeID(6), publicKey: [1, 2], root: Array(repeating: 3, count: 32),
                                         mandate: BlindRepairMandate(expires: Instant(milliseconds: 9), signature: [4, 4]))]),
     .blindRepairDone(terms: sampleTerms, ownerSignature: [1], holderSignature: [2]),

@@ -46,6 +46,11 @@ struct Harness {
         }
     }
 
+    /// The first `count` packs of `slot`, as the owner made them.
+    static func packs(_ slot: SlotID, _ count: UInt32) -> [[[UInt8]]] {
+        (0..<count).map { segments(slot, pack: $0) }
+    }
+
     static func root(_ segments: [[UInt8]]) -> [UInt8] {
         MerkleTree.root(of: segments.flatMap { $0 }, segmentSize: 4)
     }
@@ -92,7 +97,17 @@ struct Harness {
         }
     }
 
-    mutating func perform(_ node: NodeID, _ actions: [Action]) {
+    mutating func perform(_ node: NodeID, _ actions: [CoordinatorAction]) {
+        for action in actions {
+            switch action {
+            case let .send(to, message): network.send(from: node, to: to, message)
+            case let .setTimer(timer, at): network.setTimer(timer, of: node, at: at)
+            case let .note(note): notes.append((node, note))
+            }
+        }
+    }
+
+    mutating func perform(_ node: NodeID, _ actions: [NodeAction]) {
         for action in actions {
             switch action {
             case let .send(to, message):
@@ -129,6 +144,14 @@ struct Harness {
                     : disks[node.index][slot].map { .data(bytes: UInt64($0.count) * 16) } ?? .missing
                 perform(node, nodes[node.index].onSlotRead(request: request, slot: slot, replyTo: replyTo, answer: answer,
                                                            now: now))
+            case let .verifySlot(request, slot, from, expect, bytes):
+                // What streamed in is what the sender keeps: check it against the root expected.
+                let sent = disks[from.index][slot].map { $0.prefix(Int(expect.packs)) } ?? []
+                var tree = SlotTree()
+                for leaf in Self.leaves(sent) { tree.append(leaf) }
+                let verified = sent.count == Int(expect.packs) && tree.root == expect.root
+                perform(node, nodes[node.index].onSlotVerified(request: request, slot: slot, from: from, bytes: bytes,
+                                                               verified: verified, now: now))
             case let .note(note):
                 notes.append((node, note))
             }

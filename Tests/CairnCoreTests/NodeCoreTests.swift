@@ -189,3 +189,31 @@ private func replacedInGoodFaith() -> (Harness, VolumeID, NodeID) {
     let error = VolumeError.full(mine, capacity: 100, wouldBe: 116)
     #expect(error.codeName == "volumeFull" && error.message.contains("open the next volume"))
 }
+
+/// A rebuild counts only slots whose stream checks against the root their holder
+/// acknowledged: a holder that streams altered data is reported as a liar, and the slot is
+/// fetched from another holder.
+@Test func aFetchedSlotThatDoesNotVerifyIsReportedAndFetchedElsewhere() {
+    var h = Harness(count: 9)
+    let volume = h.addVolume(4, packs: 2)
+    h.start()
+    #expect(!h.nodes[0].volumes[0].localCopy)
+    let slots = h.nodes[0].volumes[0].slots
+    let poor = slots[2].holder!, altered = slots[0].holder!
+    // Slot 0's holder keeps its slot, but changed.
+    h.disks[altered.index][SlotID(volume: volume, index: 0)]![1][2][0] ^= 0xff
+    // Slot 2's holder has poor uptime: the owner rebuilds slot 2 from fetched slots, the
+    // healthiest first (slot 0 among them).
+    h.now = h.now + .hours(6)
+    h.inbox.append((.coordinator, NodeID(0), .uptimeReply(request: 0, entries: [
+        UptimeEntry(node: poor, permille: 100, excluded: false),
+    ])))
+    h.deliverAll()
+    #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .fault(holder: altered, .badProof) })
+    let after = h.nodes[0].volumes[0].slots
+    // Both slots are re-created on new holders, from the two slots that verified.
+    for s in [0, 2] {
+        #expect(after[s].holder != nil && after[s].holder != poor && after[s].holder != altered && after[s].stored.packs == 2)
+        #expect(h.disks[after[s].holder!.index][SlotID(volume: volume, index: UInt8(s))] == Harness.packs(SlotID(volume: volume, index: UInt8(s)), 2))
+    }
+}

@@ -17,15 +17,31 @@ private func session(patience: Interval = .hours(24)) -> RestoreSession {
                    now: .zero, patience: patience)
 }
 
-private func sends(_ actions: [Action]) -> [(to: NodeID, Message)] {
+private func sends(_ actions: [RestoreAction]) -> [(to: NodeID, Message)] {
     actions.compactMap { if case let .send(to, m) = $0 { (to, m) } else { nil } }
 }
 
-private func fetches(_ actions: [Action]) -> [(holder: NodeID, request: UInt64, shard: SlotID)] {
+private func fetches(_ actions: [RestoreAction]) -> [(holder: NodeID, request: UInt64, shard: SlotID)] {
     sends(actions).compactMap { if case let .fetch(request, shard) = $0.1 { ($0.to, request, shard) } else { nil } }
 }
 
-private func timer(_ actions: [Action]) -> Instant? {
+extension RestoreSession {
+    /// A fetch reply, and the check of the slot behind it (the shell's part): `verified`
+    /// says whether the stream matched the root the session expects.
+    mutating func fetched(from: NodeID, _ reply: Message, now: Instant, verified: Bool = true) -> [RestoreAction] {
+        var out = [RestoreAction]()
+        for action in onMessage(from: from, reply, now: now) {
+            if case let .verifySlot(request, slot, sender, _, bytes) = action {
+                out += onSlotVerified(request: request, slot: slot, from: sender, bytes: bytes, verified: verified, now: now)
+            } else {
+                out.append(action)
+            }
+        }
+        return out
+    }
+}
+
+private func timer(_ actions: [RestoreAction]) -> Instant? {
     actions.compactMap { if case let .setTimer(.restore, at) = $0 { at } else { nil } }.min()
 }
 
@@ -44,14 +60,14 @@ private func timer(_ actions: [Action]) -> Instant? {
     // k = 2 fetches at once, from the first holders; the empty slot is never asked.
     #expect(asked.map(\.holder) == [NodeID(10), NodeID(11)])
     // Holder 10 has nothing: the next holder (13) is asked.
-    let next = fetches(s.onMessage(from: NodeID(10), .fetchReply(request: asked[0].request, slot: asked[0].shard,
+    let next = fetches(s.fetched(from: NodeID(10), .fetchReply(request: asked[0].request, slot: asked[0].shard,
                                                                  ok: false, bytes: 0), now: .zero))
     #expect(next.map(\.holder) == [NodeID(13)])
     // A reply from someone other than the holder asked is ignored.
-    _ = s.onMessage(from: NodeID(99), .fetchReply(request: next[0].request, slot: next[0].shard, ok: true, bytes: 1000),
+    _ = s.fetched(from: NodeID(99), .fetchReply(request: next[0].request, slot: next[0].shard, ok: true, bytes: 1000),
                     now: .zero)
     #expect(s.outcome == .running)
-    _ = s.onMessage(from: NodeID(13), .fetchReply(request: next[0].request, slot: next[0].shard, ok: true, bytes: 1000),
+    _ = s.fetched(from: NodeID(13), .fetchReply(request: next[0].request, slot: next[0].shard, ok: true, bytes: 1000),
                     now: .zero + .seconds(5))
     #expect(s.outcome == .running)
     // Holder 11 stays silent: after its timeout it is given up; with every holder tried,
@@ -62,7 +78,7 @@ private func timer(_ actions: [Action]) -> Instant? {
     #expect(timer(afterTimeout) == .zero + .hours(2))
     asked = fetches(s.onTimer(now: .zero + .hours(3)))
     #expect(asked.map(\.holder) == [NodeID(10)])
-    _ = s.onMessage(from: NodeID(10), .fetchReply(request: asked[0].request, slot: asked[0].shard, ok: true, bytes: 1000),
+    _ = s.fetched(from: NodeID(10), .fetchReply(request: asked[0].request, slot: asked[0].shard, ok: true, bytes: 1000),
                     now: .zero + .hours(3))
     #expect(s.outcome == .restored(at: .zero + .hours(3)))
     #expect(s.bytesFetched == 2000)
@@ -76,7 +92,7 @@ private func timer(_ actions: [Action]) -> Instant? {
         location(1, holders: [NodeID(10), NodeID(11)]), location(2, holders: [NodeID(12), NodeID(13)]),
     ]), now: .zero)
     for f in fetches(actions) where f.shard.volume == VolumeID(owner: owner, number: 1) {
-        _ = s.onMessage(from: f.holder, .fetchReply(request: f.request, slot: f.shard, ok: true, bytes: 1), now: .zero)
+        _ = s.fetched(from: f.holder, .fetchReply(request: f.request, slot: f.shard, ok: true, bytes: 1), now: .zero)
     }
     #expect(s.progress.restored == 1)
     // Nothing more answers: every timer the session asks for is fired until it gives up.
@@ -117,7 +133,7 @@ private func timer(_ actions: [Action]) -> Instant? {
             }
         } else if case let .fetch(request, shard) = message {
             fetched.append(shard.volume)
-            outbox += sends(s.onMessage(from: to, .fetchReply(request: request, slot: shard, ok: true, bytes: 10), now: .zero))
+            outbox += sends(s.fetched(from: to, .fetchReply(request: request, slot: shard, ok: true, bytes: 10), now: .zero))
         }
     }
     #expect(c.members == membersBefore)
@@ -151,4 +167,27 @@ private func timer(_ actions: [Action]) -> Instant? {
         steps += 1
     }
     #expect(s.outcome == .failed(missing: 2))
+}
+
+/// A slot that does not match its root is not counted: the next holder is asked, and the
+/// stream the session expects is the slot's root and packs from the location.
+@Test func aSlotThatDoesNotVerifyIsNotCountedAndTheNextHolderIsAsked() {
+    var s = session()
+    guard case let .recordQuery(request, _, _)? = sends(s.start(now: .zero)).first?.1 else { return }
+    let holders = [NodeID(10), NodeID(11), NodeID(12)]
+    let asked = fetches(s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 1,
+                                                                     volumes: [location(4, holders: holders)]), now: .zero))
+    #expect(asked.map(\.holder) == [NodeID(10), NodeID(11)])
+    let reply = Message.fetchReply(request: asked[0].request, slot: asked[0].shard, ok: true, bytes: 1000)
+    let check = s.onMessage(from: NodeID(10), reply, now: .zero)
+    guard case let .verifySlot(_, slot, from, expect, bytes)? = check.first else {
+        Issue.record("no verification asked: \(check)")
+        return
+    }
+    #expect(slot == asked[0].shard && from == NodeID(10) && bytes == 1000)
+    #expect(expect == SlotExtent(packs: 4, bytes: 1000, root: root32))
+    let next = fetches(s.onSlotVerified(request: asked[0].request, slot: slot, from: from, bytes: bytes, verified: false,
+                                        now: .zero))
+    #expect(next.map(\.holder) == [NodeID(12)])
+    #expect(s.bytesFetched == 0 && s.progress.restored == 0)
 }

@@ -178,3 +178,17 @@ let signerB = DigestSigner(seed: [2])
     let accepted = book.onAccept(c.terms.id, holderSignature: sig, holderKey: holderKey.publicKey, verifier: verifier)
     #expect(accepted)
 }
+
+/// At the bound on contracts an owner places nothing more — `canPlace` says no, so the
+/// core leaves the slot waiting — instead of trapping in `propose`.
+@Test func theContractBoundIsARefusalNotATrap() {
+    var owner = ContractBook(me: NodeID(1), offered: 1 << 40, placementBudget: 1 << 40)
+    for i in 0..<ProtocolLimits.contractsPerNodeMax {
+        #expect(owner.canPlace(bytes: 1))
+        _ = owner.propose(holder: NodeID(2), shard: SlotID(volume: VolumeID(owner: NodeID(1), number: UInt32(i)), index: 0),
+                          bytes: 1, now: .zero, term: .days(30), grace: .days(7), signer: signerA)
+    }
+    #expect(owner.owned.count == ProtocolLimits.contractsPerNodeMax)
+    #expect(!owner.canPlace(bytes: 1), "one contract past the bound was allowed")
+    #expect(owner.placedBytes == UInt64(ProtocolLimits.contractsPerNodeMax))
+}
