@@ -213,10 +213,10 @@ import Testing
     /// their repository in their metadata and hold no root record: a data directory
     /// recovered from the phrase backs up to them as that repository.
     @Test func targetsOfAKilledFirstBackupAreTakenUpByARecoveredDataDirectory() throws {
-        let s = try Scratch()
+        let s = try TemporaryFolder("cli")
         let src = s.sub("src")
         try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
-        var rng = SplitMix64(seed: 9)
+        var rng = SeededRandom(seed: 9)
         #expect(FileManager.default.createFile(atPath: src + "/a.bin", contents: Data(rng.bytes(100_000))))
         let targets = (1...3).map { s.sub("t\($0)") }.joined(separator: ",")
         let one = ["--data-dir", s.sub("one")], two = ["--data-dir", s.sub("two")]
