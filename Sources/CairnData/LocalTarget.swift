@@ -35,9 +35,10 @@ public final class LocalTarget: @unchecked Sendable {
 
     /// Opens a target. The folder must be a folder (a file, a FIFO or a device is
     /// `.targetUnavailable`); without `.create` it must exist and hold a store. The store
-    /// file is checked before it is used: a file shorter than its meta pages say, or
-    /// pages that lead outside the file, are `.corrupt` (the store is damaged; `check`
-    /// moves it aside and rebuilds it). A store about to be written is first checked
+    /// file is checked before it is used: a file shorter than its meta pages say, B-tree
+    /// pages LMDB would misread (`verifyPages`, before LMDB reads any), or pages that lead
+    /// outside the file, are `.corrupt` (the store is damaged; `check` moves it aside and
+    /// rebuilds it). A store about to be written is first checked
     /// through a read-only handle, so no write ever follows a damaged page.
     public init(path: String, access: Access) throws(DataError) {
         self.path = path
@@ -62,6 +63,7 @@ public final class LocalTarget: @unchecked Sendable {
             if hasStore && access != .read { try Self.verifyReadOnly(path) }
             env = try LMDBEnvironment(path: path, mapSize: 1 << 40, maxDatabases: 4,
                                       access: access == .read ? .readOnly : .readWrite)
+            if access == .read { try env.verifyPages() }
             shards = try env.openDatabase("shards")
             meta = try env.openDatabase("meta")
             if access == .read { try env.verifyStructure([shards, meta]) }
@@ -86,6 +88,7 @@ public final class LocalTarget: @unchecked Sendable {
     /// writer would fault or spread the damage.
     private static func verifyReadOnly(_ path: String) throws(StoreError) {
         let probe = try LMDBEnvironment(path: path, mapSize: 1 << 40, maxDatabases: 4, access: .readOnly)
+        try probe.verifyPages()
         var databases: [LMDBDatabase] = []
         for name in ["shards", "meta"] {
             if let db = try probe.openExistingDatabase(name) { databases.append(db) }

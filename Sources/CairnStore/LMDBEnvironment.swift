@@ -249,6 +249,24 @@ public final class LMDBEnvironment: @unchecked Sendable {
         return LMDBDatabase(name: name, dbi: dbi, environment: ObjectIdentifier(self))
     }
 
+    /// Checks every B-tree page of the store with our own reader (`StorePageWalk`) before
+    /// LMDB reads any of them: call it right after opening, before `openDatabase`. A page
+    /// LMDB would misread (damaged node flags, offsets, sizes, page types, overflow page
+    /// numbers) is `.corrupted`. The pages are those of a read transaction begun here, so a
+    /// writer in another process cannot reuse them while they are read.
+    @discardableResult
+    public func verifyPages() throws(StoreError) -> PageWalkFigures {
+        let operation = "checking the store's pages"
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), path: path, operation: operation, mapSize: mapSize)
+        defer { mdb_txn_abort(txn) }
+        var fd: Int32 = -1
+        try check(mdb_env_get_fd(env, &fd), path: path, operation: operation, mapSize: mapSize)
+        let file = path + "/data.mdb"
+        let meta = try StoreFileMeta.check(fd: fd, path: file, transaction: UInt64(mdb_txn_id(txn))).meta
+        return try StorePageWalk.walk(fd: fd, path: file, meta: meta, maxKeySize: maxKeySize)
+    }
+
     /// Walks every page LMDB reaches from the roots (the free list, the main database,
     /// and `databases`) and checks every key and value lies inside the file, and every
     /// free page number inside the last page: a store that passes can be read and
@@ -385,4 +403,12 @@ public struct LMDBStat: Sendable, Hashable {
     public let readers: Int
     /// The reader table's size.
     public let maxReaders: Int
+}
+
+/// What `LMDBEnvironment.verifyPages()` read: B-tree pages (one pread each), big values
+/// (the first 16 bytes of their overflow pages) and databases.
+public struct PageWalkFigures: Sendable, Hashable {
+    public internal(set) var treePages = 0
+    public internal(set) var bigValues = 0
+    public internal(set) var databases = 0
 }

@@ -17,7 +17,12 @@ struct StoreFileMeta: Equatable {
     let pageSize: Int
     let lastPage: UInt64
     let transaction: UInt64
-    let roots: [UInt64]
+    /// LMDB's free-page database (its records: transaction id → freed page numbers).
+    let freeDatabase: DatabaseRecord
+    /// The main database, whose records name the other databases.
+    let mainDatabase: DatabaseRecord
+
+    var roots: [UInt64] { [freeDatabase.root, mainDatabase.root] }
 
     static let magic: UInt32 = 0xBEEF_C0DE
     static let dataVersion: UInt32 = 1
@@ -30,7 +35,10 @@ struct StoreFileMeta: Equatable {
     /// Reads and checks both meta pages of `file` (an open descriptor of `path`) and
     /// returns the one LMDB will use (the higher transaction id), after checking that the
     /// file holds every page it names.
-    static func check(fd: Int32, path: String) throws(StoreError) -> (meta: StoreFileMeta, fileSize: Int) {
+    /// With `transaction`, the meta of that transaction is used instead (the one a read
+    /// transaction of LMDB's sees), and a file whose meta pages no longer hold it (two
+    /// commits by another process since) is refused as changing.
+    static func check(fd: Int32, path: String, transaction: UInt64? = nil) throws(StoreError) -> (meta: StoreFileMeta, fileSize: Int) {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw damaged(path, "cannot be examined (\(String(cString: strerror(errno))))") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw damaged(path, "is not a regular file") }
@@ -43,7 +51,14 @@ struct StoreFileMeta: Equatable {
         guard second.pageSize == first.pageSize else {
             throw damaged(path, "has meta pages that disagree on the page size (\(first.pageSize), \(second.pageSize))")
         }
-        let meta = second.transaction > first.transaction ? second : first
+        var meta = second.transaction > first.transaction ? second : first
+        if let transaction {
+            guard let seen = [first, second].first(where: { $0.transaction == transaction }) else {
+                throw StoreError(code: .other, path: path, lmdbCode: 0,
+                                 message: "the store file \(path) changed while it was being checked (another cairn process is writing to it): run the command again when that one has finished")
+            }
+            meta = seen
+        }
         let needed = (meta.lastPage.addingReportingOverflow(1).partialValue).multipliedReportingOverflow(by: UInt64(meta.pageSize))
         guard meta.lastPage < UInt64(Int.max / meta.pageSize), !needed.overflow else {
             throw damaged(path, "names an impossible last page \(meta.lastPage)")
@@ -75,12 +90,40 @@ struct StoreFileMeta: Equatable {
         guard u32(m + 4) == dataVersion else {
             throw damaged(path, "has a meta page of LMDB data version \(u32(m + 4)) at byte \(offset), not \(dataVersion)")
         }
+        func database(_ at: Int) -> DatabaseRecord {
+            DatabaseRecord(flags: u16(at + 4), depth: u16(at + 6), root: u64(at + 40))
+        }
         return StoreFileMeta(pageSize: Int(u32(m + 24)), lastPage: u64(m + 120), transaction: u64(m + 128),
-                             roots: [u64(m + 24 + 40), u64(m + 72 + 40)])
+                             freeDatabase: database(m + 24), mainDatabase: database(m + 72))
     }
 
     static func damaged(_ path: String, _ what: String) -> StoreError {
         StoreError(code: .corrupted, path: path, lmdbCode: 0,
                    message: "the store file \(path) \(what): move it aside (Cairn's `check` does this and rebuilds the target) or restore it from a copy")
+    }
+}
+
+/// The part of LMDB's `MDB_db` (48 bytes: pad u32 | flags u16 | depth u16 | branch, leaf,
+/// overflow page counts u64 | entries u64 | root page u64) that says where a database's
+/// B-tree is and how it may be read. The same record sits in the meta pages (free and
+/// main databases) and in the main database's leaves (named databases).
+struct DatabaseRecord: Equatable {
+    let flags: UInt16
+    let depth: UInt16
+    let root: UInt64
+
+    static let size = 48
+
+    /// Reads a record at `offset` of `bytes` (at least `size` bytes from there).
+    init(_ bytes: UnsafeRawBufferPointer, at offset: Int) {
+        self.init(flags: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self),
+                  depth: bytes.loadUnaligned(fromByteOffset: offset + 6, as: UInt16.self),
+                  root: bytes.loadUnaligned(fromByteOffset: offset + 40, as: UInt64.self))
+    }
+
+    init(flags: UInt16, depth: UInt16, root: UInt64) {
+        self.flags = flags
+        self.depth = depth
+        self.root = root
     }
 }

@@ -9,12 +9,12 @@ import Testing
 /// with an error naming the target. Nothing is ever lost.
 @Suite struct DamagedTargetsTests {
     enum Damage: String, CaseIterable, CustomTestStringConvertible {
-        case truncated, garbagePages, scatteredBytes, foreignOwner, foreignRepository, missing, fileInstead, fifoInstead, deviceLink
-        case swapped
+        case truncated, garbagePages, scatteredBytes, nodeFlags, foreignOwner, foreignRepository, missing, fileInstead
+        case fifoInstead, deviceLink, swapped
         var testDescription: String { rawValue }
 
         /// Whether `check` may rebuild the target in place (a store it moves aside, or a missing folder).
-        var rebuildable: Bool { [.truncated, .garbagePages, .scatteredBytes, .missing].contains(self) }
+        var rebuildable: Bool { [.truncated, .garbagePages, .scatteredBytes, .nodeFlags, .missing].contains(self) }
         /// Whether the target is still fully usable (nothing to report).
         var harmless: Bool { self == .swapped }
     }
@@ -87,6 +87,14 @@ import Testing
                 for page in stride(from: 8192, to: size, by: 4096) {
                     try overwrite(file, at: page + Int(rng.next() % 4080), with: rng.bytes(16))
                 }
+            case .nodeFlags:
+                // Every shard's leaf node says "duplicate data" (LMDB would follow a
+                // sub-database cursor our databases do not have: SIGSEGV inside liblmdb).
+                var bytes = try #require(FileManager.default.contents(atPath: file)).map { $0 }
+                let nodes = StorePages.leafNodes(in: bytes) { $0.keySize == 33 && $0.flags == 0x01 }
+                #expect(!nodes.isEmpty)
+                for node in nodes { bytes[node.offset + 4] = 0x05 }
+                #expect(FileManager.default.createFile(atPath: file, contents: Data(bytes)))
             case .foreignOwner:
                 // Another identity's target where this one was.
                 let other = ["--data-dir", scratch.sub("other-data")]
@@ -193,28 +201,6 @@ import Testing
             let theirs = try w.expectRun(["snapshots", "--json"] + w.otherData + ["--from", victim])
             let listed = try #require(try JSONSerialization.jsonObject(with: Data(theirs.stdout.utf8)) as? [[String: Any]])
             #expect(listed.count == 3, "\(theirs.stdout)")
-        }
-    }
-
-    /// Seeded damage anywhere in one target's store file (meta pages included): every
-    /// seed restores identically from the other four and no command dies of a signal.
-    @Test func seededDamageAnywhereNeverGivesASignal() throws {
-        let w = try World()
-        let file = w.targets[0] + "/data.mdb"
-        let original = try #require(FileManager.default.contents(atPath: file))
-        for seed in UInt64(1)...10 {
-            var rng = SeededRandom(seed: seed)
-            var bytes = [UInt8](original)
-            for _ in 0..<(1 + Int(rng.next() % 40)) {
-                let at = Int(rng.next() % UInt64(bytes.count))
-                for (i, b) in rng.bytes(1 + Int(rng.next() % 64)).enumerated() where at + i < bytes.count { bytes[at + i] = b }
-            }
-            #expect(FileManager.default.createFile(atPath: file, contents: Data(bytes)))
-            _ = try w.expectRestore()
-            let report = try CLI.run(["check", "--no-repair"] + w.data)
-            #expect(report.status == 0 || report.status == 1, "seed \(seed): \(report.stderr)")
-            let snapshots = try CLI.run(["snapshots"] + w.data)
-            #expect(snapshots.status == 0 && snapshots.stdout.contains(w.snapshot), "seed \(seed): \(snapshots.stderr)")
         }
     }
 
