@@ -54,6 +54,7 @@ import CairnCrypto
         #expect(Ed25519.verify(signature: owner.signing.sign(message), message: message, publicKey: owner.signing.publicKey))
         let sealed = AEAD.seal(message, key: owner.snapshotKey)
         #expect(try AEAD.open(sealed, key: owner.snapshotKey) == message)
-        #expect(throws: CryptoError.self) { try AEAD.open(sealed, key: owner.dataKey) }
+        let e = #expect(throws: CryptoError.self) { try AEAD.open(sealed, key: owner.dataKey) }
+        #expect(e?.code == .authenticationFailed, "\(String(describing: e))")
     }
 }

@@ -17,7 +17,8 @@ import CairnCrypto
     }
 
     @Test func symmetricKeyChecksLength() throws {
-        #expect(throws: CryptoError.self) { try SymmetricKey(bytes: [UInt8](repeating: 1, count: 31)) }
+        let e = #expect(throws: CryptoError.self) { try SymmetricKey(bytes: [UInt8](repeating: 1, count: 31)) }
+        #expect(e?.code == .wrongKeyLength, "\(String(describing: e))")
         do {
             _ = try SymmetricKey(bytes: [1, 2, 3])
             Issue.record("expected wrongKeyLength")

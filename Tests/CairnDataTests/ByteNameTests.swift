@@ -187,7 +187,9 @@ import Testing
         var bad = w.bytes
         let at = 4 + 1 + 4 + 1 + 4  // magic, version, count, kind, path length
         bad[at] = 0xFF
-        #expect(throws: DecodeError.self) { try TreeCodec.decode(bad) }
+        // Refused as a string that is not UTF-8, at the path's length field.
+        let e = #expect(throws: DecodeError.self) { try TreeCodec.decode(bad) }
+        #expect(e?.code == .badValue && e?.offset == at - 4 && e?.reason == "string is not valid UTF-8", "\(String(describing: e))")
         bad[4] = 3
         #expect(try TreeCodec.decode(bad)[0].pathBytes.first == 0xFF)
     }

@@ -98,7 +98,8 @@ import Testing
             #expect(error.code == .notEnoughShards)
             #expect(error.message.contains("missing: [1, 2, 3]"))
         }
-        #expect(throws: ErasureCodingError.self) { try coder.rebuild(shards: [1: shards[1]], missing: [0]) }
+        let few = #expect(throws: ErasureCodingError.self) { try coder.rebuild(shards: [1: shards[1]], missing: [0]) }
+        #expect(few?.code == .notEnoughShards, "\(String(describing: few))")
     }
 
     @Test func inconsistentShards() throws {
@@ -106,17 +107,22 @@ import Testing
         let shards = coder.encode([UInt8](repeating: 9, count: 100))
         var given = [0: shards[0], 1: shards[1], 3: shards[3]]
         given[1]!.removeLast()
-        #expect(throws: ErasureCodingError.self) { try coder.reconstruct(shards: given, originalLength: 100) }
+        func code(_ body: () throws -> Void) -> ErasureCodingError.Code? {
+            (#expect(throws: ErasureCodingError.self) { try body() })?.code
+        }
+        #expect(code { _ = try coder.reconstruct(shards: given, originalLength: 100) } == .inconsistentShardSizes)
         let good = [0: shards[0], 1: shards[1], 3: shards[3]]
-        #expect(throws: ErasureCodingError.self) { try coder.reconstruct(shards: good, originalLength: 200) }
-        #expect(throws: ErasureCodingError.self) { try coder.reconstruct(shards: good, originalLength: -1) }
-        #expect(throws: ErasureCodingError.self) { try coder.reconstruct(shards: good.merging([5: shards[4]]) { a, _ in a }, originalLength: 100) }
-        #expect(throws: ErasureCodingError.self) { try coder.rebuild(shards: good, missing: [5]) }
-        #expect(throws: ErasureCodingError.self) { try coder.rebuild(shards: good, missing: [-1]) }
+        #expect(code { _ = try coder.reconstruct(shards: good, originalLength: 200) } == .inconsistentShardSizes)
+        #expect(code { _ = try coder.reconstruct(shards: good, originalLength: -1) } == .inconsistentShardSizes)
+        #expect(code { _ = try coder.reconstruct(shards: good.merging([5: shards[4]]) { a, _ in a }, originalLength: 100) }
+            == .shardIndexOutOfRange)
+        #expect(code { _ = try coder.rebuild(shards: good, missing: [5]) } == .shardIndexOutOfRange)
+        #expect(code { _ = try coder.rebuild(shards: good, missing: [-1]) } == .shardIndexOutOfRange)
     }
 
     @Test(arguments: [(0, 1), (2, 1), (1, 256), (-1, 3), (300, 300)])
     func invalidParameters(k: Int, n: Int) {
-        #expect(throws: ErasureCodingError.self) { try ErasureCoder(k: k, n: n) }
+        let e = #expect(throws: ErasureCodingError.self) { try ErasureCoder(k: k, n: n) }
+        #expect(e?.code == .invalidParameters, "\(String(describing: e))")
     }
 }

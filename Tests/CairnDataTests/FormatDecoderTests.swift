@@ -68,24 +68,35 @@ import Testing
         #expect(try TreeCodec.decode(v1) == [entry])
         var badFlag = v2
         badFlag[ownerAt] = 7
-        #expect(throws: DecodeError.self) { try TreeCodec.decode(badFlag) }
+        let flagError = #expect(throws: DecodeError.self) { try TreeCodec.decode(badFlag) }
+        #expect(flagError?.code == .badValue && flagError?.offset == ownerAt + 1 && flagError?.what == "snapshot tree")
+        #expect(flagError?.reason.contains("owner flag 7 of \"home/ann\"") == true, "\(String(describing: flagError))")
         var future = v2
         future[4] = 4
-        #expect(throws: DecodeError.self) { try TreeCodec.decode(future) }
+        // The version byte is the fifth; the error points just past it.
+        let versionError = #expect(throws: DecodeError.self) { try TreeCodec.decode(future) }
+        #expect(versionError?.offset == 5 && versionError?.reason.hasPrefix("tree version 4 is not supported") == true,
+                "\(String(describing: versionError))")
     }
 
     @Test func treeRejectsEscapingPaths() throws {
         for bad in ["", "/etc/passwd", "a/../../b", "a//b", "./a", "a/.", "a\u{0}b"] {
             var t = sampleTree()
             t[0].path = bad
-            #expect(throws: DecodeError.self) { try TreeCodec.decode(TreeCodec.encode(t)) }
+            // Refused as the first entry's path, just after it was read (magic, version,
+            // count, kind, then the path's length and bytes).
+            let e = #expect(throws: DecodeError.self) { try TreeCodec.decode(TreeCodec.encode(t)) }
+            #expect(e?.code == .badValue && e?.offset == 14 + bad.utf8.count, "\(bad): \(String(describing: e))")
+            #expect(e?.reason.hasPrefix("unsafe path") == true, "\(bad): \(String(describing: e))")
         }
     }
 
     @Test func treeRejectsChunksThatDoNotAddUpToTheSize() throws {
         var t = sampleTree()
         t[1].size = 121
-        #expect(throws: DecodeError.self) { try TreeCodec.decode(TreeCodec.encode(t)) }
+        let e = #expect(throws: DecodeError.self) { try TreeCodec.decode(TreeCodec.encode(t)) }
+        #expect(e?.code == .badValue, "\(String(describing: e))")
+        #expect(e?.reason == "file \"home/me/a.txt\" lists 120 bytes of chunks for size 121", "\(String(describing: e))")
     }
 
     @Test func rootRecordRoundTripsAndRejectsHostileBytes() throws {
@@ -102,7 +113,8 @@ import Testing
         for i in stride(from: 0, to: sealed.count, by: 7) {
             var bad = sealed
             bad[i] ^= 0x01
-            #expect(throws: DataError.self) { try RootEnvelope.open(bad, keys: keys) }
+            let e = #expect(throws: DataError.self) { try RootEnvelope.open(bad, keys: keys) }
+            #expect(e?.code == .corrupt || e?.code == .wrongOwner, "byte \(i): \(String(describing: e))")
         }
         let other = OwnerKeys(seed: Mnemonic.generate().seed())
         #expect { try RootEnvelope.open(sealed, keys: other) } throws: { ($0 as? DataError)?.code == .wrongOwner }
@@ -127,13 +139,25 @@ import Testing
         for plain in [[UInt8](repeating: 0x61, count: 5000), (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) }] {
             let sealed = plain.withUnsafeBytes { ChunkSealer.seal($0, id: id, key: key) }
             #expect(try sealed.withUnsafeBytes { try ChunkSealer.open($0, id: id, key: key, plainLength: plain.count) } == plain)
-            #expect(throws: DataError.self) { try sealed.withUnsafeBytes { try ChunkSealer.open($0, id: other, key: key, plainLength: plain.count) } }
+            // Each refusal names the chunk and says why.
+            func refusal(_ bytes: [UInt8], id: ObjectID, plainLength: Int) -> DataError? {
+                #expect(throws: DataError.self) { try bytes.withUnsafeBytes { try ChunkSealer.open($0, id: id, key: key, plainLength: plainLength) } }
+            }
+            let swapped = refusal(sealed, id: other, plainLength: plain.count)
+            #expect(swapped?.code == .corrupt && swapped?.message == "chunk \(other) does not authenticate")
             var flag = sealed
             flag[0] ^= 1
-            #expect(throws: DataError.self) { try flag.withUnsafeBytes { try ChunkSealer.open($0, id: id, key: key, plainLength: plain.count) } }
-            #expect(throws: DataError.self) { try sealed.withUnsafeBytes { try ChunkSealer.open($0, id: id, key: key, plainLength: plain.count - 1) } }
+            let badFlag = refusal(flag, id: id, plainLength: plain.count)
+            #expect(badFlag?.code == .corrupt && badFlag?.message.hasPrefix("chunk \(id) ") == true, "\(String(describing: badFlag))")
+            let short = refusal(sealed, id: id, plainLength: plain.count - 1)
+            // A stored chunk is one byte longer than its record says; a compressed one
+            // stops decompressing at the length the record allows.
+            let longer = short?.message == "chunk \(id) holds \(plain.count) bytes, expected \(plain.count - 1)"
+            let capped = short?.message == "chunk \(id) does not decompress" && (short?.cause as? CompressionError)?.code == .tooLarge
+            #expect(short?.code == .corrupt && (longer || capped), "\(String(describing: short))")
             for cut in [0, 1, 20, 40, sealed.count - 1] {
-                #expect(throws: DataError.self) { try Array(sealed[..<cut]).withUnsafeBytes { try ChunkSealer.open($0, id: id, key: key, plainLength: plain.count) } }
+                let e = refusal(Array(sealed[..<cut]), id: id, plainLength: plain.count)
+                #expect(e?.code == .corrupt && e?.message.hasPrefix("chunk \(id) ") == true, "cut \(cut): \(String(describing: e))")
             }
         }
     }

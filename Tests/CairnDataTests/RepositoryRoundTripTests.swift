@@ -155,7 +155,9 @@ import Testing
         #expect(r.files == 2)
         #expect(!FileManager.default.fileExists(atPath: f.restoredRoot(out) + "/small.txt"))
         #expect(try snapshotOfTree(f.restoredRoot(out) + "/docs") == snapshotOfTree(f.source + "/docs"))
-        #expect(throws: DataError.self) { try repo.restore(RestoreOptions(destination: out, subpath: "no/such/path")) }
+        let missing = #expect(throws: DataError.self) { try repo.restore(RestoreOptions(destination: out, subpath: "no/such/path")) }
+        #expect(missing?.code == .notFound && missing?.message.contains("has nothing at no/such/path") == true,
+                "\(String(describing: missing))")
     }
 
     // MARK: recovery from the phrase alone
@@ -194,7 +196,7 @@ import Testing
         // Another backup or a repairing check is running on this data directory.
         do {
             let dataLock = try DirectoryLock(folder: f.dataDir)
-            #expect(throws: DataError.self) { try DirectoryLock(folder: f.dataDir) }
+            #expect(performing: { try DirectoryLock(folder: f.dataDir) }, throws: isBusy)
             #expect(performing: { try repo.backup(BackupOptions(paths: [f.source])) }, throws: isBusy)
             #expect(performing: { try repo.check() }, throws: isBusy)
             #expect(try repo.check(repair: false).packsUnrecoverable.isEmpty)  // reading is fine
@@ -252,9 +254,10 @@ import Testing
         try f.populate()
         let repo = try f.repository()
         _ = try repo.backup(BackupOptions(paths: [f.source], targets: f.targets))
-        #expect(throws: DataError.self) {
+        let e = #expect(throws: DataError.self) {
             try repo.backup(BackupOptions(paths: [f.source], targets: Array(f.targets.reversed())))
         }
+        #expect(e?.code == .invalidArgument && e?.message.contains("give the same --to list") == true, "\(String(describing: e))")
     }
 }
 
@@ -296,7 +299,8 @@ import Testing
 
     @Test func excludePatternsThatCannotWorkAreRefused() {
         for bad in ["", "docs/*.tmp", "a\u{0}b"] {
-            #expect(throws: DataError.self) { try ExcludePattern(bad) }
+            let e = #expect(throws: DataError.self) { try ExcludePattern(bad) }
+            #expect(e?.code == .invalidArgument, "\(bad): \(String(describing: e))")
         }
         #expect((try? ExcludePattern("/")) != nil)
     }

@@ -64,6 +64,8 @@ import Testing
                                       directories: 0, symlinks: 0, bytes: 0, newBytes: 0, treeIDSubkey: 9)
         let bytes = RootRecord(sequence: 1, chunker: ChunkerSettings(ChunkerParameters.default), snapshots: [snapshot],
                                packs: []).encode()
-        #expect(throws: DecodeError.self) { _ = try RootRecord.decode(bytes) }
+        let e = #expect(throws: DecodeError.self) { _ = try RootRecord.decode(bytes) }
+        #expect(e?.code == .badValue && e?.what == "root record", "\(String(describing: e))")
+        #expect(e?.reason == "snapshot ab names tree-id subkey 9, which is neither 4 nor 5", "\(String(describing: e))")
     }
 }

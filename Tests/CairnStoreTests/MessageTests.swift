@@ -24,6 +24,7 @@ import Glibc
 
     @Test func checkPassesSuccess() throws {
         try check(0, path: "/s", operation: "anything")
-        #expect(throws: StoreError.self) { try check(EIO, path: "/s", operation: "reading") }
+        let e = #expect(throws: StoreError.self) { try check(EIO, path: "/s", operation: "reading") }
+        #expect(e?.code == .io, "\(String(describing: e))")
     }
 }

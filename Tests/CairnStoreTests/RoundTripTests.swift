@@ -69,7 +69,8 @@ import CairnStore
             }
             #expect(error?.code == .keyTooLong)
             #expect(error?.message.contains("512") == true)
-            #expect(throws: StoreError.self) { try env.read { txn in try txn.get(db, pattern(600)) } }
+            let read = #expect(throws: StoreError.self) { try env.read { txn in try txn.get(db, pattern(600)) } }
+            #expect(read?.code == .keyTooLong && read?.message.contains("600") == true, "\(String(describing: read))")
         }
     }
 }
