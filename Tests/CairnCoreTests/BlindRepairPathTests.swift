@@ -82,14 +82,9 @@ import Testing
 }
 
 /// What the owner does with an adopted slot afterwards: the adopted holder was given every
-/// pack of the slot (the coordinator recorded them), so the owner should count them,
-/// publish them in its root record and challenge that holder like any other.
-///
-/// Known issue (left for the core's slot-state rewrite): `onAdopt` makes the slot anew with
-/// `stored = .empty`, so the owner's next root record says the holder has no packs, the
-/// holder is never challenged (`stored.packs > 0` gates challenges), appends never reach
-/// it and the volume never settles. When that is fixed this test records an issue saying
-/// the known issue did not occur: remove the `withKnownIssue` then.
+/// pack of the slot (the coordinator recorded them), so the owner counts them, publishes
+/// them in its root record and challenges that holder like any other. (`onAdopt` used to
+/// make the slot anew with nothing stored: never challenged, never settled.)
 @Test func anAdoptedSlotKeepsItsPacksAndIsChallenged() throws {
     var h = Harness(count: 8)
     let owner = NodeID(0)
@@ -104,11 +99,9 @@ import Testing
     let back = h.now
     h.run(for: .days(2))
     #expect(h.nodes[0].volumes[0].slots[3].holder == target)
-    withKnownIssue("onAdopt resets the adopted slot's stored extent to empty") {
-        #expect(h.nodes[0].volumes[0].slots[3].stored.packs == 2)
-        #expect(h.coordinator.rootRecords[volume]?.stored[3] == 2)
-        #expect(h.history.contains { d in
-            if d.from == owner, d.to == target, d.at > back, case .challenge = d.message { true } else { false }
-        })
-    }
+    #expect(h.nodes[0].volumes[0].slots[3].stored.packs == 2)
+    #expect(h.coordinator.rootRecords[volume]?.stored[3] == 2)
+    #expect(h.history.contains { d in
+        if d.from == owner, d.to == target, d.at > back, case .challenge = d.message { true } else { false }
+    })
 }
