@@ -1,4 +1,5 @@
 import CairnSimulator
+import CairnTestSupport
 import Foundation
 import Testing
 
@@ -45,9 +46,10 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
         Issue.record("the cairn binary was not found; run `swift build --build-tests` first")
         return
     }
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-small-\(getpid()).json").path
+    let folder = try TemporaryFolder("sim")
+    let file = folder.sub("small.json")
+    defer { withExtendedLifetime(folder) {} }
     try json.write(toFile: file, atomically: false, encoding: .utf8)
-    defer { try? FileManager.default.removeItem(atPath: file) }
     let run = try Package.run(cairn, ["simulate", file, "--seed", "7"])
     #expect(run.stdout.hasSuffix("trace-hash: \(a)\n"))
 }
@@ -57,9 +59,10 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
         Issue.record("the cairn binary was not found; run `swift build --build-tests` first")
         return
     }
-    let file = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-bad-\(getpid()).json").path
+    let folder = try TemporaryFolder("sim")
+    let file = folder.sub("bad.json")
+    defer { withExtendedLifetime(folder) {} }
     try #"{"nodes": 10, "protocol": {"k": "four"}}"#.write(toFile: file, atomically: false, encoding: .utf8)
-    defer { try? FileManager.default.removeItem(atPath: file) }
     let run = try Package.run(cairn, ["simulate", file, "--seed", "1"])
     #expect(run.status == 2)
     #expect(run.stderr.contains("$.protocol.k: expected an integer, found a string"))
@@ -70,8 +73,9 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
         Issue.record("the cairn binary was not found; run `swift build --build-tests` first")
         return
     }
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cairn-out-\(getpid())").path
-    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let folder = try TemporaryFolder("sim")
+    let dir = folder.sub("out")
+    defer { withExtendedLifetime(folder) {} }
     let run = try Package.run(cairn, ["simulate", Package.path("Scenarios/ci/steady.json"), "--seed", "3", "--out", dir])
     #expect(run.status == 0)
     let data = try #require(FileManager.default.contents(atPath: dir + "/metrics.json"))
