@@ -171,7 +171,8 @@ private func replacedInGoodFaith() -> (Harness, VolumeID, NodeID) {
     #expect(throws: VolumeError.notMine(VolumeID(owner: NodeID(1), number: 1))) {
         try h.nodes[0].openVolume(VolumeID(owner: NodeID(1), number: 1), k: 2, n: 4, capacity: 100)
     }
-    #expect(throws: VolumeError.self) { try h.nodes[0].openVolume(mine, k: 5, n: 4, capacity: 100) }
+    let badCode = #expect(throws: VolumeError.self) { try h.nodes[0].openVolume(mine, k: 5, n: 4, capacity: 100) }
+    #expect(badCode?.codeName == "badCode" && badCode?.message.contains("5-of-4") == true)
     try! h.nodes[0].openVolume(mine, k: 2, n: 4, capacity: 100)
     #expect(throws: VolumeError.duplicate(mine)) { try h.nodes[0].openVolume(mine, k: 2, n: 4, capacity: 100) }
     let roots = (0..<4).map { _ in [UInt8](repeating: 1, count: 32) }
