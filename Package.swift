@@ -60,6 +60,11 @@ let package = Package(
         .target(name: "CairnCore", dependencies: ["CairnWire", "CairnCrypto"], swiftSettings: hot),
         .target(name: "CairnSimulator", dependencies: ["CairnWire", "CairnCore", "CairnCrypto"], path: "Simulations",
                 swiftSettings: hot),
+        // Fuzz targets for every on-disk decoder and the scenario parser, and `cairn-fuzz`,
+        // their seeded mutation loop (or, built with -sanitize=fuzzer, a libFuzzer binary).
+        .target(name: "CairnFuzz", dependencies: ["CairnWire", "CairnCrypto", "CairnData", "CairnCore", "CairnSimulator"],
+                swiftSettings: strict),
+        .executableTarget(name: "cairn-fuzz", dependencies: ["CairnFuzz"], path: "Sources/CairnFuzzer", swiftSettings: strict),
         .executableTarget(
             name: "cairn",
             dependencies: [
@@ -86,5 +91,6 @@ let package = Package(
                     dependencies: ["CairnWire", "CairnSimulator", "CairnCore", "CairnCrypto", "CairnTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CairnCLITests", dependencies: ["CairnTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CairnFuzzTests", dependencies: ["CairnFuzz"], swiftSettings: strict),
     ]
 )

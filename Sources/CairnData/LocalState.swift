@@ -38,11 +38,7 @@ public final class LocalState: @unchecked Sendable {
     public func lookupChunk(_ id: ChunkID) throws(DataError) -> ChunkRef? {
         try wrap("chunk lookup") {
             try env.read { txn in
-                try txn.withValue(chunks, id.bytes) { v -> ChunkRef? in
-                    var r = ByteReader(Array(v), what: "chunk index entry")
-                    let pack = try ObjectID(reading: &r)
-                    return ChunkRef(id: id, pack: pack, offset: try r.u32(), sealedLength: try r.u32(), plainLength: try r.u32())
-                } ?? nil
+                try txn.withValue(chunks, id.bytes) { v -> ChunkRef? in try Self.decodeLocation(Array(v), id: id) } ?? nil
             }
         }
     }
@@ -63,7 +59,14 @@ public final class LocalState: @unchecked Sendable {
         }
     }
 
-    static func encodeLocation(_ c: ChunkRef) -> [UInt8] {
+    /// A chunk index entry: `pack id (32) | offset u32 | sealed length u32 | plain length u32`.
+    public static func decodeLocation(_ bytes: [UInt8], id: ChunkID) throws(DecodeError) -> ChunkRef {
+        var r = ByteReader(bytes, what: "chunk index entry")
+        let pack = try ObjectID(reading: &r)
+        return ChunkRef(id: id, pack: pack, offset: try r.u32(), sealedLength: try r.u32(), plainLength: try r.u32())
+    }
+
+    public static func encodeLocation(_ c: ChunkRef) -> [UInt8] {
         var w = ByteWriter(capacity: 44)
         w.raw(c.pack.bytes)
         w.u32(c.offset)

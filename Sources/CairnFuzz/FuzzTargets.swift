@@ -1,0 +1,107 @@
+import CairnCrypto
+import CairnData
+import CairnSimulator
+import Foundation
+
+/// Every on-disk decoder and the scenario parser, as fuzz targets: what `cairn-fuzz`
+/// (libFuzzer or the seeded loop) and the test suite's short campaign run.
+public enum FuzzTargets {
+    public static let all: [FuzzTarget] = [
+        shardHeader, tree, rootRecord, rootEnvelope, packRecord, chunkLocation, sealedChunk, config, scenarioJSON,
+    ]
+
+    public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
+
+    // MARK: targets
+
+    static let shardHeader = FuzzTarget(
+        name: "shard-header", summary: "the header before each shard on a target (versions 1 and 2)",
+        seeds: { Samples.shardHeaders.map { $0.encode() } }, dictionary: [Array("CRNS".utf8)]
+    ) { bytes in
+        guard let header = try? ShardHeader(decoding: bytes) else { return .rejected }
+        return .roundTrip(header) { try ShardHeader(decoding: header.encode()) }
+    }
+
+    static let tree = FuzzTarget(
+        name: "tree", summary: "a snapshot's tree (versions 1 to 3)",
+        seeds: { Samples.trees }, dictionary: [Array("CRNT".utf8)]
+    ) { bytes in
+        guard let entries = try? TreeCodec.decode(bytes) else { return .rejected }
+        return .roundTrip(entries) { try TreeCodec.decode(TreeCodec.encode(entries)) }
+    }
+
+    static let rootRecord = FuzzTarget(
+        name: "root-record", summary: "the root record inside its envelope and the local index's copy (versions 1 to 3)",
+        seeds: { Samples.rootRecords }, dictionary: [Array("CRNP".utf8)]
+    ) { bytes in
+        guard let root = try? RootRecord.decode(bytes) else { return .rejected }
+        return .roundTrip(root) { try RootRecord.decode(root.encode()) }
+    }
+
+    static let rootEnvelope = FuzzTarget(
+        name: "root-envelope", summary: "the signed, sealed root record on every target",
+        seeds: { [RootEnvelope.seal(Samples.root, keys: Samples.keys)] }, dictionary: [Array("CRNR".utf8)], authenticated: true
+    ) { bytes in
+        guard let root = try? RootEnvelope.open(bytes, keys: Samples.keys) else { return .rejected }
+        return .roundTrip(root) { try RootEnvelope.open(RootEnvelope.seal(root, keys: Samples.keys), keys: Samples.keys) }
+    }
+
+    static let packRecord = FuzzTarget(
+        name: "pack-record", summary: "a pack record of the local index (and of root records)",
+        seeds: { [Samples.encode(Samples.pack)] }
+    ) { bytes in
+        var r = ByteReader(bytes, what: "pack record")
+        guard let pack = try? PackRecord(reading: &r) else { return .rejected }
+        return .roundTrip(pack) {
+            var again = ByteReader(Samples.encode(pack), what: "pack record")
+            return try PackRecord(reading: &again)
+        }
+    }
+
+    static let chunkLocation = FuzzTarget(
+        name: "chunk-location", summary: "where the local index says a chunk lives",
+        seeds: { [LocalState.encodeLocation(Samples.chunk)] }
+    ) { bytes in
+        guard let ref = try? LocalState.decodeLocation(bytes, id: Samples.chunk.id) else { return .rejected }
+        return .roundTrip(ref) { try LocalState.decodeLocation(LocalState.encodeLocation(ref), id: ref.id) }
+    }
+
+    /// The bytes after the first three (a plain length, u24) are taken as a compressed
+    /// chunk body and sealed with the flag that says so, so the decompressor sees hostile
+    /// frames behind a valid tag (a holder cannot forge the tag; a bug in us could).
+    static let sealedChunk = FuzzTarget(
+        name: "sealed-chunk", summary: "a sealed chunk's compressed body, behind a valid tag",
+        seeds: { [Samples.compressedChunk] }, dictionary: [[0x28, 0xB5, 0x2F, 0xFD]]
+    ) { bytes in
+        guard bytes.count >= 3 else { return .rejected }
+        let plainLength = Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16
+        let body = Array(bytes[3...])
+        let sealed = body.withUnsafeBytes { AEAD.seal($0, key: Samples.chunkKey, associatedData: Samples.chunk.id.bytes + [1], prefix: [1]) }
+        guard let plain = try? sealed.withUnsafeBytes({ try ChunkSealer.open($0, id: Samples.chunk.id, key: Samples.chunkKey, plainLength: plainLength) })
+        else { return .rejected }
+        return plain.count == plainLength ? .decoded : .violation("opened \(plain.count) bytes, \(plainLength) expected")
+    }
+
+    /// The data directory's `config.json`, and what a backup does with its chunker settings:
+    /// checks them, then writes them into a root record.
+    static let config = FuzzTarget(
+        name: "config", summary: "the data directory's config.json",
+        seeds: { [Samples.config] }, dictionary: Samples.jsonTokens
+    ) { bytes in
+        guard let config = try? JSONDecoder().decode(RepositoryConfig.self, from: Data(bytes)) else { return .rejected }
+        _ = config.repository.flatMap { RepositoryID(hex: $0) }
+        guard let chunker = config.chunker, (try? chunker.parameters()) != nil else { return .decoded }
+        let root = RootRecord(repository: nil, sequence: 1, chunker: chunker, snapshots: [], packs: [])
+        return .roundTrip(root) { try RootRecord.decode(root.encode()) }
+    }
+
+    /// The scenario reader on top of the JSON parser: text that parses is read as a scenario.
+    static let scenarioJSON = FuzzTarget(
+        name: "scenario-json", summary: "a scenario file: the JSON parser and the scenario reader",
+        seeds: { Samples.scenarios }, dictionary: Samples.jsonTokens
+    ) { bytes in
+        guard let value = try? JSONValue.parse(bytes: bytes) else { return .rejected }
+        _ = try? Scenario.parse(String(decoding: bytes, as: UTF8.self))
+        return .roundTrip(value) { try JSONValue.parse(bytes: bytes) }
+    }
+}
