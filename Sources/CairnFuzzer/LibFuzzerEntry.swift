@@ -18,7 +18,8 @@ public func fuzzerInitialize(_ argc: UnsafeMutablePointer<Int32>,
     let name = getenv("CAIRN_FUZZ_TARGET").map { String(cString: $0) } ?? ""
     guard let target = FuzzTargets.named(name) else {
         let known = FuzzTargets.all.map(\.name).joined(separator: ", ")
-        fputs("cairn-fuzz: set CAIRN_FUZZ_TARGET to one of: \(known)\n", stderr)
+        let message = "cairn-fuzz: set CAIRN_FUZZ_TARGET to one of: \(known)\n"
+        _ = message.withCString { write(2, $0, strlen($0)) }
         exit(64)
     }
     selected = target
