@@ -257,37 +257,37 @@ struct Fields {
 
     func finish() throws(ScenarioError) {
         for (key, _) in fields where !used.contains(key) {
-            throw ScenarioError(path: "\(path).\(key)", message: "unknown key")
+            throw ScenarioError(path: JSONPath.member(path, key), message: "unknown key")
         }
     }
 
     mutating func number(_ key: String, in range: ClosedRange<Double>) throws(ScenarioError) -> Double? {
         guard let v = take(key) else { return nil }
         guard case .number(let x) = v else {
-            throw ScenarioError(path: "\(path).\(key)", message: "expected a number, found \(v.typeName)")
+            throw ScenarioError(path: JSONPath.member(path, key), message: "expected a number, found \(v.typeName)")
         }
         guard range.contains(x) else {
-            throw ScenarioError(path: "\(path).\(key)", message: "\(x) is out of range \(range.lowerBound)...\(range.upperBound)")
+            throw ScenarioError(path: JSONPath.member(path, key), message: "\(x) is out of range \(range.lowerBound)...\(range.upperBound)")
         }
         return x
     }
 
     mutating func int(_ key: String, required: Bool = false, in range: ClosedRange<Int>) throws(ScenarioError) -> Int? {
         guard let v = take(key) else {
-            if required { throw ScenarioError(path: "\(path).\(key)", message: "required") }
+            if required { throw ScenarioError(path: JSONPath.member(path, key), message: "required") }
             return nil
         }
         guard case .number(let x) = v else {
-            throw ScenarioError(path: "\(path).\(key)", message: "expected an integer, found \(v.typeName)")
+            throw ScenarioError(path: JSONPath.member(path, key), message: "expected an integer, found \(v.typeName)")
         }
         guard abs(x) < 1e15 else {
-            throw ScenarioError(path: "\(path).\(key)", message: "\(x) is out of range \(range.lowerBound)...\(range.upperBound)")
+            throw ScenarioError(path: JSONPath.member(path, key), message: "\(x) is out of range \(range.lowerBound)...\(range.upperBound)")
         }
         guard x.rounded() == x else {
-            throw ScenarioError(path: "\(path).\(key)", message: "expected an integer, found the fraction \(x)")
+            throw ScenarioError(path: JSONPath.member(path, key), message: "expected an integer, found the fraction \(x)")
         }
         guard range.contains(Int(x)) else {
-            throw ScenarioError(path: "\(path).\(key)", message: "\(Int(x)) is out of range \(range.lowerBound)...\(range.upperBound)")
+            throw ScenarioError(path: JSONPath.member(path, key), message: "\(Int(x)) is out of range \(range.lowerBound)...\(range.upperBound)")
         }
         return Int(x)
     }
@@ -295,14 +295,14 @@ struct Fields {
     mutating func string(_ key: String) throws(ScenarioError) -> String? {
         guard let v = take(key) else { return nil }
         guard case .string(let s) = v else {
-            throw ScenarioError(path: "\(path).\(key)", message: "expected a string, found \(v.typeName)")
+            throw ScenarioError(path: JSONPath.member(path, key), message: "expected a string, found \(v.typeName)")
         }
         return s
     }
 
     mutating func object(_ key: String) throws(ScenarioError) -> Fields? {
         guard let v = take(key) else { return nil }
-        return try Fields(v, path: "\(path).\(key)")
+        return try Fields(v, path: JSONPath.member(path, key))
     }
 
     /// A distribution object, or a bare number for `{"dist": "fixed", "value": x}`.
@@ -312,13 +312,13 @@ struct Fields {
         if case .number(let x)? = fields.first(where: { $0.0 == key })?.1 {
             used.append(key)
             guard x >= lower, x <= big else {
-                throw ScenarioError(path: "\(path).\(key)", message: "\(x) is out of range \(positive ? "above 0" : "0")...\(big)")
+                throw ScenarioError(path: JSONPath.member(path, key), message: "\(x) is out of range \(positive ? "above 0" : "0")...\(big)")
             }
             return .fixed(x)
         }
         guard let v = fields.first(where: { $0.0 == key })?.1 else { return nil }
         guard case .object = v else {
-            throw ScenarioError(path: "\(path).\(key)", message: "expected a number or a distribution object such as {\"dist\": \"uniform\", \"min\": 1, \"max\": 5}, found \(v.typeName)")
+            throw ScenarioError(path: JSONPath.member(path, key), message: "expected a number or a distribution object such as {\"dist\": \"uniform\", \"min\": 1, \"max\": 5}, found \(v.typeName)")
         }
         guard var d = try object(key) else { return nil }
         let at = d.path
@@ -371,11 +371,11 @@ struct Fields {
     mutating func faults(_ key: String) throws(ScenarioError) -> [TimedFault] {
         guard let v = take(key) else { return [] }
         guard case .array(let items) = v else {
-            throw ScenarioError(path: "\(path).\(key)", message: "expected an array, found \(v.typeName)")
+            throw ScenarioError(path: JSONPath.member(path, key), message: "expected an array, found \(v.typeName)")
         }
         var out = [TimedFault]()
         for (i, item) in items.enumerated() {
-            var f = try Fields(item, path: "\(path).\(key)[\(i)]")
+            var f = try Fields(item, path: JSONPath.element(JSONPath.member(path, key), i))
             guard let at = try f.number("at_day", in: 0...3650),
                   let fraction = try f.number("fraction", in: 0...1),
                   let hours = try f.number("duration_hours", in: 0...87600)

@@ -24,6 +24,9 @@ private func error(_ json: String) -> String? {
 @Test func unknownKeysAreNamedByPath() {
     #expect(error(#"{"nodes": 10, "nodez": 1}"#) == "$.nodez: unknown key")
     #expect(error(#"{"nodes": 10, "protocol": {"kk": 3}}"#) == "$.protocol.kk: unknown key")
+    // A key that is not a plain name is quoted, so the path says which key it was.
+    #expect(error(#"{"nodes": 10, "protocol": {"k.n": 3}}"#) == #"$.protocol["k.n"]: unknown key"#)
+    #expect(error(#"{"nodes": 10, "churn": {"correlated": [{"at_day": 1, "fraction": 0.1, "duration_hours": 1}, {"at_day": -1, "fraction": 0.1, "duration_hours": 1}]}}"#)?.hasPrefix("$.churn.correlated[1].at_day") == true)
     #expect(error(#"{"nodes": 10, "churn": {"online_hours": {"dist": "weibull", "shape": 1, "scale": 2, "x": 1}}}"#)
         == "$.churn.online_hours.x: unknown key")
 }
