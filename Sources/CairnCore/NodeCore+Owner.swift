@@ -60,7 +60,7 @@ extension NodeCore {
     /// The whole volume is at hand: every pack in the local pack store, or rebuilt from k
     /// fetched slots that, with what is local, cover every pack.
     func haveData(_ p: Int) -> Bool {
-        volumes[p].localCopy || haveData(volume: p, from: 0)
+        haveData(volume: p, from: 0)
     }
 
     /// Packs `from..<layout.packs` are at hand (local, or in the rebuilt data).
