@@ -21,6 +21,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages.
@@ -60,6 +62,28 @@ let package = Package(
         .target(name: "CairnCore", dependencies: ["CairnWire", "CairnCrypto"], swiftSettings: hot),
         .target(name: "CairnSimulator", dependencies: ["CairnWire", "CairnCore", "CairnCrypto"], path: "Simulations",
                 swiftSettings: hot),
+        // The network: Noise sessions (libsodium) over SwiftNIO TCP and UDP, carrying the
+        // core's messages. Knows the core's messages, never the backup engine.
+        .target(
+            name: "CairnNet",
+            dependencies: [
+                "CairnWire", "CairnCrypto", "CairnCore", "CSodium",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The node and coordinator services: core + transport + LMDB storage + engine.
+        .target(
+            name: "CairnNode",
+            dependencies: [
+                "CairnWire", "CairnCrypto", "CairnStore", "CairnData", "CairnCore", "CairnNet",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         // Fuzz targets for every on-disk decoder and the scenario parser, and `cairn-fuzz`,
         // their seeded mutation loop (or, built with -sanitize=fuzzer, a libFuzzer binary).
         .target(name: "CairnFuzz", dependencies: ["CairnWire", "CairnCrypto", "CairnData", "CairnCore", "CairnSimulator"],
@@ -68,7 +92,8 @@ let package = Package(
         .executableTarget(
             name: "cairn",
             dependencies: [
-                "CairnWire", "CairnCrypto", "CairnStore", "CairnData", "CairnCore", "CairnSimulator", "CMalloc", "CProcessGuard",
+                "CairnWire", "CairnCrypto", "CairnStore", "CairnData", "CairnCore", "CairnSimulator", "CairnNet", "CairnNode",
+                "CMalloc", "CProcessGuard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -91,6 +116,8 @@ let package = Package(
                     dependencies: ["CairnWire", "CairnSimulator", "CairnCore", "CairnCrypto", "CairnTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CairnCLITests", dependencies: ["CairnTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CairnNetTests", dependencies: ["CairnNet", "CairnCrypto", "CairnCore", "CairnWire", "CairnTestSupport"],
+                    resources: [.copy("Vectors")], swiftSettings: strict),
         .testTarget(name: "CairnFuzzTests", dependencies: ["CairnFuzz"], swiftSettings: strict),
     ]
 )
