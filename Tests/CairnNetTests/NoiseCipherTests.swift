@@ -42,6 +42,15 @@ import Testing
         #expect(try b.receive.decrypt(empty) == [])
     }
 
+    @Test func borrowedBytesGiveTheSameCiphertext() throws {
+        var (a, b) = try Self.session()
+        var copy = a.send
+        let plaintext = Array("from a NIO buffer".utf8)
+        let borrowed = try plaintext.withUnsafeBytes { p in try a.send.encrypt(p, ad: [1]) }
+        #expect(try copy.encrypt(plaintext, ad: [1]) == borrowed)
+        #expect(try borrowed.withUnsafeBytes { c in try b.receive.decrypt(c, ad: [1]) } == plaintext)
+    }
+
     @Test func theNonceNeverWraps() throws {
         let key = SecureBytes(copying: [UInt8](repeating: 3, count: 32))
         var sender = NoiseCipher(key: key, nonce: UInt64.max - 1)

@@ -188,6 +188,29 @@ func runSession(_ initiator: inout SessionHandshake, _ responder: inout SessionH
         }
     }
 
+    @Test(arguments: [false, true])
+    func messageLengthsAreAsDocumented(peerKeyKnown: Bool) throws {
+        let alice = try TestNode()
+        let bob = try TestNode()
+        var initiator = try SessionHandshake(initiator: alice.identity, peerNodeKey: peerKeyKnown ? bob.nodeKey.publicKey : nil)
+        var responder = SessionHandshake(responder: bob.identity)
+        var lengths: [Int] = []
+        while initiator.isMyTurnToWrite || responder.isMyTurnToWrite {
+            if initiator.isMyTurnToWrite {
+                let wire = try initiator.writeMessage()
+                lengths.append(wire.count)
+                try responder.readMessage(wire)
+            } else {
+                let wire = try responder.writeMessage()
+                lengths.append(wire.count)
+                try initiator.readMessage(wire)
+            }
+        }
+        // docs/DATA-FORMATS.md, "Sessions": pattern byte, keys, tags, 141-byte certificates.
+        #expect(lengths == (peerKeyKnown ? [238, 189] : [33, 237, 205]))
+        #expect(initiator.isComplete && responder.isComplete)
+    }
+
     // MARK: Certificate format
 
     @Test func certificateRoundTripsAndIsBoundsChecked() throws {
