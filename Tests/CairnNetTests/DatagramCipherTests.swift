@@ -74,6 +74,9 @@ import Testing
         expectCode(.oversized) { _ = try b.open([UInt8](repeating: 0, count: DatagramCipher.datagramLengthMax + 1)) }
         expectCode(.oversized) { _ = try a.seal([UInt8](repeating: 0, count: DatagramCipher.plaintextLengthMax + 1)) }
         #expect(try b.open(a.seal([])) == [])
+        let largest = try a.seal([UInt8](repeating: 9, count: DatagramCipher.plaintextLengthMax))
+        #expect(largest.count == DatagramCipher.datagramLengthMax)
+        #expect(try b.open(largest).count == DatagramCipher.plaintextLengthMax)
     }
 
     /// Random arrival orders against a model: a counter opens iff it was never opened and

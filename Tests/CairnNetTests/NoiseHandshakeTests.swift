@@ -164,6 +164,12 @@ func drive<H: DrivableHandshake>(_ initiator: inout H, _ responder: inout H, dam
         expectCode(.oversized) { _ = try writer.initiator.writeMessage(payload: [UInt8](repeating: 0, count: 65535 - 31)) }
         // The refused write changed nothing: the same handshake still completes.
         #expect(writer.run() == nil)
+        // Exactly 65535 bytes is a message: XX message 1 is the 32-byte key and its payload.
+        var largest = try HandshakePair(.xx)
+        let payload = [UInt8](repeating: 5, count: 65535 - 32)
+        let wire = try largest.initiator.writeMessage(payload: payload)
+        #expect(wire.count == 65535)
+        #expect(try largest.responder.readMessage(wire) == payload)
     }
 
     /// Points whose X25519 product is all zeros: 0, 1, p (= 0 mod p), and one of order 8.

@@ -14,6 +14,9 @@ import CairnCrypto
 /// messages 2 and 3; IK: message 1, and message 2 for the responder, whose static key the
 /// initiator already had). Each side checks the owner's signature and that the
 /// certificate's node key, converted to X25519, is the static key the handshake proved.
+///
+/// An IK responder completes on writing message 2, yet message 1 may be a replay: act on
+/// such a session only after the initiator's first transport record decrypts.
 public struct SessionHandshake: Sendable {
     public static let prologue = Array("cairn session v1".utf8)
     /// No message of this handshake is longer: a transport may refuse longer frames unread.
