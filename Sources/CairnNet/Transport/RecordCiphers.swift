@@ -1,0 +1,39 @@
+import NIOCore
+
+/// The two directions of an established session's record stream: every record is one
+/// Noise transport message under the next nonce, so a replayed, reordered, dropped or
+/// altered record fails to open. Each direction is rekeyed after every
+/// `TransportLimits.rekeyIntervalRecords` records, counted on both sides.
+struct RecordCiphers {
+    private var send: NoiseCipher
+    private var receive: NoiseCipher
+    private(set) var recordsSealed: UInt64 = 0
+    private(set) var recordsOpened: UInt64 = 0
+
+    init(keys: NoiseTransportKeys) {
+        send = keys.send
+        receive = keys.receive
+    }
+
+    /// Seals `plaintext` (any length) into records of at most
+    /// `TransportLimits.recordPlaintextMax` bytes each, length-prefixed, into `out`.
+    mutating func seal(_ plaintext: ByteBuffer, into out: inout ByteBuffer) throws(NetError) {
+        var rest = plaintext
+        while rest.readableBytes > 0 {
+            let n = min(rest.readableBytes, TransportLimits.recordPlaintextMax)
+            let piece = Array(rest.readableBytesView.prefix(n))
+            rest.moveReaderIndex(forwardBy: n)
+            RecordReader.write(try send.encrypt(piece), to: &out)
+            recordsSealed += 1
+            if recordsSealed % TransportLimits.rekeyIntervalRecords == 0 { send.rekey() }
+        }
+    }
+
+    /// Opens the peer's next record.
+    mutating func open(_ record: ByteBuffer) throws(NetError) -> [UInt8] {
+        let plaintext = try receive.decrypt(Array(record.readableBytesView))
+        recordsOpened += 1
+        if recordsOpened % TransportLimits.rekeyIntervalRecords == 0 { receive.rekey() }
+        return plaintext
+    }
+}
