@@ -1,6 +1,7 @@
 import CairnCore
 import CairnCrypto
 import CairnNode
+import CairnStore
 import CairnTestSupport
 import CairnWire
 import Foundation
@@ -218,6 +219,47 @@ func expectRefused(_ code: HeldSlotError.Code, from: UInt32 = 2, to: SlotExtent?
     let longer = SlotFixture(packs: 6, seed: 6)
     try append(store, longer, 5..<6)
     #expect(try store.held(fixture.slot)?.extent == longer.extent(6))
+}
+
+/// A damaged slot record (a bad disk) makes that slot not held — no proof, no stream, not
+/// listed or counted — and never a trap; the slot can be stored whole again over it. A
+/// missing run file makes its slot's proofs and stream fail the same way.
+@Test func damagedRecordsAndFilesAnswerAsNotHeld() throws {
+    let folder = try TemporaryFolder("held-damaged")
+    let fixture = SlotFixture(packs: 3, seed: 12)
+    let second = SlotFixture(slot: SlotID(volume: VolumeID(owner: NodeID(2), number: 1), index: 0), packs: 2, seed: 13,
+                             k: 1, n: 2)
+    do {
+        let store = try HeldSlotStore(dataDirectory: folder.path, capacity: 1 << 30)
+        try append(store, fixture, 0..<3)
+        try append(store, second, 0..<2)
+    }
+    do {
+        let env = try LMDBEnvironment(path: folder.sub("held"), mapSize: 1 << 36, maxDatabases: 8)
+        let slots = try env.openDatabase("slots")
+        try env.write { txn in try txn.put(slots, fixture.slot.bytes, [1, 3, 5]) }
+    }
+    let store = try HeldSlotStore(dataDirectory: folder.path, capacity: 1 << 30)
+    #expect(try store.heldSlots().map(\.slot) == [second.slot])
+    #expect(store.usedBytes == second.extent(2).bytes)
+    #expect(heldErrorCode { _ = try store.held(fixture.slot) } == .storage)
+    #expect(store.prove(fixture.slot, pack: 0, packs: 1, selector: 1) == nil)
+    #expect(store.serve(fixture.slot) == .missing)
+    // Stored whole again: the damaged record and its old run are replaced.
+    try append(store, fixture, 0..<3)
+    #expect(try store.held(fixture.slot)?.extent == fixture.extent(3))
+    let proof = try #require(store.prove(fixture.slot, pack: 2, packs: 3, selector: 4))
+    #expect(proof.verify(pack: 2, packs: 3, selector: 4, slotRoot: fixture.extent(3).root))
+    #expect(files(folder.sub("held/runs")).count == 2)
+    #expect(store.usedBytes == second.extent(2).bytes + fixture.extent(3).bytes)
+
+    let secondRun = try #require(files(folder.sub("held/runs")).first { $0.hasPrefix(Hex.encode(second.slot.bytes)) })
+    try FileManager.default.removeItem(atPath: folder.sub("held/runs/" + secondRun))
+    #expect(store.prove(second.slot, pack: 0, packs: 2, selector: 0) == nil)
+    #expect(heldErrorCode { _ = try store.openSlotStream(second.slot) } == .storage)
+    // And a slot that cannot be served can still be deleted.
+    store.delete(second.slot)
+    #expect(try store.heldSlots().map(\.slot) == [fixture.slot])
 }
 
 /// The offered capacity bounds the slot bytes held: an append past it is refused, a

@@ -112,16 +112,7 @@ public final class HeldSlotStore: ShardStorage, Sendable {
                     var r = ByteReader(bytes, what: "next run")
                     return (try? r.u64()) ?? 0
                 } ?? 0
-                var used: UInt64 = 0
-                try txn.forEach(slots) { key, value in
-                    guard let slot = HeldRecords.slot(fromKey: key) else { return true }
-                    do throws(HeldSlotError) {
-                        used += try HeldSlot.decode(slot, [UInt8](value)).extent.bytes
-                    } catch {
-                        logger.info("held.open.damagedSlot", metadata: ["slot": "\(slot)", "reason": "\(error.oneLine)"])
-                    }
-                    return true
-                }
+                let used = try decodeSlots(txn).reduce(0) { $0 + $1.extent.bytes }
                 var names = Set<String>()
                 try txn.forEach(runs) { key, value in
                     guard key.count == 13, let slot = HeldRecords.slot(fromKey: Array(key[..<9])),
@@ -256,15 +247,24 @@ public final class HeldSlotStore: ShardStorage, Sendable {
     /// Every slot held, in slot order (what a restarted node resumes with).
     public func heldSlots() throws(HeldSlotError) -> [HeldSlot] {
         try lmdb("listing the held slots") {
-            try env.read { txn in
-                var out = [HeldSlot]()
-                try txn.forEach(slots) { key, value in
-                    if let slot = HeldRecords.slot(fromKey: key) { out.append(try HeldSlot.decode(slot, [UInt8](value))) }
-                    return true
-                }
-                return out
-            }
+            try env.read { txn in try decodeSlots(txn) }
         }
+    }
+
+    /// Every slot record that decodes; a damaged one is logged and left out (its slot then
+    /// answers as not held: challenges fail and the owner repairs it elsewhere).
+    private func decodeSlots(_ txn: borrowing some LMDBReadable & ~Copyable) throws -> [HeldSlot] {
+        var out = [HeldSlot]()
+        try txn.forEach(slots) { key, value in
+            guard let slot = HeldRecords.slot(fromKey: key) else { return true }
+            do throws(HeldSlotError) {
+                out.append(try HeldSlot.decode(slot, [UInt8](value)))
+            } catch {
+                logger.info("held.slot.damaged", metadata: ["slot": "\(slot)", "reason": "\(error.oneLine)"])
+            }
+            return true
+        }
+        return out
     }
 
     /// The slot's whole stream (what `serve` announced), read from its runs in chunks.
@@ -318,7 +318,8 @@ public final class HeldSlotStore: ShardStorage, Sendable {
             guard to.packs > from else {
                 throw HeldSlotError(.notAppend, "a store of packs \(from)..<\(to.packs) of \(slot) holds no pack")
             }
-            let held = try self.held(slot)
+            // A damaged record does not stop a whole-slot store from replacing it.
+            let held = from == 0 ? (try? self.held(slot)) ?? nil : try self.held(slot)
             if from != 0 {
                 guard let held, held.extent.packs == from else {
                     throw HeldSlotError(.notAppend, "an append from pack \(from) to \(slot), which holds \(held?.extent.packs ?? 0) packs here")
@@ -390,7 +391,8 @@ public final class HeldSlotStore: ShardStorage, Sendable {
     /// Forgets the slot: its records in one transaction, then its run files.
     public func deleteHeld(_ slot: SlotID) throws(HeldSlotError) {
         try state.withLock { (st) throws(HeldSlotError) in
-            let held = try self.held(slot)
+            // A damaged record is removed all the same.
+            let held = (try? self.held(slot)) ?? nil
             let removed = try lmdb("deleting \(slot)") { try env.write { txn in try removeRecords(of: slot, txn) } }
             st.used -= min(st.used, held?.extent.bytes ?? 0)
             for run in removed { runFolder.remove(HeldRun.fileName(slot, run)) }
