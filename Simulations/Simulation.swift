@@ -108,6 +108,11 @@ public final class Simulation {
     var timeseries: [Sample] = []
     static let violationsMax = 50
     public var debugLost = false
+    /// Direct mode: at this instant (ms of simulated time) every node's core and the
+    /// coordinator's are written to checkpoints and replaced by what reads back, as if every
+    /// process had been killed and restarted from its last checkpoint. The trace must not
+    /// change (`CheckpointReplayTests`).
+    public var restartFromCheckpointsAt: Int64? = nil
     public var debugLines: [String] = []
 
     public init(scenario s: Scenario, seed: UInt64, mode: Mode = .direct, bounds: Bounds = Bounds()) {
@@ -452,6 +457,10 @@ public final class Simulation {
             }
             now = event.time
             events += 1
+            if let at = restartFromCheckpointsAt, now >= at {
+                restartFromCheckpointsAt = nil
+                try restartFromCheckpoints()
+            }
             dispatch(event.kind)
             if queue.overflowed {
                 throw SimulationStopped(seed: seed, atMilliseconds: now,
@@ -464,6 +473,16 @@ public final class Simulation {
         }
         now = end
         return finish()
+    }
+
+    func restartFromCheckpoints() throws(SimulationStopped) {
+        precondition(mode == .direct, "checkpoint restarts are a direct-mode check")
+        do {
+            for i in cores.indices { cores[i] = try cores[i].restartedFromCheckpoint() }
+            coordinator = try coordinator.restartedFromCheckpoint()
+        } catch {
+            throw SimulationStopped(seed: seed, atMilliseconds: now, reason: "a checkpoint did not read back: \(error)")
+        }
     }
 
     /// Runs the event due now. `kind` is consumed, so a message moves to its handler

@@ -14,7 +14,7 @@ import CairnWire
 /// On the wire only `expires` and `signature` travel: every other field is known to the
 /// receiver from the contract terms, the authenticated sender and itself, so a mandate
 /// cannot be replayed for another volume, slot, owner, holder or repairer.
-public struct BlindRepairMandate: Hashable, Sendable {
+public struct BlindRepairMandate: Hashable, Sendable, Codable {
     public var expires: Instant
     /// The coordinator's signature over `signingBytes`.
     public var signature: [UInt8]

@@ -5,8 +5,8 @@ internal import CairnCrypto
 /// A challenge names a random segment; the answer must carry that segment and a Merkle
 /// path to the root the owner kept. A holder that dropped a fraction f of a shard fails
 /// with probability ≥ f.
-public struct ChallengeScheduler: Sendable {
-    public struct Outstanding: Hashable, Sendable {
+public struct ChallengeScheduler: Sendable, Codable {
+    public struct Outstanding: Hashable, Sendable, Codable {
         public var contract: ContractID
         public var holder: NodeID
         public var slot: SlotID

@@ -1,7 +1,7 @@
 import CairnWire
 /// One contract as one side keeps it.
-public struct Contract: Hashable, Sendable {
-    public enum State: Hashable, Sendable {
+public struct Contract: Hashable, Sendable, Codable {
+    public enum State: Hashable, Sendable, Codable {
         /// Owner side: proposed, no answer yet.
         case proposed
         /// Both signed.
@@ -33,7 +33,7 @@ public struct Contract: Hashable, Sendable {
 /// Both sides of one node's contracts: those it owns (its shards elsewhere) and those it
 /// holds (others' shards here), with the reciprocity budget and the capacity it offers.
 /// Pure; all time comes in as `now`.
-public struct ContractBook: Sendable {
+public struct ContractBook: Sendable, Codable {
     public enum Refusal: UInt8, Sendable {
         case noSpace = 1, holdsPack = 2, badSignature = 3, notForMe = 4
         /// Proposed by someone other than the owner without a valid repair mandate.
@@ -54,7 +54,7 @@ public struct ContractBook: Sendable {
     /// without touching the contract. Read on every challenge, hence a `DenseMap`.
     private var heldPacks = DenseMap<VolumeID, HeldShard>()
 
-    struct HeldShard: Hashable, Sendable {
+    struct HeldShard: Hashable, Sendable, Codable {
         var contract: ContractID
         var index: UInt8
         /// Packs of the slot stored here (its first ones).

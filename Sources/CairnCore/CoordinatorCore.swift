@@ -1,6 +1,6 @@
 import CairnWire
 /// Coordinator protocol parameters.
-public struct CoordinatorParams: Sendable {
+public struct CoordinatorParams: Sendable, Codable {
     public var uptimeSlot: Interval
     public var uptimeSlots: Int
     public var uptimeThresholdPermille: UInt16
@@ -48,11 +48,11 @@ public struct CoordinatorParams: Sendable {
 /// matchmaking, root records. Pure; the coordinator actor carries out its actions.
 public struct CoordinatorCore: Sendable {
     public let params: CoordinatorParams
-    public private(set) var entries: [DirectoryEntry] = []
+    public internal(set) var entries: [DirectoryEntry] = []
     /// Joined members in join order (the sampling frame for placement).
-    public private(set) var members: [NodeID] = []
+    public internal(set) var members: [NodeID] = []
     /// A volume as its owner's root record describes it.
-    public struct VolumeRecord: Sendable {
+    public struct VolumeRecord: Sendable, Codable {
         public var owner: NodeID
         public var layout: VolumeLayout
         public var slotBytes: UInt64 { layout.slotBytes }
@@ -69,16 +69,23 @@ public struct CoordinatorCore: Sendable {
     }
 
     /// Volume → record, from owners' root records (for restores and blind repair).
-    public private(set) var rootRecords: [VolumeID: VolumeRecord] = [:]
+    public internal(set) var rootRecords: [VolumeID: VolumeRecord] = [:]
     /// Owner → its volumes, in the order their records first arrived.
-    private var packsByOwner: [NodeID: [VolumeID]] = [:]
+    var packsByOwner: [NodeID: [VolumeID]] = [:]
+    /// A contract a blind repairer made in an owner's name, with both signatures.
+    public struct Adoption: Hashable, Sendable, Codable {
+        public var terms: ContractTerms
+        public var ownerSignature: [UInt8]
+        public var holderSignature: [UInt8]
+    }
+
     /// Contracts made on an away owner's behalf, offered to it until its root record shows them.
-    public private(set) var adoptions: [NodeID: [(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])]] = [:]
-    private var slotsClosed = 0
-    private var rng: Xoshiro256
+    public internal(set) var adoptions: [NodeID: [Adoption]] = [:]
+    var slotsClosed = 0
+    var rng: Xoshiro256
     /// Signs repair mandates; nodes know its public key from their configuration.
-    private let signer: any ContractSigner
-    private let verifier: any SignatureVerifier
+    let signer: any ContractSigner
+    let verifier: any SignatureVerifier
 
     public init(params: CoordinatorParams, signer: any ContractSigner, verifier: any SignatureVerifier, rng: Xoshiro256) {
         self.params = params
@@ -246,7 +253,8 @@ public struct CoordinatorCore: Sendable {
             record.holders[Int(terms.shard.index)] = terms.holder
             record.stored[Int(terms.shard.index)] = record.layout.packs
             rootRecords[terms.shard.volume] = record
-            adoptions[terms.owner, default: []].append((terms, ownerSignature, holderSignature))
+            adoptions[terms.owner, default: []].append(Adoption(terms: terms, ownerSignature: ownerSignature,
+                                                               holderSignature: holderSignature))
             actions.append(.note(.blindRepaired(terms.shard)))
         default:
             break

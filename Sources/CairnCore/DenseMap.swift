@@ -114,3 +114,34 @@ struct DenseMap<Key: Hashable, Value> {
 }
 
 extension DenseMap: Sendable where Key: Sendable, Value: Sendable {}
+
+
+/// A checkpoint writes the entries in key order, so the same map always encodes to the
+/// same bytes (the slot order depends on the process's hash seed).
+extension DenseMap: Codable where Key: Codable & Comparable, Value: Codable {
+    private struct Entry: Codable {
+        var key: Key
+        var value: Value
+    }
+
+    init(from decoder: any Decoder) throws {
+        self.init()
+        var container = try decoder.unkeyedContainer()
+        while !container.isAtEnd {
+            let entry = try container.decode(Entry.self)
+            guard self[entry.key] == nil else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "key \(entry.key) twice")
+            }
+            self[entry.key] = entry.value
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var entries = [Entry]()
+        entries.reserveCapacity(count)
+        for case let slot? in slots { entries.append(Entry(key: slot.key, value: slot.value)) }
+        entries.sort { $0.key < $1.key }
+        var container = encoder.unkeyedContainer()
+        try container.encode(contentsOf: entries)
+    }
+}

@@ -1,6 +1,6 @@
 import CairnWire
 /// What the coordinator knows about one member.
-public struct DirectoryEntry: Sendable {
+public struct DirectoryEntry: Sendable, Codable {
     public var joined = false
     public var offered: UInt64 = 0
     /// Bytes the node reported holding for others, plus what was matched to it since.

@@ -2,7 +2,7 @@ import CairnWire
 
 /// A node's number in the directory (assigned by the coordinator at join; in the simulator
 /// the index of the node). `NodeID.coordinator` addresses the coordinator.
-public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct NodeID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var raw: UInt32
     public init(_ raw: UInt32) { self.raw = raw }
     public static let coordinator = NodeID(UInt32.max)
@@ -15,7 +15,7 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible {
 /// goes to the holder of slot i) until a slot reaches the volume's capacity. Chosen by the
 /// owner: its node number in the high 32 bits, a number below, so no owner can name
 /// another owner's volume and a holder can check the id against the contract's owner.
-public struct VolumeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct VolumeID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var raw: UInt64
     public init(_ raw: UInt64) { self.raw = raw }
     public init(owner: NodeID, number: UInt32) { raw = UInt64(owner.raw) << 32 | UInt64(number) }
@@ -30,7 +30,7 @@ public struct VolumeID: Hashable, Comparable, Sendable, CustomStringConvertible 
 
 /// Slot `index` (0..<n) of a volume: shard `index` of every pack appended to it, on one
 /// holder under one contract.
-public struct SlotID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct SlotID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var volume: VolumeID
     public var index: UInt8
     public init(volume: VolumeID, index: UInt8) {
@@ -50,7 +50,7 @@ public struct SlotID: Hashable, Comparable, Sendable, CustomStringConvertible {
 }
 
 /// A contract, chosen by the owner: its node number in the high 32 bits, a counter below.
-public struct ContractID: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct ContractID: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var raw: UInt64
     public init(_ raw: UInt64) { self.raw = raw }
     public init(owner: NodeID, counter: UInt32) { raw = UInt64(owner.raw) << 32 | UInt64(counter) }

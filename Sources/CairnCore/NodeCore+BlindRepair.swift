@@ -55,7 +55,7 @@ extension NodeCore {
             let terms = ContractTerms(id: id, owner: d.owner, holder: t.node, shard: SlotID(volume: volume, index: t.slot),
                                       bytes: d.slotBytes, start: now, term: params.term, grace: params.grace)
             let signature = signer.sign(terms.signingBytes)
-            d.proposals[id] = (i, terms, signature, nil)
+            d.proposals[id] = BlindRepair.Proposal(target: i, terms: terms, signature: signature, holderSignature: nil)
             blindRepairContracts[id] = volume
             actions.append(.send(to: t.node, .propose(terms: terms, ownerKey: signer.publicKey, ownerSignature: signature,
                                                       mandate: t.mandate)))

@@ -9,14 +9,16 @@ extension NodeCore {
     {
         let releasedAt = book.owned[contract].map { min(now, $0.terms.end) } ?? now
         if volumes[p].slots[s].pending == .storing, let c = book.owned[contract] {
-            unconfirmed[contract] = (holder, c.terms.shard, volumes[p].slots[s].pendingExtent, releasedAt + c.terms.grace)
+            unconfirmed[contract] = GraceDebt(holder: holder, shard: c.terms.shard, extent: volumes[p].slots[s].pendingExtent,
+                                              until: releasedAt + c.terms.grace)
         }
         _ = book.release(ownedID: contract, now: now)
         book.drop(ownedID: contract)
         slotOfContract[contract] = nil
         // What the abandoned holder may have: the whole slot, if only its acknowledgement was lost.
-        releasing[contract] = (holder, SlotID(volume: volumes[p].id, index: UInt8(s)), volumes[p].slots[s].pendingExtent,
-                               releasedAt, ProtocolLimits.releaseRetriesMax)
+        releasing[contract] = PendingRelease(holder: holder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
+                                             extent: volumes[p].slots[s].pendingExtent, at: releasedAt,
+                                             retries: ProtocolLimits.releaseRetriesMax)
         actions.append(.send(to: holder, .release(contract: contract, at: releasedAt)))
         volumes[p].recentHolders.append(holder)
         clearPending(volume: p, slot: s)
@@ -34,13 +36,14 @@ extension NodeCore {
         if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
            case .grace(let until) = released.state
         {
-            audits[old] = (oldHolder, released.terms.shard, volumes[p].slots[s].stored, until)
+            audits[old] = GraceDebt(holder: oldHolder, shard: released.terms.shard, extent: volumes[p].slots[s].stored, until: until)
         } else {
             book.drop(ownedID: old)
         }
         slotOfContract[old] = nil
-        releasing[old] = (oldHolder, SlotID(volume: volumes[p].id, index: UInt8(s)), volumes[p].slots[s].stored,
-                          releasedAt, ProtocolLimits.releaseRetriesMax)
+        releasing[old] = PendingRelease(holder: oldHolder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
+                                        extent: volumes[p].slots[s].stored, at: releasedAt,
+                                        retries: ProtocolLimits.releaseRetriesMax)
         volumes[p].recentHolders.append(oldHolder)
         actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
     }

@@ -14,15 +14,14 @@ public struct NodeCore: Sendable {
     var volumeIndex: [VolumeID: Int] = [:]
     var slotOfContract: [ContractID: SlotRef] = [:]
     /// Released, stored contracts audited until their grace ends.
-    var audits: [ContractID: (holder: NodeID, shard: SlotID, extent: SlotExtent, until: Instant)] = [:]
+    var audits: [ContractID: GraceDebt] = [:]
     /// Replacements given up while their shard was being stored: the holder may have it
     /// (only the acknowledgement was lost) and then keeps it for the grace period. Not
     /// audited (it may never have received the shard), but a last-resort source until then.
-    var unconfirmed: [ContractID: (holder: NodeID, shard: SlotID, extent: SlotExtent, until: Instant)] = [:]
-    /// Releases not yet acknowledged, with retries left.
+    var unconfirmed: [ContractID: GraceDebt] = [:]
     /// Releases not yet acknowledged: the holder may still hold the shard as if the
     /// contract were active (it was offline), so it is also a last-resort source.
-    var releasing: [ContractID: (holder: NodeID, shard: SlotID, extent: SlotExtent, at: Instant, retries: Int)] = [:]
+    var releasing: [ContractID: PendingRelease] = [:]
     var pendingMatches: [UInt64: Int] = [:]
     var nextRequest: UInt64 = 1
     var rng: Xoshiro256
@@ -38,8 +37,37 @@ public struct NodeCore: Sendable {
     var blindRepairContracts: [ContractID: VolumeID] = [:]
     var blindRepairCounter: UInt32 = 0
 
+    /// A holder released from a slot that owes the grace period until `until` (audited, or
+    /// a last-resort source while it may still hold what it was sent).
+    struct GraceDebt: Hashable, Sendable, Codable {
+        var holder: NodeID
+        var shard: SlotID
+        var extent: SlotExtent
+        var until: Instant
+    }
+
+    /// A release sent at `at` and not yet acknowledged, resent `retries` more times.
+    struct PendingRelease: Hashable, Sendable, Codable {
+        var holder: NodeID
+        var shard: SlotID
+        var extent: SlotExtent
+        var at: Instant
+        var retries: Int
+    }
+
     /// A blind repair in progress on this node (the repairer side).
-    struct BlindRepair: Sendable {
+    struct BlindRepair: Sendable, Codable {
+        /// A contract proposed in the owner's name to a repair target.
+        struct Proposal: Sendable, Codable {
+            /// Index into `targets`.
+            var target: Int
+            var terms: ContractTerms
+            /// The repairer's signature in the owner's name.
+            var signature: [UInt8]
+            /// The target's, once it accepted.
+            var holderSignature: [UInt8]?
+        }
+
         var owner: NodeID
         var layout: VolumeLayout
         var slotBytes: UInt64 { layout.slotBytes }
@@ -51,7 +79,7 @@ public struct NodeCore: Sendable {
         var fetchedMask: UInt64 = 0
         var fetchRequests: [UInt64: Int] = [:]
         /// Proposed contracts: id → (target index, terms, the repairer's signature in the owner's name, accepted).
-        var proposals: [ContractID: (target: Int, terms: ContractTerms, signature: [UInt8], holderSignature: [UInt8]?)] = [:]
+        var proposals: [ContractID: Proposal] = [:]
         var deadline: Instant
         var counter: UInt32 = 0
     }

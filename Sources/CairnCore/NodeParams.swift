@@ -1,6 +1,6 @@
 import CairnWire
 /// A node's protocol parameters (from the network's configuration).
-public struct NodeParams: Sendable {
+public struct NodeParams: Sendable, Codable {
     /// The code of the volumes this node makes by default. Each volume carries its own
     /// layout (`addPack`); `k`, `n` and `repairTrigger` here only set how far below its
     /// n a volume may fall before it is repaired (`repairTrigger(for:)`).

@@ -1,6 +1,6 @@
 import CairnWire
 /// Where a contract sits among the volumes this node owns.
-struct SlotRef: Hashable, Sendable {
+struct SlotRef: Hashable, Sendable, Codable {
     var volume: Int
     var slot: Int
 }
@@ -8,9 +8,9 @@ struct SlotRef: Hashable, Sendable {
 /// One slot (shard index) of a volume this node owns: who keeps it now and in what
 /// condition, how far that holder has come, and the new holder being brought in, if any.
 /// Each state is an enum carrying its own data; the flags below are read-only views.
-public struct OwnedSlot: Hashable, Sendable {
+public struct OwnedSlot: Hashable, Sendable, Codable {
     /// What the current holder proved about its copy.
-    public enum Proof: Hashable, Sendable {
+    public enum Proof: Hashable, Sendable, Codable {
         /// Nothing against it.
         case none
         /// It proved it lost data (a failed challenge, a slot that did not verify).
@@ -20,7 +20,7 @@ public struct OwnedSlot: Hashable, Sendable {
     }
 
     /// A new holder for the slot, from proposal to acknowledged upload.
-    public enum Replacement: Hashable, Sendable {
+    public enum Replacement: Hashable, Sendable, Codable {
         /// Proposed; waiting for its signature, checked against `key`.
         case proposing(holder: NodeID, contract: ContractID, key: [UInt8], since: Instant)
         /// Both signed; waiting for the data to be at hand (a rebuild from k slots).
@@ -40,13 +40,13 @@ public struct OwnedSlot: Hashable, Sendable {
     }
 
     /// Packs appended since the holder's last acknowledgement, on their way to it.
-    public struct Append: Hashable, Sendable {
+    public struct Append: Hashable, Sendable, Codable {
         public var extent: SlotExtent
         public var since: Instant
     }
 
     /// The kinds of `Replacement`, for comparisons.
-    public enum Pending: Hashable, Sendable { case proposing, accepted, storing }
+    public enum Pending: Hashable, Sendable, Codable { case proposing, accepted, storing }
 
     // Every slot of every volume is read on each repair tick and uptime reply: keep it small.
     public var holder: NodeID? = nil
@@ -100,7 +100,7 @@ public struct OwnedSlot: Hashable, Sendable {
 }
 
 /// A released holder that still keeps shard `index` of a volume during its grace period.
-public struct GraceSource: Hashable, Sendable {
+public struct GraceSource: Hashable, Sendable, Codable {
     public var index: UInt8
     public var holder: NodeID
     /// What it was given of the slot (its fetch is checked against it).
@@ -109,7 +109,7 @@ public struct GraceSource: Hashable, Sendable {
 
 /// A prefix of a slot: its first `packs` packs, `bytes` long, whose tree has root `root`.
 /// What a holder acknowledged, or what is on its way to one.
-public struct SlotExtent: Hashable, Sendable {
+public struct SlotExtent: Hashable, Sendable, Codable {
     public var packs: UInt32
     public var bytes: UInt64
     public var root: [UInt8]
@@ -123,7 +123,7 @@ public struct SlotExtent: Hashable, Sendable {
 
 /// A volume this node owns: each slot's tree (for the roots it challenges against), where
 /// each slot lives and how far each holder has caught up with the packs appended.
-public struct OwnedVolume: Hashable, Sendable {
+public struct OwnedVolume: Hashable, Sendable, Codable {
     public let id: VolumeID
     public internal(set) var layout: VolumeLayout
     /// Bytes each slot may hold: the contracts reserve this much on each holder.

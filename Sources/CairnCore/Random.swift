@@ -21,7 +21,7 @@ public struct SplitMix64: Sendable {
 /// `shuffled(using:)` / `random(in:using:)`, whose algorithms are not promised.
 ///
 /// Use `bounded`, `chance`, `shuffle` and `split` instead of the standard library helpers.
-public struct Xoshiro256: RandomNumberGenerator, Sendable {
+public struct Xoshiro256: RandomNumberGenerator, Sendable, Codable {
     private var s0: UInt64
     private var s1: UInt64
     private var s2: UInt64

@@ -1,8 +1,8 @@
 import CairnWire
 /// The coordinator's record of faults against one node: warned first, then excluded from
 /// new contracts.
-public struct Reputation: Hashable, Sendable {
-    public enum Standing: UInt8, Sendable, Comparable {
+public struct Reputation: Hashable, Sendable, Codable {
+    public enum Standing: UInt8, Sendable, Comparable, Codable {
         case good = 0, warned = 1, excluded = 2
         public static func < (a: Standing, b: Standing) -> Bool { a.rawValue < b.rawValue }
     }

@@ -7,7 +7,7 @@ internal import CairnCrypto
 /// memory per slot stays a few hundred bytes however many packs the volume holds. With the
 /// engine's promote-the-odd-node rule (`MerkleTree`), the tree's root is the right fold of
 /// the frontier: H(P₀, H(P₁, … P_last)).
-public struct SlotTree: Hashable, Sendable {
+public struct SlotTree: Hashable, Sendable, Codable {
     /// Heights of the perfect subtrees, strictly decreasing.
     private var heights: [UInt8] = []
     private var peaks: [[UInt8]] = []

@@ -4,7 +4,7 @@
 /// roughly agree: every message carries its sender's instant, and a receiver refuses one
 /// further than its bound (`maxClockSkew`) from its own clock (`Instant.within`). The
 /// simulator starts at zero and can give each node an offset and a drift.
-public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var milliseconds: Int64
 
     public init(milliseconds: Int64) { self.milliseconds = milliseconds }
@@ -26,7 +26,7 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
 }
 
 /// A span of time in milliseconds (the unit of every interval in protocol parameters).
-public struct Interval: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Interval: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var milliseconds: Int64
 
     public init(milliseconds: Int64) { self.milliseconds = milliseconds }

@@ -1,7 +1,7 @@
 import CairnWire
 /// Uptime over a sliding window of probe slots: one bit per slot (answered or not), up to
 /// `ProtocolLimits.uptimeSlotsMax` slots, in four words so a directory of 100,000 nodes stays small.
-public struct UptimeWindow: Hashable, Sendable {
+public struct UptimeWindow: Hashable, Sendable, Codable {
     private var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
     public let slots: Int
     public private(set) var filled: Int = 0

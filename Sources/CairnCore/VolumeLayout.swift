@@ -4,7 +4,7 @@ import CairnWire
 /// n slots rebuild every pack), the packs appended so far and the bytes each slot holds.
 /// Each pack keeps its own shard length and segment size (`PackGeometry`), proven with
 /// every challenge; the core needs only these totals.
-public struct VolumeLayout: Hashable, Sendable, CustomStringConvertible {
+public struct VolumeLayout: Hashable, Sendable, Codable, CustomStringConvertible {
     public let k: Int
     public let n: Int
     /// Packs appended (the width of each slot's tree).

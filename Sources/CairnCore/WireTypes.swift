@@ -2,7 +2,7 @@ import CairnWire
 internal import CairnCrypto
 
 /// What an owner and a holder agree on. Both sign `signingBytes`.
-public struct ContractTerms: Hashable, Sendable {
+public struct ContractTerms: Hashable, Sendable, Codable {
     public var id: ContractID
     public var owner: NodeID
     public var holder: NodeID
@@ -63,7 +63,7 @@ public struct ContractTerms: Hashable, Sendable {
 }
 
 /// Why a challenge or fetch counted against a holder; also the adversary kinds.
-public enum FaultKind: UInt8, Sendable, CaseIterable, Comparable {
+public enum FaultKind: UInt8, Sendable, CaseIterable, Comparable, Codable {
     case badProof = 1, missing, earlyFree, refusedFetch
 
     public static func < (a: FaultKind, b: FaultKind) -> Bool { a.rawValue < b.rawValue }
@@ -81,7 +81,7 @@ public struct Candidate: Hashable, Sendable {
 
 /// A slot a blind repair re-creates: on which node, the root the shard must have, and the
 /// coordinator's mandate the repairer shows that node.
-public struct BlindRepairTarget: Hashable, Sendable {
+public struct BlindRepairTarget: Hashable, Sendable, Codable {
     public var slot: UInt8
     public var node: NodeID
     public var publicKey: [UInt8]
