@@ -110,10 +110,10 @@ let package = Package(
         .testTarget(
             name: "CairnDataTests", dependencies: ["CairnWire", "CairnData", "CairnCrypto", "CairnStore", "CairnTestSupport"],
             resources: [.copy("Vectors")], swiftSettings: strict),
-        .testTarget(name: "CairnCoreTests", dependencies: ["CairnWire", "CairnCore", "CairnCrypto", "CairnTestSupport"],
+        .testTarget(name: "CairnCoreTests", dependencies: ["CairnWire", "CairnCore", "CairnCrypto", "CairnNode", "CairnTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CairnSimulatorTests",
-                    dependencies: ["CairnWire", "CairnSimulator", "CairnCore", "CairnCrypto", "CairnTestSupport"],
+                    dependencies: ["CairnWire", "CairnSimulator", "CairnCore", "CairnCrypto", "CairnNode", "CairnTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CairnCLITests", dependencies: ["CairnTestSupport"], swiftSettings: strict),
         .testTarget(name: "CairnNetTests", dependencies: ["CairnNet", "CairnCrypto", "CairnCore", "CairnWire", "CairnTestSupport"],

@@ -108,11 +108,23 @@ public final class Simulation {
     var timeseries: [Sample] = []
     static let violationsMax = 50
     public var debugLost = false
-    /// Direct mode: at this instant (ms of simulated time) every node's core and the
-    /// coordinator's are written to checkpoints and replaced by what reads back, as if every
-    /// process had been killed and restarted from its last checkpoint. The trace must not
-    /// change (`CheckpointReplayTests`).
-    public var restartFromCheckpointsAt: Int64? = nil
+    /// Direct mode: at `at` (ms of simulated time) every node's core and the coordinator's
+    /// are replaced by what `restart` makes of them — written to a checkpoint and read back,
+    /// as if every process had been killed and restarted from its last checkpoint. The
+    /// trace must not change (`CheckpointReplayTests`). The simulator knows no encoding.
+    public var restartFromCheckpoints: CheckpointRestart? = nil
+    public struct CheckpointRestart {
+        public var at: Int64
+        public var node: (NodeCore) throws -> NodeCore
+        public var coordinator: (CoordinatorCore) throws -> CoordinatorCore
+        public init(at: Int64, node: @escaping (NodeCore) throws -> NodeCore,
+                    coordinator: @escaping (CoordinatorCore) throws -> CoordinatorCore)
+        {
+            self.at = at
+            self.node = node
+            self.coordinator = coordinator
+        }
+    }
     public var debugLines: [String] = []
 
     public init(scenario s: Scenario, seed: UInt64, mode: Mode = .direct, bounds: Bounds = Bounds()) {
@@ -457,9 +469,9 @@ public final class Simulation {
             }
             now = event.time
             events += 1
-            if let at = restartFromCheckpointsAt, now >= at {
-                restartFromCheckpointsAt = nil
-                try restartFromCheckpoints()
+            if let restart = restartFromCheckpoints, now >= restart.at {
+                restartFromCheckpoints = nil
+                try restartFromCheckpoints(restart)
             }
             dispatch(event.kind)
             if queue.overflowed {
@@ -475,11 +487,11 @@ public final class Simulation {
         return finish()
     }
 
-    func restartFromCheckpoints() throws(SimulationStopped) {
+    func restartFromCheckpoints(_ restart: CheckpointRestart) throws(SimulationStopped) {
         precondition(mode == .direct, "checkpoint restarts are a direct-mode check")
         do {
-            for i in cores.indices { cores[i] = try cores[i].restartedFromCheckpoint() }
-            coordinator = try coordinator.restartedFromCheckpoint()
+            for i in cores.indices { cores[i] = try restart.node(cores[i]) }
+            coordinator = try restart.coordinator(coordinator)
         } catch {
             throw SimulationStopped(seed: seed, atMilliseconds: now, reason: "a checkpoint did not read back: \(error)")
         }

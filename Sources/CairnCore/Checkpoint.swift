@@ -1,77 +1,33 @@
 import CairnWire
-internal import Foundation
 
-/// Why a checkpoint could not be written or read back.
-public struct CheckpointError: CairnError {
-    public let message: String
-    public let cause: (any Error)?
-    public var codeName: String { "badCheckpoint" }
-    public var location: ErrorLocation { .unknown }
-    public var description: String { oneLine }
-}
+/// The keys a core signs and checks with: not part of its checkpoint (the node's key
+/// lives apart, sealed by the owner's phrase), so they are given again to the decoder
+/// (`userInfo[CheckpointKeys.userInfoKey]`) when a checkpoint is read back.
+public struct CheckpointKeys: @unchecked Sendable {
+    public static let userInfoKey = CodingUserInfoKey(rawValue: "cairn.checkpointKeys")!
+    public let signer: any ContractSigner
+    public let verifier: any SignatureVerifier
 
-/// A state machine's whole state as bytes, so a node or coordinator killed at any moment
-/// restarts where its last checkpoint left it: the service writes one (in the same LMDB
-/// transaction as what it concerns) before any message it decided on leaves, so nothing a
-/// peer was told is forgotten. The keys are not in it: the signer and verifier are given
-/// again on restore (the node's key lives apart, sealed by the owner's phrase).
-///
-/// The encoding is the JSON of the state's `Codable` form under a version number
-/// (`Checkpoint.version`), which changes whenever a stored field does; a checkpoint of
-/// another version is refused (the service then starts from what it keeps beside it).
-public enum Checkpoint {
-    public static let version = 1
-
-    struct Envelope<State: Codable>: Codable {
-        var version: Int
-        var state: State
+    public init(signer: any ContractSigner, verifier: any SignatureVerifier) {
+        self.signer = signer
+        self.verifier = verifier
     }
 
-    private struct Version: Codable { var version: Int }
-
-    static let signerKey = CodingUserInfoKey(rawValue: "cairn.signer")!
-    static let verifierKey = CodingUserInfoKey(rawValue: "cairn.verifier")!
-
-    static func encode(_ state: some Codable) throws(CheckpointError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        do {
-            return try [UInt8](encoder.encode(Envelope(version: version, state: state)))
-        } catch {
-            throw CheckpointError(message: "the state could not be encoded", cause: error)
+    static func from(_ decoder: any Decoder) throws -> CheckpointKeys {
+        guard let keys = decoder.userInfo[userInfoKey] as? CheckpointKeys else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "no keys given to read the checkpoint with"))
         }
-    }
-
-    static func decode<State: Codable>(_ type: State.Type, from bytes: [UInt8], signer: any ContractSigner,
-                                       verifier: any SignatureVerifier) throws(CheckpointError) -> State
-    {
-        let decoder = JSONDecoder()
-        decoder.userInfo[signerKey] = signer
-        decoder.userInfo[verifierKey] = verifier
-        let data = Data(bytes)
-        guard let found = try? decoder.decode(Version.self, from: data) else {
-            throw CheckpointError(message: "the checkpoint is not one (no version): the file is damaged or not Cairn's", cause: nil)
-        }
-        guard found.version == version else {
-            throw CheckpointError(message: "the checkpoint is of version \(found.version); this build reads version \(version)",
-                                  cause: nil)
-        }
-        do {
-            return try decoder.decode(Envelope<State>.self, from: data).state
-        } catch {
-            throw CheckpointError(message: "the checkpoint does not decode: it is damaged", cause: error)
-        }
-    }
-
-    static func keys(_ decoder: any Decoder) throws -> (any ContractSigner, any SignatureVerifier) {
-        guard let signer = decoder.userInfo[signerKey] as? any ContractSigner,
-              let verifier = decoder.userInfo[verifierKey] as? any SignatureVerifier
-        else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "no keys given"))
-        }
-        return (signer, verifier)
+        return keys
     }
 }
+
+// A node's and the coordinator's whole state is `Codable`, so a service killed at any moment
+// restarts where its last checkpoint left it: it writes one (in the same LMDB transaction as
+// what it concerns) before any message it decided on leaves. The bytes are the service's
+// business (CairnNode's `CheckpointCodec`); the core stays free of Foundation. A decoded
+// state is checked (it names this key, its indices point at what they name) and refused
+// otherwise: a damaged checkpoint is an error, never a trap later.
 
 extension NodeCore: Codable {
     enum CodingKeys: String, CodingKey {
@@ -80,24 +36,18 @@ extension NodeCore: Codable {
         case blindRepairCounter, uploadBacklog, signerKey
     }
 
-    /// The state as bytes (`Checkpoint`).
-    public func checkpoint() throws(CheckpointError) -> [UInt8] { try Checkpoint.encode(self) }
-
-    /// A core back from `checkpoint()`, signing with `signer`, which must be the key it
-    /// signed with before (a checkpoint of another node is refused).
-    public init(checkpoint: [UInt8], signer: any ContractSigner, verifier: any SignatureVerifier) throws(CheckpointError) {
-        self = try Checkpoint.decode(NodeCore.self, from: checkpoint, signer: signer, verifier: verifier)
-    }
+    /// The keys to give back when this core's checkpoint is read.
+    public var checkpointKeys: CheckpointKeys { CheckpointKeys(signer: signer, verifier: verifier) }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let (signer, verifier) = try Checkpoint.keys(decoder)
-        guard try c.decode([UInt8].self, forKey: .signerKey) == signer.publicKey else {
+        let keys = try CheckpointKeys.from(decoder)
+        guard try c.decode([UInt8].self, forKey: .signerKey) == keys.signer.publicKey else {
             throw DecodingError.dataCorruptedError(forKey: .signerKey, in: c,
                                                    debugDescription: "the checkpoint is another key's")
         }
-        self.signer = signer
-        self.verifier = verifier
+        signer = keys.signer
+        verifier = keys.verifier
         me = try c.decode(NodeID.self, forKey: .me)
         params = try c.decode(NodeParams.self, forKey: .params)
         speed = try c.decode(UInt32.self, forKey: .speed)
@@ -176,22 +126,17 @@ extension CoordinatorCore: Codable {
         case params, entries, members, rootRecords, packsByOwner, adoptions, slotsClosed, rng, signerKey
     }
 
-    /// The directory as bytes (`Checkpoint`).
-    public func checkpoint() throws(CheckpointError) -> [UInt8] { try Checkpoint.encode(self) }
-
-    /// A coordinator back from `checkpoint()`, with the key it signed mandates with.
-    public init(checkpoint: [UInt8], signer: any ContractSigner, verifier: any SignatureVerifier) throws(CheckpointError) {
-        self = try Checkpoint.decode(CoordinatorCore.self, from: checkpoint, signer: signer, verifier: verifier)
-    }
+    /// The keys to give back when this directory's checkpoint is read.
+    public var checkpointKeys: CheckpointKeys { CheckpointKeys(signer: signer, verifier: verifier) }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let (signer, verifier) = try Checkpoint.keys(decoder)
-        guard try c.decode([UInt8].self, forKey: .signerKey) == signer.publicKey else {
+        let keys = try CheckpointKeys.from(decoder)
+        guard try c.decode([UInt8].self, forKey: .signerKey) == keys.signer.publicKey else {
             throw DecodingError.dataCorruptedError(forKey: .signerKey, in: c, debugDescription: "the checkpoint is another key's")
         }
-        self.signer = signer
-        self.verifier = verifier
+        signer = keys.signer
+        verifier = keys.verifier
         params = try c.decode(CoordinatorParams.self, forKey: .params)
         entries = try c.decode([DirectoryEntry].self, forKey: .entries)
         members = try c.decode([NodeID].self, forKey: .members)
@@ -216,20 +161,5 @@ extension CoordinatorCore: Codable {
         try c.encode(slotsClosed, forKey: .slotsClosed)
         try c.encode(rng, forKey: .rng)
         try c.encode(signer.publicKey, forKey: .signerKey)
-    }
-}
-
-extension NodeCore {
-    /// This core written to a checkpoint and read back with its own keys: what a node killed
-    /// now and restarted would run on (the simulator's restart check).
-    public func restartedFromCheckpoint() throws(CheckpointError) -> NodeCore {
-        try NodeCore(checkpoint: checkpoint(), signer: signer, verifier: verifier)
-    }
-}
-
-extension CoordinatorCore {
-    /// As `NodeCore.restartedFromCheckpoint()`.
-    public func restartedFromCheckpoint() throws(CheckpointError) -> CoordinatorCore {
-        try CoordinatorCore(checkpoint: checkpoint(), signer: signer, verifier: verifier)
     }
 }

@@ -1,4 +1,5 @@
 import CairnCore
+import CairnNode
 import CairnCrypto
 import CairnWire
 import Foundation
@@ -15,49 +16,52 @@ import Testing
         return h.nodes[0]
     }
 
+    static func read(_ bytes: [UInt8], signer: DigestSigner = DigestSigner(seed: [0])) throws(CheckpointError) -> NodeCore {
+        try CheckpointCodec.decode(NodeCore.self, from: bytes, keys: CheckpointKeys(signer: signer, verifier: DigestSigner()))
+    }
+
     @Test func aPlacedOwnerReadsBackWhole() throws {
         let core = try Self.owner()
         let placed = core.volumes.reduce(0) { $0 + $1.slots.filter { $0.holder != nil }.count }
         #expect(core.volumes.count == 2 && placed == 8 && core.book.owned.count >= placed)
-        let bytes = try core.checkpoint()
-        let back = try NodeCore(checkpoint: bytes, signer: DigestSigner(seed: [0]), verifier: DigestSigner())
+        let bytes = try CheckpointCodec.encode(core)
+        let back = try Self.read(bytes)
         #expect(back.volumes == core.volumes)
         #expect(back.book.owned == core.book.owned)
         // A second round trip changes nothing (the bytes may differ: JSON keeps a
         // dictionary in its iteration order).
-        let again = try NodeCore(checkpoint: try back.checkpoint(), signer: DigestSigner(seed: [0]), verifier: DigestSigner())
+        let again = try Self.read(try CheckpointCodec.encode(back))
         #expect(again.volumes == core.volumes && again.book.owned == core.book.owned)
     }
 
     @Test func anotherNodesKeyIsRefused() throws {
-        let bytes = try Self.owner().checkpoint()
+        let bytes = try CheckpointCodec.encode(Self.owner())
         #expect(throws: CheckpointError.self) {
-            try NodeCore(checkpoint: bytes, signer: DigestSigner(seed: [9]), verifier: DigestSigner())
+            try Self.read(bytes, signer: DigestSigner(seed: [9]))
         }
     }
 
     @Test func damagedBytesAreRefusedNeverTrapped() throws {
-        let bytes = try Self.owner().checkpoint()
+        let bytes = try CheckpointCodec.encode(Self.owner())
         let cuts = [0, 1, bytes.count / 3, bytes.count / 2, bytes.count - 1]
         for cut in cuts {
             #expect(throws: CheckpointError.self) {
-                try NodeCore(checkpoint: Array(bytes.prefix(cut)), signer: DigestSigner(seed: [0]), verifier: DigestSigner())
+                try Self.read(Array(bytes.prefix(cut)))
             }
         }
         #expect(throws: CheckpointError.self) {
-            try NodeCore(checkpoint: Array("{\"version\": 1, \"state\": 5}".utf8), signer: DigestSigner(seed: [0]),
-                         verifier: DigestSigner())
+            try Self.read(Array("{\"version\": 1, \"state\": 5}".utf8))
         }
     }
 
     /// Edits one field of the JSON and expects the read to fail with `message` in its chain.
     func refusesEdited(_ edit: (inout [String: Any]) -> Void, saying message: String) throws {
-        let bytes = try Self.owner().checkpoint()
+        let bytes = try CheckpointCodec.encode(Self.owner())
         var json = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         edit(&json)
         let edited = try [UInt8](JSONSerialization.data(withJSONObject: json))
         do {
-            _ = try NodeCore(checkpoint: edited, signer: DigestSigner(seed: [0]), verifier: DigestSigner())
+            _ = try Self.read(edited)
             Issue.record("an edited checkpoint was read")
         } catch {
             #expect(error.oneLine.contains(message), "\(error.oneLine)")
@@ -65,7 +69,7 @@ import Testing
     }
 
     @Test func anotherVersionIsRefused() throws {
-        try refusesEdited({ $0["version"] = Checkpoint.version + 1 }, saying: "version \(Checkpoint.version + 1)")
+        try refusesEdited({ $0["version"] = CheckpointCodec.version + 1 }, saying: "version \(CheckpointCodec.version + 1)")
     }
 
     @Test func indicesThatPointNowhereAreRefused() throws {
@@ -90,13 +94,13 @@ import Testing
         h.addVolume(1, packs: 3)
         h.start()
         #expect(!h.coordinator.rootRecords.isEmpty && h.coordinator.members.count == 8)
-        let bytes = try h.coordinator.checkpoint()
-        let back = try CoordinatorCore(checkpoint: bytes, signer: Harness.coordinatorSigner, verifier: DigestSigner())
+        let bytes = try CheckpointCodec.encode(h.coordinator)
+        let back = try CheckpointCodec.decode(CoordinatorCore.self, from: bytes, keys: CheckpointKeys(signer: Harness.coordinatorSigner, verifier: DigestSigner()))
         #expect(back.members == h.coordinator.members)
         #expect(back.rootRecords.count == h.coordinator.rootRecords.count)
         #expect(back.entries.map(\.publicKey) == h.coordinator.entries.map(\.publicKey))
         #expect(throws: CheckpointError.self) {
-            try CoordinatorCore(checkpoint: bytes, signer: DigestSigner(seed: [1]), verifier: DigestSigner())
+            try CheckpointCodec.decode(CoordinatorCore.self, from: bytes, keys: CheckpointKeys(signer: DigestSigner(seed: [1]), verifier: DigestSigner()))
         }
     }
 }
