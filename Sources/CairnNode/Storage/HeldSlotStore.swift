@@ -49,7 +49,7 @@ public final class HeldSlotStore: ShardStorage, Sendable {
     private let meta: LMDBDatabase
     private let runFolder: HeldFolder
     private let spoolFolder: HeldFolder
-    private let logger: Logger
+    let logger: Logger
     private let state: Mutex<State>
 
     private struct State {
