@@ -94,6 +94,9 @@ import Testing
         (FrameKind.chunk.rawValue, UInt32(TransportLimits.chunkBytesMax + 1)),
         (FrameKind.keepalive.rawValue, 1),
         (FrameKind.hello.rawValue, 12),
+        (FrameKind.relay.rawValue, UInt32(4 + TransportLimits.chunkBytesMax + 1)),
+        (FrameKind.relayOpen.rawValue, 37),
+        (FrameKind.relayClose.rawValue, 5),
     ]
 
     @Test(arguments: overlong)
@@ -107,7 +110,7 @@ import Testing
 
     @Test func anUnknownKindIsMalformed() {
         var reader = FrameReader()
-        var header = ByteBuffer(bytes: [4, 0, 0, 0, 1, 0])
+        var header = ByteBuffer(bytes: [7, 0, 0, 0, 1, 0])
         #expect { _ = try reader.next(from: &header) } throws: { ($0 as? NetError)?.code == .malformed }
     }
 

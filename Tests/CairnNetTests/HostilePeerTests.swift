@@ -9,6 +9,7 @@ import Testing
     enum Misbehaviour: String, CaseIterable, CustomTestStringConvertible {
         case garbage, hugeRecordLength, truncatedHandshake, truncatedHandshakeThenClose, stalledHandshake
         case oversizedFrameLength, badMAC, replayedRecord, zeroLengthRecord, secondHello, chunkWithoutStream
+        case circuitIDOfTheOtherSide
         var testDescription: String { rawValue }
 
         /// Why the listener drops it.
@@ -19,7 +20,7 @@ import Testing
             case .truncatedHandshake, .stalledHandshake: [.timeout]
             case .truncatedHandshakeThenClose: [.handshakeFailed]
             case .badMAC, .replayedRecord: [.badCiphertext]
-            case .zeroLengthRecord, .secondHello, .chunkWithoutStream: [.malformed]
+            case .zeroLengthRecord, .secondHello, .chunkWithoutStream, .circuitIDOfTheOtherSide: [.malformed]
             }
         }
     }
@@ -70,6 +71,10 @@ import Testing
             case .chunkWithoutStream:
                 try client.handshake(as: stranger)
                 try client.sendFrame(.chunk, [1, 2, 3])
+            case .circuitIDOfTheOtherSide:
+                // The dialler's circuit ids have the high bit clear.
+                try client.handshake(as: stranger)
+                try client.sendFrame(.relayOpen, [0x80, 0, 0, 1] + p.aIdentity.certificate.nodePublicKey)
             }
             if misbehaviour != .truncatedHandshakeThenClose {
                 #expect(client.closedByPeer(within: 8), "the \(misbehaviour) peer is still connected")

@@ -15,7 +15,14 @@ enum FrameKind: UInt8, Sendable {
     case message = 2
     /// Payload bytes of the stream the last announcing message opened.
     case chunk = 3
-    // 4 is reserved for relayed records (opaque records of another session).
+    /// `circuit u32 | bytes`: opaque bytes of another session (its records, sealed end to
+    /// end) carried through a relay.
+    case relay = 4
+    /// `circuit u32 | node key (32)`: to a relay, "splice this circuit to that node's
+    /// session"; from a relay (or any peer), "a session for you starts on this circuit".
+    case relayOpen = 5
+    /// `circuit u32`: the circuit is gone (either end, or the relay).
+    case relayClose = 6
 
     /// The length range a frame of this kind may have.
     var lengthRange: ClosedRange<Int> {
@@ -24,6 +31,9 @@ enum FrameKind: UInt8, Sendable {
         case .hello: SessionHello.encodedBytes...SessionHello.encodedBytes
         case .message: Message.headerBytes...TransportLimits.messageBytesMax
         case .chunk: 1...TransportLimits.chunkBytesMax
+        case .relay: 5...(4 + TransportLimits.chunkBytesMax)
+        case .relayOpen: 36...36
+        case .relayClose: 4...4
         }
     }
 }

@@ -16,6 +16,9 @@ struct FrameReader {
         case message([UInt8])
         /// Payload bytes; `last` when the announced payload is complete.
         case chunk(ByteBuffer, last: Bool)
+        case relay(circuit: UInt32, [UInt8])
+        case relayOpen(circuit: UInt32, nodeKey: [UInt8])
+        case relayClose(circuit: UInt32)
     }
 
     private var header: [UInt8] = []
@@ -89,6 +92,13 @@ struct FrameReader {
         case .hello: .hello(try SessionHello(decoding: bytes))
         case .message: .message(bytes)
         case .chunk: preconditionFailure("chunks are handed on as they arrive")
+        case .relay: .relay(circuit: Self.circuit(bytes), Array(bytes[4...]))
+        case .relayOpen: .relayOpen(circuit: Self.circuit(bytes), nodeKey: Array(bytes[4...]))
+        case .relayClose: .relayClose(circuit: Self.circuit(bytes))
         }
+    }
+
+    private static func circuit(_ bytes: [UInt8]) -> UInt32 {
+        bytes[..<4].reduce(0) { $0 << 8 | UInt32($1) }
     }
 }

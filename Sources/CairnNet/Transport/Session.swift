@@ -1,5 +1,6 @@
 import CairnCore
 import NIOCore
+import Synchronization
 
 /// An open, mutually authenticated session with one peer: its verified certificate, where
 /// it is, and how to send to it. Thread-safe; the state lives on the session's event loop.
@@ -18,6 +19,9 @@ public final class Session: Sendable, CustomStringConvertible {
     public let id: UInt64
     let channel: any Channel
     let handler: NIOLoopBound<SessionHandler>
+    private let circuitsOpened = Atomic<UInt32>(0)
+    /// Circuit ids the accepting side of a session picks have this bit set.
+    static let acceptorCircuitBit: UInt32 = 1 << 31
 
     init(peer: NodeCertificate, remoteAddress: SocketAddress, isInitiator: Bool, id: UInt64, channel: any Channel,
          handler: NIOLoopBound<SessionHandler>)
@@ -31,6 +35,17 @@ public final class Session: Sendable, CustomStringConvertible {
     }
 
     public var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Whether the session runs through a relay (then `remoteAddress` is local and says nothing).
+    public var isRelayed: Bool {
+        if case .unixDomainSocket = remoteAddress { true } else { false }
+    }
+
+    /// A fresh id for a circuit this side opens on the session.
+    func newCircuitID() -> UInt32 {
+        let n = circuitsOpened.add(1, ordering: .relaxed).newValue & ~Self.acceptorCircuitBit
+        return isInitiator ? n : n | Self.acceptorCircuitBit
+    }
 
     public var description: String { "session \(String(id, radix: 16)) with \(remoteAddress)" }
 

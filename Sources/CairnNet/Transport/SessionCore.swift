@@ -27,6 +27,9 @@ struct SessionCore {
         /// last chunk has arrived.
         case streamOpened(Message, sent: Instant, bytes: [UInt8], payload: UInt64)
         case chunk(ByteBuffer, last: Bool)
+        case relay(circuit: UInt32, [UInt8])
+        case relayOpen(circuit: UInt32, nodeKey: [UInt8])
+        case relayClose(circuit: UInt32)
     }
 
     private enum Phase {
@@ -138,6 +141,12 @@ struct SessionCore {
             events.append(.keepalive)
         case let .chunk(piece, last):
             events.append(.chunk(piece, last: last))
+        case let .relay(circuit, bytes):
+            events.append(.relay(circuit: circuit, bytes))
+        case let .relayOpen(circuit, key):
+            events.append(.relayOpen(circuit: circuit, nodeKey: key))
+        case let .relayClose(circuit):
+            events.append(.relayClose(circuit: circuit))
         case let .message(bytes):
             let decoded: (message: Message, sent: Instant)
             do {

@@ -41,6 +41,18 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var handshakeTimer: Scheduled<Void>?
     private var ticker: RepeatedTask?
 
+    /// Relayed sessions that run through this one (this side is an end, not the relay).
+    private enum Circuit {
+        /// The bridge is being set up; what arrives meanwhile waits here (bounded).
+        case pending([ByteBuffer], bytes: Int)
+        case open(any Channel)
+    }
+
+    private var circuits: [UInt32: Circuit] = [:]
+    private var readsPaused = false
+    /// Bytes a circuit may hold while its bridge is set up.
+    private static let pendingCircuitBytesMax = 1 << 20
+
     init(host: HostContext, loop: any EventLoop, handshake: SessionHandshake, isInitiator: Bool, address: String,
          opened: EventLoopPromise<Session>?)
     {
@@ -155,6 +167,12 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
                     throw NetError(.overloaded, "refused a stream of \(payload) bytes from \(address): no room for it")
                 }
                 incoming = (message, sent, bytes, sink)
+            case let .relayOpen(circuit, key):
+                try relayOpened(circuit, nodeKey: key)
+            case let .relay(circuit, bytes):
+                relayArrived(circuit, bytes)
+            case let .relayClose(circuit):
+                relayClosed(circuit)
             case let .chunk(piece, last):
                 guard let stream = incoming, let session else { preconditionFailure("chunk outside a stream") }
                 try stream.sink.write(piece)
@@ -331,6 +349,177 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    // MARK: relayed circuits
+
+    /// A relayOpen from the peer: splice it on (a relay) or start a session on it (an end).
+    private func relayOpened(_ circuit: UInt32, nodeKey: [UInt8]) throws(NetError) {
+        guard let session else { preconditionFailure("relay frame before the session opened") }
+        // Ids the dialler of this session picks have the high bit clear, the other side's set.
+        guard (circuit & Session.acceptorCircuitBit != 0) == isInitiator else {
+            throw NetError(.malformed, "\(address) opened circuit \(circuit), an id only this side may pick")
+        }
+        guard circuits[circuit] == nil, host.relay?.route(session.id, circuit) == nil else {
+            throw NetError(.malformed, "\(address) opened circuit \(circuit) twice")
+        }
+        if let relay = host.relay, nodeKey != host.identity.certificate.nodePublicKey {
+            splice(session, circuit, to: nodeKey, relay: relay)
+            return
+        }
+        circuits[circuit] = .pending([], bytes: 0)
+        host.startRelayed(outer: NIOLoopBound(self, eventLoop: loop), loop: loop, circuit: circuit, address: "relay \(address)",
+                          handshake: SessionHandshake(responder: host.identity), isInitiator: false, opened: nil)
+    }
+
+    private func splice(_ session: Session, _ circuit: UInt32, to nodeKey: [UInt8], relay: RelaySwitch) {
+        guard let target = host.registry.session(withPeer: nodeKey), target !== session else {
+            host.logger.debug("relay.refused", metadata: ["peer.address": "\(address)", "relay.reason": "no session with that node"])
+            writeRelayClose(circuit)
+            return
+        }
+        let other = target.newCircuitID()
+        if let refusal = relay.splice(session, circuit, target, other) {
+            host.logger.info("relay.refused", metadata: ["peer.address": "\(address)", "error.message": "\(refusal.message)"])
+            writeRelayClose(circuit)
+            return
+        }
+        let from = session.peer.nodePublicKey
+        target.eventLoop.execute { target.handler.value.announceCircuit(other, from: from) }
+    }
+
+    private func relayArrived(_ circuit: UInt32, _ bytes: [UInt8]) {
+        guard let session else { preconditionFailure("relay frame before the session opened") }
+        if let relay = host.relay, let route = relay.route(session.id, circuit) {
+            let pause = relay.charge(session.id, bytes: bytes.count)
+            route.session.eventLoop.execute { route.session.handler.value.forwardRelayed(route.circuit, bytes) }
+            if pause > .zero { pauseReads(for: pause) }
+            return
+        }
+        switch circuits[circuit] {
+        case let .pending(waiting, held)?:
+            guard held + bytes.count <= Self.pendingCircuitBytesMax else {
+                closeCircuit(circuit, notifyPeer: true)
+                return
+            }
+            circuits[circuit] = .pending(waiting + [ByteBuffer(bytes: bytes)], bytes: held + bytes.count)
+        case let .open(channel)?:
+            channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        case nil:
+            break  // a circuit closed a moment ago
+        }
+    }
+
+    private func relayClosed(_ circuit: UInt32) {
+        guard let session else { return }
+        if let relay = host.relay, let other = relay.unsplice(session, circuit) {
+            other.session.eventLoop.execute { other.session.handler.value.closeCircuit(other.circuit, notifyPeer: true) }
+            return
+        }
+        closeCircuit(circuit, notifyPeer: false)
+    }
+
+    /// The dialling end: a circuit to `nodeKey` through this session's peer (a relay).
+    func openCircuit(to nodeKey: [UInt8], handshake: SessionHandshake, opened: EventLoopPromise<Session>) {
+        guard !ended, let session else {
+            opened.fail(NetError(.io, "the session with the relay \(address) is closed"))
+            return
+        }
+        let circuit = session.newCircuitID()
+        circuits[circuit] = .pending([], bytes: 0)
+        guard writeCircuitFrame(.relayOpen, circuit, nodeKey) else {
+            opened.fail(NetError(.io, "the session with the relay \(address) failed"))
+            return
+        }
+        host.startRelayed(outer: NIOLoopBound(self, eventLoop: loop), loop: loop, circuit: circuit, address: "relay \(address)",
+                          handshake: handshake, isInitiator: true, opened: opened)
+    }
+
+    /// The relay tells this end that `from` opened a circuit to it.
+    func announceCircuit(_ circuit: UInt32, from nodeKey: [UInt8]) {
+        writeCircuitFrame(.relayOpen, circuit, nodeKey)
+    }
+
+    /// The relay forwards bytes of a spliced circuit to this session's peer.
+    func forwardRelayed(_ circuit: UInt32, _ bytes: [UInt8]) {
+        guard !ended, let session else { return }
+        guard unsent + bytes.count <= host.configuration.sessionBufferedBytesMax else {
+            // The far end is not keeping up: the circuit goes, the sessions stay.
+            if let other = host.relay?.unsplice(session, circuit) {
+                other.session.eventLoop.execute { other.session.handler.value.closeCircuit(other.circuit, notifyPeer: true) }
+            }
+            writeRelayClose(circuit)
+            return
+        }
+        writeCircuitFrame(.relay, circuit, bytes)
+    }
+
+    var hasRoomForRelay: Bool { hasRoom }
+
+    /// An end's bridge sends what its session wrote; false when the circuit must close.
+    func sendRelay(_ circuit: UInt32, _ piece: ByteBuffer) -> Bool {
+        guard !ended, circuits[circuit] != nil, unsent + piece.readableBytes <= host.configuration.sessionBufferedBytesMax else {
+            return false
+        }
+        return writeCircuitFrame(.relay, circuit, piece.readableBytesView)
+    }
+
+    func bridgeReady(_ circuit: UInt32, _ channel: any Channel) {
+        guard case let .pending(waiting, _)? = circuits[circuit], !ended else {
+            channel.close(promise: nil)
+            return
+        }
+        for buffer in waiting { channel.write(buffer, promise: nil) }
+        channel.flush()
+        circuits[circuit] = .open(channel)
+    }
+
+    /// The bridge's channel ended (its session closed).
+    func circuitEnded(_ circuit: UInt32) {
+        guard circuits.removeValue(forKey: circuit) != nil else { return }
+        writeRelayClose(circuit)
+    }
+
+    func closeCircuit(_ circuit: UInt32, notifyPeer: Bool) {
+        if case let .open(channel)? = circuits.removeValue(forKey: circuit) { channel.close(promise: nil) }
+        if notifyPeer { writeRelayClose(circuit) }
+    }
+
+    private func writeRelayClose(_ circuit: UInt32) {
+        writeCircuitFrame(.relayClose, circuit, [UInt8]())
+    }
+
+    /// Writes `kind` with body `circuit u32 | bytes`; false (the session failed or had ended) when it could not.
+    @discardableResult
+    private func writeCircuitFrame(_ kind: FrameKind, _ circuit: UInt32, _ bytes: some Collection<UInt8>) -> Bool {
+        guard !ended else { return false }
+        var body = [UInt8]()
+        body.reserveCapacity(4 + bytes.count)
+        body += [UInt8(circuit >> 24), UInt8(truncatingIfNeeded: circuit >> 16), UInt8(truncatingIfNeeded: circuit >> 8),
+                 UInt8(truncatingIfNeeded: circuit)]
+        body += bytes
+        do {
+            try writeFrame(kind, body)
+            return true
+        } catch {
+            fail(error)
+            return false
+        }
+    }
+
+    private func pauseReads(for delay: TimeAmount) {
+        guard !readsPaused, let context else { return }
+        readsPaused = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        let me = NIOLoopBound(self, eventLoop: loop)
+        loop.scheduleTask(in: delay) { me.value.resumeReads() }
+    }
+
+    private func resumeReads() {
+        readsPaused = false
+        lastRead = .now()
+        guard !ended, let context else { return }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+    }
+
     // MARK: timers and the end
 
     private func tick() {
@@ -384,6 +573,13 @@ final class SessionHandler: ChannelInboundHandler, RemovableChannelHandler {
         streamWaiters = []
         incoming?.sink.abandon()
         incoming = nil
+        for case let .open(channel) in circuits.values { channel.close(promise: nil) }
+        circuits = [:]
+        if let session, let relay = host.relay {
+            for other in relay.unspliceAll(session) {
+                other.session.eventLoop.execute { other.session.handler.value.closeCircuit(other.circuit, notifyPeer: true) }
+            }
+        }
         opened?.fail(closed)
         opened = nil
         if let channel = context?.channel { host.registry.release(channel, address: address, datagramID: datagramID) }

@@ -22,7 +22,7 @@ public final class SessionHost: Sendable {
     {
         self.identity = identity
         self.group = group
-        host = HostContext(configuration: configuration, delegate: delegate, logger: logger)
+        host = HostContext(identity: identity, group: group, configuration: configuration, delegate: delegate, logger: logger)
     }
 
     /// Counters since the host started.
@@ -32,7 +32,8 @@ public final class SessionHost: Sendable {
                                    sessionsRefused: r.sessionsRefused.load(ordering: .relaxed),
                                    datagramsReceived: r.datagramsReceived.load(ordering: .relaxed),
                                    datagramsDropped: r.datagramsDropped.load(ordering: .relaxed),
-                                   bufferedBytes: r.buffered.load(ordering: .relaxed))
+                                   bufferedBytes: r.buffered.load(ordering: .relaxed),
+                                   relayedBytes: host.relay?.relayedBytes.load(ordering: .relaxed) ?? 0)
     }
 
     /// Listens on `endpoint` (port 0: any free port) for TCP sessions, and binds a UDP socket
@@ -45,8 +46,8 @@ public final class SessionHost: Sendable {
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let address = channel.remoteAddress?.ipAddress ?? "unknown"
-                    try self.attach(channel, address: address, handshake: SessionHandshake(responder: identity), isInitiator: false,
-                                    opened: nil)
+                    try self.host.attach(channel, address: address, handshake: SessionHandshake(responder: identity), isInitiator: false,
+                                         opened: nil)
                 }
             }
         let listener: any Channel
@@ -91,7 +92,7 @@ public final class SessionHost: Sendable {
                     let promise = channel.eventLoop.makePromise(of: Session.self)
                     opened.future.withLock { $0 = promise.futureResult }
                     do {
-                        try self.attach(channel, address: endpoint.host, handshake: handshake, isInitiator: true, opened: promise)
+                        try self.host.attach(channel, address: endpoint.host, handshake: handshake, isInitiator: true, opened: promise)
                     } catch {
                         promise.fail(error)
                         throw error
@@ -119,6 +120,24 @@ public final class SessionHost: Sendable {
         }
     }
 
+    /// Opens a session with the node whose key is `nodeKey` through `relay`, a session with
+    /// a relay (the coordinator) that node also has a session with: IK end to end inside
+    /// the relay session, so the relay carries only sealed records. Works whether or not
+    /// either node listens.
+    public func connect(to nodeKey: [UInt8], through relay: Session) async throws(NetError) -> Session {
+        let handshake = try SessionHandshake(initiator: identity, peerNodeKey: nodeKey)
+        let promise = relay.eventLoop.makePromise(of: Session.self)
+        let outer = relay.handler
+        relay.eventLoop.execute { outer.value.openCircuit(to: nodeKey, handshake: handshake, opened: promise) }
+        do {
+            return try await promise.futureResult.get()
+        } catch let error as NetError {
+            throw error
+        } catch {
+            throw NetError(.io, "the relayed session failed", cause: error)
+        }
+    }
+
     /// Closes the listeners and every session (their delegates hear `closedLocally`).
     public func shutdown() async {
         let channels = host.registry.shutDown() + listeners.withLock { l in
@@ -127,24 +146,6 @@ public final class SessionHost: Sendable {
         }
         for channel in channels {
             try? await channel.close()
-        }
-    }
-
-    private func attach(_ channel: any Channel, address: String, handshake: SessionHandshake, isInitiator: Bool,
-                        opened: EventLoopPromise<Session>?) throws(NetError)
-    {
-        if let refusal = host.registry.admit(channel, address: address) {
-            host.registry.sessionsRefused.add(1, ordering: .relaxed)
-            host.logger.info("session.refused", metadata: ["peer.address": "\(address)", "error.message": "\(refusal.message)"])
-            throw refusal
-        }
-        let handler = SessionHandler(host: host, loop: channel.eventLoop, handshake: handshake, isInitiator: isInitiator,
-                                     address: address, opened: opened)
-        do {
-            try channel.pipeline.syncOperations.addHandler(handler)
-        } catch {
-            host.registry.release(channel, address: address, datagramID: 0)
-            throw NetError(.io, "cannot set up the session with \(address)", cause: error)
         }
     }
 }
@@ -161,6 +162,8 @@ public struct TransportStatistics: Sendable, Equatable {
     public let datagramsDropped: Int
     /// Bytes queued for peers and not yet taken by their sockets.
     public let bufferedBytes: Int
+    /// Bytes this host relayed between other sessions (a relay only).
+    public let relayedBytes: Int
 }
 
 private final class OpenedBox: Sendable {

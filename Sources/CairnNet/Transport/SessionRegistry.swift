@@ -10,6 +10,8 @@ final class SessionRegistry: Sendable {
         var sessions = 0
         var perAddress: [String: Int] = [:]
         var datagramRoutes: [UInt64: Session] = [:]
+        /// The latest open session with each peer node key (what a relay splices to).
+        var byPeer: [[UInt8]: Session] = [:]
         var channels: [ObjectIdentifier: any Channel] = [:]
         var shuttingDown = false
     }
@@ -51,7 +53,9 @@ final class SessionRegistry: Sendable {
             s.sessions -= 1
             let here = s.perAddress[address, default: 1] - 1
             s.perAddress[address] = here == 0 ? nil : here
-            s.datagramRoutes[datagramID] = nil
+            if let session = s.datagramRoutes.removeValue(forKey: datagramID), s.byPeer[session.peer.nodePublicKey] === session {
+                s.byPeer[session.peer.nodePublicKey] = nil
+            }
         }
     }
 
@@ -66,7 +70,14 @@ final class SessionRegistry: Sendable {
     }
 
     func route(_ id: UInt64, to session: Session) {
-        state.withLock { $0.datagramRoutes[id] = session }
+        state.withLock {
+            $0.datagramRoutes[id] = session
+            $0.byPeer[session.peer.nodePublicKey] = session
+        }
+    }
+
+    func session(withPeer nodeKey: [UInt8]) -> Session? {
+        state.withLock { $0.byPeer[nodeKey] }
     }
 
     func session(forDatagram id: UInt64) -> Session? {

@@ -19,6 +19,22 @@ public struct TransportConfiguration: Sendable {
     public var sessionBufferedBytesMax = 4 << 20
     /// The same, over all sessions.
     public var totalBufferedBytesMax = 256 << 20
+    /// Set on a host that relays (the coordinator): it splices a session's circuit to the
+    /// session of the node it names, within these bounds. Nil: circuits opened to this host
+    /// are sessions for this host.
+    public var relay: RelayLimits?
+
+    public init() {}
+}
+
+/// What a relay lets through.
+public struct RelayLimits: Sendable {
+    /// Relayed bytes per second one session may send into the relay (its reads pause beyond).
+    public var bytesPerSecondPerSession = 16 << 20
+    /// Relayed bytes per second over all sessions.
+    public var bytesPerSecondTotal = 128 << 20
+    /// Circuits one session may have open through the relay.
+    public var circuitsPerSessionMax = 64
 
     public init() {}
 }
