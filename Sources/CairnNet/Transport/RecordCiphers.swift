@@ -21,9 +21,12 @@ struct RecordCiphers {
         var rest = plaintext
         while rest.readableBytes > 0 {
             let n = min(rest.readableBytes, TransportLimits.recordPlaintextMax)
-            let piece = Array(rest.readableBytesView.prefix(n))
+            // Sealed straight from the buffer's bytes (ByteBuffer's closures cannot throw typed errors).
+            let sealed = rest.withUnsafeReadableBytes { raw in
+                Result { () throws(NetError) in try send.encrypt(UnsafeRawBufferPointer(rebasing: raw.prefix(n))) }
+            }
             rest.moveReaderIndex(forwardBy: n)
-            RecordReader.write(try send.encrypt(piece), to: &out)
+            RecordReader.write(try sealed.get(), to: &out)
             recordsSealed += 1
             if recordsSealed % TransportLimits.rekeyIntervalRecords == 0 { send.rekey() }
         }
@@ -31,7 +34,8 @@ struct RecordCiphers {
 
     /// Opens the peer's next record.
     mutating func open(_ record: ByteBuffer) throws(NetError) -> [UInt8] {
-        let plaintext = try receive.decrypt(Array(record.readableBytesView))
+        let opened = record.withUnsafeReadableBytes { raw in Result { () throws(NetError) in try receive.decrypt(raw) } }
+        let plaintext = try opened.get()
         recordsOpened += 1
         if recordsOpened % TransportLimits.rekeyIntervalRecords == 0 { receive.rekey() }
         return plaintext
