@@ -125,9 +125,12 @@ import Testing
         }
     }
 
-    @Test func aPeerThatStopsReadingIsDropped() async throws {
+    /// The bound reached is the session's own (256 KiB) or the host's over all sessions (64 KiB).
+    @Test(arguments: [false, true])
+    func aPeerThatStopsReadingIsDropped(byTheTotalBound: Bool) async throws {
         var configuration = testConfiguration()
         configuration.sessionBufferedBytesMax = 256 << 10
+        if byTheTotalBound { configuration.totalBufferedBytesMax = 64 << 10 }
         try await withHostPair(configuration: configuration) { p in
             let client = try RawClient(port: p.aEndpoint.port)
             try client.handshake(as: try testIdentity())
@@ -145,6 +148,7 @@ import Testing
             }
             guard case let .failed(error) = reason else { Issue.record("not dropped: \(String(describing: reason))"); return }
             #expect(error.code == .overloaded || error.code == .timeout)
+            #expect(p.a.statistics.bufferedBytes <= configuration.sessionBufferedBytesMax)
         }
     }
 }
