@@ -16,6 +16,8 @@ public enum ProtocolLimits {
     public static let slotsPerVolumeMax = PackGeometry.shardsMax
     /// Public keys and signatures.
     public static let publicKeyBytesMax = 64
+    /// A host name or address in the addressing messages (DNS names are at most 253).
+    public static let hostBytesMax = 255
     public static let signatureBytesMax = 128
     /// How many candidates the coordinator samples per placement request.
     public static let placementSampleMax = 256

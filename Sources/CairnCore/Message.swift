@@ -77,6 +77,25 @@ public enum Message: Hashable, Sendable {
     /// their records first arrived (at most `ProtocolLimits.locationsPerReplyMax`).
     indirect case recordReply(request: UInt64, start: UInt32, total: UInt32, volumes: [VolumeLocation])
 
+    // Addressing: what the network's services say to each other so that a node number means
+    // a session. The state machines never see these (the node and coordinator services
+    // answer them); a node's number is its owner's, given by the coordinator.
+
+    /// node → coordinator, first on its session: where others can reach me (`host` empty:
+    /// nowhere, only through the coordinator's relay; a host of `0.0.0.0`/`::` means the
+    /// address this session comes from).
+    case hello(host: String, port: UInt16)
+    /// coordinator → node: your node number (the same for the same owner key, always).
+    case welcome(node: NodeID)
+    /// node → coordinator: how do I reach `node`?
+    case locate(request: UInt64, node: NodeID)
+    /// coordinator → node: `node`'s node key (empty: no such member) and address (`host`
+    /// empty: only through the relay).
+    case located(request: UInt64, node: NodeID, nodeKey: [UInt8], host: String, port: UInt16)
+    /// node → node, first on a session it opened: I am `node` (the receiver checks the
+    /// session's key against the coordinator's before it believes it).
+    case peerHello(node: NodeID)
+
     /// The wire type byte.
     public var typeByte: UInt8 {
         switch self {
@@ -106,6 +125,11 @@ public enum Message: Hashable, Sendable {
         case .adopt: 24
         case .recordQuery: 25
         case .recordReply: 26
+        case .hello: 27
+        case .welcome: 28
+        case .locate: 29
+        case .located: 30
+        case .peerHello: 31
         }
     }
 

@@ -137,6 +137,22 @@ extension Message {
             precondition(volumes.count <= ProtocolLimits.locationsPerReplyMax, "record reply of \(volumes.count) volumes")
             body.u8(UInt8(volumes.count))
             for p in volumes { Self.location(p, into: &body) }
+        case let .hello(host, port):
+            body.blob(Array(host.utf8), max: ProtocolLimits.hostBytesMax)
+            body.u16(port)
+        case let .welcome(node):
+            body.u32(node.raw)
+        case let .locate(request, node):
+            body.u64(request)
+            body.u32(node.raw)
+        case let .located(request, node, nodeKey, host, port):
+            body.u64(request)
+            body.u32(node.raw)
+            body.blob(nodeKey, max: ProtocolLimits.publicKeyBytesMax)
+            body.blob(Array(host.utf8), max: ProtocolLimits.hostBytesMax)
+            body.u16(port)
+        case let .peerHello(node):
+            body.u32(node.raw)
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
         out.u8(ProtocolLimits.wireVersion)
@@ -200,6 +216,16 @@ extension Message {
             roots.append(root)
         }
         return VolumeLocation(volume: volume, layout: layout, holders: holders, stored: stored, roots: roots)
+    }
+
+    /// A host name or address: printable ASCII, at most `ProtocolLimits.hostBytesMax` bytes.
+    fileprivate static func host(from r: inout ByteReader) throws(DecodeError) -> String {
+        let at = r.offset
+        let bytes = try r.blob(max: ProtocolLimits.hostBytesMax)
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            throw DecodeError(.badValue, "a host that is not printable ASCII", offset: at)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// A Merkle path: u8 depth (at most `PackGeometry.proofDepthMax`), then 32-byte hashes.
@@ -412,6 +438,19 @@ extension Message {
             var volumes = [VolumeLocation]()
             for _ in 0..<n { volumes.append(try location(from: &r)) }
             message = .recordReply(request: request, start: start, total: total, volumes: volumes)
+        case 27:
+            message = .hello(host: try host(from: &r), port: try r.u16())
+        case 28:
+            message = .welcome(node: NodeID(try r.u32()))
+        case 29:
+            message = .locate(request: try r.u64(), node: NodeID(try r.u32()))
+        case 30:
+            let request = try r.u64()
+            let node = NodeID(try r.u32())
+            let key = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
+            message = .located(request: request, node: node, nodeKey: key, host: try host(from: &r), port: try r.u16())
+        case 31:
+            message = .peerHello(node: NodeID(try r.u32()))
         default:
             throw DecodeError(.unknownType, "message type \(type)", offset: 1)
         }

@@ -51,7 +51,37 @@ let sampleMessages: [Message] = [
                        holders: [NodeID(4), .coordinator], stored: [1, 0],
                      roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
     ]),
+    .hello(host: "127.0.0.1", port: 7400),
+    .hello(host: "", port: 0),
+    .welcome(node: NodeID(12)),
+    .locate(request: 5, node: NodeID(3)),
+    .located(request: 5, node: NodeID(3), nodeKey: Array(repeating: 9, count: 32), host: "::1", port: 1),
+    .located(request: 6, node: NodeID(4), nodeKey: [], host: "", port: 0),
+    .peerHello(node: NodeID(3)),
 ]
+
+/// Every type byte has a sample, so the round-trip and truncation tests cover them all.
+@Test func everyMessageTypeHasASample() {
+    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...31))
+}
+
+/// A host is printable ASCII and bounded: a name with a control byte, a space or a byte
+/// past ASCII is refused (it would end up in logs and in `HOST:PORT` text).
+@Test func hostsThatAreNotPrintableASCIIAreRefused() {
+    for bad in ["exa mple", "a\u{7}b", "caf\u{e9}", String(repeating: "a", count: 256)] {
+        var body = ByteWriter(capacity: 300)
+        body.blob(Array(bad.utf8))
+        body.u16(1)
+        var w = ByteWriter(capacity: 320)
+        w.u8(ProtocolLimits.wireVersion)
+        w.u8(27)
+        w.u64(UInt64(stamp.milliseconds))
+        w.u32(UInt32(body.bytes.count))
+        w.raw(body.bytes)
+        let e = #expect(throws: DecodeError.self) { _ = try Message.decode(w.bytes) }
+        #expect(e?.code == (bad.utf8.count > 255 ? .tooLarge : .badValue), "\(bad): \(String(describing: e))")
+    }
+}
 
 // MARK: Round trip
 

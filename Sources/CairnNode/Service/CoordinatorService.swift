@@ -1,0 +1,242 @@
+import CairnCore
+import CairnCrypto
+import CairnNet
+import CairnStore
+import Logging
+import NIOCore
+import NIOPosix
+
+/// `cairn coordinator run`: the directory, matchmaking and volume records of the network
+/// (`CoordinatorCore`) on real sessions. Every node dials it; it never dials. It gives each
+/// owner its node number (the same every time, keyed by the owner's identity), tells
+/// nodes how to reach each other (`locate`), and checkpoints its core and member table in
+/// one LMDB transaction before anything it decided leaves.
+///
+/// All state lives on one event loop, the one every session and timer uses.
+public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var listen: Endpoint
+        public var dataDirectory: String
+        public var params = CoordinatorParams()
+        public var transport = TransportConfiguration()
+        public init(listen: Endpoint, dataDirectory: String) {
+            self.listen = listen
+            self.dataDirectory = dataDirectory
+        }
+    }
+
+    private let settings: Settings
+    private let group: MultiThreadedEventLoopGroup
+    private let loop: any EventLoop
+    private let host: SessionHost
+    private let state: ServiceState
+    private let logger: Logger
+    private let clock = SystemClock()
+    private let key: SigningKey
+    // Everything below is touched only on `loop`.
+    private var core: CoordinatorCore
+    private var members: MemberTable
+    private var timers: EventLoopTimers!
+    private var sessions: [NodeID: Session] = [:]
+    private var nodeOfSession: [UInt64: NodeID] = [:]
+    private var outbox: [(NodeID, Message)] = []
+
+    /// Where it listens (known after `start`).
+    public private(set) var endpoint: Endpoint?
+
+    public init(settings: Settings, logger: Logger) throws(NodeError) {
+        self.settings = settings
+        self.logger = logger
+        key = try NodeKeyFile.loadOrCreate(folder: settings.dataDirectory)
+        state = try ServiceState(path: settings.dataDirectory + "/state")
+        members = try MemberTable.decode(try state.get("members"))
+        let signer: Ed25519Signer
+        do { signer = try Ed25519Signer(seed: key.seedBytes) } catch {
+            throw NodeError(.dataDirectory, "the coordinator key is unusable", cause: error)
+        }
+        if let bytes = try state.get("checkpoint") {
+            do {
+                core = try CheckpointCodec.decode(CoordinatorCore.self, from: bytes,
+                                                  keys: CheckpointKeys(signer: signer, verifier: Ed25519Verifier()))
+            } catch {
+                throw NodeError(.dataDirectory, "the coordinator's checkpoint in \(settings.dataDirectory) cannot be read", cause: error)
+            }
+        } else {
+            core = CoordinatorCore(params: settings.params, signer: signer, verifier: Ed25519Verifier(),
+                                   rng: Xoshiro256(seed: UInt64.random(in: 0...UInt64.max)))
+        }
+        let sessions = try ServiceSessions(owner: key, nodeKey: key, transport: settings.transport, logger: logger)
+        group = sessions.group
+        loop = sessions.loop
+        host = sessions.host
+        sessions.relay.target = self
+    }
+
+    /// The coordinator's key, which nodes pin and check repair mandates against.
+    public var publicKey: [UInt8] { key.publicKey }
+
+    /// Listens and starts the core's timers.
+    public func start() async throws(NetError) {
+        endpoint = try await host.listen(on: settings.listen)
+        let started: EventLoopFuture<Void> = loop.submit { [self] in
+            timers = EventLoopTimers(loop: loop, clock: clock) { [weak self] kind in self?.fire(kind) }
+            step(core.onStart(now: clock.now))
+        }
+        try? await started.get()
+        logger.info("coordinator listening", metadata: ["on": "\(endpoint!)", "members": "\(members.members.count)"])
+    }
+
+    public func stop() async {
+        try? await loop.submit { [self] in timers?.cancelAll() }.get()
+        await host.shutdown()
+        try? await group.shutdownGracefully()
+    }
+
+    // MARK: Sessions
+
+    public func sessionOpened(_ session: Session) {
+        loop.preconditionInEventLoop()
+        let owner = Hex.encode(session.peer.ownerPublicKey)
+        let node: NodeID
+        var member: Member
+        if let known = members.member(owner: owner) {
+            node = NodeID(known.node)
+            member = known
+        } else {
+            guard core.entries.count < Int(NodeID.coordinator.raw) - 1 else {
+                logger.warning("directory full: session refused", metadata: ["owner": "\(owner.prefix(16))"])
+                session.close()
+                return
+            }
+            node = core.admit()
+            member = Member(node: node.raw, owner: owner, nodeKey: "")
+            logger.info("new member", metadata: ["node": "\(node.raw)", "owner": "\(owner.prefix(16))"])
+        }
+        member.nodeKey = Hex.encode(session.peer.nodePublicKey)
+        members.upsert(member)
+        logger.info("member connected", metadata: ["node": "\(node.raw)", "from": "\(session.remoteAddress)"])
+        if let old = sessions[node], old.id != session.id {
+            nodeOfSession[old.id] = nil
+            old.close()
+        }
+        sessions[node] = session
+        nodeOfSession[session.id] = node
+        outbox.append((node, .welcome(node: node)))
+        commit()
+    }
+
+    public func session(_ session: Session, sinkFor message: Message, payloadBytes: UInt64) -> (any PayloadSink)? {
+        logger.warning("a node sent the coordinator a stream: dropped", metadata: ["session": "\(session)"])
+        return nil
+    }
+
+    public func session(_ session: Session, received inbound: InboundMessage) {
+        loop.preconditionInEventLoop()
+        guard let node = nodeOfSession[session.id] else { return }
+        switch inbound.message {
+        case let .hello(host, port):
+            guard var member = members.member(node: node) else { return }
+            if host.isEmpty {
+                member.host = ""
+            } else if host == "0.0.0.0" || host == "::" {
+                member.host = session.remoteAddress.ipAddress ?? ""
+            } else {
+                member.host = host
+            }
+            member.port = port
+            members.upsert(member)
+            commit()
+        case let .locate(request, wanted):
+            let m = wanted == node ? nil : members.member(node: wanted)
+            let key = m.flatMap { Hex.decode($0.nodeKey) } ?? []
+            outbox.append((node, .located(request: request, node: wanted, nodeKey: key, host: m?.host ?? "", port: m?.port ?? 0)))
+            flush()
+        case .welcome, .located, .peerHello:
+            logger.notice("a node sent a coordinator's message: ignored", metadata: ["node": "\(node.raw)"])
+        default:
+            step(core.onMessage(from: node, inbound.message, sent: inbound.sent, now: clock.now))
+        }
+    }
+
+    public func session(_ session: Session, closed reason: SessionCloseReason) {
+        loop.preconditionInEventLoop()
+        if let node = nodeOfSession.removeValue(forKey: session.id), sessions[node]?.id == session.id {
+            sessions[node] = nil
+        }
+    }
+
+    // MARK: The core
+
+    private func fire(_ kind: TimerKind) {
+        step(core.onTimer(kind, now: clock.now))
+    }
+
+    private struct Shell: MessageShell {
+        let service: CoordinatorService
+        func send(_ message: Message, to: NodeID) { service.outbox.append((to, message)) }
+        func setTimer(_ kind: TimerKind, at: Instant) { service.timers.set(kind, at: at) }
+        func observe(_ note: Note) { service.logger.debug("note", metadata: ["note": "\(note)"]) }
+    }
+
+    private func step(_ actions: [CoordinatorAction]) {
+        Interpreter.perform(actions, through: Shell(service: self))
+        commit()
+    }
+
+    /// Checkpoints the core and the member table, then lets the messages go.
+    private func commit() {
+        do {
+            try state.put([("checkpoint", try CheckpointCodec.encode(core)), ("members", members.encoded())])
+        } catch {
+            // Nothing leaves that the checkpoint does not cover.
+            logger.error("cannot checkpoint: messages held back", metadata: ["error": "\(error)"])
+            outbox.removeAll()
+            return
+        }
+        flush()
+    }
+
+    private func flush() {
+        let now = clock.now
+        for (node, message) in outbox {
+            guard let session = sessions[node] else { continue }
+            session.post(message, sent: now, preferDatagram: Self.datagramWorthy(message))
+        }
+        outbox.removeAll()
+    }
+
+    /// Small messages that are resent anyway may go as datagrams.
+    static func datagramWorthy(_ message: Message) -> Bool {
+        switch message {
+        case .heartbeat, .uptimeQuery, .uptimeReply, .challenge, .challengeMissing: true
+        default: false
+        }
+    }
+}
+
+extension CoordinatorService {
+    /// The members of the coordinator whose data directory is `dataDirectory`, read from
+    /// its last checkpoint (a running coordinator's too: LMDB readers never block it).
+    public static func members(dataDirectory: String) throws(NodeError) -> [MemberSummary] {
+        let state = try ServiceState(path: dataDirectory + "/state", access: .readOnly)
+        let table = try MemberTable.decode(try state.get("members"))
+        var entries: [DirectoryEntry] = []
+        if let bytes = try state.get("checkpoint") {
+            let key = try NodeKeyFile.loadOrCreate(folder: dataDirectory)
+            do {
+                let signer = try Ed25519Signer(seed: key.seedBytes)
+                entries = try CheckpointCodec.decode(CoordinatorCore.self, from: bytes,
+                                                     keys: CheckpointKeys(signer: signer, verifier: Ed25519Verifier())).entries
+            } catch {
+                throw NodeError(.dataDirectory, "the coordinator's checkpoint in \(dataDirectory) cannot be read", cause: error)
+            }
+        }
+        return table.members.map { m in
+            let entry = Int(m.node) < entries.count ? entries[Int(m.node)] : nil
+            return MemberSummary(node: m.node, owner: m.owner, nodeKey: m.nodeKey,
+                                 address: m.host.isEmpty ? "relay" : (m.host.contains(":") ? "[\(m.host)]:\(m.port)" : "\(m.host):\(m.port)"),
+                                 joined: entry?.joined ?? false, offered: entry?.offered ?? 0,
+                                 lastSeen: entry?.lastSeen?.milliseconds)
+        }
+    }
+}

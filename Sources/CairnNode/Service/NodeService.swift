@@ -1,0 +1,388 @@
+import CairnCore
+import CairnCrypto
+internal import CairnData
+import CairnNet
+import Logging
+import NIOCore
+import NIOPosix
+
+/// `cairn node run`: one machine's node on the network — its `NodeCore` on real sessions,
+/// a real clock and the LMDB held store. It dials the coordinator (XX the first time, then
+/// IK with the key it pinned), learns its owner's node number, joins, and from then on
+/// answers and issues everything the core decides. Peers are reached by asking the
+/// coordinator where they are and dialling them with their node key (IK); a session a peer
+/// opens is believed to be the node it says only once the coordinator's key for that node
+/// matches the session's.
+///
+/// The core is checkpointed (with the node number and the coordinator's key) in one LMDB
+/// transaction after every step and before any message it decided leaves, so a `kill -9`
+/// loses nothing a peer was told. All state lives on one event loop.
+public final class NodeService: SessionDelegate, @unchecked Sendable {
+    public struct Settings: Sendable {
+        /// The cairn data directory (`cairn init`): the owner's keys; the node keeps its
+        /// own files in `node/` inside it.
+        public var dataDirectory: String
+        public var coordinator: Endpoint
+        /// Bytes offered to others.
+        public var offer: UInt64
+        /// Where peers reach this node; nil: only through the coordinator's relay.
+        public var listen: Endpoint?
+        public var params = NodeParams(k: 3, n: 5)
+        public var transport = TransportConfiguration()
+        /// Between attempts to reach the coordinator.
+        public var redialAfter: TimeAmount = .seconds(2)
+        public init(dataDirectory: String, coordinator: Endpoint, offer: UInt64, listen: Endpoint?) {
+            self.dataDirectory = dataDirectory
+            self.coordinator = coordinator
+            self.offer = offer
+            self.listen = listen
+        }
+    }
+
+    private let settings: Settings
+    private let group: MultiThreadedEventLoopGroup
+    private let loop: any EventLoop
+    private let host: SessionHost
+    private let state: ServiceState
+    private let held: HeldSlotStore
+    private let logger: Logger
+    private let clock = SystemClock()
+    private let signer: Ed25519Signer
+    private let nodeKey: SigningKey
+    // Everything below is touched only on `loop`.
+    private var core: NodeCore?
+    private var coordinatorKey: [UInt8]?
+    private var timers: EventLoopTimers!
+    private var coordinatorSession: Session?
+    private var listening: Endpoint?
+    private var stopping = false
+    private var peers: [NodeID: Session] = [:]
+    private var peerOfSession: [UInt64: NodeID] = [:]
+    /// Sessions a peer opened that have not yet been confirmed as the node they said.
+    private var unconfirmed: [UInt64: (session: Session, claims: NodeID?, held: [InboundMessage])] = [:]
+    /// Messages for peers not yet connected, oldest first.
+    private var waiting: [NodeID: [Message]] = [:]
+    private var locating: [UInt64: Locate] = [:]
+    private var nextLocate: UInt64 = 1
+    private var outbox: [(NodeID, Message)] = []
+
+    private enum Locate {
+        case dial(NodeID)
+        case confirm(session: UInt64, node: NodeID)
+    }
+
+    public init(settings: Settings, logger: Logger) throws(NodeError) {
+        self.settings = settings
+        self.logger = logger
+        let data = DataDirectory(path: settings.dataDirectory)
+        let owner: OwnerKeys
+        do { owner = try data.loadKeys() } catch {
+            throw NodeError(.dataDirectory, "\(settings.dataDirectory) has no owner keys: run `cairn init --data-dir \(settings.dataDirectory)` first",
+                            cause: error)
+        }
+        do { signer = try Ed25519Signer(seed: owner.signing.seedBytes) } catch {
+            throw NodeError(.dataDirectory, "the owner key in \(settings.dataDirectory) is unusable", cause: error)
+        }
+        let folder = settings.dataDirectory + "/node"
+        nodeKey = try NodeKeyFile.loadOrCreate(folder: folder)
+        state = try ServiceState(path: folder + "/state")
+        do {
+            held = try HeldSlotStore(dataDirectory: folder, capacity: settings.offer, logger: logger)
+        } catch {
+            throw NodeError(.storage, "cannot open the held store in \(folder)", cause: error)
+        }
+        coordinatorKey = try state.get("coordinatorKey")
+        if let bytes = try state.get("checkpoint") {
+            do {
+                core = try CheckpointCodec.decode(NodeCore.self, from: bytes,
+                                                  keys: CheckpointKeys(signer: signer, verifier: Ed25519Verifier()))
+            } catch {
+                throw NodeError(.dataDirectory, "the node's checkpoint in \(folder) cannot be read", cause: error)
+            }
+        }
+        let sessions = try ServiceSessions(owner: owner.signing, nodeKey: nodeKey, transport: settings.transport, logger: logger)
+        group = sessions.group
+        loop = sessions.loop
+        host = sessions.host
+        sessions.relay.target = self
+    }
+
+    /// Listens (when asked to) and starts dialling the coordinator.
+    public func start() async throws(NetError) {
+        if let listen = settings.listen { listening = try await host.listen(on: listen) }
+        let started: EventLoopFuture<Void> = loop.submit { [self] in
+            timers = EventLoopTimers(loop: loop, clock: clock) { [weak self] kind in self?.fire(kind) }
+            dialCoordinator()
+        }
+        try? await started.get()
+        logger.info("node started", metadata: ["listen": "\(listening.map { "\($0)" } ?? "relay only")",
+                                               "node": "\(core.map { "\($0.me.raw)" } ?? "new")"])
+    }
+
+    public func stop() async {
+        try? await loop.submit { [self] in
+            stopping = true
+            timers?.cancelAll()
+        }.get()
+        await host.shutdown()
+        try? await group.shutdownGracefully()
+    }
+
+    private func dialCoordinator() {
+        loop.preconditionInEventLoop()
+        guard !stopping, coordinatorSession == nil else { return }
+        let endpoint = settings.coordinator
+        let pinned = coordinatorKey
+        let host = host
+        Task { [weak self] in
+            do {
+                _ = try await host.connect(to: endpoint, expecting: pinned)
+            } catch {
+                guard let self else { return }
+                self.logger.notice("coordinator unreachable; trying again", metadata: ["at": "\(endpoint)", "error": "\(error)"])
+                self.loop.scheduleTask(in: self.settings.redialAfter) { self.dialCoordinator() }
+            }
+        }
+    }
+
+    // MARK: Sessions
+
+    public func sessionOpened(_ session: Session) {
+        loop.preconditionInEventLoop()
+        if session.isInitiator, coordinatorSession == nil, coordinatorKey == nil || coordinatorKey == session.peer.nodePublicKey,
+           !isDialledPeer(session)
+        {
+            coordinatorSession = session
+            if coordinatorKey == nil {
+                coordinatorKey = session.peer.nodePublicKey
+                try? state.put([("coordinatorKey", session.peer.nodePublicKey)])
+            }
+            let (host, port) = advertised()
+            session.post(.hello(host: host, port: port), sent: clock.now)
+            return
+        }
+        if session.isInitiator, let peer = dialled.removeValue(forKey: session.peer.nodePublicKey) {
+            bind(session, to: peer)
+            session.post(.peerHello(node: core!.me), sent: clock.now)
+            let queued = waiting.removeValue(forKey: peer) ?? []
+            for message in queued { transmit(message, to: peer) }
+            return
+        }
+        unconfirmed[session.id] = (session, nil, [])
+    }
+
+    /// Peers dialled, by the node key they must prove.
+    private var dialled: [[UInt8]: NodeID] = [:]
+
+    private func isDialledPeer(_ session: Session) -> Bool { dialled[session.peer.nodePublicKey] != nil }
+
+    private func advertised() -> (String, UInt16) {
+        guard let listening else { return ("", 0) }
+        return (listening.host, UInt16(listening.port))
+    }
+
+    private func bind(_ session: Session, to peer: NodeID) {
+        if let old = peers[peer], old.id != session.id { peerOfSession[old.id] = nil }
+        peers[peer] = session
+        peerOfSession[session.id] = peer
+    }
+
+    public func session(_ session: Session, sinkFor message: Message, payloadBytes: UInt64) -> (any PayloadSink)? {
+        loop.preconditionInEventLoop()
+        // Streams only from a peer this node knows as a node number (never an unconfirmed one).
+        guard let peer = peerOfSession[session.id] else { return nil }
+        return held.payloadSink(for: message, from: peer)
+    }
+
+    public func session(_ session: Session, received inbound: InboundMessage) {
+        loop.preconditionInEventLoop()
+        if session.id == coordinatorSession?.id {
+            fromCoordinator(inbound)
+            return
+        }
+        if let peer = peerOfSession[session.id] {
+            deliver(inbound, from: peer)
+            return
+        }
+        guard var pending = unconfirmed[session.id] else { return }
+        if case let .peerHello(claimed) = inbound.message, pending.claims == nil, core != nil {
+            pending.claims = claimed
+            unconfirmed[session.id] = pending
+            let request = nextLocate
+            nextLocate += 1
+            locating[request] = .confirm(session: session.id, node: claimed)
+            transmit(.locate(request: request, node: claimed), to: .coordinator)
+            return
+        }
+        guard pending.held.count < 64 else {
+            logger.warning("a peer that never said who it is sent too much: dropped", metadata: ["session": "\(session)"])
+            unconfirmed[session.id] = nil
+            session.close()
+            return
+        }
+        pending.held.append(inbound)
+        unconfirmed[session.id] = pending
+    }
+
+    public func session(_ session: Session, closed reason: SessionCloseReason) {
+        loop.preconditionInEventLoop()
+        unconfirmed[session.id] = nil
+        if session.id == coordinatorSession?.id {
+            coordinatorSession = nil
+            logger.notice("coordinator session closed; dialling again", metadata: ["reason": "\(reason)"])
+            loop.scheduleTask(in: settings.redialAfter) { [weak self] in self?.dialCoordinator() }
+            return
+        }
+        if let peer = peerOfSession.removeValue(forKey: session.id), peers[peer]?.id == session.id { peers[peer] = nil }
+    }
+
+    private func fromCoordinator(_ inbound: InboundMessage) {
+        switch inbound.message {
+        case let .welcome(node):
+            if let core {
+                guard core.me == node else {
+                    logger.critical("the coordinator gives this owner another node number than the checkpoint holds: stopping",
+                                    metadata: ["checkpoint": "\(core.me.raw)", "coordinator": "\(node.raw)"])
+                    coordinatorSession?.close()
+                    stopping = true
+                    return
+                }
+            } else {
+                core = NodeCore(me: node, params: settings.params, offered: settings.offer, speed: 100_000, reciprocityRatio: 1,
+                                signer: signer, verifier: Ed25519Verifier(), coordinatorKey: coordinatorKey ?? [],
+                                rng: Xoshiro256(seed: UInt64.random(in: 0...UInt64.max)))
+                logger.info("joined the network", metadata: ["node": "\(node.raw)"])
+            }
+            step(core!.onStart(now: clock.now))
+        case let .located(request, node, key, host, port):
+            guard let purpose = locating.removeValue(forKey: request) else { return }
+            switch purpose {
+            case let .dial(peer):
+                guard peer == node, !key.isEmpty, !host.isEmpty, let endpoint = try? Endpoint(parsing: hostPort(host, port)) else {
+                    logger.notice("peer cannot be reached directly; its messages are dropped",
+                                  metadata: ["peer": "\(node.raw)", "known": "\(!key.isEmpty)"])
+                    waiting[peer] = nil
+                    return
+                }
+                dialled[key] = peer
+                let sessions = self.host
+                let loop = loop
+                Task { [weak self] in
+                    do { _ = try await sessions.connect(to: endpoint, expecting: key) } catch {
+                        guard let service = self else { return }
+                        loop.execute { service.peerUnreachable(peer, key: key, error) }
+                    }
+                }
+            case let .confirm(sessionID, claimed):
+                guard let pending = unconfirmed.removeValue(forKey: sessionID) else { return }
+                guard node == claimed, !key.isEmpty, key == pending.session.peer.nodePublicKey else {
+                    logger.warning("a peer claimed a node number whose key is not its own: dropped",
+                                   metadata: ["claimed": "\(claimed.raw)"])
+                    pending.session.close()
+                    return
+                }
+                bind(pending.session, to: claimed)
+                for message in pending.held { deliver(message, from: claimed) }
+            }
+        case .hello, .locate, .peerHello:
+            break
+        default:
+            deliver(inbound, from: .coordinator)
+        }
+    }
+
+    private func peerUnreachable(_ peer: NodeID, key: [UInt8], _ error: any Error) {
+        dialled[key] = nil
+        waiting[peer] = nil
+        logger.notice("peer unreachable", metadata: ["peer": "\(peer.raw)", "error": "\(error)"])
+    }
+
+    private func hostPort(_ host: String, _ port: UInt16) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    private func deliver(_ inbound: InboundMessage, from: NodeID) {
+        guard core != nil else { return }
+        switch inbound.message {
+        case .hello, .welcome, .locate, .located, .peerHello:
+            return
+        default:
+            step(core!.onMessage(from: from, inbound.message, sent: inbound.sent, now: clock.now))
+        }
+    }
+
+    // MARK: The core
+
+    private func fire(_ kind: TimerKind) {
+        guard core != nil else { return }
+        step(core!.onTimer(kind, now: clock.now))
+    }
+
+    private struct Shell: NodeShell {
+        let service: NodeService
+        func send(_ message: Message, to: NodeID) { service.outbox.append((to, message)) }
+        func setTimer(_ kind: TimerKind, at: Instant) { service.timers.set(kind, at: at) }
+        func observe(_ note: Note) { service.logger.debug("note", metadata: ["note": "\(note)"]) }
+        func store(_ slot: SlotID, from: UInt32, to: SlotExtent) -> Bool { service.held.store(slot, from: from, to: to) }
+        func delete(_ slot: SlotID) { service.held.delete(slot) }
+        func prove(_ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof? {
+            service.held.prove(slot, pack: pack, packs: packs, selector: selector)
+        }
+        func serve(_ slot: SlotID) -> FetchAnswer { service.held.serve(slot) }
+        func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
+            service.held.verify(slot, request: request, from: from, expect: expect)
+        }
+    }
+
+    private func step(_ actions: [NodeAction]) {
+        Interpreter.perform(actions, through: Shell(service: self)) { input in core!.on(input, now: clock.now) }
+        do {
+            try state.put([("checkpoint", try CheckpointCodec.encode(core!)), ("node", Array(String(core!.me.raw).utf8))])
+        } catch {
+            logger.error("cannot checkpoint: messages held back", metadata: ["error": "\(error)"])
+            outbox.removeAll()
+            return
+        }
+        let messages = outbox
+        outbox.removeAll()
+        for (to, message) in messages { transmit(message, to: to) }
+    }
+
+    /// Sends now if a session is there, else queues it and finds the peer.
+    private func transmit(_ message: Message, to: NodeID) {
+        if to == .coordinator {
+            coordinatorSession?.post(message, sent: clock.now, preferDatagram: CoordinatorService.datagramWorthy(message))
+            return
+        }
+        guard let session = peers[to] else {
+            if waiting[to] == nil {
+                let request = nextLocate
+                nextLocate += 1
+                locating[request] = .dial(to)
+                coordinatorSession?.post(.locate(request: request, node: to), sent: clock.now)
+            }
+            if waiting[to, default: []].count < 256 { waiting[to, default: []].append(message) }
+            return
+        }
+        switch message {
+        case let .fetchReply(_, slot, true, _):
+            do {
+                let source = try held.payloadSource(for: slot, bytes: message.payloadBytes)
+                let now = clock.now
+                Task { [logger] in
+                    do { try await session.send(message, sent: now, payload: source) } catch {
+                        logger.notice("a fetch reply could not be sent", metadata: ["error": "\(error)"])
+                    }
+                }
+            } catch {
+                logger.error("a held slot could not be opened to send it", metadata: ["slot": "\(slot)", "error": "\(error)"])
+            }
+        case .storeSlot:
+            // The owner's upload streams from its pack store, which the backup-to-network
+            // path (issue 11, item 5) builds; until then no volume of this node is opened.
+            logger.error("an upload was asked for before the owner's pack store exists: not sent")
+        default:
+            session.post(message, sent: clock.now, preferDatagram: CoordinatorService.datagramWorthy(message))
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import CairnData
+import CairnNet
+import CairnNode
+import Foundation
+import Logging
+
+/// `cairn coordinator …`: the network's directory, matchmaking and relay.
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run or inspect a coordinator: the network's directory, matchmaking and relay.",
+        subcommands: [CoordinatorRun.self, CoordinatorMembers.self])
+}
+
+struct CoordinatorRun: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a coordinator until SIGINT or SIGTERM.",
+        discussion: "Nodes dial it at --listen; it gives each owner its node number, tells nodes where their peers are, matches owners with holders and keeps the volume records a restore needs. Its state (LMDB, checkpointed before anything it decided leaves) lives in --data-dir.")
+
+    @Option(help: "Where nodes reach it, HOST:PORT (port 0: any free port, printed at start).")
+    var listen: String
+
+    @Option(name: .customLong("data-dir"), help: "The coordinator's own folder (made if missing).")
+    var dataDir: String
+
+    @Flag(name: .shortAndLong, help: "Log sessions and decisions to stderr.")
+    var verbose = false
+
+    func run() async throws {
+        let endpoint = try netRun { () throws(NetError) in try Endpoint(parsing: listen, allowAnyPort: true) }
+        let logger = serviceLogger("cairn.coordinator", verbose: verbose)
+        let service = try nodeRun { () throws(NodeError) in
+            try CoordinatorService(settings: .init(listen: endpoint, dataDirectory: absolute(dataDir)), logger: logger)
+        }
+        try await ServiceRunner.runUntilSignalled(logger: logger, start: {
+            try await service.start()
+            say("coordinator listening on \(service.endpoint!) key \(hex(service.publicKey))")
+        }, stop: { await service.stop() })
+    }
+}
+
+struct CoordinatorMembers: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "members", abstract: "List the members a coordinator knows (its last checkpoint; it may be running).")
+
+    @Option(name: .customLong("data-dir"), help: "The coordinator's folder.")
+    var dataDir: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let members = try nodeRun { () throws(NodeError) in try CoordinatorService.members(dataDirectory: absolute(dataDir)) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(members), as: UTF8.self))
+            return
+        }
+        print("\(members.count) member\(members.count == 1 ? "" : "s")")
+        for m in members {
+            print("  node \(m.node)  \(m.joined ? "joined" : "not joined")  \(m.address)  offers \(m.offered) bytes  owner \(m.owner.prefix(16))…")
+        }
+    }
+}
+
+/// `cairn node …`: this machine's node.
+struct NodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node", abstract: "Run this machine's node: offer disk space, place your backups, keep others'.",
+        subcommands: [NodeRun.self])
+}
+
+struct NodeRun: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the node until SIGINT or SIGTERM.",
+        discussion: "The node joins the network through --coordinator with the owner identity of --data-dir (made by `cairn init`), offers --offer bytes to others, answers challenges and keeps what it accepted in LMDB under DATA-DIR/node. Without --listen it only dials out.")
+
+    @OptionGroup var options: DataDirOptions
+
+    @Option(help: "The coordinator, HOST:PORT.")
+    var coordinator: String
+
+    @Option(help: "Disk space offered to others: bytes, or with K, M, G (1K = 1024).")
+    var offer: ByteSize
+
+    @Option(help: "Where peers reach this node, HOST:PORT (port 0: any free port). Omit to only dial out.")
+    var listen: String?
+
+    func run() async throws {
+        let coordinatorEndpoint = try netRun { () throws(NetError) in try Endpoint(parsing: coordinator) }
+        let listenEndpoint = try listen.map { text in try netRun { () throws(NetError) in try Endpoint(parsing: text, allowAnyPort: true) } }
+        guard offer.bytes > 0 else { throw ValidationError("--offer must be more than 0 bytes, like --offer 10G") }
+        let logger = serviceLogger("cairn.node", verbose: options.verbose)
+        let settings = NodeService.Settings(dataDirectory: options.directory.path, coordinator: coordinatorEndpoint,
+                                            offer: UInt64(offer.bytes), listen: listenEndpoint)
+        let service = try nodeRun { () throws(NodeError) in try NodeService(settings: settings, logger: logger) }
+        try await ServiceRunner.runUntilSignalled(logger: logger, start: {
+            try await service.start()
+            say("node running; coordinator \(coordinatorEndpoint)")
+        }, stop: { await service.stop() })
+    }
+}
+
+private func serviceLogger(_ label: String, verbose: Bool) -> Logger {
+    var logger = Logger(label: label, factory: { StreamLogHandler.standardError(label: $0) })
+    logger.logLevel = verbose ? .debug : .info
+    return logger
+}
+
+/// A line on stdout, at once (scripts and tests wait for it).
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+private func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+
+private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+/// A network-layer call: a `NetError` becomes a clear message on stderr and exit code 1.
+func netRun<R>(_ body: () throws(NetError) -> R) throws -> R {
+    do { return try body() } catch {
+        Terminal.error(error.description)
+        throw ExitCode(1)
+    }
+}
+
+/// A service call: a `NodeError` becomes a clear message on stderr and exit code 1.
+func nodeRun<R>(_ body: () throws(NodeError) -> R) throws -> R {
+    do { return try body() } catch {
+        Terminal.error(error.description)
+        throw ExitCode(1)
+    }
+}
