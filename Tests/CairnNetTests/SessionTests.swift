@@ -120,7 +120,14 @@ import Testing
             let message = Message.fetchReply(request: 1, slot: SlotID(volume: VolumeID(1), index: 0), ok: true, bytes: 1000)
             try? await session.send(message, sent: now(), payload: try FilePayloadSource(path: folder.sub("s")))
             let reason = try await p.bRecorder.closeReason(of: session)
-            guard case .closedByPeer = reason else { Issue.record("closed for \(reason)"); return }
+            // The receiver closes with the stream's bytes unread in its socket, so the
+            // sender sees either the close or, when those bytes were still arriving, a
+            // reset (an I/O error): both say the peer dropped it.
+            switch reason {
+            case .closedByPeer: break
+            case let .failed(error) where error.code == .io: break
+            default: Issue.record("closed for \(reason)")
+            }
             #expect(p.a.statistics.sessionsDropped == 1)
         }
     }
