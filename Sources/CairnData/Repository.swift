@@ -42,33 +42,52 @@ public final class Repository: @unchecked Sendable {
     /// and reported). A target whose root record is another owner's, or which belongs to
     /// another repository of this owner, is taken out of the set (its shards are not ours
     /// to read or overwrite); only when every root record found is another owner's is
-    /// that the error (the phrase is probably wrong). Which repository is this data
-    /// directory's is settled here too (`resolveRepository`).
+    /// that the error (the phrase is probably wrong). A copy whose owner key does not
+    /// match but which is this repository's (its payload opens with our keys and names
+    /// this repository, or the target's metadata does) is damage: reported, repaired by
+    /// `check` like any damaged copy, never "another owner's". Which repository is this
+    /// data directory's is settled here too (`resolveRepository`).
     public func currentRoot(targets: TargetSet) throws(DataError) -> (root: RootRecord?, problems: [String]) {
         let local = try state.root()
         var problems: [String] = []
-        var foreign: DataError?
         var found: [(member: TargetSet.Member, record: RootRecord)] = []
+        var otherKey: [(member: TargetSet.Member, envelope: [UInt8], error: DataError)] = []
         for m in targets.members where !targets.isExcluded(m.position) {
-            let path = m.target.path
-            do {
+            do throws(DataError) {
                 guard let env = try m.target.readRoot() else { continue }
-                found.append((m, try RootEnvelope.open(env, keys: keys)))
-            } catch {
-                if error.code == .wrongOwner {
-                    foreign = foreign ?? error
-                    targets.exclude(position: m.position, because: DataError(.wrongOwner, "target \(path) belongs to another owner: it is left alone", cause: error))
-                    logger.warning("target.foreign", metadata: ["target.path": "\(path)"])
-                    continue
+                do throws(DataError) {
+                    found.append((m, try RootEnvelope.open(env, keys: keys)))
+                } catch {
+                    guard error.code == .wrongOwner else { throw error }
+                    otherKey.append((m, env, error))
                 }
-                problems.append("target \(path): \(error.message)")
+            } catch {
+                problems.append("target \(m.target.path): \(error.message)")
             }
         }
         let ours = try resolveRepository(
             found: found.map { ($0.member.target.path, $0.record) },
-            recorded: targets.members.filter { !targets.isExcluded($0.position) }.map { ($0.target.path, $0.repository) },
+            recorded: targets.members
+                .filter { m in !targets.isExcluded(m.position) && !otherKey.contains { $0.member.position == m.position } }
+                .map { ($0.target.path, $0.repository) },
             local: local, problems: &problems)
         targets.repository = ours
+        var foreign: DataError?
+        for (m, envelope, error) in otherKey {
+            let path = m.target.path
+            let record = RootEnvelope.recordDespiteOwnerKey(envelope, keys: keys)
+            if let record, record.repository != ours, let theirs = record.repository {
+                targets.exclude(position: m.position, because: TargetSet.foreignRepository(path, theirs, nil, ours: ours))
+                logger.info("target.foreign-repository", metadata: ["target.path": "\(path)", "repository": "\(theirs)"])
+            } else if record != nil || (ours != nil && m.repository == ours) {
+                problems.append("target \(path): its root record is damaged (the owner key in it is not this identity's, but the target is this repository's): the other targets' copy is used; `cairn check` rewrites it")
+                logger.warning("target.root-owner-key-damaged", metadata: ["target.path": "\(path)"])
+            } else {
+                foreign = foreign ?? error
+                targets.exclude(position: m.position, because: DataError(.wrongOwner, "target \(path) belongs to another owner: it is left alone", cause: error))
+                logger.warning("target.foreign", metadata: ["target.path": "\(path)"])
+            }
+        }
         for m in targets.members where !targets.isExcluded(m.position) {
             let record = found.first { $0.member.position == m.position }?.record
             guard let theirs = record?.repository ?? m.repository, theirs != ours else { continue }

@@ -5,7 +5,8 @@ import Testing
 /// Seeded campaigns of random bytes in one target's store file (of five, three needed):
 /// for every seed no command dies of a signal, restore is byte-identical from the others,
 /// `snapshots` lists the snapshot, `check --no-repair` reports (0 or 1), `check` repairs
-/// and a second `check --no-repair` finds nothing.
+/// (never taking the damaged target for another owner's) and a second `check --no-repair`
+/// finds nothing.
 ///
 /// `make test` runs a few seeds of each kind; a long campaign runs
 /// `CAIRN_DAMAGE_SEEDS=300 swift test --filter DamageCampaignTests` (seeds per kind; the
@@ -67,15 +68,12 @@ import Testing
             #expect(report.status == 0 || report.status == 1, "seed \(seed): \(report.status) \(report.stderr)")
             let repaired = try CLI.run(["check"] + w.data)
             #expect(repaired.status < 128, "seed \(seed): check died of signal \(repaired.status - 128)")
-            if repaired.status == 0 {
-                try w.expectRun(["check", "--no-repair"] + w.data)
-            } else {
-                // Bytes landing in the root record's owner key make the copy read as another
-                // owner's, which check leaves alone rather than overwrite (it cannot tell a
-                // damaged key from a foreign one yet): then it must say so, naming the target.
-                #expect(repaired.status == 1 && (repaired.stdout + repaired.stderr).contains("\(victim) belongs to another owner"),
-                        "seed \(seed): \(repaired.stdout) \(repaired.stderr)")
-            }
+            // Bytes landing in the root record's owner key once made the copy read as
+            // another owner's, which check left alone (6 of 300 seeds): it is damage to
+            // our drive, rewritten like any other.
+            #expect(repaired.status == 0, "seed \(seed): \(repaired.stdout) \(repaired.stderr)")
+            #expect(!(repaired.stdout + repaired.stderr).contains("another owner"), "seed \(seed): \(repaired.stdout) \(repaired.stderr)")
+            if repaired.status == 0 { try w.expectRun(["check", "--no-repair"] + w.data) }
         }
     }
 }

@@ -11,10 +11,16 @@ import Testing
     enum Damage: String, CaseIterable, CustomTestStringConvertible {
         case truncated, garbagePages, scatteredBytes, nodeFlags, foreignOwner, foreignRepository, missing, fileInstead
         case fifoInstead, deviceLink, swapped
+        /// The owner key in the target's root record flipped (the payload still opens with
+        /// our keys); and flipped with the payload damaged too (only the target's metadata
+        /// says whose it is). Damage to our drive, not another owner's.
+        case ownerKey, ownerKeyAndPayload
         var testDescription: String { rawValue }
 
         /// Whether `check` may rebuild the target in place (a store it moves aside, or a missing folder).
-        var rebuildable: Bool { [.truncated, .garbagePages, .scatteredBytes, .nodeFlags, .missing].contains(self) }
+        var rebuildable: Bool { [.truncated, .garbagePages, .scatteredBytes, .nodeFlags, .missing, .ownerKey, .ownerKeyAndPayload].contains(self) }
+        /// Whether `check` repairs it by rewriting records, not by re-creating the store.
+        var rewrittenInPlace: Bool { [.ownerKey, .ownerKeyAndPayload].contains(self) }
         /// Whether the target is still fully usable (nothing to report).
         var harmless: Bool { self == .swapped }
     }
@@ -119,6 +125,18 @@ import Testing
             case .deviceLink:
                 try FileManager.default.removeItem(atPath: t)
                 try FileManager.default.createSymbolicLink(atPath: t, withDestinationPath: "/dev/zero")
+            case .ownerKey, .ownerKeyAndPayload:
+                // Every copy of the root envelope in the file (LMDB copies pages on write):
+                // "CRNR" | version 1 | owner key (32) | payload length u32 | sealed payload.
+                var bytes = try #require(FileManager.default.contents(atPath: file)).map { $0 }
+                let magic = Array("CRNR".utf8) + [1]
+                let starts = (0..<(bytes.count - 80)).filter { Array(bytes[$0..<$0 + 5]) == magic }
+                #expect(!starts.isEmpty)
+                for at in starts {
+                    for i in (at + 5)..<(at + 37) { bytes[i] ^= 0xFF }
+                    if kind == .ownerKeyAndPayload { for i in (at + 41)..<(at + 57) { bytes[i] ^= 0x5A } }
+                }
+                #expect(FileManager.default.createFile(atPath: file, contents: Data(bytes)))
             case .swapped:
                 try FileManager.default.moveItem(atPath: targets[0], toPath: scratch.sub("swap"))
                 try FileManager.default.moveItem(atPath: targets[1], toPath: targets[0])
@@ -175,7 +193,11 @@ import Testing
         if kind.rebuildable {
             // Scattered bytes may leave the store's pages sound and hit only shards and the
             // root record: those are rewritten in place instead.
-            let rewritten = kind == .scatteredBytes && !repaired.stdout.contains("re-created") && repaired.stdout.contains(victim)
+            let rewritten = (kind == .scatteredBytes || kind.rewrittenInPlace) && !repaired.stdout.contains("re-created") && repaired.stdout.contains(victim)
+            if kind.rewrittenInPlace {
+                #expect(repaired.stdout.contains("\(victim): its root record is damaged"), "\(repaired.stdout)")
+                #expect(!(repaired.stdout + repaired.stderr).contains("another owner"), "\(repaired.stdout)\(repaired.stderr)")
+            }
             #expect(rewritten || repaired.stdout.contains("re-created target \(victim)"), "\(repaired.stdout)")
             if kind != .missing && !rewritten {
                 let aside = try FileManager.default.contentsOfDirectory(atPath: victim).filter { $0.hasPrefix("data.mdb.damaged-") }

@@ -121,6 +121,20 @@ import Testing
         hammer(sealed) { _ = try RootEnvelope.open($0, keys: keys) }
     }
 
+    /// A copy whose owner key bytes were damaged reads as another owner's to `open`, but
+    /// its payload still opens with our keys (the AEAD tag proves we sealed it): that is
+    /// what lets the engine call it damage. Another owner's copy does not open so.
+    @Test func rootEnvelopeWithDamagedOwnerKeyIsStillKnownAsOurs() throws {
+        let keys = OwnerKeys(seed: SecureBytes(copying: [UInt8](repeating: 1, count: 64)))
+        let other = OwnerKeys(seed: SecureBytes(copying: [UInt8](repeating: 2, count: 64)))
+        var sealed = RootEnvelope.seal(sampleRoot(), keys: keys)
+        for i in 5..<37 { sealed[i] ^= 0xFF }
+        #expect { try RootEnvelope.open(sealed, keys: keys) } throws: { ($0 as? DataError)?.code == .wrongOwner }
+        #expect(RootEnvelope.recordDespiteOwnerKey(sealed, keys: keys) == sampleRoot())
+        #expect(RootEnvelope.recordDespiteOwnerKey(RootEnvelope.seal(sampleRoot(), keys: other), keys: keys) == nil)
+        #expect(RootEnvelope.recordDespiteOwnerKey(sealed + [0], keys: keys) == nil)
+    }
+
     @Test func shardHeaderRoundTripsAndRejectsHostileBytes() throws {
         for repository in [RepositoryID([UInt8](repeating: 0xcd, count: 16)), nil] {
             let h = ShardHeader(repository: repository, pack: ObjectID([UInt8](repeating: 9, count: 32)), index: 4, k: 3, n: 5,
