@@ -59,11 +59,14 @@ public final class LocalState: @unchecked Sendable {
         }
     }
 
-    /// A chunk index entry: `pack id (32) | offset u32 | sealed length u32 | plain length u32`.
+    /// A chunk index entry: `pack id (32) | offset u32 | sealed length u32 | plain length u32`
+    /// (44 bytes; anything after them is damage, refused as `trailingBytes`).
     public static func decodeLocation(_ bytes: [UInt8], id: ChunkID) throws(DecodeError) -> ChunkRef {
         var r = ByteReader(bytes, what: "chunk index entry")
         let pack = try ObjectID(reading: &r)
-        return ChunkRef(id: id, pack: pack, offset: try r.u32(), sealedLength: try r.u32(), plainLength: try r.u32())
+        let ref = ChunkRef(id: id, pack: pack, offset: try r.u32(), sealedLength: try r.u32(), plainLength: try r.u32())
+        try r.expectEnd()
+        return ref
     }
 
     public static func encodeLocation(_ c: ChunkRef) -> [UInt8] {
@@ -95,8 +98,7 @@ public final class LocalState: @unchecked Sendable {
             var out: [PackRecord] = []
             try env.read { txn in
                 try txn.forEach(packs, prefix: []) { _, value in
-                    var r = ByteReader(Array(value), what: "pack record")
-                    out.append(try PackRecord(reading: &r))
+                    out.append(try PackRecord(decoding: Array(value)))
                     return true
                 }
             }

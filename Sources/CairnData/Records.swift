@@ -31,6 +31,13 @@ public struct PackRecord: Sendable, Equatable {
         for r in roots { w.raw(r) }
     }
 
+    /// A pack record stored alone (a value of the local index): nothing may follow it.
+    public init(decoding bytes: [UInt8]) throws(DecodeError) {
+        var r = ByteReader(bytes, what: "pack record")
+        try self.init(reading: &r)
+        try r.expectEnd()
+    }
+
     public init(reading r: inout ByteReader) throws(DecodeError) {
         let id = try ObjectID(reading: &r)
         let k = Int(try r.u8())

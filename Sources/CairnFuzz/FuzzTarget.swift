@@ -37,6 +37,16 @@ public enum FuzzVerdict: Sendable, Equatable {
     /// The decoder accepted it but broke a property (the message says which).
     case violation(String)
 
+    /// For a record with one encoding per value (fixed layouts): `decoded` only when the
+    /// input accepted is exactly its value's encoding (bytes after the record's end, or
+    /// bits the decoder ignores, are a violation), then as `roundTrip`.
+    static func canonical<T: Equatable>(_ input: [UInt8], _ value: T, encoded: [UInt8], _ again: () throws -> T) -> FuzzVerdict {
+        guard input == encoded else {
+            return .violation("accepted \(input.count) bytes that are not its value's encoding (\(encoded.count) bytes): \(value)")
+        }
+        return roundTrip(value, again)
+    }
+
     /// `decoded` when `again` (the value decoded from its own encoding) equals `first`.
     static func roundTrip<T: Equatable>(_ first: T, _ again: () throws -> T) -> FuzzVerdict {
         do {

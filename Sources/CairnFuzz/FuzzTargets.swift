@@ -50,12 +50,8 @@ public enum FuzzTargets {
         name: "pack-record", summary: "a pack record of the local index (and of root records)",
         seeds: { [Samples.encode(Samples.pack)] }
     ) { bytes in
-        var r = ByteReader(bytes, what: "pack record")
-        guard let pack = try? PackRecord(reading: &r) else { return .rejected }
-        return .roundTrip(pack) {
-            var again = ByteReader(Samples.encode(pack), what: "pack record")
-            return try PackRecord(reading: &again)
-        }
+        guard let pack = try? PackRecord(decoding: bytes) else { return .rejected }
+        return .canonical(bytes, pack, encoded: Samples.encode(pack)) { try PackRecord(decoding: Samples.encode(pack)) }
     }
 
     static let chunkLocation = FuzzTarget(
@@ -63,7 +59,9 @@ public enum FuzzTargets {
         seeds: { [LocalState.encodeLocation(Samples.chunk)] }
     ) { bytes in
         guard let ref = try? LocalState.decodeLocation(bytes, id: Samples.chunk.id) else { return .rejected }
-        return .roundTrip(ref) { try LocalState.decodeLocation(LocalState.encodeLocation(ref), id: ref.id) }
+        return .canonical(bytes, ref, encoded: LocalState.encodeLocation(ref)) {
+            try LocalState.decodeLocation(LocalState.encodeLocation(ref), id: ref.id)
+        }
     }
 
     /// The bytes after the first three (a plain length, u24) are taken as a compressed

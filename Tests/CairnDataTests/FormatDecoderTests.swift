@@ -135,6 +135,39 @@ import Testing
         #expect(RootEnvelope.recordDespiteOwnerKey(sealed + [0], keys: keys) == nil)
     }
 
+    /// Every decoder of a record stored alone refuses bytes after its end, as `trailingBytes`
+    /// (a damaged or spliced value is not read as a good one).
+    @Test func recordsStoredAloneRefuseTrailingBytes() throws {
+        func code(_ decode: () throws -> Void) -> DecodeError.Code? {
+            do {
+                try decode()
+                return nil
+            } catch let e as DecodeError {
+                return e.code
+            } catch let e as DataError {
+                return (e.cause as? DecodeError)?.code
+            } catch {
+                return nil
+            }
+        }
+        let root = sampleRoot()
+        let location = ChunkRef(id: ObjectID([UInt8](repeating: 1, count: 32)), pack: ObjectID([UInt8](repeating: 2, count: 32)),
+                                offset: 10, sealedLength: 100, plainLength: 60)
+        var packBytes = ByteWriter()
+        root.packs[0].encode(into: &packBytes)
+        let keys = OwnerKeys(seed: SecureBytes(copying: [UInt8](repeating: 1, count: 64)))
+        for extra in [[UInt8](arrayLiteral: 0), [1, 2, 3, 4, 5, 6, 7, 8]] {
+            let encoded = LocalState.encodeLocation(location)
+            #expect(try LocalState.decodeLocation(encoded, id: location.id) == location)
+            #expect(code { _ = try LocalState.decodeLocation(encoded + extra, id: location.id) } == .trailingBytes)
+            #expect(try PackRecord(decoding: packBytes.bytes) == root.packs[0])
+            #expect(code { _ = try PackRecord(decoding: packBytes.bytes + extra) } == .trailingBytes)
+            #expect(code { _ = try RootRecord.decode(root.encode() + extra) } == .trailingBytes)
+            #expect(code { _ = try TreeCodec.decode(TreeCodec.encode(sampleTree()) + extra) } == .trailingBytes)
+            #expect(code { _ = try RootEnvelope.open(RootEnvelope.seal(root, keys: keys) + extra, keys: keys) } == .trailingBytes)
+        }
+    }
+
     @Test func shardHeaderRoundTripsAndRejectsHostileBytes() throws {
         for repository in [RepositoryID([UInt8](repeating: 0xcd, count: 16)), nil] {
             let h = ShardHeader(repository: repository, pack: ObjectID([UInt8](repeating: 9, count: 32)), index: 4, k: 3, n: 5,
