@@ -3,7 +3,8 @@ import Synchronization
 
 /// A test hook for crash safety: with `CAIRN_CRASH_AFTER=N` in the environment, the
 /// process kills itself with SIGKILL when it reaches its Nth crash point — the moments
-/// between the durable steps of backup, forget and prune — so a test can stop it after
+/// between the durable steps of backup, forget and prune (and a restore's file written
+/// under its temporary name, before the rename) — so a test can stop it after
 /// every step and check that nothing that was to be kept is lost. Without the variable a
 /// crash point costs one branch.
 enum CrashPoint {

@@ -62,7 +62,8 @@ final class FolderChain {
     }
 
     /// Calls `body` with each name in folder `fd` (bytes, without "." and "..") until it
-    /// returns false; `fd` stays open.
+    /// returns false; `fd` stays open. The listing goes on from `fd`'s offset (it shares
+    /// it): a folder listed before must be rewound (`lseek` to 0) to be listed whole.
     static func forEachName(in fd: Int32, _ body: ([UInt8]) -> Bool) throws(SystemCallError) {
         let copy = dup(fd)
         guard copy >= 0, let dir = fdopendir(copy) else {

@@ -37,9 +37,13 @@ public struct RestoreSummary: Codable, Sendable {
     public var warnings: [String] = []
     /// The repository restored from (its id, hex; empty for one from before ids).
     public var repository = ""
+    /// Temporary files (`.cairn-restore-PID-N`) of earlier, killed restores found in the
+    /// folders restored into, and removed.
+    public var staleTemporariesRemoved = 0
 
     enum CodingKeys: String, CodingKey {
         case snapshot, files, directories, symlinks, bytes, kept, warnings, repository
+        case staleTemporariesRemoved = "stale_temporaries_removed"
         case packsRebuilt = "packs_rebuilt", targetsUnavailable = "targets_unavailable"
         case durationSeconds = "duration_seconds"
     }
@@ -156,6 +160,7 @@ extension Repository {
         }
         unblock()
         destination.finish()
+        summary.staleTemporariesRemoved = destination.staleTemporariesRemoved
         let ownerFailures = destination.ownerFailures + destination.metadataFailures
         if !ownerFailures.isEmpty {
             logger.warning("restore.owners", metadata: ["failed": "\(ownerFailures.count)"])
@@ -241,6 +246,7 @@ extension Repository {
             start = end
         }
         destination.finishFile(e, fd: fd)
+        CrashPoint.pass("restore.file-written")
         try destination.commit(temporary, as: name, in: parent)
         ok = true
     }

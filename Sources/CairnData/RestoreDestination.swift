@@ -46,6 +46,8 @@ final class RestoreDestination {
     private var temporaryCounter = 0
     private let temporaryPrefix = Array(".cairn-restore-\(getpid())-".utf8)
 
+    /// Temporary files of earlier, killed restores removed from the folders this one entered.
+    private(set) var staleTemporariesRemoved = 0
     private(set) var ownerFailures: [String] = []
     private(set) var metadataFailures: [String] = []
 
@@ -78,6 +80,42 @@ final class RestoreDestination {
         }
         fresh = first == nil
         self.policy = fresh ? .always : policy!
+        if !fresh { removeStaleTemporaries(in: fd) }
+    }
+
+    // MARK: what killed restores left
+
+    /// Whether `name` is a temporary name of a restore: `.cairn-restore-PID-COUNTER`
+    /// (decimal pid, base-36 counter), as `createTemporary` makes them.
+    static func isTemporaryName(_ name: [UInt8]) -> Bool {
+        let prefix = Array(".cairn-restore-".utf8)
+        guard name.starts(with: prefix) else { return false }
+        let rest = name.dropFirst(prefix.count)
+        guard let dash = rest.firstIndex(of: UInt8(ascii: "-")) else { return false }
+        let pid = rest[..<dash], counter = rest[(dash + 1)...]
+        let digit = { (b: UInt8) in b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+        return !pid.isEmpty && pid.allSatisfy(digit) && !counter.isEmpty
+            && counter.allSatisfy { digit($0) || ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) }
+    }
+
+    /// Removes the temporary files a killed restore left in folder `fd` (one that existed
+    /// before this restore: a destination that was empty has none): only names of
+    /// restores' temporaries, not this one's, and only regular files. A symlink or folder
+    /// of that name is left alone; nothing is followed (`unlinkat` removes the name only).
+    /// Costs one listing per existing folder, and only when restoring over existing files.
+    private func removeStaleTemporaries(in fd: Int32) {
+        var stale: [[UInt8]] = []
+        // The listing reads from the descriptor's offset, which an earlier listing of
+        // this folder (the emptiness check) has moved: from the start again.
+        lseek(fd, 0, SEEK_SET)
+        try? FolderChain.forEachName(in: fd) { name in
+            if Self.isTemporaryName(name), !name.starts(with: temporaryPrefix) { stale.append(name) }
+            return true
+        }
+        for name in stale {
+            guard let st = Self.status(fd, name), st.st_mode & S_IFMT == S_IFREG else { continue }
+            if NameBytes.withCString(name, { unlinkat(fd, $0, 0) }) == 0 { staleTemporariesRemoved += 1 }
+        }
     }
 
     /// The first name in folder `fd` other than "." and "..", nil when it is empty.
@@ -142,6 +180,7 @@ final class RestoreDestination {
             guard fd >= 0 else { throw .failed("cannot open folder \(NameBytes.display(name)): \(NameBytes.errorText(errno))") }
             created = true
         }
+        if !created && !fresh { removeStaleTemporaries(in: fd) }
         var apply = created || policy == .always
         if !apply, policy == .ifNewer, let entry {
             var st = stat()

@@ -22,7 +22,11 @@ struct Restore: ParsableCommand {
             newer; `always` replaces every existing file and symlink and resets the modes and
             times of existing folders (a folder where the snapshot has a file is not deleted:
             that entry fails). Whatever the policy, nothing outside OUT is touched: a symlink
-            inside OUT is replaced or kept, never followed.
+            inside OUT is replaced or kept, never followed. Files are written under temporary
+            names (.cairn-restore-PID-N) and renamed into place; a restore over existing files
+            removes those an interrupted restore left in the folders it restores into (regular
+            files of that name only; a symlink of that name is not followed or removed) and
+            says how many.
 
             Exit status: 0 restored; 1 refused or failed (entries that could not be restored
             are listed).
@@ -75,6 +79,9 @@ struct Restore: ParsableCommand {
         print("  files        \(s.files), \(s.directories) folders, \(s.symlinks) symlinks")
         print("  bytes        \(Format.bytes(s.bytes))")
         if s.kept > 0 { print("  kept         \(s.kept) existing entries (--overwrite \(overwrite ?? ""))") }
+        if s.staleTemporariesRemoved > 0 {
+            print("  removed      \(s.staleTemporariesRemoved) temporary files an interrupted restore had left")
+        }
         if s.packsRebuilt > 0 { print("  rebuilt      \(s.packsRebuilt) packs from parity shards") }
         print("  duration     \(Format.duration(s.durationSeconds)) (\(Format.rate(s.bytes, seconds: s.durationSeconds)))")
     }

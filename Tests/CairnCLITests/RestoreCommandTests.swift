@@ -50,6 +50,54 @@ import Testing
         #expect(FileManager.default.contents(atPath: out + "/mine.txt") == Data("mine\n".utf8))
     }
 
+    /// A restore killed between writing a file and renaming it leaves its temporary; the
+    /// next restore into that folder removes it (and other restores' temporaries, regular
+    /// files only) and says how many. A symlink of that name pointing outside is neither
+    /// followed nor removed; names that only look alike, and a folder of that name, stay.
+    @Test func staleTemporariesOfAKilledRestoreAreRemoved() throws {
+        let s = try TemporaryFolder("cli")
+        let (d, src) = try backedUp(s)
+        let out = s.sub("out")
+        let killed = try CLI.run(["restore"] + d + ["--to", out], environment: ["CAIRN_CRASH_AFTER": "1"])
+        #expect(killed.status == 128 + SIGKILL, "\(killed.stderr)")
+        let folder = out + src + "/d"
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".cairn-restore-") }
+        #expect(left.count == 1, "\(left)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/f.txt"))
+
+        // Another killed restore's temporary at the top; a link of that name to a file
+        // outside; look-alikes that are not restores' names; a folder of such a name.
+        let outside = s.sub("outside.txt")
+        #expect(FileManager.default.createFile(atPath: outside, contents: Data("outside\n".utf8)))
+        #expect(FileManager.default.createFile(atPath: out + "/.cairn-restore-31337-1z", contents: Data("half\n".utf8)))
+        try FileManager.default.createSymbolicLink(atPath: folder + "/.cairn-restore-4242-2", withDestinationPath: outside)
+        let lookalikes = [".cairn-restore-notes", ".cairn-restore-12-", ".cairn-restore--3", ".cairn-restore-12-A"]
+        for name in lookalikes { #expect(FileManager.default.createFile(atPath: folder + "/" + name, contents: Data("mine\n".utf8))) }
+        try FileManager.default.createDirectory(atPath: out + "/.cairn-restore-7-1", withIntermediateDirectories: false)
+
+        let again = try CLI.run(["restore"] + d + ["--to", out, "--overwrite", "always", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        #expect(summary["stale_temporaries_removed"] as? Int == 2, "\(again.stdout)")
+        #expect(FileManager.default.contents(atPath: folder + "/f.txt") == Data("from the snapshot\n".utf8))
+        #expect(!FileManager.default.fileExists(atPath: folder + "/" + left[0]))
+        #expect(!FileManager.default.fileExists(atPath: out + "/.cairn-restore-31337-1z"))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: folder + "/.cairn-restore-4242-2") == outside)
+        #expect(FileManager.default.contents(atPath: outside) == Data("outside\n".utf8))
+        for name in lookalikes { #expect(FileManager.default.contents(atPath: folder + "/" + name) == Data("mine\n".utf8), "\(name)") }
+        var isFolder: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: out + "/.cairn-restore-7-1", isDirectory: &isFolder) && isFolder.boolValue)
+
+        // Said in words too; nothing left to remove the next time.
+        let third = try CLI.run(["restore"] + d + ["--to", out, "--overwrite", "always"])
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(!third.stdout.contains("temporary files"), "\(third.stdout)")
+        #expect(FileManager.default.createFile(atPath: folder + "/.cairn-restore-99-a", contents: Data()))
+        let fourth = try CLI.run(["restore"] + d + ["--to", out, "--overwrite", "never"])
+        #expect(fourth.status == 0, "\(fourth.stderr)")
+        #expect(fourth.stdout.contains("removed      1 temporary files an interrupted restore had left"), "\(fourth.stdout)")
+    }
+
     @Test func helpExplainsOverwrite() throws {
         let help = try CLI.run(["restore", "--help"])
         #expect(help.status == 0)
