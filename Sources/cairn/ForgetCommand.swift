@@ -17,11 +17,15 @@ struct KeepCount: ExpressibleByArgument {
     }
 }
 
-/// `cairn forget --keep-… [--dry-run]`
+/// `cairn forget --keep-… [--dry-run]`, or `cairn forget ID… [--dry-run]`
 struct Forget: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Remove snapshots from the list by a retention policy (restic's --keep-* rules).",
+        abstract: "Remove snapshots from the list by a retention policy (restic's --keep-* rules), or by id.",
         discussion: """
+            `cairn forget ID...` removes exactly the snapshots named (ids or unique prefixes of
+            them, as `cairn snapshots` lists them, or `latest`); an unknown or ambiguous one is
+            an error naming it, and then nothing is removed. Ids and --keep-* rules do not mix.
+
             Snapshots are grouped by host and paths (--group-by) and each group is walked
             newest first. --keep-last N keeps the N newest; --keep-hourly/-daily/-weekly/
             -monthly/-yearly N keep the newest snapshot of each of the last N hours, days,
@@ -33,6 +37,9 @@ struct Forget: ParsableCommand {
             """)
 
     @OptionGroup var options: DataDirOptions
+
+    @Argument(help: "Snapshots to remove (ids or unique prefixes), instead of a policy.")
+    var ids: [String] = []
 
     @Option(name: .customLong("keep-last"), help: "Keep the N newest snapshots.")
     var last: KeepCount?
@@ -82,15 +89,19 @@ struct Forget: ParsableCommand {
     }
 
     func validate() throws {
-        if try policy().isEmpty {
-            throw ValidationError("no policy given, so every snapshot would be removed: say what to keep with --keep-last, --keep-daily, --keep-within, …")
+        let policy = try policy()
+        if !ids.isEmpty, !policy.isEmpty {
+            throw ValidationError("give snapshot ids or a policy (--keep-…), not both")
+        }
+        if ids.isEmpty, policy.isEmpty {
+            throw ValidationError("no policy given, so every snapshot would be removed: say what to keep with --keep-last, --keep-daily, --keep-within, …, or name the snapshots to remove (cairn forget ID...)")
         }
         _ = try grouping()
     }
 
     func run() throws {
         let repo = try options.repository()
-        let opts = ForgetOptions(policy: try policy(), groupBy: try grouping(), dryRun: dryRun)
+        let opts = ForgetOptions(policy: try policy(), ids: ids, groupBy: try grouping(), dryRun: dryRun)
         let summary = try cairnRun { () throws(DataError) in try repo.forget(opts) }
         let pruned = prune && !dryRun ? try cairnRun { () throws(DataError) in try repo.prune(PruneOptions()) } : nil
         if json {
@@ -101,6 +112,28 @@ struct Forget: ParsableCommand {
             if let pruned { try Terminal.printJSON(Both(forget: summary, prune: pruned)) } else { try Terminal.printJSON(summary) }
             return
         }
+        if ids.isEmpty { printPolicyTables(summary) } else { printNamed(summary) }
+        print("")
+        let verb = dryRun ? "would remove" : "removed"
+        print("\(verb) \(summary.removed) of \(summary.kept + summary.removed) snapshots, kept \(summary.kept)")
+        if let pruned {
+            PruneReport.print(pruned)
+        } else if summary.removed > 0, !dryRun {
+            print("their data stays on the targets until `cairn prune`")
+        }
+    }
+
+    /// The snapshots named, one line each (those kept are not listed).
+    private func printNamed(_ summary: ForgetSummary) {
+        let gone = summary.groups.flatMap(\.snapshots).filter { !$0.keep }
+        print("\(dryRun ? "would remove" : "remove") \(gone.count) snapshot\(gone.count == 1 ? "" : "s") given by id:")
+        print("ID                TIME                       HOST  PATHS")
+        for s in gone {
+            print("\(s.id.padding(toLength: 16, withPad: " ", startingAt: 0))  \(Format.localTime(s.time))  \(s.hostname)  \(s.paths.map { "/" + $0 }.joined(separator: " "))")
+        }
+    }
+
+    private func printPolicyTables(_ summary: ForgetSummary) {
         print("applying policy: \(summary.policy)")
         for g in summary.groups {
             var about: [String] = []
@@ -117,14 +150,6 @@ struct Forget: ParsableCommand {
                     print("\(s.id.padding(toLength: 16, withPad: " ", startingAt: 0))  \(Format.localTime(s.time))  \(s.reasons.joined(separator: ", "))")
                 }
             }
-        }
-        print("")
-        let verb = dryRun ? "would remove" : "removed"
-        print("\(verb) \(summary.removed) of \(summary.kept + summary.removed) snapshots, kept \(summary.kept)")
-        if let pruned {
-            PruneReport.print(pruned)
-        } else if summary.removed > 0, !dryRun {
-            print("their data stays on the targets until `cairn prune`")
         }
     }
 }

@@ -98,6 +98,76 @@ final class SmallRepository {
         #expect(try r.snapshotIDs() == [other])
     }
 
+    /// `forget ID...`: exactly the snapshots named go (ids and unique prefixes), with
+    /// `--dry-run` and `--json` as the policy form; an unknown or ambiguous prefix is an
+    /// error naming it and nothing changes; then `prune` frees the data only they used.
+    @Test func forgetByIDRemovesExactlyThoseAndPruneFreesTheirData() throws {
+        let r = try SmallRepository()
+        var rng = SeededRandom(seed: 21)
+        // Snapshots of the same folder, each with a file of its own, until two ids share
+        // a first digit (at most 17: there are 16 digits), for an ambiguous prefix.
+        var ids: [String] = []
+        var shared: String?
+        while shared == nil {
+            try r.write("a/only-\(ids.count)", rng.bytes(200_000))
+            let id = try r.backup([r.scratch.sub("a")])
+            shared = ids.first { $0.first == id.first }.map { _ in String(id.prefix(1)) }
+            ids.append(id)
+            try FileManager.default.removeItem(atPath: r.scratch.sub("a/only-\(ids.count - 1)"))
+        }
+        let ambiguousPrefix = try #require(shared)
+        // The first given whole, the last by its shortest unique prefix.
+        let last = ids[ids.count - 1]
+        let prefix = try #require((1...last.count).map { String(last.prefix($0)) }.first { p in ids.count { $0.hasPrefix(p) } == 1 })
+        let victims = [ids[0], last]
+        let before = try r.snapshotIDs()
+
+        // Refused, naming what was wrong; nothing removed.
+        for (bad, words) in [(ambiguousPrefix, "\(ambiguousPrefix) matches"), ("ffffffffffffffff0", "no snapshot ffffffffffffffff0")] {
+            let refused = try CLI.run(["forget"] + r.d + [victims[0], bad])
+            #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+            #expect(refused.stderr.contains(words) && refused.stderr.contains("nothing was forgotten"), "\(refused.stderr)")
+            #expect(try r.snapshotIDs() == before)
+        }
+        let mixed = try CLI.run(["forget"] + r.d + [victims[0], "--keep-last", "1"])
+        #expect(mixed.status == 64, "\(mixed.stderr)")
+        #expect(mixed.stderr.contains("not both"), "\(mixed.stderr)")
+        let empty = try CLI.run(["forget"] + r.d + [""])
+        #expect(empty.status == 1 && empty.stderr.contains("is empty"), "\(empty.stderr)")
+
+        // A dry run says what would go and changes nothing.
+        let (_, dry) = try r.json(["forget", victims[0], prefix, "--dry-run"])
+        #expect(dry["dry_run"] as? Bool == true)
+        #expect(dry["removed"] as? Int == 2)
+        #expect(dry["kept"] as? Int == ids.count - 2)
+        let listed = try #require((dry["groups"] as? [[String: Any]])?.first?["snapshots"] as? [[String: Any]])
+        #expect(Set(listed.filter { $0["keep"] as? Bool == false }.compactMap { $0["id"] as? String }) == Set(victims))
+        #expect(listed.compactMap { $0["id"] as? String } == Array(ids.reversed()), "newest first")
+        #expect(try r.snapshotIDs() == before)
+        let words = try CLI.run(["forget"] + r.d + [victims[0], "--dry-run"])
+        #expect(words.status == 0 && words.stdout.contains("would remove 1 snapshot given by id:") && words.stdout.contains(victims[0]),
+                "\(words.stdout)")
+
+        // The id given twice (whole and as a prefix) counts once.
+        let human = try CLI.run(["forget"] + r.d + [victims[0], prefix, String(victims[0].prefix(12))])
+        #expect(human.status == 0, "\(human.stderr)")
+        #expect(human.stdout.contains("remove 2 snapshots given by id:") && human.stdout.contains("cairn prune"), "\(human.stdout)")
+        #expect(try r.snapshotIDs() == before.filter { !victims.contains($0) })
+        let gone = try CLI.run(["restore", victims[0]] + r.d + ["--to", r.scratch.sub("out")])
+        #expect(gone.status == 1 && gone.stderr.contains("no snapshot \(victims[0])"), "\(gone.stderr)")
+
+        // Prune frees what only they used (each had a file of its own); the rest restores.
+        let (_, pruned) = try r.json(["prune", "--max-unused", "0%"])
+        #expect((pruned["bytes_freed"] as? Int ?? 0) > 0, "\(pruned)")
+        let keptID = try #require(ids.first { !victims.contains($0) })
+        let kept = try CLI.run(["restore", keptID] + r.d + ["--to", r.scratch.sub("out2")])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        let n = try #require(ids.firstIndex(of: keptID))
+        #expect(FileManager.default.fileExists(atPath: r.scratch.sub("out2") + r.scratch.sub("a/only-\(n)")))
+        let check = try CLI.run(["check", "--no-repair"] + r.d)
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+    }
+
     @Test func refusesAnEmptyPolicyAndBadArguments() throws {
         let r = try SmallRepository()
         try r.write("a/f", [1, 2, 3])
