@@ -51,7 +51,9 @@ public final class Repository: @unchecked Sendable {
         let local = try state.root()
         var problems: [String] = []
         var found: [(member: TargetSet.Member, record: RootRecord)] = []
-        var otherKey: [(member: TargetSet.Member, envelope: [UInt8], error: DataError)] = []
+        // Copies whose owner key is not ours, with the record inside when it still opens
+        // with our keys (then it is ours, damaged).
+        var otherKey: [(member: TargetSet.Member, sealed: RootRecord?, error: DataError)] = []
         for m in targets.members where !targets.isExcluded(m.position) {
             do throws(DataError) {
                 guard let env = try m.target.readRoot() else { continue }
@@ -59,7 +61,7 @@ public final class Repository: @unchecked Sendable {
                     found.append((m, try RootEnvelope.open(env, keys: keys)))
                 } catch {
                     guard error.code == .wrongOwner else { throw error }
-                    otherKey.append((m, env, error))
+                    otherKey.append((m, RootEnvelope.recordDespiteOwnerKey(env, keys: keys), error))
                 }
             } catch {
                 problems.append("target \(m.target.path): \(error.message)")
@@ -68,14 +70,13 @@ public final class Repository: @unchecked Sendable {
         let ours = try resolveRepository(
             found: found.map { ($0.member.target.path, $0.record) },
             recorded: targets.members
-                .filter { m in !targets.isExcluded(m.position) && !otherKey.contains { $0.member.position == m.position } }
-                .map { ($0.target.path, $0.repository) },
+                .filter { m in !targets.isExcluded(m.position) && !otherKey.contains { $0.member.position == m.position && $0.sealed == nil } }
+                .map { m in (m.target.path, otherKey.first { $0.member.position == m.position }?.sealed?.repository ?? m.repository) },
             local: local, problems: &problems)
         targets.repository = ours
         var foreign: DataError?
-        for (m, envelope, error) in otherKey {
+        for (m, record, error) in otherKey {
             let path = m.target.path
-            let record = RootEnvelope.recordDespiteOwnerKey(envelope, keys: keys)
             if let record, record.repository != ours, let theirs = record.repository {
                 targets.exclude(position: m.position, because: TargetSet.foreignRepository(path, theirs, nil, ours: ours))
                 logger.info("target.foreign-repository", metadata: ["target.path": "\(path)", "repository": "\(theirs)"])
