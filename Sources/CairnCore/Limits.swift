@@ -16,6 +16,16 @@ public enum ProtocolLimits {
     public static let slotsPerVolumeMax = PackGeometry.shardsMax
     /// Public keys and signatures.
     public static let publicKeyBytesMax = 64
+    /// Each pack's frame in a slot stream before its shard: its geometry and shard root
+    /// (docs/DATA-FORMATS.md, "Slot streams"). A stream of packs is their shard bytes plus
+    /// this much per pack, which is what `storeSlot` announces.
+    public static let slotStreamFrameHeaderBytes = PackGeometry.encodedBytes + PackGeometry.hashBytes
+
+    /// The bytes of the stream that carries `packs` packs whose shards are `shardBytes` long in all.
+    public static func slotStreamBytes(packs: UInt32, shardBytes: UInt64) -> UInt64 {
+        shardBytes + UInt64(packs) * UInt64(slotStreamFrameHeaderBytes)
+    }
+
     /// A host name or address in the addressing messages (DNS names are at most 253).
     public static let hostBytesMax = 255
     public static let signatureBytesMax = 128

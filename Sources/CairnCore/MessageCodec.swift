@@ -331,8 +331,12 @@ extension Message {
             let root = try r.blob(exactly: MerkleTree.hashLength)
             let bytesAt = r.offset
             let bytes = try r.u64()
-            guard bytes <= slotBytes else {
-                throw DecodeError(.badValue, "\(bytes) bytes of a \(slotBytes)-byte slot", offset: bytesAt)
+            // The stream is the shards of packs from..<packs, each after its frame header.
+            let headers = UInt64(packs - from) * UInt64(ProtocolLimits.slotStreamFrameHeaderBytes)
+            let (most, overflow) = slotBytes.addingReportingOverflow(headers)
+            guard overflow || bytes <= most else {
+                throw DecodeError(.badValue, "\(bytes) bytes of stream for packs \(from)..<\(packs) of a \(slotBytes)-byte slot",
+                                  offset: bytesAt)
             }
             message = .storeSlot(contract: contract, slot: slot, from: from,
                                  to: SlotExtent(packs: packs, bytes: slotBytes, root: root), bytes: bytes)

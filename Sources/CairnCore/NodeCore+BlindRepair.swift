@@ -81,7 +81,8 @@ extension NodeCore {
         blindRepairs[volume] = d
         actions.append(.note(.repairBytes(d.slotBytes)))
         let extent = SlotExtent(packs: d.layout.packs, bytes: d.layout.slotBytes, root: target.root)
-        actions.append(.send(to: from, .storeSlot(contract: id, slot: p.terms.shard, from: 0, to: extent, bytes: extent.bytes)))
+        actions.append(.send(to: from, .storeSlot(contract: id, slot: p.terms.shard, from: 0, to: extent,
+                                                  bytes: ProtocolLimits.slotStreamBytes(packs: extent.packs, shardBytes: extent.bytes))))
     }
 
     mutating func onBlindRepairStored(_ id: ContractID, from: NodeID, now: Instant, into actions: inout [NodeAction]) {

@@ -135,7 +135,7 @@ extension NodeCore {
         if !volumes[p].localCopy { actions.append(.note(.repairBytes(extent.bytes))) }
         actions.append(.send(to: holder, .storeSlot(
             contract: contract, slot: SlotID(volume: volumes[p].id, index: UInt8(s)), from: 0, to: extent,
-            bytes: extent.bytes)))
+            bytes: ProtocolLimits.slotStreamBytes(packs: extent.packs, shardBytes: extent.bytes))))
     }
 
     /// Sends a placed holder the packs appended since it last acknowledged, when they are
@@ -156,7 +156,7 @@ extension NodeCore {
         volumes[p].slots[s].append = OwnedSlot.Append(extent: extent, since: now)
         actions.append(.send(to: holder, .storeSlot(
             contract: contract, slot: SlotID(volume: volumes[p].id, index: UInt8(s)), from: stored, to: extent,
-            bytes: extent.bytes - storedBytes)))
+            bytes: ProtocolLimits.slotStreamBytes(packs: extent.packs - stored, shardBytes: extent.bytes - storedBytes))))
     }
 
     /// Every slot of the volume is on a good holder that has every pack: a repair is over,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CairnCore
 import CairnData
 import CairnNet
 import CairnNode
@@ -90,13 +91,30 @@ struct NodeRun: AsyncParsableCommand {
     @Option(help: "Where peers reach this node, HOST:PORT (port 0: any free port). Omit to only dial out.")
     var listen: String?
 
+    @Option(name: .customLong("test-volume"), help: .hidden)
+    var testVolume: ByteSize?
+
+    /// Heartbeat, challenge and repair every this many seconds (tests and demonstrations).
+    @Option(name: .customLong("test-intervals"), help: .hidden)
+    var testIntervals: Int?
+
     func run() async throws {
         let coordinatorEndpoint = try netRun { () throws(NetError) in try Endpoint(parsing: coordinator) }
         let listenEndpoint = try listen.map { text in try netRun { () throws(NetError) in try Endpoint(parsing: text, allowAnyPort: true) } }
         guard offer.bytes > 0 else { throw ValidationError("--offer must be more than 0 bytes, like --offer 10G") }
         let logger = serviceLogger("cairn.node", verbose: options.verbose)
-        let settings = NodeService.Settings(dataDirectory: options.directory.path, coordinator: coordinatorEndpoint,
+        var settings = NodeService.Settings(dataDirectory: options.directory.path, coordinator: coordinatorEndpoint,
                                             offer: UInt64(offer.bytes), listen: listenEndpoint)
+        settings.testVolumeBytes = testVolume?.bytes
+        if let seconds = testIntervals {
+            guard seconds > 0 else { throw ValidationError("--test-intervals takes a number of seconds above 0") }
+            let every = Interval.seconds(Int64(seconds))
+            settings.params.heartbeatInterval = every
+            settings.params.challengeInterval = every
+            settings.params.repairInterval = every
+            settings.params.challengeTimeout = every
+            settings.params.repairTimeout = every * 3
+        }
         let service = try nodeRun { () throws(NodeError) in try NodeService(settings: settings, logger: logger) }
         try await ServiceRunner.runUntilSignalled(logger: logger, start: {
             try await service.start()

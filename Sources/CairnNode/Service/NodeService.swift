@@ -31,6 +31,9 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         public var transport = TransportConfiguration()
         /// Between attempts to reach the coordinator.
         public var redialAfter: TimeAmount = .seconds(2)
+        /// Bytes of random data to place as a test volume when the node first joins (tests
+        /// and demonstrations; see `TestVolume`).
+        public var testVolumeBytes: Int? = nil
         public init(dataDirectory: String, coordinator: Endpoint, offer: UInt64, listen: Endpoint?) {
             self.dataDirectory = dataDirectory
             self.coordinator = coordinator
@@ -65,6 +68,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     private var locating: [UInt64: Locate] = [:]
     private var nextLocate: UInt64 = 1
     private var outbox: [(NodeID, Message)] = []
+    private var testVolume: TestVolume?
 
     private enum Locate {
         case dial(NodeID)
@@ -252,6 +256,17 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                                 signer: signer, verifier: Ed25519Verifier(), coordinatorKey: coordinatorKey ?? [],
                                 rng: Xoshiro256(seed: UInt64.random(in: 0...UInt64.max)))
                 logger.info("joined the network", metadata: ["node": "\(node.raw)"])
+                if let bytes = settings.testVolumeBytes {
+                    do {
+                        let volume = try TestVolume(owner: node, bytes: bytes, k: settings.params.k, n: settings.params.n)
+                        try volume.place(in: &core!, now: clock.now)
+                        testVolume = volume
+                        logger.info("test volume opened", metadata: ["volume": "\(volume.id)", "packs": "\(volume.packs)",
+                                                                   "slotBytes": "\(volume.slotBytes)"])
+                    } catch {
+                        logger.error("no test volume", metadata: ["error": "\(error)"])
+                    }
+                }
             }
             step(core!.onStart(now: clock.now))
         case let .located(request, node, key, host, port):
@@ -322,7 +337,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         let service: NodeService
         func send(_ message: Message, to: NodeID) { service.outbox.append((to, message)) }
         func setTimer(_ kind: TimerKind, at: Instant) { service.timers.set(kind, at: at) }
-        func observe(_ note: Note) { service.logger.debug("note", metadata: ["note": "\(note)"]) }
+        func observe(_ note: Note) { service.observe(note) }
         func store(_ slot: SlotID, from: UInt32, to: SlotExtent) -> Bool { service.held.store(slot, from: from, to: to) }
         func delete(_ slot: SlotID) { service.held.delete(slot) }
         func prove(_ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof? {
@@ -331,6 +346,17 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         func serve(_ slot: SlotID) -> FetchAnswer { service.held.serve(slot) }
         func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
             service.held.verify(slot, request: request, from: from, expect: expect)
+        }
+    }
+
+    private func observe(_ note: Note) {
+        switch note {
+        case let .placed(volume, packs):
+            logger.info("volume placed", metadata: ["volume": "\(volume)", "packs": "\(packs)"])
+        case .fault, .volumeLost, .repairStarted, .repairCompleted, .slotRefused, .clockSkew, .contractBroken:
+            logger.notice("\(note)")
+        default:
+            logger.debug("note", metadata: ["note": "\(note)"])
         }
     }
 
@@ -377,10 +403,22 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
             } catch {
                 logger.error("a held slot could not be opened to send it", metadata: ["slot": "\(slot)", "error": "\(error)"])
             }
-        case .storeSlot:
-            // The owner's upload streams from its pack store, which the backup-to-network
-            // path (issue 11, item 5) builds; until then no volume of this node is opened.
-            logger.error("an upload was asked for before the owner's pack store exists: not sent")
+        case let .storeSlot(_, slot, from, extent, _):
+            // The owner's upload. Its packs come from the test volume until the owner's pack
+            // store exists (`cairn backup --data-dir`, issue 11 item 5).
+            guard let volume = testVolume, volume.id == slot.volume,
+                  let source = volume.stream(slot: Int(slot.index), from: from, to: extent.packs),
+                  source.length == message.payloadBytes
+            else {
+                logger.error("an upload was asked for packs this node does not have at hand: not sent", metadata: ["slot": "\(slot)"])
+                return
+            }
+            let now = clock.now
+            Task { [logger] in
+                do { try await session.send(message, sent: now, payload: source) } catch {
+                    logger.notice("an upload could not be sent", metadata: ["slot": "\(slot)", "error": "\(error)"])
+                }
+            }
         default:
             session.post(message, sent: clock.now, preferDatagram: CoordinatorService.datagramWorthy(message))
         }

@@ -13,7 +13,7 @@ internal import CairnData
 /// concatenation of the streams it accepted. Part of wire version 5 (`ProtocolLimits`).
 public enum SlotStream {
     /// Geometry and root in front of every shard.
-    public static let frameHeaderBytes = PackGeometry.encodedBytes + PackGeometry.hashBytes
+    public static let frameHeaderBytes = ProtocolLimits.slotStreamFrameHeaderBytes
     /// The longest shard a frame may announce: a pack is at most the engine's largest
     /// (`Limits.packMax`, one maximal chunk past the 16 MiB target) and a shard at most a
     /// pack (k = 1). Checked before a byte of the shard is read.

@@ -1,0 +1,55 @@
+import CairnTestSupport
+import Foundation
+import Testing
+
+/// Contracts over the real network: an owner's volume (random data, erasure-coded 3-of-5)
+/// is placed on five holders — proposals and acceptances between nodes that found each
+/// other through the coordinator, every slot streamed and checked by its holder before it
+/// acknowledged. A holder whose stored shard is then damaged fails its next challenge, and
+/// the owner repairs around it onto the sixth node (fetching k slots from the others,
+/// each checked against its root, rebuilding and uploading the slot).
+@Suite(.serialized) struct NetworkPlacementTests {
+    @Test(.timeLimit(.minutes(3))) func aVolumeIsPlacedAndADamagedHolderIsRepairedAround() throws {
+        let tmp = try TemporaryFolder("network-place")
+        let coordinatorDir = tmp.sub("coordinator")
+        let coordinator = try Daemon(["coordinator", "run", "--listen", "127.0.0.1:0", "--data-dir", coordinatorDir],
+                                     logs: tmp.path, name: "coordinator")
+        #expect(Daemon.wait(timeout: 30) { NetworkJoinTests.listening(coordinator) != nil }, "\(coordinator.stderr)")
+        let at = try #require(NetworkJoinTests.listening(coordinator))
+        var holders = [Daemon]()
+        for i in 1...6 {
+            try NetworkJoinTests.initOwner(tmp.sub("holder\(i)"))
+            holders.append(try Daemon(["node", "run", "--data-dir", tmp.sub("holder\(i)"), "--coordinator", at, "--offer", "64M",
+                                       "--listen", "127.0.0.1:0", "--test-intervals", "2"], logs: tmp.path, name: "holder\(i)"))
+        }
+        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(coordinatorDir).filter(\.joined).count == 6 })
+        try NetworkJoinTests.initOwner(tmp.sub("owner"))
+        let owner = try Daemon(["node", "run", "--data-dir", tmp.sub("owner"), "--coordinator", at, "--offer", "64M",
+                                "--listen", "127.0.0.1:0", "--test-intervals", "2", "--test-volume", "3M"],
+                               logs: tmp.path, name: "owner")
+        let everything = { "\(owner.stderr)\n\(holders.map(\.stderr).joined(separator: "\n"))" }
+        #expect(Daemon.wait(timeout: 60) { owner.stderr.contains("volume placed") }, "\(everything())")
+
+        // Exactly five holders keep one slot each, as run files of their held store.
+        func runs(_ i: Int) -> [String] {
+            let dir = tmp.sub("holder\(i)") + "/node/held/runs"
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".run") }.map { dir + "/" + $0 }
+        }
+        let holding = (1...6).filter { !runs($0).isEmpty }
+        #expect(holding.count == 5, "\(everything())")
+        let spare = try #require((1...6).first { runs($0).isEmpty })
+
+        // Damage one holder's shard bytes on disk: its next challenge fails.
+        let victim = try #require(holding.first)
+        let file = try #require(runs(victim).first)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        for i in stride(from: 100, to: bytes.count, by: 997) { bytes[i] ^= 0xff }
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        #expect(Daemon.wait(timeout: 60) { owner.stderr.contains("badProof") }, "\(everything())")
+        #expect(Daemon.wait(timeout: 90) { owner.stderr.contains("repairCompleted") }, "\(everything())")
+        #expect(!runs(spare).isEmpty, "the spare node now holds the repaired slot")
+
+        for node in holders + [owner] { #expect(node.stop() == 0) }
+        #expect(coordinator.stop() == 0)
+    }
+}
