@@ -112,7 +112,8 @@ private func throughTheWire(_ bytes: [UInt8]) throws -> Message {
             let signer = DigestSigner(seed: key(to.raw))
             outbox += deliver(to, .accept(contract: terms.id, holderSignature: signer.sign(terms.signingBytes)))
         case let .storeSlot(contract, slot, from, extent, bytes):
-            #expect(from == 0 && bytes == extent.bytes && extent.packs == core.volumes[Int(slot.volume.number)].layout.packs)
+            #expect(from == 0 && bytes == ProtocolLimits.slotStreamBytes(packs: extent.packs, shardBytes: extent.bytes)
+                && extent.packs == core.volumes[Int(slot.volume.number)].layout.packs)
             outbox += deliver(to, .storeAck(contract: contract, packs: extent.packs))
         case let .challenge(id, slot, pack, count, selector):
             try answer(message, id: id, slot: slot, pack: pack, count: count, selector: selector, from: to, now: .zero)
