@@ -18,7 +18,12 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         public var listen: Endpoint
         public var dataDirectory: String
         public var params = CoordinatorParams()
-        public var transport = TransportConfiguration()
+        /// The coordinator relays (nodes without `--listen` are reached through it).
+        public var transport: TransportConfiguration = {
+            var t = TransportConfiguration()
+            t.relay = RelayLimits()
+            return t
+        }()
         public init(listen: Endpoint, dataDirectory: String) {
             self.listen = listen
             self.dataDirectory = dataDirectory

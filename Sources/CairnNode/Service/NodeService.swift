@@ -273,17 +273,30 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
             guard let purpose = locating.removeValue(forKey: request) else { return }
             switch purpose {
             case let .dial(peer):
-                guard peer == node, !key.isEmpty, !host.isEmpty, let endpoint = try? Endpoint(parsing: hostPort(host, port)) else {
-                    logger.notice("peer cannot be reached directly; its messages are dropped",
-                                  metadata: ["peer": "\(node.raw)", "known": "\(!key.isEmpty)"])
+                guard peer == node, !key.isEmpty else {
+                    logger.notice("no such peer; its messages are dropped", metadata: ["peer": "\(node.raw)"])
+                    waiting[peer] = nil
+                    return
+                }
+                // Directly when the peer listens, else through the coordinator's relay
+                // (end-to-end IK inside it: the relay sees only ciphertext).
+                let endpoint = host.isEmpty ? nil : try? Endpoint(parsing: hostPort(host, port))
+                guard endpoint != nil || coordinatorSession != nil else {
                     waiting[peer] = nil
                     return
                 }
                 dialled[key] = peer
                 let sessions = self.host
+                let relay = coordinatorSession
                 let loop = loop
                 Task { [weak self] in
-                    do { _ = try await sessions.connect(to: endpoint, expecting: key) } catch {
+                    do {
+                        if let endpoint {
+                            _ = try await sessions.connect(to: endpoint, expecting: key)
+                        } else if let relay {
+                            _ = try await sessions.connect(to: key, through: relay)
+                        }
+                    } catch {
                         guard let service = self else { return }
                         loop.execute { service.peerUnreachable(peer, key: key, error) }
                     }
