@@ -86,7 +86,7 @@ let package = Package(
             swiftSettings: strict),
         // Fuzz targets for every on-disk decoder and the scenario parser, and `cairn-fuzz`,
         // their seeded mutation loop (or, built with -sanitize=fuzzer, a libFuzzer binary).
-        .target(name: "CairnFuzz", dependencies: ["CairnWire", "CairnCrypto", "CairnData", "CairnCore", "CairnSimulator"],
+        .target(name: "CairnFuzz", dependencies: ["CairnWire", "CairnCrypto", "CairnData", "CairnCore", "CairnSimulator", "CairnNet"],
                 swiftSettings: strict),
         .executableTarget(name: "cairn-fuzz", dependencies: ["CairnFuzz"], path: "Sources/CairnFuzzer", swiftSettings: strict),
         .executableTarget(

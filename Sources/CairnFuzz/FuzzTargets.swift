@@ -1,5 +1,7 @@
+import CairnCore
 import CairnCrypto
 import CairnData
+import CairnNet
 import CairnSimulator
 import Foundation
 
@@ -8,11 +10,30 @@ import Foundation
 public enum FuzzTargets {
     public static let all: [FuzzTarget] = [
         shardHeader, tree, rootRecord, rootEnvelope, packRecord, chunkLocation, sealedChunk, config, scenarioJSON,
+        nodeMessage, nodeCertificate,
     ]
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
 
     // MARK: targets
+
+    /// What a peer sends: every message of the node protocol, with its header.
+    static let nodeMessage = FuzzTarget(
+        name: "node-message", summary: "a node protocol message as a peer sends it (wire version 5, every type)",
+        seeds: { Samples.messages.map { $0.encode(sent: Instant(milliseconds: 1_764_547_200_000)) } }
+    ) { bytes in
+        guard let (message, sent) = try? Message.decode(bytes) else { return .rejected }
+        return .canonical(bytes, message, encoded: message.encode(sent: sent)) { try Message.decode(message.encode(sent: sent)).message }
+    }
+
+    /// What a peer presents in its handshake.
+    static let nodeCertificate = FuzzTarget(
+        name: "node-certificate", summary: "an owner-signed node certificate (\"CRNC\", version 1)",
+        seeds: { [Samples.certificate.encoded] }, dictionary: [Array("CRNC".utf8)]
+    ) { bytes in
+        guard let certificate = try? NodeCertificate(decoding: bytes) else { return .rejected }
+        return .canonical(bytes, certificate, encoded: certificate.encoded) { try NodeCertificate(decoding: certificate.encoded) }
+    }
 
     static let shardHeader = FuzzTarget(
         name: "shard-header", summary: "the header before each shard on a target (versions 1 and 2)",

@@ -1,10 +1,29 @@
+import CairnCore
 import CairnCrypto
 import CairnData
+import CairnNet
 
 /// Fixed sample values the targets start from: every field set, every kind of entry, and
 /// fixed keys (a fuzz run must replay byte for byte).
 enum Samples {
     static let keys = OwnerKeys(seed: SecureBytes(copying: (0..<64).map { UInt8($0) }))
+
+    /// A node certificate the sample owner issued for a node key.
+    static let certificate = try! NodeCertificate.issue(owner: keys.signing, nodePublicKey: try! SigningKey(seed: (0..<32).map { UInt8(0x55 ^ $0) }).publicKey,
+                                                        issuedMilliseconds: 1_764_547_200_000)
+
+    /// Node protocol messages of several shapes (fixed fields, blobs, lists, nested records).
+    static let messages: [Message] = [
+        .join(offered: 1 << 40, speed: 12_500, publicKey: Array(repeating: 7, count: 32), fresh: true),
+        .heartbeat(used: 77),
+        .storeSlot(contract: ContractID(9), slot: SlotID(volume: VolumeID(owner: NodeID(3), number: 4), index: 2), from: 1,
+                   to: SlotExtent(packs: 3, bytes: 300, root: Array(repeating: 5, count: 32)), bytes: 200),
+        .challenge(id: 5, slot: SlotID(volume: VolumeID(owner: NodeID(3), number: 4), index: 1), pack: 2, packs: 3, selector: 99),
+        .uptimeQuery(request: 2, nodes: [NodeID(1), NodeID(2), NodeID(9)]),
+        .recordQuery(request: 3, owner: NodeID(3), start: 0),
+        .hello(host: "127.0.0.1", port: 7400),
+        .located(request: 5, node: NodeID(3), nodeKey: Array(repeating: 9, count: 32), host: "::1", port: 1),
+    ]
     // 32 bytes always make a key.
     // swiftlint:disable:next force_try
     static let chunkKey = try! SymmetricKey(bytes: (0..<32).map { UInt8(0xA0 ^ $0) })
