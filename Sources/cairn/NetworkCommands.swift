@@ -1,8 +1,10 @@
 import ArgumentParser
 import CairnCore
+import CairnCrypto
 import CairnData
 import CairnNet
 import CairnNode
+import CairnWire
 import Foundation
 import Logging
 
@@ -30,14 +32,14 @@ struct CoordinatorRun: AsyncParsableCommand {
     var verbose = false
 
     func run() async throws {
-        let endpoint = try netRun { () throws(NetError) in try Endpoint(parsing: listen, allowAnyPort: true) }
+        let endpoint = try serviceRun { () throws(NetError) in try Endpoint(parsing: listen, allowAnyPort: true) }
         let logger = serviceLogger("cairn.coordinator", verbose: verbose)
-        let service = try nodeRun { () throws(NodeError) in
+        let service = try serviceRun { () throws(NodeError) in
             try CoordinatorService(settings: .init(listen: endpoint, dataDirectory: absolute(dataDir)), logger: logger)
         }
         try await ServiceRunner.runUntilSignalled(logger: logger, start: {
             try await service.start()
-            say("coordinator listening on \(service.endpoint!) key \(hex(service.publicKey))")
+            say("coordinator listening on \(service.endpoint!) key \(Hex.encode(service.publicKey))")
         }, stop: { await service.stop() })
     }
 }
@@ -53,7 +55,7 @@ struct CoordinatorMembers: ParsableCommand {
     var json = false
 
     func run() throws {
-        let members = try nodeRun { () throws(NodeError) in try CoordinatorService.members(dataDirectory: absolute(dataDir)) }
+        let members = try serviceRun { () throws(NodeError) in try CoordinatorService.members(dataDirectory: absolute(dataDir)) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -99,8 +101,8 @@ struct NodeRun: AsyncParsableCommand {
     var testIntervals: Int?
 
     func run() async throws {
-        let coordinatorEndpoint = try netRun { () throws(NetError) in try Endpoint(parsing: coordinator) }
-        let listenEndpoint = try listen.map { text in try netRun { () throws(NetError) in try Endpoint(parsing: text, allowAnyPort: true) } }
+        let coordinatorEndpoint = try serviceRun { () throws(NetError) in try Endpoint(parsing: coordinator) }
+        let listenEndpoint = try listen.map { text in try serviceRun { () throws(NetError) in try Endpoint(parsing: text, allowAnyPort: true) } }
         guard offer.bytes > 0 else { throw ValidationError("--offer must be more than 0 bytes, like --offer 10G") }
         let logger = serviceLogger("cairn.node", verbose: options.verbose)
         var settings = NodeService.Settings(dataDirectory: options.directory.path, coordinator: coordinatorEndpoint,
@@ -115,7 +117,7 @@ struct NodeRun: AsyncParsableCommand {
             settings.params.challengeTimeout = every
             settings.params.repairTimeout = every * 3
         }
-        let service = try nodeRun { () throws(NodeError) in try NodeService(settings: settings, logger: logger) }
+        let service = try serviceRun { () throws(NodeError) in try NodeService(settings: settings, logger: logger) }
         try await ServiceRunner.runUntilSignalled(logger: logger, start: {
             try await service.start()
             say("node running; coordinator \(coordinatorEndpoint)")
@@ -136,18 +138,10 @@ private func say(_ line: String) {
 
 private func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
-private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
-/// A network-layer call: a `NetError` becomes a clear message on stderr and exit code 1.
-func netRun<R>(_ body: () throws(NetError) -> R) throws -> R {
-    do { return try body() } catch {
-        Terminal.error(error.description)
-        throw ExitCode(1)
-    }
-}
-
-/// A service call: a `NodeError` becomes a clear message on stderr and exit code 1.
-func nodeRun<R>(_ body: () throws(NodeError) -> R) throws -> R {
+/// A network or service call: its typed error becomes a clear message on stderr and exit
+/// code 1 (as `cairnRun` does for the data path).
+func serviceRun<R, E: CairnError>(_ body: () throws(E) -> R) throws -> R {
     do { return try body() } catch {
         Terminal.error(error.description)
         throw ExitCode(1)

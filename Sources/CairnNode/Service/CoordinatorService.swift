@@ -239,7 +239,7 @@ extension CoordinatorService {
         return table.members.map { m in
             let entry = Int(m.node) < entries.count ? entries[Int(m.node)] : nil
             return MemberSummary(node: m.node, owner: m.owner, nodeKey: m.nodeKey,
-                                 address: m.host.isEmpty ? "relay" : (m.host.contains(":") ? "[\(m.host)]:\(m.port)" : "\(m.host):\(m.port)"),
+                                 address: m.host.isEmpty ? "relay" : Endpoint(host: m.host, port: Int(m.port)).description,
                                  joined: entry?.joined ?? false, offered: entry?.offered ?? 0,
                                  lastSeen: entry?.lastSeen?.milliseconds)
         }

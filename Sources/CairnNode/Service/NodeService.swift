@@ -280,7 +280,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 }
                 // Directly when the peer listens, else through the coordinator's relay
                 // (end-to-end IK inside it: the relay sees only ciphertext).
-                let endpoint = host.isEmpty ? nil : try? Endpoint(parsing: hostPort(host, port))
+                let endpoint = host.isEmpty || port == 0 ? nil : Endpoint(host: host, port: Int(port))
                 guard endpoint != nil || coordinatorSession != nil else {
                     waiting[peer] = nil
                     return
@@ -323,10 +323,6 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         dialled[key] = nil
         waiting[peer] = nil
         logger.notice("peer unreachable", metadata: ["peer": "\(peer.raw)", "error": "\(error)"])
-    }
-
-    private func hostPort(_ host: String, _ port: UInt16) -> String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     private func deliver(_ inbound: InboundMessage, from: NodeID) {
