@@ -105,13 +105,14 @@ final class SmallRepository {
         let r = try SmallRepository()
         var rng = SeededRandom(seed: 21)
         // Snapshots of the same folder, each with a file of its own, until two ids share
-        // a first digit (at most 17: there are 16 digits), for an ambiguous prefix.
+        // a first digit (at most 17: there are 16 digits), for an ambiguous prefix, and
+        // at least three, so one is left when the two victims go.
         var ids: [String] = []
         var shared: String?
-        while shared == nil {
+        while shared == nil || ids.count < 3 {
             try r.write("a/only-\(ids.count)", rng.bytes(200_000))
             let id = try r.backup([r.scratch.sub("a")])
-            shared = ids.first { $0.first == id.first }.map { _ in String(id.prefix(1)) }
+            if shared == nil { shared = ids.first { $0.first == id.first }.map { _ in String(id.prefix(1)) } }
             ids.append(id)
             try FileManager.default.removeItem(atPath: r.scratch.sub("a/only-\(ids.count - 1)"))
         }
