@@ -31,5 +31,11 @@ public final class DirectoryLock: Sendable {
         self.folder = folder
     }
 
-    deinit { close(fd) }
+    /// Unlocks before closing: a process spawned by another thread at that moment shares
+    /// the open file (until its exec closes it), and close alone would leave the lock held
+    /// through that copy, so the next command in this process would find the folder busy.
+    deinit {
+        _ = flock(fd, LOCK_UN)
+        close(fd)
+    }
 }
