@@ -19,6 +19,11 @@ struct Backup: ParsableCommand {
             Exit status: 0 the snapshot is saved with everything; 3 the snapshot is saved
             but some entries had to be left out (unreadable, vanished): they are listed;
             1 no snapshot was saved; 64 bad arguments.
+
+            To the network: with `cairn node run --data-dir DIR ...` running on the same data
+            directory and no --to, the backup goes to the node's staging targets and the node
+            places it on n holders; the command waits (--wait) until every pack has n
+            acknowledged shards, or says how far placement got (the node goes on).
             """)
 
     @OptionGroup var options: DataDirOptions
@@ -29,8 +34,14 @@ struct Backup: ParsableCommand {
     @Option(help: "Comma-separated target folders, one per shard (n = their count).")
     var to: String?
 
-    @Option(help: "How many targets must survive to restore (default: 3 for 5 targets).")
+    @Option(help: "How many targets (or holders) must survive to restore (default: 3 for 5 targets; on the network, the node's).")
     var k: Int?
+
+    @Option(help: "On the network: how many holders get a shard of each pack (default: the node's; fixed by the first backup).")
+    var n: Int?
+
+    @Option(help: "On the network: seconds to wait for every pack to have n acknowledged shards.")
+    var wait: Int = 600
 
     @Option(name: .customLong("exclude"),
             help: "Leave out what matches this glob: a name anywhere ('*.tmp', 'node_modules') or, with a '/', an absolute path ('/home/*/Downloads'). Repeatable.")
@@ -48,6 +59,9 @@ struct Backup: ParsableCommand {
             do { _ = try ExcludePattern(e) } catch { throw ValidationError(error.message) }
         }
         if let k, k < 1 { throw ValidationError("--k must be at least 1") }
+        if let n, n < 2 { throw ValidationError("--n must be at least 2") }
+        if n != nil, to != nil { throw ValidationError("--n is for backups to the network; with --to, n is the number of targets") }
+        if wait < 0 { throw ValidationError("--wait takes seconds, at least 0") }
         for p in paths where !FileManager.default.fileExists(atPath: p) {
             var st = stat()
             if lstat(p, &st) != 0 { throw ValidationError("\(p) does not exist: nothing to back up there") }
@@ -56,7 +70,16 @@ struct Backup: ParsableCommand {
 
     func run() throws {
         let repo = try options.repository()
-        let targets = try to.map { try folderList($0, option: "to") }
+        var targets = try to.map { try folderList($0, option: "to") }
+        var k = self.k
+        let network = NetworkBackup.applies(repo: repo, to: targets)
+        if network {
+            let staged = try NetworkBackup.targets(repo: repo, k: k, n: n)
+            targets = staged.paths
+            k = staged.k
+        } else if n != nil {
+            throw ValidationError("--n is for backups to the network: start `cairn node run --data-dir \(repo.dataDirectory.path) ...` first")
+        }
         if let k, let n = targets?.count ?? (repo.config.targets.isEmpty ? nil : repo.config.targets.count), k > n {
             throw ValidationError("--k \(k) is more than the \(n) targets: k must be at most n")
         }
@@ -67,10 +90,17 @@ struct Backup: ParsableCommand {
             return try repo.backup(BackupOptions(paths: paths, targets: targets, k: k, excludes: patterns)) { bar.update($0) }
         }
         bar.finish()
+        let placement = network
+            ? try NetworkBackup.place(dataDirectory: repo.dataDirectory.path, waitSeconds: wait, showProgress: Terminal.stderrIsTTY && !json)
+            : nil
         // Some entries had to be left out: the snapshot is saved, and the exit status says so.
         let status: Int32 = summary.leftOut.isEmpty ? 0 : 3
         if json {
-            try Terminal.printJSON(WithResourceUsage(summary))
+            if let placement {
+                try Terminal.printJSON(NetworkBackupSummary(summary: WithResourceUsage(summary), network: placement))
+            } else {
+                try Terminal.printJSON(WithResourceUsage(summary))
+            }
             if status != 0 { throw ExitCode(status) }
             return
         }
@@ -95,6 +125,7 @@ struct Backup: ParsableCommand {
         } else {
             print("  dedupe ratio - (nothing new to store)")
         }
+        if let placement { print(NetworkBackup.describe(placement)) }
         print("  duration     \(Format.duration(s.durationSeconds)) (\(Format.rate(s.bytesRead, seconds: s.durationSeconds)))")
         if status != 0 {
             Terminal.warn("snapshot \(s.snapshot) was saved without \(s.leftOut.count) entries that could not be read (exit status 3)")

@@ -135,32 +135,3 @@ struct Check: ParsableCommand {
         }
     }
 }
-
-/// `cairn status`
-struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the identity, targets and snapshots of this data directory.")
-
-    @OptionGroup var options: DataDirOptions
-
-    func run() throws {
-        let repo = try options.repository()
-        print("identity     \(repo.keys.identity)")
-        print("data dir     \(repo.dataDirectory.path)")
-        print("repository   \(repo.knownRepository?.hex ?? "not known yet (learned from the targets the next command reads)")")
-        let root = try cairnRun { () throws(DataError) in try repo.state.root() }
-        if repo.config.targets.isEmpty {
-            print("targets      none yet (`cairn backup PATH --to DIR1,...,DIRn`)")
-        } else {
-            print("targets      \(repo.config.k)-of-\(repo.config.targets.count)")
-            for (i, t) in repo.config.targets.enumerated() {
-                let ok = FileManager.default.fileExists(atPath: t + "/data.mdb")
-                print("  \(i + 1). \(t)\(ok ? "" : "  (missing)")")
-            }
-        }
-        print("snapshots    \(root?.snapshots.count ?? 0)")
-        print("packs        \(root?.packs.count ?? 0)")
-        if let last = root?.snapshots.last {
-            print("latest       \(last.id) at \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(last.time))))")
-        }
-    }
-}

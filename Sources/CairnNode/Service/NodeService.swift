@@ -5,6 +5,9 @@ import CairnNet
 import Logging
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+internal import Glibc
+#endif
 
 /// `cairn node run`: one machine's node on the network — its `NodeCore` on real sessions,
 /// a real clock and the LMDB held store. It dials the coordinator (XX the first time, then
@@ -42,24 +45,27 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         }
     }
 
-    private let settings: Settings
+    let settings: Settings
     private let group: MultiThreadedEventLoopGroup
-    private let loop: any EventLoop
+    let loop: any EventLoop
     private let host: SessionHost
-    private let state: ServiceState
-    private let held: HeldSlotStore
-    private let logger: Logger
-    private let clock = SystemClock()
+    let state: ServiceState
+    let held: HeldSlotStore
+    let logger: Logger
+    let clock = SystemClock()
     private let signer: Ed25519Signer
     private let nodeKey: SigningKey
+    let owner: OwnerKeys
+    let staging: StagingTargets
+    private var control: ControlServer?
     // Everything below is touched only on `loop`.
-    private var core: NodeCore?
+    var core: NodeCore?
     private var coordinatorKey: [UInt8]?
     private var timers: EventLoopTimers!
-    private var coordinatorSession: Session?
-    private var listening: Endpoint?
+    var coordinatorSession: Session?
+    var listening: Endpoint?
     private var stopping = false
-    private var peers: [NodeID: Session] = [:]
+    var peers: [NodeID: Session] = [:]
     private var peerOfSession: [UInt64: NodeID] = [:]
     /// Sessions a peer opened that have not yet been confirmed as the node they said.
     private var unconfirmed: [UInt64: (session: Session, claims: NodeID?, held: [InboundMessage])] = [:]
@@ -69,6 +75,9 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     private var nextLocate: UInt64 = 1
     private var outbox: [(NodeID, Message)] = []
     private var testVolume: TestVolume?
+    /// Volumes placed from the staging targets (`OwnerPacks`), by number, in order.
+    var placedVolumes: [PlacedVolume] = []
+    var placedPacks: Set<String> = []
 
     private enum Locate {
         case dial(NodeID)
@@ -79,7 +88,6 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         self.settings = settings
         self.logger = logger
         let data = DataDirectory(path: settings.dataDirectory)
-        let owner: OwnerKeys
         do { owner = try data.loadKeys() } catch {
             throw NodeError(.dataDirectory, "\(settings.dataDirectory) has no owner keys: run `cairn init --data-dir \(settings.dataDirectory)` first",
                             cause: error)
@@ -89,7 +97,11 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         }
         let folder = settings.dataDirectory + "/node"
         nodeKey = try NodeKeyFile.loadOrCreate(folder: folder)
+        chmod(folder, 0o700)
         state = try ServiceState(path: folder + "/state")
+        staging = StagingTargets(dataDirectory: settings.dataDirectory)
+        placedVolumes = try Self.loadPlacedVolumes(state)
+        for v in placedVolumes { placedPacks.formUnion(v.packs) }
         do {
             held = try HeldSlotStore(dataDirectory: folder, capacity: settings.offer, logger: logger)
         } catch {
@@ -111,8 +123,12 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         sessions.relay.target = self
     }
 
-    /// Listens (when asked to) and starts dialling the coordinator.
-    public func start() async throws(NetError) {
+    /// Opens the control socket, listens (when asked to) and starts dialling the coordinator.
+    public func start() async throws {
+        control = try await ControlServer(path: ControlClient.socketPath(dataDirectory: settings.dataDirectory), loop: loop,
+                                          logger: logger) { [weak self] request in
+            self?.answer(request) ?? ControlReply(error: "the node is stopping")
+        }
         if let listen = settings.listen { listening = try await host.listen(on: listen) }
         let started: EventLoopFuture<Void> = loop.submit { [self] in
             timers = EventLoopTimers(loop: loop, clock: clock) { [weak self] kind in self?.fire(kind) }
@@ -128,6 +144,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
             stopping = true
             timers?.cancelAll()
         }.get()
+        await control?.close()
         await host.shutdown()
         try? await group.shutdownGracefully()
     }
@@ -369,7 +386,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         }
     }
 
-    private func step(_ actions: [NodeAction]) {
+    func step(_ actions: [NodeAction]) {
         Interpreter.perform(actions, through: Shell(service: self)) { input in core!.on(input, now: clock.now) }
         do {
             try state.put([("checkpoint", try CheckpointCodec.encode(core!)), ("node", Array(String(core!.me.raw).utf8))])
@@ -413,12 +430,20 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 logger.error("a held slot could not be opened to send it", metadata: ["slot": "\(slot)", "error": "\(error)"])
             }
         case let .storeSlot(_, slot, from, extent, _):
-            // The owner's upload. Its packs come from the test volume until the owner's pack
-            // store exists (`cairn backup --data-dir`, issue 11 item 5).
-            guard let volume = testVolume, volume.id == slot.volume,
-                  let source = volume.stream(slot: Int(slot.index), from: from, to: extent.packs),
-                  source.length == message.payloadBytes
-            else {
+            // The owner's upload (or a repair's): packs read from the staging targets as
+            // the transport takes them (or from the test volume).
+            let source: (any PayloadSource)?
+            if let volume = testVolume, volume.id == slot.volume,
+               let packs = volume.stream(slot: Int(slot.index), from: from, to: extent.packs), packs.length == message.payloadBytes {
+                source = packs
+            } else if slot.volume.owner == core?.me, let volume = placedVolumes.first(where: { $0.number == slot.volume.number }),
+                      let staged = StagedSlotSource(volume: volume, staging: staging, index: Int(slot.index), from: from, to: extent.packs),
+                      staged.length == message.payloadBytes {
+                source = staged
+            } else {
+                source = nil
+            }
+            guard let source else {
                 logger.error("an upload was asked for packs this node does not have at hand: not sent", metadata: ["slot": "\(slot)"])
                 return
             }
