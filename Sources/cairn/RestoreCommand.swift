@@ -1,10 +1,12 @@
 import ArgumentParser
 import CairnCrypto
 import CairnData
+import CairnNet
+import CairnNode
 import Foundation
 
 /// `cairn restore [SNAPSHOT|latest] --to OUT [--path SUBPATH] [--from DIRS] [--overwrite POLICY]`
-struct Restore: ParsableCommand {
+struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a snapshot (or part of it) into a folder.",
         discussion: """
@@ -27,6 +29,14 @@ struct Restore: ParsableCommand {
             removes those an interrupted restore left in the folders it restores into (regular
             files of that name only; a symlink of that name is not followed or removed) and
             says how many.
+
+            From the network, on any machine: `cairn restore latest --to OUT --coordinator
+            HOST:PORT --data-dir NEWDIR [--phrase-file FILE]` rebuilds the identity from the
+            phrase (prompted for when no file is given) into the empty NEWDIR, asks the
+            coordinator where this identity's volumes are, fetches k shards of each from their
+            holders (checked against their roots) into NEWDIR/node/outgoing, and restores from
+            there. No node may run on NEWDIR meanwhile, and the identity's old node should be
+            stopped: the coordinator knows one machine per identity at a time.
 
             Exit status: 0 restored; 1 refused or failed (entries that could not be restored
             are listed).
@@ -53,15 +63,33 @@ struct Restore: ParsableCommand {
     @Flag(help: "Print a machine-readable summary.")
     var json = false
 
+    @Option(help: "Restore from the network through this coordinator, HOST:PORT.")
+    var coordinator: String?
+
+    @Option(name: .customLong("phrase-file"), help: "With --coordinator and a new data directory: read the phrase from this file.")
+    var phraseFile: String?
+
+    @Option(help: "With --coordinator: seconds to keep trying holders before giving up.")
+    var patience: Int = 1800
+
     func validate() throws {
         if let overwrite, OverwritePolicy(rawValue: overwrite) == nil {
             throw ValidationError("--overwrite takes never, if-newer or always (not \(overwrite))")
         }
+        if coordinator != nil, from != nil { throw ValidationError("--from restores from local targets, --coordinator from the network: give one") }
+        if phraseFile != nil, coordinator == nil { throw ValidationError("--phrase-file is for a restore from the network (--coordinator)") }
+        if patience < 1 { throw ValidationError("--patience takes seconds, at least 1") }
     }
 
-    func run() throws {
+    func run() async throws {
+        var from = try self.from.map { try folderList($0, option: "from") }
+        var fetched: RestoreClient.Summary?
+        if let coordinator {
+            fetched = try await NetworkRestore.fetch(directory: options.directory, coordinator: coordinator, phraseFile: phraseFile,
+                                                     patience: patience, verbose: options.verbose, quiet: json)
+            from = fetched!.targets
+        }
         let repo = try options.repository()
-        let from = try self.from.map { try folderList($0, option: "from") }
         let policy = overwrite.flatMap(OverwritePolicy.init(rawValue:))
         let bar = ProgressBar(label: "restore", enabled: Terminal.stderrIsTTY && !json)
         let summary = try cairnRun { () throws(DataError) in
@@ -75,6 +103,9 @@ struct Restore: ParsableCommand {
         }
         let s = summary
         for w in s.warnings { Terminal.warn(w) }
+        if let f = fetched {
+            print("fetched \(f.volumes) volumes (\(Format.bytes(f.bytes)), \(f.shardsWritten) shards) from the network, root record \(f.rootSequence)")
+        }
         print("restored snapshot \(s.snapshot) into \(to)")
         print("  files        \(s.files), \(s.directories) folders, \(s.symlinks) symlinks")
         print("  bytes        \(Format.bytes(s.bytes))")

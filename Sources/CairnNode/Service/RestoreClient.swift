@@ -1,0 +1,352 @@
+import CairnCore
+import CairnCrypto
+internal import CairnData
+import CairnNet
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Restore anywhere: on a machine with nothing but the owner's keys (from the phrase),
+/// join the coordinator as the owner, run the core's `RestoreSession` over real sessions —
+/// it asks where the owner's volumes are and fetches k slots of each from their holders —
+/// and write every verified slot's packs into fresh staging targets of the data directory
+/// (shard i of a pack into `shard-i`, as `OwnerPacks` lays them out), the newest root
+/// record on every one. The engine then restores from those targets as from any local
+/// ones, checking every shard and chunk again.
+///
+/// Holders are dialled with the node key the coordinator gives (IK), directly or through
+/// its relay; the client never listens. All state lives on one event loop.
+public final class RestoreClient: SessionDelegate, @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var dataDirectory: String
+        public var coordinator: Endpoint
+        /// How long the whole fetch may take before it gives up.
+        public var patience: Interval = .minutes(30)
+        public var params = RestoreSession.Params(fetchTimeout: .seconds(30), retryAfter: .seconds(5))
+        public var transport = TransportConfiguration()
+        public init(dataDirectory: String, coordinator: Endpoint) {
+            self.dataDirectory = dataDirectory
+            self.coordinator = coordinator
+        }
+    }
+
+    /// What was fetched.
+    public struct Summary: Sendable {
+        public var volumes: Int
+        public var bytes: UInt64
+        public var shardsWritten: Int
+        /// The staging targets that received shards (the engine's `--from`).
+        public var targets: [String]
+        public var rootSequence: UInt64
+    }
+
+    private let settings: Settings
+    private let owner: OwnerKeys
+    private let logger: Logger
+    private let clock = SystemClock()
+    private let group: MultiThreadedEventLoopGroup
+    private let loop: any EventLoop
+    private let host: SessionHost
+    private let held: HeldSlotStore
+    // Touched only on `loop`.
+    private var session: RestoreSession?
+    private var timers: EventLoopTimers!
+    private var coordinatorSession: Session?
+    private var coordinatorKey: [UInt8]?
+    private var peers: [NodeID: Session] = [:]
+    private var peerOfSession: [UInt64: NodeID] = [:]
+    private var dialled: [[UInt8]: NodeID] = [:]
+    private var waiting: [NodeID: [Message]] = [:]
+    private var locating: [UInt64: NodeID] = [:]
+    private var nextLocate: UInt64 = 1
+    private var targets: [Int: LocalTarget] = [:]
+    private var envelopes: [(sequence: UInt64, bytes: [UInt8])] = []
+    private var shardsWritten = 0
+    private var finished: EventLoopPromise<Summary>
+    private var progress: (@Sendable (_ restored: Int, _ known: Int) -> Void)?
+
+    public init(settings: Settings, logger: Logger) throws(NodeError) {
+        self.settings = settings
+        self.logger = logger
+        do { owner = try DataDirectory(path: settings.dataDirectory).loadKeys() } catch {
+            throw NodeError(.dataDirectory, "\(settings.dataDirectory) has no owner keys: recover them from the phrase first", cause: error)
+        }
+        let folder = settings.dataDirectory + "/node"
+        let nodeKey = try NodeKeyFile.loadOrCreate(folder: folder)
+        do {
+            held = try HeldSlotStore(dataDirectory: folder, capacity: 0, logger: logger)
+        } catch {
+            throw NodeError(.storage, "cannot open the fetch spools in \(folder)", cause: error)
+        }
+        let sessions = try ServiceSessions(owner: owner.signing, nodeKey: nodeKey, transport: settings.transport, logger: logger)
+        group = sessions.group
+        loop = sessions.loop
+        host = sessions.host
+        finished = loop.makePromise()
+        sessions.relay.target = self
+    }
+
+    /// Fetches everything and returns what was written; throws when the patience ran out
+    /// with volumes short of k shards, or the coordinator could not be reached.
+    public func run(progress: (@Sendable (_ restored: Int, _ known: Int) -> Void)? = nil) async throws(NodeError) -> Summary {
+        let patience = settings.patience
+        loop.execute { [self] in
+            self.progress = progress
+            timers = EventLoopTimers(loop: loop, clock: clock) { [weak self] _ in self?.fire() }
+            dialCoordinator()
+            // Giving up on the coordinator too, not only on holders.
+            loop.scheduleTask(in: .milliseconds(patience.milliseconds)) { [weak self] in
+                guard let self, self.session == nil else { return }
+                self.finished.fail(NodeError(.notRunning, "the coordinator at \(self.settings.coordinator) could not be reached"))
+            }
+        }
+        defer { Task { [host, group] in await host.shutdown(); try? await group.shutdownGracefully() } }
+        do { return try await finished.futureResult.get() } catch let error as NodeError {
+            throw error
+        } catch {
+            throw NodeError(.notRunning, "the restore stopped", cause: error)
+        }
+    }
+
+    private func dialCoordinator() {
+        guard coordinatorSession == nil, session == nil else { return }
+        let endpoint = settings.coordinator
+        Task { [weak self, host] in
+            do { _ = try await host.connect(to: endpoint, expecting: nil) } catch {
+                guard let self else { return }
+                self.logger.notice("coordinator unreachable; trying again", metadata: ["at": "\(endpoint)", "error": "\(error)"])
+                self.loop.scheduleTask(in: .seconds(1)) { self.dialCoordinator() }
+            }
+        }
+    }
+
+    // MARK: Sessions
+
+    public func sessionOpened(_ session: Session) {
+        loop.preconditionInEventLoop()
+        if let peer = dialled.removeValue(forKey: session.peer.nodePublicKey) {
+            peers[peer] = session
+            peerOfSession[session.id] = peer
+            if let me = self.session?.owner { session.post(.peerHello(node: me), sent: clock.now) }
+            for message in waiting.removeValue(forKey: peer) ?? [] { session.post(message, sent: clock.now) }
+            return
+        }
+        guard session.isInitiator, coordinatorSession == nil else {
+            session.close()
+            return
+        }
+        coordinatorSession = session
+        coordinatorKey = session.peer.nodePublicKey
+        session.post(.hello(host: "", port: 0), sent: clock.now)
+    }
+
+    public func session(_ session: Session, sinkFor message: Message, payloadBytes: UInt64) -> (any PayloadSink)? {
+        loop.preconditionInEventLoop()
+        guard let peer = peerOfSession[session.id], case .fetchReply = message else { return nil }
+        return held.payloadSink(for: message, from: peer)
+    }
+
+    public func session(_ session: Session, received inbound: InboundMessage) {
+        loop.preconditionInEventLoop()
+        if session.id == coordinatorSession?.id {
+            fromCoordinator(inbound)
+        } else if let peer = peerOfSession[session.id] {
+            deliver(inbound, from: peer)
+        }
+    }
+
+    public func session(_ session: Session, closed reason: SessionCloseReason) {
+        loop.preconditionInEventLoop()
+        if session.id == coordinatorSession?.id {
+            coordinatorSession = nil
+            if self.session == nil { loop.scheduleTask(in: .seconds(1)) { [weak self] in self?.dialCoordinator() } }
+            return
+        }
+        if let peer = peerOfSession.removeValue(forKey: session.id), peers[peer]?.id == session.id { peers[peer] = nil }
+    }
+
+    private func fromCoordinator(_ inbound: InboundMessage) {
+        switch inbound.message {
+        case let .welcome(node):
+            guard session == nil else { return }
+            logger.info("restoring as the owner's node", metadata: ["node": "\(node.raw)"])
+            var s = RestoreSession(owner: node, params: settings.params, now: clock.now, patience: settings.patience)
+            let actions = s.start(now: clock.now)
+            session = s
+            perform(actions)
+        case let .located(request, node, key, host, port):
+            guard let peer = locating.removeValue(forKey: request) else { return }
+            guard peer == node, !key.isEmpty else {
+                logger.notice("the coordinator does not know holder \(node.raw)")
+                waiting[peer] = nil
+                return
+            }
+            let endpoint = host.isEmpty || port == 0 ? nil : Endpoint(host: host, port: Int(port))
+            dialled[key] = peer
+            let relay = coordinatorSession
+            let client = self
+            Task { [host = self.host, loop] in
+                do {
+                    if let endpoint {
+                        _ = try await host.connect(to: endpoint, expecting: key)
+                    } else if let relay {
+                        _ = try await host.connect(to: key, through: relay)
+                    }
+                } catch {
+                    loop.execute {
+                        client.dialled[key] = nil
+                        client.waiting[peer] = nil
+                        client.logger.notice("holder unreachable", metadata: ["holder": "\(peer.raw)", "error": "\(error)"])
+                    }
+                }
+            }
+        case .hello, .locate, .peerHello:
+            break
+        default:
+            deliver(inbound, from: .coordinator)
+        }
+    }
+
+    private func deliver(_ inbound: InboundMessage, from: NodeID) {
+        guard session != nil else { return }
+        perform(session!.onMessage(from: from, inbound.message, sent: inbound.sent, now: clock.now))
+    }
+
+    private func fire() {
+        guard session != nil else { return }
+        perform(session!.onTimer(now: clock.now))
+    }
+
+    // MARK: The session's actions
+
+    private struct Shell: RestoreShell {
+        let client: RestoreClient
+        func send(_ message: Message, to: NodeID) { client.transmit(message, to: to) }
+        func setTimer(_ kind: TimerKind, at: Instant) { client.timers.set(kind, at: at) }
+        func observe(_ note: Note) { client.logger.debug("note", metadata: ["note": "\(note)"]) }
+        func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
+            client.takeFetched(slot, request: request, from: from, expect: expect)
+        }
+    }
+
+    private func perform(_ actions: [RestoreAction]) {
+        Interpreter.perform(actions, through: Shell(client: self)) { request, slot, from, bytes, verified in
+            session!.onSlotVerified(request: request, slot: slot, from: from, bytes: bytes, verified: verified, now: clock.now)
+        }
+        guard let s = session else { return }
+        progress?(s.progress.restored, s.progress.known)
+        switch s.outcome {
+        case .running:
+            break
+        case .restored:
+            finish()
+        case let .failed(missing):
+            finished.fail(NodeError(.notRunning, missing == 0
+                ? "the coordinator knows no backup of this identity: check the phrase and the coordinator"
+                : "\(missing) volumes could not be fetched from k holders within the patience given: too many holders are offline; try again later"))
+        }
+    }
+
+    private func transmit(_ message: Message, to: NodeID) {
+        if to == .coordinator {
+            coordinatorSession?.post(message, sent: clock.now)
+            return
+        }
+        if let session = peers[to] {
+            session.post(message, sent: clock.now)
+            return
+        }
+        if waiting[to] == nil {
+            let request = nextLocate
+            nextLocate += 1
+            locating[request] = to
+            coordinatorSession?.post(.locate(request: request, node: to), sent: clock.now)
+        }
+        if waiting[to, default: []].count < 256 { waiting[to, default: []].append(message) }
+    }
+
+    /// Checks the spooled slot against its root, then writes its packs into the staging
+    /// targets; only a slot that checks and is written counts.
+    private func takeFetched(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
+        defer { held.discardFetched(request: request, from: from) }
+        guard held.verify(slot, request: request, from: from, expect: expect) else { return false }
+        do throws(NodeError) {
+            try writePacks(of: slot, request: request, from: from)
+            return true
+        } catch {
+            logger.warning("a verified slot could not be written", metadata: ["slot": "\(slot)", "error": "\(error.oneLine)"])
+            return false
+        }
+    }
+
+    private func writePacks(of slot: SlotID, request: UInt64, from: NodeID) throws(NodeError) {
+        let reader: HeldStreamReader
+        do { reader = try held.openFetched(request: request, from: from) } catch {
+            throw NodeError(.storage, "the fetched slot \(slot) cannot be read back", cause: error)
+        }
+        let index = Int(slot.index)
+        while true {
+            let pack: SlotStreamPack?
+            do { pack = try reader.nextPack() } catch {
+                throw NodeError(.badStream, "the fetched slot \(slot) does not parse", cause: error)
+            }
+            guard let pack else { break }
+            let bytes = pack.shard
+            if bytes.starts(with: Array("CRNR".utf8)) {
+                do {
+                    let record = try RootEnvelope.open(bytes, keys: owner)
+                    envelopes.append((record.sequence, bytes))
+                } catch {
+                    logger.warning("a root record in slot \(slot) does not open with this identity: ignored", metadata: ["error": "\(error)"])
+                }
+                continue
+            }
+            guard let header = try? ShardHeader(decoding: Array(bytes.prefix(ShardHeader.size))), header.index == index,
+                  bytes.count == header.encodedSize + header.shardLength
+            else {
+                throw NodeError(.badStream, "pack of slot \(slot) is not shard \(index) of a Cairn pack")
+            }
+            let target = try stagingTarget(index, n: header.n)
+            var failure: DataError?
+            bytes.withUnsafeBytes { raw in
+                do throws(DataError) { try target.putShard(header: header, bytes: UnsafeRawBufferPointer(rebasing: raw[header.encodedSize...])) } catch {
+                    failure = error
+                }
+            }
+            if let error = failure {
+                throw NodeError(.storage, "shard \(index) of pack \(header.pack) cannot be written to \(target.path): is the disk full?", cause: error)
+            }
+            shardsWritten += 1
+        }
+    }
+
+    private func stagingTarget(_ index: Int, n: Int) throws(NodeError) -> LocalTarget {
+        if let t = targets[index] { return t }
+        guard index < n else { throw NodeError(.badStream, "a shard index \(index) of a \(n)-shard code") }
+        let path = OwnerPacks.targetPaths(dataDirectory: settings.dataDirectory, n: n)[index]
+        do {
+            let t = try LocalTarget(path: path, access: .create)
+            targets[index] = t
+            return t
+        } catch {
+            throw NodeError(.storage, "the staging target \(path) cannot be created", cause: error)
+        }
+    }
+
+    private func finish() {
+        guard let newest = envelopes.max(by: { $0.sequence < $1.sequence }) else {
+            finished.fail(NodeError(.badStream, "no holder gave a root record this identity can open: nothing to restore from"))
+            return
+        }
+        do {
+            for t in targets.values { try t.writeRoot(newest.bytes) }
+        } catch {
+            finished.fail(NodeError(.storage, "the root record cannot be written to the staging targets", cause: error))
+            return
+        }
+        let summary = Summary(volumes: session?.progress.known ?? 0, bytes: session?.bytesFetched ?? 0, shardsWritten: shardsWritten,
+                              targets: targets.keys.sorted().map { targets[$0]!.path }, rootSequence: newest.sequence)
+        targets.removeAll()
+        finished.succeed(summary)
+    }
+}
