@@ -178,7 +178,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
             guard let peer = locating.removeValue(forKey: request) else { return }
             guard peer == node, !key.isEmpty else {
                 logger.notice("the coordinator does not know holder \(node.raw)")
-                waiting[peer] = nil
+                unreachable(peer, key: nil, NodeError(.notRunning, "unknown to the coordinator"))
                 return
             }
             let endpoint = host.isEmpty || port == 0 ? nil : Endpoint(host: host, port: Int(port))
@@ -193,17 +193,28 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
                         _ = try await host.connect(to: key, through: relay)
                     }
                 } catch {
-                    loop.execute {
-                        client.dialled[key] = nil
-                        client.waiting[peer] = nil
-                        client.logger.notice("holder unreachable", metadata: ["holder": "\(peer.raw)", "error": "\(error)"])
-                    }
+                    loop.execute { client.unreachable(peer, key: key, error) }
                 }
             }
         case .hello, .locate, .peerHello:
             break
         default:
             deliver(inbound, from: .coordinator)
+        }
+    }
+
+    /// A holder that cannot be reached answers none of the fetches queued for it: the
+    /// session hears "nothing here" for each at once and asks another holder, instead of
+    /// waiting out its fetch timeout.
+    private func unreachable(_ peer: NodeID, key: [UInt8]?, _ error: any Error) {
+        if let key { dialled[key] = nil }
+        let queued = waiting.removeValue(forKey: peer) ?? []
+        logger.notice("holder unreachable", metadata: ["holder": "\(peer.raw)", "error": "\(error)"])
+        for message in queued {
+            guard case let .fetch(request, slot) = message else { continue }
+            guard session != nil else { return }
+            perform(session!.onMessage(from: peer, .fetchReply(request: request, slot: slot, ok: false, bytes: 0), sent: clock.now,
+                                       now: clock.now))
         }
     }
 
