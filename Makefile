@@ -3,7 +3,7 @@
 APT_PACKAGES := libsodium-dev liblmdb-dev libisal-dev libzstd-dev pkg-config
 SWIFT ?= swift
 
-.PHONY: run test deps build release bench clean
+.PHONY: run demo-local test deps build release bench clean
 
 deps:
 	@bash scripts/install-deps.sh $(APT_PACKAGES)
@@ -15,6 +15,9 @@ release: deps
 	$(SWIFT) build -c release
 
 run: release
+	@bash scripts/demo-network.sh "$$($(SWIFT) build -c release --show-bin-path)/cairn"
+
+demo-local: release
 	@bash scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/cairn"
 
 test: deps

@@ -31,12 +31,21 @@ struct CoordinatorRun: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Log sessions and decisions to stderr.")
     var verbose = false
 
+    /// Uptime measured in slots of this many seconds over a window of ten (tests and
+    /// demonstrations: a holder killed for three slots falls below the threshold).
+    @Option(name: .customLong("test-intervals"), help: .hidden)
+    var testIntervals: Int?
+
     func run() async throws {
         let endpoint = try serviceRun { () throws(NetError) in try Endpoint(parsing: listen, allowAnyPort: true) }
         let logger = serviceLogger("cairn.coordinator", verbose: verbose)
-        let service = try serviceRun { () throws(NodeError) in
-            try CoordinatorService(settings: .init(listen: endpoint, dataDirectory: absolute(dataDir)), logger: logger)
+        var settings = CoordinatorService.Settings(listen: endpoint, dataDirectory: absolute(dataDir))
+        if let seconds = testIntervals {
+            guard seconds > 0 else { throw ValidationError("--test-intervals takes a number of seconds above 0") }
+            settings.params.uptimeSlot = .seconds(Int64(seconds))
+            settings.params.uptimeSlots = 10
         }
+        let service = try serviceRun { () throws(NodeError) in try CoordinatorService(settings: settings, logger: logger) }
         try await ServiceRunner.runUntilSignalled(logger: logger, start: {
             try await service.start()
             say("coordinator listening on \(service.endpoint!) key \(Hex.encode(service.publicKey))")
