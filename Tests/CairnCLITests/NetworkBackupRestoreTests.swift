@@ -1,0 +1,149 @@
+import CairnTestSupport
+import Foundation
+import Testing
+
+/// The demonstration's steps with assertions, over real processes on 127.0.0.1: an owner
+/// backs up a folder to the network through its running node (3-of-5 on five of seven
+/// holders, two of them reachable only through the relay), `cairn status` reports the
+/// volume healthy; two holders are killed and the owner's node stopped; the folder is
+/// restored from the phrase alone into a new data directory, byte for byte; the owner's
+/// node comes back and repairs the lost shards onto the spares.
+@Suite(.serialized) struct NetworkBackupRestoreTests {
+    struct Net {
+        let tmp: TemporaryFolder
+        let coordinator: Daemon
+        let at: String
+        let holders: [Daemon]
+
+        init(label: String, holders count: Int) throws {
+            let tmp = try TemporaryFolder(label)
+            let coordinator = try Daemon(["coordinator", "run", "--listen", "127.0.0.1:0", "--data-dir", tmp.sub("coordinator"),
+                                          "--test-intervals", "2"], logs: tmp.path, name: "coordinator")
+            #expect(Daemon.wait(timeout: 30) { NetworkJoinTests.listening(coordinator) != nil }, "\(coordinator.stderr)")
+            let at = try #require(NetworkJoinTests.listening(coordinator))
+            var holders: [Daemon] = []
+            for i in 1...count {
+                try NetworkJoinTests.initOwner(tmp.sub("holder\(i)"))
+                let listen = i <= 2 ? [] : ["--listen", "127.0.0.1:0"]
+                holders.append(try Self.node(tmp: tmp, at: at, "holder\(i)", listen: listen))
+            }
+            (self.tmp, self.coordinator, self.at, self.holders) = (tmp, coordinator, at, holders)
+        }
+
+        static func node(tmp: TemporaryFolder, at: String, _ name: String, listen: [String]) throws -> Daemon {
+            try Daemon(["node", "run", "--data-dir", tmp.sub(name), "--coordinator", at, "--offer", "64M", "--test-intervals", "2"] + listen,
+                       logs: tmp.path, name: name)
+        }
+
+        func node(_ name: String) throws -> Daemon { try Self.node(tmp: tmp, at: at, name, listen: ["--listen", "127.0.0.1:0"]) }
+
+        func holding(_ i: Int) -> Bool {
+            !((try? FileManager.default.contentsOfDirectory(atPath: tmp.sub("holder\(i)") + "/node/held/runs")) ?? []).isEmpty
+        }
+
+        func status(_ dir: String) throws -> [String: Any] {
+            let r = try CLI.run(["status", "--data-dir", dir, "--json"])
+            try #require(r.status == 0, "\(r.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        }
+
+        func stopAll() {
+            for h in holders where h.running { _ = h.stop() }
+            _ = coordinator.stop()
+        }
+    }
+
+    @Test(.timeLimit(.minutes(4))) func backupToTheNetworkRestoreAnywhereAndRepair() throws {
+        let net = try Net(label: "network-backup", holders: 7)
+        defer { net.stopAll() }
+        try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
+        var owner = try net.node("owner")
+        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 8 })
+
+        // A folder with a large file, small ones, a symlink and an old mtime.
+        let sample = net.tmp.sub("sample")
+        try FileManager.default.createDirectory(atPath: sample + "/docs", withIntermediateDirectories: true)
+        var rng = SeededRandom(seed: 11)
+        try Data(rng.bytes(3_000_000)).write(to: URL(fileURLWithPath: sample + "/big.bin"))
+        for i in 0..<20 { try Data("note \(i)\n".utf8).write(to: URL(fileURLWithPath: sample + "/docs/n\(i).txt")) }
+        try FileManager.default.createSymbolicLink(atPath: sample + "/link", withDestinationPath: "docs/n1.txt")
+
+        let backup = try CLI.run(["backup", sample, "--data-dir", net.tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90", "--json"])
+        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(backup.stdout.utf8)) as? [String: Any])
+        let network = try #require(summary["network"] as? [String: Any], "\(backup.stdout)")
+        #expect(network["complete"] as? Bool == true && network["healthy"] as? Int == 5, "\(network)")
+        let snapshot = try #require(summary["snapshot"] as? String)
+
+        // Status: the volume, five healthy shards of 3-of-5, five peers.
+        let status = try net.status(net.tmp.sub("owner"))
+        let node = try #require(status["node"] as? [String: Any], "\(status)")
+        let volumes = try #require(node["volumes"] as? [[String: Any]])
+        #expect(volumes.count == 1 && volumes[0]["healthy"] as? Int == 5 && volumes[0]["k"] as? Int == 3, "\(volumes)")
+        #expect((node["contractsOwned"] as? Int ?? 0) >= 5, "\(node)")
+        #expect((node["lastBackup"] as? [String: Any])?["volume"] as? Int == volumes[0]["number"] as? Int)
+        let holding = (1...7).filter(net.holding)
+        #expect(holding.count == 5, "\(holding)")
+        // A second backup with nothing new adds a snapshot: its volume is only the new root record.
+        let again = try CLI.run(["backup", sample, "--data-dir", net.tmp.sub("owner"), "--wait", "60", "--json"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let second = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])
+        let secondNetwork = try #require(second["network"] as? [String: Any], "\(again.stdout)")
+        #expect(secondNetwork["packs"] as? Int == 1 && secondNetwork["complete"] as? Bool == true, "\(secondNetwork)")
+        let latest = try #require(second["snapshot"] as? String)
+        #expect(latest != snapshot)
+
+        for i in holding.prefix(2) { net.holders[i - 1].kill9() }
+        #expect(owner.stop() == 0)
+
+        // A wrong phrase is another identity: nothing to restore, said clearly.
+        try NetworkJoinTests.initOwner(net.tmp.sub("stranger"))
+        let stranger = try CLI.run(["restore", "latest", "--to", net.tmp.sub("nothing"), "--coordinator", net.at,
+                                    "--data-dir", net.tmp.sub("stranger-new"), "--phrase-file", net.tmp.sub("stranger") + ".phrase",
+                                    "--patience", "20"])
+        #expect(stranger.status == 1 && stranger.stderr.contains("knows no backup of this identity"), "\(stranger.stderr)")
+
+        // Restore anywhere: a new data directory, the phrase, the coordinator.
+        let out = net.tmp.sub("out")
+        let restore = try CLI.run(["restore", "latest", "--to", out, "--coordinator", net.at, "--data-dir", net.tmp.sub("new-machine"),
+                                   "--phrase-file", net.tmp.sub("owner") + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(restore.stdout.contains("restored snapshot \(latest)") && restore.stdout.contains("fetched 2 volumes"), "\(restore.stdout)")
+        let restored = out + sample
+        #expect(FileManager.default.contents(atPath: restored + "/big.bin") == FileManager.default.contents(atPath: sample + "/big.bin"))
+        #expect(FileManager.default.contents(atPath: restored + "/docs/n7.txt") == Data("note 7\n".utf8))
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: restored + "/link")) == "docs/n1.txt")
+
+        // The owner's node comes back: the killed holders fall below the uptime threshold
+        // and their shards are rebuilt onto the spares.
+        owner = try net.node("owner")
+        #expect(Daemon.wait(timeout: 120) { owner.stderr.contains("repairCompleted") }, "\(owner.stderr)")
+        #expect(try Daemon.wait(timeout: 60) {
+            let volumes = (try net.status(net.tmp.sub("owner"))["node"] as? [String: Any])?["volumes"] as? [[String: Any]] ?? []
+            return volumes.count == 2 && volumes.allSatisfy { $0["healthy"] as? Int == 5 }
+        }, "every volume has five healthy shards again")
+        #expect(owner.stop() == 0)
+    }
+
+    @Test func networkBackupMistakesAreRefusedClearly() throws {
+        let tmp = try TemporaryFolder("network-backup-bad")
+        try NetworkJoinTests.initOwner(tmp.sub("owner"))
+        try FileManager.default.createDirectory(atPath: tmp.sub("owner") + "/node", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: tmp.sub("f")))
+        // A node folder but no node running.
+        let none = try CLI.run(["backup", tmp.sub("f"), "--data-dir", tmp.sub("owner")])
+        #expect(none.status == 1 && none.stderr.contains("no node is running"), "\(none.stderr)")
+        let status = try CLI.run(["status", "--data-dir", tmp.sub("owner")])
+        #expect(status.status == 0 && status.stdout.contains("no node is running"), "\(status.stdout)")
+        // --n belongs to the network; --from and --coordinator exclude each other.
+        let n = try CLI.run(["backup", tmp.sub("f"), "--data-dir", tmp.sub("owner"), "--to", tmp.sub("a") + "," + tmp.sub("b"), "--n", "2"])
+        #expect(n.status == 64 && n.stderr.contains("--n is for backups to the network"), "\(n.stderr)")
+        let both = try CLI.run(["restore", "latest", "--to", tmp.sub("o"), "--coordinator", "127.0.0.1:9", "--from", tmp.sub("a"),
+                                "--data-dir", tmp.sub("x")])
+        #expect(both.status == 64, "\(both.stderr)")
+        // A restore whose coordinator never answers gives up after its patience, saying so.
+        let silent = try CLI.run(["restore", "latest", "--to", tmp.sub("o"), "--coordinator", "127.0.0.1:9", "--data-dir", tmp.sub("owner2"),
+                                  "--phrase-file", tmp.sub("owner") + ".phrase", "--patience", "3"])
+        #expect(silent.status == 1 && silent.stderr.contains("could not be reached"), "\(silent.stderr)")
+    }
+}
