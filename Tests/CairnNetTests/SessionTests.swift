@@ -127,12 +127,14 @@ import Testing
             let reason = try await p.bRecorder.closeReason(of: session)
             // The receiver closes with the stream's bytes unread in its socket, so the
             // sender sees either the close or, when those bytes were still arriving, a
-            // reset (an I/O error): both say the peer dropped it.
+            // reset (an I/O error): both say the peer dropped it. On a loaded machine the
+            // sender's idle timer may fire first; the receiver's count says what it did.
             switch reason {
             case .closedByPeer: break
-            case let .failed(error) where error.code == .io: break
+            case let .failed(error) where error.code == .io || error.code == .timeout: break
             default: Issue.record("closed for \(reason)")
             }
+            try await p.aRecorder.wait(for: "the receiver's drop") { _ in p.a.statistics.sessionsDropped >= 1 ? true : nil }
             #expect(p.a.statistics.sessionsDropped == 1)
         }
     }
