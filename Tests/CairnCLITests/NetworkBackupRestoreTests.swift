@@ -15,7 +15,7 @@ import Testing
         let at: String
         let holders: [Daemon]
 
-        init(label: String, holders count: Int) throws {
+        init(label: String, holders count: Int, relayOnly: Int = 2) throws {
             let tmp = try TemporaryFolder(label)
             let coordinator = try Daemon(["coordinator", "run", "--listen", "127.0.0.1:0", "--data-dir", tmp.sub("coordinator"),
                                           "--test-intervals", "2"], logs: tmp.path, name: "coordinator")
@@ -24,7 +24,7 @@ import Testing
             var holders: [Daemon] = []
             for i in 1...count {
                 try NetworkJoinTests.initOwner(tmp.sub("holder\(i)"))
-                let listen = i <= 2 ? [] : ["--listen", "127.0.0.1:0"]
+                let listen = i <= relayOnly ? [] : ["--listen", "127.0.0.1:0"]
                 holders.append(try Self.node(tmp: tmp, at: at, "holder\(i)", listen: listen))
             }
             (self.tmp, self.coordinator, self.at, self.holders) = (tmp, coordinator, at, holders)
@@ -35,7 +35,9 @@ import Testing
                        logs: tmp.path, name: name)
         }
 
-        func node(_ name: String) throws -> Daemon { try Self.node(tmp: tmp, at: at, name, listen: ["--listen", "127.0.0.1:0"]) }
+        func node(_ name: String, listens: Bool = true) throws -> Daemon {
+            try Self.node(tmp: tmp, at: at, name, listen: listens ? ["--listen", "127.0.0.1:0"] : [])
+        }
 
         func holding(_ i: Int) -> Bool {
             !((try? FileManager.default.contentsOfDirectory(atPath: tmp.sub("holder\(i)") + "/node/held/runs")) ?? []).isEmpty
@@ -123,6 +125,29 @@ import Testing
             return volumes.count == 2 && volumes.allSatisfy { $0["healthy"] as? Int == 5 }
         }, "every volume has five healthy shards again")
         #expect(owner.stop() == 0)
+    }
+
+    /// No node opens a port: every upload, challenge and fetch (the restore's too) goes
+    /// through the coordinator's relay, which sees only ciphertext.
+    @Test(.timeLimit(.minutes(3))) func backupAndRestoreThroughTheRelayAlone() throws {
+        let net = try Net(label: "network-relay", holders: 5, relayOnly: 5)
+        defer { net.stopAll() }
+        try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
+        let owner = try net.node("owner", listens: false)
+        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 6 })
+        let file = net.tmp.sub("data.bin")
+        var rng = SeededRandom(seed: 12)
+        try Data(rng.bytes(1_500_000)).write(to: URL(fileURLWithPath: file))
+        let backup = try CLI.run(["backup", file, "--data-dir", net.tmp.sub("owner"), "--wait", "90", "--json"])
+        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(backup.stdout.utf8)) as? [String: Any])
+        #expect((summary["network"] as? [String: Any])?["complete"] as? Bool == true, "\(backup.stdout)")
+        #expect(owner.stop() == 0)
+        let out = net.tmp.sub("out")
+        let restore = try CLI.run(["restore", "latest", "--to", out, "--coordinator", net.at, "--data-dir", net.tmp.sub("elsewhere"),
+                                   "--phrase-file", net.tmp.sub("owner") + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
     }
 
     @Test func networkBackupMistakesAreRefusedClearly() throws {
