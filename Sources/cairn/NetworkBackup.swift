@@ -47,10 +47,13 @@ enum NetworkBackup {
         var n: Int
         var k: Int
         var complete: Bool
+        /// From handing the packs to the node until every slot acknowledged them (or the wait ended).
+        var seconds: Double
     }
 
     /// Hands the new packs to the node and waits (up to `waitSeconds`) for them to be placed.
     static func place(dataDirectory dir: String, waitSeconds: Int, showProgress: Bool) throws -> Placement {
+        let started = Date()
         let placed = try serviceRun { () throws(NodeError) -> ControlReply.Placed in
             let reply = try ControlClient.ask(ControlRequest(.place), dataDirectory: dir, timeoutSeconds: 300)
             if let error = reply.error { throw NodeError(.notRunning, "the node could not take the backup: \(error)") }
@@ -60,7 +63,7 @@ enum NetworkBackup {
         let deadline = Date().addingTimeInterval(TimeInterval(waitSeconds))
         // Nothing new (the same root record was placed before): the last volume is the one to wait for.
         var placement = Placement(volume: placed.volume, packs: placed.packs, sequence: placed.sequence, healthy: 0, n: 0, k: 0,
-                                  complete: false)
+                                  complete: false, seconds: 0)
         var shown = -1
         while true {
             let status = try serviceRun { () throws(NodeError) -> NodeStatus in
@@ -85,13 +88,14 @@ enum NetworkBackup {
             Thread.sleep(forTimeInterval: 0.25)
         }
         if showProgress, shown >= 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+        placement.seconds = Date().timeIntervalSince(started)
         return placement
     }
 
     static func describe(_ p: Placement) -> String {
         guard let volume = p.volume else { return "  network      nothing new to place" }
         if p.complete {
-            return "  network      volume \(volume): \(p.packs) packs (the root record included) on \(p.n) holders, any \(p.k) restore"
+            return "  network      volume \(volume): \(p.packs) packs (the root record included) on \(p.n) holders, any \(p.k) restore (placed in \(String(format: "%.1f", p.seconds)) s)"
         }
         return "  network      volume \(volume): \(p.healthy) of \(p.n) shards of every pack acknowledged so far; the node goes on placing the rest (`cairn status` shows it)"
     }
