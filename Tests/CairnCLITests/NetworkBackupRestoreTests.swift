@@ -160,6 +160,15 @@ import Testing
         #expect(none.status == 1 && none.stderr.contains("no node is running"), "\(none.stderr)")
         let status = try CLI.run(["status", "--data-dir", tmp.sub("owner")])
         #expect(status.status == 0 && status.stdout.contains("no node is running"), "\(status.stdout)")
+        // One node per data directory: a second is refused before it touches anything.
+        let first = try Daemon(["node", "run", "--data-dir", tmp.sub("owner"), "--coordinator", "127.0.0.1:9", "--offer", "1M"],
+                               logs: tmp.path, name: "first")
+        #expect(Daemon.wait(timeout: 30) { FileManager.default.fileExists(atPath: tmp.sub("owner") + "/node/control.sock") })
+        let second = try CLI.run(["node", "run", "--data-dir", tmp.sub("owner"), "--coordinator", "127.0.0.1:9", "--offer", "1M"], timeout: 30)
+        #expect(second.status == 1 && second.stderr.contains("already running on"), "\(second.stderr)")
+        let restoreHere = try CLI.run(["restore", "latest", "--to", tmp.sub("o"), "--coordinator", "127.0.0.1:9", "--data-dir", tmp.sub("owner")])
+        #expect(restoreHere.status == 1 && restoreHere.stderr.contains("a node is running on"), "\(restoreHere.stderr)")
+        #expect(first.stop() == 0)
         // --n belongs to the network; --from and --coordinator exclude each other.
         let n = try CLI.run(["backup", tmp.sub("f"), "--data-dir", tmp.sub("owner"), "--to", tmp.sub("a") + "," + tmp.sub("b"), "--n", "2"])
         #expect(n.status == 64 && n.stderr.contains("--n is for backups to the network"), "\(n.stderr)")

@@ -56,6 +56,9 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     private let signer: Ed25519Signer
     private let nodeKey: SigningKey
     let owner: OwnerKeys
+    /// Held for the node's life: a second node (or a restore) on the same folder would
+    /// share its spools and state.
+    private let folderLock: DirectoryLock
     let staging: StagingTargets
     private var control: ControlServer?
     // Everything below is touched only on `loop`.
@@ -98,6 +101,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         let folder = settings.dataDirectory + "/node"
         nodeKey = try NodeKeyFile.loadOrCreate(folder: folder)
         chmod(folder, 0o700)
+        folderLock = try Self.lockNodeFolder(folder, dataDirectory: settings.dataDirectory)
         state = try ServiceState(path: folder + "/state")
         staging = StagingTargets(dataDirectory: settings.dataDirectory)
         placedVolumes = try Self.loadPlacedVolumes(state)
@@ -121,6 +125,14 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         loop = sessions.loop
         host = sessions.host
         sessions.relay.target = self
+    }
+
+    static func lockNodeFolder(_ folder: String, dataDirectory: String) throws(NodeError) -> DirectoryLock {
+        do { return try DirectoryLock(folder: folder) } catch {
+            throw NodeError(.dataDirectory, error.code == .busy
+                ? "a node (or a restore from the network) is already running on \(dataDirectory): stop it first, or use another --data-dir"
+                : "cannot lock \(folder)", cause: error)
+        }
     }
 
     /// Opens the control socket, listens (when asked to) and starts dialling the coordinator.

@@ -48,6 +48,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     private let loop: any EventLoop
     private let host: SessionHost
     private let held: HeldSlotStore
+    private let folderLock: DirectoryLock
     // Touched only on `loop`.
     private var session: RestoreSession?
     private var timers: EventLoopTimers!
@@ -73,6 +74,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         }
         let folder = settings.dataDirectory + "/node"
         let nodeKey = try NodeKeyFile.loadOrCreate(folder: folder)
+        folderLock = try NodeService.lockNodeFolder(folder, dataDirectory: settings.dataDirectory)
         do {
             held = try HeldSlotStore(dataDirectory: folder, capacity: 0, logger: logger)
         } catch {
