@@ -89,18 +89,28 @@ struct NodeRun: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the node until SIGINT or SIGTERM.",
-        discussion: "The node joins the network through --coordinator with the owner identity of --data-dir (made by `cairn init`), offers --offer bytes to others, answers challenges and keeps what it accepted in LMDB under DATA-DIR/node. Without --listen it only dials out.")
+        discussion: """
+            The node joins the network through --coordinator with the owner identity of --data-dir (made by `cairn init`), offers --offer bytes to others, answers challenges and keeps what it accepted in LMDB under DATA-DIR/node. Without --listen it only dials out.
+
+            --config FILE holds the same settings as JSON, plus the code of new volumes and a backup schedule; options given on the command line win:
+              {"coordinator": "HOST:PORT", "offer": "10G", "listen": "0.0.0.0:7401", "k": 3, "n": 5,
+               "backup": {"paths": ["/home/me"], "every_minutes": 360, "exclude": ["*.tmp"]}}
+            With a backup section the node backs up those paths to the network every every_minutes (default a day), starting a second after it joins.
+            """)
 
     @OptionGroup var options: DataDirOptions
 
-    @Option(help: "The coordinator, HOST:PORT.")
-    var coordinator: String
+    @Option(help: "The coordinator, HOST:PORT (or `coordinator` in --config).")
+    var coordinator: String?
 
-    @Option(help: "Disk space offered to others: bytes, or with K, M, G (1K = 1024).")
-    var offer: ByteSize
+    @Option(help: "Disk space offered to others: bytes, or with K, M, G (1K = 1024) (or `offer` in --config).")
+    var offer: ByteSize?
 
     @Option(help: "Where peers reach this node, HOST:PORT (port 0: any free port). Omit to only dial out.")
     var listen: String?
+
+    @Option(help: "A JSON file with the same settings, k and n, and a backup schedule (see `cairn node run --help`).")
+    var config: String?
 
     @Option(name: .customLong("test-volume"), help: .hidden)
     var testVolume: ByteSize?
@@ -110,12 +120,28 @@ struct NodeRun: AsyncParsableCommand {
     var testIntervals: Int?
 
     func run() async throws {
+        let file = try config.map(NodeConfig.load) ?? NodeConfig()
+        guard let coordinator = coordinator ?? file.coordinator else {
+            throw ValidationError("give the coordinator: --coordinator HOST:PORT, or `coordinator` in --config")
+        }
+        guard let offer = offer ?? file.offer else { throw ValidationError("give the space offered: --offer SIZE, or `offer` in --config") }
         let coordinatorEndpoint = try serviceRun { () throws(NetError) in try Endpoint(parsing: coordinator) }
-        let listenEndpoint = try listen.map { text in try serviceRun { () throws(NetError) in try Endpoint(parsing: text, allowAnyPort: true) } }
+        let listenEndpoint = try (listen ?? file.listen).map { text in
+            try serviceRun { () throws(NetError) in try Endpoint(parsing: text, allowAnyPort: true) }
+        }
         guard offer.bytes > 0 else { throw ValidationError("--offer must be more than 0 bytes, like --offer 10G") }
         let logger = serviceLogger("cairn.node", verbose: options.verbose)
         var settings = NodeService.Settings(dataDirectory: options.directory.path, coordinator: coordinatorEndpoint,
                                             offer: UInt64(offer.bytes), listen: listenEndpoint)
+        if file.k != nil || file.n != nil {
+            let n = file.n ?? settings.params.n
+            let k = file.k ?? min(settings.params.k, n - 1)
+            guard k >= 1, k < n else { throw ValidationError("\(config!): k must be at least 1 and below n (got k=\(k), n=\(n))") }
+            settings.params = NodeParams(k: k, n: n)
+        }
+        if let paths = file.backupPaths, let minutes = file.backupEveryMinutes {
+            settings.schedule = BackupSchedule(paths: paths.map(absolute), everySeconds: Int64(minutes) * 60, excludes: file.backupExcludes)
+        }
         settings.testVolumeBytes = testVolume?.bytes
         if let seconds = testIntervals {
             guard seconds > 0 else { throw ValidationError("--test-intervals takes a number of seconds above 0") }

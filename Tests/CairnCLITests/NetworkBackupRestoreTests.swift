@@ -150,6 +150,41 @@ import Testing
         #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
     }
 
+    /// `--config`: settings from a JSON file, and a backup the node runs by itself.
+    @Test(.timeLimit(.minutes(3))) func aConfiguredNodeBacksUpOnItsOwn() throws {
+        let net = try Net(label: "network-config", holders: 5, relayOnly: 0)
+        defer { net.stopAll() }
+        try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
+        let folder = net.tmp.sub("folder")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Data("kept by the schedule\n".utf8).write(to: URL(fileURLWithPath: folder + "/a.txt"))
+        let config = net.tmp.sub("node.json")
+        try Data(#"{"coordinator": "\#(net.at)", "offer": "64M", "k": 2, "n": 4, "backup": {"paths": ["\#(folder)"], "every_minutes": 60}}"#.utf8)
+            .write(to: URL(fileURLWithPath: config))
+        let owner = try Daemon(["node", "run", "--data-dir", net.tmp.sub("owner"), "--config", config, "--test-intervals", "2"],
+                               logs: net.tmp.path, name: "owner")
+        #expect(Daemon.wait(timeout: 90) { owner.stderr.contains("scheduled backup handed to the node") }, "\(owner.stderr)")
+        #expect(try Daemon.wait(timeout: 60) {
+            let node = try net.status(net.tmp.sub("owner"))["node"] as? [String: Any]
+            let volumes = node?["volumes"] as? [[String: Any]] ?? []
+            return volumes.count == 1 && volumes[0]["k"] as? Int == 2 && volumes[0]["n"] as? Int == 4 && volumes[0]["healthy"] as? Int == 4
+        }, "the scheduled backup is placed 2-of-4 as the file says")
+        #expect(owner.stop() == 0)
+        let restore = try CLI.run(["restore", "latest", "--to", net.tmp.sub("out"), "--coordinator", net.at, "--data-dir", net.tmp.sub("again"),
+                                   "--phrase-file", net.tmp.sub("owner") + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(FileManager.default.contents(atPath: net.tmp.sub("out") + folder + "/a.txt") == Data("kept by the schedule\n".utf8))
+
+        // Mistakes in the file are refused with their path.
+        for (text, words) in [(#"{"coordinatr": "x"}"#, "$.coordinatr is not a setting"), (#"{"k": true}"#, "$.k must be a whole number"),
+                              (#"{"backup": {"paths": []}}"#, "$.backup.paths must list"), ("[1]", "must be a JSON object"),
+                              (#"{"offer": "lots"}"#, "$.offer must be a size")] {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: config))
+            let bad = try CLI.run(["node", "run", "--data-dir", net.tmp.sub("owner"), "--config", config], timeout: 30)
+            #expect(bad.status == 64 && bad.stderr.contains(words), "\(text): \(bad.stderr)")
+        }
+    }
+
     @Test func networkBackupMistakesAreRefusedClearly() throws {
         let tmp = try TemporaryFolder("network-backup-bad")
         try NetworkJoinTests.initOwner(tmp.sub("owner"))

@@ -37,6 +37,8 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         /// Bytes of random data to place as a test volume when the node first joins (tests
         /// and demonstrations; see `TestVolume`).
         public var testVolumeBytes: Int? = nil
+        /// Backups the node runs by itself (`--config`'s `backup` section).
+        public var schedule: BackupSchedule? = nil
         public init(dataDirectory: String, coordinator: Endpoint, offer: UInt64, listen: Endpoint?) {
             self.dataDirectory = dataDirectory
             self.coordinator = coordinator
@@ -78,6 +80,8 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     private var nextLocate: UInt64 = 1
     private var outbox: [(NodeID, Message)] = []
     private var testVolume: TestVolume?
+    /// Whether the backup schedule has started (once per run, at the first welcome).
+    private var scheduled = false
     /// Volumes placed from the staging targets (`OwnerPacks`), by number, in order.
     var placedVolumes: [PlacedVolume] = []
     var placedPacks: Set<String> = []
@@ -298,6 +302,10 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 }
             }
             step(core!.onStart(now: clock.now))
+            if !scheduled {
+                scheduled = true
+                scheduleBackup(in: .seconds(1))
+            }
         case let .located(request, node, key, host, port):
             guard let purpose = locating.removeValue(forKey: request) else { return }
             switch purpose {
