@@ -7,6 +7,9 @@ enum EventKind {
     case deliver(from: NodeID, to: NodeID, sent: Int64, Message)
     case timer(node: NodeID, kind: TimerKind, epoch: UInt32)
     case churn(node: UInt32, Churn, epoch: UInt32)
+    /// The slot stream behind fetch reply `request` has fully reached restorer `restorer`
+    /// (its header came at the first byte): the restore counts it now.
+    case streamEnd(restorer: NodeID, request: UInt64)
     case world(World)
 
     enum Churn: UInt8 { case goOnline = 1, goOffline, depart, diskFail }

@@ -46,7 +46,9 @@ public enum Report {
             ("contracts active (most per owner)", "\(r.contractsActive) (\(r.contractsPerOwnerMax))"),
             ("restore success", (r.restoreSuccessRate.map { String(format: "%.4f of %d", $0, r.restoreAttempts) } ?? "- (no restore finished)")
                 + (r.restoreHoursMean.map { String(format: ", %.2f h mean", $0) } ?? "")
-                + (r.restoresUnfinished > 0 ? ", \(r.restoresUnfinished) unfinished" : "")),
+                + (r.restoresUnfinished > 0 ? ", \(r.restoresUnfinished) unfinished" : "")
+                + (r.restoreWithin6MinRate.map { String(format: ", %.4f within 6 min", $0) } ?? "")
+                + ", \(r.restoreBytesWasted) bytes wasted"),
             ("repairs started/completed", "\(r.repairsStarted)/\(r.repairsCompleted)"),
             ("blind repairs ordered / shards", "\(r.blindRepairsOrdered) / \(r.blindShardsRepaired)"),
             ("repair bytes per node-day", String(format: "%.0f", r.repairBytesPerNodeDay)),
@@ -104,6 +106,8 @@ public enum Report {
               "restore_success_rate": \(r.restoreSuccessRate.map { json($0) } ?? "null"),
               "restore_hours_mean": \(r.restoreHoursMean.map { json($0) } ?? "null"),
               "restores_unfinished": \(r.restoresUnfinished),
+              "restore_within_6min_rate": \(r.restoreWithin6MinRate.map { json($0) } ?? "null"),
+              "restore_bytes_wasted": \(r.restoreBytesWasted),
               "repair_bytes": \(r.repairBytes),
               "repair_bytes_per_node_day": \(json(r.repairBytesPerNodeDay)),
               "storage_overhead": \(json(r.storageOverhead)),

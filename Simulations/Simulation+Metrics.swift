@@ -87,6 +87,8 @@ extension Simulation {
             blindRepairsOrdered: blindOrdered, blindShardsRepaired: blindRepaired,
             unconvergedPacks: unconverged, packsBelowN: belowN, departed: departures, diskFailures: diskFailures, warned: warned,
             excluded: excluded, violations: violations, expectationFailures: [], traceHash: "", timeseries: timeseries)
+        result.restoreWithin6MinRate = restoreAttempts == 0 ? nil : Double(restoresWithin6Min) / Double(restoreAttempts)
+        result.restoreBytesWasted = restoreBytesWasted
         trace!.add(events)
         trace!.add(messages)
         result.traceHash = Hex.encode(trace.take()!.finalize())

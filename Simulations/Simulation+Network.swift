@@ -26,6 +26,15 @@ extension Simulation {
             linkBusy[i] = start + transfer
             departure = start + transfer
         }
+        if payload > 0, to.raw >= restorerBase, case let .fetchReply(request, _, _, _) = message {
+            // A restore sees the reply header at the first byte, and counts the slot when
+            // its stream has fully arrived (`streamEnd`): a slow stream is not a silent holder.
+            let firstByte = departure - Int64((Double(payload) / bytesPerMs[from.index]).rounded(.up))
+            restoreStreamEnds[RestoreStream(restorer: to.raw, request: request)] = departure + fromLatency + toLatency + 1
+            queue.push(at: firstByte + fromLatency + toLatency + 1,
+                       .deliver(from: from, to: to, sent: clock(from, at: firstByte), message))
+            return
+        }
         queue.push(at: departure + fromLatency + toLatency + 1,
                    .deliver(from: from, to: to, sent: clock(from, at: departure), message))
     }

@@ -99,6 +99,12 @@ public final class Simulation {
     var restoreAttempts = 0
     var restoreSuccesses = 0
     var restoreHours = 0.0
+    var restoresWithin6Min = 0
+    /// When each slot stream to a restorer ends, and what its check found once the header
+    /// came (looked up by key only, never iterated).
+    var restoreStreamEnds: [RestoreStream: Int64] = [:]
+    var restoreStreamsChecked: [RestoreStream: CheckedStream] = [:]
+    var restoreBytesWasted: UInt64 = 0
     /// Restore sessions in progress, by endpoint number (`restorerBase` + a counter): each
     /// is a separate device on the network, with the owner's identity and nothing else.
     var restorers: [UInt32: RestoreSession] = [:]
@@ -514,6 +520,9 @@ public final class Simulation {
             } else {
                 dropped += 1
             }
+        case let .streamEnd(restorer, request):
+            trace!.add(1 << 61 | UInt64(restorer.raw) << 32 | request & 0xffff_ffff)
+            restorerStreamEnded(restorer, request: request)
         case let .timer(node, kind, ep):
             trace!.add(1 << 62 | UInt64(node.raw) << 8 | UInt64(kind.rawValue))
             if node == .coordinator {

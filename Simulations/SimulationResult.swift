@@ -63,6 +63,10 @@ public struct SimulationResult: Sendable {
     public var restoreHoursMean: Double?
     /// Restores still running when the run ended (not counted in the rate).
     public var restoresUnfinished: Int
+    /// Fraction of finished sampled restores done within six minutes of their start.
+    public var restoreWithin6MinRate: Double? = nil
+    /// Shard bytes that reached a restore for a volume it already had k shards of.
+    public var restoreBytesWasted: UInt64 = 0
     public var repairBytes: UInt64
     public var repairBytesPerNodeDay: Double
     public var storageOverhead: Double

@@ -137,7 +137,7 @@ public struct CoordinatorCore: Sendable {
             // A restore may come from a device that is not a member (a new machine with the
             // phrase): answered without entering it in the directory. Root records hold no
             // secrets (holders and Merkle roots of ciphertext).
-            actions.append(.send(to: from, locations(request: request, owner: owner, start: start)))
+            actions.append(.send(to: from, locations(request: request, owner: owner, start: start, now: now)))
             return
         }
         guard admitted(from) else {
@@ -261,13 +261,21 @@ public struct CoordinatorCore: Sendable {
         }
     }
 
-    /// One page of `owner`'s volume locations, in the order their records first arrived.
-    private func locations(request: UInt64, owner: NodeID, start: UInt32) -> Message {
+    /// One page of `owner`'s volume locations, in the order their records first arrived,
+    /// each marking the holders heard from lately (`recentlySeen`; a restore asks those
+    /// first).
+    private func locations(request: UInt64, owner: NodeID, start: UInt32, now: Instant) -> Message {
         let volumes = packsByOwner[owner] ?? []
         let from = min(Int(start), volumes.count)
         let page = volumes[from..<min(volumes.count, from + ProtocolLimits.locationsPerReplyMax)].compactMap { volume in
-            rootRecords[volume].map { VolumeLocation(volume: volume, layout: $0.layout, holders: $0.holders, stored: $0.stored,
-                                         roots: $0.roots) }
+            rootRecords[volume].map { record in
+                var online: UInt64 = 0
+                for (s, holder) in record.holders.enumerated() where s < 64 && recentlySeen(holder, now: now) {
+                    online |= 1 << UInt64(s)
+                }
+                return VolumeLocation(volume: volume, layout: record.layout, holders: record.holders, stored: record.stored,
+                                      roots: record.roots, online: online)
+            }
         }
         return .recordReply(request: request, start: UInt32(from), total: UInt32(volumes.count), volumes: page)
     }
@@ -287,6 +295,14 @@ public struct CoordinatorCore: Sendable {
             }
         }
         return actions
+    }
+
+    /// Heard from (a heartbeat or any other message) within one and a half uptime slots: a
+    /// node up sends a heartbeat every slot, jitter allowed for; one gone since longer is
+    /// asked last.
+    private func recentlySeen(_ node: NodeID, now: Instant) -> Bool {
+        guard node != .coordinator, node.index < entries.count else { return false }
+        return entries[node.index].lastSeen.map { (now - $0) * 2 <= params.uptimeSlot * 3 } ?? false
     }
 
     /// A holder counts as healthy for blind repair when its uptime is good, it is not

@@ -136,7 +136,10 @@ extension Message {
             body.u32(total)
             precondition(volumes.count <= ProtocolLimits.locationsPerReplyMax, "record reply of \(volumes.count) volumes")
             body.u8(UInt8(volumes.count))
-            for p in volumes { Self.location(p, into: &body) }
+            for p in volumes {
+                Self.location(p, into: &body)
+                body.u64(p.online)
+            }
         case let .hello(host, port):
             body.blob(Array(host.utf8), max: ProtocolLimits.hostBytesMax)
             body.u16(port)
@@ -440,7 +443,16 @@ extension Message {
                 throw DecodeError(.badValue, "\(n) volume locations from \(start) of \(total)", offset: at)
             }
             var volumes = [VolumeLocation]()
-            for _ in 0..<n { volumes.append(try location(from: &r)) }
+            for _ in 0..<n {
+                let l = try location(from: &r)
+                let maskAt = r.offset
+                let online = try r.u64()
+                guard l.layout.n >= 64 || online >> UInt64(l.layout.n) == 0 else {
+                    throw DecodeError(.badValue, "online mask \(online) for \(l.layout.n) slots", offset: maskAt)
+                }
+                volumes.append(VolumeLocation(volume: l.volume, layout: l.layout, holders: l.holders, stored: l.stored,
+                                              roots: l.roots, online: online))
+            }
             message = .recordReply(request: request, start: start, total: total, volumes: volumes)
         case 27:
             message = .hello(host: try host(from: &r), port: try r.u16())

@@ -109,9 +109,16 @@ public struct VolumeLocation: Hashable, Sendable {
     public let stored: [UInt32]
     /// Each slot's tree root over all `layout.packs` packs.
     public let roots: [[UInt8]]
-    public init(volume: VolumeID, layout: VolumeLayout, holders: [NodeID], stored: [UInt32], roots: [[UInt8]]) {
+    /// Slots (bit s for slot s) whose holder the coordinator heard from lately: filled in
+    /// record replies, so a restore asks those first; always 0 in an owner's root record
+    /// (not encoded there: only the coordinator knows who is up).
+    public let online: UInt64
+    public init(volume: VolumeID, layout: VolumeLayout, holders: [NodeID], stored: [UInt32], roots: [[UInt8]],
+                online: UInt64 = 0) {
         precondition(holders.count == layout.n && roots.count == layout.n && stored.count == layout.n,
                      "volume location of \(holders.count) holders, \(stored.count) counts, \(roots.count) roots for n=\(layout.n)")
+        precondition(layout.n >= 64 || online >> UInt64(layout.n) == 0, "online mask \(online) for n=\(layout.n)")
+        self.online = online
         self.volume = volume
         self.layout = layout
         self.holders = holders
@@ -119,6 +126,9 @@ public struct VolumeLocation: Hashable, Sendable {
         self.roots = roots
     }
     public var slotBytes: UInt64 { layout.slotBytes }
+
+    /// Whether the coordinator saw slot `s`'s holder online when it answered.
+    public func seenOnline(_ s: Int) -> Bool { s < 64 && online & (1 << UInt64(s)) != 0 }
 
     /// The holder of slot `s` when it has every pack (a source for a restore or a rebuild).
     public func completeHolder(_ s: Int) -> NodeID? {

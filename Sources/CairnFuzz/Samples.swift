@@ -21,6 +21,11 @@ enum Samples {
         .challenge(id: 5, slot: SlotID(volume: VolumeID(owner: NodeID(3), number: 4), index: 1), pack: 2, packs: 3, selector: 99),
         .uptimeQuery(request: 2, nodes: [NodeID(1), NodeID(2), NodeID(9)]),
         .recordQuery(request: 3, owner: NodeID(3), start: 0),
+        .recordReply(request: 3, start: 0, total: 1, volumes: [
+            VolumeLocation(volume: VolumeID(owner: NodeID(3), number: 4), layout: VolumeLayout(k: 1, n: 2, packs: 1, slotBytes: 9),
+                           holders: [NodeID(4), NodeID(5)], stored: [1, 1],
+                           roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)], online: 0b10),
+        ]),
         .hello(host: "127.0.0.1", port: 7400),
         .located(request: 5, node: NodeID(3), nodeKey: Array(repeating: 9, count: 32), host: "::1", port: 1),
     ]

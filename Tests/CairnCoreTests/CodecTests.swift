@@ -49,7 +49,7 @@ let sampleMessages: [Message] = [
     .recordReply(request: 3, start: 16, total: 18, volumes: [
         VolumeLocation(volume: VolumeID(2), layout: VolumeLayout(k: 1, n: 2, packs: 1, slotBytes: 9),
                        holders: [NodeID(4), .coordinator], stored: [1, 0],
-                     roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)]),
+                     roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)], online: 0b01),
     ]),
     .hello(host: "127.0.0.1", port: 7400),
     .hello(host: "", port: 0),
@@ -182,4 +182,18 @@ private let stamp = Instant(milliseconds: 1_764_547_200_000)
     let over = #expect(throws: DecodeError.self) { try Message.decode(query(count: 1025)) }
     #expect(over?.code == .tooLarge && over?.offset == Message.headerBytes + 8)
     #expect(try Message.decode(query(count: 0)).message == .uptimeQuery(request: 1, nodes: []))
+}
+
+/// A record reply's online mask names slots of the volume only: a bit at or above n is
+/// refused, not carried into a restore.
+@Test func anOnlineMaskPastTheVolumesSlotsIsRefused() throws {
+    let location = VolumeLocation(volume: VolumeID(2), layout: VolumeLayout(k: 1, n: 2, packs: 1, slotBytes: 9),
+                                  holders: [NodeID(4), NodeID(5)], stored: [1, 1],
+                                  roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)], online: 0b11)
+    var bytes = Message.recordReply(request: 1, start: 0, total: 1, volumes: [location]).encode(sent: stamp)
+    #expect(try Message.decode(bytes).message == .recordReply(request: 1, start: 0, total: 1, volumes: [location]))
+    // The mask is the last field: set bit 2 of a two-slot volume.
+    bytes[bytes.count - 1] = 0b111
+    let e = #expect(throws: DecodeError.self) { _ = try Message.decode(bytes) }
+    #expect(e?.code == .badValue)
 }

@@ -7,13 +7,16 @@ import Testing
 private let owner = NodeID(1)
 private let root32 = [UInt8](repeating: 7, count: 32)
 
-private func location(_ volume: UInt64, holders: [NodeID], k: Int = 2) -> VolumeLocation {
+private func location(_ volume: UInt64, holders: [NodeID], k: Int = 2, online: UInt64 = 0) -> VolumeLocation {
     VolumeLocation(volume: VolumeID(owner: owner, number: UInt32(volume)), layout: VolumeLayout(k: k, n: holders.count, packs: 4, slotBytes: 1000),
-                 holders: holders, stored: holders.map { $0 == .coordinator ? 0 : 4 }, roots: holders.map { _ in root32 })
+                   holders: holders, stored: holders.map { $0 == .coordinator ? 0 : 4 }, roots: holders.map { _ in root32 },
+                   online: online)
 }
 
-private func session(patience: Interval = .hours(24)) -> RestoreSession {
-    RestoreSession(owner: owner, params: RestoreSession.Params(fetchTimeout: .minutes(10), retryAfter: .hours(1)),
+/// `spares: 0` asks exactly the k still needed, so each replacement is visible.
+private func session(patience: Interval = .hours(24), spares: Int = 0) -> RestoreSession {
+    RestoreSession(owner: owner, params: RestoreSession.Params(fetchTimeout: .minutes(10), retryAfter: .hours(1),
+                                                               firstByteTimeout: .seconds(30), spares: spares),
                    now: .zero, patience: patience)
 }
 
@@ -70,17 +73,22 @@ private func timer(_ actions: [RestoreAction]) -> Instant? {
     _ = s.fetched(from: NodeID(13), .fetchReply(request: next[0].request, slot: next[0].shard, ok: true, bytes: 1000),
                     now: .zero + .seconds(5))
     #expect(s.outcome == .running)
-    // Holder 11 stays silent: after its timeout it is given up; with every holder tried,
-    // the session waits for the next round, then asks again the first holder without a
+    // Holder 11 stays silent: past its first byte timeout no other holder is left to ask,
+    // so the session waits for the next round, then asks again the first holder without a
     // shard delivered (one more shard is needed).
-    let afterTimeout = s.onTimer(now: .zero + .hours(1))
+    let afterTimeout = s.onTimer(now: .zero + .seconds(30))
     #expect(fetches(afterTimeout).isEmpty)
-    #expect(timer(afterTimeout) == .zero + .hours(2))
-    asked = fetches(s.onTimer(now: .zero + .hours(3)))
+    // Its fetch is given up altogether at its deadline (first byte + fetch timeout + transfer).
+    let silentDeadline = Instant(milliseconds: 30_000 + 600_000 + 8)
+    #expect(timer(afterTimeout) == silentDeadline)
+    let givenUp = s.onTimer(now: silentDeadline)
+    #expect(fetches(givenUp).isEmpty)
+    #expect(timer(givenUp) == Instant(milliseconds: 30_000 + 3_600_000))
+    asked = fetches(s.onTimer(now: .zero + .seconds(30) + .hours(1)))
     #expect(asked.map(\.holder) == [NodeID(10)])
     _ = s.fetched(from: NodeID(10), .fetchReply(request: asked[0].request, slot: asked[0].shard, ok: true, bytes: 1000),
-                    now: .zero + .hours(3))
-    #expect(s.outcome == .restored(at: .zero + .hours(3)))
+                    now: .zero + .hours(2))
+    #expect(s.outcome == .restored(at: .zero + .hours(2)))
     #expect(s.bytesFetched == 2000)
 }
 
@@ -190,4 +198,139 @@ private func timer(_ actions: [RestoreAction]) -> Instant? {
                                         now: .zero))
     #expect(next.map(\.holder) == [NodeID(12)])
     #expect(s.bytesFetched == 0 && s.progress.restored == 0)
+}
+
+/// Drives a session against holders that answer after `delay` when `up`, never otherwise;
+/// returns when it restored (nil: not within `limit`). The session's own timers are fired.
+private func run(_ s: inout RestoreSession, locations: [VolumeLocation], up: (NodeID) -> Bool,
+                 delay: (NodeID) -> Interval = { _ in .seconds(2) }, limit: Interval = .hours(2)) -> Instant? {
+    var pending = [(at: Instant, from: NodeID, message: Message)]()
+    var timerAt: Instant? = nil
+    func take(_ actions: [RestoreAction], now: Instant) {
+        if let t = timer(actions) { timerAt = min(timerAt ?? t, t) }
+        for f in fetches(actions) where up(f.holder) {
+            pending.append((now + delay(f.holder), f.holder, .fetchReply(request: f.request, slot: f.shard, ok: true, bytes: 1000)))
+        }
+    }
+    let start = s.start(now: .zero)
+    take(start, now: .zero)
+    guard case let .recordQuery(request, _, _)? = sends(start).first?.1 else { return nil }
+    take(s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: UInt32(locations.count),
+                                                     volumes: locations), now: .zero), now: .zero)
+    var steps = 0
+    while s.outcome == .running, steps < 1000 {
+        steps += 1
+        let nextReply = pending.indices.min { pending[$0].at < pending[$1].at }
+        if let i = nextReply, timerAt.map({ pending[i].at <= $0 }) ?? true {
+            let r = pending.remove(at: i)
+            guard r.at <= .zero + limit else { break }
+            take(s.fetched(from: r.from, r.message, now: r.at), now: r.at)
+        } else if let t = timerAt {
+            guard t <= .zero + limit else { break }
+            timerAt = nil
+            take(s.onTimer(now: t), now: t)
+        } else {
+            break
+        }
+    }
+    if case let .restored(at) = s.outcome { return at }
+    return nil
+}
+
+private let eight = (0..<8).map { NodeID(UInt32(20 + $0)) }
+
+/// With n−k holders of every volume offline, a restore takes as long as with all online:
+/// the coordinator's online marks put the live holders first, and without them the silent
+/// ones cost one first byte timeout, not a fetch timeout.
+@Test func nMinusKOfflineRestoresAboutAsFastAsAllOnline() {
+    let offline: Set<NodeID> = [eight[0], eight[2], eight[4], eight[5]]
+    let onlineMask: UInt64 = 0b1100_1010
+    func volumes(_ mask: UInt64) -> [VolumeLocation] {
+        (0..<3).map { location(UInt64($0), holders: eight, k: 4, online: mask) }
+    }
+    var all = RestoreSession(owner: owner, params: RestoreSession.Params(), now: .zero, patience: .hours(24))
+    let allOnline = run(&all, locations: volumes(0xff), up: { _ in true })
+    var marked = RestoreSession(owner: owner, params: RestoreSession.Params(), now: .zero, patience: .hours(24))
+    let withMarks = run(&marked, locations: volumes(onlineMask), up: { !offline.contains($0) })
+    var unmarked = RestoreSession(owner: owner, params: RestoreSession.Params(), now: .zero, patience: .hours(24))
+    let withoutMarks = run(&unmarked, locations: volumes(0), up: { !offline.contains($0) })
+    #expect(allOnline == .zero + .seconds(2))
+    #expect(withMarks == allOnline)
+    #expect(withoutMarks.map { $0 <= .zero + .seconds(30) + .seconds(2) } == true)
+    #expect(marked.bytesFetched == 12 * 1000 && unmarked.bytesFetched == 12 * 1000)
+}
+
+/// One holder of n never answers: the restore finishes one first byte timeout (plus an
+/// answer) after it started, not a fetch timeout; a silent holder that answers late, while
+/// its volume still needs it, still counts.
+@Test func aSilentHolderDelaysNoMoreThanTheFirstByteTimeout() {
+    let holders = [NodeID(10), NodeID(11), NodeID(12), NodeID(13)]
+    var s = session()
+    let at = run(&s, locations: [location(1, holders: holders, k: 2)], up: { $0 != NodeID(11) })
+    #expect(at == .zero + .seconds(32))
+    // Holder 11 answers after 40 s: it was replaced at 30 s by 12, which answers after 20 s;
+    // 11's shard arrives first and counts.
+    var late = session()
+    let lateAt = run(&late, locations: [location(1, holders: holders, k: 2)], up: { _ in true },
+                     delay: { $0 == NodeID(11) ? .seconds(40) : $0 == NodeID(12) ? .seconds(20) : .seconds(2) })
+    #expect(lateAt == .zero + .seconds(40))
+    #expect(late.bytesFetched == 2000)
+}
+
+/// A holder that says it has nothing is replaced in the same step, without waiting.
+@Test func aHolderWithNothingIsSkippedAtOnce() {
+    var s = session()
+    guard case let .recordQuery(request, _, _)? = sends(s.start(now: .zero)).first?.1 else { return }
+    let asked = fetches(s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 1, volumes: [
+        location(1, holders: [NodeID(10), NodeID(11), NodeID(12)]),
+    ]), now: .zero))
+    #expect(asked.map(\.holder) == [NodeID(10), NodeID(11)])
+    let next = fetches(s.onMessage(from: NodeID(10), .fetchReply(request: asked[0].request, slot: asked[0].shard, ok: false,
+                                                                 bytes: 0), now: .zero + .seconds(1)))
+    #expect(next.map(\.holder) == [NodeID(12)])
+}
+
+/// Spares and late answers: once a volume has k shards its other fetches are abandoned;
+/// a late shard for it, or a replayed reply header, is never counted twice.
+@Test func lateAndDuplicateShardsAreNotCountedTwice() {
+    var s = session(spares: 1)
+    guard case let .recordQuery(request, _, _)? = sends(s.start(now: .zero)).first?.1 else { return }
+    let asked = fetches(s.onMessage(from: .coordinator, .recordReply(request: request, start: 0, total: 2, volumes: [
+        location(1, holders: [NodeID(10), NodeID(11), NodeID(12)]), location(2, holders: [NodeID(13), NodeID(14)]),
+    ]), now: .zero))
+    // k + 1 for the first volume, both holders of the second.
+    #expect(asked.map(\.holder) == [NodeID(10), NodeID(11), NodeID(12), NodeID(13), NodeID(14)])
+    let first = Message.fetchReply(request: asked[0].request, slot: asked[0].shard, ok: true, bytes: 1000)
+    #expect(s.onMessage(from: NodeID(10), first, now: .zero).contains { if case .verifySlot = $0 { true } else { false } })
+    // The same header again (a replay) asks for no second check.
+    #expect(!s.onMessage(from: NodeID(10), first, now: .zero).contains { if case .verifySlot = $0 { true } else { false } })
+    _ = s.onSlotVerified(request: asked[0].request, slot: asked[0].shard, from: NodeID(10), bytes: 1000, verified: true, now: .zero)
+    _ = s.onSlotVerified(request: asked[0].request, slot: asked[0].shard, from: NodeID(10), bytes: 1000, verified: true, now: .zero)
+    #expect(s.bytesFetched == 1000)
+    _ = s.fetched(from: NodeID(11), .fetchReply(request: asked[1].request, slot: asked[1].shard, ok: true, bytes: 1000),
+                  now: .zero + .seconds(1))
+    #expect(s.progress.restored == 1 && s.bytesFetched == 2000)
+    // The spare's shard comes late: wasted, not counted.
+    let lateActions = s.fetched(from: NodeID(12), .fetchReply(request: asked[2].request, slot: asked[2].shard, ok: true,
+                                                              bytes: 1000), now: .zero + .seconds(2))
+    #expect(fetches(lateActions).isEmpty)
+    #expect(s.progress.restored == 1 && s.bytesFetched == 2000 && s.bytesWasted == 1000)
+    #expect(s.outcome == .running)
+}
+
+/// The coordinator marks the holders it heard from lately; the others are asked last.
+@Test func theCoordinatorMarksHoldersItHeardFromLately() {
+    var c = CoordinatorCore(params: CoordinatorParams(n: 3, repairTrigger: 3), signer: DigestSigner(seed: [9]),
+                            verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
+    for _ in 0...4 { _ = c.admit() }
+    _ = c.onMessage(from: owner, .rootRecord(location(1, holders: [NodeID(2), NodeID(3), NodeID(4)], k: 1)), now: .zero)
+    _ = c.onMessage(from: NodeID(2), .heartbeat(used: 0), now: .zero)
+    _ = c.onMessage(from: NodeID(4), .heartbeat(used: 0), now: .zero + .hours(3))
+    let replies = c.onMessage(from: NodeID(5000), .recordQuery(request: 1, owner: owner, start: 0), now: .zero + .hours(3))
+    guard case let .send(_, .recordReply(_, _, _, volumes))? = replies.first, let l = volumes.first else {
+        Issue.record("no record reply: \(replies)")
+        return
+    }
+    // Holder 2 was last heard three hours ago, 3 never; 4 just now.
+    #expect(l.online == 0b100)
 }
