@@ -75,7 +75,11 @@ import Testing
                 Issue.record("not closed by the peer: \(reason)")
                 return
             }
-            await #expect { _ = try await p.b.connect(to: p.aEndpoint) } throws: { ($0 as? NetError)?.code == .io }
+            // No session opens after shutdown: refused, or (when the listening socket's close
+            // is still on its way on a loaded machine) a handshake nobody answers.
+            await #expect { _ = try await p.b.connect(to: p.aEndpoint) } throws: {
+                [.io, .timeout, .handshakeFailed].contains(($0 as? NetError)?.code)
+            }
         }
     }
 
