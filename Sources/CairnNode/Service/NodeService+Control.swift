@@ -106,6 +106,9 @@ extension NodeService {
         logger.info("backup handed to the node", metadata: ["volume": "\(id)", "packs": "\(plan.volume.packCount)",
                                                           "sequence": "\(root.sequence)"])
         step(actions)
+        // Placement starts now, not at the next maintenance tick (hours away by default):
+        // the tick asks the coordinator for holders for every volume that needs them.
+        step(core!.onTimer(.repair, now: clock.now))
         return ControlReply.Placed(volume: number, packs: plan.volume.packCount, sequence: root.sequence)
     }
 
