@@ -16,7 +16,7 @@ public enum Report {
             reciprocity_ratio=\(num(s.reciprocityRatio)) pack_mib=\(num(s.packMiB)) volume_gib=\(num(s.volumeGiB)) loss=\(num(s.loss)) \
             blind_repair_after_h=\(num(s.blindRepairAfterHours)) departures_per_day=\(num(s.departuresPerDay)) disk_failures_per_day=\(num(s.diskFailuresPerDay)) \
             adversaries=[\(adversaries.joined(separator: ","))] signatures=\(s.ed25519 ? "ed25519" : "digest") \
-            restore_samples=\(s.restoreSamples) restore_patience_h=\(num(s.restorePatienceHours)) \
+            repair=\(s.repair ? "on" : "off") warmup_days=\(num(s.warmupDays)) restore_samples=\(s.restoreSamples) restore_patience_h=\(num(s.restorePatienceHours)) \
             clocks=\(s.clockOffsetS == nil && s.clockDriftPpm == nil ? "exact" : "skewed") max_clock_skew_s=\(num(s.maxClockSkewS))
             """
     }
@@ -53,6 +53,7 @@ public enum Report {
             ("blind repairs ordered / shards", "\(r.blindRepairsOrdered) / \(r.blindShardsRepaired)"),
             ("repair bytes per node-day", String(format: "%.0f", r.repairBytesPerNodeDay)),
             ("storage overhead", String(format: "%.3f", r.storageOverhead)),
+            ("pack availability", r.packAvailability.map { String(format: "%.4f mean of %d samples", $0, r.availabilitySamples.count) } ?? "-"),
             ("unconverged packs (below n)", "\(r.unconvergedPacks) (\(r.packsBelowN))"),
             ("contracts broken", "\(r.contractsBroken)"),
             ("departures / disk failures", "\(r.departed) / \(r.diskFailures)"),
@@ -111,6 +112,8 @@ public enum Report {
               "repair_bytes": \(r.repairBytes),
               "repair_bytes_per_node_day": \(json(r.repairBytesPerNodeDay)),
               "storage_overhead": \(json(r.storageOverhead)),
+              "pack_availability": \(r.packAvailability.map { json($0) } ?? "null"),
+              "pack_availability_samples": \(r.availabilitySamples.count),
               "detection_hours": {
             \(detection.joined(separator: ",\n"))
               },

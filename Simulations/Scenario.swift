@@ -45,6 +45,14 @@ public struct TimedFault: Sendable, Equatable {
     public var durationHours: Double
 }
 
+/// Which closed form a validation scenario is compared with (see `Validation`).
+public struct ValidationSpec: Sendable, Equatable {
+    public enum Model: String, Sendable { case packAvailability = "pack_availability", lossWithoutRepair = "loss_without_repair" }
+    public var model: Model
+    /// Independent runs (seeds seed, seed+1, ...): each gives one loss figure, or its samples.
+    public var runs: Int
+}
+
 /// Expected bounds a regression scenario asserts.
 public struct Expectations: Sendable, Equatable {
     public var packsLostMax: Int? = nil
@@ -107,6 +115,14 @@ public struct Scenario: Sendable {
     /// Contract signatures: real Ed25519 (default) or the cheap, forgeable digest stand-in.
     public var ed25519 = true
     public var expect = Expectations()
+    /// false: once a volume is first placed, no shard of it is ever stored again (no repair,
+    /// no blind repair), so losses follow the failure model alone (`"repair": "off"`).
+    public var repair = true
+    /// Permanent failures (departures, disk failures) start this many days in, and
+    /// `pack_availability` counts samples from then on: the initial placement is over.
+    public var warmupDays = 0.0
+    /// A validation scenario: the closed form it is compared with, over how many runs.
+    public var validation: ValidationSpec? = nil
 
     public init() {}
 
@@ -154,6 +170,26 @@ public struct Scenario: Sendable {
         case nil, "ed25519": s.ed25519 = true
         case "digest": s.ed25519 = false
         case let other?: throw ScenarioError(path: "$.signatures", message: "\"\(other)\" is not ed25519 or digest")
+        }
+        switch try r.string("repair") {
+        case nil, "on": s.repair = true
+        case "off": s.repair = false
+        case let other?: throw ScenarioError(path: "$.repair", message: "\"\(other)\" is not on or off")
+        }
+        s.warmupDays = try r.number("warmup_days", in: 0...3650) ?? s.warmupDays
+        guard s.warmupDays < s.durationDays else {
+            throw ScenarioError(path: "$.warmup_days", message: "\(s.warmupDays) must be below duration_days (\(s.durationDays))")
+        }
+        if var v = try r.object("validate") {
+            let model: ValidationSpec.Model
+            switch try v.string("model") {
+            case "pack_availability": model = .packAvailability
+            case "loss_without_repair": model = .lossWithoutRepair
+            case nil: throw ScenarioError(path: "$.validate.model", message: "required (pack_availability or loss_without_repair)")
+            case let other?: throw ScenarioError(path: "$.validate.model", message: "\"\(other)\" is not pack_availability or loss_without_repair")
+            }
+            s.validation = ValidationSpec(model: model, runs: try v.int("runs", in: 1...1000) ?? 1)
+            try v.finish()
         }
         if var c = try r.object("churn") {
             s.online = try c.distribution("online_hours", positive: true)

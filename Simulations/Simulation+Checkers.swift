@@ -22,6 +22,24 @@ extension Simulation {
         return mask.nonzeroBitCount
     }
 
+    /// The fraction of counted packs with at least k distinct shards on holders that are
+    /// online now, present, honest and still owe them: what a restore started now could
+    /// read at once. Packs of a volume count together (they share its holders).
+    func packAvailability() -> Double {
+        var available = 0, total = 0
+        for p in 0..<volumeOwner.count where counted(p) {
+            total += volumePacks[p]
+            var mask: UInt64 = 0
+            for c in disks.copies[p] {
+                let i = Int(c.node)
+                guard online[i], !departed[i], adversary[i] == nil, c.graceUntil > now else { continue }
+                mask |= 1 << UInt64(c.index)
+            }
+            if mask.nonzeroBitCount >= scenario.k { available += volumePacks[p] }
+        }
+        return total == 0 ? 0 : Double(available) / Double(total)
+    }
+
     /// Packs the durability figures count: owned by members that have not left and are not
     /// adversaries (whose own backups are refused once they are excluded).
     func counted(_ p: Int) -> Bool {

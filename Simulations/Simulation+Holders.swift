@@ -83,6 +83,8 @@ extension Simulation {
             }
             return true
         }
+        // Repair switched off: a placed volume gets no new shard anywhere.
+        if !scenario.repair, placedVolume[Int(slot.volume.number)] { return false }
         if adversary[i] == .missing {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return true
@@ -146,7 +148,7 @@ extension Simulation {
         case .blindRepaired: blindRepaired += 1
         case .freed: break
         case .slotRefused: break
-        case .placed: break
+        case .placed(let volume, _): placedVolume[Int(volume.number)] = true
         }
     }
 }

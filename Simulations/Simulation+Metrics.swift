@@ -89,6 +89,7 @@ extension Simulation {
             excluded: excluded, violations: violations, expectationFailures: [], traceHash: "", timeseries: timeseries)
         result.restoreWithin6MinRate = restoreAttempts == 0 ? nil : Double(restoresWithin6Min) / Double(restoreAttempts)
         result.restoreBytesWasted = restoreBytesWasted
+        result.availabilitySamples = availabilitySamples
         trace!.add(events)
         trace!.add(messages)
         result.traceHash = Hex.encode(trace.take()!.finalize())

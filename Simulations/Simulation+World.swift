@@ -84,6 +84,7 @@ extension Simulation {
                 goOnline(i)
             }
         case .sample:
+            if now >= Int64(scenario.warmupDays * Double(ms.day)) { availabilitySamples.append(packAvailability()) }
             sample()
             queue.push(at: now + Int64(scenario.sampleIntervalHours * Double(ms.hour)), .world(.sample))
         case .check:

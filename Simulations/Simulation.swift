@@ -76,6 +76,10 @@ public final class Simulation {
     /// Position of the pack in its owner's `packs`.
     var volumeSlot: [Int] = []
     var reportedLost: [Bool] = []
+    /// Volumes whose first placement finished (with `repair` off, never stored again).
+    var placedVolume: [Bool] = []
+    /// `pack_availability` at each sample from the warm-up on.
+    var availabilitySamples: [Double] = []
 
     var netRng: Xoshiro256
     var worldRng: Xoshiro256
@@ -287,6 +291,7 @@ public final class Simulation {
                 volumePacks.append(Int(count))
                 volumeSlot.append(core.volumes.count)
                 reportedLost.append(false)
+                placedVolume.append(false)
                 let roots = trees.addVolume(volume, shards: s.n)
                 try! core.openVolume(volume, k: s.k, n: s.n, capacity: count * geometry.shardBytes)
                 let appended = try! core.appendPacks(to: volume, count: UInt32(count), geometry: geometry, roots: roots, now: .zero)
@@ -296,12 +301,13 @@ public final class Simulation {
             cores.append(core)
             // Start within the first ten minutes; then churn.
             queue.push(at: Int64(nodeRng.bounded(600_000)), .churn(node: UInt32(i), .goOnline, epoch: 0))
+            let warmup = Int64(s.warmupDays * Double(ms.day))
             if s.departuresPerDay > 0 {
-                let t = Int64(Distribution.exponential(mean: 1 / s.departuresPerDay).sample(&nodeRng) * Double(ms.day))
+                let t = warmup + Int64(Distribution.exponential(mean: 1 / s.departuresPerDay).sample(&nodeRng) * Double(ms.day))
                 if t < faultEnd { queue.push(at: t, .churn(node: UInt32(i), .depart, epoch: 0)) }
             }
             if s.diskFailuresPerDay > 0 {
-                let t = Int64(Distribution.exponential(mean: 1 / s.diskFailuresPerDay).sample(&nodeRng) * Double(ms.day))
+                let t = warmup + Int64(Distribution.exponential(mean: 1 / s.diskFailuresPerDay).sample(&nodeRng) * Double(ms.day))
                 if t < faultEnd { queue.push(at: t, .churn(node: UInt32(i), .diskFail, epoch: 0)) }
             }
         }

@@ -89,4 +89,10 @@ public struct SimulationResult: Sendable {
     public var expectationFailures: [String]
     public var traceHash: String
     public var timeseries: [Sample]
+    /// `pack_availability` at each sample from the warm-up on (see `Simulation.packAvailability`).
+    public var availabilitySamples: [Double] = []
+    /// Their mean; nil when no sample fell after the warm-up.
+    public var packAvailability: Double? {
+        availabilitySamples.isEmpty ? nil : availabilitySamples.reduce(0, +) / Double(availabilitySamples.count)
+    }
 }

@@ -10,8 +10,11 @@ struct Simulate: ParsableCommand {
         abstract: "Run a network scenario on the deterministic simulator.",
         discussion: "The same scenario and seed always print the same trace hash. Exit status: 0 ok, 1 an invariant or an expected bound failed, 2 the scenario is invalid or outgrew the simulator.")
 
-    @Argument(help: "Scenario file (JSON, see Scenarios/README.md).")
-    var scenario: String
+    @Argument(help: "Scenario file (JSON, see Scenarios/README.md); with --validate, the directory of validation scenarios (default Scenarios/validation).")
+    var scenario: String?
+
+    @Flag(help: "Run every validation scenario in the directory and compare it with its closed form (expected, simulated, 99.9% tolerance, PASS/FAIL); exit 1 on any FAIL.")
+    var validate = false
 
     @Option(help: "Seed (drawn and printed when omitted).")
     var seed: UInt64?
@@ -25,7 +28,42 @@ struct Simulate: ParsableCommand {
     @Flag(help: "Run the production NodeActor/CoordinatorActor on the simulator's serial executor instead of driving their state machines directly (same trace, slower).")
     var actors = false
 
+    func validate(_ dir: String, seed: UInt64) throws {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        guard !files.isEmpty else {
+            FileHandle.standardError.write(Data("error: \(dir): no validation scenarios (*.json)\n".utf8))
+            throw ExitCode(2)
+        }
+        print("SEED=\(seed)")
+        var outcomes = [ValidationOutcome]()
+        for file in files {
+            let path = dir + "/" + file
+            do {
+                let s = try Scenario.load(path: path)
+                outcomes.append(try Validation.run(s, seed: seed))
+            } catch {
+                FileHandle.standardError.write(Data("error: \(path): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        print(Validation.table(outcomes))
+        let failed = outcomes.filter { !$0.passed }
+        for o in failed {
+            print("VALIDATION FAILED: \(o.scenario): simulated \(o.simulated), expected \(o.expected) ± \(o.tolerance) (seeds from \(o.seeds[0]); rerun with --seed \(seed))")
+        }
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+
     func run() throws {
+        var system = SystemRandomNumberGenerator()
+        if validate {
+            try validate(scenario ?? "Scenarios/validation", seed: seed ?? system.next())
+            return
+        }
+        guard let scenario else {
+            FileHandle.standardError.write(Data("error: give a scenario file, or --validate [DIR]\n".utf8))
+            throw ExitCode(2)
+        }
         let loaded: Scenario
         do {
             loaded = try Scenario.load(path: scenario)
@@ -40,7 +78,6 @@ struct Simulate: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(scenario): this scenario needs about \(gib(needed)) of memory and the machine has \(gib(physical)): use fewer nodes, smaller backups (backup_gib) or larger packs (pack_mib)\n".utf8))
             throw ExitCode(2)
         }
-        var system = SystemRandomNumberGenerator()
         let seed = self.seed ?? system.next()
         print("SEED=\(seed)")
         print(Report.options(loaded))
