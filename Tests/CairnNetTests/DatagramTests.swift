@@ -22,7 +22,12 @@ import Testing
     }
 
     @Test func aForgedOrReplayedDatagramIsDroppedAndCounted() async throws {
-        try await withHostPair { p in
+        // The raw client sends nothing on its stream after the handshake: a loaded machine
+        // can take longer than the tests' 4 s idle bound over this test, and the session
+        // (with its datagram id) would be closed under it. Datagrams are what is tested here.
+        var configuration = testConfiguration()
+        configuration.idleTimeout = .seconds(120)
+        try await withHostPair(configuration: configuration) { p in
             let udp = try UDPSocket()
             let client = try RawClient(port: p.aEndpoint.port)
             try client.handshake(as: try testIdentity(), datagramPort: udp.port)
