@@ -11,6 +11,10 @@ public enum RootEnvelope {
     static let version: UInt8 = 1
     static let associatedData: [UInt8] = Array("cairn root record v1".utf8)
 
+    /// Whether `bytes` start as a root envelope does (its magic), to tell it from a shard
+    /// (`ShardHeader`'s `CRNS`) where either may come; `open` still checks everything.
+    public static func isEnvelope(_ bytes: [UInt8]) -> Bool { bytes.starts(with: magic) }
+
     public static func seal(_ record: RootRecord, keys: OwnerKeys) -> [UInt8] {
         let sealed = AEAD.seal(record.encode(), key: keys.snapshotKey, associatedData: associatedData)
         var w = ByteWriter(capacity: sealed.count + 128)

@@ -22,7 +22,12 @@ internal import Glibc
 public enum OwnerPacks {
     /// The staging targets of a data directory for an n-shard code.
     public static func targetPaths(dataDirectory: String, n: Int) -> [String] {
-        (0..<n).map { "\(dataDirectory)/node/outgoing/shard-\($0)" }
+        (0..<n).map { targetPath(dataDirectory: dataDirectory, index: $0) }
+    }
+
+    /// The staging target that holds shard `index` of every pack.
+    public static func targetPath(dataDirectory: String, index: Int) -> String {
+        "\(dataDirectory)/node/outgoing/shard-\(index)"
     }
 
     /// Whether `paths` are this data directory's staging targets (then `n` is their count).
@@ -50,7 +55,6 @@ struct PlacedVolume: Codable, Sendable, Equatable {
     var packCount: Int { packs.count + 1 }
     var stateKey: String { Self.stateKey(number) }
     static func stateKey(_ number: UInt32) -> String { "volume." + hex16(UInt64(number)) }
-    static func placedKey(_ pack: PackID) -> String { "placed." + pack.hex }
 }
 
 /// Reads the staging targets for `OwnerPacks`' placement and uploads. Opened once per
@@ -62,9 +66,9 @@ final class StagingTargets: @unchecked Sendable {
 
     init(dataDirectory: String) { self.dataDirectory = dataDirectory }
 
-    func target(_ index: Int, n: Int) throws(NodeError) -> LocalTarget {
+    func target(_ index: Int) throws(NodeError) -> LocalTarget {
         if let t = open[index] { return t }
-        let path = OwnerPacks.targetPaths(dataDirectory: dataDirectory, n: n)[index]
+        let path = OwnerPacks.targetPath(dataDirectory: dataDirectory, index: index)
         do {
             let t = try LocalTarget(path: path, access: .read)
             open[index] = t
@@ -77,13 +81,13 @@ final class StagingTargets: @unchecked Sendable {
     /// The first staging target that opens, and how many there are (`shard-0` up).
     func firstReadable() throws(NodeError) -> (target: LocalTarget, n: Int) {
         var n = 0
-        while n < CairnData.Limits.shardCountMax, access(OwnerPacks.targetPaths(dataDirectory: dataDirectory, n: n + 1)[n], F_OK) == 0 { n += 1 }
+        while n < CairnData.Limits.shardCountMax, access(OwnerPacks.targetPath(dataDirectory: dataDirectory, index: n), F_OK) == 0 { n += 1 }
         guard n > 0 else {
             throw NodeError(.invalidSetting, "\(dataDirectory) has no staging targets yet: run `cairn backup PATH --data-dir \(dataDirectory)` first")
         }
         var problems: [String] = []
         for i in 0..<n {
-            do throws(NodeError) { return (try target(i, n: n), n) } catch { problems.append(error.oneLine) }
+            do throws(NodeError) { return (try target(i), n) } catch { problems.append(error.oneLine) }
         }
         throw NodeError(.storage, "no staging target of \(dataDirectory) can be read: " + problems.joined(separator: "; "))
     }
@@ -99,7 +103,7 @@ final class StagingTargets: @unchecked Sendable {
             throw NodeError(.storage, "the node's record of volume \(volume.number) is damaged (pack \(j))")
         }
         let pack = PackID(bytes)
-        let target = try target(index, n: volume.n)
+        let target = try target(index)
         let found: (header: ShardHeader, bytes: [UInt8])?
         do { found = try target.readShard(pack: pack, index: index) } catch {
             throw NodeError(.storage, "shard \(index) of pack \(pack) cannot be read from \(target.path)", cause: error)
@@ -172,7 +176,7 @@ final class StagedSlotSource: PayloadSource, @unchecked Sendable {
         self.index = index
         pack = Int(from)
         end = Int(to)
-        length = volume.shardBytes[Int(from)..<Int(to)].reduce(0) { $0 + UInt64(SlotStream.frameHeaderBytes) + $1 }
+        length = SlotStream.streamBytes(volume.shardBytes[Int(from)..<Int(to)].map { PackGeometry(k: volume.k, n: volume.n, shardBytes: $0) })
     }
 
     func read(max: Int) throws(NetError) -> [UInt8] {

@@ -305,7 +305,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
             }
             guard let pack else { break }
             let bytes = pack.shard
-            if bytes.starts(with: Array("CRNR".utf8)) {
+            if RootEnvelope.isEnvelope(bytes) {
                 do {
                     let record = try RootEnvelope.open(bytes, keys: owner)
                     envelopes.append((record.sequence, bytes))
@@ -336,7 +336,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     private func stagingTarget(_ index: Int, n: Int) throws(NodeError) -> LocalTarget {
         if let t = targets[index] { return t }
         guard index < n else { throw NodeError(.badStream, "a shard index \(index) of a \(n)-shard code") }
-        let path = OwnerPacks.targetPaths(dataDirectory: settings.dataDirectory, n: n)[index]
+        let path = OwnerPacks.targetPath(dataDirectory: settings.dataDirectory, index: index)
         do {
             let t = try LocalTarget(path: path, access: .create)
             targets[index] = t
