@@ -10,8 +10,19 @@ extension NodeCore {
         for s in volumes[p].slots.indices {
             // Read in place (a copied slot would retain and release its pending key).
             guard let pending = volumes[p].slots[s].pending, let replacement = volumes[p].slots[s].replacement else { continue }
-            // An upload waits behind the others on this node's link: allow for the backlog.
-            let timeout = pending == .storing ? params.repairTimeout + uploadBacklog : params.repairTimeout
+            let timeout: Interval
+            switch pending {
+            case .proposing: timeout = params.repairTimeout
+            case .accepted:
+                // Waiting for this node's own rebuild, not for the holder: a fetch source
+                // that died makes the rebuild take longer, and giving up the holder that
+                // already said yes would also bar it from the volume while it is released.
+                guard haveData(p) else { continue }
+                timeout = params.repairTimeout
+            case .storing:
+                // An upload waits behind the others on this node's link: allow for the backlog.
+                timeout = params.repairTimeout + uploadBacklog
+            }
             guard now - replacement.since >= timeout else { continue }
             abandon(volume: p, slot: s, contract: replacement.contract, holder: replacement.holder, now: now, into: &actions)
         }

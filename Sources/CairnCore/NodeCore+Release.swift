@@ -48,6 +48,22 @@ extension NodeCore {
         actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
     }
 
+    /// A released holder is kept off its volume only while it may still keep a shard of it:
+    /// during its grace period, or while its release is unacknowledged. Kept for good, the
+    /// list would grow with every replacement and, in a small network, end by excluding every
+    /// node a repair could use.
+    mutating func forgetReleasedHolders(now: Instant) {
+        guard volumes.contains(where: { !$0.recentHolders.isEmpty }) else { return }
+        var owing = [(VolumeID, NodeID)]()
+        for a in audits.values where a.until > now { owing.append((a.shard.volume, a.holder)) }
+        for u in unconfirmed.values where u.until > now { owing.append((u.shard.volume, u.holder)) }
+        for r in releasing.values { owing.append((r.shard.volume, r.holder)) }
+        for p in volumes.indices where !volumes[p].recentHolders.isEmpty {
+            let id = volumes[p].id
+            volumes[p].recentHolders.removeAll { h in !owing.contains { $0.0 == id && $0.1 == h } }
+        }
+    }
+
     /// Holders released in good faith whose grace period has not ended, for volume `p`, in
     /// contract order, one per shard index (those that said they lost it left out).
     func graceSources(volume p: Int, now: Instant) -> [GraceSource] {

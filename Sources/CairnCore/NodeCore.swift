@@ -293,6 +293,7 @@ public struct NodeCore: Sendable {
             for volume in blindRepairs.keys.sorted() where blindRepairs[volume]!.deadline <= now {
                 endBlindRepair(volume, now: now, into: &actions)
             }
+            forgetReleasedHolders(now: now)
             for p in volumes.indices where !volumes[p].lost {
                 expirePending(volume: p, now: now, into: &actions)
                 requestMatch(volume: p, now: now, into: &actions)

@@ -92,7 +92,7 @@ public struct OwnedSlot: Hashable, Sendable, Codable {
     /// What is on its way to the new holder (a whole slot), once it is.
     public var pendingExtent: SlotExtent { if case let .storing(_, _, extent, _) = replacement { extent } else { .empty } }
 
-    var health: RepairPlanner.Health {
+    public var health: RepairPlanner.Health {
         guard holder != nil else { return .empty }
         if failed { return .failed }
         return unhealthy ? .unhealthy : .healthy

@@ -35,8 +35,8 @@ import Testing
                        logs: tmp.path, name: name)
         }
 
-        func node(_ name: String, listens: Bool = true) throws -> Daemon {
-            try Self.node(tmp: tmp, at: at, name, listen: listens ? ["--listen", "127.0.0.1:0"] : [])
+        func node(_ name: String, listens: Bool = true, verbose: Bool = false) throws -> Daemon {
+            try Self.node(tmp: tmp, at: at, name, listen: (listens ? ["--listen", "127.0.0.1:0"] : []) + (verbose ? ["--verbose"] : []))
         }
 
         func holding(_ i: Int) -> Bool {
@@ -121,25 +121,30 @@ import Testing
     }
 
     /// The owner's node, back after two of its holders were killed, sees them fall below
-    /// the uptime threshold and rebuilds their shards onto the spares.
-    @Test(.disabled("stalled once in three full parallel runs on a loaded 2-core machine (repair started, never completed in 120 s; passes alone in 6 s and in make run): to be reproduced in the simulator before it is enabled again, see issue 11's note"),
-          .timeLimit(.minutes(4)))
+    /// the uptime threshold and rebuilds their shards onto the spares. (Once disabled: on a
+    /// loaded machine the replacement that had accepted was given up while the rebuild
+    /// waited on a fetch from a killed holder, and, barred from the volume for good, left no
+    /// spare for the second slot; reproduced and fixed in the core, see RepairPathTests.)
+    /// Eight holders, so three spares: on a loaded machine a live holder's uptime can dip
+    /// below the threshold too and take one.
+    @Test(.timeLimit(.minutes(4)))
     func killedHoldersAreRepairedAroundWhenTheOwnerReturns() throws {
-        let net = try Net(label: "network-repair", holders: 7)
+        let net = try Net(label: "network-repair", holders: 8)
         defer { net.stopAll() }
         try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
         var owner = try net.node("owner")
-        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 8 })
+        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 9 })
         let file = net.tmp.sub("data.bin")
         var rng = SeededRandom(seed: 13)
         try Data(rng.bytes(1_000_000)).write(to: URL(fileURLWithPath: file))
         let backup = try CLI.run(["backup", file, "--data-dir", net.tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
         #expect(backup.status == 0, "\(backup.stderr)")
-        let holding = (1...7).filter(net.holding)
+        let holding = (1...8).filter(net.holding)
         for i in holding.prefix(2) { net.holders[i - 1].kill9() }
         #expect(owner.stop() == 0)
-        owner = try net.node("owner")
-        #expect(Daemon.wait(timeout: 120) { owner.stderr.contains("repairCompleted") }, "\(owner.stderr)")
+        owner = try net.node("owner", verbose: true)
+        let repaired = Daemon.wait(timeout: 120) { owner.stderr.contains("repairCompleted") }
+        #expect(repaired, "\(owner.stderr)\n\((try? CLI.run(["status", "--data-dir", net.tmp.sub("owner"), "--json"]).stdout) ?? "")")
         #expect(try Daemon.wait(timeout: 60) {
             let volumes = (try net.status(net.tmp.sub("owner"))["node"] as? [String: Any])?["volumes"] as? [[String: Any]] ?? []
             return volumes.count == 1 && volumes.allSatisfy { $0["healthy"] as? Int == 5 }

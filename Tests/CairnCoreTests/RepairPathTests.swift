@@ -213,3 +213,45 @@ private final class LoseFirstReplacementsAck {
     #expect(!h.history.contains { $0.from == old && $0.message == .releaseAck(contract: contract) })
     _ = volume
 }
+
+// MARK: A fetch source that died during a repair
+
+/// Two holders die at once, but the coordinator notices one first: the repair of its slot
+/// asks the other (still looking healthy) for its shard, which never comes. The new holder
+/// that already accepted waits for the rebuilt data — it is not given up for the owner's
+/// own slow fetch — and when the second dead holder is noticed too, both slots end on the
+/// two nodes that were left, the only ones there are. (Found on a loaded machine: the
+/// accepted replacement was abandoned at the repair timeout while the fetch was still being
+/// retried, and, excluded from the volume for good, left the second slot no node to go to.)
+@Test func aReplacementWaitingForARebuildIsNotGivenUpWhileAFetchSourceIsDead() throws {
+    var h = Harness(count: 7)
+    let volume = h.addVolume(6, packs: 2)
+    h.start()
+    let before = holders(h).map { $0! }
+    let spares = (1..<7).map { NodeID(UInt32($0)) }.filter { !before.contains($0) }
+    #expect(spares.count == 2)
+    // Slot 0's holder is the first source a rebuild asks; slot 3's is the one noticed.
+    let silent = before[0], noticed = before[3]
+    h.offline = [silent, noticed]
+    h.inbox.append((.coordinator, owner, .uptimeReply(request: 0, entries: [
+        UptimeEntry(node: noticed, permille: 100, excluded: false),
+    ])))
+    h.deliverAll()
+    #expect(h.notes.contains { $0.0 == owner && $0.1 == .repairStarted(volume, shards: 1) })
+    #expect(fetches(h.history[...]).contains { $0.holder == silent })
+    h.run(for: .days(3))
+
+    let after = holders(h)
+    #expect(Set([after[0], after[3]].compactMap { $0 }) == Set(spares), "\(after) spares \(spares)")
+    #expect([after[1], after[2]] == [before[1], before[2]])
+    #expect(h.nodes[0].volumes[0].slots.allSatisfy { $0.stored.packs == 2 && !$0.unhealthy && $0.replacement == nil })
+    #expect(h.notes.contains { $0.0 == owner && $0.1 == .repairCompleted(volume) })
+    // Neither spare was released: each accepted once and was stored to.
+    for spare in spares {
+        let released = h.history.contains { d in
+            guard d.from == owner, d.to == spare, case .release = d.message else { return false }
+            return true
+        }
+        #expect(!released, "\(spare) was released")
+    }
+}

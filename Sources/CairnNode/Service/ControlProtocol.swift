@@ -58,18 +58,38 @@ public struct ControlReply: Codable, Sendable {
 
 /// The running node as `cairn status` shows it.
 public struct NodeStatus: Codable, Sendable, Equatable {
+    /// One shard index of a volume: who keeps it, what it proved, and who is being
+    /// brought in to replace it — what an operator needs to see why a repair waits.
+    public struct Slot: Codable, Sendable, Equatable {
+        public var index: Int
+        /// The holder's node number; nil while the slot has none yet.
+        public var holder: UInt32?
+        /// `healthy`, `unhealthy` (uptime or refused fetches: to be replaced), `failed`
+        /// (proved it lost data) or `empty`.
+        public var state: String
+        /// Packs the holder acknowledged.
+        public var storedPacks: UInt32
+        /// The replacement being brought in: `proposing`, `accepted` (waiting for rebuilt
+        /// data) or `storing`, with its node number.
+        public var replacing: String?
+        public var replacementHolder: UInt32?
+        public var fetchMisses: Int
+    }
+
     public struct Volume: Codable, Sendable, Equatable {
         public var number: UInt32
         public var k: Int
         public var n: Int
         public var packs: UInt32
         public var slotBytes: UInt64
-        /// Slots whose holder has every pack and has not failed a challenge.
+        /// Slots whose holder has every pack, has not failed a challenge and is in good
+        /// standing (uptime, fetches answered): an unhealthy holder is being replaced.
         public var healthy: Int
         /// Slots still being placed (no holder yet, or packs still uploading).
         public var placing: Int
         public var repairing: Bool
         public var lost: Bool
+        public var slots: [Slot]?
         /// Whether every pack has n acknowledged shards.
         public var complete: Bool { healthy == n }
     }

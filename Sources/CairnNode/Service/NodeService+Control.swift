@@ -112,13 +112,31 @@ extension NodeService {
         return ControlReply.Placed(volume: number, packs: plan.volume.packCount, sequence: root.sequence)
     }
 
+    static func slotStatus(_ slot: OwnedSlot, index: Int) -> NodeStatus.Slot {
+        let state = switch slot.health {
+        case .empty: "empty"
+        case .failed: "failed"
+        case .unhealthy: "unhealthy"
+        case .healthy: "healthy"
+        }
+        let replacing: String? = switch slot.pending {
+        case nil: nil
+        case .proposing: "proposing"
+        case .accepted: "accepted"
+        case .storing: "storing"
+        }
+        return NodeStatus.Slot(index: index, holder: slot.holder?.raw, state: state, storedPacks: slot.stored.packs,
+                               replacing: replacing, replacementHolder: slot.pendingHolder?.raw, fetchMisses: slot.fetchMisses)
+    }
+
     func status() -> NodeStatus {
         let volumes = (core?.volumes ?? []).map { v -> NodeStatus.Volume in
-            let healthy = v.slots.count { $0.holder != nil && !$0.failed && $0.stored.packs >= v.layout.packs && $0.append == nil }
+            let healthy = v.slots.count { $0.health == .healthy && $0.stored.packs >= v.layout.packs && $0.append == nil }
             return NodeStatus.Volume(number: v.id.number, k: v.layout.k, n: v.layout.n, packs: v.layout.packs,
                                      slotBytes: v.layout.slotBytes, healthy: healthy,
                                      placing: v.slots.count { $0.holder == nil || $0.append != nil || $0.replacement != nil },
-                                     repairing: v.repairing, lost: v.lost)
+                                     repairing: v.repairing, lost: v.lost,
+                                     slots: v.slots.indices.map { s in Self.slotStatus(v.slots[s], index: s) })
         }
         return NodeStatus(
             node: core?.me.raw, coordinatorConnected: coordinatorSession != nil,

@@ -358,8 +358,9 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
 
     private func peerUnreachable(_ peer: NodeID, key: [UInt8], _ error: any Error) {
         dialled[key] = nil
-        waiting[peer] = nil
-        logger.notice("peer unreachable", metadata: ["peer": "\(peer.raw)", "error": "\(error)"])
+        let dropped = waiting.removeValue(forKey: peer) ?? []
+        logger.notice("peer unreachable", metadata: ["peer": "\(peer.raw)", "error": "\(error)", "dropped": "\(dropped.count)"])
+        for message in dropped { logger.debug("message to an unreachable peer dropped", metadata: ["peer": "\(peer.raw)", "message": "\(message)"]) }
     }
 
     private func deliver(_ inbound: InboundMessage, from: NodeID) {
@@ -368,11 +369,23 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         case .hello, .welcome, .locate, .located, .peerHello:
             return
         default:
+            if Self.tracesPlacement(inbound.message) {
+                logger.debug("received", metadata: ["from": "\(from.raw)", "message": "\(inbound.message)"])
+            }
             step(core!.onMessage(from: from, inbound.message, sent: inbound.sent, now: clock.now))
         }
     }
 
     // MARK: The core
+
+    /// The few messages of placement and repair worth a debug line each (`--verbose`):
+    /// an operator reading why a repair waits needs the matches, proposals and their answers.
+    private static func tracesPlacement(_ message: Message) -> Bool {
+        switch message {
+        case .matchRequest, .matchReply, .propose, .accept, .reject, .storeSlot, .storeAck: true
+        default: false
+        }
+    }
 
     private func fire(_ kind: TimerKind) {
         guard core != nil else { return }
@@ -422,6 +435,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
 
     /// Sends now if a session is there, else queues it and finds the peer.
     private func transmit(_ message: Message, to: NodeID) {
+        if Self.tracesPlacement(message) { logger.debug("sent", metadata: ["to": "\(to.raw)", "message": "\(message)"]) }
         if to == .coordinator {
             coordinatorSession?.post(message, sent: clock.now, preferDatagram: CoordinatorService.datagramWorthy(message))
             return
