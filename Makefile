@@ -1,6 +1,9 @@
 # Cairn: `make run` sets up a fresh Debian machine and runs the demonstration;
 # `make test` runs every test. Both install missing apt packages first.
 APT_PACKAGES := libsodium-dev liblmdb-dev libisal-dev libzstd-dev pkg-config
+# For the test that puts a node behind NAT in a network namespace (root only; without
+# them that test is disabled with its reason).
+TEST_PACKAGES := iproute2 nftables
 SWIFT ?= swift
 
 .PHONY: run demo-local test deps build release bench clean
@@ -21,6 +24,7 @@ demo-local: release
 	@bash scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/cairn"
 
 test: deps
+	-@bash scripts/install-deps.sh $(TEST_PACKAGES)
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
 

@@ -36,11 +36,12 @@ enum CLI {
 
     /// `environment` is added to this process's own (a test hook such as CAIRN_CRASH_AFTER).
     /// With `asUser`, cairn runs as that user and group id (through setpriv(1), which
-    /// needs root), for tests of what another user may do.
+    /// needs root), for tests of what another user may do. `inside` runs it through a
+    /// command such as `ip netns exec NS`.
     static func run(_ args: [String], stdin: String? = nil, timeout: Double = 300,
-                    environment: [String: String] = [:], asUser: UInt32? = nil) throws -> CLIResult {
+                    environment: [String: String] = [:], asUser: UInt32? = nil, inside: [String] = []) throws -> CLIResult {
         let bin = try #require(binary, "the cairn binary was not found next to the tests; run `swift build` first")
-        let command = asUser.map { ["/usr/bin/setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups", bin] } ?? [bin]
+        let command = inside + (asUser.map { ["/usr/bin/setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups", bin] } ?? [bin])
         var merged = ProcessInfo.processInfo.environment
         for (k, v) in environment { merged[k] = v }
         let result = try ChildProcess.run(command[0], Array(command.dropFirst()) + args, stdin: Array((stdin ?? "").utf8),

@@ -18,8 +18,12 @@ final class Daemon {
     let err: String
     private(set) var running = true
 
-    init(_ args: [String], logs folder: String, name: String) throws {
-        let bin = try #require(CLI.binary, "the cairn binary was not found next to the tests; run `swift build` first")
+    /// `inside`: a command that runs cairn in another context and then becomes it (it must
+    /// exec, as `ip netns exec NS` does), so that the PID stopped is cairn's own.
+    init(_ args: [String], logs folder: String, name: String, inside: [String] = []) throws {
+        let cairn = try #require(CLI.binary, "the cairn binary was not found next to the tests; run `swift build` first")
+        let bin = inside.first ?? cairn
+        let args = inside.isEmpty ? args : Array(inside.dropFirst()) + [cairn] + args
         out = folder + "/\(name).out"
         err = folder + "/\(name).err"
         var actions = posix_spawn_file_actions_t()

@@ -315,8 +315,8 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                     waiting[peer] = nil
                     return
                 }
-                // Directly when the peer listens, else through the coordinator's relay
-                // (end-to-end IK inside it: the relay sees only ciphertext).
+                // Directly when the peer listens, else (or when its address does not
+                // answer) through the coordinator's relay: `dialPeer`.
                 let endpoint = host.isEmpty || port == 0 ? nil : Endpoint(host: host, port: Int(port))
                 guard endpoint != nil || coordinatorSession != nil else {
                     waiting[peer] = nil
@@ -326,13 +326,10 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 let sessions = self.host
                 let relay = coordinatorSession
                 let loop = loop
+                let logger = logger
                 Task { [weak self] in
                     do {
-                        if let endpoint {
-                            _ = try await sessions.connect(to: endpoint, expecting: key)
-                        } else if let relay {
-                            _ = try await sessions.connect(to: key, through: relay)
-                        }
+                        _ = try await sessions.dialPeer(key: key, at: endpoint, relay: relay, logger: logger)
                     } catch {
                         guard let service = self else { return }
                         loop.execute { service.peerUnreachable(peer, key: key, error) }

@@ -187,13 +187,9 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
             dialled[key] = peer
             let relay = coordinatorSession
             let client = self
-            Task { [host = self.host, loop] in
+            Task { [host = self.host, loop, logger] in
                 do {
-                    if let endpoint {
-                        _ = try await host.connect(to: endpoint, expecting: key)
-                    } else if let relay {
-                        _ = try await host.connect(to: key, through: relay)
-                    }
+                    _ = try await host.dialPeer(key: key, at: endpoint, relay: relay, logger: logger)
                 } catch {
                     loop.execute { client.unreachable(peer, key: key, error) }
                 }
