@@ -150,8 +150,13 @@ public struct Scenario: Sendable {
     }
 
     public static func parse(_ text: String) throws(ScenarioError) -> Scenario {
+        try parse(json: JSONValue.parse(text))
+    }
+
+    /// A scenario from its parsed JSON (a sweep's cells are built as JSON, then read here).
+    public static func parse(json: JSONValue) throws(ScenarioError) -> Scenario {
         var s = Scenario()
-        var r = try Fields(JSONValue.parse(text), path: "$")
+        var r = try Fields(json, path: "$")
         s.name = try r.string("name") ?? s.name
         s.nodes = try r.int("nodes", required: true, in: 2...1_000_000)!
         s.durationDays = try r.number("duration_days", in: 0.001...3650) ?? s.durationDays

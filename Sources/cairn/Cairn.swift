@@ -24,7 +24,7 @@ struct Cairn: AsyncParsableCommand {
         commandName: "cairn",
         abstract: "A community backup network: your backups, spread as encrypted shards across other people's disks.",
         discussion: ExitStatus.table,
-        subcommands: [Init.self, Backup.self, Snapshots.self, Restore.self, Ls.self, Find.self, Diff.self, Forget.self, Prune.self, Check.self, Status.self, NodeCommand.self, CoordinatorCommand.self, Simulate.self, Debug.self])
+        subcommands: [Init.self, Backup.self, Snapshots.self, Restore.self, Ls.self, Find.self, Diff.self, Forget.self, Prune.self, Check.self, Status.self, NodeCommand.self, CoordinatorCommand.self, SimulateGroup.self, Debug.self])
 }
 
 /// What each exit status means, shown by `cairn help` and kept in step with the README.

@@ -5,10 +5,21 @@ import Foundation
 /// `cairn simulate FILE.json [--seed N] [--out DIR]`: runs a scenario on the deterministic
 /// simulator. Prints `SEED=` and the derived options first, a progress bar in simulated
 /// days (on a terminal), a summary table, and last `trace-hash: <hex>`.
+/// `cairn simulate`: runs a scenario or a sweep (the default, `run`), or merges the outputs
+/// of a sweep's slices (`merge`).
+struct SimulateGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Run a network scenario or a sweep on the deterministic simulator, or merge a sweep's slices.",
+        subcommands: [Simulate.self, SimulateMerge.self],
+        defaultSubcommand: Simulate.self)
+}
+
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run a network scenario on the deterministic simulator.",
-        discussion: "The same scenario and seed always print the same trace hash. Exit status: 0 ok, 1 an invariant or an expected bound failed, 2 the scenario is invalid or outgrew the simulator.")
+        discussion: "The same scenario and seed always print the same trace hash. A sweep file (a scenario with a \"sweep\" object, see Scenarios/README.md) runs every cell × seed on all cores and writes sweep.csv and summary.csv. Exit status: 0 ok, 1 an invariant or an expected bound failed, 2 the scenario is invalid or outgrew the simulator.")
 
     @Argument(help: "Scenario file (JSON, see Scenarios/README.md); with --validate, the directory of validation scenarios (default Scenarios/validation).")
     var scenario: String?
@@ -27,6 +38,45 @@ struct Simulate: ParsableCommand {
 
     @Flag(help: "Run the production NodeActor/CoordinatorActor on the simulator's serial executor instead of driving their state machines directly (same trace, slower).")
     var actors = false
+
+    @Option(help: "Sweeps: run slice I (0-based, with --of N) of the run list: runs j with j % N == I.")
+    var cell: Int?
+
+    @Option(help: "Sweeps: the number of slices for --cell.")
+    var of: Int?
+
+    @Option(help: "Sweeps: print cell I as a plain scenario file (run it with --seed BASE+replicate to replay one run) and exit.")
+    var expand: Int?
+
+    @Option(help: "Sweeps: runs at once (default: one per core).")
+    var jobs: Int?
+
+    /// A sweep file goes to `SweepCommand`; sweep options on a plain scenario are an error.
+    func runSweepIfOne(_ path: String) throws -> Bool {
+        let sweepOptions = cell != nil || of != nil || expand != nil || jobs != nil
+        guard let data = FileManager.default.contents(atPath: path), let json = try? JSONValue.parse(bytes: Array(data)),
+              SweepPlan.isSweep(json)
+        else {
+            if sweepOptions { throw SweepCommand.fail("\(path): --cell, --of, --expand and --jobs are for sweep files (a scenario with a \"sweep\" object)") }
+            return false
+        }
+        guard !actors else { throw SweepCommand.fail("\(path): --actors runs single scenarios only") }
+        let plan: SweepPlan
+        do { plan = try SweepPlan(json: json) } catch { throw SweepCommand.fail("\(path): \(error)") }
+        if let expand {
+            try SweepCommand.expand(plan, cell: expand, file: path)
+            return true
+        }
+        var slice: SweepOutput.Slice? = nil
+        switch (cell, of) {
+        case (nil, nil): break
+        case let (i?, n?) where n >= 1 && (0..<n).contains(i): slice = SweepOutput.Slice(index: i, count: n)
+        default: throw SweepCommand.fail("\(path): give --cell I --of N together, with 0 <= I < N")
+        }
+        if let jobs, jobs < 1 { throw SweepCommand.fail("--jobs \(jobs): at least 1") }
+        try SweepCommand.run(plan, .init(file: path, seed: seed, out: out, slice: slice, jobs: jobs, progress: !noProgress))
+        return true
+    }
 
     func validate(_ dir: String, seed: UInt64) throws {
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
@@ -64,6 +114,7 @@ struct Simulate: ParsableCommand {
             FileHandle.standardError.write(Data("error: give a scenario file, or --validate [DIR]\n".utf8))
             throw ExitCode(2)
         }
+        if try runSweepIfOne(scenario) { return }
         let loaded: Scenario
         do {
             loaded = try Scenario.load(path: scenario)
