@@ -20,7 +20,8 @@ public enum SweepSummary {
         let denominator = 1 + z2 / n
         let center = (p + z2 / (2 * n)) / denominator
         let half = z * (p * (1 - p) / n + z2 / (4 * n * n)).squareRoot() / denominator
-        return (max(0, center - half), min(1, center + half))
+        // At 0 or all hits the bound is exactly 0 or 1 (rounding would leave 1e-18).
+        return (hits == 0 ? 0 : max(0, center - half), hits == trials ? 1 : min(1, center + half))
     }
 
     public struct Cell: Sendable {
