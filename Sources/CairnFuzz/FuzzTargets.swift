@@ -114,13 +114,15 @@ public enum FuzzTargets {
         return .roundTrip(root) { try RootRecord.decode(root.encode()) }
     }
 
-    /// The scenario reader on top of the JSON parser: text that parses is read as a scenario.
+    /// The scenario reader on top of the JSON parser: text that parses is read as a scenario
+    /// (or, with a `sweep` member, expanded as a sweep), and the value written back as
+    /// compact JSON reads as the same value.
     static let scenarioJSON = FuzzTarget(
-        name: "scenario-json", summary: "a scenario file: the JSON parser and the scenario reader",
+        name: "scenario-json", summary: "a scenario or sweep file: the JSON parser, the scenario reader, the sweep expansion and the JSON writer",
         seeds: { Samples.scenarios }, dictionary: Samples.jsonTokens
     ) { bytes in
         guard let value = try? JSONValue.parse(bytes: bytes) else { return .rejected }
-        _ = try? Scenario.parse(String(decoding: bytes, as: UTF8.self))
-        return .roundTrip(value) { try JSONValue.parse(bytes: bytes) }
+        if SweepPlan.isSweep(value) { _ = try? SweepPlan(json: value) } else { _ = try? Scenario.parse(json: value) }
+        return .roundTrip(value) { try JSONValue.parse(value.compact) }
     }
 }

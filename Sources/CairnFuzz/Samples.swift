@@ -129,6 +129,10 @@ enum Samples {
          "expect": {"packs_lost_max": 0, "detection_hours_max": {"droppers": 100}}}
         """,
         #"{"a": [true, false, null, -0.5e-3, "\u00e9\ud83d\ude00\n\"", {}, []], "b\\c": {"d": ""}}"#,
+        """
+        {"nodes": 20, "protocol": {"repair_trigger": 5}, "sweep": {"code": [[3, 5], [4, 8]], "seeds": 2,
+         "churn.departures_per_day": {"from": 0.001, "to": 0.003, "step": 0.001}, "churn.online_hours,churn.offline_hours": [[8, 2]]}}
+        """,
     ].map { Array($0.utf8) }
 
     static let jsonTokens: [[UInt8]] = ["{", "}", "[", "]", ",", ":", "\"", "\\u", "\\ud800", "\\udc00", "1e999", "-0",
