@@ -88,7 +88,7 @@ enum SweepCommand {
         }
         print(SweepSummary.table(plan, rows: state.rows))
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print(String(format: "%d runs in %.1f wall seconds on %d threads", state.rows.count, wall, jobs) + (o.out.map { ", written to \($0)/sweep.csv and summary.csv" } ?? ""))
+        print(String(format: "%d runs in %.1f wall seconds on %d worker thread%@", state.rows.count, wall, jobs, jobs == 1 ? "" : "s") + (o.out.map { ", written to \($0)/sweep.csv and summary.csv" } ?? ""))
         for s in state.stopped { FileHandle.standardError.write(Data("error: \(s)\n".utf8)) }
         if !state.stopped.isEmpty { throw ExitCode(2) }
         if state.violations > 0 || state.expectationFailures > 0 { throw ExitCode(1) }
