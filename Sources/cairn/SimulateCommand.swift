@@ -73,6 +73,7 @@ struct Simulate: ParsableCommand {
         case let (i?, n?) where n >= 1 && (0..<n).contains(i): slice = SweepOutput.Slice(index: i, count: n)
         default: throw SweepCommand.fail("\(path): give --cell I --of N together, with 0 <= I < N")
         }
+        if slice != nil, out == nil { throw SweepCommand.fail("\(path): a slice (--cell I --of N) is only of use with --out DIR, for merge to join") }
         if let jobs, jobs < 1 { throw SweepCommand.fail("--jobs \(jobs): at least 1") }
         try SweepCommand.run(plan, .init(file: path, seed: seed, out: out, slice: slice, jobs: jobs, progress: !noProgress))
         return true
