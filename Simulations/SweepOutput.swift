@@ -84,8 +84,10 @@ public enum SweepOutput {
             throw SweepError(path: manifestPath, message: "the fingerprint does not match the sweep and seed it holds (edited?)")
         }
         var slice: Slice? = nil
-        if case .object(let s)? = member("slice"), case .number(let i)? = s.first(where: { $0.0 == "index" })?.1,
-           case .number(let n)? = s.first(where: { $0.0 == "of" })?.1 {
+        if case .object(let s)? = member("slice") {
+            guard case .number(let i)? = s.first(where: { $0.0 == "index" })?.1, case .number(let n)? = s.first(where: { $0.0 == "of" })?.1,
+                  n == n.rounded(), i == i.rounded(), n >= 1, n <= 1e9, i >= 0, i < n
+            else { throw SweepError(path: manifestPath + " $.slice", message: "expected {\"index\": I, \"of\": N} with 0 <= I < N") }
             slice = Slice(index: Int(i), count: Int(n))
         }
         let csvPath = dir + "/sweep.csv"
