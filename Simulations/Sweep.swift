@@ -100,7 +100,7 @@ public struct SweepPlan: Sendable {
 
     /// BLAKE2b-256 (hex) over the file's canonical JSON and the base seed: outputs with the
     /// same fingerprint come from the same runs.
-    public func fingerprint(baseSeed: UInt64) -> String {
+    public func fingerprintHex(baseSeed: UInt64) -> String {
         let text = "cairn-sweep 1\n" + source.compact + "\nseed=\(baseSeed)"
         return Blake2b.hash(Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }

@@ -32,7 +32,7 @@ public enum SweepOutput {
         return """
             {
               "format": "\(format)",
-              "fingerprint": "\(plan.fingerprint(baseSeed: baseSeed))",
+              "fingerprint": "\(plan.fingerprintHex(baseSeed: baseSeed))",
               "base_seed": "\(baseSeed)",
               "cells": \(plan.cells.count),
               "seeds": \(plan.seeds),
@@ -80,7 +80,7 @@ public enum SweepOutput {
         do { plan = try SweepPlan(json: source) } catch {
             throw SweepError(path: manifestPath + " $.sweep", message: "\(error)")
         }
-        guard plan.fingerprint(baseSeed: baseSeed) == fingerprint else {
+        guard plan.fingerprintHex(baseSeed: baseSeed) == fingerprint else {
             throw SweepError(path: manifestPath, message: "the fingerprint does not match the sweep and seed it holds (edited?)")
         }
         var slice: Slice? = nil

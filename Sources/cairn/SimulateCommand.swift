@@ -2,11 +2,10 @@ import ArgumentParser
 import CairnSimulator
 import Foundation
 
-/// `cairn simulate FILE.json [--seed N] [--out DIR]`: runs a scenario on the deterministic
-/// simulator. Prints `SEED=` and the derived options first, a progress bar in simulated
-/// days (on a terminal), a summary table, and last `trace-hash: <hex>`.
 /// `cairn simulate`: runs a scenario or a sweep (the default, `run`), or merges the outputs
-/// of a sweep's slices (`merge`).
+/// of a sweep's slices (`merge`). A group with a default rather than `merge` as a
+/// subcommand of the run command: a command's positional argument would take "merge" as
+/// a scenario file.
 struct SimulateGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
@@ -15,6 +14,10 @@ struct SimulateGroup: ParsableCommand {
         defaultSubcommand: Simulate.self)
 }
 
+/// `cairn simulate FILE.json [--seed N] [--out DIR]`: runs a scenario on the deterministic
+/// simulator. Prints `SEED=` and the derived options first, a progress bar in simulated
+/// days (on a terminal), a summary table, and last `trace-hash: <hex>`. A sweep file goes
+/// to `SweepCommand`.
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",

@@ -58,7 +58,7 @@ enum SweepCommand {
         let baseSeed = o.seed ?? system.next()
         print("SEED=\(baseSeed)")
         let sliceText = o.slice.map { " slice=\($0.index)/\($0.count)" } ?? ""
-        print("sweep=\(plan.name) cells=\(plan.cells.count) seeds=\(plan.seeds) runs=\(plan.runCount)\(sliceText) runs_here=\(runs.count) jobs=\(jobs) fingerprint=\(plan.fingerprint(baseSeed: baseSeed))")
+        print("sweep=\(plan.name) cells=\(plan.cells.count) seeds=\(plan.seeds) runs=\(plan.runCount)\(sliceText) runs_here=\(runs.count) jobs=\(jobs) fingerprint=\(plan.fingerprintHex(baseSeed: baseSeed))")
         print("run j is cell j/\(plan.seeds), replicate j%\(plan.seeds), seed \(baseSeed)+replicate; replay one: cairn simulate \(o.file) --expand CELL > cell.json && cairn simulate cell.json --seed SEED")
         fflush(nil)
 

@@ -145,10 +145,10 @@ import Testing
         let a = try Self.plan(#"{"code": [[2, 4], [3, 6]]}"#)
         let spaced = try SweepPlan(json: JSONValue.parse("{ \(Self.base),\n \"sweep\": {\"code\": [[2,4],[3,6]]} }"))
         let other = try Self.plan(#"{"code": [[2, 4], [3, 7]]}"#)
-        #expect(a.fingerprint(baseSeed: 1) == spaced.fingerprint(baseSeed: 1))
-        #expect(a.fingerprint(baseSeed: 1) != a.fingerprint(baseSeed: 2))
-        #expect(a.fingerprint(baseSeed: 1) != other.fingerprint(baseSeed: 1))
-        #expect(a.fingerprint(baseSeed: 1).count == 64)
+        #expect(a.fingerprintHex(baseSeed: 1) == spaced.fingerprintHex(baseSeed: 1))
+        #expect(a.fingerprintHex(baseSeed: 1) != a.fingerprintHex(baseSeed: 2))
+        #expect(a.fingerprintHex(baseSeed: 1) != other.fingerprintHex(baseSeed: 1))
+        #expect(a.fingerprintHex(baseSeed: 1).count == 64)
     }
 
     @Test func slicesPartitionTheRuns() throws {
