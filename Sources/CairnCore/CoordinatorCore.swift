@@ -115,6 +115,14 @@ public struct CoordinatorCore: Sendable {
         return NodeID(UInt32(entries.count - 1))
     }
 
+    /// Admits `node` by its number (a member coming back to a coordinator that lost its
+    /// directory): numbers below it not seen yet stay free for their own owners, and new
+    /// members are numbered after it.
+    public mutating func admit(exactly node: NodeID) {
+        precondition(node.index < Int(NodeID.coordinator.raw), "node number \(node.raw) out of range")
+        while entries.count <= node.index { entries.append(DirectoryEntry(slots: params.uptimeSlots)) }
+    }
+
     private func admitted(_ node: NodeID) -> Bool { node != .coordinator && node.index < entries.count }
 
     /// A message `from` a node, stamped `sent` by the node's clock.

@@ -85,8 +85,16 @@ public enum Message: Hashable, Sendable {
     /// nowhere, only through the coordinator's relay; a host of `0.0.0.0`/`::` means the
     /// address this session comes from).
     case hello(host: String, port: UInt16)
-    /// coordinator → node: your node number (the same for the same owner key, always).
-    case welcome(node: NodeID)
+    /// coordinator → node: your node number (the same for the same owner key, always), and
+    /// the coordinator's signature on it (`membership`: Ed25519 over the number and the
+    /// owner key), which the node keeps to `reclaim` the number from a coordinator that lost
+    /// its directory. `node` is `.coordinator` when no number is given yet (a coordinator
+    /// rebuilding its directory admits no new member until the old ones had time to come back).
+    case welcome(node: NodeID, membership: [UInt8])
+    /// node → coordinator, after a welcome with another number (or none): the number the
+    /// coordinator once gave this owner, with its signature, so contracts and volumes that
+    /// name it keep meaning this node.
+    case reclaim(node: NodeID, membership: [UInt8])
     /// node → coordinator: how do I reach `node`?
     case locate(request: UInt64, node: NodeID)
     /// coordinator → node: `node`'s node key (empty: no such member) and address (`host`
@@ -130,6 +138,7 @@ public enum Message: Hashable, Sendable {
         case .locate: 29
         case .located: 30
         case .peerHello: 31
+        case .reclaim: 32
         }
     }
 

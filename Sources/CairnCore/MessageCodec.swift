@@ -143,8 +143,9 @@ extension Message {
         case let .hello(host, port):
             body.blob(Array(host.utf8), max: ProtocolLimits.hostBytesMax)
             body.u16(port)
-        case let .welcome(node):
+        case let .welcome(node, membership), let .reclaim(node, membership):
             body.u32(node.raw)
+            body.blob(membership, max: ProtocolLimits.signatureBytesMax)
         case let .locate(request, node):
             body.u64(request)
             body.u32(node.raw)
@@ -457,7 +458,7 @@ extension Message {
         case 27:
             message = .hello(host: try host(from: &r), port: try r.u16())
         case 28:
-            message = .welcome(node: NodeID(try r.u32()))
+            message = .welcome(node: NodeID(try r.u32()), membership: try r.blob(max: ProtocolLimits.signatureBytesMax))
         case 29:
             message = .locate(request: try r.u64(), node: NodeID(try r.u32()))
         case 30:
@@ -467,6 +468,8 @@ extension Message {
             message = .located(request: request, node: node, nodeKey: key, host: try host(from: &r), port: try r.u16())
         case 31:
             message = .peerHello(node: NodeID(try r.u32()))
+        case 32:
+            message = .reclaim(node: NodeID(try r.u32()), membership: try r.blob(max: ProtocolLimits.signatureBytesMax))
         default:
             throw DecodeError(.unknownType, "message type \(type)", offset: 1)
         }

@@ -351,6 +351,13 @@ extension NodeCore {
         }
     }
 
+    /// The coordinator's record of every volume this node owns (placed anywhere), as
+    /// after each placement: what a coordinator that lost its directory needs to tell a
+    /// restore where the shards are.
+    public func announceVolumes() -> [NodeAction] {
+        volumes.indices.filter { p in !volumes[p].lost && volumes[p].slots.contains { $0.holder != nil } }.map(rootRecord(volume:))
+    }
+
     func rootRecord(volume p: Int) -> NodeAction {
         .send(to: .coordinator, .rootRecord(VolumeLocation(
             volume: volumes[p].id, layout: volumes[p].layout, holders: volumes[p].slots.map { $0.holder ?? .coordinator },

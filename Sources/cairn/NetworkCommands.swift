@@ -28,11 +28,20 @@ struct CoordinatorRun: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "The coordinator's own folder (made if missing).")
     var dataDir: String
 
+    @Option(name: .customLong("key-file"), help: ArgumentHelp(
+        "The coordinator's key, kept apart from --data-dir (made if missing; default DATA-DIR/node.key).",
+        discussion: "Nodes pin this key. Keep a copy: a coordinator that lost its data directory but still has its key rebuilds the directory from what the nodes tell it (their numbers, by the coordinator's own signature, and the owners' volume records)."))
+    var keyFile: String?
+
+    @Option(name: .customLong("rebuild-window"), help: "Minutes new owners wait after a rebuild starts, so old members take their numbers back first.")
+    var rebuildWindow: Int = 60
+
     @Flag(name: .shortAndLong, help: "Log sessions and decisions to stderr.")
     var verbose = false
 
     /// Uptime measured in slots of this many seconds over a window of ten (tests and
-    /// demonstrations: a holder killed for three slots falls below the threshold).
+    /// demonstrations: a holder killed for three slots falls below the threshold), and a
+    /// rebuild window of five slots.
     @Option(name: .customLong("test-intervals"), help: .hidden)
     var testIntervals: Int?
 
@@ -40,10 +49,14 @@ struct CoordinatorRun: AsyncParsableCommand {
         let endpoint = try serviceRun { () throws(NetError) in try Endpoint(parsing: listen, allowAnyPort: true) }
         let logger = serviceLogger("cairn.coordinator", verbose: verbose)
         var settings = CoordinatorService.Settings(listen: endpoint, dataDirectory: absolute(dataDir))
+        settings.keyFile = keyFile.map(absolute)
+        guard (0...10_080).contains(rebuildWindow) else { throw ValidationError("--rebuild-window takes a number of minutes from 0 to 10080 (a week)") }
+        settings.rebuildWindow = .minutes(Int64(rebuildWindow))
         if let seconds = testIntervals {
             guard seconds > 0 else { throw ValidationError("--test-intervals takes a number of seconds above 0") }
             settings.params.uptimeSlot = .seconds(Int64(seconds))
             settings.params.uptimeSlots = 10
+            settings.rebuildWindow = .seconds(Int64(seconds) * 5)
         }
         let service = try serviceRun { () throws(NodeError) in try CoordinatorService(settings: settings, logger: logger) }
         try await ServiceRunner.runUntilSignalled(logger: logger, start: {
@@ -60,11 +73,16 @@ struct CoordinatorMembers: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "The coordinator's folder.")
     var dataDir: String
 
+    @Option(name: .customLong("key-file"), help: "The coordinator's key file, when it was run with --key-file.")
+    var keyFile: String?
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() throws {
-        let members = try serviceRun { () throws(NodeError) in try CoordinatorService.members(dataDirectory: absolute(dataDir)) }
+        let members = try serviceRun { () throws(NodeError) in
+            try CoordinatorService.members(dataDirectory: absolute(dataDir), keyFile: keyFile.map(absolute))
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -53,7 +53,9 @@ let sampleMessages: [Message] = [
     ]),
     .hello(host: "127.0.0.1", port: 7400),
     .hello(host: "", port: 0),
-    .welcome(node: NodeID(12)),
+    .welcome(node: NodeID(12), membership: Array(repeating: 0x5a, count: 64)),
+    .welcome(node: .coordinator, membership: []),
+    .reclaim(node: NodeID(7), membership: Array(repeating: 0xa5, count: 64)),
     .locate(request: 5, node: NodeID(3)),
     .located(request: 5, node: NodeID(3), nodeKey: Array(repeating: 9, count: 32), host: "::1", port: 1),
     .located(request: 6, node: NodeID(4), nodeKey: [], host: "", port: 0),
@@ -62,7 +64,7 @@ let sampleMessages: [Message] = [
 
 /// Every type byte has a sample, so the round-trip and truncation tests cover them all.
 @Test func everyMessageTypeHasASample() {
-    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...31))
+    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...32))
 }
 
 /// A host is printable ASCII and bounded: a name with a control byte, a space or a byte

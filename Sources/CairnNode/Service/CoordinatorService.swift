@@ -5,6 +5,9 @@ import CairnStore
 import Logging
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+internal import Glibc
+#endif
 
 /// `cairn coordinator run`: the directory, matchmaking and volume records of the network
 /// (`CoordinatorCore`) on real sessions. Every node dials it; it never dials. It gives each
@@ -24,10 +27,20 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
             t.relay = RelayLimits()
             return t
         }()
+        /// The coordinator's key, kept apart from its data directory (nil: `DATA-DIR/node.key`).
+        /// Nodes pin it; with it kept safe, a coordinator that lost its data directory
+        /// rebuilds the directory from what the nodes tell it.
+        public var keyFile: String?
+        /// After starting with an empty data directory but a key it had before (a lost
+        /// directory), new owners wait this long, so the old members take their numbers back
+        /// first and no newcomer is given one of them.
+        public var rebuildWindow: Interval = .hours(1)
         public init(listen: Endpoint, dataDirectory: String) {
             self.listen = listen
             self.dataDirectory = dataDirectory
         }
+
+        var keyPath: String { keyFile ?? dataDirectory + "/node.key" }
     }
 
     private let settings: Settings
@@ -45,6 +58,10 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
     private var sessions: [NodeID: Session] = [:]
     private var nodeOfSession: [UInt64: NodeID] = [:]
     private var outbox: [(NodeID, Message)] = []
+    /// Sessions of owners not given a number yet (while rebuilding): they may reclaim one.
+    private var unadmitted: [UInt64: Session] = [:]
+    /// Until when new owners wait (a lost directory being rebuilt); nil: admitted at once.
+    private var rebuildingUntil: Instant?
 
     /// Where it listens (known after `start`).
     public private(set) var endpoint: Endpoint?
@@ -52,9 +69,16 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
     public init(settings: Settings, logger: Logger) throws(NodeError) {
         self.settings = settings
         self.logger = logger
-        key = try NodeKeyFile.loadOrCreate(folder: settings.dataDirectory)
+        mkdir(settings.dataDirectory, 0o700)
+        let (key, keyIsNew) = try NodeKeyFile.loadOrCreate(path: settings.keyPath)
+        self.key = key
         state = try ServiceState(path: settings.dataDirectory + "/state")
         members = try MemberTable.decode(try state.get("members"))
+        if !keyIsNew, try state.get("checkpoint") == nil {
+            rebuildingUntil = clock.now + settings.rebuildWindow
+            logger.notice("this coordinator's key is older than its data directory: rebuilding the directory from the nodes",
+                          metadata: ["new members from": "\(settings.rebuildWindow) after start"])
+        }
         let signer: Ed25519Signer
         do { signer = try Ed25519Signer(seed: key.seedBytes) } catch {
             throw NodeError(.dataDirectory, "the coordinator key is unusable", cause: error)
@@ -107,6 +131,11 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         if let known = members.member(owner: owner) {
             node = NodeID(known.node)
             member = known
+        } else if let until = rebuildingUntil, clock.now < until {
+            // An old member reclaims its number (`reclaim`); a new one is told to come back.
+            unadmitted[session.id] = session
+            session.post(.welcome(node: .coordinator, membership: []), sent: clock.now)
+            return
         } else {
             guard core.entries.count < Int(NodeID.coordinator.raw) - 1 else {
                 logger.warning("directory full: session refused", metadata: ["owner": "\(owner.prefix(16))"])
@@ -126,7 +155,7 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         }
         sessions[node] = session
         nodeOfSession[session.id] = node
-        outbox.append((node, .welcome(node: node)))
+        outbox.append((node, .welcome(node: node, membership: Membership.sign(node: node, owner: session.peer.ownerPublicKey, with: key))))
         commit()
     }
 
@@ -137,6 +166,10 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
 
     public func session(_ session: Session, received inbound: InboundMessage) {
         loop.preconditionInEventLoop()
+        if case let .reclaim(claimed, membership) = inbound.message {
+            reclaim(claimed, membership: membership, on: session)
+            return
+        }
         guard let node = nodeOfSession[session.id] else { return }
         switch inbound.message {
         case let .hello(host, port):
@@ -156,15 +189,56 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
             let key = m.flatMap { Hex.decode($0.nodeKey) } ?? []
             outbox.append((node, .located(request: request, node: wanted, nodeKey: key, host: m?.host ?? "", port: m?.port ?? 0)))
             flush()
-        case .welcome, .located, .peerHello:
+        case .welcome, .located, .peerHello, .reclaim:
             logger.notice("a node sent a coordinator's message: ignored", metadata: ["node": "\(node.raw)"])
         default:
             step(core.onMessage(from: node, inbound.message, sent: inbound.sent, now: clock.now))
         }
     }
 
+    /// An owner shows the number this coordinator once gave it (its own signature on number
+    /// and owner key): after a lost directory the number is its again, unless another owner
+    /// holds it already. The number the session was given meanwhile, if any, is let go.
+    private func reclaim(_ claimed: NodeID, membership: [UInt8], on session: Session) {
+        let owner = session.peer.ownerPublicKey
+        let ownerHex = Hex.encode(owner)
+        guard claimed != .coordinator, Int(claimed.raw) < Int(NodeID.coordinator.raw) - 1,
+              Membership.verify(membership, node: claimed, owner: owner, coordinatorKey: key.publicKey)
+        else {
+            logger.warning("a node reclaimed a number without this coordinator's signature on it: dropped",
+                           metadata: ["claimed": "\(claimed.raw)", "owner": "\(ownerHex.prefix(16))"])
+            session.close()
+            return
+        }
+        if let holder = members.member(node: claimed), holder.owner != ownerHex {
+            logger.error("a node reclaims a number another owner holds now: refused",
+                         metadata: ["node": "\(claimed.raw)", "owner": "\(ownerHex.prefix(16))", "holder": "\(holder.owner.prefix(16))"])
+            session.close()
+            return
+        }
+        unadmitted[session.id] = nil
+        if let given = nodeOfSession.removeValue(forKey: session.id), given != claimed {
+            sessions[given] = nil
+            members.remove(node: given)
+        }
+        core.admit(exactly: claimed)
+        var member = members.member(node: claimed) ?? Member(node: claimed.raw, owner: ownerHex, nodeKey: "")
+        member.nodeKey = Hex.encode(session.peer.nodePublicKey)
+        members.upsert(member)
+        if let old = sessions[claimed], old.id != session.id {
+            nodeOfSession[old.id] = nil
+            old.close()
+        }
+        sessions[claimed] = session
+        nodeOfSession[session.id] = claimed
+        logger.info("member took its number back", metadata: ["node": "\(claimed.raw)", "owner": "\(ownerHex.prefix(16))"])
+        outbox.append((claimed, .welcome(node: claimed, membership: membership)))
+        commit()
+    }
+
     public func session(_ session: Session, closed reason: SessionCloseReason) {
         loop.preconditionInEventLoop()
+        unadmitted[session.id] = nil
         if let node = nodeOfSession.removeValue(forKey: session.id), sessions[node]?.id == session.id {
             sessions[node] = nil
         }
@@ -222,12 +296,12 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
 extension CoordinatorService {
     /// The members of the coordinator whose data directory is `dataDirectory`, read from
     /// its last checkpoint (a running coordinator's too: LMDB readers never block it).
-    public static func members(dataDirectory: String) throws(NodeError) -> [MemberSummary] {
+    public static func members(dataDirectory: String, keyFile: String? = nil) throws(NodeError) -> [MemberSummary] {
         let state = try ServiceState(path: dataDirectory + "/state", access: .readOnly)
         let table = try MemberTable.decode(try state.get("members"))
         var entries: [DirectoryEntry] = []
         if let bytes = try state.get("checkpoint") {
-            let key = try NodeKeyFile.loadOrCreate(folder: dataDirectory)
+            let key = try NodeKeyFile.loadOrCreate(path: keyFile ?? dataDirectory + "/node.key").key
             do {
                 let signer = try Ed25519Signer(seed: key.seedBytes)
                 entries = try CheckpointCodec.decode(CoordinatorCore.self, from: bytes,

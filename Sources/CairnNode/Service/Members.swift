@@ -22,6 +22,8 @@ struct MemberTable: Codable, Sendable {
     func member(owner: String) -> Member? { members.first { $0.owner == owner } }
     func member(node: NodeID) -> Member? { members.first { $0.node == node.raw } }
 
+    mutating func remove(node: NodeID) { members.removeAll { $0.node == node.raw } }
+
     mutating func upsert(_ member: Member) {
         if let i = members.firstIndex(where: { $0.node == member.node }) { members[i] = member } else { members.append(member) }
     }

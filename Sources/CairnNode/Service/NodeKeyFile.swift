@@ -9,8 +9,13 @@ internal import Glibc
 /// belongs to the owner, not to this key).
 enum NodeKeyFile {
     static func loadOrCreate(folder: String) throws(NodeError) -> SigningKey {
-        let path = folder + "/node.key"
         mkdir(folder, 0o700)
+        return try loadOrCreate(path: folder + "/node.key").key
+    }
+
+    /// The key at `path` (its folder must exist), made there if there is none; `created`
+    /// says which (a coordinator whose key is older than its state lost its directory).
+    static func loadOrCreate(path: String) throws(NodeError) -> (key: SigningKey, created: Bool) {
         var fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0, errno == ENOENT {
             let seed = SecureRandom.bytes(SigningKey.seedSize)
@@ -23,7 +28,7 @@ enum NodeKeyFile {
                 unlink(path)
                 throw NodeError(.dataDirectory, "cannot write \(path): is the disk full?")
             }
-            do { return try SigningKey(seed: seed) } catch {
+            do { return (try SigningKey(seed: seed), true) } catch {
                 throw NodeError(.dataDirectory, "the new node key in \(path) is unusable", cause: error)
             }
         }
@@ -36,7 +41,7 @@ enum NodeKeyFile {
         guard n == SigningKey.seedSize else {
             throw NodeError(.dataDirectory, "\(path) is \(max(n, 0)) bytes, not a node key of \(SigningKey.seedSize): remove it and start again (a new key is made; the node keeps its number)")
         }
-        do { return try SigningKey(seed: Array(seed.prefix(SigningKey.seedSize))) } catch {
+        do { return (try SigningKey(seed: Array(seed.prefix(SigningKey.seedSize))), false) } catch {
             throw NodeError(.dataDirectory, "\(path) is not a usable node key: remove it and start again", cause: error)
         }
     }

@@ -66,6 +66,8 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     // Everything below is touched only on `loop`.
     var core: NodeCore?
     private var coordinatorKey: [UInt8]?
+    /// A `reclaim` is on its way on this coordinator session (sent once per session).
+    private var reclaiming = false
     private var timers: EventLoopTimers!
     var coordinatorSession: Session?
     var listening: Endpoint?
@@ -266,6 +268,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         unconfirmed[session.id] = nil
         if session.id == coordinatorSession?.id {
             coordinatorSession = nil
+            reclaiming = false
             logger.notice("coordinator session closed; dialling again", metadata: ["reason": "\(reason)"])
             loop.scheduleTask(in: settings.redialAfter) { [weak self] in self?.dialCoordinator() }
             return
@@ -275,16 +278,32 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
 
     private func fromCoordinator(_ inbound: InboundMessage) {
         switch inbound.message {
-        case let .welcome(node):
+        case let .welcome(node, membership):
             if let core {
                 guard core.me == node else {
+                    // A coordinator that lost its directory: show it the number it once gave.
+                    if let proof = try? state.get("membership"), !reclaiming {
+                        reclaiming = true
+                        logger.notice("the coordinator does not know this node's number (it lost its directory?): reclaiming it",
+                                      metadata: ["node": "\(core.me.raw)", "offered": "\(node == .coordinator ? "none" : "\(node.raw)")"])
+                        coordinatorSession?.post(.reclaim(node: core.me, membership: proof), sent: clock.now)
+                        return
+                    }
                     logger.critical("the coordinator gives this owner another node number than the checkpoint holds: stopping",
                                     metadata: ["checkpoint": "\(core.me.raw)", "coordinator": "\(node.raw)"])
                     coordinatorSession?.close()
                     stopping = true
                     return
                 }
-            } else {
+            } else if node == .coordinator {
+                logger.notice("the coordinator is rebuilding its directory and admits new members later; trying again")
+                coordinatorSession?.close()
+                return
+            }
+            keep(membership: membership, of: node)
+            let reclaimed = reclaiming
+            reclaiming = false
+            if core == nil {
                 core = NodeCore(me: node, params: settings.params, offered: settings.offer, speed: 100_000, reciprocityRatio: 1,
                                 signer: signer, verifier: Ed25519Verifier(), coordinatorKey: coordinatorKey ?? [],
                                 rng: Xoshiro256(seed: UInt64.random(in: 0...UInt64.max)))
@@ -302,6 +321,8 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 }
             }
             step(core!.onStart(now: clock.now))
+            // The rebuilt directory learns this owner's volumes from the owner itself.
+            if reclaimed { step(core!.announceVolumes()) }
             if !scheduled {
                 scheduled = true
                 scheduleBackup(in: .seconds(1))
@@ -350,6 +371,21 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
             break
         default:
             deliver(inbound, from: .coordinator)
+        }
+    }
+
+    /// Keeps the coordinator's signature on this owner's number (checked first: a
+    /// coordinator could only hand a node a proof it cannot use, but a damaged one would
+    /// cost the reclaim).
+    private func keep(membership: [UInt8], of node: NodeID) {
+        guard let key = coordinatorKey, Membership.verify(membership, node: node, owner: owner.signing.publicKey, coordinatorKey: key)
+        else {
+            if !membership.isEmpty { logger.warning("the coordinator's membership signature does not verify: not kept") }
+            return
+        }
+        guard (try? state.get("membership")) != membership else { return }
+        do { try state.put([("membership", membership)]) } catch {
+            logger.error("cannot keep the coordinator's membership signature", metadata: ["error": "\(error)"])
         }
     }
 

@@ -169,8 +169,12 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
 
     private func fromCoordinator(_ inbound: InboundMessage) {
         switch inbound.message {
-        case let .welcome(node):
+        case let .welcome(node, _):
             guard session == nil else { return }
+            guard node != .coordinator else {
+                finished.fail(NodeError(.notRunning, "the coordinator lost its directory and is rebuilding it: this identity's node has not come back to it yet; try again when the old node has reconnected, or after its rebuild window"))
+                return
+            }
             logger.info("restoring as the owner's node", metadata: ["node": "\(node.raw)"])
             var s = RestoreSession(owner: node, params: settings.params, now: clock.now, patience: settings.patience)
             let actions = s.start(now: clock.now)

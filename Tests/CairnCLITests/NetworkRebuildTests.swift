@@ -1,0 +1,74 @@
+import CairnTestSupport
+import Foundation
+import Testing
+
+/// A coordinator that lost its data directory but kept its key (`--key-file`) rebuilds
+/// the directory from the nodes: each node shows the number the coordinator once signed
+/// for its owner and gets it back, the owner's node tells it where its volumes are, a new
+/// owner waits out the rebuild window and is numbered after the old members, and a restore
+/// anywhere finds the backup through the rebuilt directory.
+@Suite(.serialized) struct NetworkRebuildTests {
+    @Test(.timeLimit(.minutes(4))) func aCoordinatorThatLostItsDataDirectoryRebuildsItFromTheNodes() throws {
+        let tmp = try TemporaryFolder("network-rebuild")
+        let coordinatorDir = tmp.sub("coordinator"), keyFile = tmp.sub("coordinator.key")
+        var daemons: [Daemon] = []
+        defer { for d in daemons.reversed() where d.running { _ = d.stop() } }
+        func coordinator(listen: String) throws -> Daemon {
+            let d = try Daemon(["coordinator", "run", "--listen", listen, "--data-dir", coordinatorDir, "--key-file", keyFile,
+                                "--test-intervals", "2"], logs: tmp.path, name: "coordinator")
+            daemons.append(d)
+            #expect(Daemon.wait(timeout: 30) { NetworkJoinTests.listening(d) != nil }, "\(d.stderr)")
+            return d
+        }
+        func members() throws -> [NetworkJoinTests.MemberRow] {
+            let r = try CLI.run(["coordinator", "members", "--data-dir", coordinatorDir, "--key-file", keyFile, "--json"], timeout: 30)
+            guard r.status == 0 else { return [] }
+            return try JSONDecoder().decode([NetworkJoinTests.MemberRow].self, from: Data(r.stdout.utf8))
+        }
+        let first = try coordinator(listen: "127.0.0.1:0")
+        let at = try #require(NetworkJoinTests.listening(first))
+        func node(_ name: String) throws -> Daemon {
+            if !FileManager.default.fileExists(atPath: tmp.sub(name)) { try NetworkJoinTests.initOwner(tmp.sub(name)) }
+            let d = try Daemon(["node", "run", "--data-dir", tmp.sub(name), "--coordinator", at, "--offer", "64M",
+                                "--test-intervals", "2", "--listen", "127.0.0.1:0"], logs: tmp.path, name: name)
+            daemons.append(d)
+            return d
+        }
+        for i in 1...5 { _ = try node("holder\(i)") }
+        let owner = try node("owner")
+        #expect(try Daemon.wait(timeout: 60) { try members().filter(\.joined).count == 6 })
+        let file = tmp.sub("data.bin")
+        var rng = SeededRandom(seed: 31)
+        try Data(rng.bytes(700_000)).write(to: URL(fileURLWithPath: file))
+        let backup = try CLI.run(["backup", file, "--data-dir", tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
+        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        let before = try members().map { "\($0.node) \($0.owner)" }.sorted()
+        #expect(before.count == 6)
+
+        // The data directory is lost; the key is not. The same address, a new directory.
+        #expect(first.stop() == 0)
+        try FileManager.default.removeItem(atPath: coordinatorDir)
+        let second = try coordinator(listen: at)
+        #expect(Daemon.wait(timeout: 10) { second.stderr.contains("rebuilding the directory") }, "\(second.stderr)")
+        #expect(try Daemon.wait(timeout: 60) {
+            try members().filter(\.joined).map { "\($0.node) \($0.owner)" }.sorted() == before
+        }, "every node took its own number back: \(String(describing: try? members().map { "\($0.node) \($0.owner) \($0.joined)" }))")
+        #expect(owner.stderr.contains("reclaiming"), "\(owner.stderr)")
+
+        // A new owner is admitted once the window is over, numbered after the old members.
+        let late = try node("late")
+        #expect(try Daemon.wait(timeout: 60) { try members().filter(\.joined).count == 7 }, "\(late.stderr)")
+        let oldNumbers = Set(before.compactMap { UInt32($0.split(separator: " ")[0]) })
+        let lateNumber = try #require(try members().first { !oldNumbers.contains($0.node) }?.node)
+        #expect(lateNumber > oldNumbers.max()!)
+
+        // The owner's machine is gone: restore anywhere through the rebuilt directory, which
+        // knows the volumes only from what the owner's node told it after its reclaim.
+        #expect(owner.stop() == 0)
+        let out = tmp.sub("out")
+        let restore = try CLI.run(["restore", "latest", "--to", out, "--coordinator", at, "--data-dir", tmp.sub("elsewhere"),
+                                   "--phrase-file", tmp.sub("owner") + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
+    }
+}
