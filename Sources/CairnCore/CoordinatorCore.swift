@@ -269,6 +269,24 @@ public struct CoordinatorCore: Sendable {
         }
     }
 
+    /// Holders of `owner`'s volumes not heard from lately, each once, in number order: whom
+    /// to tell that an owner is waiting for them (the operator notification).
+    public func offlineHolders(of owner: NodeID, now: Instant) -> [NodeID] {
+        var out = [NodeID]()
+        for volume in packsByOwner[owner] ?? [] {
+            for h in rootRecords[volume]?.holders ?? [] where h != .coordinator && admitted(h) && !recentlySeen(h, now: now) {
+                out.append(h)
+            }
+        }
+        out.sort()
+        var unique = [NodeID]()
+        for h in out where unique.last != h { unique.append(h) }
+        return unique
+    }
+
+    /// Whether `node` was heard from within the last two uptime slots.
+    public func isRecentlySeen(_ node: NodeID, now: Instant) -> Bool { admitted(node) && recentlySeen(node, now: now) }
+
     /// One page of `owner`'s volume locations, in the order their records first arrived,
     /// each marking the holders heard from lately (`recentlySeen`; a restore asks those
     /// first).

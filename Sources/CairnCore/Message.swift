@@ -83,8 +83,10 @@ public enum Message: Hashable, Sendable {
 
     /// node → coordinator, first on its session: where others can reach me (`host` empty:
     /// nowhere, only through the coordinator's relay; a host of `0.0.0.0`/`::` means the
-    /// address this session comes from).
-    case hello(host: String, port: UInt16)
+    /// address this session comes from), and how its operator wants to hear when it is
+    /// offline while someone needs what it holds (`contact`: a URL or an address, printable
+    /// ASCII, empty for nobody; the coordinator hands it to its own notification command).
+    case hello(host: String, port: UInt16, contact: String)
     /// coordinator → node: your node number (the same for the same owner key, always), and
     /// the coordinator's signature on it (`membership`: Ed25519 over the number and the
     /// owner key), which the node keeps to `reclaim` the number from a coordinator that lost

@@ -140,9 +140,10 @@ extension Message {
                 Self.location(p, into: &body)
                 body.u64(p.online)
             }
-        case let .hello(host, port):
+        case let .hello(host, port, contact):
             body.blob(Array(host.utf8), max: ProtocolLimits.hostBytesMax)
             body.u16(port)
+            body.blob(Array(contact.utf8), max: ProtocolLimits.hostBytesMax)
         case let .welcome(node, membership), let .reclaim(node, membership):
             body.u32(node.raw)
             body.blob(membership, max: ProtocolLimits.signatureBytesMax)
@@ -456,7 +457,7 @@ extension Message {
             }
             message = .recordReply(request: request, start: start, total: total, volumes: volumes)
         case 27:
-            message = .hello(host: try host(from: &r), port: try r.u16())
+            message = .hello(host: try host(from: &r), port: try r.u16(), contact: try host(from: &r))
         case 28:
             message = .welcome(node: NodeID(try r.u32()), membership: try r.blob(max: ProtocolLimits.signatureBytesMax))
         case 29:

@@ -26,7 +26,9 @@ enum Samples {
                            holders: [NodeID(4), NodeID(5)], stored: [1, 1],
                            roots: [Array(repeating: 1, count: 32), Array(repeating: 2, count: 32)], online: 0b10),
         ]),
-        .hello(host: "127.0.0.1", port: 7400),
+        .hello(host: "127.0.0.1", port: 7400, contact: "mailto:ops@example.org"),
+        .welcome(node: NodeID(4), membership: Array(repeating: 7, count: 64)),
+        .reclaim(node: NodeID(4), membership: Array(repeating: 7, count: 64)),
         .located(request: 5, node: NodeID(3), nodeKey: Array(repeating: 9, count: 32), host: "::1", port: 1),
     ]
     // 32 bytes always make a key.

@@ -36,6 +36,14 @@ struct CoordinatorRun: AsyncParsableCommand {
     @Option(name: .customLong("rebuild-window"), help: "Minutes new owners wait after a rebuild starts, so old members take their numbers back first.")
     var rebuildWindow: Int = 60
 
+    @Option(name: .customLong("notify-command"), help: ArgumentHelp(
+        "A command (run by /bin/sh -c) to tell a node's operator that the node is offline while an owner needs its shards.",
+        discussion: "It gets CAIRN_NODE, CAIRN_CONTACT (what the node registered with --notify), CAIRN_OWNER_WAITING and CAIRN_WHY (restore or repair) in its environment, at most once per node per --notify-every minutes; for example: curl -fsS -d \"node $CAIRN_NODE is needed ($CAIRN_WHY)\" \"$CAIRN_CONTACT\""))
+    var notifyCommand: String?
+
+    @Option(name: .customLong("notify-every"), help: "Minutes between two notifications about one node.")
+    var notifyEvery: Int = 60
+
     @Flag(name: .shortAndLong, help: "Log sessions and decisions to stderr.")
     var verbose = false
 
@@ -52,11 +60,18 @@ struct CoordinatorRun: AsyncParsableCommand {
         settings.keyFile = keyFile.map(absolute)
         guard (0...10_080).contains(rebuildWindow) else { throw ValidationError("--rebuild-window takes a number of minutes from 0 to 10080 (a week)") }
         settings.rebuildWindow = .minutes(Int64(rebuildWindow))
+        guard (1...10_080).contains(notifyEvery) else { throw ValidationError("--notify-every takes a number of minutes from 1 to 10080 (a week)") }
+        if let command = notifyCommand, command.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--notify-command is empty: give the command to run, or leave the option out")
+        }
+        settings.notifyCommand = notifyCommand
+        settings.notifyEvery = .minutes(Int64(notifyEvery))
         if let seconds = testIntervals {
             guard seconds > 0 else { throw ValidationError("--test-intervals takes a number of seconds above 0") }
             settings.params.uptimeSlot = .seconds(Int64(seconds))
             settings.params.uptimeSlots = 10
             settings.rebuildWindow = .seconds(Int64(seconds) * 5)
+            settings.notifyEvery = .seconds(Int64(seconds) * 5)
         }
         let service = try serviceRun { () throws(NodeError) in try CoordinatorService(settings: settings, logger: logger) }
         try await ServiceRunner.runUntilSignalled(logger: logger, start: {
@@ -130,6 +145,10 @@ struct NodeRun: AsyncParsableCommand {
     @Option(help: "A JSON file with the same settings, k and n, and a backup schedule (see `cairn node run --help`).")
     var config: String?
 
+    @Option(help: ArgumentHelp("Where to tell you when this node is offline while someone needs what it holds: a URL or an address (or `notify` in --config).",
+                               discussion: "The coordinator passes it to its operator's --notify-command; it is never run as a command."))
+    var notify: String?
+
     @Option(name: .customLong("test-volume"), help: .hidden)
     var testVolume: ByteSize?
 
@@ -148,6 +167,7 @@ struct NodeRun: AsyncParsableCommand {
             try serviceRun { () throws(NetError) in try Endpoint(parsing: text, allowAnyPort: true) }
         }
         guard offer.bytes > 0 else { throw ValidationError("--offer must be more than 0 bytes, like --offer 10G") }
+        if let notify, let problem = NodeConfig.contactProblem(notify) { throw ValidationError("--notify \(problem)") }
         let logger = serviceLogger("cairn.node", verbose: options.verbose)
         var settings = NodeService.Settings(dataDirectory: options.directory.path, coordinator: coordinatorEndpoint,
                                             offer: UInt64(offer.bytes), listen: listenEndpoint)
@@ -160,6 +180,7 @@ struct NodeRun: AsyncParsableCommand {
         if let paths = file.backupPaths, let minutes = file.backupEveryMinutes {
             settings.schedule = BackupSchedule(paths: paths.map(absolute), everySeconds: Int64(minutes) * 60, excludes: file.backupExcludes)
         }
+        settings.notify = notify ?? file.notify
         settings.testVolumeBytes = testVolume?.bytes
         if let seconds = testIntervals {
             guard seconds > 0 else { throw ValidationError("--test-intervals takes a number of seconds above 0") }

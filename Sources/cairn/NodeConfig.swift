@@ -6,6 +6,7 @@ import Foundation
 /// the file:
 ///
 ///     {"coordinator": "HOST:PORT", "offer": "10G", "listen": "0.0.0.0:7401", "k": 3, "n": 5,
+///      "notify": "mailto:me@example.org",
 ///      "backup": {"paths": ["/home/me"], "every_minutes": 360, "exclude": ["*.tmp"]}}
 ///
 /// Unknown keys and values of the wrong kind are refused with their path, so a typo never
@@ -14,13 +15,25 @@ struct NodeConfig: Equatable {
     var coordinator: String?
     var offer: ByteSize?
     var listen: String?
+    var notify: String?
     var k: Int?
     var n: Int?
     var backupPaths: [String]?
     var backupEveryMinutes: Int?
     var backupExcludes: [String] = []
 
-    static let keys: Set<String> = ["coordinator", "offer", "listen", "k", "n", "backup"]
+    static let keys: Set<String> = ["coordinator", "offer", "listen", "notify", "k", "n", "backup"]
+
+    /// A contact the coordinator can pass on: 1 to 255 bytes of printable ASCII without
+    /// spaces (a URL, `mailto:`, an address), or the reason it is not one.
+    static func contactProblem(_ contact: String) -> String? {
+        let bytes = Array(contact.utf8)
+        guard (1...255).contains(bytes.count) else { return "must be 1 to 255 characters" }
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            return "must be printable ASCII without spaces (a URL or an address such as mailto:me@example.org)"
+        }
+        return nil
+    }
     static let backupKeys: Set<String> = ["paths", "every_minutes", "exclude"]
 
     static func load(_ path: String) throws -> NodeConfig {
@@ -62,6 +75,10 @@ struct NodeConfig: Equatable {
         var config = NodeConfig()
         config.coordinator = try string("coordinator", in: top, path: "coordinator")
         config.listen = try string("listen", in: top, path: "listen")
+        if let notify = try string("notify", in: top, path: "notify") {
+            if let problem = contactProblem(notify) { throw fail("notify", problem) }
+            config.notify = notify
+        }
         if let offer = try string("offer", in: top, path: "offer") {
             guard let size = ByteSize(argument: offer), size.bytes > 0 else { throw fail("offer", "must be a size such as \"10G\"") }
             config.offer = size

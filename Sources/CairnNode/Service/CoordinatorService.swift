@@ -35,6 +35,11 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         /// directory), new owners wait this long, so the old members take their numbers back
         /// first and no newcomer is given one of them.
         public var rebuildWindow: Interval = .hours(1)
+        /// The operator's command run (`/bin/sh -c`) when an offline node that registered a
+        /// contact holds shards an owner needs (`OperatorNotifier`); nil: nobody is told.
+        public var notifyCommand: String?
+        /// At most one notification per node this often.
+        public var notifyEvery: Interval = .hours(1)
         public init(listen: Endpoint, dataDirectory: String) {
             self.listen = listen
             self.dataDirectory = dataDirectory
@@ -62,6 +67,7 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
     private var unadmitted: [UInt64: Session] = [:]
     /// Until when new owners wait (a lost directory being rebuilt); nil: admitted at once.
     private var rebuildingUntil: Instant?
+    private let notifier: OperatorNotifier?
 
     /// Where it listens (known after `start`).
     public private(set) var endpoint: Endpoint?
@@ -94,6 +100,7 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
             core = CoordinatorCore(params: settings.params, signer: signer, verifier: Ed25519Verifier(),
                                    rng: Xoshiro256(seed: UInt64.random(in: 0...UInt64.max)))
         }
+        notifier = settings.notifyCommand.map { OperatorNotifier(command: $0, every: settings.notifyEvery, logger: logger) }
         let sessions = try ServiceSessions(owner: key, nodeKey: key, transport: settings.transport, logger: logger)
         group = sessions.group
         loop = sessions.loop
@@ -172,8 +179,9 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         }
         guard let node = nodeOfSession[session.id] else { return }
         switch inbound.message {
-        case let .hello(host, port):
+        case let .hello(host, port, contact):
             guard var member = members.member(node: node) else { return }
+            member.contact = contact.isEmpty ? nil : contact
             if host.isEmpty {
                 member.host = ""
             } else if host == "0.0.0.0" || host == "::" {
@@ -192,7 +200,32 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         case .welcome, .located, .peerHello, .reclaim:
             logger.notice("a node sent a coordinator's message: ignored", metadata: ["node": "\(node.raw)"])
         default:
+            noticeWaiting(on: inbound.message, from: node)
             step(core.onMessage(from: node, inbound.message, sent: inbound.sent, now: clock.now))
+        }
+    }
+
+    /// An owner is waiting for holders that are offline: a restore asking where its
+    /// volumes are (its first page), or a repair reporting fetches nobody answered. Their
+    /// operators are told, if they registered a contact and the coordinator has a command.
+    private func noticeWaiting(on message: Message, from node: NodeID) {
+        guard let notifier else { return }
+        let now = clock.now
+        let waitingOn: [NodeID]
+        let why: String
+        switch message {
+        case let .recordQuery(_, owner, 0) where owner == node:
+            waitingOn = core.offlineHolders(of: owner, now: now)
+            why = "restore"
+        case let .report(holder, .refusedFetch, _) where !core.isRecentlySeen(holder, now: now):
+            waitingOn = [holder]
+            why = "repair"
+        default:
+            return
+        }
+        for holder in waitingOn {
+            guard let contact = members.member(node: holder)?.contact else { continue }
+            notifier.notify(.init(node: holder, contact: contact, ownerWaiting: node, why: why), now: now)
         }
     }
 

@@ -14,6 +14,8 @@ struct Member: Codable, Hashable, Sendable {
     /// Where others reach it; empty host: only through the relay.
     var host: String = ""
     var port: UInt16 = 0
+    /// How its operator wants to be told it is needed (`cairn node run --notify`).
+    var contact: String?
 }
 
 struct MemberTable: Codable, Sendable {

@@ -39,6 +39,10 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         public var testVolumeBytes: Int? = nil
         /// Backups the node runs by itself (`--config`'s `backup` section).
         public var schedule: BackupSchedule? = nil
+        /// How this node's operator wants to hear that it is offline while an owner needs
+        /// what it holds (a URL or an address; `NodeSettings.validContact`), given to the
+        /// coordinator, whose notification command uses it.
+        public var notify: String? = nil
         public init(dataDirectory: String, coordinator: Endpoint, offer: UInt64, listen: Endpoint?) {
             self.dataDirectory = dataDirectory
             self.coordinator = coordinator
@@ -197,7 +201,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 try? state.put([("coordinatorKey", session.peer.nodePublicKey)])
             }
             let (host, port) = advertised()
-            session.post(.hello(host: host, port: port), sent: clock.now)
+            session.post(.hello(host: host, port: port, contact: settings.notify ?? ""), sent: clock.now)
             return
         }
         if session.isInitiator, let peer = dialled.removeValue(forKey: session.peer.nodePublicKey) {

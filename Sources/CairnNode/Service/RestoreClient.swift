@@ -139,7 +139,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         }
         coordinatorSession = session
         coordinatorKey = session.peer.nodePublicKey
-        session.post(.hello(host: "", port: 0), sent: clock.now)
+        session.post(.hello(host: "", port: 0, contact: ""), sent: clock.now)
     }
 
     public func session(_ session: Session, sinkFor message: Message, payloadBytes: UInt64) -> (any PayloadSink)? {
