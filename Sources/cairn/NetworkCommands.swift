@@ -125,9 +125,10 @@ struct NodeRun: AsyncParsableCommand {
         discussion: """
             The node joins the network through --coordinator with the owner identity of --data-dir (made by `cairn init`), offers --offer bytes to others, answers challenges and keeps what it accepted in LMDB under DATA-DIR/node. Without --listen it only dials out.
 
-            --config FILE holds the same settings as JSON, plus the code of new volumes and a backup schedule; options given on the command line win:
-              {"coordinator": "HOST:PORT", "offer": "10G", "listen": "0.0.0.0:7401", "k": 3, "n": 5,
+            --config FILE holds the same settings as JSON (or TOML, for a file named *.toml), plus the code of new volumes and a backup schedule; options given on the command line win:
+              {"coordinator": "HOST:PORT", "offer": "10G", "listen": "0.0.0.0:7401", "k": 3, "n": 5, "notify": "mailto:me@example.org",
                "backup": {"paths": ["/home/me"], "every_minutes": 360, "exclude": ["*.tmp"]}}
+            As TOML: one `key = value` a line, and the backup settings under a [backup] header.
             With a backup section the node backs up those paths to the network every every_minutes (default a day), starting a second after it joins.
             """)
 

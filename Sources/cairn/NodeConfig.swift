@@ -1,4 +1,5 @@
 import ArgumentParser
+import CairnNode
 import Foundation
 
 /// `cairn node run --config FILE`: the node's settings in a JSON file, so a service manager
@@ -8,6 +9,14 @@ import Foundation
 ///     {"coordinator": "HOST:PORT", "offer": "10G", "listen": "0.0.0.0:7401", "k": 3, "n": 5,
 ///      "notify": "mailto:me@example.org",
 ///      "backup": {"paths": ["/home/me"], "every_minutes": 360, "exclude": ["*.tmp"]}}
+///
+/// or the same as TOML (a file named `*.toml`):
+///
+///     coordinator = "HOST:PORT"
+///     offer = "10G"
+///     [backup]
+///     paths = ["/home/me"]
+///     every_minutes = 360
 ///
 /// Unknown keys and values of the wrong kind are refused with their path, so a typo never
 /// silently leaves a setting at its default.
@@ -44,13 +53,23 @@ struct NodeConfig: Equatable {
         return try parse(data, name: path)
     }
 
+    /// A file whose name ends in `.toml` is TOML (`TOMLSubset`), any other JSON.
     static func parse(_ data: Data, name: String) throws -> NodeConfig {
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw ValidationError("\(name) is not JSON: \(error.localizedDescription)")
+        let toml = name.lowercased().hasSuffix(".toml")
+        let top: [String: Any]
+        if toml {
+            do { top = try TOMLSubset.parse(data) } catch {
+                throw ValidationError("\(name) is not a cairn TOML config: \(error)")
+            }
+        } else {
+            let object: Any
+            do { object = try JSONSerialization.jsonObject(with: data) } catch {
+                throw ValidationError("\(name) is not JSON: \(error.localizedDescription)")
+            }
+            guard let dict = object as? [String: Any] else { throw ValidationError("\(name): the settings must be a JSON object") }
+            top = dict
         }
-        guard let top = object as? [String: Any] else { throw ValidationError("\(name): the settings must be a JSON object") }
-        func fail(_ key: String, _ what: String) -> ValidationError { ValidationError("\(name): $.\(key) \(what)") }
+        func fail(_ key: String, _ what: String) -> ValidationError { ValidationError("\(name): \(toml ? "" : "$.")\(key) \(what)") }
         if let unknown = top.keys.sorted().first(where: { !keys.contains($0) }) {
             throw fail(unknown, "is not a setting (known: \(keys.sorted().joined(separator: ", ")))")
         }

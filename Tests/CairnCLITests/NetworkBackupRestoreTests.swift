@@ -175,17 +175,31 @@ import Testing
         #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
     }
 
-    /// `--config`: settings from a JSON file, and a backup the node runs by itself.
-    @Test(.timeLimit(.minutes(3))) func aConfiguredNodeBacksUpOnItsOwn() throws {
-        let net = try Net(label: "network-config", holders: 5, relayOnly: 0)
+    /// `--config`: settings from a JSON or TOML file, and a backup the node runs by itself.
+    @Test(.timeLimit(.minutes(3)), arguments: ["json", "toml"]) func aConfiguredNodeBacksUpOnItsOwn(format: String) throws {
+        let net = try Net(label: "network-config-\(format)", holders: 5, relayOnly: 0)
         defer { net.stopAll() }
         try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
         let folder = net.tmp.sub("folder")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try Data("kept by the schedule\n".utf8).write(to: URL(fileURLWithPath: folder + "/a.txt"))
-        let config = net.tmp.sub("node.json")
-        try Data(#"{"coordinator": "\#(net.at)", "offer": "64M", "k": 2, "n": 4, "backup": {"paths": ["\#(folder)"], "every_minutes": 60}}"#.utf8)
-            .write(to: URL(fileURLWithPath: config))
+        let config = net.tmp.sub("node.\(format)")
+        let settings = format == "json"
+            ? #"{"coordinator": "\#(net.at)", "offer": "64M", "k": 2, "n": 4, "backup": {"paths": ["\#(folder)"], "every_minutes": 60}}"#
+            : """
+            # the node's settings
+            coordinator = "\(net.at)"
+            offer = '64M'
+            k = 2
+            n = 4
+
+            [backup]
+            paths = [
+                "\(folder)",  # the folder kept
+            ]
+            every_minutes = 60
+            """
+        try Data(settings.utf8).write(to: URL(fileURLWithPath: config))
         let owner = try Daemon(["node", "run", "--data-dir", net.tmp.sub("owner"), "--config", config, "--test-intervals", "2"],
                                logs: net.tmp.path, name: "owner")
         #expect(Daemon.wait(timeout: 90) { owner.stderr.contains("scheduled backup handed to the node") }, "\(owner.stderr)")
@@ -201,9 +215,15 @@ import Testing
         #expect(FileManager.default.contents(atPath: net.tmp.sub("out") + folder + "/a.txt") == Data("kept by the schedule\n".utf8))
 
         // Mistakes in the file are refused with their path.
-        for (text, words) in [(#"{"coordinatr": "x"}"#, "$.coordinatr is not a setting"), (#"{"k": true}"#, "$.k must be a whole number"),
-                              (#"{"backup": {"paths": []}}"#, "$.backup.paths must list"), ("[1]", "must be a JSON object"),
-                              (#"{"offer": "lots"}"#, "$.offer must be a size")] {
+        let mistakes = format == "json"
+            ? [(#"{"coordinatr": "x"}"#, "$.coordinatr is not a setting"), (#"{"k": true}"#, "$.k must be a whole number"),
+               (#"{"backup": {"paths": []}}"#, "$.backup.paths must list"), ("[1]", "must be a JSON object"),
+               (#"{"offer": "lots"}"#, "$.offer must be a size")]
+            : [("coordinatr = \"x\"", "coordinatr is not a setting"), ("k = true", "k must be a whole number"),
+               ("[backup]\npaths = []", "backup.paths must list"), ("backup.paths = [\"/x\"]", "line 1: dotted keys"),
+               ("offer = \"lots\"", "offer must be a size"), ("k = 3\nk = 4", "line 2: k is set twice"),
+               ("notify = \"two words\"", "notify must be printable ASCII")]
+        for (text, words) in mistakes {
             try Data(text.utf8).write(to: URL(fileURLWithPath: config))
             let bad = try CLI.run(["node", "run", "--data-dir", net.tmp.sub("owner"), "--config", config], timeout: 30)
             #expect(bad.status == 64 && bad.stderr.contains(words), "\(text): \(bad.stderr)")
