@@ -10,7 +10,7 @@ import Foundation
 public enum FuzzTargets {
     public static let all: [FuzzTarget] = [
         shardHeader, tree, rootRecord, rootEnvelope, packRecord, chunkLocation, sealedChunk, config, scenarioJSON,
-        nodeMessage, nodeCertificate,
+        nodeMessage, nodeCertificate, nodeConfigTOML,
     ]
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }
@@ -19,11 +19,21 @@ public enum FuzzTargets {
 
     /// What a peer sends: every message of the node protocol, with its header.
     static let nodeMessage = FuzzTarget(
-        name: "node-message", summary: "a node protocol message as a peer sends it (wire version 5, every type)",
+        name: "node-message", summary: "a node protocol message as a peer sends it (wire version 7, every type)",
         seeds: { Samples.messages.map { $0.encode(sent: Instant(milliseconds: 1_764_547_200_000)) } }
     ) { bytes in
         guard let (message, sent) = try? Message.decode(bytes) else { return .rejected }
         return .canonical(bytes, message, encoded: message.encode(sent: sent)) { try Message.decode(message.encode(sent: sent)).message }
+    }
+
+    /// A node's config file in TOML (`cairn node run --config node.toml`): read, or refused
+    /// with its line, never a trap.
+    static let nodeConfigTOML = FuzzTarget(
+        name: "node-config-toml", summary: "a node's TOML config file (the subset cairn reads)",
+        seeds: { [Array("coordinator = \"c:1\"\noffer = '1G'\nk = 3\n[backup]\npaths = [\"/a\", '/b'] # x\nevery_minutes = 5\n".utf8)] },
+        dictionary: ["[", "]", "=", "\"", "'", "#", "\n", ",", ".", "\\u", "true", "[[", "{"].map { Array($0.utf8) }
+    ) { bytes in
+        (try? TOMLSubset.parse(Data(bytes))) == nil ? .rejected : .decoded
     }
 
     /// What a peer presents in its handshake.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CairnNode
+import CairnData
 import Foundation
 
 /// `cairn node run --config FILE`: the node's settings in a JSON file, so a service manager

@@ -1,4 +1,4 @@
-import CairnNode
+import CairnData
 import CairnTestSupport
 import Foundation
 import Testing
