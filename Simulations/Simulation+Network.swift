@@ -7,12 +7,17 @@ extension Simulation {
 
     func send(from: NodeID, to: NodeID, _ message: Message) {
         messages += 1
-        if !converging, scenario.loss > 0, netRng.chance(scenario.loss) {
+        if !converging, scenario.loss > 0, lost(message, from: from, to: to) {
             dropped += 1
             return
         }
         if partitioned, side(from) != side(to) {
             dropped += 1
+            return
+        }
+        if shortcuts, case let .challenge(id, slot, pack, packs, _) = message,
+           shortcutChallenge(id: id, from: from, to: to, slot: slot, pack: pack, packs: packs)
+        {
             return
         }
         let fromLatency = oneWayLatency(from)

@@ -11,7 +11,9 @@ extension Simulation {
         case .goOnline:
             goOnline(i)
             if let on = scenario.online, !converging {
-                queue.push(at: now + hours(on.sample(&worldRng)), .churn(node: UInt32(i), .goOffline, epoch: churnEpoch[i]))
+                let at = now + hours(on.sample(&worldRng))
+                offlineAt[i] = at
+                queue.push(at: at, .churn(node: UInt32(i), .goOffline, epoch: churnEpoch[i]))
             }
         case .goOffline:
             guard !converging else { return }

@@ -83,6 +83,19 @@ public final class Simulation {
 
     var netRng: Xoshiro256
     var worldRng: Xoshiro256
+    /// Keys the loss draw of each challenge and its reply (`Simulation+Shortcuts`).
+    let challengeLossKey: UInt64
+    /// Direct mode: challenges to honest holders that hold the slot are settled without
+    /// their two messages when nothing can change on the way (`shortcutChallenge`). Every
+    /// metric is the same either way (`ShortcutTests`); tests turn it off to compare.
+    public var shortcuts = true
+    /// Per node: the last scheduled instant it goes offline, departs or loses its disk
+    /// (`Int64.max`: none); a challenge round trip across one is simulated in full.
+    var offlineAt: [Int64]
+    var departAt: [Int64]
+    var diskFailAt: [Int64]
+    /// Instants of world events that change who is reachable (outages, partitions, convergence).
+    var worldChanges: [Int64] = []
 
     // Counters.
     var events: UInt64 = 0
@@ -122,7 +135,11 @@ public final class Simulation {
     /// are replaced by what `restart` makes of them — written to a checkpoint and read back,
     /// as if every process had been killed and restarted from its last checkpoint. The
     /// trace must not change (`CheckpointReplayTests`). The simulator knows no encoding.
-    public var restartFromCheckpoints: CheckpointRestart? = nil
+    public var restartFromCheckpoints: CheckpointRestart? = nil {
+        didSet { restartAt = restartFromCheckpoints?.at ?? .max }
+    }
+    /// `restartFromCheckpoints?.at`, read on every event without copying the closures.
+    private var restartAt = Int64.max
     public struct CheckpointRestart {
         public var at: Int64
         public var node: (NodeCore) throws -> NodeCore
@@ -148,6 +165,8 @@ public final class Simulation {
         let root = Xoshiro256(seed: seed)
         netRng = root.split(UInt64.max)
         worldRng = root.split(UInt64.max - 1)
+        var lossKeyRng = root.split(UInt64.max - 7)
+        challengeLossKey = lossKeyRng.next()
         let heartbeat = Interval(milliseconds: Int64(s.heartbeatMinutes * 60_000))
         params = NodeParams(
             k: s.k, n: s.n, heartbeatInterval: heartbeat,
@@ -180,6 +199,9 @@ public final class Simulation {
         latency = Array(repeating: 0, count: n)
         bytesPerMs = Array(repeating: 0, count: n)
         linkBusy = Array(repeating: 0, count: n)
+        offlineAt = Array(repeating: .max, count: n)
+        departAt = Array(repeating: .max, count: n)
+        diskFailAt = Array(repeating: .max, count: n)
         offered = Array(repeating: 0, count: n)
         adversary = Array(repeating: nil, count: n)
         disks = Disks(nodes: n)
@@ -304,22 +326,33 @@ public final class Simulation {
             let warmup = Int64(s.warmupDays * Double(ms.day))
             if s.departuresPerDay > 0 {
                 let t = warmup + Int64(Distribution.exponential(mean: 1 / s.departuresPerDay).sample(&nodeRng) * Double(ms.day))
-                if t < faultEnd { queue.push(at: t, .churn(node: UInt32(i), .depart, epoch: 0)) }
+                if t < faultEnd {
+                    departAt[i] = t
+                    queue.push(at: t, .churn(node: UInt32(i), .depart, epoch: 0))
+                }
             }
             if s.diskFailuresPerDay > 0 {
                 let t = warmup + Int64(Distribution.exponential(mean: 1 / s.diskFailuresPerDay).sample(&nodeRng) * Double(ms.day))
-                if t < faultEnd { queue.push(at: t, .churn(node: UInt32(i), .diskFail, epoch: 0)) }
+                if t < faultEnd {
+                    diskFailAt[i] = t
+                    queue.push(at: t, .churn(node: UInt32(i), .diskFail, epoch: 0))
+                }
             }
         }
         for (i, f) in s.correlated.enumerated() {
             queue.push(at: Int64(f.atDays * Double(ms.day)), .world(.correlated(i)))
+            worldChanges.append(Int64(f.atDays * Double(ms.day)))
         }
         for (i, f) in s.partitions.enumerated() {
             let at = Int64(f.atDays * Double(ms.day))
             queue.push(at: at, .world(.partitionStart(i)))
             queue.push(at: at + Int64(f.durationHours * Double(ms.hour)), .world(.partitionEnd(i)))
+            worldChanges += [at, at + Int64(f.durationHours * Double(ms.hour))]
         }
-        if s.convergenceDays > 0 { queue.push(at: faultEnd, .world(.converge)) }
+        if s.convergenceDays > 0 {
+            queue.push(at: faultEnd, .world(.converge))
+            worldChanges.append(faultEnd)
+        }
         queue.push(at: Int64(s.sampleIntervalHours * Double(ms.hour)), .world(.sample))
         queue.push(at: Int64(s.checkIntervalHours * Double(ms.hour)), .world(.check))
         if mode == .actors {
@@ -481,7 +514,7 @@ public final class Simulation {
             }
             now = event.time
             events += 1
-            if let restart = restartFromCheckpoints, now >= restart.at {
+            if now >= restartAt, let restart = restartFromCheckpoints {
                 restartFromCheckpoints = nil
                 try restartFromCheckpoints(restart)
             }

@@ -58,6 +58,16 @@ public struct ChallengeScheduler: Sendable, Codable {
         return ok ? .pass(o) : .fail(o, o.audit ? .earlyFree : .badProof)
     }
 
+    /// The verdict on challenge `id` when the shell already knows that `from` holds what
+    /// was asked and would answer with a proof that checks: `.pass`, without the proof
+    /// (the simulator's shortcut for honest holders of synthetic data; a real owner only
+    /// ever judges a proof it received, through `onReply`).
+    public mutating func onKnownPass(id: UInt64, from: NodeID) -> Verdict {
+        guard let o = outstanding[id], o.holder == from else { return .stale }
+        outstanding[id] = nil
+        return .pass(o)
+    }
+
     public mutating func onMissing(id: UInt64, from: NodeID) -> Verdict {
         guard let o = outstanding[id], o.holder == from else { return .stale }
         outstanding[id] = nil

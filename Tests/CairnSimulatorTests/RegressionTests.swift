@@ -104,7 +104,11 @@ func ciScenarioMeetsItsBoundsAndReplays(file: String) async throws {
                    "disk_failures_per_day": 0.02},
          "protocol": {"challenge_interval_hours": 6, "uptime_window_hours": 12, "blind_repair_after_hours": 6}}
         """#)
-    let direct = try Simulation(scenario: scenario, seed: 5, mode: .direct).run()
+    // Challenge shortcuts are a direct-mode path; with them off, direct runs every event
+    // the actors run (`ShortcutTests` shows they change no metric).
+    let plain = Simulation(scenario: scenario, seed: 5, mode: .direct)
+    plain.shortcuts = false
+    let direct = try plain.run()
     let actors = try Simulation(scenario: scenario, seed: 5, mode: .actors).run()
     #expect(direct.events > 1000)
     #expect(direct.traceHash == actors.traceHash)
