@@ -101,6 +101,8 @@ struct Simulate: ParsableCommand {
             }
         }
         print(Validation.table(outcomes))
+        print("")
+        print(ClosedForms.storjTableText())
         let failed = outcomes.filter { !$0.passed }
         for o in failed {
             print("VALIDATION FAILED: \(o.scenario): simulated \(o.simulated), expected \(o.expected) ± \(o.tolerance) (seeds from \(o.seeds[0]); rerun with --seed \(seed))")
