@@ -47,10 +47,18 @@ public struct TimedFault: Sendable, Equatable {
 
 /// Which closed form a validation scenario is compared with (see `Validation`).
 public struct ValidationSpec: Sendable, Equatable {
-    public enum Model: String, Sendable { case packAvailability = "pack_availability", lossWithoutRepair = "loss_without_repair" }
+    public enum Model: String, Sendable, CaseIterable {
+        case packAvailability = "pack_availability", lossWithoutRepair = "loss_without_repair"
+        /// Per shard a dropper holds: did it pass its first `challenges` challenges.
+        case dropperSurvival = "dropper_survival"
+        /// Per shard a dropper holds: hours from its store to the first challenge it fails.
+        case dropperDetectionHours = "dropper_detection_hours"
+    }
     public var model: Model
     /// Independent runs (seeds seed, seed+1, ...): each gives one loss figure, or its samples.
     public var runs: Int
+    /// `dropper_survival`: how many challenges a shard must pass (c in (1 − f)^c).
+    public var challenges = 0
 }
 
 /// Expected bounds a regression scenario asserts.
@@ -94,6 +102,11 @@ public struct Scenario: Sendable {
     public var correlated: [TimedFault] = []
     public var partitions: [TimedFault] = []
     public var adversaries: [FaultKind: Double] = [:]
+    /// What a dropper throws away of each shard it acknowledges: 1 (default) keeps nothing;
+    /// below 1 it keeps the shard but without this fraction of its segments (the first
+    /// `dropFraction × segments` of every pack), so a challenge catches it only when it asks
+    /// for one of those (`ClosedForms.dropperSurvival`).
+    public var dropFraction = 1.0
     public var k = 4
     public var n = 8
     public var segmentsPerShard = 8
@@ -186,14 +199,22 @@ public struct Scenario: Sendable {
             throw ScenarioError(path: "$.warmup_days", message: "\(s.warmupDays) must be below duration_days (\(s.durationDays))")
         }
         if var v = try r.object("validate") {
-            let model: ValidationSpec.Model
-            switch try v.string("model") {
-            case "pack_availability": model = .packAvailability
-            case "loss_without_repair": model = .lossWithoutRepair
-            case nil: throw ScenarioError(path: "$.validate.model", message: "required (pack_availability or loss_without_repair)")
-            case let other?: throw ScenarioError(path: "$.validate.model", message: "\"\(other)\" is not pack_availability or loss_without_repair")
+            let names = ValidationSpec.Model.allCases.map(\.rawValue).joined(separator: ", ")
+            guard let name = try v.string("model") else {
+                throw ScenarioError(path: "$.validate.model", message: "required (one of \(names))")
+            }
+            guard let model = ValidationSpec.Model(rawValue: name) else {
+                throw ScenarioError(path: "$.validate.model", message: "\"\(name)\" is not one of \(names)")
             }
             s.validation = ValidationSpec(model: model, runs: try v.int("runs", in: 1...1000) ?? 1)
+            if let c = try v.int("challenges", in: 1...10_000) {
+                guard model == .dropperSurvival else {
+                    throw ScenarioError(path: "$.validate.challenges", message: "only for dropper_survival")
+                }
+                s.validation!.challenges = c
+            } else if model == .dropperSurvival {
+                throw ScenarioError(path: "$.validate.challenges", message: "required for dropper_survival: how many challenges a shard must pass")
+            }
             try v.finish()
         }
         if var c = try r.object("churn") {
@@ -210,6 +231,7 @@ public struct Scenario: Sendable {
             for (key, kind) in adversaryKeys {
                 if let f = try a.number(key, in: 0...0.5) { s.adversaries[kind] = f }
             }
+            s.dropFraction = try a.number("drop_fraction", in: 0.000_001...1) ?? 1
             try a.finish()
             let total = s.adversaries.values.reduce(0, +)
             guard total <= 0.5 else { throw ScenarioError(path: "$.adversaries", message: "fractions add up to \(total), at most 0.5") }
@@ -244,6 +266,11 @@ public struct Scenario: Sendable {
                 throw ScenarioError(path: "$.protocol.exclude_strikes", message: "must be at least warn_strikes (\(s.warnStrikes))")
             }
             try p.finish()
+        }
+        let dropped = s.dropFraction * Double(s.segmentsPerShard)
+        guard abs(dropped - dropped.rounded()) < 1e-9 else {
+            throw ScenarioError(path: "$.adversaries.drop_fraction",
+                                message: "\(s.dropFraction) × segments_per_shard (\(s.segmentsPerShard)) = \(dropped) segments: give a multiple of 1/\(s.segmentsPerShard) (a dropper drops whole segments)")
         }
         // An owner never holds its own shards and no node holds two of one pack.
         guard s.nodes > s.n else {

@@ -44,6 +44,12 @@ extension Simulation {
                                 packRoot: Array(repeating: 0, count: 32), geometry: geometry, packPath: [])
         }
         let segment = SegmentProof.segment(selector: selector, of: geometry)
+        if adversary[i] == .missing {
+            // A partial dropper (a full one has no copy): it cannot read a dropped segment.
+            let lost = segment < droppedSegments
+            droppers.challenged(node: i, slot, passed: !lost, at: now)
+            if lost { return nil }
+        }
         let root = trees.root(slot)
         return SegmentProof(segment: Synthetic.segment(slot, segment), path: trees.proof(slot, index: Int(segment)),
                             packRoot: root, geometry: geometry,
@@ -55,7 +61,14 @@ extension Simulation {
     /// what it had when it answered (synthetic contents always match); a liar streams
     /// garbage, which no root matches.
     func verifyStream(_ slot: SlotID, from: NodeID, expect: SlotExtent) -> Bool {
-        from.index < scenario.nodes && adversary[from.index] != .badProof
+        // A partial dropper's stream has holes (a full dropper has nothing to stream).
+        from.index < scenario.nodes && adversary[from.index] != .badProof && adversary[from.index] != .missing
+    }
+
+    /// Segments a partial dropper dropped from every pack of every shard it holds: the
+    /// first `drop_fraction` of them (0 for a full dropper, which keeps nothing at all).
+    var droppedSegments: UInt32 {
+        scenario.dropFraction < 1 ? UInt32((scenario.dropFraction * Double(geometry.segments)).rounded()) : 0
     }
 
     func serve(_ i: Int, _ slot: SlotID) -> FetchAnswer {
@@ -63,6 +76,9 @@ extension Simulation {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
             return .silent
         }
+        // A partial dropper does not stream a shard with holes (that would prove the loss):
+        // it stays silent, so only a challenge asking for a dropped segment catches it.
+        if adversary[i] == .missing, scenario.dropFraction < 1 { return .silent }
         if let s = disks.copy(on: i, of: slot.volume), s.index == slot.index { return .data(bytes: s.bytes) }
         return .missing
     }
@@ -87,7 +103,9 @@ extension Simulation {
         if !scenario.repair, placedVolume[Int(slot.volume.number)] { return false }
         if adversary[i] == .missing {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
-            return true
+            // A full dropper keeps nothing; a partial one keeps the shard with holes.
+            guard scenario.dropFraction < 1, from == 0 else { return true }
+            droppers.stored(node: i, slot, at: now)
         }
         // An append to a slot this node does not have (it lost its disk): only a whole slot
         // can be stored.

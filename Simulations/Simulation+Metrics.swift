@@ -90,6 +90,7 @@ extension Simulation {
         result.restoreWithin6MinRate = restoreAttempts == 0 ? nil : Double(restoresWithin6Min) / Double(restoreAttempts)
         result.restoreBytesWasted = restoreBytesWasted
         result.availabilitySamples = availabilitySamples
+        result.dropperShards = droppers.sorted
         trace!.add(events)
         trace!.add(messages)
         result.traceHash = Hex.encode(trace.take()!.finalize())

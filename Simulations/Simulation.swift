@@ -80,6 +80,8 @@ public final class Simulation {
     var placedVolume: [Bool] = []
     /// `pack_availability` at each sample from the warm-up on.
     var availabilitySamples: [Double] = []
+    /// Shards on partial droppers (`adversaries.drop_fraction` below 1) and their challenges.
+    var droppers = DropperLedger()
 
     var netRng: Xoshiro256
     var worldRng: Xoshiro256

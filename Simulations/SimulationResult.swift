@@ -91,6 +91,8 @@ public struct SimulationResult: Sendable {
     public var timeseries: [Sample]
     /// `pack_availability` at each sample from the warm-up on (see `Simulation.packAvailability`).
     public var availabilitySamples: [Double] = []
+    /// Every shard a partial dropper held, in a fixed order (see `DropperLedger`).
+    public var dropperShards: [DropperRecord] = []
     /// Their mean; nil when no sample fell after the warm-up.
     public var packAvailability: Double? {
         availabilitySamples.isEmpty ? nil : availabilitySamples.reduce(0, +) / Double(availabilitySamples.count)

@@ -1,3 +1,5 @@
+import CairnCore
+import CairnWire
 import Foundation
 
 /// One validation scenario compared with its closed form: expected, simulated, the
@@ -28,8 +30,11 @@ public struct ValidationError: Error, Sendable, CustomStringConvertible {
 /// (every pack's n holders are distinct nodes, each online with probability p); the interval
 /// is z·s/√S over all S samples of all runs. A run's loss fraction is one draw (packs share
 /// holders, so they are not independent of each other), so loss uses the R runs' spread:
-/// t(R−1)·s/√R. Each has a floor of one pack's worth so that a spread of zero cannot pass
-/// nothing but the exact value.
+/// t(R−1)·s/√R. A dropper's shards are independent samples (every challenge draws its
+/// pack and segment afresh, and holders are always online), so `dropper_survival` (0 or 1
+/// per shard) and `dropper_detection_hours` use z·s/√S over all shards of all runs. Each
+/// has a floor of one pack's worth so that a spread of zero cannot pass nothing but the
+/// exact value.
 public enum Validation {
     /// Two-sided 99.9%.
     public static let confidence = 0.999
@@ -48,6 +53,17 @@ public enum Validation {
                 throw ValidationError(scenario: s.name, message: "loss_without_repair needs departures_per_day > 0, no sessions and no disk failures")
             }
             return ClosedForms.lossWithoutRepair(k: s.k, n: s.n, perDay: s.departuresPerDay, days: s.durationDays - s.warmupDays)
+        case .dropperSurvival, .dropperDetectionHours:
+            guard (s.adversaries[.missing] ?? 0) > 0, s.dropFraction < 1, s.online == nil, s.departuresPerDay == 0,
+                  s.diskFailuresPerDay == 0, s.loss == 0, s.correlated.isEmpty, s.partitions.isEmpty
+            else {
+                throw ValidationError(scenario: s.name, message: "\(spec.model.rawValue) needs adversaries.droppers > 0 with drop_fraction below 1, nodes always online (no sessions, departures, disk failures, loss, outages or partitions), so that every challenge reaches its holder")
+            }
+            let g = Simulation.geometry(s)
+            let q = ClosedForms.dropperHitProbability(segments: Int(g.segments), dropped: Int((s.dropFraction * Double(g.segments)).rounded()))
+            return spec.model == .dropperSurvival
+                ? ClosedForms.dropperSurvival(challenges: spec.challenges, hit: q)
+                : ClosedForms.dropperDetectionHours(intervalHours: s.challengeIntervalHours, hit: q)
         }
     }
 
@@ -76,6 +92,19 @@ public enum Validation {
             switch spec.model {
             case .packAvailability: values += result.availabilitySamples
             case .lossWithoutRepair: values.append(result.packsTotal == 0 ? 0 : Double(result.packsLost) / Double(result.packsTotal))
+            case .dropperSurvival, .dropperDetectionHours:
+                // A shard whose challenges stopped early (the run ended, or its owner gave the
+                // volume up as lost) would cut the sample short in a way that favours early
+                // failures: none may.
+                let open = result.dropperShards.filter {
+                    spec.model == .dropperSurvival ? $0.survived(spec.challenges) == nil : $0.failedAt == nil
+                }.count
+                guard open == 0 else {
+                    throw ValidationError(scenario: s.name, message: "seed \(runSeed): challenges stopped early on \(open) of \(result.dropperShards.count) dropper shards (run ended, or volume lost): lengthen duration_days, or make losses impossible (smaller k)")
+                }
+                values += spec.model == .dropperSurvival
+                    ? result.dropperShards.map { $0.survived(spec.challenges)! ? 1 : 0 }
+                    : result.dropperShards.map { Double($0.failedAt! - $0.storedAt) / 3_600_000 }
             }
         }
         guard values.count >= 2 else {
@@ -101,11 +130,11 @@ public enum Validation {
 
     /// The table `cairn simulate --validate` prints.
     public static func table(_ outcomes: [ValidationOutcome]) -> String {
-        var lines = ["scenario                         model                 expected   simulated  tolerance  samples  result  seeds"]
+        var lines = ["scenario                         model                   expected   simulated  tolerance  samples  result  seeds"]
         for o in outcomes {
             let seeds = o.seeds.count == 1 ? "\(o.seeds[0])" : "\(o.seeds[0])..+\(o.seeds.count - 1)"
             lines.append(o.scenario.padding(toLength: 32, withPad: " ", startingAt: 0) + " "
-                + o.model.rawValue.padding(toLength: 21, withPad: " ", startingAt: 0) + " "
+                + o.model.rawValue.padding(toLength: 23, withPad: " ", startingAt: 0) + " "
                 + String(format: "%9.5f  %9.5f  %9.5f  %7d  %@  %@", o.expected, o.simulated, o.tolerance, o.samples,
                          o.passed ? "PASS  " : "FAIL  ", seeds))
         }
