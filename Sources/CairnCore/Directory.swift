@@ -25,7 +25,8 @@ public struct DirectoryEntry: Sendable, Codable {
 /// holders — so never two shards of one volume on one node), never an excluded node, only
 /// nodes with room; among those, prefer uptime at or above the threshold, recently seen,
 /// and a link speed close to the owner's. Candidates are a bounded random sample of the
-/// directory, so a request costs O(sample), not O(members).
+/// directory, so a request costs O(sample), not O(members); a directory smaller than the
+/// sample is considered whole.
 public enum Placement {
     public struct Request: Sendable {
         public var owner: NodeID
@@ -61,9 +62,12 @@ public enum Placement {
         var seen = [NodeID]()
         seen.reserveCapacity(sample)
         // Entries are read in place (a copied entry would retain and release its key).
+        // A directory no larger than the sample is read whole (a draw with replacement
+        // would miss a third of a small network's nodes each time); a larger one is sampled.
+        let whole = members.count <= sample
         entries.withUnsafeBufferPointer { entries in
-            for _ in 0..<sample {
-                let node = members[rng.index(members.count)]
+            for draw in 0..<sample {
+                let node = whole ? members[draw] : members[rng.index(members.count)]
                 if node == request.owner || seen.contains(node) || request.exclude.contains(node) { continue }
                 seen.append(node)
                 let i = node.index

@@ -111,6 +111,7 @@ extension NodeCore {
         volumes[p].matchRequested = nil
         guard !volumes[p].lost else { return }
         var next = 0
+        var proposed = false
         for s in volumes[p].slots.indices {
             let slot = volumes[p].slots[s]
             guard slotNeedsReplacement(slot), slot.holder == nil || volumes[p].repairing else { continue }
@@ -136,7 +137,32 @@ extension NodeCore {
                                                          key: candidate.publicKey, since: now)
             actions.append(.send(to: candidate.node, .propose(terms: contract.terms, ownerKey: signer.publicKey,
                                                              ownerSignature: contract.ownerSignature, mandate: nil)))
+            proposed = true
         }
+        // A proposal is one small round trip: one nobody answers is given up after the
+        // challenge timeout, not at a repair tick hours later.
+        if proposed { actions.append(.setTimer(.expiry, at: now + params.challengeTimeout)) }
+    }
+
+    /// The `.expiry` timer: proposals unanswered for the challenge timeout are abandoned
+    /// (their candidates kept off the volume while the release is pending) and their slots
+    /// matched again; the timer is armed again for any proposal still waiting.
+    mutating func expireProposals(now: Instant, into actions: inout [NodeAction]) {
+        var next: Instant? = nil
+        for p in volumes.indices where !volumes[p].lost {
+            var abandoned = false
+            for s in volumes[p].slots.indices {
+                guard case let .proposing(holder, contract, _, since)? = volumes[p].slots[s].replacement else { continue }
+                if now - since >= params.challengeTimeout {
+                    abandon(volume: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
+                    abandoned = true
+                } else {
+                    next = min(next ?? since + params.challengeTimeout, since + params.challengeTimeout)
+                }
+            }
+            if abandoned { requestMatch(volume: p, now: now, into: &actions) }
+        }
+        if let next { actions.append(.setTimer(.expiry, at: next)) }
     }
 
     mutating func sendStore(volume p: Int, slot s: Int, now: Instant, into actions: inout [NodeAction]) {

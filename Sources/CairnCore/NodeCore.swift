@@ -191,6 +191,10 @@ public struct NodeCore: Sendable {
         for p in volumes.indices where !volumes[p].lost {
             requestMatch(volume: p, now: now, into: &actions)
         }
+        // Proposals from before a restart are judged as if the timer had run all along.
+        if volumes.contains(where: { $0.slots.contains { $0.pending == .proposing } }) {
+            actions.append(.setTimer(.expiry, at: now))
+        }
         return actions
     }
 
@@ -299,7 +303,9 @@ public struct NodeCore: Sendable {
                 requestMatch(volume: p, now: now, into: &actions)
             }
             actions.append(.setTimer(.repair, at: now + params.repairInterval))
-        case .expiry, .uptimeSlot, .restore:
+        case .expiry:
+            expireProposals(now: now, into: &actions)
+        case .uptimeSlot, .restore:
             break
         }
     }
