@@ -44,6 +44,12 @@ struct CoordinatorRun: AsyncParsableCommand {
     @Option(name: .customLong("notify-every"), help: "Minutes between two notifications about one node.")
     var notifyEvery: Int = 60
 
+    @Option(name: .customLong("max-members"), help: "Most members the directory takes (identities cost nothing to make).")
+    var maxMembers: Int = 100_000
+
+    @Option(name: .customLong("admissions-per-hour"), help: "Most new members admitted from one IP address an hour.")
+    var admissionsPerHour: Int = 20
+
     @Flag(name: .shortAndLong, help: "Log sessions and decisions to stderr.")
     var verbose = false
 
@@ -65,6 +71,10 @@ struct CoordinatorRun: AsyncParsableCommand {
             throw ValidationError("--notify-command is empty: give the command to run, or leave the option out")
         }
         settings.notifyCommand = notifyCommand
+        guard (1...1_000_000).contains(maxMembers) else { throw ValidationError("--max-members takes a number from 1 to 1000000") }
+        guard (1...1_000_000).contains(admissionsPerHour) else { throw ValidationError("--admissions-per-hour takes a number from 1 to 1000000") }
+        settings.maxMembers = maxMembers
+        settings.admissionsPerHour = admissionsPerHour
         settings.notifyEvery = .minutes(Int64(notifyEvery))
         if let seconds = testIntervals {
             guard seconds > 0 else { throw ValidationError("--test-intervals takes a number of seconds above 0") }

@@ -33,6 +33,41 @@ import Testing
         try #require(r.status == 0, "\(r.stderr)")
     }
 
+    /// Identities cost nothing to make: a coordinator admits at most --admissions-per-hour
+    /// new ones from one address (and --max-members in all). The one over the limit gets no
+    /// number and keeps trying; members it knows come back whatever the limit.
+    @Test(.timeLimit(.minutes(2))) func newIdentitiesBeyondTheAdmissionLimitGetNoNumber() throws {
+        let tmp = try TemporaryFolder("network-admission")
+        let coordinatorDir = tmp.sub("coordinator")
+        let coordinator = try Daemon(["coordinator", "run", "--listen", "127.0.0.1:0", "--data-dir", coordinatorDir,
+                                      "--admissions-per-hour", "2"], logs: tmp.path, name: "coordinator")
+        defer { _ = coordinator.stop() }
+        #expect(Daemon.wait(timeout: 30) { Self.listening(coordinator) != nil }, "\(coordinator.stderr)")
+        let at = try #require(Self.listening(coordinator))
+        func node(_ i: Int) throws -> Daemon {
+            if !FileManager.default.fileExists(atPath: tmp.sub("owner\(i)")) { try Self.initOwner(tmp.sub("owner\(i)")) }
+            return try Daemon(["node", "run", "--data-dir", tmp.sub("owner\(i)"), "--coordinator", at, "--offer", "1G"],
+                              logs: tmp.path, name: "node\(i)-\(UInt32.random(in: 0...UInt32.max))")
+        }
+        var first = try node(0)
+        let second = try node(1)
+        defer { for d in [first, second] where d.running { _ = d.stop() } }
+        #expect(try Daemon.wait(timeout: 60) { try Self.members(coordinatorDir).filter(\.joined).count == 2 })
+        let third = try node(2)
+        defer { _ = third.stop() }
+        #expect(Daemon.wait(timeout: 30) { third.stderr.contains("gave no node number") }, "\(third.stderr)")
+        #expect(coordinator.stderr.contains("too many new identities from one address"), "\(coordinator.stderr)")
+        #expect(try Self.members(coordinatorDir).count == 2)
+        // A member it knows is no new identity.
+        let connected = coordinator.stderr.components(separatedBy: "member connected").count
+        #expect(first.stop() == 0)
+        first = try node(0)
+        #expect(Daemon.wait(timeout: 30) { coordinator.stderr.components(separatedBy: "member connected").count > connected },
+                "\(coordinator.stderr)")
+        #expect(!first.stderr.contains("gave no node number"), "\(first.stderr)")
+        #expect(try Self.members(coordinatorDir).count == 2)
+    }
+
     @Test(.timeLimit(.minutes(3))) func nodesJoinAndKeepTheirNumbersAcrossKills() throws {
         let tmp = try TemporaryFolder("network-join")
         let coordinatorDir = tmp.sub("coordinator")

@@ -40,6 +40,11 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         public var notifyCommand: String?
         /// At most one notification per node this often.
         public var notifyEvery: Interval = .hours(1)
+        /// Admission limits: identities cost nothing to make, and each new one costs the
+        /// coordinator a directory entry and a member row for good. At most `maxMembers`
+        /// members, and at most `admissionsPerHour` new ones from one IP address an hour.
+        public var maxMembers = 100_000
+        public var admissionsPerHour = 20
         public init(listen: Endpoint, dataDirectory: String) {
             self.listen = listen
             self.dataDirectory = dataDirectory
@@ -68,6 +73,9 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
     /// Until when new owners wait (a lost directory being rebuilt); nil: admitted at once.
     private var rebuildingUntil: Instant?
     private let notifier: OperatorNotifier?
+    /// New members admitted per source address in the current hour (reset hourly).
+    private var admissions: [String: Int] = [:]
+    private var admissionsHour: Int64 = 0
 
     /// Where it listens (known after `start`).
     public private(set) var endpoint: Endpoint?
@@ -140,15 +148,27 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
             member = known
         } else if let until = rebuildingUntil, clock.now < until {
             // An old member reclaims its number (`reclaim`); a new one is told to come back.
-            unadmitted[session.id] = session
-            session.post(.welcome(node: .coordinator, membership: []), sent: clock.now)
+            withoutNumber(session)
             return
         } else {
-            guard core.entries.count < Int(NodeID.coordinator.raw) - 1 else {
-                logger.warning("directory full: session refused", metadata: ["owner": "\(owner.prefix(16))"])
-                session.close()
+            guard core.entries.count < Int(NodeID.coordinator.raw) - 1, members.members.count < settings.maxMembers else {
+                logger.warning("directory full: no number given", metadata: ["owner": "\(owner.prefix(16))", "members": "\(members.members.count)"])
+                withoutNumber(session)
                 return
             }
+            let source = session.remoteAddress.ipAddress ?? "?"
+            let hour = clock.now.milliseconds / 3_600_000
+            if hour != admissionsHour {
+                admissionsHour = hour
+                admissions.removeAll()
+            }
+            guard admissions[source, default: 0] < settings.admissionsPerHour else {
+                logger.warning("too many new identities from one address this hour: no number given",
+                               metadata: ["from": "\(source)", "owner": "\(owner.prefix(16))"])
+                withoutNumber(session)
+                return
+            }
+            admissions[source, default: 0] += 1
             node = core.admit()
             member = Member(node: node.raw, owner: owner, nodeKey: "")
             logger.info("new member", metadata: ["node": "\(node.raw)", "owner": "\(owner.prefix(16))"])
@@ -226,6 +246,19 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         for holder in waitingOn {
             guard let contact = members.member(node: holder)?.contact else { continue }
             notifier.notify(.init(node: holder, contact: contact, ownerWaiting: node, why: why), now: now)
+        }
+    }
+
+    /// A welcome with no number: a member this coordinator once numbered may still `reclaim`
+    /// its number on this session (not limited: it costs no new entry); a new owner closes
+    /// and tries again later.
+    private func withoutNumber(_ session: Session) {
+        unadmitted[session.id] = session
+        session.post(.welcome(node: .coordinator, membership: []), sent: clock.now)
+        // Long enough for a reclaim to arrive; a session that sends none is not kept.
+        loop.scheduleTask(in: .seconds(30)) { [weak self] in
+            guard let self, self.unadmitted.removeValue(forKey: session.id) != nil else { return }
+            session.close()
         }
     }
 

@@ -273,6 +273,21 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         if session.id == coordinatorSession?.id {
             coordinatorSession = nil
             reclaiming = false
+            // Questions to the old session will never be answered: forget them, or a peer
+            // whose locate was in flight would stay "being found" for good (its messages
+            // queued, no new locate sent). What was queued for it is dropped, as a lost
+            // message is; the core's deadlines deal with it.
+            for purpose in locating.values {
+                if case let .confirm(sessionID, _) = purpose, let pending = unconfirmed.removeValue(forKey: sessionID) {
+                    pending.session.close()
+                }
+            }
+            if !waiting.isEmpty {
+                logger.notice("messages to peers still being located dropped with the coordinator session",
+                              metadata: ["peers": "\(waiting.count)", "messages": "\(waiting.values.reduce(0) { $0 + $1.count })"])
+            }
+            locating.removeAll()
+            waiting.removeAll()
             logger.notice("coordinator session closed; dialling again", metadata: ["reason": "\(reason)"])
             loop.scheduleTask(in: settings.redialAfter) { [weak self] in self?.dialCoordinator() }
             return
@@ -300,7 +315,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                     return
                 }
             } else if node == .coordinator {
-                logger.notice("the coordinator is rebuilding its directory and admits new members later; trying again")
+                logger.notice("the coordinator gave no node number (it is rebuilding its directory, or admits no more members for now); trying again")
                 coordinatorSession?.close()
                 return
             }

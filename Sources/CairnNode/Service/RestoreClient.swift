@@ -172,7 +172,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         case let .welcome(node, _):
             guard session == nil else { return }
             guard node != .coordinator else {
-                finished.fail(NodeError(.notRunning, "the coordinator lost its directory and is rebuilding it: this identity's node has not come back to it yet; try again when the old node has reconnected, or after its rebuild window"))
+                finished.fail(NodeError(.notRunning, "the coordinator gives this identity no node number: it is rebuilding a lost directory (and this identity's node has not come back to it yet) or admits no more members; try again later"))
                 return
             }
             logger.info("restoring as the owner's node", metadata: ["node": "\(node.raw)"])
