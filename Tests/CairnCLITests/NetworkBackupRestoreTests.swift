@@ -111,6 +111,9 @@ import Testing
                                    "--phrase-file", net.tmp.sub("owner") + ".phrase", "--patience", "60"])
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(restore.stdout.contains("restored snapshot \(latest)") && restore.stdout.contains("fetched 2 volumes"), "\(restore.stdout)")
+        // Streams of spares the restore gave up on are not left on the new machine's disk.
+        let spools = (try? FileManager.default.contentsOfDirectory(atPath: net.tmp.sub("new-machine") + "/node/held/spool")) ?? []
+        #expect(!spools.contains { $0.hasPrefix("fetch-") }, "\(spools)")
         let restored = out + sample
         #expect(FileManager.default.contents(atPath: restored + "/big.bin") == FileManager.default.contents(atPath: sample + "/big.bin"))
         #expect(FileManager.default.contents(atPath: restored + "/docs/n7.txt") == Data("note 7\n".utf8))

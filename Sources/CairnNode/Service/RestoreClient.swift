@@ -254,6 +254,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         case .restored:
             finish()
         case let .failed(missing):
+            held.discardAllFetched()
             finished.fail(NodeError(.notRunning, missing == 0
                 ? "the coordinator knows no backup of this identity: check the phrase and the coordinator"
                 : "\(missing) volumes could not be fetched from k holders within the patience given: too many holders are offline; try again later"))
@@ -347,6 +348,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     }
 
     private func finish() {
+        held.discardAllFetched()
         guard let newest = envelopes.max(by: { $0.sequence < $1.sequence }) else {
             finished.fail(NodeError(.badStream, "no holder gave a root record this identity can open: nothing to restore from"))
             return
