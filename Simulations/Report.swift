@@ -133,11 +133,17 @@ public enum Report {
 
             """
         try metrics.write(toFile: dir + "/metrics.json", atomically: false, encoding: .utf8)
+        try timeseriesCSV(r).write(toFile: dir + "/timeseries.csv", atomically: false, encoding: .utf8)
+    }
+
+    /// timeseries.csv: one line per sample. A sweep writes the same file per run
+    /// (`--timeseries`), so both come from here.
+    public static func timeseriesCSV(_ r: SimulationResult) -> String {
         var csv = "hours,nodes_online,healthy_shards,repairs_in_flight,packs_lost,messages\n"
         for s in r.timeseries {
             csv += "\(json(s.hours)),\(s.nodesOnline),\(s.healthyShards),\(s.repairsInFlight),\(s.packsLost),\(s.messages)\n"
         }
-        try csv.write(toFile: dir + "/timeseries.csv", atomically: false, encoding: .utf8)
+        return csv
     }
 
     /// A JSON string literal: quotes, backslashes and control characters escaped.

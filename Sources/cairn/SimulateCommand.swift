@@ -54,13 +54,16 @@ struct Simulate: ParsableCommand {
     @Option(help: "Sweeps: runs at once (default: one per core).")
     var jobs: Int?
 
+    @Flag(help: "Sweeps: also write each run's samples to DIR/runs/CELL-SEED/timeseries.csv (with --out DIR), for scripts/report.py's healthy-shards chart.")
+    var timeseries = false
+
     /// A sweep file goes to `SweepCommand`; sweep options on a plain scenario are an error.
     func runSweepIfOne(_ path: String) throws -> Bool {
-        let sweepOptions = cell != nil || of != nil || expand != nil || jobs != nil
+        let sweepOptions = cell != nil || of != nil || expand != nil || jobs != nil || timeseries
         guard let data = FileManager.default.contents(atPath: path), let json = try? JSONValue.parse(bytes: Array(data)),
               SweepPlan.isSweep(json)
         else {
-            if sweepOptions { throw SweepCommand.fail("\(path): --cell, --of, --expand and --jobs are for sweep files (a scenario with a \"sweep\" object)") }
+            if sweepOptions { throw SweepCommand.fail("\(path): --cell, --of, --expand, --jobs and --timeseries are for sweep files (a scenario with a \"sweep\" object)") }
             return false
         }
         guard !actors else { throw SweepCommand.fail("\(path): --actors runs single scenarios only") }
@@ -77,8 +80,9 @@ struct Simulate: ParsableCommand {
         default: throw SweepCommand.fail("\(path): give --cell I --of N together, with 0 <= I < N")
         }
         if slice != nil, out == nil { throw SweepCommand.fail("\(path): a slice (--cell I --of N) is only of use with --out DIR, for merge to join") }
+        if timeseries, out == nil { throw SweepCommand.fail("\(path): --timeseries writes under --out DIR: give --out") }
         if let jobs, jobs < 1 { throw SweepCommand.fail("--jobs \(jobs): at least 1") }
-        try SweepCommand.run(plan, .init(file: path, seed: seed, out: out, slice: slice, jobs: jobs, progress: !noProgress))
+        try SweepCommand.run(plan, .init(file: path, seed: seed, out: out, slice: slice, jobs: jobs, progress: !noProgress, timeseries: timeseries))
         return true
     }
 

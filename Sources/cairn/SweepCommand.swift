@@ -15,6 +15,8 @@ enum SweepCommand {
         var slice: SweepOutput.Slice?
         var jobs: Int?
         var progress: Bool
+        /// Also write each run's timeseries.csv under `out/runs/` (`--timeseries`).
+        var timeseries = false
     }
 
     /// What the workers share: the next run to take and the rows so far.
@@ -69,7 +71,7 @@ enum SweepCommand {
         let progress = o.progress && isatty(STDERR_FILENO) == 1
         for _ in 0..<jobs {
             let worker = Thread {
-                work(plan, pool, baseSeed: baseSeed, progress: progress)
+                work(plan, pool, baseSeed: baseSeed, progress: progress, timeseriesDir: o.timeseries ? o.out.map { $0 + "/runs" } : nil)
                 finished.signal()
             }
             // The simulator's main-thread runs have 8 MiB; give workers room beyond that.
@@ -94,8 +96,13 @@ enum SweepCommand {
         if state.violations > 0 || state.expectationFailures > 0 { throw ExitCode(1) }
     }
 
-    /// One worker: takes the next run until none is left.
-    static func work(_ plan: SweepPlan, _ pool: Pool, baseSeed: UInt64, progress: Bool) {
+    /// Where run (cell, seed) writes its timeseries.csv with `--timeseries`: named by cell and
+    /// seed (not by run index), so the name says which cell and replay it is.
+    static func runDirectory(_ runs: String, cell: Int, seed: UInt64) -> String { "\(runs)/\(cell)-\(seed)" }
+
+    /// One worker: takes the next run until none is left. With `timeseriesDir`, each run's
+    /// samples go to its own file as it finishes (their bytes depend only on the run).
+    static func work(_ plan: SweepPlan, _ pool: Pool, baseSeed: UInt64, progress: Bool, timeseriesDir: String?) {
         while true {
             let next: Int? = pool.state.withLock { s in
                 guard s.next < pool.runs.count else { return nil }
@@ -106,7 +113,19 @@ enum SweepCommand {
             let (cell, replicate) = plan.run(j)
             let seed = SweepPlan.seed(base: baseSeed, replicate: replicate)
             let outcome: Result<SimulationResult, any Error>
-            do { outcome = .success(try Simulation(scenario: plan.cells[cell].scenario, seed: seed).run()) } catch {
+            do {
+                let r = try Simulation(scenario: plan.cells[cell].scenario, seed: seed).run()
+                if let timeseriesDir {
+                    let dir = runDirectory(timeseriesDir, cell: cell, seed: seed)
+                    do {
+                        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                        try Report.timeseriesCSV(r).write(toFile: dir + "/timeseries.csv", atomically: true, encoding: .utf8)
+                    } catch {
+                        throw SweepError(path: dir + "/timeseries.csv", message: "cannot write it: \(error)")
+                    }
+                }
+                outcome = .success(r)
+            } catch {
                 outcome = .failure(error)
             }
             pool.state.withLock { s in
@@ -155,6 +174,21 @@ struct SimulateMerge: ParsableCommand {
     @Option(help: "Write the merged sweep.csv, summary.csv and sweep.json here.")
     var out: String
 
+    /// The slices' per-run timeseries (`--timeseries`: runs/CELL-SEED/) joined under
+    /// `out/runs/`. A run directory already there (a slice given twice, or `out` one of the
+    /// inputs) is left as it is: its bytes depend only on the run.
+    static func copyRuns(from dirs: [String], to out: String) throws {
+        let fm = FileManager.default
+        for dir in dirs {
+            let runs = dir + "/runs"
+            guard let names = try? fm.contentsOfDirectory(atPath: runs) else { continue }
+            try fm.createDirectory(atPath: out + "/runs", withIntermediateDirectories: true)
+            for name in names.sorted() where !fm.fileExists(atPath: out + "/runs/" + name) {
+                try fm.copyItem(atPath: runs + "/" + name, toPath: out + "/runs/" + name)
+            }
+        }
+    }
+
     func run() throws {
         var parts = [SweepOutput.Part]()
         do {
@@ -163,6 +197,7 @@ struct SimulateMerge: ParsableCommand {
             for n in notes { FileHandle.standardError.write(Data("note: \(n)\n".utf8)) }
             let plan = parts[0].plan
             try SweepOutput.write(plan, baseSeed: parts[0].baseSeed, slice: nil, rows: rows, to: out)
+            try Self.copyRuns(from: dirs, to: out)
             print("SEED=\(parts[0].baseSeed)")
             print("sweep=\(plan.name) cells=\(plan.cells.count) seeds=\(plan.seeds) runs=\(plan.runCount) fingerprint=\(parts[0].fingerprint)")
             print(SweepSummary.table(plan, rows: rows))
