@@ -297,7 +297,8 @@ def chart_durability(sweep, scenario):
     return (svg_of(fig), caption), None
 
 
-def chart_xy(sweep, scenario, x, xlabel, metric, ylabel, title, exclude, scale=None, what="", annotate=None):
+def chart_xy(sweep, scenario, x, xlabel, metric, ylabel, title, exclude, scale=None, what="", annotate=None,
+             from_zero=False):
     """A metric (mean over runs, bars: 95% t interval over runs) against a swept column, one
     series per combination of the other swept columns; `annotate` labels each point (the k
     of a point on an n axis, when cells of one series share an x)."""
@@ -329,7 +330,7 @@ def chart_xy(sweep, scenario, x, xlabel, metric, ylabel, title, exclude, scale=N
         for xv, p in zip(xs, pts):
             if p[3] and not one_per_x:
                 ax.annotate(p[3], (xv, p[1]), textcoords="offset points", xytext=(4, 3), fontsize=7, color="#333")
-    if all(p[1] >= 0 for _, _, pts in found for p in pts):
+    if from_zero:
         ax.set_ylim(bottom=0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -337,7 +338,7 @@ def chart_xy(sweep, scenario, x, xlabel, metric, ylabel, title, exclude, scale=N
         legend(ax)
     runs = sweep.seeds()
     caption = (f"Points: {what or metric} per cell, mean over its {runs} run{'s' if runs != 1 else ''}; bars: 95% t interval "
-               "over runs" + (" (none with one run per cell)" if runs < 2 else ", cut at 0") + ".")
+               "over runs" + (" (none with one run per cell)" if runs < 2 else ", cut at 0" if from_zero else "") + ".")
     if annotate and any(len({p[0] for p in pts}) < len(pts) for _, _, pts in found):
         caption += " Where cells of one series share an x, points are labelled with their k."
     if len(series(sweep, exclude)) > MAX_SERIES:
@@ -352,7 +353,7 @@ def chart_repair_vs_n(sweep, scenario):
     got = chart_xy(sweep, scenario, "n", "n (shards per volume)", "repair_bytes_per_node_day",
                    f"repair traffic ({unit} per node per day)", "Repair bandwidth vs n",
                    {"n", "protocol.n", "k", "protocol.k"}, scale, "repair traffic (shard bytes fetched and stored by repairs)",
-                   annotate=(lambda r: f"k={r['k']}") if sweep.varies("k") else None)
+                   annotate=(lambda r: f"k={r['k']}") if sweep.varies("k") else None, from_zero=True)
     return (got, None) if got else (None, "Repair bandwidth vs n: left out — no run measured repair traffic.")
 
 
@@ -364,7 +365,7 @@ def chart_repair_vs_trigger(sweep, scenario):
     got = chart_xy(sweep, scenario, col, "repair trigger (repair when fewer shards than this are healthy)",
                    "repair_bytes_per_node_day", f"repair traffic ({unit} per node per day)",
                    "Repair bandwidth vs repair trigger", {col}, scale,
-                   "repair traffic (shard bytes fetched and stored by repairs)")
+                   "repair traffic (shard bytes fetched and stored by repairs)", from_zero=True)
     return (got, None) if got else (None, "Repair bandwidth vs repair trigger: left out — no run measured repair traffic.")
 
 
@@ -433,7 +434,7 @@ def read_timeseries(path):
     return [{k: number(v) for k, v in r.items()} for r in rows]
 
 
-def timeseries_figure(title, scenario, runs, fault_days, full_shards):
+def timeseries_figure(title, scenario, runs, fault_days):
     """Healthy shards (top) and nodes online (bottom) against simulated days, one line per run."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.4), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     titles(top, title, scenario)
@@ -441,8 +442,6 @@ def timeseries_figure(title, scenario, runs, fault_days, full_shards):
         days = [r["hours"] / 24 for r in rows]
         top.plot(days, [r["healthy_shards"] for r in rows], color=f"C{i % 10}", label=name)
         bottom.plot(days, [r["nodes_online"] for r in rows], color=f"C{i % 10}")
-    if full_shards:
-        top.axhline(full_shards, color="#888", linestyle="--", linewidth=1, label="n × volumes placed (at the end)")
     for ax in (top, bottom):
         if fault_days:
             ax.axvline(fault_days, color="#c44", linestyle=":", linewidth=1)
@@ -474,12 +473,11 @@ def chart_timeseries(sweep, scenario, chosen):
         return None, f"Healthy shards over time: left out — no timeseries for cell {cell} under {runs_dir}."
     summary = next(r for r in sweep.summary if r["cell"] == cell)
     values = ", ".join(f"{c}={label(summary['_values'][c])}" for c in sweep.swept) or "the only cell"
-    volumes = [number(r.get("volumes_total")) for r in sweep.runs_by_cell.get(cell, [])]
-    full = max(v for v in volumes if v is not None) * number(summary["n"]) if any(v is not None for v in volumes) else None
     fault_days = number(str(sweep.base.get("duration_days", ""))) if sweep.base.get("convergence_days") else None
-    svg = timeseries_figure(f"Healthy shards over time, cell {cell} ({values})", scenario, runs, fault_days, full)
+    svg = timeseries_figure(f"Healthy shards over time, cell {cell} ({values})", scenario, runs, fault_days)
     caption = (f"One line per run of cell {cell} (--cell chooses another). Top: shards on healthy holders summed over "
-               "all placed volumes; dashed, n × the volumes placed by the end. Bottom: nodes online. Dotted red: "
+               "all placed volumes (it falls as holders leave or turn unhealthy, and climbs back as repairs finish). "
+               "Bottom: nodes online. Dotted red: "
                "the fault phase ends and the network must converge.")
     return (svg, caption), None
 
@@ -502,9 +500,8 @@ class Run:
         scenario = f"{m.get('nodes', '?')} nodes, {label(m.get('sim_days', '?'))} simulated days, seed {m.get('seed', '?')}"
         if not self.timeseries:
             return [], ["Healthy shards over time: left out — timeseries.csv has no samples."], scenario
-        full = None
         svg = timeseries_figure(f"Healthy shards over time: {self.name}", scenario,
-                                [(f"seed {m.get('seed', '?')}", self.timeseries)], None, full)
+                                [(f"seed {m.get('seed', '?')}", self.timeseries)], None)
         caption = ("Top: shards on healthy holders summed over all placed volumes. Bottom: nodes online. "
                    "One run (`cairn simulate SCENARIO.json --out DIR`).")
         return [(svg, caption)], [], scenario
