@@ -298,10 +298,12 @@ def chart_durability(sweep, scenario):
 
 
 def chart_xy(sweep, scenario, x, xlabel, metric, ylabel, title, exclude, scale=None, what="", annotate=None,
-             from_zero=False):
+             limits=(None, None)):
     """A metric (mean over runs, bars: 95% t interval over runs) against a swept column, one
     series per combination of the other swept columns; `annotate` labels each point (the k
-    of a point on an n axis, when cells of one series share an x)."""
+    of a point on an n axis, when cells of one series share an x). Bars are cut at the
+    metric's `limits` (0 for traffic, 0 and 1 for a fraction), which it cannot pass."""
+    lo_limit, hi_limit = limits
     groups = series(sweep, exclude)[:MAX_SERIES]
     found = []
     for i, (name, rows) in enumerate(groups):
@@ -325,20 +327,24 @@ def chart_xy(sweep, scenario, x, xlabel, metric, ylabel, title, exclude, scale=N
         xs = all_x[at:at + len(pts)]
         at += len(pts)
         one_per_x = len({p[0] for p in pts}) == len(pts)
-        ax.errorbar(xs, [p[1] for p in pts], yerr=[p[2] for p in pts], fmt="o-" if one_per_x else "o", capsize=3,
+        below = [p[2] if lo_limit is None else min(p[2], p[1] - lo_limit) for p in pts]
+        above = [p[2] if hi_limit is None else min(p[2], hi_limit - p[1]) for p in pts]
+        ax.errorbar(xs, [p[1] for p in pts], yerr=[below, above], fmt="o-" if one_per_x else "o", capsize=3,
                     color=f"C{i % 10}", label=name)
         for xv, p in zip(xs, pts):
             if p[3] and not one_per_x:
                 ax.annotate(p[3], (xv, p[1]), textcoords="offset points", xytext=(4, 3), fontsize=7, color="#333")
-    if from_zero:
+    if lo_limit == 0:
         ax.set_ylim(bottom=0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if len(found) > 1:
         legend(ax)
     runs = sweep.seeds()
+    cut = " and ".join(str(v) for v in limits if v is not None)
+    cut = f", cut at {cut}" if cut else ""
     caption = (f"Points: {what or metric} per cell, mean over its {runs} run{'s' if runs != 1 else ''}; bars: 95% t interval "
-               "over runs" + (" (none with one run per cell)" if runs < 2 else ", cut at 0" if from_zero else "") + ".")
+               "over runs" + (" (none with one run per cell)" if runs < 2 else cut) + ".")
     if annotate and any(len({p[0] for p in pts}) < len(pts) for _, _, pts in found):
         caption += " Where cells of one series share an x, points are labelled with their k."
     if len(series(sweep, exclude)) > MAX_SERIES:
@@ -353,7 +359,7 @@ def chart_repair_vs_n(sweep, scenario):
     got = chart_xy(sweep, scenario, "n", "n (shards per volume)", "repair_bytes_per_node_day",
                    f"repair traffic ({unit} per node per day)", "Repair bandwidth vs n",
                    {"n", "protocol.n", "k", "protocol.k"}, scale, "repair traffic (shard bytes fetched and stored by repairs)",
-                   annotate=(lambda r: f"k={r['k']}") if sweep.varies("k") else None, from_zero=True)
+                   annotate=(lambda r: f"k={r['k']}") if sweep.varies("k") else None, limits=(0, None))
     return (got, None) if got else (None, "Repair bandwidth vs n: left out — no run measured repair traffic.")
 
 
@@ -365,7 +371,7 @@ def chart_repair_vs_trigger(sweep, scenario):
     got = chart_xy(sweep, scenario, col, "repair trigger (repair when fewer shards than this are healthy)",
                    "repair_bytes_per_node_day", f"repair traffic ({unit} per node per day)",
                    "Repair bandwidth vs repair trigger", {col}, scale,
-                   "repair traffic (shard bytes fetched and stored by repairs)", from_zero=True)
+                   "repair traffic (shard bytes fetched and stored by repairs)", limits=(0, None))
     return (got, None) if got else (None, "Repair bandwidth vs repair trigger: left out — no run measured repair traffic.")
 
 
@@ -425,7 +431,7 @@ def chart_availability(sweep, scenario):
     got = chart_xy(sweep, scenario, col, "uptime threshold (a holder below it is unhealthy, fraction of the window)",
                    "pack_availability", "pack availability (fraction of packs)", "Pack availability vs uptime threshold",
                    {col}, None, "pack availability (the fraction of packs with ≥ k shards on online, honest holders, "
-                   "averaged over samples)")
+                   "averaged over samples)", limits=(0, 1))
     return (got, None) if got else (None, "Pack availability vs uptime threshold: left out — no run measured pack_availability.")
 
 
@@ -544,9 +550,21 @@ def summary_table(sweep):
     return f"<div class=\"table\"><table><tr>{head}</tr>\n{body}</table></div>{note}"
 
 
-def figure_html(svg_b64, caption, alt):
-    return (f"<figure><img alt=\"{html.escape(alt)}\" src=\"data:image/svg+xml;base64,{svg_b64}\">"
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+# Each chart's name in the page's text (the SVG draws its title as paths, which no one can
+# search or read aloud): the image's alt text and the caption's first words.
+TITLES = {
+    "chart_durability": "Durability vs storage overhead per (k, n)",
+    "chart_repair_vs_n": "Repair bandwidth vs n",
+    "chart_repair_vs_trigger": "Repair bandwidth vs repair trigger",
+    "chart_detection": "Detection time vs challenge interval, per adversary kind",
+    "chart_availability": "Pack availability vs uptime threshold",
+    "chart_timeseries": "Healthy shards over time",
+}
+
+
+def figure_html(svg_b64, caption, title):
+    return (f"<figure><img alt=\"{html.escape(title)}\" src=\"data:image/svg+xml;base64,{svg_b64}\">"
+            f"<figcaption><b>{html.escape(title)}.</b> {html.escape(caption)}</figcaption></figure>")
 
 
 def sweep_section(sweep, chosen):
@@ -557,17 +575,14 @@ def sweep_section(sweep, chosen):
              + f". {len(sweep.summary)} cells, {len(sweep.runs)} runs, base seed {html.escape(str(sweep.manifest.get('base_seed')))}, "
              f"from <code>{html.escape(sweep.path)}</code>.</p>"]
     notes = []
-    for make in (chart_durability, chart_repair_vs_n, chart_repair_vs_trigger, chart_detection, chart_availability):
+    charts = [chart_durability, chart_repair_vs_n, chart_repair_vs_trigger, chart_detection, chart_availability,
+              lambda sw, sc: chart_timeseries(sw, sc, chosen)]
+    for name, make in zip(TITLES, charts):
         got, note = make(sweep, scenario)
         if got:
-            parts.append(figure_html(got[0], got[1], got[1].split(":")[0]))
+            parts.append(figure_html(got[0], got[1], TITLES[name]))
         if note:
             notes.append(note)
-    got, note = chart_timeseries(sweep, scenario, chosen)
-    if got:
-        parts.append(figure_html(got[0], got[1], "Healthy shards over time"))
-    if note:
-        notes.append(note)
     for n in notes:
         parts.append(f"<p class=\"note\">{html.escape(n)}</p>")
     parts.append("<h3>Summary per cell (summary.csv)</h3>")
