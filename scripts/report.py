@@ -31,6 +31,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 # Fixed SVG ids and no creation date, so the page is the same bytes for the same inputs;
 # text as paths, so the page needs no font.
@@ -252,7 +253,7 @@ def chart_durability(sweep, scenario):
     codes = sorted({(int(r["k"]), int(r["n"])) for r in rows})
     def position(r):
         return codes.index((int(r["k"]), int(r["n"]))) if categorical else number(r["storage_overhead_nk"])
-    span = 0.08 if categorical else 0.015 * (overheads[-1] - overheads[0])
+    span = 0.1 if categorical else 0.025 * (overheads[-1] - overheads[0])
     positives = [number(r[c]) for r in rows for c in ("lost_per_million", "lost_per_million_lo95", "lost_per_million_hi95")
                  if (number(r[c]) or 0) > 0]
     floor = min(positives) / 10 if positives else 0.1
@@ -273,8 +274,10 @@ def chart_durability(sweep, scenario):
             labelled.add(name)
             zero_labelled = True
         if not categorical:
+            # A point moved left of its neighbours gets its label on the left, clear of theirs.
+            left = x < position(r) - 1e-12
             ax.annotate(f"{r['k']},{r['n']}", (x, lost if lost and lost > 0 else hi), textcoords="offset points",
-                        xytext=(4, 3), fontsize=7, color="#333")
+                        xytext=(-4 if left else 4, 3), ha="right" if left else "left", fontsize=7, color="#333")
     ax.set_yscale("log")
     ax.set_ylim(bottom=floor)
     if categorical:
@@ -452,8 +455,12 @@ def timeseries_figure(title, scenario, runs, fault_days):
         if fault_days:
             ax.axvline(fault_days, color="#c44", linestyle=":", linewidth=1)
     if fault_days:
-        top.annotate("faults off: convergence", (fault_days, 0.02), xycoords=("data", "axes fraction"),
-                     xytext=(4, 0), textcoords="offset points", fontsize=7, color="#c44")
+        top.annotate("faults off: convergence", (fault_days, 0.03), xycoords=("data", "axes fraction"),
+                     xytext=(4, 0), textcoords="offset points", fontsize=7, color="#c44",
+                     bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+    # Counts: whole-number ticks only.
+    for ax in (top, bottom):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     top.set_ylabel("healthy shards (all packs)")
     bottom.set_ylabel("nodes online")
     bottom.set_xlabel("simulated time (days)")
