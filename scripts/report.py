@@ -43,7 +43,6 @@ matplotlib.rcParams.update({
     "grid.alpha": 0.3,
 })
 
-KINDS = ["dropper", "liar", "early_freer", "refuser"]
 # Two-sided 95% Student t quantiles for 1..30 degrees of freedom (then the normal's).
 T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
@@ -137,6 +136,9 @@ class Sweep:
             raise ReportError(f"{path}/summary.csv: the header has no cell and k columns (not a cairn summary)")
         # summary.csv is cell, the swept columns, then k, n, ...
         self.swept = header[1:header.index("k")]
+        # Adversary kinds as summary.csv names them (KIND_detection_mean_hours), so a kind
+        # added to the simulator is drawn without a change here.
+        self.kinds = [c[:-len("_detection_mean_hours")] for c in header if c.endswith("_detection_mean_hours")]
         for row in self.summary:
             row["_values"] = {c: value(row[c]) for c in self.swept}
         self.runs_by_cell = {}
@@ -382,9 +384,9 @@ def chart_detection(sweep, scenario):
     col = "protocol.challenge_interval_hours"
     if col not in sweep.swept or not sweep.varies(col):
         return None, "Detection time vs challenge interval: left out — protocol.challenge_interval_hours is not swept."
-    kinds = [k for k in KINDS if any((number(r.get(f"{k}_detected")) or 0) > 0 for r in sweep.summary)]
+    kinds = [k for k in sweep.kinds if any((number(r.get(f"{k}_detected")) or 0) > 0 for r in sweep.summary)]
     if not kinds:
-        present = [k for k in KINDS if any((number(r.get(f"{k}_total")) or 0) > 0 for r in sweep.summary)]
+        present = [k for k in sweep.kinds if any((number(r.get(f"{k}_total")) or 0) > 0 for r in sweep.summary)]
         why = "adversaries were present but none was detected" if present else "no adversaries in this sweep"
         return None, f"Detection time vs challenge interval: left out — {why}."
     fig, ax = figure("Detection time vs challenge interval, per adversary kind", scenario)
@@ -415,13 +417,15 @@ def chart_detection(sweep, scenario):
     ax.plot(xs, xs, linestyle="--", color="#888", linewidth=1, label="one challenge interval")
     ax.set_xlabel("challenge interval (hours)")
     ax.set_ylabel("hours from first misbehaviour to detection")
-    ax.set_ylim(bottom=0, top=max(top, max(xs)) * 1.1)
+    # A little below 0, so a kind detected at once (a liar's first answer) is seen, not hidden by the axis.
+    ceiling = max(top, max(xs)) * 1.1
+    ax.set_ylim(bottom=-0.03 * ceiling, top=ceiling)
     legend(ax)
     runs = sweep.seeds()
     caption = (f"Per adversary kind that was detected: mean detection time over the cell's {runs} run"
                f"{'s' if runs != 1 else ''} (each run's mean over its detected adversaries), bars a 95% t interval "
                "over runs, crosses the longest detection in the cell; dashed: y = x for scale.")
-    absent = [k for k in KINDS if k not in kinds]
+    absent = [k for k in sweep.kinds if k not in kinds]
     if absent:
         caption += " Not drawn (none present or none detected): " + ", ".join(absent) + "."
     return (svg_of(fig), caption), None
@@ -460,7 +464,7 @@ def timeseries_figure(title, scenario, runs, fault_days):
                      bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     # Counts: whole-number ticks only.
     for ax in (top, bottom):
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6 if ax is top else 4, integer=True))
     top.set_ylabel("healthy shards (all packs)")
     bottom.set_ylabel("nodes online")
     bottom.set_xlabel("simulated time (days)")
@@ -546,7 +550,7 @@ def cell_text(text):
 
 def summary_table(sweep):
     columns = [c for c in sweep.summary[0] if not c.startswith("_")]
-    hidden = [k for k in KINDS if all((number(r.get(f"{k}_total")) or 0) == 0 for r in sweep.summary)]
+    hidden = [k for k in sweep.kinds if all((number(r.get(f"{k}_total")) or 0) == 0 for r in sweep.summary)]
     columns = [c for c in columns if not any(c.startswith(k + "_") for k in hidden)]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "\n".join("<tr>" + "".join(f"<td title=\"{html.escape(r[c])}\">{html.escape(cell_text(r[c]))}</td>" for c in columns)
