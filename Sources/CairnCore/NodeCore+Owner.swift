@@ -140,11 +140,11 @@ extension NodeCore {
             proposed = true
         }
         // A proposal is one small round trip: one nobody answers is given up after the
-        // challenge timeout, not at a repair tick hours later.
-        if proposed { actions.append(.setTimer(.expiry, at: now + params.challengeTimeout)) }
+        // proposal timeout, not at a repair tick hours later.
+        if proposed { actions.append(.setTimer(.expiry, at: now + params.proposalTimeout)) }
     }
 
-    /// The `.expiry` timer: proposals unanswered for the challenge timeout are abandoned
+    /// The `.expiry` timer: proposals unanswered for the proposal timeout are abandoned
     /// (their candidates kept off the volume while the release is pending) and their slots
     /// matched again; the timer is armed again for any proposal still waiting.
     mutating func expireProposals(now: Instant, into actions: inout [NodeAction]) {
@@ -153,11 +153,11 @@ extension NodeCore {
             var abandoned = false
             for s in volumes[p].slots.indices {
                 guard case let .proposing(holder, contract, _, since)? = volumes[p].slots[s].replacement else { continue }
-                if now - since >= params.challengeTimeout {
+                if now - since >= params.proposalTimeout {
                     abandon(volume: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
                     abandoned = true
                 } else {
-                    next = min(next ?? since + params.challengeTimeout, since + params.challengeTimeout)
+                    next = min(next ?? since + params.proposalTimeout, since + params.proposalTimeout)
                 }
             }
             if abandoned { requestMatch(volume: p, now: now, into: &actions) }

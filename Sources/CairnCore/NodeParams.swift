@@ -22,6 +22,9 @@ public struct NodeParams: Sendable, Codable {
     /// proposals whose start is (see `Instant`). Well under the hour by which audits end
     /// before a grace period does, so two clocks within it agree on every deadline.
     public var maxClockSkew: Interval
+    /// How long a proposed holder has to sign: a small round trip, but its dial may first
+    /// wait out an address that does not answer (a NAT) before the relay carries it.
+    public var proposalTimeout: Interval = .minutes(10)
 
     public init(k: Int, n: Int, heartbeatInterval: Interval = .hours(1),
                 challengeInterval: Interval = .days(1), challengeTimeout: Interval = .minutes(10),
@@ -45,6 +48,30 @@ public struct NodeParams: Sendable, Codable {
         self.maxClockSkew = maxClockSkew
         precondition(maxClockSkew >= .zero && maxClockSkew < .hours(1), "clock skew bound \(maxClockSkew)")
         precondition(self.repairTrigger > k && self.repairTrigger <= n, "repair trigger \(self.repairTrigger) for k=\(k) n=\(n)")
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case k, n, heartbeatInterval, challengeInterval, challengeTimeout, repairInterval, repairTimeout, term, grace
+        case uptimeThresholdPermille, repairTrigger, fetchMissesMax, maxClockSkew, proposalTimeout
+    }
+
+    /// Checkpoints written before `proposalTimeout` existed read with its default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        k = try c.decode(Int.self, forKey: .k)
+        n = try c.decode(Int.self, forKey: .n)
+        heartbeatInterval = try c.decode(Interval.self, forKey: .heartbeatInterval)
+        challengeInterval = try c.decode(Interval.self, forKey: .challengeInterval)
+        challengeTimeout = try c.decode(Interval.self, forKey: .challengeTimeout)
+        repairInterval = try c.decode(Interval.self, forKey: .repairInterval)
+        repairTimeout = try c.decode(Interval.self, forKey: .repairTimeout)
+        term = try c.decode(Interval.self, forKey: .term)
+        grace = try c.decode(Interval.self, forKey: .grace)
+        uptimeThresholdPermille = try c.decode(UInt16.self, forKey: .uptimeThresholdPermille)
+        repairTrigger = try c.decode(Int.self, forKey: .repairTrigger)
+        fetchMissesMax = try c.decode(Int.self, forKey: .fetchMissesMax)
+        maxClockSkew = try c.decode(Interval.self, forKey: .maxClockSkew)
+        proposalTimeout = try c.decodeIfPresent(Interval.self, forKey: .proposalTimeout) ?? .minutes(10)
     }
 
     /// Repair a volume of layout `g` when fewer than this many of its shards are healthy:

@@ -201,6 +201,9 @@ struct NodeRun: AsyncParsableCommand {
             settings.params.repairInterval = every
             settings.params.challengeTimeout = every
             settings.params.repairTimeout = every * 3
+            // A dial to an address that does not answer takes the 10 s handshake timeout
+            // before the relay is tried: a proposal is not given up sooner.
+            settings.params.proposalTimeout = max(every * 3, .seconds(30))
         }
         let service = try serviceRun { () throws(NodeError) in try NodeService(settings: settings, logger: logger) }
         try await ServiceRunner.runUntilSignalled(logger: logger, start: {

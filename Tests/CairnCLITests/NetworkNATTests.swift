@@ -55,7 +55,7 @@ import Testing
                                  inside: nat.exec)
         #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(backup.stdout.utf8)) as? [String: Any])
-        #expect((summary["network"] as? [String: Any])?["complete"] as? Bool == true, "\(backup.stdout)")
+        #expect((summary["network"] as? [String: Any])?["complete"] as? Bool == true, "\(backup.stdout)\n\(owner.stderr)\n\(natted.stderr)")
         // Five holders for five shards: the one behind the NAT holds one, reached through the relay.
         let held = !((try? FileManager.default.contentsOfDirectory(atPath: tmp.sub("natted") + "/node/held/runs")) ?? []).isEmpty
         #expect(held, "\(natted.stderr)")

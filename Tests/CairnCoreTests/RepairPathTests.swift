@@ -260,10 +260,10 @@ private final class LoseFirstReplacementsAck {
 
 /// Two nodes that joined go down before the owner places a volume; the coordinator still
 /// offers them (seen recently). Their proposals are never answered: the owner gives them
-/// up after the challenge timeout — not the repair timeout hours later — and places those
+/// up after the proposal timeout (10 minutes) — not the repair timeout hours later — and places those
 /// slots on nodes that are up, within the hour. (A first placement was seen stuck at 4 of 5
 /// on the real network until the next maintenance tick.)
-@Test func anUnansweredProposalIsGivenUpAfterTheChallengeTimeout() throws {
+@Test func anUnansweredProposalIsGivenUpAfterTheProposalTimeout() throws {
     var h = Harness(count: 7)
     let volume = h.addVolume(7, packs: 2)
     // Every holder joins; the owner starts (and places) last.
