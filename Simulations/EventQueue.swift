@@ -94,6 +94,23 @@ struct EventQueue {
         }
     }
 
+    /// Takes the next insertion sequence for an event kept outside the queue (the
+    /// simulation's heartbeat lane), so that it orders against queued events exactly as if
+    /// it had been pushed now.
+    mutating func reserveSeq() -> UInt64 {
+        defer { nextSeq += 1 }
+        return nextSeq
+    }
+
+    /// Whether an event due at `time` with sequence `seq` comes before every queued event.
+    func precedesAll(time: Int64, seq: UInt64) -> Bool {
+        func before(_ e: Entry?) -> Bool {
+            guard let e else { return true }
+            return time < e.time || (time == e.time && seq < e.seq)
+        }
+        return before(near.top) && before(far.top)
+    }
+
     mutating func pop() -> Event? {
         let top: Entry
         switch (near.top, far.top) {

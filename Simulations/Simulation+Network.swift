@@ -40,6 +40,11 @@ extension Simulation {
                        .deliver(from: from, to: to, sent: clock(from, at: firstByte), message))
             return
         }
+        if to == .coordinator, case let .heartbeat(used) = message {
+            heartbeatLane.add(HeartbeatInFlight(time: departure + fromLatency + toLatency + 1, seq: queue.reserveSeq(),
+                                                from: from, sent: clock(from, at: departure), used: used))
+            return
+        }
         queue.push(at: departure + fromLatency + toLatency + 1,
                    .deliver(from: from, to: to, sent: clock(from, at: departure), message))
     }

@@ -54,10 +54,7 @@ extension Simulation {
         else { return false }
         // What the holder's core and its storage would find (`onHolderMessage`, `prove`),
         // and no heartbeat of the holder frees a contract before the challenge arrives.
-        let holds = cores.withUnsafeBufferPointer { c in
-            c[h].answersChallenge(slot: slot, packs: packs, steadyThrough: Instant(milliseconds: arrive))
-        }
-        guard holds, pack < packs, let copy = disks.copy(on: h, of: slot.volume), copy.index == slot.index,
+        guard cores[h].answersChallenge(slot: slot, packs: packs, steadyThrough: Instant(milliseconds: arrive)), pack < packs, let copy = disks.copy(on: h, of: slot.volume), copy.index == slot.index,
               packs <= copy.packs
         else { return false }
         // The reply, as `send` would treat it at `arrive` (nothing in the window changes

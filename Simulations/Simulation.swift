@@ -34,6 +34,8 @@ public final class Simulation {
     /// Samples at which restores were started so far.
     var restoreRounds = 0
     var queue: EventQueue
+    /// Heartbeats on their way to the coordinator (`HeartbeatLane`).
+    var heartbeatLane = HeartbeatLane()
     public let bounds: Bounds
     var trace: TraceHash? = TraceHash()
 
@@ -507,7 +509,7 @@ public final class Simulation {
     /// models can do: the message says which bound and when, so the scenario can be fixed.
     public func run() throws(SimulationStopped) -> SimulationResult {
         var lastDay: Int64 = -1
-        while let event = queue.pop() {
+        while let event = nextEvent() {
             if event.time > end { break }
             precondition(event.time >= now, "time went backwards: \(event.time) < \(now)")
             guard events < bounds.eventsMax else {
@@ -532,6 +534,15 @@ public final class Simulation {
         }
         now = end
         return finish()
+    }
+
+    /// The next event: the queue's, or a heartbeat in the lane due before it.
+    func nextEvent() -> Event? {
+        if let h = heartbeatLane.first, queue.precedesAll(time: h.time, seq: h.seq) {
+            heartbeatLane.removeFirst()
+            return Event(time: h.time, seq: h.seq, kind: .deliver(from: h.from, to: .coordinator, sent: h.sent, .heartbeat(used: h.used)))
+        }
+        return queue.pop()
     }
 
     func restartFromCheckpoints(_ restart: CheckpointRestart) throws(SimulationStopped) {

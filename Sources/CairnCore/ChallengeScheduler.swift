@@ -77,7 +77,10 @@ public struct ChallengeScheduler: Sendable, Codable {
     /// Removes and returns challenges past their deadline (no answer: the holder was
     /// unreachable; uptime, not this, judges that), in id order.
     public mutating func sweep(now: Instant) -> [Outstanding] {
-        let due = outstanding.filter { $0.value.deadline <= now }.keys.sorted()
+        // The ids only, not a filtered copy of the dictionary (this runs on every challenge tick).
+        var due = [UInt64]()
+        for (id, o) in outstanding where o.deadline <= now { due.append(id) }
+        due.sort()
         return due.map { outstanding.removeValue(forKey: $0)! }
     }
 }

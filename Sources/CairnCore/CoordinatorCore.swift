@@ -170,7 +170,8 @@ public struct CoordinatorCore: Sendable {
             entries[from.index].publicKey = publicKey
         case let .heartbeat(used):
             entries[from.index].used = used
-            for a in adoptions[from] ?? [] {
+            // Nearly always none pending: skip the lookup (hashing a node id) on every heartbeat.
+            for a in adoptions.isEmpty ? [] : adoptions[from] ?? [] {
                 actions.append(.send(to: from, .adopt(terms: a.terms, ownerSignature: a.ownerSignature,
                                                       holderSignature: a.holderSignature)))
             }
