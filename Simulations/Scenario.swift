@@ -53,12 +53,23 @@ public struct ValidationSpec: Sendable, Equatable {
         case dropperSurvival = "dropper_survival"
         /// Per shard a dropper holds: hours from its store to the first challenge it fails.
         case dropperDetectionHours = "dropper_detection_hours"
+        /// Per run, the fraction of packs that ever had fewer than k live shards, with repair
+        /// taking an exponential time (`RepairChain.lossProbability`).
+        case lossWithRepair = "loss_with_repair"
     }
     public var model: Model
     /// Independent runs (seeds seed, seed+1, ...): each gives one loss figure, or its samples.
     public var runs: Int
     /// `dropper_survival`: how many challenges a shard must pass (c in (1 − f)^c).
     public var challenges = 0
+}
+
+/// How long a repair takes before the shard it stores counts as live (`Scenario.repairDelay`).
+public enum RepairDelay: Sendable, Equatable {
+    /// Exponentially distributed, rate μ per day (mean 1/μ days) per repaired shard.
+    case exponential(perDay: Double)
+    /// Always this long.
+    case fixed(hours: Double)
 }
 
 /// Expected bounds a regression scenario asserts.
@@ -131,6 +142,9 @@ public struct Scenario: Sendable {
     /// false: once a volume is first placed, no shard of it is ever stored again (no repair,
     /// no blind repair), so losses follow the failure model alone (`"repair": "off"`).
     public var repair = true
+    /// With repair on: how long each repair takes to count (`"repair": {"rate_per_day": μ}`
+    /// or `{"delay_hours": d}`); nil: as long as the protocol takes (see `RepairModel`).
+    public var repairDelay: RepairDelay? = nil
     /// Permanent failures (departures, disk failures) start this many days in, and
     /// `pack_availability` counts samples from then on: the initial placement is over.
     public var warmupDays = 0.0
@@ -189,10 +203,22 @@ public struct Scenario: Sendable {
         case "digest": s.ed25519 = false
         case let other?: throw ScenarioError(path: "$.signatures", message: "\"\(other)\" is not ed25519 or digest")
         }
-        switch try r.string("repair") {
-        case nil, "on": s.repair = true
-        case "off": s.repair = false
-        case let other?: throw ScenarioError(path: "$.repair", message: "\"\(other)\" is not on or off")
+        if case .object? = r.fields.first(where: { $0.0 == "repair" })?.1, var o = try r.object("repair") {
+            let rate = try o.number("rate_per_day", in: 0.000_001...10_000)
+            let delay = try o.number("delay_hours", in: 0...87_600)
+            try o.finish()
+            switch (rate, delay) {
+            case (let mu?, nil): s.repairDelay = .exponential(perDay: mu)
+            case (nil, let d?): s.repairDelay = .fixed(hours: d)
+            case (nil, nil): throw ScenarioError(path: "$.repair", message: "give rate_per_day (each repair takes an exponential time of that rate) or delay_hours (a fixed time)")
+            case (_?, _?): throw ScenarioError(path: "$.repair", message: "give rate_per_day or delay_hours, not both")
+            }
+        } else {
+            switch try r.string("repair") {
+            case nil, "on": s.repair = true
+            case "off": s.repair = false
+            case let other?: throw ScenarioError(path: "$.repair", message: "\"\(other)\" is not on or off (or an object {\"rate_per_day\": μ} or {\"delay_hours\": d})")
+            }
         }
         s.warmupDays = try r.number("warmup_days", in: 0...3650) ?? s.warmupDays
         guard s.warmupDays < s.durationDays else {

@@ -17,6 +17,7 @@ extension Simulation {
             let i = Int(c.node)
             if departed[i] || adversary[i] == .badProof || adversary[i] == .missing { continue }
             if c.graceUntil <= now { continue }
+            if repairModel.delay != nil, !repairModel.live(p, index: c.index, node: i, at: now) { continue }
             mask |= 1 << UInt64(c.index)
         }
         return mask.nonzeroBitCount
@@ -33,6 +34,7 @@ extension Simulation {
             for c in disks.copies[p] {
                 let i = Int(c.node)
                 guard online[i], !departed[i], adversary[i] == nil, c.graceUntil > now else { continue }
+                if repairModel.delay != nil, !repairModel.live(p, index: c.index, node: i, at: now) { continue }
                 mask |= 1 << UInt64(c.index)
             }
             if mask.nonzeroBitCount >= scenario.k { available += volumePacks[p] }

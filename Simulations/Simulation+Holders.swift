@@ -111,6 +111,9 @@ extension Simulation {
         // can be stored.
         guard from == 0 else { return false }
         disks.store(Copy(node: UInt32(i), index: slot.index, packs: to.packs, bytes: to.bytes), of: slot.volume)
+        if scenario.repairDelay != nil, placedVolume[Int(slot.volume.number)] {
+            repairModel.repaired(Int(slot.volume.number), index: slot.index, node: i, at: now)
+        }
         if disks.storedBytes[i] > offered[i] {
             violation("node\(i) stores \(disks.storedBytes[i]) bytes, offered \(offered[i])")
         }

@@ -91,6 +91,7 @@ extension Simulation {
         result.restoreBytesWasted = restoreBytesWasted
         result.availabilitySamples = availabilitySamples
         result.dropperShards = droppers.sorted
+        result.packsEverLost = (0..<volumeOwner.count).reduce(0) { $0 + (counted($1) && repairModel.everLost($1) ? volumePacks[$1] : 0) }
         trace!.add(events)
         trace!.add(messages)
         result.traceHash = Hex.encode(trace.take()!.finalize())

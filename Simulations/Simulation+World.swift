@@ -25,11 +25,13 @@ extension Simulation {
             departed[i] = true
             departures += 1
             disks.wipe(node: i)
+            markRepairLosses()
         case .diskFail:
             guard !converging else { return }
             diskFailures += 1
             diskLostAt[i] = now
             disks.wipe(node: i)
+            markRepairLosses()
             nodeDiskLost(i)
             // The operator reinstalls from the phrase within the hour; the node rejoins as fresh.
             if online[i] {

@@ -84,6 +84,8 @@ public final class Simulation {
     var availabilitySamples: [Double] = []
     /// Shards on partial droppers (`adversaries.drop_fraction` below 1) and their challenges.
     var droppers = DropperLedger()
+    /// Repair taking a drawn time (`Scenario.repairDelay`), and the volumes it lost.
+    var repairModel: RepairModel
 
     var netRng: Xoshiro256
     var worldRng: Xoshiro256
@@ -169,6 +171,8 @@ public final class Simulation {
         let root = Xoshiro256(seed: seed)
         netRng = root.split(UInt64.max)
         worldRng = root.split(UInt64.max - 1)
+        // A stream of its own: scenarios without a repair delay draw exactly as before.
+        repairModel = RepairModel(delay: s.repairDelay, rng: root.split(UInt64.max - 7))
         var lossKeyRng = root.split(UInt64.max - 7)
         challengeLossKey = lossKeyRng.next()
         let heartbeat = Interval(milliseconds: Int64(s.heartbeatMinutes * 60_000))

@@ -93,6 +93,9 @@ public struct SimulationResult: Sendable {
     public var availabilitySamples: [Double] = []
     /// Every shard a partial dropper held, in a fixed order (see `DropperLedger`).
     public var dropperShards: [DropperRecord] = []
+    /// With a repair delay: counted packs that at some instant had fewer than k live shards
+    /// (see `RepairModel`); 0 without one.
+    public var packsEverLost = 0
     /// Their mean; nil when no sample fell after the warm-up.
     public var packAvailability: Double? {
         availabilitySamples.isEmpty ? nil : availabilitySamples.reduce(0, +) / Double(availabilitySamples.count)

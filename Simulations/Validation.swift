@@ -30,7 +30,7 @@ public struct ValidationError: Error, Sendable, CustomStringConvertible {
 /// (every pack's n holders are distinct nodes, each online with probability p); the interval
 /// is z·s/√S over all S samples of all runs. A run's loss fraction is one draw (packs share
 /// holders, so they are not independent of each other), so loss uses the R runs' spread:
-/// t(R−1)·s/√R. A dropper's shards are independent samples (every challenge draws its
+/// t(R−1)·s/√R (with repair too: `loss_with_repair`). A dropper's shards are independent samples (every challenge draws its
 /// pack and segment afresh, and holders are always online), so `dropper_survival` (0 or 1
 /// per shard) and `dropper_detection_hours` use z·s/√S over all shards of all runs. Each
 /// has a floor of one pack's worth so that a spread of zero cannot pass nothing but the
@@ -41,8 +41,12 @@ public enum Validation {
 
     public static func expected(_ s: Scenario) throws(ValidationError) -> Double {
         guard let spec = s.validation else { throw ValidationError(scenario: s.name, message: "no \"validate\" object") }
-        guard s.repair == false else { throw ValidationError(scenario: s.name, message: "a closed form here assumes \"repair\": \"off\"") }
+        guard s.repair == false || spec.model == .lossWithRepair else {
+            throw ValidationError(scenario: s.name, message: "a closed form here assumes \"repair\": \"off\"")
+        }
         switch spec.model {
+        case .lossWithRepair:
+            return try repairChain(s).lossProbability(from: s.n, days: s.durationDays - s.warmupDays)
         case .packAvailability:
             guard case .exponential(let on)? = s.online, case .exponential(let off) = s.offline else {
                 throw ValidationError(scenario: s.name, message: "pack_availability needs exponential churn.online_hours and churn.offline_hours")
@@ -67,6 +71,20 @@ public enum Validation {
         }
     }
 
+    /// The birth–death chain a `loss_with_repair` scenario describes: holders leave at
+    /// `departures_per_day`, each missing shard comes back at `repair.rate_per_day`.
+    public static func repairChain(_ s: Scenario) throws(ValidationError) -> RepairChain {
+        guard s.repair, case .exponential(let mu)? = s.repairDelay else {
+            throw ValidationError(scenario: s.name, message: "loss_with_repair needs \"repair\": {\"rate_per_day\": μ}")
+        }
+        guard s.departuresPerDay > 0, s.online == nil, s.diskFailuresPerDay == 0, s.adversaries.values.allSatisfy({ $0 == 0 }),
+              s.loss == 0, s.correlated.isEmpty, s.partitions.isEmpty, (s.repairTrigger ?? s.n) == s.n
+        else {
+            throw ValidationError(scenario: s.name, message: "loss_with_repair needs departures_per_day > 0, nodes otherwise always online, no disk failures, adversaries, loss, outages or partitions, and repair_trigger n (the chain repairs every missing shard; below a lower trigger the protocol keeps repairs in flight above it, which the chain does not model)")
+        }
+        return RepairChain(k: s.k, n: s.n, failureRate: s.departuresPerDay, repairRate: mu)
+    }
+
     /// Runs `s` (its `validate.runs` seeds from `seed`) and compares it with the closed form
     /// of `expectation` (by default `s` itself; a test passes a wrong one to see it fail).
     public static func run(_ s: Scenario, seed: UInt64, expectation: Scenario? = nil) throws(ValidationError) -> ValidationOutcome {
@@ -85,13 +103,14 @@ public enum Validation {
             guard result.violations.isEmpty else {
                 throw ValidationError(scenario: s.name, message: "seed \(runSeed): \(result.violations[0])")
             }
-            guard result.repairsCompleted == 0, result.blindShardsRepaired == 0 else {
+            guard s.repair || (result.repairsCompleted == 0 && result.blindShardsRepaired == 0) else {
                 throw ValidationError(scenario: s.name, message: "seed \(runSeed): repairs ran with repair off")
             }
             packs = max(1, result.packsTotal)
             switch spec.model {
             case .packAvailability: values += result.availabilitySamples
             case .lossWithoutRepair: values.append(result.packsTotal == 0 ? 0 : Double(result.packsLost) / Double(result.packsTotal))
+            case .lossWithRepair: values.append(result.packsTotal == 0 ? 0 : Double(result.packsEverLost) / Double(result.packsTotal))
             case .dropperSurvival, .dropperDetectionHours:
                 // A shard whose challenges stopped early (the run ended, or its owner gave the
                 // volume up as lost) would cut the sample short in a way that favours early
