@@ -49,7 +49,7 @@ import Testing
         #expect(first.stop() == 0)
         try FileManager.default.removeItem(atPath: coordinatorDir)
         let second = try coordinator(listen: at)
-        #expect(Daemon.wait(timeout: 10) { second.stderr.contains("rebuilding the directory") }, "\(second.stderr)")
+        #expect(Daemon.wait(timeout: 30) { second.stderr.contains("rebuilding the directory") }, "\(second.stderr)")
         #expect(try Daemon.wait(timeout: 60) {
             try members().filter(\.joined).map { "\($0.node) \($0.owner)" }.sorted() == before
         }, "every node took its own number back: \(String(describing: try? members().map { "\($0.node) \($0.owner) \($0.joined)" }))")
