@@ -147,7 +147,12 @@ import Testing
 
     @Test(arguments: [false, true])
     func closeFromEitherSideIsReportedOnBoth(dialerCloses: Bool) async throws {
-        try await withHostPair { p in
+        // The close must be what each side reports: on a loaded 2-core machine (a full
+        // parallel suite) the tests' 4 s idle bound once fired at the dialer before the
+        // listener's close reached it, so this test is given a long one.
+        var configuration = testConfiguration()
+        configuration.idleTimeout = .seconds(120)
+        try await withHostPair(configuration: configuration) { p in
             let dialled = try await p.b.connect(to: p.aEndpoint)
             let accepted = try await p.aRecorder.opened()
             (dialerCloses ? dialled : accepted).close()
