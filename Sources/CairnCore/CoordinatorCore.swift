@@ -275,7 +275,7 @@ public struct CoordinatorCore: Sendable {
     public func offlineHolders(of owner: NodeID, now: Instant) -> [NodeID] {
         var out = [NodeID]()
         for volume in packsByOwner[owner] ?? [] {
-            for h in rootRecords[volume]?.holders ?? [] where h != .coordinator && admitted(h) && !recentlySeen(h, now: now) {
+            for h in rootRecords[volume]?.holders ?? [] where admitted(h) && !recentlySeen(h, now: now) {
                 out.append(h)
             }
         }
@@ -284,9 +284,6 @@ public struct CoordinatorCore: Sendable {
         for h in out where unique.last != h { unique.append(h) }
         return unique
     }
-
-    /// Whether `node` was heard from within the last two uptime slots.
-    public func isRecentlySeen(_ node: NodeID, now: Instant) -> Bool { admitted(node) && recentlySeen(node, now: now) }
 
     /// One page of `owner`'s volume locations, in the order their records first arrived,
     /// each marking the holders heard from lately (`recentlySeen`; a restore asks those
@@ -327,7 +324,7 @@ public struct CoordinatorCore: Sendable {
     /// Heard from (a heartbeat or any other message) within one and a half uptime slots: a
     /// node up sends a heartbeat every slot, jitter allowed for; one gone since longer is
     /// asked last.
-    private func recentlySeen(_ node: NodeID, now: Instant) -> Bool {
+    public func recentlySeen(_ node: NodeID, now: Instant) -> Bool {
         guard node != .coordinator, node.index < entries.count else { return false }
         return entries[node.index].lastSeen.map { (now - $0) * 2 <= params.uptimeSlot * 3 } ?? false
     }

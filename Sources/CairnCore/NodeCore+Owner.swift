@@ -153,11 +153,12 @@ extension NodeCore {
             var abandoned = false
             for s in volumes[p].slots.indices {
                 guard case let .proposing(holder, contract, _, since)? = volumes[p].slots[s].replacement else { continue }
-                if now - since >= params.proposalTimeout {
+                let due = since + params.proposalTimeout
+                if due <= now {
                     abandon(volume: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
                     abandoned = true
                 } else {
-                    next = min(next ?? since + params.proposalTimeout, since + params.proposalTimeout)
+                    next = min(next ?? due, due)
                 }
             }
             if abandoned { requestMatch(volume: p, now: now, into: &actions) }

@@ -24,7 +24,8 @@ public struct NodeParams: Sendable, Codable {
     public var maxClockSkew: Interval
     /// How long a proposed holder has to sign: a small round trip, but its dial may first
     /// wait out an address that does not answer (a NAT) before the relay carries it.
-    public var proposalTimeout: Interval = .minutes(10)
+    public var proposalTimeout: Interval = NodeParams.defaultProposalTimeout
+    public static let defaultProposalTimeout: Interval = .minutes(10)
 
     public init(k: Int, n: Int, heartbeatInterval: Interval = .hours(1),
                 challengeInterval: Interval = .days(1), challengeTimeout: Interval = .minutes(10),
@@ -71,7 +72,7 @@ public struct NodeParams: Sendable, Codable {
         repairTrigger = try c.decode(Int.self, forKey: .repairTrigger)
         fetchMissesMax = try c.decode(Int.self, forKey: .fetchMissesMax)
         maxClockSkew = try c.decode(Interval.self, forKey: .maxClockSkew)
-        proposalTimeout = try c.decodeIfPresent(Interval.self, forKey: .proposalTimeout) ?? .minutes(10)
+        proposalTimeout = try c.decodeIfPresent(Interval.self, forKey: .proposalTimeout) ?? Self.defaultProposalTimeout
     }
 
     /// Repair a volume of layout `g` when fewer than this many of its shards are healthy:

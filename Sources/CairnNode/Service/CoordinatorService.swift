@@ -141,38 +141,48 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
     public func sessionOpened(_ session: Session) {
         loop.preconditionInEventLoop()
         let owner = Hex.encode(session.peer.ownerPublicKey)
-        let node: NodeID
-        var member: Member
         if let known = members.member(owner: owner) {
-            node = NodeID(known.node)
-            member = known
+            seat(known, on: session)
         } else if let until = rebuildingUntil, clock.now < until {
             // An old member reclaims its number (`reclaim`); a new one is told to come back.
             withoutNumber(session)
-            return
-        } else {
-            guard core.entries.count < Int(NodeID.coordinator.raw) - 1, members.members.count < settings.maxMembers else {
-                logger.warning("directory full: no number given", metadata: ["owner": "\(owner.prefix(16))", "members": "\(members.members.count)"])
-                withoutNumber(session)
-                return
-            }
-            let source = session.remoteAddress.ipAddress ?? "?"
-            let hour = clock.now.milliseconds / 3_600_000
-            if hour != admissionsHour {
-                admissionsHour = hour
-                admissions.removeAll()
-            }
-            guard admissions[source, default: 0] < settings.admissionsPerHour else {
-                logger.warning("too many new identities from one address this hour: no number given",
-                               metadata: ["from": "\(source)", "owner": "\(owner.prefix(16))"])
-                withoutNumber(session)
-                return
-            }
-            admissions[source, default: 0] += 1
-            node = core.admit()
-            member = Member(node: node.raw, owner: owner, nodeKey: "")
+        } else if admitsNewMember(from: session, owner: owner) {
+            let node = core.admit()
             logger.info("new member", metadata: ["node": "\(node.raw)", "owner": "\(owner.prefix(16))"])
+            seat(Member(node: node.raw, owner: owner, nodeKey: ""), on: session)
+        } else {
+            withoutNumber(session)
         }
+    }
+
+    /// Whether a new identity may have a number: within the directory's bounds and the
+    /// address's admissions this hour (counted when it may).
+    private func admitsNewMember(from session: Session, owner: String) -> Bool {
+        guard core.entries.count < Int(NodeID.coordinator.raw) - 1, members.members.count < settings.maxMembers else {
+            logger.warning("directory full: no number given", metadata: ["owner": "\(owner.prefix(16))", "members": "\(members.members.count)"])
+            return false
+        }
+        let source = session.remoteAddress.ipAddress ?? "?"
+        let hour = clock.now.milliseconds / 3_600_000
+        if hour != admissionsHour {
+            admissionsHour = hour
+            admissions.removeAll()
+        }
+        guard admissions[source, default: 0] < settings.admissionsPerHour else {
+            logger.warning("too many new identities from one address this hour: no number given",
+                           metadata: ["from": "\(source)", "owner": "\(owner.prefix(16))"])
+            return false
+        }
+        admissions[source, default: 0] += 1
+        return true
+    }
+
+    /// `member` is reached on `session` from now on (its newest node key; an older session
+    /// of the same number is closed), and is told its number with this coordinator's
+    /// signature on it.
+    private func seat(_ member: Member, on session: Session) {
+        var member = member
+        let node = NodeID(member.node)
         member.nodeKey = Hex.encode(session.peer.nodePublicKey)
         members.upsert(member)
         logger.info("member connected", metadata: ["node": "\(node.raw)", "from": "\(session.remoteAddress)"])
@@ -237,7 +247,7 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         case let .recordQuery(_, owner, 0) where owner == node:
             waitingOn = core.offlineHolders(of: owner, now: now)
             why = "restore"
-        case let .report(holder, .refusedFetch, _) where !core.isRecentlySeen(holder, now: now):
+        case let .report(holder, .refusedFetch, _) where !core.recentlySeen(holder, now: now):
             waitingOn = [holder]
             why = "repair"
         default:
@@ -288,18 +298,8 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
             members.remove(node: given)
         }
         core.admit(exactly: claimed)
-        var member = members.member(node: claimed) ?? Member(node: claimed.raw, owner: ownerHex, nodeKey: "")
-        member.nodeKey = Hex.encode(session.peer.nodePublicKey)
-        members.upsert(member)
-        if let old = sessions[claimed], old.id != session.id {
-            nodeOfSession[old.id] = nil
-            old.close()
-        }
-        sessions[claimed] = session
-        nodeOfSession[session.id] = claimed
         logger.info("member took its number back", metadata: ["node": "\(claimed.raw)", "owner": "\(ownerHex.prefix(16))"])
-        outbox.append((claimed, .welcome(node: claimed, membership: membership)))
-        commit()
+        seat(members.member(node: claimed) ?? Member(node: claimed.raw, owner: ownerHex, nodeKey: ""), on: session)
     }
 
     public func session(_ session: Session, closed reason: SessionCloseReason) {

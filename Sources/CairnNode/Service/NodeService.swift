@@ -40,7 +40,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         /// Backups the node runs by itself (`--config`'s `backup` section).
         public var schedule: BackupSchedule? = nil
         /// How this node's operator wants to hear that it is offline while an owner needs
-        /// what it holds (a URL or an address; `NodeSettings.validContact`), given to the
+        /// what it holds (a URL or an address, checked by the command line), given to the
         /// coordinator, whose notification command uses it.
         public var notify: String? = nil
         public init(dataDirectory: String, coordinator: Endpoint, offer: UInt64, listen: Endpoint?) {
@@ -357,7 +357,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 }
                 // Directly when the peer listens, else (or when its address does not
                 // answer) through the coordinator's relay: `dialPeer`.
-                let endpoint = host.isEmpty || port == 0 ? nil : Endpoint(host: host, port: Int(port))
+                let endpoint = Endpoint(advertisedHost: host, port: port)
                 guard endpoint != nil || coordinatorSession != nil else {
                     waiting[peer] = nil
                     return

@@ -1,6 +1,15 @@
 import CairnNet
 import Logging
 
+extension Endpoint {
+    /// Where a `located` answer says a peer listens; nil when it named no address (it is
+    /// reached only through the relay).
+    init?(advertisedHost host: String, port: UInt16) {
+        guard !host.isEmpty, port != 0 else { return nil }
+        self.init(host: host, port: Int(port))
+    }
+}
+
 extension SessionHost {
     /// Opens a session to the peer with node key `key`: at its address when it gave one,
     /// else — or when that address does not answer (a peer behind a NAT or a firewall that

@@ -187,7 +187,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
                 unreachable(peer, key: nil, NodeError(.notRunning, "unknown to the coordinator"))
                 return
             }
-            let endpoint = host.isEmpty || port == 0 ? nil : Endpoint(host: host, port: Int(port))
+            let endpoint = Endpoint(advertisedHost: host, port: port)
             dialled[key] = peer
             let relay = coordinatorSession
             let client = self
