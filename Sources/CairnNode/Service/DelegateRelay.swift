@@ -19,7 +19,8 @@ final class DelegateRelay: SessionDelegate, @unchecked Sendable {
     func session(_ session: Session, closed reason: SessionCloseReason) { target?.session(session, closed: reason) }
 }
 
-/// A service's sessions: its node key certified by `owner`, one event-loop thread, and the
+/// A service's sessions: its node key certified by `owner`, its event-loop threads (one
+/// unless asked for more; `loop` is the first, where the service keeps its state), and the
 /// host whose delegate the service becomes (`relay.target = service`).
 struct ServiceSessions {
     let group: MultiThreadedEventLoopGroup
@@ -27,7 +28,7 @@ struct ServiceSessions {
     let host: SessionHost
     let relay: DelegateRelay
 
-    init(owner: SigningKey, nodeKey: SigningKey, transport: TransportConfiguration, logger: Logger) throws(NodeError) {
+    init(owner: SigningKey, nodeKey: SigningKey, transport: TransportConfiguration, threads: Int = 1, logger: Logger) throws(NodeError) {
         let identity: SessionIdentity
         do {
             let certificate = try NodeCertificate.issue(owner: owner, nodePublicKey: nodeKey.publicKey,
@@ -36,7 +37,7 @@ struct ServiceSessions {
         } catch {
             throw NodeError(.dataDirectory, "cannot certify this machine's node key with the owner's identity", cause: error)
         }
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         loop = group.next()
         relay = DelegateRelay()
         host = SessionHost(identity: identity, group: group, configuration: transport, delegate: relay, logger: logger)

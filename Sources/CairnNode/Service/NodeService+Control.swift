@@ -102,6 +102,7 @@ extension NodeService {
         }
         core = next
         placedVolumes.append(plan.volume)
+        placedRoots = PlacedRoots(number: number, n: code.1, roots: plan.roots)
         placedPacks.formUnion(plan.volume.packs)
         logger.info("backup handed to the node", metadata: ["volume": "\(id)", "packs": "\(plan.volume.packCount)",
                                                           "sequence": "\(root.sequence)"])

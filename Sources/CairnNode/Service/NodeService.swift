@@ -91,6 +91,11 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     /// Volumes placed from the staging targets (`OwnerPacks`), by number, in order.
     var placedVolumes: [PlacedVolume] = []
     var placedPacks: Set<String> = []
+    /// The shard roots `placeStaged` computed for the newest volume it placed this run, so
+    /// its uploads frame each shard without hashing it again (after a restart, or for an
+    /// older volume, the upload hashes what it reads). The holder checks every frame
+    /// against the slot's root either way.
+    var placedRoots: PlacedRoots?
 
     private enum Locate {
         case dial(NodeID)
@@ -523,7 +528,8 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                let packs = volume.stream(slot: Int(slot.index), from: from, to: extent.packs), packs.length == message.payloadBytes {
                 source = packs
             } else if slot.volume.owner == core?.me, let volume = placedVolumes.first(where: { $0.number == slot.volume.number }),
-                      let staged = StagedSlotSource(volume: volume, staging: staging, index: Int(slot.index), from: from, to: extent.packs),
+                      let staged = StagedSlotSource(volume: volume, staging: staging, index: Int(slot.index), from: from, to: extent.packs,
+                                                     roots: placedRoots?.number == volume.number ? placedRoots : nil),
                       staged.length == message.payloadBytes {
                 source = staged
             } else {

@@ -156,6 +156,28 @@ extension PlacedVolume {
     }
 }
 
+/// The shard roots of one placed volume as `PlacedVolume.plan` computed them, pack by
+/// pack, n of 32 bytes each in one flat array (a large backup's many packs cost 32 bytes a
+/// shard, not an array each).
+struct PlacedRoots {
+    let number: UInt32
+    private let n: Int
+    private let flat: [UInt8]
+
+    init(number: UInt32, n: Int, roots: [[[UInt8]]]) {
+        self.number = number
+        self.n = n
+        flat = roots.flatMap { $0.joined() }
+    }
+
+    /// Shard `index`'s root in pack `pack` (the root record's, past the last pack).
+    func root(pack: Int, index: Int) -> [UInt8]? {
+        let at = (pack * n + index) * PackGeometry.hashBytes
+        guard index < n, at >= 0, at + PackGeometry.hashBytes <= flat.count else { return nil }
+        return Array(flat[at..<at + PackGeometry.hashBytes])
+    }
+}
+
 /// Slot `index` of a placed volume, packs `from..<to`, as the payload behind `storeSlot`:
 /// each pack read from its staging target when the transport asks for it, so an upload
 /// holds one shard in memory at a time.
@@ -165,17 +187,21 @@ final class StagedSlotSource: PayloadSource, @unchecked Sendable {
     private let index: Int
     private var pack: Int
     private let end: Int
+    private let roots: PlacedRoots?
     private var frame: [UInt8] = []
     private var at = 0
     let length: UInt64
 
-    init?(volume: PlacedVolume, staging: StagingTargets, index: Int, from: UInt32, to: UInt32) {
+    /// `roots`: the roots `plan` computed for this volume, when at hand, so no shard is
+    /// hashed again here.
+    init?(volume: PlacedVolume, staging: StagingTargets, index: Int, from: UInt32, to: UInt32, roots: PlacedRoots? = nil) {
         guard index < volume.n, from < to, Int(to) <= volume.packCount else { return nil }
         self.volume = volume
         self.staging = staging
         self.index = index
         pack = Int(from)
         end = Int(to)
+        self.roots = roots
         length = SlotStream.streamBytes(volume.shardBytes[Int(from)..<Int(to)].map { PackGeometry(k: volume.k, n: volume.n, shardBytes: $0) })
     }
 
@@ -193,7 +219,8 @@ final class StagedSlotSource: PayloadSource, @unchecked Sendable {
                     throw NetError(.io, "pack \(pack) of volume \(volume.number) changed on the staging target")
                 }
                 let geometry = PackGeometry(k: volume.k, n: volume.n, shardBytes: UInt64(shard.count))
-                frame = SlotStream.frameHeader(geometry: geometry, root: SlotStreamPack(geometry: geometry, shard: shard).root) + shard
+                let root = roots?.root(pack: pack, index: index) ?? SlotStreamPack(geometry: geometry, shard: shard).root
+                frame = SlotStream.frameHeader(geometry: geometry, root: root) + shard
                 at = 0
                 pack += 1
             }

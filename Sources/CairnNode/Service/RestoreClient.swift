@@ -5,6 +5,7 @@ import CairnNet
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Restore anywhere: on a machine with nothing but the owner's keys (from the phrase),
 /// join the coordinator as the owner, run the core's `RestoreSession` over real sessions —
@@ -15,7 +16,12 @@ import NIOPosix
 /// ones, checking every shard and chunk again.
 ///
 /// Holders are dialled with the node key the coordinator gives (IK), directly or through
-/// its relay; the client never listens. All state lives on one event loop.
+/// its relay; the client never listens. Sessions run on an event-loop thread per core, so
+/// their decryption and spooling of fetched streams use every core; everything a session
+/// reports hops to `loop`, where all the client's state lives (in each session's order:
+/// one thread's `execute`s run in the order given). The two maps a session's own thread
+/// must read synchronously — which holder a new session is, and which holder an open
+/// session's stream comes from — sit behind a lock.
 public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     public struct Settings: Sendable {
         public var dataDirectory: String
@@ -56,7 +62,9 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     private var coordinatorKey: [UInt8]?
     private var peers: [NodeID: Session] = [:]
     private var peerOfSession: [UInt64: NodeID] = [:]
-    private var dialled: [[UInt8]: NodeID] = [:]
+    /// Holders dialled and not yet open, by node key; and open sessions' holders, by
+    /// session id. Read on the sessions' own threads, hence the lock.
+    private let dialling = Mutex<(byKey: [[UInt8]: NodeID], bySession: [UInt64: NodeID])>(([:], [:]))
     private var waiting: [NodeID: [Message]] = [:]
     private var locating: [UInt64: NodeID] = [:]
     private var nextLocate: UInt64 = 1
@@ -80,7 +88,8 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         } catch {
             throw NodeError(.storage, "cannot open the fetch spools in \(folder)", cause: error)
         }
-        let sessions = try ServiceSessions(owner: owner.signing, nodeKey: nodeKey, transport: settings.transport, logger: logger)
+        let sessions = try ServiceSessions(owner: owner.signing, nodeKey: nodeKey, transport: settings.transport,
+                                           threads: System.coreCount, logger: logger)
         group = sessions.group
         loop = sessions.loop
         host = sessions.host
@@ -125,8 +134,18 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     // MARK: Sessions
 
     public func sessionOpened(_ session: Session) {
+        let key = session.peer.nodePublicKey
+        let holder: NodeID? = dialling.withLock { d in
+            guard let peer = d.byKey.removeValue(forKey: key) else { return nil }
+            d.bySession[session.id] = peer
+            return peer
+        }
+        loop.execute { [self] in opened(session, holder: holder) }
+    }
+
+    private func opened(_ session: Session, holder: NodeID?) {
         loop.preconditionInEventLoop()
-        if let peer = dialled.removeValue(forKey: session.peer.nodePublicKey) {
+        if let peer = holder {
             peers[peer] = session
             peerOfSession[session.id] = peer
             if let me = self.session?.owner { session.post(.peerHello(node: me), sent: clock.now) }
@@ -142,29 +161,32 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         session.post(.hello(host: "", port: 0, contact: ""), sent: clock.now)
     }
 
+    /// On the session's thread: the spool a holder's fetch reply streams into.
     public func session(_ session: Session, sinkFor message: Message, payloadBytes: UInt64) -> (any PayloadSink)? {
-        loop.preconditionInEventLoop()
-        guard let peer = peerOfSession[session.id], case .fetchReply = message else { return nil }
+        guard case .fetchReply = message, let peer = dialling.withLock({ $0.bySession[session.id] }) else { return nil }
         return held.payloadSink(for: message, from: peer)
     }
 
     public func session(_ session: Session, received inbound: InboundMessage) {
-        loop.preconditionInEventLoop()
-        if session.id == coordinatorSession?.id {
-            fromCoordinator(inbound)
-        } else if let peer = peerOfSession[session.id] {
-            deliver(inbound, from: peer)
+        loop.execute { [self] in
+            if session.id == coordinatorSession?.id {
+                fromCoordinator(inbound)
+            } else if let peer = peerOfSession[session.id] {
+                deliver(inbound, from: peer)
+            }
         }
     }
 
     public func session(_ session: Session, closed reason: SessionCloseReason) {
-        loop.preconditionInEventLoop()
-        if session.id == coordinatorSession?.id {
-            coordinatorSession = nil
-            if self.session == nil { loop.scheduleTask(in: .seconds(1)) { [weak self] in self?.dialCoordinator() } }
-            return
+        _ = dialling.withLock { $0.bySession.removeValue(forKey: session.id) }
+        loop.execute { [self] in
+            if session.id == coordinatorSession?.id {
+                coordinatorSession = nil
+                if self.session == nil { loop.scheduleTask(in: .seconds(1)) { [weak self] in self?.dialCoordinator() } }
+                return
+            }
+            if let peer = peerOfSession.removeValue(forKey: session.id), peers[peer]?.id == session.id { peers[peer] = nil }
         }
-        if let peer = peerOfSession.removeValue(forKey: session.id), peers[peer]?.id == session.id { peers[peer] = nil }
     }
 
     private func fromCoordinator(_ inbound: InboundMessage) {
@@ -188,7 +210,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
                 return
             }
             let endpoint = Endpoint(advertisedHost: host, port: port)
-            dialled[key] = peer
+            dialling.withLock { $0.byKey[key] = peer }
             let relay = coordinatorSession
             let client = self
             Task { [host = self.host, loop, logger] in
@@ -209,7 +231,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     /// session hears "nothing here" for each at once and asks another holder, instead of
     /// waiting out its fetch timeout.
     private func unreachable(_ peer: NodeID, key: [UInt8]?, _ error: any Error) {
-        if let key { dialled[key] = nil }
+        if let key { _ = dialling.withLock { $0.byKey.removeValue(forKey: key) } }
         let queued = waiting.removeValue(forKey: peer) ?? []
         logger.notice("holder unreachable", metadata: ["holder": "\(peer.raw)", "error": "\(error)"])
         for message in queued {
