@@ -423,7 +423,16 @@ public final class Simulation {
     func nodeFire(_ i: Int, _ kind: TimerKind) {
         guard mode == .actors else {
             var actions = takeActionBuffer()
-            cores[i].onTimer(kind, now: localNow(i), into: &actions)
+            let local = localNow(i)
+            if kind == .challenge, shortcuts {
+                // Challenges whose answers are known are settled inside the tick (`settlesInTick`).
+                cores.withUnsafeMutableBufferPointer { buffer in
+                    let base = buffer.baseAddress!
+                    base[i].onChallengeTimer(now: local, into: &actions) { settlesInTick($0, owner: i, cores: base) }
+                }
+            } else {
+                cores[i].onTimer(kind, now: local, into: &actions)
+            }
             perform(i, actions)
             actionBuffer = actions
             return

@@ -30,21 +30,58 @@ public struct ChallengeScheduler: Sendable, Codable {
 
     public private(set) var outstanding: [UInt64: Outstanding] = [:]
     private var nextID: UInt64 = 1
+    /// Most challenges outstanding at once; the oldest is forgotten past it.
+    private var bound = ProtocolLimits.outstandingChallengesMax
+
+    private enum CodingKeys: String, CodingKey { case outstanding, nextID }
 
     public init() {}
+
+    /// A scheduler with a lower bound on outstanding challenges (tests reach it quickly).
+    public init(bound: Int) {
+        precondition(bound > 0, "bound \(bound)")
+        self.bound = bound
+    }
 
     /// Picks a random pack of what the holder acknowledged (`extent`) and a random segment
     /// selector, and records the challenge; returns the message to send.
     public mutating func issue(contract: ContractID, holder: NodeID, slot: SlotID, extent: SlotExtent,
                                audit: Bool, now: Instant, timeout: Interval, rng: inout Xoshiro256) -> Message
     {
+        var none = SettledChallenges()
+        return issue(contract: contract, holder: holder, slot: slot, extent: extent, audit: audit, now: now,
+                     timeout: timeout, rng: &rng, settled: &none, knownPass: { _ in false })!
+    }
+
+    /// `issue` for a shell that may already know the answer (`knownPass`): a challenge it
+    /// vouches for is drawn exactly as any other (same id, pack and selector, so the
+    /// generator's stream and every later challenge are unchanged) but neither recorded
+    /// nor sent — the same end state as recording it, sending it and taking its pass, which
+    /// only removes the record again. `settled` remembers such challenges for the rest of
+    /// one tick, so that the bound on outstanding challenges evicts exactly what it would
+    /// have evicted had they been recorded until their passes arrived.
+    public mutating func issue(contract: ContractID, holder: NodeID, slot: SlotID, extent: SlotExtent,
+                               audit: Bool, now: Instant, timeout: Interval, rng: inout Xoshiro256,
+                               settled: inout SettledChallenges, knownPass: (KnownChallenge) -> Bool) -> Message?
+    {
         precondition(extent.packs > 0, "challenge of an empty slot")
         let id = nextID
         nextID += 1
         let pack = UInt32(rng.bounded(UInt64(extent.packs)))
         let selector = UInt32(truncatingIfNeeded: rng.next())
-        if outstanding.count >= ProtocolLimits.outstandingChallengesMax, let oldest = outstanding.keys.min() {
-            outstanding[oldest] = nil
+        if outstanding.count + settled.pending >= bound {
+            // The oldest of the recorded and the vouched-for (ids only grow: a vouched-for
+            // one is older than every recorded one issued after it).
+            let oldest = outstanding.keys.min()
+            if let first = settled.first, oldest.map({ first < $0 }) ?? true {
+                settled.evictFirst()
+            } else if let oldest {
+                outstanding[oldest] = nil
+            }
+        }
+        if knownPass(KnownChallenge(id: id, holder: holder, slot: slot, pack: pack, packs: extent.packs, audit: audit)) {
+            settled.add(id)
+            return nil
         }
         outstanding[id] = Outstanding(contract: contract, holder: holder, slot: slot, pack: pack, packs: extent.packs,
                                       selector: selector, root: extent.root, deadline: now + timeout, audit: audit)
@@ -83,6 +120,30 @@ public struct ChallengeScheduler: Sendable, Codable {
         due.sort()
         return due.map { outstanding.removeValue(forKey: $0)! }
     }
+}
+
+/// A challenge about to be sent, as a shell that may already know its answer sees it.
+public struct KnownChallenge: Sendable {
+    public var id: UInt64
+    public var holder: NodeID
+    public var slot: SlotID
+    public var pack: UInt32
+    public var packs: UInt32
+    public var audit: Bool
+}
+
+/// The challenges of one tick a shell vouched for, oldest first, as far as the bound on
+/// outstanding challenges is concerned (`ChallengeScheduler.issue(…settled:knownPass:)`).
+public struct SettledChallenges: Sendable {
+    private var ids: [UInt64] = []
+    private var evicted = 0
+
+    public init() {}
+
+    var pending: Int { ids.count - evicted }
+    var first: UInt64? { evicted < ids.count ? ids[evicted] : nil }
+    mutating func evictFirst() { evicted += 1 }
+    mutating func add(_ id: UInt64) { ids.append(id) }
 }
 
 /// Decides, for one volume, whether to repair and which slots, from each slot's health.

@@ -227,37 +227,7 @@ public struct NodeCore: Sendable {
             actions.append(.send(to: .coordinator, .heartbeat(used: book.reservedBytes)))
             actions.append(.setTimer(.heartbeat, at: now + params.heartbeatInterval))
         case .challenge:
-            _ = challenges.sweep(now: now)
-            for p in volumes.indices where !volumes[p].lost {
-                for s in volumes[p].slots.indices {
-                    guard let holder = volumes[p].slots[s].holder, let contract = volumes[p].slots[s].contract,
-                          !volumes[p].slots[s].failed, volumes[p].slots[s].stored.packs > 0
-                    else { continue }
-                    let msg = challenges.issue(
-                        contract: contract, holder: holder, slot: SlotID(volume: volumes[p].id, index: UInt8(s)),
-                        extent: volumes[p].slots[s].stored, audit: false, now: now,
-                        timeout: params.challengeTimeout, rng: &rng)
-                    actions.append(.send(to: holder, msg))
-                }
-            }
-            for id in unconfirmed.keys.sorted() where unconfirmed[id]!.until <= now {
-                unconfirmed[id] = nil
-            }
-            for id in audits.keys.sorted() {
-                let a = audits[id]!
-                if a.until <= now {
-                    audits[id] = nil
-                    book.drop(ownedID: id)
-                    continue
-                }
-                // Both sides end the grace period at `until`: stop auditing early enough that
-                // no challenge reaches a holder that has just freed the shard as promised.
-                guard now + params.challengeTimeout + .hours(1) < a.until, a.extent.packs > 0 else { continue }
-                let msg = challenges.issue(contract: id, holder: a.holder, slot: a.shard, extent: a.extent, audit: true,
-                                           now: now, timeout: params.challengeTimeout, rng: &rng)
-                actions.append(.send(to: a.holder, msg))
-            }
-            actions.append(.setTimer(.challenge, at: now + params.challengeInterval))
+            onChallengeTimer(now: now, into: &actions, knownPass: { _ in false })
         case .repair:
             // One pass over the slots, read in place (iterating `volumes` by value copied every
             // volume and retained its arrays): the holders to ask about, and the uploads in flight.
@@ -310,7 +280,54 @@ public struct NodeCore: Sendable {
         }
     }
 
-    /// Abandons replacements, matches and fetches that took longer than the repair timeout.
+    /// The challenge tick: one challenge per stored slot and per audited release. A shell
+    /// that already knows some answers (`knownPass`: the simulator, for honest holders
+    /// that stay up for the round trip) settles those inline — drawn as always, neither
+    /// recorded nor sent — instead of taking each pass back through `onKnownChallengePass`
+    /// (a record made, a message, an action and a look-up undone, per slot and day). Every
+    /// other challenge goes out as from `onTimer(.challenge)`.
+    public mutating func onChallengeTimer(now: Instant, into actions: inout [NodeAction],
+                                          knownPass: (KnownChallenge) -> Bool)
+    {
+        _ = challenges.sweep(now: now)
+        var settled = SettledChallenges()
+        for p in volumes.indices where !volumes[p].lost {
+            for s in volumes[p].slots.indices {
+                guard let holder = volumes[p].slots[s].holder, let contract = volumes[p].slots[s].contract,
+                      !volumes[p].slots[s].failed, volumes[p].slots[s].stored.packs > 0
+                else { continue }
+                if let msg = challenges.issue(
+                    contract: contract, holder: holder, slot: SlotID(volume: volumes[p].id, index: UInt8(s)),
+                    extent: volumes[p].slots[s].stored, audit: false, now: now,
+                    timeout: params.challengeTimeout, rng: &rng, settled: &settled, knownPass: knownPass)
+                {
+                    actions.append(.send(to: holder, msg))
+                }
+            }
+        }
+        for id in unconfirmed.keys.sorted() where unconfirmed[id]!.until <= now {
+            unconfirmed[id] = nil
+        }
+        for id in audits.keys.sorted() {
+            let a = audits[id]!
+            if a.until <= now {
+                audits[id] = nil
+                book.drop(ownedID: id)
+                continue
+            }
+            // Both sides end the grace period at `until`: stop auditing early enough that
+            // no challenge reaches a holder that has just freed the shard as promised.
+            guard now + params.challengeTimeout + .hours(1) < a.until, a.extent.packs > 0 else { continue }
+            if let msg = challenges.issue(contract: id, holder: a.holder, slot: a.shard, extent: a.extent, audit: true,
+                                          now: now, timeout: params.challengeTimeout, rng: &rng, settled: &settled,
+                                          knownPass: knownPass)
+            {
+                actions.append(.send(to: a.holder, msg))
+            }
+        }
+        actions.append(.setTimer(.challenge, at: now + params.challengeInterval))
+    }
+
     // MARK: Messages
 
     /// A message `from` a peer, stamped `sent` by the peer's clock.
