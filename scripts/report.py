@@ -578,7 +578,15 @@ def figure_html(svg_b64, caption, title):
             f"<figcaption><b>{html.escape(title)}.</b> {html.escape(caption)}</figcaption></figure>")
 
 
-def sweep_section(sweep, chosen):
+def write_svg(svg_dir, stem, svg_b64):
+    """`--svg-dir`: the chart also as a file of its own (the same SVG the page embeds), for
+    a document that shows it (docs/research/shard-count.md, through `make research`)."""
+    if svg_dir:
+        with open(os.path.join(svg_dir, f"{stem}.svg"), "wb") as f:
+            f.write(base64.b64decode(svg_b64))
+
+
+def sweep_section(sweep, chosen, svg_dir=None):
     scenario = f"{sweep.name}: {sweep.describe()}"
     parts = [f"<h2>Sweep {html.escape(sweep.name)}</h2>",
              f"<p class=\"scenario\">{html.escape(sweep.describe())}. Swept: "
@@ -592,6 +600,7 @@ def sweep_section(sweep, chosen):
         got, note = make(sweep, scenario)
         if got:
             parts.append(figure_html(got[0], got[1], TITLES[name]))
+            write_svg(svg_dir, f"{sweep.name}-{name.removeprefix('chart_')}", got[0])
         if note:
             notes.append(note)
     for n in notes:
@@ -612,11 +621,11 @@ def run_section(run):
     return "\n".join(parts)
 
 
-def build(dirs, chosen=None):
+def build(dirs, chosen=None, svg_dir=None):
     sections = []
     for d in dirs:
         if os.path.exists(os.path.join(d, "sweep.json")):
-            sections.append(sweep_section(Sweep(d), chosen))
+            sections.append(sweep_section(Sweep(d), chosen, svg_dir))
         elif os.path.exists(os.path.join(d, "timeseries.csv")):
             sections.append(run_section(Run(d)))
         else:
@@ -635,9 +644,13 @@ def main(argv=None):
     p.add_argument("dirs", nargs="+", help="sweep output directories (cairn simulate SWEEP.json --out DIR), or a single run's")
     p.add_argument("--out", default="report.html", help="the page to write (default report.html)")
     p.add_argument("--cell", type=int, help="the cell whose healthy shards over time are drawn (default: the first)")
+    p.add_argument("--svg-dir", help="also write each sweep's charts as DIR/SWEEP-CHART.svg (CHART: durability, "
+                   "repair_vs_n, repair_vs_trigger, detection, availability, timeseries)")
     a = p.parse_args(argv)
+    if a.svg_dir:
+        os.makedirs(a.svg_dir, exist_ok=True)
     try:
-        page = build(a.dirs, a.cell)
+        page = build(a.dirs, a.cell, a.svg_dir)
     except ReportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
