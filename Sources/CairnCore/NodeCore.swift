@@ -238,25 +238,37 @@ public struct NodeCore: Sendable {
                 for s in volumes[p].slots.indices {
                     if let h = volumes[p].slots[s].holder { holders.append(h) }
                     if volumes[p].slots[s].pending == .storing { storing += 1 }
+                    // The stored field, not `appending`: that copy would retain the root.
+                    if let bytes = volumes[p].slots[s].append?.extent.bytes {
+                        backlogBytes += bytes - volumes[p].slots[s].stored.bytes
+                    }
                 }
                 backlogBytes += storing * volumes[p].slotBytes
-                for s in volumes[p].slots.indices {
-                    if let a = volumes[p].slots[s].appending { backlogBytes += a.bytes - volumes[p].slots[s].stored.bytes }
-                }
             }
+            // Sorted and unique, in place: the query carries this array itself when it fits.
             holders.sort()
-            var unique = [NodeID]()
-            for h in holders where unique.last != h { unique.append(h) }
+            var kept = 0
+            for i in holders.indices where kept == 0 || holders[kept - 1] != holders[i] {
+                holders[kept] = holders[i]
+                kept += 1
+            }
+            holders.removeLast(holders.count - kept)
             // Past one message's worth of holders, the query goes in pages: every holder is
             // asked about on every tick (a cut would leave the same ones out every time).
-            var page = 0
-            repeat {
+            if holders.count <= ProtocolLimits.nodesPerMessageMax {
                 let request = nextRequest
                 nextRequest += 1
-                let end = min(page + ProtocolLimits.nodesPerMessageMax, unique.count)
-                actions.append(.send(to: .coordinator, .uptimeQuery(request: request, nodes: Array(unique[page..<end]))))
-                page = end
-            } while page < unique.count
+                actions.append(.send(to: .coordinator, .uptimeQuery(request: request, nodes: holders)))
+            } else {
+                var page = 0
+                repeat {
+                    let request = nextRequest
+                    nextRequest += 1
+                    let end = min(page + ProtocolLimits.nodesPerMessageMax, holders.count)
+                    actions.append(.send(to: .coordinator, .uptimeQuery(request: request, nodes: Array(holders[page..<end]))))
+                    page = end
+                } while page < holders.count
+            }
             for id in releasing.keys.sorted() {
                 var r = releasing[id]!
                 actions.append(.send(to: r.holder, .release(contract: id, at: r.at)))
