@@ -234,16 +234,18 @@ public struct NodeCore: Sendable {
             var holders = [NodeID]()
             var backlogBytes: UInt64 = 0
             for p in volumes.indices where !volumes[p].lost {
-                var storing: UInt64 = 0
-                for s in volumes[p].slots.indices {
-                    if let h = volumes[p].slots[s].holder { holders.append(h) }
-                    if volumes[p].slots[s].pending == .storing { storing += 1 }
-                    // The stored field, not `appending`: that copy would retain the root.
-                    if let bytes = volumes[p].slots[s].append?.extent.bytes {
-                        backlogBytes += bytes - volumes[p].slots[s].stored.bytes
+                // Through the buffer: a slot read field by field, never copied whole (a copy
+                // retains and releases its arrays, a tenth of a run).
+                let (storing, appending) = volumes[p].slots.withUnsafeBufferPointer { slots in
+                    var storing: UInt64 = 0, appending: UInt64 = 0
+                    for s in slots.indices {
+                        if let h = slots[s].holder { holders.append(h) }
+                        if case .storing = slots[s].replacement { storing += 1 }
+                        if let bytes = slots[s].append?.extent.bytes { appending += bytes - slots[s].stored.bytes }
                     }
+                    return (storing, appending)
                 }
-                backlogBytes += storing * volumes[p].slotBytes
+                backlogBytes += storing * volumes[p].slotBytes + appending
             }
             // Sorted and unique, in place: the query carries this array itself when it fits.
             holders.sort()
@@ -304,16 +306,21 @@ public struct NodeCore: Sendable {
         _ = challenges.sweep(now: now)
         var settled = SettledChallenges()
         for p in volumes.indices where !volumes[p].lost {
-            for s in volumes[p].slots.indices {
-                guard let holder = volumes[p].slots[s].holder, let contract = volumes[p].slots[s].contract,
-                      !volumes[p].slots[s].failed, volumes[p].slots[s].stored.packs > 0
-                else { continue }
-                if let msg = challenges.issue(
-                    contract: contract, holder: holder, slot: SlotID(volume: volumes[p].id, index: UInt8(s)),
-                    extent: volumes[p].slots[s].stored, audit: false, now: now,
-                    timeout: params.challengeTimeout, rng: &rng, settled: &settled, knownPass: knownPass)
-                {
-                    actions.append(.send(to: holder, msg))
+            let volume = volumes[p].id
+            // Through the buffer: each slot's extent is lent to `issue`, not copied (a copy
+            // retains and releases its root).
+            volumes[p].slots.withUnsafeBufferPointer { slots in
+                for s in slots.indices {
+                    guard let holder = slots[s].holder, let contract = slots[s].contract, !slots[s].failed,
+                          slots[s].stored.packs > 0
+                    else { continue }
+                    if let msg = challenges.issue(
+                        contract: contract, holder: holder, slot: SlotID(volume: volume, index: UInt8(s)),
+                        extent: slots[s].stored, audit: false, now: now,
+                        timeout: params.challengeTimeout, rng: &rng, settled: &settled, knownPass: knownPass)
+                    {
+                        actions.append(.send(to: holder, msg))
+                    }
                 }
             }
         }
