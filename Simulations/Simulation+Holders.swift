@@ -24,7 +24,12 @@ extension Simulation {
             // reads it.
             let due = max(now, trueTime(i, local: at.milliseconds))
             timerDue[i * TimerKind.allCases.count + Int(kind.rawValue)] = due
-            queue.push(at: due, .timer(node: node, kind: kind, epoch: epoch[i]))
+            let lane = Int(kind.rawValue)
+            if lane < timerLanes.count, timerLanes[lane].accepts(due) {
+                timerLanes[lane].append(TimerInFlight(time: due, seq: queue.reserveSeq(), node: node.raw, epoch: epoch[i]))
+            } else {
+                queue.push(at: due, .timer(node: node, kind: kind, epoch: epoch[i]))
+            }
         }
     }
 

@@ -102,6 +102,9 @@ public final class Simulation {
     var diskFailAt: [Int64]
     /// Instants of world events that change who is reachable (outages, partitions, convergence).
     var worldChanges: [Int64] = []
+    /// Node heartbeat, challenge and repair timers (indexed by `TimerKind.rawValue`), beside
+    /// the queue (`TimerLane`).
+    var timerLanes = [TimerLane](repeating: TimerLane(), count: 3)
 
     // Counters.
     var events: UInt64 = 0
@@ -551,11 +554,22 @@ public final class Simulation {
 
     /// The next event: the queue's, or a heartbeat in the lane due before it.
     func nextEvent() -> Event? {
-        if let h = heartbeatLane.first, queue.precedesAll(time: h.time, seq: h.seq) {
+        // The earliest of the lanes' first entries (-1: the heartbeat lane), then the queue's.
+        var lane = -2
+        var time = Int64.max, seq = UInt64.max
+        if let h = heartbeatLane.first { (lane, time, seq) = (-1, h.time, h.seq) }
+        for k in timerLanes.indices {
+            if let t = timerLanes[k].first, t.time < time || (t.time == time && t.seq < seq) { (lane, time, seq) = (k, t.time, t.seq) }
+        }
+        guard lane > -2, queue.precedesAll(time: time, seq: seq) else { return queue.pop() }
+        if lane == -1 {
+            let h = heartbeatLane.first!
             heartbeatLane.removeFirst()
             return Event(time: h.time, seq: h.seq, kind: .deliver(from: h.from, to: .coordinator, sent: h.sent, .heartbeat(used: h.used)))
         }
-        return queue.pop()
+        let t = timerLanes[lane].first!
+        timerLanes[lane].removeFirst()
+        return Event(time: t.time, seq: t.seq, kind: .timer(node: NodeID(t.node), kind: TimerKind(rawValue: UInt8(lane))!, epoch: t.epoch))
     }
 
     func restartFromCheckpoints(_ restart: CheckpointRestart) throws(SimulationStopped) {
