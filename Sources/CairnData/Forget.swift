@@ -116,11 +116,12 @@ extension Repository {
 
         var summary = ForgetSummary(dryRun: options.dryRun, policy: options.policy.description, groups: [], kept: 0, removed: 0)
         var keep = Set<String>()
+        let now = Int64(Date().timeIntervalSince1970)
         for g in groups {
             let members = g.members.map { root.snapshots[$0] }
             let byID = Dictionary(members.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             let decisions = options.policy.apply(to: members.map { RetentionCandidate(id: $0.id, time: $0.time) },
-                                                 timeZone: options.timeZone)
+                                                 timeZone: options.timeZone, now: now)
             let first = members[0]
             summary.groups.append(ForgetSummary.Group(
                 hostname: options.groupBy.contains(.host) ? first.hostname : nil,

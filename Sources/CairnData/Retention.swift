@@ -90,14 +90,59 @@ public struct RetentionDuration: Sendable, Equatable, CustomStringConvertible {
         return parts.isEmpty ? "0h" : parts.joined()
     }
 
-    /// The instant this span before `instant`: years, months and days on the calendar of
-    /// `timeZone` (a month before March 31 is February's last day), then hours of 3,600 s.
+    /// The instant this span before `instant`, as restic reckons it (Go's `AddDate`, then
+    /// `Add` of the hours): the years, months and days are taken off the year, month and
+    /// day of `instant` on the calendar of `timeZone` all at once, and a day the month
+    /// does not have rolls over into the next one, at the same wall-clock time. So a month
+    /// before March 31 is "February 31", which is March 3 (March 2 in a leap year), a year
+    /// before February 29 is March 1, and 1m1d before March 31 is "February 30". Then the
+    /// hours are taken off as 3,600 s each. restic rolls over rather than stopping at the
+    /// month's last day, and a `--keep-within` should keep what restic's keeps.
     func instant(before instant: Int64, timeZone: TimeZone) -> Int64 {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        let start = Date(timeIntervalSince1970: TimeInterval(instant))
-        let back = calendar.date(byAdding: DateComponents(year: -years, month: -months, day: -days), to: start) ?? start
-        return Int64(back.timeIntervalSince1970.rounded(.down)) - Int64(hours) * 3600
+        let offset = Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(instant))))
+        let wall = instant + offset
+        let (day, secondOfDay) = Self.floorDivision(wall, 86_400)
+        let (year, month, dayOfMonth) = Self.civil(fromDays: day)
+        // Months counted from March of year 0 would do as well; January-based and floored.
+        let (carry, month0) = Self.floorDivision(Int64(month - 1) - Int64(months), 12)
+        let shiftedYear = year - Int64(years) + carry
+        let shiftedDay = Self.days(fromCivil: shiftedYear, month: Int(month0) + 1, day: 1) + Int64(dayOfMonth - 1) - Int64(days)
+        let shiftedWall = shiftedDay * 86_400 + secondOfDay
+        // Back from wall-clock time to an instant with the zone's offset there (Go's
+        // `Date` does the same two-step look-up; in a clock change the hour may differ).
+        let guess = shiftedWall - Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(shiftedWall))))
+        let back = shiftedWall - Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(guess))))
+        return back - Int64(hours) * 3600
+    }
+
+    private static func floorDivision(_ a: Int64, _ b: Int64) -> (quotient: Int64, remainder: Int64) {
+        let q = a / b, r = a % b
+        return r < 0 ? (q - 1, r + b) : (q, r)
+    }
+
+    /// Days since 1970-01-01 of a date of the proleptic Gregorian calendar (any year).
+    /// Years start in March here, so February's length only matters at a year's end.
+    static func days(fromCivil year: Int64, month: Int, day: Int) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = floorDivision(y, 400).quotient
+        let yearOfEra = y - era * 400
+        let m = Int64(month), d = Int64(day)
+        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The date `days` after 1970-01-01 (the inverse of `days(fromCivil:)`).
+    static func civil(fromDays days: Int64) -> (year: Int64, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = floorDivision(z, 146_097).quotient
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), Int(month), Int(day))
     }
 }
 
@@ -126,7 +171,12 @@ extension RetentionPolicy {
     /// first (equal times: the later in `snapshots` first, as snapshots are appended in
     /// the order they were made). Pure: the time zone that defines the calendar buckets is
     /// passed in, so the same input gives the same answer anywhere.
-    public func apply(to snapshots: [RetentionCandidate], timeZone: TimeZone) -> [RetentionDecision] {
+    ///
+    /// `--keep-within` counts back from the group's newest snapshot that is not after
+    /// `now` (restic's rule: a snapshot from a clock set years ahead must not make every
+    /// other one "too old"); when every snapshot is after `now`, all of them are within.
+    /// Without `now`, from the newest.
+    public func apply(to snapshots: [RetentionCandidate], timeZone: TimeZone, now: Int64? = nil) -> [RetentionDecision] {
         let ordered = snapshots.enumerated().sorted { a, b in
             a.element.time != b.element.time ? a.element.time > b.element.time : a.offset > b.offset
         }.map(\.element)
@@ -162,7 +212,8 @@ extension RetentionPolicy {
             Rule(remaining: yearly, reason: "yearly snapshot", bucket: { _, d in
                 key(calendar.dateComponents([.year], from: d)) }),
         ]
-        let cutoff = within.map { $0.instant(before: newest.time, timeZone: timeZone) }
+        let latest = now.map { now in ordered.first { $0.time < now }?.time } ?? newest.time
+        let cutoff = within.map { within in latest.map { within.instant(before: $0, timeZone: timeZone) } ?? Int64.min }
 
         var decisions: [RetentionDecision] = []
         decisions.reserveCapacity(ordered.count)

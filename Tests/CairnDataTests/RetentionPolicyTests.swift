@@ -97,14 +97,65 @@ import Testing
         let d = RetentionPolicy(within: try RetentionDuration(parsing: "2d")).apply(to: s, timeZone: Self.utc)
         #expect(d.filter(\.keep).map(\.id) == ["s3", "s2"])
         #expect(d[0].reasons == ["within 2d"])
-        // Months on the calendar: a month before March 31 is February 28 (2026 is no leap year).
-        let m = Self.snaps([Self.t(2026, 2, 28, 12), Self.t(2026, 2, 28, 13), Self.t(2026, 3, 31, 12)])
-        #expect(Self.kept(RetentionPolicy(within: RetentionDuration(months: 1)), m) == ["s2", "s1"])
+        // Months on the calendar, rolled over as restic does: a month before March 31 is
+        // "February 31", March 3 (2026 is no leap year), so February 28 is not within 1m.
+        let m = Self.snaps([Self.t(2026, 2, 28, 13), Self.t(2026, 3, 3, 12), Self.t(2026, 3, 3, 13), Self.t(2026, 3, 31, 12)])
+        #expect(Self.kept(RetentionPolicy(within: RetentionDuration(months: 1)), m) == ["s3", "s2"])
         let mixed = try RetentionDuration(parsing: "1y5m3d12h")
         #expect(mixed == RetentionDuration(years: 1, months: 5, days: 3, hours: 12))
         #expect(mixed.description == "1y5m3d12h")
         let h = Self.snaps([Self.t(2026, 1, 1, 0), Self.t(2026, 1, 1, 11), Self.t(2026, 1, 1, 12)])
         #expect(Self.kept(RetentionPolicy(within: try RetentionDuration(parsing: "12h")), h) == ["s2", "s1"])
+    }
+
+    /// `--keep-within` cut-offs where the calendar matters, each as restic computes it (Go's
+    /// `AddDate`, which rolls a day the month lacks over into the next month, then the
+    /// hours): (newest, span, zone) → the first instant that is no longer within.
+    static let withinCutoffs: [(newest: Int64, span: String, zone: TimeZone, cutoff: Int64)] = [
+        (t(2026, 3, 31), "1m", utc, t(2026, 3, 3)),          // "February 31", no leap year
+        (t(2024, 3, 31), "1m", utc, t(2024, 3, 2)),          // leap year
+        (t(2026, 3, 30), "1m", utc, t(2026, 3, 2)),
+        (t(2026, 3, 28), "1m", utc, t(2026, 2, 28)),         // no roll-over
+        (t(2026, 5, 31), "1m", utc, t(2026, 5, 1)),          // "April 31"
+        (t(2026, 3, 31), "1m1d", utc, t(2026, 3, 2)),        // "February 30": at once, not month then day
+        (t(2026, 1, 31), "2m", utc, t(2025, 12, 1)),         // "November 31" of the year before
+        (t(2026, 1, 15), "13m", utc, t(2024, 12, 15)),
+        (t(2024, 2, 29), "1y", utc, t(2023, 3, 1)),          // "February 29, 2023"
+        (t(2028, 2, 29), "4y", utc, t(2024, 2, 29)),
+        (t(2026, 3, 1), "1d", utc, t(2026, 2, 28)),
+        (t(2026, 3, 31), "1m12h", utc, t(2026, 3, 3, 0)),    // hours after the calendar part
+        (t(2026, 3, 31), "36h", utc, t(2026, 3, 30, 0)),
+        // The zone's calendar: 01:00 on March 1 at +02 is 23:00 UTC on February 28, and a
+        // month before is 01:00 on February 1 there (January 31, 23:00 UTC).
+        (t(2026, 2, 28, 23), "1m", plus2, t(2026, 1, 31, 23)),
+        (t(2026, 2, 28, 23), "1m", utc, t(2026, 1, 28, 23)),
+        // 20:00 on March 31 at -05 is 01:00 UTC on April 1: "February 31" there.
+        (t(2026, 4, 1, 1), "1m", minus5, t(2026, 3, 4, 1)),
+    ]
+
+    @Test(arguments: withinCutoffs.indices)
+    func withinRollsOverLikeRestic(_ i: Int) throws {
+        let c = Self.withinCutoffs[i]
+        let s = [RetentionCandidate(id: "at", time: c.cutoff), RetentionCandidate(id: "after", time: c.cutoff + 1),
+                 RetentionCandidate(id: "newest", time: c.newest)]
+        let p = RetentionPolicy(within: try RetentionDuration(parsing: c.span))
+        // Strictly after the cut-off is within, as restic's `After`.
+        #expect(Self.kept(p, s, c.zone) == ["newest", "after"], "\(c.span) before \(c.newest)")
+    }
+
+    @Test func withinCountsFromTheNewestSnapshotNotInTheFuture() throws {
+        let base = Self.t(2026, 6, 1)
+        let future = Self.t(2036, 6, 1)
+        let s = Self.snaps([base, base + 86_400, future])
+        let p = RetentionPolicy(within: try RetentionDuration(parsing: "1d"))
+        let now = base + 86_400 + 3600
+        // From s1 (the newest before now): s0 is exactly a day older, so not within; the
+        // future snapshot is after the cut-off, so it is.
+        #expect(p.apply(to: s, timeZone: Self.utc, now: now).filter(\.keep).map(\.id) == ["s2", "s1"])
+        // Without a clock, from the newest: only that one.
+        #expect(Self.kept(p, s) == ["s2"])
+        // Every snapshot in the future: nothing to count from, all are kept.
+        #expect(p.apply(to: s, timeZone: Self.utc, now: base - 1).allSatisfy { $0.keep })
     }
 
     @Test func rulesCombineAndAnyRuleKeeps() throws {
