@@ -18,20 +18,32 @@ dirs=()
 if [ "${RESEARCH_SKIP_RUNS:-0}" = 1 ]; then
     for sweep in "$@"; do dirs+=("$out/$(basename "$sweep" .json)"); done
 else
-    echo "sweep,runs,wall_seconds,jobs" > "$out/timings.csv"
+    timings="$out/timings.csv"
+    [ -f "$timings" ] || echo "sweep,runs,wall_seconds,jobs,exit_status" > "$timings"
     for sweep in "$@"; do
         name=$(basename "$sweep" .json)
         rm -rf "${out:?}/$name"
         echo "== $sweep -> $out/$name"
         start=$(date +%s)
-        "$cairn" simulate "$sweep" --seed "$seed" --jobs "$jobs" --out "$out/$name" --timeseries --no-progress > "$out/$name.log"
+        # Exit status 1: the sweep ran, and some run broke an invariant or an expectation
+        # (summary.csv counts them per cell; the tables show them). Anything else stops.
+        status=0
+        "$cairn" simulate "$sweep" --seed "$seed" --jobs "$jobs" --out "$out/$name" --timeseries --no-progress \
+            > "$out/$name.log" 2>&1 || status=$?
+        [ "$status" -le 1 ] && [ -f "$out/$name/summary.csv" ] || { tail -n 20 "$out/$name.log" >&2; exit "$status"; }
         wall=$(( $(date +%s) - start ))
         runs=$(( $(wc -l < "$out/$name/sweep.csv") - 1 ))
-        echo "$name,$runs,$wall,$jobs" >> "$out/timings.csv"
-        tail -n 1 "$out/$name.log"
+        grep -v "^$name," "$timings" > "$timings.new" || true
+        echo "$name,$runs,$wall,$jobs,$status" >> "$timings.new"
+        mv "$timings.new" "$timings"
+        grep "wall seconds" "$out/$name.log" || true
+        [ "$status" = 0 ] || echo "   (exit status 1: invariant violations, see $out/$name.log)"
         echo "   ($wall s for $runs runs)"
         dirs+=("$out/$name")
     done
+    # Every sweep given, including ones timed by an earlier run into the same directory.
+    dirs=()
+    for sweep in "$@"; do dirs+=("$out/$(basename "$sweep" .json)"); done
 fi
 mkdir -p "$out/img"
 "$python" scripts/report.py "${dirs[@]}" --out "$out/report.html" --svg-dir "$out/img"

@@ -69,7 +69,7 @@ def mib(x):
 
 
 def swept_label(column, value):
-    short = column.replace("protocol.", "").replace("churn.", "")
+    short = column.replace("protocol.", "").replace("churn.", "").replace("_", " ")
     return short, value
 
 
@@ -89,7 +89,8 @@ def sweep_table(out, name):
         raise TableError(f"{d}/sweep.json: cannot read it ({e})") from None
     if not summary:
         raise TableError(f"{d}/summary.csv: no cells")
-    fixed = {"cell", "k", "n", "runs", "packs", "packs_lost"}
+    # The code's k and n have their own columns (summary.csv's), whether swept or not.
+    fixed = {"cell", "k", "n", "runs", "packs", "packs_lost", "protocol.k", "protocol.n"}
     metrics_start = list(summary[0].keys()).index("k")
     swept = [c for c in list(summary[0].keys())[1:metrics_start]]
     kinds = [k for k in KINDS if any(int(r.get(f"{k}_total") or 0) > 0 for r in summary)]
@@ -98,6 +99,9 @@ def sweep_table(out, name):
              "pack availability", "stored / backed up", "repair MiB/node/day (sd)"]
     for k in kinds:
         head.append(f"{k} detected, mean / max h")
+    violations = any(int(r.get("invariant_violations") or 0) > 0 for r in summary)
+    if violations:
+        head.append("invariant violations")
     rows = []
     by_cell = {}
     for r in runs:
@@ -116,6 +120,8 @@ def sweep_table(out, name):
             total = int(s[f"{k}_total"] or 0)
             det = int(s[f"{k}_detected"] or 0)
             row.append(f"{det}/{total}, {fmt(num(s[f'{k}_detection_mean_hours']))} / {fmt(num(s[f'{k}_detection_max_hours']))}")
+        if violations:
+            row.append(s["invariant_violations"])
         rows.append(row)
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -135,16 +141,18 @@ def timings_table(out):
     rows = read_csv(os.path.join(out, "timings.csv"))
     if not rows:
         raise TableError(f"{out}/timings.csv: no sweeps timed")
-    lines = ["| sweep | runs | wall time | per run | jobs |", "| --- | --- | --- | --- | --- |"]
+    lines = ["| sweep | runs | wall time | per run | jobs | exit status |", "| --- | --- | --- | --- | --- | --- |"]
     total = 0
     runs = 0
-    for r in rows:
+    for r in sorted(rows, key=lambda r: r["sweep"]):
         w = int(r["wall_seconds"])
         n = int(r["runs"])
         total += w
         runs += n
-        lines.append(f"| `{r['sweep']}` | {n} | {w // 60} min {w % 60:02d} s | {w / max(1, n):.1f} s | {r['jobs']} |")
-    lines.append(f"| all | {runs} | {total // 60} min {total % 60:02d} s | {total / max(1, runs):.1f} s | |")
+        status = r.get("exit_status", "0")
+        status = "0" if status == "0" else f"{status} (invariant violations)"
+        lines.append(f"| `{r['sweep']}` | {n} | {w // 60} min {w % 60:02d} s | {w / max(1, n):.1f} s | {r['jobs']} | {status} |")
+    lines.append(f"| all | {runs} | {total // 60} min {total % 60:02d} s | {total / max(1, runs):.1f} s | | |")
     return "\n".join(lines) + "\n"
 
 
