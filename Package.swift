@@ -110,7 +110,8 @@ let package = Package(
         .testTarget(
             name: "CairnDataTests", dependencies: ["CairnWire", "CairnData", "CairnCrypto", "CairnStore", "CairnTestSupport"],
             resources: [.copy("Vectors")], swiftSettings: strict),
-        .testTarget(name: "CairnCoreTests", dependencies: ["CairnWire", "CairnCore", "CairnCrypto", "CairnNode", "CairnTestSupport"],
+        .testTarget(name: "CairnCoreTests",
+                    dependencies: ["CairnWire", "CairnCore", "CairnCrypto", "CairnNode", "CairnData", "CairnNet", "CairnTestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "CairnSimulatorTests",
                     dependencies: ["CairnWire", "CairnSimulator", "CairnCore", "CairnCrypto", "CairnNode", "CairnTestSupport"],

@@ -316,10 +316,15 @@ extension Repository {
         return warnings
     }
 
-    /// k for n targets when none is given: 3-of-5 as the default, otherwise about
-    /// 60% of n (at least 1), so up to 40% of targets may be lost.
+    /// k for n targets when none is given: 3-of-5 and 4-of-8 as docs/research/shard-count.md
+    /// recommends (the network's defaults: `cairn backup` to the network with n = 8 and no
+    /// --k is 4-of-8), otherwise about 60% of n (at least 1), so up to 40% of targets may be lost.
     public static func defaultK(n: Int) -> Int {
-        n == 5 ? 3 : max(1, (n * 3 + 4) / 5)
+        switch n {
+        case 5: 3
+        case 8: 4
+        default: max(1, (n * 3 + 4) / 5)
+        }
     }
 }
 

@@ -186,7 +186,8 @@ struct NodeRun: AsyncParsableCommand {
             let n = file.n ?? settings.params.n
             let k = file.k ?? min(settings.params.k, n - 1)
             guard k >= 1, k < n else { throw ValidationError("\(config!): k must be at least 1 and below n (got k=\(k), n=\(n))") }
-            settings.params = NodeParams(k: k, n: n)
+            settings.params = NodeParams(k: k, n: n, uptimeThresholdPermille: NodeParams.defaultUptimeThresholdPermille(k: k, n: n),
+                                         repairTrigger: NodeParams.defaultRepairTrigger(k: k, n: n))
         }
         if let paths = file.backupPaths, let minutes = file.backupEveryMinutes {
             settings.schedule = BackupSchedule(paths: paths.map(absolute), everySeconds: Int64(minutes) * 60, excludes: file.backupExcludes)

@@ -20,7 +20,11 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
     public struct Settings: Sendable {
         public var listen: Endpoint
         public var dataDirectory: String
-        public var params = CoordinatorParams()
+        /// The nodes' defaults (`NodeParams.homeNetwork`, docs/research/shard-count.md):
+        /// blind repairs start as far below a volume's n as a 4-of-8 owner's own repairs,
+        /// and placement offers holders with at least its 70% uptime over 168 hourly slots.
+        public var params = CoordinatorParams(n: NodeParams.homeNetwork.n, repairTrigger: NodeParams.homeNetwork.repairTrigger,
+                                              uptimeThresholdPermille: NodeParams.homeNetwork.uptimeThresholdPermille)
         /// The coordinator relays (nodes without `--listen` are reached through it).
         public var transport: TransportConfiguration = {
             var t = TransportConfiguration()

@@ -30,7 +30,15 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         public var offer: UInt64
         /// Where peers reach this node; nil: only through the coordinator's relay.
         public var listen: Endpoint?
-        public var params = NodeParams(k: 3, n: 5)
+        /// 4-of-8, repaired below 5 healthy shards, 70% uptime (`NodeParams.homeNetwork`,
+        /// docs/research/shard-count.md).
+        public var params = NodeParams.homeNetwork
+        /// A node may place on others at most what it offers divided by this. 1 (place as
+        /// much as you offer), from docs/research/shard-count.md: higher ratios left owners
+        /// unable to place or repair what they back up (at 5, the seeds' figure, 38% of
+        /// packs were not available), and free riding, which a ratio would bound, is bounded
+        /// by the offer a node must make to join anyway.
+        public var reciprocityRatio: Double = 1
         public var transport = TransportConfiguration()
         /// Between attempts to reach the coordinator.
         public var redialAfter: TimeAmount = .seconds(2)
@@ -328,7 +336,8 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
             let reclaimed = reclaiming
             reclaiming = false
             if core == nil {
-                core = NodeCore(me: node, params: settings.params, offered: settings.offer, speed: 100_000, reciprocityRatio: 1,
+                core = NodeCore(me: node, params: settings.params, offered: settings.offer, speed: 100_000,
+                                reciprocityRatio: settings.reciprocityRatio,
                                 signer: signer, verifier: Ed25519Verifier(), coordinatorKey: coordinatorKey ?? [],
                                 rng: Xoshiro256(seed: UInt64.random(in: 0...UInt64.max)))
                 logger.info("joined the network", metadata: ["node": "\(node.raw)"])
