@@ -2,10 +2,12 @@ import Foundation
 
 /// A read-only view of the snapshots for `ls`, `find` and `diff`: the newest root record
 /// of the reachable targets, and each snapshot's tree on demand (from the local cache,
-/// else from any k targets). Takes no lock and writes nothing to the targets.
+/// else from any k targets). Writes nothing to the targets; holds each target's shared
+/// store lock while it lives, so a prune cannot replace a store file under it.
 public final class SnapshotBrowser {
     public let root: RootRecord
-    /// Targets that could not be read and root record copies that did not verify.
+    /// Targets that could not be read (or are read without their lock) and root record
+    /// copies that did not verify, to be shown as warnings.
     public let problems: [String]
     private let repository: Repository
     private let reader: PackReader
@@ -36,7 +38,7 @@ extension Repository {
             let why = targets.problemLines + problems
             throw DataError(.notFound, "no root record found on any target, so there are no snapshots to look into\(why.isEmpty ? "" : ":\n  " + why.joined(separator: "\n  "))")
         }
-        return SnapshotBrowser(repository: self, root: root, targets: targets, problems: problems)
+        return SnapshotBrowser(repository: self, root: root, targets: targets, problems: targets.problemLines + targets.notes + problems)
     }
 }
 

@@ -20,6 +20,12 @@ public final class LocalTarget: @unchecked Sendable {
 
     public let path: String
     public let access: Access
+    /// Held for as long as this target is open, so prune cannot replace the store file
+    /// under it (`StoreLock`).
+    private let storeLock: StoreLock
+    /// Why this target is used without that lock (a folder where no lock file can be
+    /// created), to be shown as a warning.
+    public var lockWarning: String? { storeLock.warning }
     private let env: LMDBEnvironment
     private let shards: LMDBDatabase
     private let meta: LMDBDatabase
@@ -40,7 +46,11 @@ public final class LocalTarget: @unchecked Sendable {
     /// outside the file, are `.corrupt` (the store is damaged; `check` moves it aside and
     /// rebuilds it). A store about to be written is first checked
     /// through a read-only handle, so no write ever follows a damaged page.
-    public init(path: String, access: Access) throws(DataError) {
+    ///
+    /// The target's store lock is taken shared first (`StoreLock`), waiting up to
+    /// `lockWait` seconds (nil: `CAIRN_LOCK_WAIT`, else 30) while a prune compacts the
+    /// store; then `.busy`, naming the target.
+    public init(path: String, access: Access, lockWait: Double? = nil) throws(DataError) {
         self.path = path
         self.access = access
         var st = stat()
@@ -51,9 +61,12 @@ public final class LocalTarget: @unchecked Sendable {
                     ? "target \(path) does not exist (a drive that is not mounted?)"
                     : "target \(path) cannot be examined: \(String(cString: strerror(err)))")
             }
+            try Self.makeFolder(path)
         } else if (st.st_mode & S_IFMT) != S_IFDIR {
             throw DataError(.targetUnavailable, "target \(path) is \(Self.kind(st.st_mode)), not a folder: give the folder of the target")
         }
+        // Before the store is looked at: a compaction may be replacing it right now.
+        storeLock = try StoreLock.shared(folder: path, wait: lockWait ?? StoreLock.defaultWait)
         let hasStore = access == .create ? FileManager.default.fileExists(atPath: path + "/data.mdb")
             : Self.hasStoreFile(path)
         if !hasStore && access != .create {
@@ -94,6 +107,18 @@ public final class LocalTarget: @unchecked Sendable {
             if let db = try probe.openExistingDatabase(name) { databases.append(db) }
         }
         try probe.verifyStructure(databases)
+    }
+
+    /// Creates the folder and its missing parents (mode 0700, as the store's own would be).
+    private static func makeFolder(_ path: String) throws(DataError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, 0o700) != 0, errno != EEXIST {
+                throw DataError(.targetUnavailable, "target \(path) cannot be created: \(prefix): \(String(cString: strerror(errno)))")
+            }
+            prefix += "/"
+        }
     }
 
     private static func hasStoreFile(_ path: String) -> Bool {

@@ -22,11 +22,14 @@ public struct PruneSummary: Codable, Sendable {
         public var bytesBefore: UInt64
         public var bytesAfter: UInt64
         public var bytesFreed: UInt64
+        /// The compaction that gives the space back waited in vain for another command to
+        /// close the store (a long restore): it is still owed, and the next prune does it.
+        public var compactionDeferred: Bool = false
 
         enum CodingKeys: String, CodingKey {
             case path
             case shardsRemoved = "shards_removed", bytesBefore = "bytes_before", bytesAfter = "bytes_after"
-            case bytesFreed = "bytes_freed"
+            case bytesFreed = "bytes_freed", compactionDeferred = "compaction_deferred"
         }
     }
 
@@ -50,9 +53,11 @@ public struct PruneSummary: Codable, Sendable {
     public var targets: [Target]
     public var bytesFreed: UInt64
     public var durationSeconds: Double
+    /// What the user should know (a compaction left for the next prune, and why).
+    public var warnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case dryRun = "dry_run", snapshots, packs, targets
+        case dryRun = "dry_run", snapshots, packs, targets, warnings
         case packsRemoved = "packs_removed", packsRepacked = "packs_repacked", packsWritten = "packs_written"
         case chunksMoved = "chunks_moved", bytesMoved = "bytes_moved", treesRewritten = "trees_rewritten"
         case packsOrphaned = "packs_orphaned", bytesUnused = "bytes_unused", bytesFreed = "bytes_freed"
@@ -120,11 +125,19 @@ extension Repository {
         // Compaction replaces each store's file: no handle on it may stay open.
         try session.closeTargets()
         for (i, p) in session.paths.enumerated() {
-            if try LocalTarget.compactIfOwed(path: p) { CrashPoint.pass("prune.target-compacted") }
+            var deferred = false
+            switch try LocalTarget.compactIfOwed(path: p) {
+            case .compacted: CrashPoint.pass("prune.target-compacted")
+            case .notOwed: break
+            case .deferred(let reason):
+                deferred = true
+                result.warnings.append(reason)
+                logger.warning("prune.compaction-deferred", metadata: ["target.path": "\(p)"])
+            }
             let after = LocalTarget.storeFileSize(path: p)
             result.targets.append(PruneSummary.Target(
                 path: p, shardsRemoved: removed[p] ?? 0, bytesBefore: before[i], bytesAfter: after,
-                bytesFreed: before[i] > after ? before[i] - after : 0))
+                bytesFreed: before[i] > after ? before[i] - after : 0, compactionDeferred: deferred))
         }
         result.bytesFreed = result.targets.reduce(0) { $0 + $1.bytesFreed }
         result.durationSeconds = Date().timeIntervalSince(started)

@@ -25,12 +25,29 @@ extension LocalTarget {
         return doomed.count
     }
 
+    /// What `compactIfOwed` did.
+    public enum Compaction: Sendable, Equatable {
+        /// No compaction was owed.
+        case notOwed
+        case compacted
+        /// Another command still had the store open (`StoreLock`) after the wait: the
+        /// compaction stays owed, and the next prune does it.
+        case deferred(reason: String)
+    }
+
     /// Replaces the store of the target at `path` by a compacted copy if a compaction is
-    /// owed; true if it did. No handle on this store may be open in this process, and the
-    /// caller holds the target's lock.
-    public static func compactIfOwed(path: String) throws(DataError) -> Bool {
+    /// owed. No handle on this store may be open in this process, and the caller holds the
+    /// target's lock. From the copy to the rename it holds the store lock exclusively,
+    /// waiting up to `wait` seconds (nil: `CAIRN_LOCK_WAIT`, else 30) for the commands that have the store open (a restore,
+    /// `snapshots`) to finish; if they do not, the compaction is left for the next prune.
+    public static func compactIfOwed(path: String, wait: Double? = nil) throws(DataError) -> Compaction {
+        let wait = wait ?? StoreLock.defaultWait
         let marker = path + "/" + compactionMarker
-        guard FileManager.default.fileExists(atPath: marker) else { return false }
+        guard FileManager.default.fileExists(atPath: marker) else { return .notOwed }
+        guard let lock = try StoreLock.exclusive(folder: path, wait: wait) else {
+            return .deferred(reason: "target \(path) is open in another cairn process (a restore, `snapshots`, `check` …) that did not finish within \(StoreLock.seconds(wait)): its file keeps its size for now; run `cairn prune` again later to give the space back")
+        }
+        defer { withExtendedLifetime(lock) {} }
         let copy = path + "/data.mdb.compacting"
         unlink(copy)
         do {
@@ -50,7 +67,7 @@ extension LocalTarget {
         }
         try syncFolder(path)
         unlink(marker)
-        return true
+        return .compacted
     }
 
     private static func writeDurably(_ file: String) throws(DataError) {

@@ -26,7 +26,8 @@ public final class TargetSet: @unchecked Sendable {
     public private(set) var targets: [LocalTarget?] = []
     /// By position in `paths`: why that target is not in use.
     public private(set) var problems: [Int: DataError] = [:]
-    /// What was noticed and is fine (a target found at another target's path).
+    /// What was noticed and is fine (a target found at another target's path, a target
+    /// read without its store lock).
     public private(set) var notes: [String] = []
     public let access: LocalTarget.Access
     /// The repository these targets are used for, once the command knows it: shards of
@@ -37,6 +38,8 @@ public final class TargetSet: @unchecked Sendable {
     /// another repository's), by position.
     private var unopened: [Int: DataError] = [:]
     private var excluded: [Int: DataError] = [:]
+    /// Targets used without their store lock (`LocalTarget.lockWarning`), kept in `notes`.
+    private var lockNotes: [String] = []
     /// n when the paths are the repository's own list; nil for a `--from` subset.
     private let count: Int?
 
@@ -72,6 +75,7 @@ public final class TargetSet: @unchecked Sendable {
         for (position, p) in paths.enumerated() {
             do {
                 let t = try LocalTarget(path: p, access: access)
+                if let w = t.lockWarning { lockNotes.append(w) }
                 let (index, repository) = try t.identity()
                 members.append(Member(position: position, target: t, index: index, repository: repository))
                 if let theirs = repository, let ours = self.repository, theirs != ours {
@@ -119,7 +123,7 @@ public final class TargetSet: @unchecked Sendable {
         }
         self.targets = slots
         self.problems = problems
-        self.notes = notes
+        self.notes = lockNotes + notes
     }
 
     /// Every problem, in the order the targets were given (each message names its target).

@@ -130,6 +130,7 @@ struct Ls: ParsableCommand {
         let from = try self.from.map { try folderList($0, option: "from") }
         let (snap, entries) = try cairnRun { () throws(DataError) in
             let browser = try repo.browse(from: from)
+            for line in browser.problems { Terminal.warn(line) }
             let s = try browser.select(snapshot)
             let all = try browser.tree(s)
             let under = all.filter { $0.isAt(orBelow: path ?? "") }
@@ -197,6 +198,7 @@ struct Find: ParsableCommand {
         let matcher = try cairnRun { () throws(DataError) in try ExcludePattern(pattern) }
         let (matches, searched) = try cairnRun { () throws(DataError) -> ([Match], Int) in
             let browser = try repo.browse(from: from)
+            for line in browser.problems { Terminal.warn(line) }
             let snaps = snapshot.isEmpty ? browser.root.snapshots
                 : try snapshot.map { (s) throws(DataError) in try browser.select(s) }
             // Path → (type, snapshots holding it), in the order snapshots were made.
@@ -262,6 +264,7 @@ struct Diff: ParsableCommand {
         let from = try self.from.map { try folderList($0, option: "from") }
         let (a, b, changes) = try cairnRun { () throws(DataError) in
             let browser = try repo.browse(from: from)
+            for line in browser.problems { Terminal.warn(line) }
             let a = try browser.select(first)
             let b = try browser.select(second)
             return (a, b, TreeDiff.compare(try browser.tree(a), try browser.tree(b)))

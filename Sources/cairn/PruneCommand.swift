@@ -25,7 +25,9 @@ struct Prune: ParsableCommand {
             Packs no snapshot uses are deleted; packs more than --max-unused unused are
             repacked (their used chunks copied into new packs) and deleted; shards a killed
             backup left behind are deleted too. Each target's store is then compacted, so
-            its file shrinks. Needs every target. Safe to kill at any point: run it again
+            its file shrinks; a target another command (a restore, `snapshots`) still has
+            open after CAIRN_LOCK_WAIT seconds (30) is compacted by the next prune instead,
+            with a warning. Needs every target. Safe to kill at any point: run it again
             to finish. Exit status: 0 done, 1 error (nothing kept was removed).
             """)
 
@@ -58,8 +60,9 @@ enum PruneReport {
         Swift.print("  \(would)remove  \(s.packsRemoved) unused packs, \(s.packsOrphaned) packs no root record names")
         Swift.print("  \(would)repack  \(s.packsRepacked) packs: \(s.chunksMoved) chunks (\(Format.bytes(s.bytesMoved))) into \(s.dryRun ? "new" : String(s.packsWritten) + " new") packs, \(s.treesRewritten) trees stored again")
         for t in s.targets {
-            Swift.print("  \(t.path): \(t.shardsRemoved) shards, \(Format.bytes(t.bytesBefore)) → \(Format.bytes(t.bytesAfter)) (\(s.dryRun ? "about " : "")\(Format.bytes(t.bytesFreed)) freed)")
+            Swift.print("  \(t.path): \(t.shardsRemoved) shards, \(Format.bytes(t.bytesBefore)) → \(Format.bytes(t.bytesAfter)) (\(s.dryRun ? "about " : "")\(Format.bytes(t.bytesFreed)) freed\(t.compactionDeferred ? "; not compacted yet, the store was in use" : ""))")
         }
+        for w in s.warnings { Terminal.warn(w) }
         Swift.print("\(s.dryRun ? "would free about" : "freed") \(Format.bytes(s.bytesFreed)) in total\(s.dryRun ? "" : " in \(Format.duration(s.durationSeconds))")")
     }
 }

@@ -308,14 +308,19 @@ import Testing
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for t in w.targets { try FileManager.default.moveItem(atPath: t, toPath: folder + "/" + (t as NSString).lastPathComponent) }
         for t in w.targets { try FileManager.default.createSymbolicLink(atPath: t, withDestinationPath: folder + "/" + (t as NSString).lastPathComponent) }
-        // lock.mdb files are gone too: LMDB must not need to create one.
+        // lock.mdb files are gone too: LMDB must not need to create one. So is the first
+        // target's store lock: read without it, with a warning; the others' are locked
+        // although they cannot be written.
         for t in w.targets { try? FileManager.default.removeItem(atPath: t + "/lock.mdb") }
+        try FileManager.default.removeItem(atPath: w.targets[0] + "/cairn-store.lock")
         try #require(ReadOnlyMount.mount(folder))
         defer { ReadOnlyMount.unmount(folder) }
 
         _ = try w.expectRestore()
         let list = try w.expectRun(["snapshots"] + w.data)
         #expect(list.stdout.contains(w.snapshot))
+        #expect(list.stderr.contains("cairn-store.lock cannot be created") && list.stderr.contains("read without it"), "\(list.stderr)")
+        #expect(!list.stderr.contains(w.targets[1]), "\(list.stderr)")
         try w.expectRun(["check", "--no-repair"] + w.data)
         let b = try w.expectRun(["backup"] + w.data + [w.source], status: 1)
         #expect(b.stderr.contains(w.targets[0]) || b.stderr.contains(folder), "\(b.stderr)")
