@@ -45,6 +45,7 @@ public enum ProtocolLimits {
     /// Volume locations in one record reply: 16 volumes of the widest code (64 slots of 44
     /// bytes) stay under `messageBytesMax`.
     public static let locationsPerReplyMax = 16
-    /// Times a release is re-sent before the owner forgets it (term expiry frees it anyway).
+    /// Times a release is re-sent on consecutive repair ticks before the owner backs off
+    /// (`NodeCore.PendingRelease`).
     public static let releaseRetriesMax = 8
 }

@@ -8,6 +8,7 @@ extension NodeCore {
                           into actions: inout [NodeAction])
     {
         let releasedAt = book.owned[contract].map { min(now, $0.terms.end) } ?? now
+        let end = book.owned[contract]?.terms.end
         if volumes[p].slots[s].pending == .storing, let c = book.owned[contract] {
             unconfirmed[contract] = GraceDebt(holder: holder, shard: c.terms.shard, extent: volumes[p].slots[s].pendingExtent,
                                               until: releasedAt + c.terms.grace)
@@ -18,7 +19,7 @@ extension NodeCore {
         // What the abandoned holder may have: the whole slot, if only its acknowledgement was lost.
         releasing[contract] = PendingRelease(holder: holder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
                                              extent: volumes[p].slots[s].pendingExtent, at: releasedAt,
-                                             retries: ProtocolLimits.releaseRetriesMax)
+                                             retries: ProtocolLimits.releaseRetriesMax, end: end)
         actions.append(.send(to: holder, .release(contract: contract, at: releasedAt)))
         volumes[p].recentHolders.append(holder)
         clearPending(volume: p, slot: s)
@@ -33,6 +34,7 @@ extension NodeCore {
     {
         let oldFailed = volumes[p].slots[s].failed
         let releasedAt = book.owned[old].map { min(now, $0.terms.end) } ?? now
+        let end = book.owned[old]?.terms.end
         if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
            case .grace(let until) = released.state
         {
@@ -43,9 +45,40 @@ extension NodeCore {
         slotOfContract[old] = nil
         releasing[old] = PendingRelease(holder: oldHolder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
                                         extent: volumes[p].slots[s].stored, at: releasedAt,
-                                        retries: ProtocolLimits.releaseRetriesMax)
+                                        retries: ProtocolLimits.releaseRetriesMax, end: end)
         volumes[p].recentHolders.append(oldHolder)
         actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
+    }
+
+    /// Sends the releases not yet acknowledged that are due: on every repair tick while
+    /// their quick retries last, then at doubling intervals until the contract's term ends
+    /// (`PendingRelease`). A release whose term end is unknown is forgotten after its retries.
+    mutating func resendReleases(now: Instant, into actions: inout [NodeAction]) {
+        for id in releasing.keys.sorted() {
+            var r = releasing[id]!
+            if let end = r.end, now >= end {
+                // The holder moves the contract into grace and frees it by itself now.
+                releasing[id] = nil
+                continue
+            }
+            if r.retries > 0 {
+                actions.append(.send(to: r.holder, .release(contract: id, at: r.at)))
+                r.retries -= 1
+                if r.retries == 0 {
+                    guard r.end != nil else {
+                        releasing[id] = nil
+                        continue
+                    }
+                    r.backoff = params.repairInterval * 2
+                    r.nextAt = now + r.backoff
+                }
+            } else if r.nextAt <= now {
+                actions.append(.send(to: r.holder, .release(contract: id, at: r.at)))
+                r.backoff = min(r.backoff * 2, PendingRelease.backoffMax)
+                r.nextAt = now + r.backoff
+            }
+            releasing[id] = r
+        }
     }
 
     /// A released holder is kept off its volume only while it may still keep a shard of it:

@@ -46,13 +46,50 @@ public struct NodeCore: Sendable {
         var until: Instant
     }
 
-    /// A release sent at `at` and not yet acknowledged, resent `retries` more times.
+    /// A release sent at `at` and not yet acknowledged. Re-sent on each repair tick while
+    /// `retries` last, then at doubling intervals (`backoff`, next at `nextAt`, at most a
+    /// week apart) until acknowledged or until `end`, the contract's term end, past which
+    /// the holder frees the shard by itself. Until then the holder may keep an active copy,
+    /// so the owner keeps counting it as a last-resort source (`graceSources`) and keeps
+    /// it off the volume. (Forgetting it after the retries left holders away for two days
+    /// with active copies nobody counted: the harsh-churn research sweep had owners give
+    /// volumes up as lost with three and more shards still held.)
     struct PendingRelease: Hashable, Sendable, Codable {
         var holder: NodeID
         var shard: SlotID
         var extent: SlotExtent
         var at: Instant
         var retries: Int
+        var end: Instant? = nil
+        var nextAt: Instant = .zero
+        var backoff: Interval = .zero
+
+        /// The longest wait between two sends once the quick retries are spent.
+        static let backoffMax: Interval = .days(7)
+
+        init(holder: NodeID, shard: SlotID, extent: SlotExtent, at: Instant, retries: Int, end: Instant?) {
+            self.holder = holder
+            self.shard = shard
+            self.extent = extent
+            self.at = at
+            self.retries = retries
+            self.end = end
+        }
+
+        private enum CodingKeys: String, CodingKey { case holder, shard, extent, at, retries, end, nextAt, backoff }
+
+        /// Checkpoints from before the backoff read as releases forgotten after their retries.
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            holder = try c.decode(NodeID.self, forKey: .holder)
+            shard = try c.decode(SlotID.self, forKey: .shard)
+            extent = try c.decode(SlotExtent.self, forKey: .extent)
+            at = try c.decode(Instant.self, forKey: .at)
+            retries = try c.decode(Int.self, forKey: .retries)
+            end = try c.decodeIfPresent(Instant.self, forKey: .end)
+            nextAt = try c.decodeIfPresent(Instant.self, forKey: .nextAt) ?? .zero
+            backoff = try c.decodeIfPresent(Interval.self, forKey: .backoff) ?? .zero
+        }
     }
 
     /// A blind repair in progress on this node (the repairer side).
@@ -271,12 +308,7 @@ public struct NodeCore: Sendable {
                     page = end
                 } while page < holders.count
             }
-            for id in releasing.keys.sorted() {
-                var r = releasing[id]!
-                actions.append(.send(to: r.holder, .release(contract: id, at: r.at)))
-                r.retries -= 1
-                releasing[id] = r.retries > 0 ? r : nil
-            }
+            resendReleases(now: now, into: &actions)
             uploadBacklog = transferTime(bytes: backlogBytes)
             for volume in blindRepairs.keys.sorted() where blindRepairs[volume]!.deadline <= now {
                 endBlindRepair(volume, now: now, into: &actions)

@@ -191,8 +191,12 @@ private final class LoseFirstReplacementsAck {
 // MARK: Releases nobody acknowledges
 
 /// A holder replaced for poor uptime is down when released: the release is sent again on
-/// every repair tick, `releaseRetriesMax` times, and then given up.
-@Test func aReleaseNeverAcknowledgedIsRetriedThenGivenUp() throws {
+/// every repair tick, `releaseRetriesMax` times, then at doubling intervals (at most a
+/// week apart) — not given up, so a holder away for days still learns of it when it is
+/// back and frees the shard after its grace period instead of keeping it, unpaid and
+/// uncounted, for the rest of the term. (Given up after the quick retries, the harsh-churn
+/// research sweep left holders with active copies their owners had forgotten.)
+@Test func aReleaseNotAcknowledgedIsRetriedWithBackoffUntilTheHolderIsBack() throws {
     var h = Harness(count: 8)
     let volume = h.addVolume(5, packs: 2)
     h.start()
@@ -205,12 +209,26 @@ private final class LoseFirstReplacementsAck {
     h.deliverAll()
     #expect(holders(h)[2] != old && holders(h)[2] != nil)
     let interval = h.nodes[0].params.repairInterval
-    h.run(for: interval * Int64(ProtocolLimits.releaseRetriesMax + 4))
+    h.run(for: .days(20))
     let sent = releases(h, of: contract)
-    #expect(sent.count == 1 + ProtocolLimits.releaseRetriesMax)
-    // One on release, then one per repair tick.
-    for (a, b) in zip(sent, sent.dropFirst()) { #expect(b - a <= interval && b - a > .zero) }
+    let quick = 1 + ProtocolLimits.releaseRetriesMax
+    // Twenty days of ticks every six hours would be 80 sends; the backoff makes it far fewer.
+    #expect(sent.count > quick + 3 && sent.count < quick + 12, "\(sent.count) releases")
+    let gaps = zip(sent, sent.dropFirst()).map { $1 - $0 }
+    // One on release, then one per repair tick...
+    for gap in gaps.prefix(quick - 1) { #expect(gap <= interval && gap > .zero) }
+    // ...then each wait at least as long as the one before, up to a week.
+    let later = Array(gaps.dropFirst(quick - 1))
+    for (a, b) in zip(later, later.dropFirst()) { #expect(b >= a) }
+    #expect(later.allSatisfy { $0 >= interval * 2 && $0 <= .days(7) + interval })
     #expect(!h.history.contains { $0.from == old && $0.message == .releaseAck(contract: contract) })
+    // Back after twenty days away: the next release reaches it, within a week.
+    h.bringBack(old)
+    h.run(for: .days(8))
+    #expect(h.history.contains { $0.from == old && $0.message == .releaseAck(contract: contract) })
+    let after = releases(h, of: contract).count
+    h.run(for: .days(20))
+    #expect(releases(h, of: contract).count == after, "a release acknowledged is not sent again")
     _ = volume
 }
 

@@ -172,6 +172,21 @@ final class Box: @unchecked Sendable {
     #expect(result.packsReportedLost > 0)  // the scenario does lose packs; just never wrongly
 }
 
+/// Found by the harsh-churn research sweep: an owner stopped re-sending a release after
+/// eight repair ticks, so a holder away longer kept its copy under an active contract for
+/// the rest of the term — a shard nobody counted (the owner had forgotten it) and nobody
+/// paid for. Owners then gave volumes up as lost with k shards still held, and orphaned
+/// copies inflated the network's storage (with seed 5: five volumes wrongly given up,
+/// storage overhead 4.9 instead of 3.0). Releases are now re-sent with backoff until
+/// acknowledged or until the term ends, and the holder stays a last-resort source meanwhile.
+@Test func releasesReachHoldersThatWereAwayAndTheirCopiesStillCount() throws {
+    let scenario = try Scenario.load(path: Package.path("Scenarios/regressions/released-holder-away.json"))
+    let result = try Simulation(scenario: scenario, seed: 5).run()
+    #expect(result.violations.isEmpty, "\(result.violations)")
+    #expect(result.packsReportedLost <= result.packsLost)
+    #expect(result.storageOverhead < 4, "orphaned copies: storage overhead \(result.storageOverhead)")
+}
+
 /// Restores are exactly `restore_samples`, spread over the samples that fit the window.
 @Test func restoreSamplesAreStartedExactly() throws {
     let scenario = try Scenario.parse(#"""
