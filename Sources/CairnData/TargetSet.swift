@@ -160,19 +160,27 @@ public final class TargetSet: @unchecked Sendable {
 
     /// Replaces the unusable target at `position` by a fresh, empty one at the same path,
     /// holding shard `slot` from now on. A damaged store is moved aside, never deleted, so
-    /// nothing is lost. A folder that looks like a drive's empty mount point is refused.
+    /// nothing is lost, and never while another command has it open (`.busy`). A folder
+    /// that looks like a drive's empty mount point is refused.
     public func recreate(position: Int, slot: Int) throws(DataError) -> LocalTarget {
         let path = paths[position]
         try Self.refuseBareMountPoint(path)
         let data = path + "/data.mdb"
         var st = stat()
         if lstat(data, &st) == 0 {
+            // Moving the store aside replaces it as a compaction does: not under another
+            // command that has it open (`StoreLock`). Released before the new store is
+            // opened, which takes the lock shared.
+            guard let moving = try StoreLock.exclusive(folder: path) else {
+                throw DataError(.busy, "the damaged store \(data) is open in another cairn process (a restore, `snapshots` …), so it is not moved aside now: run `cairn check` again when that command has finished")
+            }
             let aside = path + "/data.mdb.damaged-\(Int(Date().timeIntervalSince1970))"
             guard rename(data, aside) == 0 else {
                 throw DataError(.io, "cannot move the damaged store \(data) aside to \(aside): \(String(cString: strerror(errno)))")
             }
             let lock = path + "/lock.mdb"
             if lstat(lock, &st) == 0 { _ = rename(lock, aside + ".lock") }
+            withExtendedLifetime(moving) {}
         }
         let t = try LocalTarget(path: path, access: .create)
         members.removeAll { $0.position == position }

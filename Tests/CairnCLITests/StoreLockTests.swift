@@ -108,4 +108,32 @@ import Testing
             try PruneCommandTests.expectSameTree(s.sub("ref-\(id)"), s.sub("out-\(id)"))
         }
     }
+
+    @Test func checkDoesNotMoveADamagedStoreAsideWhileAnotherCommandHasItOpen() throws {
+        let s = try TemporaryFolder("cli")
+        let base = s.sub("repo")
+        let (d, _, kept) = try PruneCommandTests.build(base)
+        let t1 = base + "/t1"
+        let size = try #require(PruneCommandTests.storeSizes(base).first)
+        #expect(truncate(t1 + "/data.mdb", off_t(size / 2)) == 0)
+        func movedAside() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: t1).filter { $0.hasPrefix("data.mdb.damaged-") && !$0.hasSuffix(".lock") }
+        }
+
+        // Another command has the (damaged) store open.
+        var reader: HeldLock? = try HeldLock(t1, exclusive: false)
+        let busy = try CLI.run(["check"] + d, environment: Self.quickWait)
+        #expect(busy.status == 1, "\(busy.stdout)\n\(busy.stderr)")
+        #expect((busy.stdout + busy.stderr).contains("open in another cairn process"), "\(busy.stdout)\n\(busy.stderr)")
+        #expect(try movedAside().isEmpty)
+        #expect(PruneCommandTests.storeSizes(base).first == size / 2, "the store was replaced while it was open")
+
+        reader = nil
+        _ = reader
+        let repaired = try CLI.run(["check"] + d, environment: Self.quickWait)
+        #expect(repaired.status == 0, "\(repaired.stdout)\n\(repaired.stderr)")
+        let listing = try FileManager.default.contentsOfDirectory(atPath: t1)
+        #expect(try movedAside().count == 1, "\(listing) \(repaired.stdout)")
+        try PruneCommandTests.restore(d, kept[1], into: s.sub("out"))
+    }
 }
