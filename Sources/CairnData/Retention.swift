@@ -3,8 +3,10 @@ import Foundation
 /// Which snapshots `cairn forget` keeps, with restic's semantics: each `keep-*` rule
 /// walks the snapshots newest first and keeps the newest snapshot of each of its most
 /// recent N calendar buckets (hours, days, ISO weeks, months, years in local time) that
-/// hold a snapshot; `within` keeps everything made less than a duration before the newest
-/// snapshot. A snapshot is kept if any rule keeps it.
+/// hold a snapshot, and a rule that still has counts left when it reaches the group's
+/// oldest snapshot keeps that one too ("oldest daily snapshot"), as restic does; `within`
+/// keeps everything made less than a duration before the newest snapshot. A snapshot is
+/// kept if any rule keeps it.
 public struct RetentionPolicy: Sendable, Equatable {
     /// Count for a `keep-*` rule that keeps every bucket (restic's `unlimited`, or -1).
     public static let unlimited = -1
@@ -223,10 +225,14 @@ extension RetentionPolicy {
             let date = Date(timeIntervalSince1970: TimeInterval(s.time))
             for r in rules.indices where rules[r].remaining > 0 || rules[r].remaining == Self.unlimited {
                 let b = rules[r].bucket(i, date)
-                guard b != rules[r].last else { continue }
+                // A rule with counts left also keeps the group's oldest snapshot, even in a
+                // bucket it already kept one of (restic: the longest history it can).
+                let oldest = i == ordered.count - 1
+                guard b != rules[r].last || oldest else { continue }
+                let again = b == rules[r].last
                 rules[r].last = b
                 if rules[r].remaining > 0 { rules[r].remaining -= 1 }
-                reasons.append(rules[r].reason)
+                reasons.append(again ? "oldest " + rules[r].reason : rules[r].reason)
             }
             decisions.append(RetentionDecision(id: s.id, time: s.time, keep: !reasons.isEmpty, reasons: reasons))
         }

@@ -29,7 +29,8 @@ struct Forget: ParsableCommand {
             Snapshots are grouped by host and paths (--group-by) and each group is walked
             newest first. --keep-last N keeps the N newest; --keep-hourly/-daily/-weekly/
             -monthly/-yearly N keep the newest snapshot of each of the last N hours, days,
-            ISO weeks, months or years (local time, TZ) that have one; --keep-within 1y5m
+            ISO weeks, months or years (local time, TZ) that have one, and the group's oldest
+            snapshot too while they have counts left; --keep-within 1y5m
             keeps every snapshot made less than that (y, m, d, h) before the group's newest.
             A snapshot any rule keeps is kept; the table says which rules did. Counts take
             `unlimited`. Forgotten snapshots' data stays on the targets until `cairn prune`

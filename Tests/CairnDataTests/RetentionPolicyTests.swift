@@ -57,6 +57,27 @@ import Testing
         #expect(d.first { $0.id == "s3" }?.keep == false)
     }
 
+    /// restic's `ApplyPolicy`: a bucket rule with counts left when it reaches the oldest
+    /// snapshot keeps it as well, even in a bucket it already kept one of.
+    @Test func aRuleWithCountsLeftKeepsTheOldestToo() {
+        // One day, three snapshots: daily 7 keeps the newest and, with 6 counts left, the oldest.
+        let day = Self.snaps([Self.t(2026, 5, 1, 8), Self.t(2026, 5, 1, 12), Self.t(2026, 5, 1, 20)])
+        let d = RetentionPolicy(daily: 7).apply(to: day, timeZone: Self.utc)
+        #expect(d.map(\.keep) == [true, false, true])
+        #expect(d.last?.reasons == ["oldest daily snapshot"])
+        #expect(Self.kept(RetentionPolicy(daily: RetentionPolicy.unlimited), day) == ["s2", "s0"])
+        // No counts left at the oldest: not kept.
+        let two = Self.snaps([Self.t(2026, 5, 1, 8), Self.t(2026, 5, 1, 12), Self.t(2026, 5, 2)])
+        #expect(Self.kept(RetentionPolicy(daily: 2), two) == ["s2", "s1"])
+        #expect(Self.kept(RetentionPolicy(daily: 3), two) == ["s2", "s1", "s0"])
+        // The oldest in a bucket of its own is simply that bucket's snapshot.
+        let reasons = RetentionPolicy(monthly: 3).apply(to: two, timeZone: Self.utc).map(\.reasons)
+        #expect(reasons == [["monthly snapshot"], [], ["oldest monthly snapshot"]])
+        // keep-last counts snapshots, not buckets: nothing to add.
+        #expect(Self.kept(RetentionPolicy(last: 5), two) == ["s2", "s1", "s0"])
+        #expect(RetentionPolicy(last: 5).apply(to: two, timeZone: Self.utc).last?.reasons == ["last snapshot"])
+    }
+
     @Test func weeksAreISOWeeks() {
         // Sunday 2026-01-04 ends ISO week 2026-W01 (Monday 2025-12-29 starts it);
         // Monday 2026-01-05 starts W02.
@@ -68,7 +89,9 @@ import Testing
         let edge = Self.snaps([Self.t(2026, 1, 3), Self.t(2026, 1, 5, 3)])
         #expect(Self.kept(RetentionPolicy(weekly: 2), edge, Self.utc) == ["s1", "s0"])
         #expect(Self.kept(RetentionPolicy(weekly: 1), edge, Self.minus5) == ["s1"])
-        #expect(Self.kept(RetentionPolicy(weekly: 2), edge, Self.minus5) == ["s1"])
+        // (with a count left, weekly 2 keeps the oldest of that one week too).
+        #expect(Self.kept(RetentionPolicy(weekly: 2), edge, Self.minus5) == ["s1", "s0"])
+        #expect(RetentionPolicy(weekly: 2).apply(to: edge, timeZone: Self.minus5).last?.reasons == ["oldest weekly snapshot"])
     }
 
     @Test func hourlyMonthlyYearlyAndEveryReason() {
