@@ -34,9 +34,21 @@ enum DisplayName {
     static func path(_ stored: String) -> String { path(Array(stored.utf8)) }
 }
 
+/// A name's exact bytes for JSON, which can only carry text: base64 of the bytes when
+/// they are not valid UTF-8, nil (the field is left out) when the text says it all. The
+/// text field then holds the escaped form (`\xNN`), which a name could also spell out
+/// literally; the bytes are what a program should use.
+enum RawName {
+    static func base64(_ bytes: [UInt8]) -> String? {
+        String(validating: bytes, as: UTF8.self) == nil ? Data(bytes).base64EncodedString() : nil
+    }
+}
+
 /// One tree entry as `ls --json` and `find --json` give it.
 struct EntryJSON: Encodable {
     let path: String
+    /// `RawName`: present only when the path is not UTF-8.
+    let pathBytes: String?
     let type: String
     let mode: String
     let size: UInt64
@@ -44,14 +56,16 @@ struct EntryJSON: Encodable {
     let uid: UInt32?
     let gid: UInt32?
     let linkTarget: String?
+    let linkTargetBytes: String?
 
     enum CodingKeys: String, CodingKey {
         case path, type, mode, size, mtime, uid, gid
-        case linkTarget = "link_target"
+        case pathBytes = "path_bytes", linkTarget = "link_target", linkTargetBytes = "link_target_bytes"
     }
 
     init(_ e: TreeEntry) {
         path = "/" + e.path
+        pathBytes = RawName.base64([0x2F] + e.pathBytes)
         type = EntryText.type(e.kind)
         mode = String(e.mode, radix: 8)
         size = e.kind == .file ? e.size : 0
@@ -59,6 +73,7 @@ struct EntryJSON: Encodable {
         uid = e.owner?.uid
         gid = e.owner?.gid
         linkTarget = e.kind == .symlink ? e.linkTarget : nil
+        linkTargetBytes = e.kind == .symlink ? RawName.base64(e.linkTargetBytes) : nil
     }
 }
 
@@ -189,7 +204,15 @@ struct Find: ParsableCommand {
         let type: String
         let snapshots: [String]
 
-        enum CodingKeys: String, CodingKey { case path, type, snapshots }
+        enum CodingKeys: String, CodingKey { case path, pathBytes = "path_bytes", type, snapshots }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(path, forKey: .path)
+            try c.encodeIfPresent(RawName.base64([0x2F] + bytes), forKey: .pathBytes)
+            try c.encode(type, forKey: .type)
+            try c.encode(snapshots, forKey: .snapshots)
+        }
     }
 
     func run() throws {
@@ -274,8 +297,13 @@ struct Diff: ParsableCommand {
         if json {
             struct Change: Encodable {
                 let path: String
+                let pathBytes: String?
                 let change: TreeChange.Kind
                 let metadata: [String]
+                enum CodingKeys: String, CodingKey {
+                    case path, change, metadata
+                    case pathBytes = "path_bytes"
+                }
             }
             struct Result: Encodable {
                 let from: String
@@ -292,7 +320,9 @@ struct Diff: ParsableCommand {
                 }
             }
             try Terminal.printJSON(Result(
-                from: a.id, to: b.id, changes: changes.map { Change(path: "/" + $0.path, change: $0.kind, metadata: $0.metadata) },
+                from: a.id, to: b.id, changes: changes.map {
+                    Change(path: "/" + $0.path, pathBytes: RawName.base64([0x2F] + $0.pathBytes), change: $0.kind, metadata: $0.metadata)
+                },
                 added: counts[.added] ?? 0, removed: counts[.removed] ?? 0, changed: counts[.changed] ?? 0,
                 typeChanged: counts[.type] ?? 0, metadataOnly: counts[.metadata] ?? 0))
             return
