@@ -62,6 +62,7 @@ struct Backup: ParsableCommand {
         if let n, n < 2 { throw ValidationError("--n must be at least 2") }
         if n != nil, to != nil { throw ValidationError("--n is for backups to the network; with --to, n is the number of targets") }
         if wait < 0 { throw ValidationError("--wait takes seconds, at least 0") }
+        try RawArguments.refuseNotUTF8(paths, what: "a path to back up")
         for p in paths where !FileManager.default.fileExists(atPath: p) {
             var st = stat()
             if lstat(p, &st) != 0 { throw ValidationError("\(p) does not exist: nothing to back up there") }

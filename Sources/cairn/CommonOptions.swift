@@ -36,6 +36,27 @@ struct DataDirOptions: ParsableArguments {
     }
 }
 
+/// The command line as the kernel gave it: Swift's `CommandLine.arguments` replaces bytes
+/// that are not UTF-8 with U+FFFD, so a path made of such bytes names another file.
+enum RawArguments {
+    /// Each argument that is not valid UTF-8, escaped as `ls` shows names (`\xNN`).
+    static var notUTF8: [String] {
+        (0..<Int(CommandLine.argc)).compactMap { i -> String? in
+            guard let arg = CommandLine.unsafeArgv[i] else { return nil }
+            let bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(arg).assumingMemoryBound(to: UInt8.self), count: strlen(arg)))
+            return String(validating: bytes, as: UTF8.self) == nil ? TreeEntry.display(bytes) : nil
+        }
+    }
+
+    /// Refuses a path argument that came from bytes which are not UTF-8, naming it, rather
+    /// than using the other path Swift made of it.
+    static func refuseNotUTF8(_ paths: [String], what: String) throws {
+        guard paths.contains(where: { $0.unicodeScalars.contains("\u{FFFD}") }) else { return }
+        guard let bad = notUTF8.first else { return }
+        throw ValidationError("\(bad) is not valid UTF-8, and \(what) on the command line must be: give the folder that holds it instead (names inside the folders backed up are kept as their exact bytes, UTF-8 or not)")
+    }
+}
+
 /// Splits `a,b,c` lists of folders; empty items are an error.
 func folderList(_ text: String, option: String) throws -> [String] {
     let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }

@@ -77,4 +77,20 @@ import Testing
         let changes = try #require(diff["changes"] as? [[String: Any]])
         #expect(changes.compactMap { $0["path_bytes"] as? String } == [raw], "\(changes)")
     }
+
+    /// Swift turns argv bytes that are not UTF-8 into U+FFFD, which names another path:
+    /// such a backup root is refused by its real name, not reported missing.
+    @Test func aBackupRootThatIsNotUTF8IsRefusedByName() throws {
+        let r = try SmallRepository()
+        let src = r.scratch.sub("src")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        let odd = Array((src + "/caf").utf8) + [0xE9]
+        #expect((odd + [0]).withUnsafeBufferPointer { b in b.withMemoryRebound(to: CChar.self) { mkdir($0.baseAddress!, 0o755) } } == 0)
+        let bin = try #require(CLI.binary)
+        // The shell passes the byte through; Swift's own process arguments cannot.
+        let result = try ChildProcess.run("/bin/sh", ["-c", #"exec "$0" backup "$1$(printf '\351')" "$2" "$3""#, bin, src + "/caf"] + r.d)
+        #expect(result.status == 64, "\(result.stderrText)")
+        #expect(result.stderrText.contains("\(src)/caf\\xe9 is not valid UTF-8"), "\(result.stderrText)")
+        #expect(!result.stderrText.contains("does not exist"), "\(result.stderrText)")
+    }
 }
