@@ -260,14 +260,20 @@ extension Repository {
 
     /// Which packs are used, by how much, and what moves.
     private func prunePlan(_ root: RootRecord, reader: PackReader, maxUnused: Double) throws(DataError) -> PrunePlan {
-        // Chunks each snapshot's files use, and the tree chunks of each snapshot.
-        var fileRefs: [String: Set<ChunkRef>] = [:]
+        // The chunks any snapshot's files use, and the packs each snapshot's files use
+        // (all that says whether its tree is stored again): memory grows with the chunks
+        // and the packs, not with snapshots × chunks, as a set of each one's chunks would.
+        var filePacks: [String: Set<PackID>] = [:]
         var usedByFiles = Set<ChunkRef>()
         for s in root.snapshots {
-            var refs = Set<ChunkRef>()
-            for e in try loadTree(s, reader: reader) { refs.formUnion(e.chunks) }
-            fileRefs[s.id] = refs
-            usedByFiles.formUnion(refs)
+            var packs = Set<PackID>()
+            for e in try loadTree(s, reader: reader) {
+                for ref in e.chunks {
+                    packs.insert(ref.pack)
+                    usedByFiles.insert(ref)
+                }
+            }
+            filePacks[s.id] = packs
         }
         let records = Dictionary(root.packs.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var plan = PrunePlan()
@@ -290,7 +296,7 @@ extension Repository {
                     next.keep.insert(p.id)
                 }
             }
-            next.rewrite = Set(root.snapshots.filter { s in fileRefs[s.id]!.contains { next.repack.contains($0.pack) } }.map(\.id))
+            next.rewrite = Set(root.snapshots.filter { s in !filePacks[s.id]!.isDisjoint(with: next.repack) }.map(\.id))
             next.moving = used.filter { next.repack.contains($0.pack) }.sorted { a, b in
                 a.pack != b.pack ? a.pack < b.pack : a.offset < b.offset
             }
