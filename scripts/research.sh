@@ -19,7 +19,8 @@ if [ "${RESEARCH_SKIP_RUNS:-0}" = 1 ]; then
     for sweep in "$@"; do dirs+=("$out/$(basename "$sweep" .json)"); done
 else
     timings="$out/timings.csv"
-    [ -f "$timings" ] || echo "sweep,runs,wall_seconds,jobs,exit_status" > "$timings"
+    # Older timings (without the load column) are started afresh.
+    head -n 1 "$timings" 2>/dev/null | grep -q load_1min || echo "sweep,runs,wall_seconds,jobs,exit_status,load_1min" > "$timings"
     for sweep in "$@"; do
         name=$(basename "$sweep" .json)
         rm -rf "${out:?}/$name"
@@ -34,7 +35,10 @@ else
         wall=$(( $(date +%s) - start ))
         runs=$(( $(wc -l < "$out/$name/sweep.csv") - 1 ))
         grep -v "^$name," "$timings" > "$timings.new" || true
-        echo "$name,$runs,$wall,$jobs,$status" >> "$timings.new"
+        # The machine's 1-minute load average as the sweep ends: the wall time means little
+        # on a shared machine without it (2 jobs alone on 2 cores: about 2).
+        load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "")
+        echo "$name,$runs,$wall,$jobs,$status,$load" >> "$timings.new"
         mv "$timings.new" "$timings"
         grep "wall seconds" "$out/$name.log" || true
         [ "$status" = 0 ] || echo "   (exit status 1: invariant violations, see $out/$name.log)"

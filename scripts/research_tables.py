@@ -141,7 +141,9 @@ def timings_table(out):
     rows = read_csv(os.path.join(out, "timings.csv"))
     if not rows:
         raise TableError(f"{out}/timings.csv: no sweeps timed")
-    lines = ["| sweep | runs | wall time | per run | jobs | exit status |", "| --- | --- | --- | --- | --- | --- |"]
+    load = any(r.get("load_1min") for r in rows)
+    lines = ["| sweep | runs | wall time | wall time per run | jobs | exit status |" + (" load average (1 min) after |" if load else ""),
+             "| --- | --- | --- | --- | --- | --- |" + (" --- |" if load else "")]
     total = 0
     runs = 0
     for r in sorted(rows, key=lambda r: r["sweep"]):
@@ -151,8 +153,9 @@ def timings_table(out):
         runs += n
         status = r.get("exit_status", "0")
         status = "0" if status == "0" else f"{status} (invariant violations)"
-        lines.append(f"| `{r['sweep']}` | {n} | {w // 60} min {w % 60:02d} s | {w / max(1, n):.1f} s | {r['jobs']} | {status} |")
-    lines.append(f"| all | {runs} | {total // 60} min {total % 60:02d} s | {total / max(1, runs):.1f} s | | |")
+        lines.append(f"| `{r['sweep']}` | {n} | {w // 60} min {w % 60:02d} s | {w / max(1, n):.1f} s | {r['jobs']} | {status} |"
+                     + (f" {r.get('load_1min') or '—'} |" if load else ""))
+    lines.append(f"| all | {runs} | {total // 60} min {total % 60:02d} s | {total / max(1, runs):.1f} s | | |" + (" |" if load else ""))
     return "\n".join(lines) + "\n"
 
 
