@@ -77,9 +77,35 @@ public struct CoordinatorCore: Sendable {
         public var terms: ContractTerms
         public var ownerSignature: [UInt8]
         public var holderSignature: [UInt8]
+        /// Times offered to the owner so far (one per heartbeat of its).
+        public var offers = 0
+
+        public init(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8]) {
+            self.terms = terms
+            self.ownerSignature = ownerSignature
+            self.holderSignature = holderSignature
+        }
+
+        private enum CodingKeys: String, CodingKey { case terms, ownerSignature, holderSignature, offers }
+
+        /// Checkpoints from before `offers` read as never offered.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            terms = try c.decode(ContractTerms.self, forKey: .terms)
+            ownerSignature = try c.decode([UInt8].self, forKey: .ownerSignature)
+            holderSignature = try c.decode([UInt8].self, forKey: .holderSignature)
+            offers = try c.decodeIfPresent(Int.self, forKey: .offers) ?? 0
+        }
     }
 
-    /// Contracts made on an away owner's behalf, offered to it until its root record shows them.
+    /// Heartbeats of the owner an adoption is offered on before it is dropped: an owner
+    /// that is back adopts at the first (its root record then shows it); one that keeps
+    /// not showing it has replaced that holder since, and offering it for ever only made
+    /// it adopt a contract it had released (its holder had freed the shard meanwhile).
+    public static let adoptionOffersMax = 48
+
+    /// Contracts made on an away owner's behalf, offered to it until its root record shows
+    /// them (or `adoptionOffersMax` times).
     public internal(set) var adoptions: [NodeID: [Adoption]] = [:]
     var slotsClosed = 0
     var rng: Xoshiro256
@@ -171,9 +197,14 @@ public struct CoordinatorCore: Sendable {
         case let .heartbeat(used):
             entries[from.index].used = used
             // Nearly always none pending: skip the lookup (hashing a node id) on every heartbeat.
-            for a in adoptions.isEmpty ? [] : adoptions[from] ?? [] {
-                actions.append(.send(to: from, .adopt(terms: a.terms, ownerSignature: a.ownerSignature,
-                                                      holderSignature: a.holderSignature)))
+            if !adoptions.isEmpty, var pending = adoptions[from] {
+                for i in pending.indices {
+                    actions.append(.send(to: from, .adopt(terms: pending[i].terms, ownerSignature: pending[i].ownerSignature,
+                                                          holderSignature: pending[i].holderSignature)))
+                    pending[i].offers += 1
+                }
+                pending.removeAll { $0.offers >= Self.adoptionOffersMax }
+                adoptions[from] = pending.isEmpty ? nil : pending
             }
         case let .matchRequest(request, volume, slotBytes, count, speed, exclude):
             let chosen: [NodeID]

@@ -117,6 +117,21 @@ extension NodeCore {
         else { return }
         let s = Int(terms.shard.index)
         if volumes[p].slots[s].contract == terms.id { return }
+        // A stale offer: a contract this owner let go since (still owed a release or a
+        // grace period), or one past its term. Adopting it would bring back a holder that
+        // has freed, or will free, the shard.
+        guard terms.end > now, releasing[terms.id] == nil, audits[terms.id] == nil, unconfirmed[terms.id] == nil,
+              book.owned[terms.id] == nil
+        else { return }
+        // Older than the slot's own contract: the owner re-placed the slot after the
+        // repair. The repair's holder is told to let its copy go (after its grace), so it
+        // does not keep an active contract nobody counts until the term ends.
+        if let current = volumes[p].slots[s].contract, let start = book.owned[current]?.terms.start, start >= terms.start {
+            releasing[terms.id] = PendingRelease(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s),
+                                                 at: now, retries: ProtocolLimits.releaseRetriesMax, end: terms.end)
+            actions.append(.send(to: terms.holder, .release(contract: terms.id, at: now)))
+            return
+        }
         guard book.adopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature) else { return }
         if let pending = volumes[p].slots[s].pendingContract, let holder = volumes[p].slots[s].pendingHolder {
             abandon(volume: p, slot: s, contract: pending, holder: holder, now: now, into: &actions)

@@ -105,3 +105,47 @@ import Testing
         if d.from == owner, d.to == target, d.at > back, case .challenge = d.message { true } else { false }
     })
 }
+
+/// An adoption the owner can no longer use: while its offers were lost the owner came back,
+/// found the slot's holder down and re-placed the slot itself. A later offer of the
+/// repair's contract (older than the slot's own) is not adopted — that would bring back a
+/// holder the owner never counted — the repair's holder is released instead, so it does
+/// not keep an active copy nobody counts, and the coordinator stops offering after
+/// `adoptionOffersMax` heartbeats. (Found by the harsh-churn research sweep: an owner
+/// re-adopted, on the hundredth offer, a contract it had released, whose holder had freed
+/// the shard: "active at its owner but unknown to its holder".)
+@Test func aStaleAdoptionIsReleasedNotAdoptedAndNoLongerOffered() throws {
+    var h = Harness(count: 9)
+    let owner = NodeID(0)
+    let volume = h.addVolume(6, packs: 2)
+    h.start()
+    let down = try #require(h.nodes[0].volumes[0].slots[3].holder)
+    h.offline = [owner, down]
+    h.run(for: h.coordinator.params.blindRepairAfter + .days(1))
+    let blind = try #require(h.coordinator.adoptions[owner]?.first)
+    let target = blind.terms.holder
+    // The owner is back, but every offer is lost until it has re-placed slot 3 itself.
+    h.lose = { _, _, message in if case .adopt = message { true } else { false } }
+    h.bringBack(owner)
+    h.run(for: .hours(14))
+    let mine = try #require(h.nodes[0].volumes[0].slots[3].contract)
+    #expect(mine != blind.terms.id && h.nodes[0].volumes[0].slots[3].holder != down)
+    let ownStart = try #require(h.nodes[0].ownedContract(mine)?.terms.start)
+    #expect(ownStart > blind.terms.start)
+    // Offers get through again: not adopted, the repair's holder released.
+    h.lose = { _, _, _ in false }
+    h.run(for: .days(3))
+    #expect(h.nodes[0].volumes[0].slots[3].contract == mine)
+    #expect(h.nodes[0].ownedContract(blind.terms.id) == nil)
+    #expect(h.history.contains { d in
+        if d.from == owner, d.to == target, case .release(blind.terms.id, _) = d.message { true } else { false }
+    })
+    #expect(h.history.contains { $0.from == target && $0.message == .releaseAck(contract: blind.terms.id) })
+    // And no longer offered.
+    #expect(h.coordinator.adoptions[owner] == nil)
+    let offers = h.history.filter { d in
+        if d.from == .coordinator, d.to == owner, case let .adopt(terms, _, _) = d.message { terms.id == blind.terms.id } else { false }
+    }
+    #expect(offers.count <= CoordinatorCore.adoptionOffersMax)
+    _ = volume
+}
