@@ -124,6 +124,7 @@ extension NodeCore: Codable {
 extension CoordinatorCore: Codable {
     enum CodingKeys: String, CodingKey {
         case params, entries, members, rootRecords, packsByOwner, adoptions, slotsClosed, rng, signerKey
+        case reported, reportedByOwner, reportsBy
     }
 
     /// The keys to give back when this directory's checkpoint is read.
@@ -145,6 +146,10 @@ extension CoordinatorCore: Codable {
         adoptions = try c.decode([NodeID: [Adoption]].self, forKey: .adoptions)
         slotsClosed = try c.decode(Int.self, forKey: .slotsClosed)
         rng = try c.decode(Xoshiro256.self, forKey: .rng)
+        // Checkpoints from before holders reported have none.
+        reported = try c.decodeIfPresent([VolumeID: [ReportedSlot]].self, forKey: .reported) ?? [:]
+        reportedByOwner = try c.decodeIfPresent([NodeID: [VolumeID]].self, forKey: .reportedByOwner) ?? [:]
+        reportsBy = try c.decodeIfPresent([NodeID: Int].self, forKey: .reportsBy) ?? [:]
         guard entries.count < Int(NodeID.coordinator.raw), members.allSatisfy({ $0.index < entries.count && $0 != .coordinator }) else {
             throw DecodingError.dataCorruptedError(forKey: .members, in: c, debugDescription: "a member that is not in the directory")
         }
@@ -161,5 +166,10 @@ extension CoordinatorCore: Codable {
         try c.encode(slotsClosed, forKey: .slotsClosed)
         try c.encode(rng, forKey: .rng)
         try c.encode(signer.publicKey, forKey: .signerKey)
+        if !reported.isEmpty {
+            try c.encode(reported, forKey: .reported)
+            try c.encode(reportedByOwner, forKey: .reportedByOwner)
+            try c.encode(reportsBy, forKey: .reportsBy)
+        }
     }
 }

@@ -18,6 +18,10 @@ public struct Contract: Hashable, Sendable, Codable {
     public var stored: Bool
     /// Who proposed it: the owner, or a holder repairing blind on the owner's behalf.
     public var proposer: NodeID
+    /// Holder side: the key the owner signed with, when the owner proposed (kept so the
+    /// holder can show a coordinator that lost its directory whose slot this is; nil for
+    /// a blind repair's contract and in checkpoints from before it was kept).
+    public var ownerKey: [UInt8]? = nil
 
     public init(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8], state: State, stored: Bool,
                 proposer: NodeID? = nil) {
@@ -167,8 +171,10 @@ public struct ContractBook: Sendable, Codable {
             return .failure(RefusalError(.noSpace))
         }
         let signature = signer.sign(terms.signingBytes)
-        held[terms.id] = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: signature,
-                                  state: .active, stored: false, proposer: proposer)
+        var contract = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: signature,
+                                state: .active, stored: false, proposer: proposer)
+        if contract.proposer == terms.owner { contract.ownerKey = ownerKey }
+        held[terms.id] = contract
         heldPacks[terms.shard.volume] = HeldShard(contract: terms.id, index: terms.shard.index, packs: 0)
         reservedBytes += terms.bytes
         noteExpiry(terms.end)

@@ -72,6 +72,32 @@ public struct CoordinatorCore: Sendable {
     public internal(set) var rootRecords: [VolumeID: VolumeRecord] = [:]
     /// Owner → its volumes, in the order their records first arrived.
     var packsByOwner: [NodeID: [VolumeID]] = [:]
+
+    /// A slot a holder reported (`holding`) for a volume whose owner sent this coordinator
+    /// no root record: after a lost directory, all that tells a restore where the volumes
+    /// of an owner that does not come back are.
+    public struct ReportedSlot: Hashable, Sendable, Codable {
+        public var holder: NodeID
+        public var index: UInt8
+        /// The key the owner's signature on the contract checks against.
+        public var ownerKey: [UInt8]
+        /// The contract's start: of two contracts for one slot under one key, the newer is
+        /// the slot's holder now (the older one is a holder in grace).
+        public var start: Instant
+        /// The code and what this holder stores (packs and their bytes).
+        public var layout: VolumeLayout
+        public var root: [UInt8]
+    }
+
+    /// Volume → the slots holders reported, at most one per holder (a holder never has
+    /// two slots of one volume). Only volumes without the owner's own record: the owner's
+    /// record, when it comes, replaces them and no report is taken for it after.
+    public internal(set) var reported: [VolumeID: [ReportedSlot]] = [:]
+    /// Owner → its reported volumes, in the order the first report of each arrived.
+    var reportedByOwner: [NodeID: [VolumeID]] = [:]
+    /// Reports kept per reporter: at most `ProtocolLimits.contractsPerNodeMax` (what one
+    /// holder may hold), so a reporter cannot grow the directory beyond what it could hold.
+    var reportsBy: [NodeID: Int] = [:]
     /// A contract a blind repairer made in an owner's name, with both signatures.
     public struct Adoption: Hashable, Sendable, Codable {
         public var terms: ContractTerms
@@ -262,6 +288,7 @@ public struct CoordinatorCore: Sendable {
             guard volume.owner == from else { break }
             if let existing = rootRecords[volume], existing.owner != from { break }
             if rootRecords[volume] == nil { packsByOwner[from, default: []].append(volume) }
+            forgetReports(of: volume)
             var record = VolumeRecord(owner: from, layout: location.layout, holders: holders, stored: location.stored,
                                       roots: location.roots)
             if let old = rootRecords[volume] {
@@ -278,6 +305,8 @@ public struct CoordinatorCore: Sendable {
                 }
                 adoptions[from] = pending.isEmpty ? nil : pending
             }
+        case let .holding(report):
+            onHolding(report, from: from)
         case let .blindRepairDone(terms, ownerSignature, holderSignature):
             // Only a placement this coordinator ordered, reported by the node it ordered,
             // with both signatures checking against the directory's keys.
@@ -316,23 +345,137 @@ public struct CoordinatorCore: Sendable {
         return unique
     }
 
-    /// One page of `owner`'s volume locations, in the order their records first arrived,
-    /// each marking the holders heard from lately (`recentlySeen`; a restore asks those
-    /// first).
+    /// One page of `owner`'s volume locations, in the order their records first arrived
+    /// (then the volumes known only from holders' reports, `reportedLocation`), each
+    /// marking the holders heard from lately (`recentlySeen`; a restore asks those first).
     private func locations(request: UInt64, owner: NodeID, start: UInt32, now: Instant) -> Message {
-        let volumes = packsByOwner[owner] ?? []
+        let recorded = packsByOwner[owner] ?? []
+        let key = reportedKey(of: owner)
+        var volumes = recorded
+        var fromReports: [VolumeID: VolumeLocation] = [:]
+        if let key {
+            for volume in reportedByOwner[owner] ?? [] {
+                guard let location = reportedLocation(volume, key: key) else { continue }
+                volumes.append(volume)
+                fromReports[volume] = location
+            }
+        }
         let from = min(Int(start), volumes.count)
         let page = volumes[from..<min(volumes.count, from + ProtocolLimits.locationsPerReplyMax)].compactMap { volume in
-            rootRecords[volume].map { record in
+            let location = rootRecords[volume].map { record in
+                VolumeLocation(volume: volume, layout: record.layout, holders: record.holders, stored: record.stored,
+                               roots: record.roots)
+            } ?? fromReports[volume]
+            return location.map { l in
                 var online: UInt64 = 0
-                for (s, holder) in record.holders.enumerated() where s < 64 && recentlySeen(holder, now: now) {
+                for (s, holder) in l.holders.enumerated() where s < 64 && recentlySeen(holder, now: now) {
                     online |= 1 << UInt64(s)
                 }
-                return VolumeLocation(volume: volume, layout: record.layout, holders: record.holders, stored: record.stored,
-                                      roots: record.roots, online: online)
+                return VolumeLocation(volume: volume, layout: l.layout, holders: l.holders, stored: l.stored, roots: l.roots,
+                                      online: online)
             }
         }
         return .recordReply(request: request, start: UInt32(from), total: UInt32(volumes.count), volumes: page)
+    }
+
+    // MARK: Holders' reports (a directory rebuilt without its owners)
+
+    /// Takes a holder's report of a slot it holds, when everything in it checks: the
+    /// reporter is the contract's holder, the volume is the contract's owner's and has no
+    /// record from the owner itself (the owner's word wins over any holder's), the owner's
+    /// signature checks against the key reported (and that key is the owner's, if this
+    /// directory knows the owner), and the reporter is within its bound.
+    /// A refused report is dropped without a note (nothing the owner or the operator could act on).
+    mutating func onHolding(_ report: HeldSlotReport, from: NodeID) {
+        let terms = report.terms, volume = report.terms.shard.volume, index = report.terms.shard.index
+        guard terms.holder == from, terms.owner != from, volume.owner == terms.owner, rootRecords[volume] == nil,
+              Int(index) < report.layout.n, report.root.count == PackGeometry.hashBytes, !report.ownerKey.isEmpty,
+              report.layout.packs > 0
+        else { return }
+        if let known = entry(terms.owner)?.publicKey, !known.isEmpty, known != report.ownerKey { return }
+        let existing = reported[volume]?.firstIndex { $0.holder == from }
+        guard existing != nil || reportsBy[from, default: 0] < ProtocolLimits.contractsPerNodeMax,
+              verifier.verify(signature: report.ownerSignature, message: terms.signingBytes, publicKey: report.ownerKey)
+        else { return }
+        let slot = ReportedSlot(holder: from, index: index, ownerKey: report.ownerKey, start: terms.start,
+                                layout: report.layout, root: report.root)
+        if let existing {
+            reported[volume]![existing] = slot
+            return
+        }
+        if reported[volume] == nil { reportedByOwner[terms.owner, default: []].append(volume) }
+        reported[volume, default: []].append(slot)
+        reportsBy[from, default: 0] += 1
+    }
+
+    /// The owner's record came: what holders reported of the volume is dropped.
+    private mutating func forgetReports(of volume: VolumeID) {
+        guard let slots = reported.removeValue(forKey: volume) else { return }
+        for s in slots {
+            reportsBy[s.holder, default: 1] -= 1
+            if reportsBy[s.holder] == 0 { reportsBy[s.holder] = nil }
+        }
+        reportedByOwner[volume.owner]?.removeAll { $0 == volume }
+        if reportedByOwner[volume.owner]?.isEmpty == true { reportedByOwner[volume.owner] = nil }
+    }
+
+    /// The key holders' reports name for `owner`: the one its directory entry has, else the
+    /// one most reported slots were signed with (a holder that forges contracts under a
+    /// key of its own is outnumbered by the owner's real holders; ties go to the smaller
+    /// key, so the answer does not depend on arrival order).
+    func reportedKey(of owner: NodeID) -> [UInt8]? {
+        if let known = entry(owner)?.publicKey, !known.isEmpty { return known }
+        var count: [[UInt8]: Int] = [:]
+        for volume in reportedByOwner[owner] ?? [] {
+            for s in reported[volume] ?? [] { count[s.ownerKey, default: 0] += 1 }
+        }
+        return count.max { a, b in a.value != b.value ? a.value < b.value : b.key.lexicographicallyPrecedes(a.key) }?.key
+    }
+
+    /// Where a volume is, from its holders' reports under `key`: the layout at least k
+    /// holders agree on (a lying holder cannot shrink or stretch the volume for the
+    /// others), each slot's newest contract's holder among them, each with every pack of
+    /// that layout. Nil when fewer than k agree: no restore could use it.
+    public func reportedLocation(_ volume: VolumeID, key: [UInt8]) -> VolumeLocation? {
+        guard let slots = reported[volume] else { return nil }
+        var groups: [VolumeLayout: [ReportedSlot]] = [:]
+        for s in slots where s.ownerKey == key { groups[s.layout, default: []].append(s) }
+        var best: (layout: VolumeLayout, slots: [ReportedSlot])?
+        for (layout, members) in groups {
+            let distinct = Set(members.map(\.index)).count
+            guard distinct >= layout.k else { continue }
+            if let b = best {
+                let bd = Set(b.slots.map(\.index)).count
+                // Most slots, then the most packs, then the smaller code: a fixed order.
+                if (distinct, layout.packs, -layout.n) <= (bd, b.layout.packs, -b.layout.n) { continue }
+            }
+            best = (layout, members)
+        }
+        guard let (layout, members) = best else { return nil }
+        var holders = Array(repeating: NodeID.coordinator, count: layout.n)
+        var stored = Array(repeating: UInt32(0), count: layout.n)
+        var roots = Array(repeating: [UInt8](), count: layout.n)
+        var starts = Array(repeating: Instant.zero, count: layout.n)
+        for s in members.sorted(by: { $0.holder < $1.holder }) {
+            let i = Int(s.index)
+            guard holders[i] == .coordinator || s.start > starts[i] else { continue }
+            holders[i] = s.holder
+            stored[i] = layout.packs
+            roots[i] = s.root
+            starts[i] = s.start
+        }
+        return VolumeLocation(volume: volume, layout: layout, holders: holders, stored: stored, roots: roots)
+    }
+
+    /// The away owner whose holders' reports name `key` (a restore on a new machine, with
+    /// that key from the phrase, asking a rebuilt directory for its number): an owner not
+    /// in the directory with at least one volume a restore could use under that key.
+    public func reportedOwner(key: [UInt8]) -> NodeID? {
+        for owner in reportedByOwner.keys.sorted() where entry(owner)?.publicKey.isEmpty ?? true {
+            guard reportedKey(of: owner) == key else { continue }
+            if reportedByOwner[owner]?.contains(where: { reportedLocation($0, key: key) != nil }) == true { return owner }
+        }
+        return nil
     }
 
     /// Closes one uptime slot for every member: answered if the node was heard from.

@@ -77,6 +77,12 @@ public enum Message: Hashable, Sendable {
     /// their records first arrived (at most `ProtocolLimits.locationsPerReplyMax`).
     indirect case recordReply(request: UInt64, start: UInt32, total: UInt32, volumes: [VolumeLocation])
 
+    /// holder → coordinator, after it reclaimed its number from a coordinator that lost its
+    /// directory: a slot it holds under a contract its owner signed, and how much of it is
+    /// stored. The rebuilt coordinator serves these to a restore while the owner is away
+    /// (its own root record, once it sends one, replaces them).
+    indirect case holding(HeldSlotReport)
+
     // Addressing: what the network's services say to each other so that a node number means
     // a session. The state machines never see these (the node and coordinator services
     // answer them); a node's number is its owner's, given by the coordinator.
@@ -141,6 +147,7 @@ public enum Message: Hashable, Sendable {
         case .located: 30
         case .peerHello: 31
         case .reclaim: 32
+        case .holding: 33
         }
     }
 

@@ -158,6 +158,12 @@ extension Message {
             body.u16(port)
         case let .peerHello(node):
             body.u32(node.raw)
+        case let .holding(report):
+            report.terms.encode(into: &body)
+            body.blob(report.ownerKey, max: ProtocolLimits.publicKeyBytesMax)
+            body.blob(report.ownerSignature, max: ProtocolLimits.signatureBytesMax)
+            report.layout.write(into: &body)
+            body.blob(report.root, max: MerkleTree.hashLength)
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
         out.u8(ProtocolLimits.wireVersion)
@@ -471,6 +477,13 @@ extension Message {
             message = .peerHello(node: NodeID(try r.u32()))
         case 32:
             message = .reclaim(node: NodeID(try r.u32()), membership: try r.blob(max: ProtocolLimits.signatureBytesMax))
+        case 33:
+            let terms = try ContractTerms.decode(from: &r)
+            let ownerKey = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
+            let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
+            let layout = try VolumeLayout(reading: &r)
+            message = .holding(HeldSlotReport(terms: terms, ownerKey: ownerKey, ownerSignature: ownerSignature, layout: layout,
+                                              root: try r.blob(max: MerkleTree.hashLength)))
         default:
             throw DecodeError(.unknownType, "message type \(type)", offset: 1)
         }

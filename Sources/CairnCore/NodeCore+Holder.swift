@@ -68,6 +68,25 @@ extension NodeCore {
         }
     }
 
+    /// What this node holds for others, told to a coordinator that lost its directory (after
+    /// this node took its number back, beside `announceVolumes`): one `holding` per stored
+    /// slot of a contract its owner proposed (a blind repair's contract carries the
+    /// repairer's signature, which says nothing about the owner's key), active or in grace,
+    /// in contract order. `stored` is storage's account of a slot: its code and what it
+    /// has (packs, bytes, root); nil when storage has none of it.
+    public func reportHeld(stored: (SlotID) -> (k: Int, n: Int, extent: SlotExtent)?) -> [NodeAction] {
+        var actions = [NodeAction]()
+        for id in book.held.keys.sorted() {
+            guard let c = book.held[id], let key = c.ownerKey, c.proposer == c.terms.owner, book.holdsStored(c.terms.shard),
+                  let s = stored(c.terms.shard), s.extent.packs > 0, VolumeLayout.problem(k: s.k, n: s.n) == nil
+            else { continue }
+            let layout = VolumeLayout(k: s.k, n: s.n, packs: s.extent.packs, slotBytes: s.extent.bytes)
+            actions.append(.send(to: .coordinator, .holding(HeldSlotReport(
+                terms: c.terms, ownerKey: key, ownerSignature: c.ownerSignature, layout: layout, root: s.extent.root))))
+        }
+        return actions
+    }
+
     /// Storage wrote the slot of `contract` up to `packs` and checked it against its roots
     /// (`verified`), durably: only then is it acknowledged, so an owner never counts a pack
     /// that a crash or a corrupt stream lost.

@@ -136,6 +136,26 @@ public struct VolumeLocation: Hashable, Sendable {
     }
 }
 
+/// A slot a holder holds, as it reports it to a coordinator rebuilding its directory: the
+/// contract with the owner's signature and the key it checks against (so the coordinator
+/// believes the slot is the owner's without having heard from the owner), the code and
+/// what is stored (`layout.packs` and `layout.slotBytes` are the holder's: the packs it
+/// acknowledged and their bytes) and the slot's root over those packs.
+public struct HeldSlotReport: Hashable, Sendable {
+    public var terms: ContractTerms
+    public var ownerKey: [UInt8]
+    public var ownerSignature: [UInt8]
+    public var layout: VolumeLayout
+    public var root: [UInt8]
+    public init(terms: ContractTerms, ownerKey: [UInt8], ownerSignature: [UInt8], layout: VolumeLayout, root: [UInt8]) {
+        self.terms = terms
+        self.ownerKey = ownerKey
+        self.ownerSignature = ownerSignature
+        self.layout = layout
+        self.root = root
+    }
+}
+
 /// Uptime of one node as the coordinator measured it.
 public struct UptimeEntry: Hashable, Sendable {
     public var node: NodeID

@@ -60,11 +60,14 @@ let sampleMessages: [Message] = [
     .located(request: 5, node: NodeID(3), nodeKey: Array(repeating: 9, count: 32), host: "::1", port: 1),
     .located(request: 6, node: NodeID(4), nodeKey: [], host: "", port: 0),
     .peerHello(node: NodeID(3)),
+    .holding(HeldSlotReport(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32),
+                            ownerSignature: Array(repeating: 2, count: 64), layout: VolumeLayout(k: 3, n: 5, packs: 4, slotBytes: 77),
+                            root: Array(repeating: 6, count: 32))),
 ]
 
 /// Every type byte has a sample, so the round-trip and truncation tests cover them all.
 @Test func everyMessageTypeHasASample() {
-    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...32))
+    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...33))
 }
 
 /// A host is printable ASCII and bounded: a name with a control byte, a space or a byte

@@ -147,6 +147,14 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         let owner = Hex.encode(session.peer.ownerPublicKey)
         if let known = members.member(owner: owner) {
             seat(known, on: session)
+        } else if let node = core.reportedOwner(key: session.peer.ownerPublicKey), members.member(node: node) == nil {
+            // An owner this directory lost and whose node has not come back (a restore on a
+            // new machine, from the phrase): its holders' contracts, signed with this very
+            // key, name its number.
+            core.admit(exactly: node)
+            logger.info("an owner known from its holders' reports took its number back",
+                        metadata: ["node": "\(node.raw)", "owner": "\(owner.prefix(16))"])
+            seat(Member(node: node.raw, owner: owner, nodeKey: ""), on: session)
         } else if let until = rebuildingUntil, clock.now < until {
             // An old member reclaims its number (`reclaim`); a new one is told to come back.
             withoutNumber(session)

@@ -354,8 +354,13 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 }
             }
             step(core!.onStart(now: clock.now))
-            // The rebuilt directory learns this owner's volumes from the owner itself.
-            if reclaimed { step(core!.announceVolumes()) }
+            // The rebuilt directory learns this owner's volumes from the owner itself, and
+            // where others' volumes are from this node as their holder (for owners that do
+            // not come back: a restore anywhere finds their slots through these reports).
+            if reclaimed {
+                step(core!.announceVolumes())
+                reportHeld()
+            }
             if !scheduled {
                 scheduled = true
                 scheduleBackup(in: .seconds(1))
@@ -410,6 +415,21 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     /// Keeps the coordinator's signature on this owner's number (checked first: a
     /// coordinator could only hand a node a proof it cannot use, but a damaged one would
     /// cost the reclaim).
+    /// Tells the coordinator every slot held here for others, as the held store records
+    /// it (`NodeCore.reportHeld`).
+    private func reportHeld() {
+        let slots: [HeldSlot]
+        do { slots = try held.heldSlots() } catch {
+            logger.warning("the held slots cannot be listed for the coordinator", metadata: ["error": "\(error)"])
+            return
+        }
+        var bySlot: [SlotID: HeldSlot] = [:]
+        for h in slots { bySlot[h.slot] = h }
+        let actions = core!.reportHeld { slot in bySlot[slot].map { ($0.k, $0.n, $0.extent) } }
+        logger.info("told the coordinator what this node holds", metadata: ["slots": "\(actions.count)"])
+        step(actions)
+    }
+
     private func keep(membership: [UInt8], of node: NodeID) {
         guard let key = coordinatorKey, Membership.verify(membership, node: node, owner: owner.signing.publicKey, coordinatorKey: key)
         else {
