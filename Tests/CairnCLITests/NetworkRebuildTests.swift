@@ -71,4 +71,63 @@ import Testing
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
     }
+
+    /// The owner's machine is gone for good before the coordinator loses its directory: the
+    /// rebuilt directory hears nothing from the owner, only from the holders, which report
+    /// the slots they hold after taking their numbers back. A restore anywhere from the
+    /// phrase gets the owner's number from those reports and finds every volume.
+    @Test(.timeLimit(.minutes(4))) func aRestoreAnywhereFindsAnOwnerThatNeverCameBackToARebuiltCoordinator() throws {
+        let tmp = try TemporaryFolder("network-rebuild-away")
+        let coordinatorDir = tmp.sub("coordinator"), keyFile = tmp.sub("coordinator.key")
+        var daemons: [Daemon] = []
+        defer { for d in daemons.reversed() where d.running { _ = d.stop() } }
+        func coordinator(listen: String) throws -> Daemon {
+            let d = try Daemon(["coordinator", "run", "--listen", listen, "--data-dir", coordinatorDir, "--key-file", keyFile,
+                                "--test-intervals", "2"], logs: tmp.path, name: "coordinator")
+            daemons.append(d)
+            #expect(Daemon.wait(timeout: 30) { NetworkJoinTests.listening(d) != nil }, "\(d.stderr)")
+            return d
+        }
+        func members() throws -> [NetworkJoinTests.MemberRow] {
+            let r = try CLI.run(["coordinator", "members", "--data-dir", coordinatorDir, "--key-file", keyFile, "--json"], timeout: 30)
+            guard r.status == 0 else { return [] }
+            return try JSONDecoder().decode([NetworkJoinTests.MemberRow].self, from: Data(r.stdout.utf8))
+        }
+        let first = try coordinator(listen: "127.0.0.1:0")
+        let at = try #require(NetworkJoinTests.listening(first))
+        func node(_ name: String) throws -> Daemon {
+            if !FileManager.default.fileExists(atPath: tmp.sub(name)) { try NetworkJoinTests.initOwner(tmp.sub(name)) }
+            let d = try Daemon(["node", "run", "--data-dir", tmp.sub(name), "--coordinator", at, "--offer", "64M",
+                                "--test-intervals", "2", "--listen", "127.0.0.1:0"], logs: tmp.path, name: name)
+            daemons.append(d)
+            return d
+        }
+        let holders = try (1...5).map { try node("holder\($0)") }
+        let owner = try node("owner")
+        #expect(try Daemon.wait(timeout: 60) { try members().filter(\.joined).count == 6 })
+        let file = tmp.sub("data.bin")
+        var rng = SeededRandom(seed: 37)
+        try Data(rng.bytes(600_000)).write(to: URL(fileURLWithPath: file))
+        let backup = try CLI.run(["backup", file, "--data-dir", tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
+        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+
+        // The owner's machine is gone for good; then the coordinator loses its directory.
+        #expect(owner.stop() == 0)
+        #expect(first.stop() == 0)
+        try FileManager.default.removeItem(atPath: coordinatorDir)
+        let second = try coordinator(listen: at)
+        #expect(Daemon.wait(timeout: 30) { second.stderr.contains("rebuilding the directory") }, "\(second.stderr)")
+        // Every holder took its number back and told the coordinator what it holds.
+        #expect(try Daemon.wait(timeout: 60) {
+            try members().filter(\.joined).count == 5
+                && holders.allSatisfy { $0.stderr.contains("told the coordinator what this node holds") }
+        }, "\(holders.map(\.stderr).joined(separator: "\n"))")
+
+        let out = tmp.sub("out")
+        let restore = try CLI.run(["restore", "latest", "--to", out, "--coordinator", at, "--data-dir", tmp.sub("elsewhere"),
+                                   "--phrase-file", tmp.sub("owner") + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)\n\(second.stderr)")
+        #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
+        #expect(second.stderr.contains("known from its holders' reports"), "\(second.stderr)")
+    }
 }
