@@ -388,9 +388,9 @@ public struct CoordinatorCore: Sendable {
     /// A refused report is dropped without a note (nothing the owner or the operator could act on).
     mutating func onHolding(_ report: HeldSlotReport, from: NodeID) {
         let terms = report.terms, volume = report.terms.shard.volume, index = report.terms.shard.index
-        guard terms.holder == from, terms.owner != from, volume.owner == terms.owner, rootRecords[volume] == nil,
-              Int(index) < report.layout.n, report.root.count == PackGeometry.hashBytes, !report.ownerKey.isEmpty,
-              report.layout.packs > 0
+        guard terms.holder == from, terms.owner != from, terms.owner != .coordinator, volume.owner == terms.owner,
+              rootRecords[volume] == nil, Int(index) < report.layout.n, report.root.count == PackGeometry.hashBytes,
+              !report.ownerKey.isEmpty, report.layout.packs > 0
         else { return }
         if let known = entry(terms.owner)?.publicKey, !known.isEmpty, known != report.ownerKey { return }
         let existing = reported[volume]?.firstIndex { $0.holder == from }

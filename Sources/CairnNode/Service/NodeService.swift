@@ -412,9 +412,6 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         }
     }
 
-    /// Keeps the coordinator's signature on this owner's number (checked first: a
-    /// coordinator could only hand a node a proof it cannot use, but a damaged one would
-    /// cost the reclaim).
     /// Tells the coordinator every slot held here for others, as the held store records
     /// it (`NodeCore.reportHeld`).
     private func reportHeld() {
@@ -430,6 +427,9 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         step(actions)
     }
 
+    /// Keeps the coordinator's signature on this owner's number (checked first: a
+    /// coordinator could only hand a node a proof it cannot use, but a damaged one would
+    /// cost the reclaim).
     private func keep(membership: [UInt8], of node: NodeID) {
         guard let key = coordinatorKey, Membership.verify(membership, node: node, owner: owner.signing.publicKey, coordinatorKey: key)
         else {
