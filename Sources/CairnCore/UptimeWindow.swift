@@ -47,6 +47,15 @@ public struct UptimeWindow: Hashable, Sendable, Codable {
         assert(answered >= 0 && answered <= filled)
     }
 
+    /// Whether each of the last `n` closed slots was answered (each closed one, when fewer
+    /// than `n` have closed).
+    public func answeredLast(_ n: Int) -> Bool {
+        let m = min(n, filled)
+        guard m > 0 else { return true }
+        for j in 1...m where !bit((head - j + slots) % slots) { return false }
+        return true
+    }
+
     /// Answered probes per thousand; 1000 before any slot closed (a new node is given credit).
     public var permille: UInt16 {
         filled == 0 ? 1000 : UInt16(answered * 1000 / filled)
