@@ -459,8 +459,11 @@ public struct CoordinatorCore: Sendable {
             guard distinct >= layout.k else { continue }
             if let b = best {
                 let bd = Set(b.slots.map(\.index)).count
-                // Most slots, then the most packs, then the smaller code: a fixed order.
-                if (distinct, layout.packs, -layout.n) <= (bd, b.layout.packs, -b.layout.n) { continue }
+                // Most slots, then the most packs, then the smaller code, then the rest of the
+                // layout (smaller first: those fields swap sides): a total order, so which
+                // group wins never depends on the dictionary's.
+                if (distinct, layout.packs, b.layout.n, b.layout.k, b.layout.slotBytes)
+                    <= (bd, b.layout.packs, layout.n, layout.k, layout.slotBytes) { continue }
             }
             best = (layout, members)
         }
