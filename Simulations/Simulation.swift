@@ -425,8 +425,16 @@ public final class Simulation {
 
     func nodeFire(_ i: Int, _ kind: TimerKind) {
         guard mode == .actors else {
-            var actions = takeActionBuffer()
             let local = localNow(i)
+            if kind == .heartbeat, shortcuts,
+               let beat = cores.withUnsafeBufferPointer({ $0[i].quietHeartbeat(now: local) })
+            {
+                // What the tick's actions would say, in their order (`quietHeartbeat`).
+                send(from: NodeID(UInt32(i)), to: .coordinator, .heartbeat(used: beat.used))
+                armTimer(NodeID(UInt32(i)), .heartbeat, at: beat.next)
+                return
+            }
+            var actions = takeActionBuffer()
             if kind == .challenge, shortcuts {
                 // Challenges whose answers are known are settled inside the tick (`settlesInTick`).
                 cores.withUnsafeMutableBufferPointer { buffer in
@@ -472,6 +480,12 @@ public final class Simulation {
 
     func coordinatorReceive(from: NodeID, sent: Int64, _ message: Message) {
         guard mode == .actors, let actor = coordinatorActor else {
+            if shortcuts, case let .heartbeat(used) = message,
+               coordinator.onQuietHeartbeat(from: from, used: used, sent: Instant(milliseconds: sent),
+                                            now: Instant(milliseconds: now))
+            {
+                return
+            }
             var actions: [CoordinatorAction] = []
             swap(&actions, &coordinatorActionBuffer)
             actions.removeAll(keepingCapacity: true)

@@ -189,6 +189,20 @@ public struct CoordinatorCore: Sendable {
         return actions
     }
 
+    /// A heartbeat that changes nothing but when its node was last heard from and what it
+    /// uses — nearly every one: applied in place, with no action buffer. False when it must
+    /// go through `onMessage` instead (an adoption to offer, a clock out of bounds, a node
+    /// not admitted), which then does exactly what it always did.
+    public mutating func onQuietHeartbeat(from: NodeID, used: UInt64, sent: Instant, now: Instant) -> Bool {
+        guard admitted(from), adoptions.isEmpty || adoptions[from] == nil,
+              sent.within(params.maxClockSkew, of: now)
+        else { return false }
+        entries[from.index].lastSeen = now
+        entries[from.index].seenThisSlot = true
+        entries[from.index].used = used
+        return true
+    }
+
     /// `onMessage` appending to a caller's buffer.
     public mutating func onMessage(from: NodeID, _ message: Message, sent: Instant, now: Instant,
                                    into actions: inout [CoordinatorAction])

@@ -249,6 +249,16 @@ public struct NodeCore: Sendable {
         return actions
     }
 
+    /// The heartbeat tick when it has nothing to expire — nearly every hour of a node's
+    /// life: the bytes it reports and when it beats next, or nil when the tick must run in
+    /// full (`onTimer(.heartbeat)`). A shell that sends this heartbeat and arms that timer
+    /// itself has done exactly what the tick's actions say, without building them (the
+    /// simulator: a million of these per thousand nodes and month).
+    public func quietHeartbeat(now: Instant) -> (used: UInt64, next: Instant)? {
+        if let due = book.nextExpiry, due <= now { return nil }
+        return (book.reservedBytes, now + params.heartbeatInterval)
+    }
+
     /// `onTimer` appending to a caller's buffer.
     public mutating func onTimer(_ timer: TimerKind, now: Instant, into actions: inout [NodeAction]) {
         switch timer {

@@ -218,3 +218,52 @@ private func replacedInGoodFaith() -> (Harness, VolumeID, NodeID) {
         #expect(h.disks[after[s].holder!.index][SlotID(volume: volume, index: UInt8(s))] == Harness.packs(SlotID(volume: volume, index: UInt8(s)), 2))
     }
 }
+
+/// The simulator skips building the heartbeat tick's actions when `quietHeartbeat` says
+/// there is nothing to expire: what it returns must be exactly what the tick would do, and
+/// it must refuse (nil) once a grace period has ended, so the full tick frees the shard.
+@Test func aQuietHeartbeatIsExactlyTheTicksActionsAndRefusesWhenSomethingExpires() {
+    let (h, volume, old) = replacedInGoodFaith()
+    let shard = SlotID(volume: volume, index: 2)
+    let during = h.now + .days(3)
+    let beat = h.nodes[old.index].quietHeartbeat(now: during)
+    var copy = h.nodes[old.index]
+    let actions = copy.onTimer(.heartbeat, now: during)
+    #expect(beat != nil)
+    if let beat {
+        #expect(actions == [.send(to: .coordinator, .heartbeat(used: beat.used)), .setTimer(.heartbeat, at: beat.next)])
+        #expect(beat.used == h.nodes[old.index].book.reservedBytes && beat.used > 0)
+    }
+    // Past the end of grace the tick has a shard to free: no quiet heartbeat.
+    let after = h.now + .days(7) + .hours(1)
+    #expect(h.nodes[old.index].quietHeartbeat(now: after) == nil)
+    copy = h.nodes[old.index]
+    let full = copy.onTimer(.heartbeat, now: after)
+    #expect(full.contains(.deleteSlot(shard)))
+}
+
+/// The coordinator's in-place heartbeat does what `onMessage` does with a heartbeat, and
+/// declines (changing nothing) where `onMessage` would do more or something else.
+@Test func aQuietHeartbeatAtTheCoordinatorMatchesOnMessageOrDeclines() {
+    func core() -> CoordinatorCore {
+        var c = CoordinatorCore(params: CoordinatorParams(n: 4, repairTrigger: 4), signer: DigestSigner(seed: [9]),
+                                verifier: DigestSigner(), rng: Xoshiro256(seed: 1))
+        _ = c.admit()
+        return c
+    }
+    let node = NodeID(0)
+    let sent = Instant(milliseconds: 5_000), now = Instant(milliseconds: 5_100)
+    var full = core(), quiet = core()
+    let fullActions = full.onMessage(from: node, .heartbeat(used: 77), sent: sent, now: now)
+    let taken = quiet.onQuietHeartbeat(from: node, used: 77, sent: sent, now: now)
+    #expect(fullActions.isEmpty && taken)
+    #expect(quiet.entry(node)?.used == 77 && full.entry(node)?.used == 77)
+    #expect(quiet.entry(node)?.lastSeen == now && full.entry(node)?.lastSeen == now)
+    #expect(quiet.entry(node)?.seenThisSlot == true && full.entry(node)?.seenThisSlot == true)
+    // A node never admitted, and a clock too far off: left to onMessage.
+    var other = core()
+    let stranger = other.onQuietHeartbeat(from: NodeID(1), used: 1, sent: sent, now: now)
+    let skewed = other.onQuietHeartbeat(from: node, used: 1, sent: now + .hours(2), now: now)
+    #expect(!stranger && !skewed)
+    #expect(other.entry(node)?.lastSeen == nil && other.entry(node)?.used == 0)
+}
