@@ -279,6 +279,12 @@ public struct NodeCore: Sendable {
             // One pass over the slots, read in place (iterating `volumes` by value copied every
             // volume and retained its arrays): the holders to ask about, and the uploads in flight.
             var holders = [NodeID]()
+            // Every volume's slot count first, in a loop of independent loads: the cold
+            // misses on the volumes' slot buffers then overlap instead of following one
+            // another (each was a stall at the head of its volume's walk).
+            var slotCount = 0
+            for p in volumes.indices { slotCount &+= volumes[p].slots.count }
+            holders.reserveCapacity(slotCount)
             var backlogBytes: UInt64 = 0
             for p in volumes.indices where !volumes[p].lost {
                 // Through the buffer: a slot read field by field, never copied whole (a copy
@@ -534,7 +540,9 @@ public struct NodeCore: Sendable {
                     let ending = volumes[p].slots[s].contractEnd.map { now + params.repairInterval * 2 >= $0 } ?? false
                     let bad = e.excluded || e.permille < params.uptimeThresholdPermille || ending
                         || volumes[p].slots[s].fetchMisses >= params.fetchMissesMax
-                    volumes[p].slots[s].unhealthy = bad
+                    // Written only when it changes (nearly never): each write through
+                    // `volumes[p].slots[s]` checks both arrays for uniqueness.
+                    if volumes[p].slots[s].unhealthy != bad { volumes[p].slots[s].unhealthy = bad }
                 }
                 plan(volume: p, now: now, into: &actions)
             }
