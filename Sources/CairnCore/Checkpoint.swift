@@ -150,6 +150,7 @@ extension CoordinatorCore: Codable {
         reported = try c.decodeIfPresent([VolumeID: [ReportedSlot]].self, forKey: .reported) ?? [:]
         reportedByOwner = try c.decodeIfPresent([NodeID: [VolumeID]].self, forKey: .reportedByOwner) ?? [:]
         reportsBy = try c.decodeIfPresent([NodeID: Int].self, forKey: .reportsBy) ?? [:]
+        rebuildReportedKeys()
         guard entries.count < Int(NodeID.coordinator.raw), members.allSatisfy({ $0.index < entries.count && $0 != .coordinator }) else {
             throw DecodingError.dataCorruptedError(forKey: .members, in: c, debugDescription: "a member that is not in the directory")
         }

@@ -87,6 +87,11 @@ public struct CoordinatorCore: Sendable {
         /// The code and what this holder stores (packs and their bytes).
         public var layout: VolumeLayout
         public var root: [UInt8]
+        /// When the holder may free the slot (its contract's end plus grace): the report is
+        /// dropped then. Nil in reports kept from before reports expired: kept (holders
+        /// report only once, on coming back to a rebuilt directory, so nothing would
+        /// replace them).
+        public var until: Instant? = nil
     }
 
     /// Volume → the slots holders reported, at most one per holder (a holder never has
@@ -98,6 +103,11 @@ public struct CoordinatorCore: Sendable {
     /// Reports kept per reporter: at most `ProtocolLimits.contractsPerNodeMax` (what one
     /// holder may hold), so a reporter cannot grow the directory beyond what it could hold.
     var reportsBy: [NodeID: Int] = [:]
+    /// Owner key → the away owners whose reported slots were signed with it, so that a
+    /// restore's connection names its owner without a scan of every away owner (a client
+    /// that connects again and again with made-up keys would otherwise cost that scan each
+    /// time). Derived from `reported`: rebuilt with each sweep and after a checkpoint.
+    var reportedOwnersByKey: [[UInt8]: [NodeID]] = [:]
     /// A contract a blind repairer made in an owner's name, with both signatures.
     public struct Adoption: Hashable, Sendable, Codable {
         public var terms: ContractTerms
@@ -232,6 +242,8 @@ public struct CoordinatorCore: Sendable {
             {
                 entries[from.index].amnestyFrom = now
             }
+            // A holder back with an empty disk holds none of what it reported.
+            if fresh, reportsBy[from] != nil { dropReports { $0.holder == from } }
             if !entries[from.index].joined {
                 entries[from.index].joined = true
                 members.append(from)
@@ -333,7 +345,7 @@ public struct CoordinatorCore: Sendable {
                 adoptions[from] = pending.isEmpty ? nil : pending
             }
         case let .holding(report):
-            onHolding(report, from: from)
+            onHolding(report, from: from, now: now)
         case let .blindRepairDone(terms, ownerSignature, holderSignature):
             // Only a placement this coordinator ordered, reported by the node it ordered,
             // with both signatures checking against the directory's keys.
@@ -413,9 +425,11 @@ public struct CoordinatorCore: Sendable {
     /// signature checks against the key reported (and that key is the owner's, if this
     /// directory knows the owner), and the reporter is within its bound.
     /// A refused report is dropped without a note (nothing the owner or the operator could act on).
-    mutating func onHolding(_ report: HeldSlotReport, from: NodeID) {
+    /// A contract whose grace has ended (the holder may have freed the slot) is no report.
+    mutating func onHolding(_ report: HeldSlotReport, from: NodeID, now: Instant) {
         let terms = report.terms, volume = report.terms.shard.volume, index = report.terms.shard.index
-        guard terms.holder == from, terms.owner != from, terms.owner != .coordinator, volume.owner == terms.owner,
+        let until = terms.end + terms.grace
+        guard until > now, terms.holder == from, terms.owner != from, terms.owner != .coordinator, volume.owner == terms.owner,
               rootRecords[volume] == nil, Int(index) < report.layout.n, report.root.count == PackGeometry.hashBytes,
               !report.ownerKey.isEmpty, report.layout.packs > 0
         else { return }
@@ -425,7 +439,10 @@ public struct CoordinatorCore: Sendable {
               verifier.verify(signature: report.ownerSignature, message: terms.signingBytes, publicKey: report.ownerKey)
         else { return }
         let slot = ReportedSlot(holder: from, index: index, ownerKey: report.ownerKey, start: terms.start,
-                                layout: report.layout, root: report.root)
+                                layout: report.layout, root: report.root, until: until)
+        if !(reportedOwnersByKey[report.ownerKey]?.contains(terms.owner) ?? false) {
+            reportedOwnersByKey[report.ownerKey, default: []].append(terms.owner)
+        }
         if let existing {
             reported[volume]![existing] = slot
             return
@@ -433,6 +450,50 @@ public struct CoordinatorCore: Sendable {
         if reported[volume] == nil { reportedByOwner[terms.owner, default: []].append(volume) }
         reported[volume, default: []].append(slot)
         reportsBy[from, default: 0] += 1
+    }
+
+    /// Drops every report `drop` says yes to, with the counts and indexes that follow from
+    /// them. Volumes in sorted order: what is left does not depend on the dictionary's.
+    private mutating func dropReports(where drop: (ReportedSlot) -> Bool) {
+        guard !reported.isEmpty else { return }
+        for volume in reported.keys.sorted() {
+            var slots = reported[volume]!
+            let before = slots.count
+            slots.removeAll { s in
+                guard drop(s) else { return false }
+                reportsBy[s.holder, default: 1] -= 1
+                if reportsBy[s.holder] == 0 { reportsBy[s.holder] = nil }
+                return true
+            }
+            guard slots.count != before else { continue }
+            if slots.isEmpty {
+                reported[volume] = nil
+                reportedByOwner[volume.owner]?.removeAll { $0 == volume }
+                if reportedByOwner[volume.owner]?.isEmpty == true { reportedByOwner[volume.owner] = nil }
+            } else {
+                reported[volume] = slots
+            }
+        }
+        rebuildReportedKeys()
+    }
+
+    /// `reportedOwnersByKey` from `reported`, owners in number order.
+    mutating func rebuildReportedKeys() {
+        var index: [[UInt8]: [NodeID]] = [:]
+        for owner in reportedByOwner.keys.sorted() {
+            for volume in reportedByOwner[owner] ?? [] {
+                for s in reported[volume] ?? [] where !(index[s.ownerKey]?.contains(owner) ?? false) {
+                    index[s.ownerKey, default: []].append(owner)
+                }
+            }
+        }
+        reportedOwnersByKey = index
+    }
+
+    /// Reports whose slots their holders may have freed by now (grace over) are dropped,
+    /// and so are those of a holder that came back with an empty disk.
+    mutating func expireReports(now: Instant) {
+        dropReports { s in s.until.map { $0 <= now } ?? false }
     }
 
     /// The owner's record came: what holders reported of the volume is dropped.
@@ -501,7 +562,7 @@ public struct CoordinatorCore: Sendable {
     /// that key from the phrase, asking a rebuilt directory for its number): an owner not
     /// in the directory with at least one volume a restore could use under that key.
     public func reportedOwner(key: [UInt8]) -> NodeID? {
-        for owner in reportedByOwner.keys.sorted() where entry(owner)?.publicKey.isEmpty ?? true {
+        for owner in (reportedOwnersByKey[key] ?? []).sorted() where entry(owner)?.publicKey.isEmpty ?? true {
             guard reportedKey(of: owner) == key else { continue }
             if reportedByOwner[owner]?.contains(where: { reportedLocation($0, key: key) != nil }) == true { return owner }
         }
@@ -518,6 +579,7 @@ public struct CoordinatorCore: Sendable {
             }
             actions.append(.setTimer(.uptimeSlot, at: now + params.uptimeSlot))
             slotsClosed += 1
+            expireReports(now: now)
             if slotsClosed % params.blindRepairEverySlots == 0 {
                 orderBlindRepairs(now: now, into: &actions)
             }

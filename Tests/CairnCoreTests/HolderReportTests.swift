@@ -204,3 +204,39 @@ private func query(_ c: inout CoordinatorCore) -> [VolumeLocation] {
     for case let .send(_, message) in actions { _ = c.onMessage(from: holder, message, sent: now, now: now) }
     #expect(c.reported[volume]?.map(\.holder) == [holder])
 }
+
+/// A report lasts as long as its holder may keep the slot: one whose grace has ended is
+/// refused, one taken is dropped at the first uptime slot past the contract's end plus
+/// grace, and a holder back with an empty disk takes all of its reports with it. The
+/// owner's key then names nobody.
+@Test func holdersReportsEndWithTheirContractsGraceOrTheHoldersDisk() {
+    // Terms of 30 days and 7 of grace, started 36 days ago: one day of grace left.
+    let old = now - .days(36)
+    var c = rebuilt()
+    for (slot, holder) in [(0, 2), (1, 3)] as [(UInt8, UInt32)] {
+        _ = c.onMessage(from: NodeID(holder), report(slot: slot, holder: NodeID(holder), start: old), sent: now, now: now)
+    }
+    #expect(query(&c).count == 1)
+    #expect(c.reportedOwner(key: ownerSigner.publicKey) == owner)
+    // Past the grace: gone at the next slot; a report of it now is refused.
+    let later = now + .days(1) + .hours(1)
+    _ = c.onTimer(.uptimeSlot, now: later)
+    #expect(c.reported.isEmpty)
+    #expect(c.reportedOwner(key: ownerSigner.publicKey) == nil)
+    _ = c.onMessage(from: NodeID(2), report(slot: 0, holder: NodeID(2), start: old), sent: later, now: later)
+    #expect(c.reported.isEmpty)
+
+    // Fresh contracts; holder 3 comes back with an empty disk.
+    var d = rebuilt()
+    for (slot, holder) in [(0, 2), (1, 3), (3, 5)] as [(UInt8, UInt32)] {
+        _ = d.onMessage(from: NodeID(holder), report(slot: slot, holder: NodeID(holder)), sent: now, now: now)
+    }
+    _ = d.onTimer(.uptimeSlot, now: now + .hours(1))
+    #expect(d.reported[volume]?.count == 3)
+    _ = d.onMessage(from: NodeID(3), .join(offered: 1 << 30, speed: 1000, publicKey: DigestSigner(seed: [3]).publicKey,
+                                           fresh: true), sent: now, now: now)
+    #expect(d.reported[volume]?.map(\.holder) == [NodeID(2), NodeID(5)])
+    let l = query(&d).first
+    #expect(l?.holders == [NodeID(2), .coordinator, .coordinator, NodeID(5)])
+    #expect(d.reportedOwner(key: ownerSigner.publicKey) == owner)
+}
