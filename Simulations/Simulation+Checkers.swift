@@ -93,7 +93,17 @@ extension Simulation {
             healthyShards += h
             if h < scenario.k && !cores[Int(volumeOwner[p])].volumes[volumeSlot[p]].localCopy { lost += volumePacks[p] }
         }
-        let inFlight = cores.reduce(0) { acc, core in acc + core.volumes.count { $0.repairing } }
+        // Read in place: a closure over each core by value copied every NodeCore (retaining
+        // all its arrays) per sample.
+        let inFlight = cores.withUnsafeBufferPointer { c in
+            var total = 0
+            for i in c.indices {
+                c[i].volumes.withUnsafeBufferPointer { v in
+                    for p in v.indices where v[p].repairing { total += 1 }
+                }
+            }
+            return total
+        }
         timeseries.append(Sample(hours: Double(now) / Double(ms.hour), nodesOnline: online.count { $0 },
                                  healthyShards: healthyShards, repairsInFlight: inFlight, packsLost: lost, messages: messages))
         // Restores, spread over the fault phase, started only while they can run their full

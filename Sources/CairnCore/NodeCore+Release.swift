@@ -55,6 +55,13 @@ extension NodeCore {
     /// (`PendingRelease`). A release whose term end is unknown is forgotten after its retries.
     mutating func resendReleases(now: Instant, into actions: inout [NodeAction]) {
         for id in releasing.keys.sorted() {
+            // Nearly every one waits out its backoff: looked at in place, neither copied
+            // (a copy retains its contract's arrays) nor written back.
+            if let i = releasing.index(forKey: id), releasing.values[i].retries == 0, releasing.values[i].nextAt > now,
+               releasing.values[i].end.map({ now < $0 }) ?? true
+            {
+                continue
+            }
             var r = releasing[id]!
             if let end = r.end, now >= end {
                 // The holder moves the contract into grace and frees it by itself now.
