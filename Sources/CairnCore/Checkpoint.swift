@@ -33,7 +33,7 @@ extension NodeCore: Codable {
     enum CodingKeys: String, CodingKey {
         case me, params, speed, book, challenges, volumes, volumeIndex, slotOfContract, audits, unconfirmed, releasing
         case pendingMatches, nextRequest, rng, coordinatorKey, standing, diskLost, blindRepairs, blindRepairContracts
-        case blindRepairCounter, uploadBacklog, signerKey
+        case blindRepairCounter, uploadBacklog, signerKey, sessionStart
     }
 
     /// The keys to give back when this core's checkpoint is read.
@@ -69,6 +69,8 @@ extension NodeCore: Codable {
         blindRepairContracts = try c.decode([ContractID: VolumeID].self, forKey: .blindRepairContracts)
         blindRepairCounter = try c.decode(UInt32.self, forKey: .blindRepairCounter)
         uploadBacklog = try c.decode(Interval.self, forKey: .uploadBacklog)
+        // Checkpoints from before it: no session known (every fetch round counts, as then).
+        sessionStart = try c.decodeIfPresent(Instant.self, forKey: .sessionStart)
         try checkDecodedInvariants()
     }
 
@@ -95,6 +97,7 @@ extension NodeCore: Codable {
         try c.encode(blindRepairContracts, forKey: .blindRepairContracts)
         try c.encode(blindRepairCounter, forKey: .blindRepairCounter)
         try c.encode(uploadBacklog, forKey: .uploadBacklog)
+        try c.encodeIfPresent(sessionStart, forKey: .sessionStart)
         try c.encode(signer.publicKey, forKey: .signerKey)
     }
 

@@ -136,7 +136,8 @@ public struct CoordinatorCore: Sendable {
 
     /// Uptime slots (besides the current one) a holder must have answered for a report of
     /// a refused fetch to count: an owner's fetch waits a repair timeout (6 h) and the
-    /// transfer before it is a miss.
+    /// transfer before it is a miss. Not enough alone: the holder's session must also span
+    /// the fetch (`upAcross`).
     public static let refusalWindowSlots = 7
 
     /// Heartbeats of the owner an adoption is offered on before it is dropped: an owner
@@ -237,6 +238,7 @@ public struct CoordinatorCore: Sendable {
         entries[from.index].seenThisSlot = true
         switch message {
         case let .join(offered, speed, publicKey, fresh):
+            entries[from.index].sessionStart = now
             if fresh, entries[from.index].joined,
                entries[from.index].amnestyFrom.map({ now - $0 >= params.amnestyEvery }) ?? true
             {
@@ -298,18 +300,8 @@ public struct CoordinatorCore: Sendable {
             actions.append(.send(to: from, .uptimeReply(request: request, entries: out)))
         case let .report(holder, fault, since):
             guard admitted(holder), holder != from else { break }
-            // A fetch unanswered by a node that was not up is not a refusal: count it only
-            // against a holder heard from lately and in each of the last
-            // `refusalWindowSlots` — up through the owner's whole fetch window. (Checked at
-            // the report alone, honest holders that were away when the fetch came and back
-            // by its deadline were struck, and excluded: 5 to 15% of 300 honest home
-            // machines in 180 days of the research sweeps, who could then place nothing.)
-            if fault == .refusedFetch,
-               entries[holder.index].lastSeen.map({ now - $0 > params.uptimeSlot * 2 }) ?? true
-                || !entries[holder.index].uptime.answeredLast(Self.refusalWindowSlots)
-            {
-                break
-            }
+            // A fetch unanswered by a node that was not up is not a refusal.
+            if fault == .refusedFetch, !upAcross(fetchSent: since, holder: holder, now: now) { break }
             // Shards of contracts older than an announced disk loss are gone honestly.
             if fault == .missing || fault == .earlyFree, let lost = entries[holder.index].amnestyFrom, since <= lost {
                 break
@@ -367,6 +359,22 @@ public struct CoordinatorCore: Sendable {
         default:
             break
         }
+    }
+
+    /// Whether `holder` was demonstrably up from a fetch sent at `fetchSent` (the owner's
+    /// clock) to now, so that leaving it unanswered was a refusal: its current session
+    /// (its last `join`) began before the fetch, by more than the clock skew allowed, and
+    /// it has been heard from since, lately and in each of the last `refusalWindowSlots`.
+    /// A session that ended meanwhile shows as a later `join`, or, if the node is still
+    /// away, as silence. Answering every uptime slot is not enough: under harsh churn
+    /// (sessions of minutes to hours) a heartbeat answers each hour while the holder was
+    /// away when the fetch came, and 37 to 197 of 300 honest nodes were excluded in 180
+    /// days of the research sweeps (an excluded node can place nothing).
+    func upAcross(fetchSent: Instant, holder: NodeID, now: Instant) -> Bool {
+        let e = entries[holder.index]
+        guard let start = e.sessionStart, let seen = e.lastSeen, fetchSent <= now else { return false }
+        return start + params.maxClockSkew <= fetchSent && now - seen <= params.uptimeSlot * 2
+            && e.uptime.answeredLast(Self.refusalWindowSlots)
     }
 
     /// Holders of `owner`'s volumes not heard from lately, each once, in number order: whom

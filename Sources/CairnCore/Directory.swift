@@ -8,6 +8,10 @@ public struct DirectoryEntry: Sendable, Codable {
     public var speed: UInt32 = 0
     public var publicKey: [UInt8] = []
     public var lastSeen: Instant? = nil
+    /// When the node's current session began (its last `join`: a node joins at every
+    /// start and every new coordinator session). A refused fetch counts only against a
+    /// holder whose session spans the fetch.
+    public var sessionStart: Instant? = nil
     public var seenThisSlot = false
     public var uptime: UptimeWindow
     public var reputation = Reputation()

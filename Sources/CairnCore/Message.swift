@@ -57,7 +57,9 @@ public enum Message: Hashable, Sendable {
     case uptimeQuery(request: UInt64, nodes: [NodeID])
     /// coordinator → owner.
     case uptimeReply(request: UInt64, entries: [UptimeEntry])
-    /// owner → coordinator: a holder failed a check on a contract that began at `since`.
+    /// owner → coordinator: a holder failed a check. `since`: when the contract began, or
+    /// for `refusedFetch` when the fetch left unanswered was sent (the coordinator counts it
+    /// only against a holder whose session spans it).
     case report(holder: NodeID, fault: FaultKind, since: Instant)
     /// owner → coordinator: who holds the shards of a volume and their roots (the replicated
     /// root record; `NodeID.coordinator` marks an empty slot).

@@ -34,15 +34,21 @@ extension NodeCore {
             sendAppend(volume: p, slot: s, now: now, into: &actions)
         }
         if let deadline = volumes[p].fetchDeadline, deadline <= now {
-            for request in volumes[p].fetchRequests.keys.sorted() {
+            // A round sent before this node's current session may have been answered while
+            // it was away (the replies were lost with its session): no holder missed it.
+            let sent = volumes[p].fetchSent
+            let overSession = sent.map { s in sessionStart.map { s < $0 } ?? false } ?? false
+            for request in volumes[p].fetchRequests.keys.sorted() where !overSession {
                 let s = volumes[p].fetchRequests[request]!
                 volumes[p].slots[s].fetchMisses += 1
                 if volumes[p].slots[s].fetchMisses >= params.fetchMissesMax, let h = volumes[p].slots[s].holder,
                    !volumes[p].slots[s].unhealthy
                 {
                     volumes[p].slots[s].unhealthy = true
+                    // `since`: when the missed fetch was sent (the coordinator counts it only
+                    // against a holder up across it).
                     actions.append(.send(to: .coordinator, .report(holder: h, fault: .refusedFetch,
-                                                                           since: contractStart(volume: p, slot: s))))
+                                                                   since: sent ?? contractStart(volume: p, slot: s))))
                     actions.append(.note(.fault(holder: h, .refusedFetch)))
                 }
             }
@@ -270,6 +276,7 @@ extension NodeCore {
         }
         // Shards stream behind whatever else the holders send: allow for a few transfers.
         volumes[p].fetchDeadline = now + params.repairTimeout + transferTime(bytes: UInt64(k) * volumes[p].slotBytes)
+        volumes[p].fetchSent = now
     }
 
     /// The slot that streamed in behind fetch reply `request` was checked against what its

@@ -32,6 +32,10 @@ public struct NodeCore: Sendable {
     public internal(set) var standing: Reputation.Standing = .good
     /// The disk was lost since the last join: announce it.
     var diskLost = false
+    /// When this node's current session began (`onStart`, on every coordinator session).
+    /// Replies sent to it while it was away were lost, so a fetch round sent before it
+    /// counts no miss.
+    var sessionStart: Instant? = nil
     /// Blind repairs this node carries out for away owners, by volume.
     var blindRepairs: [VolumeID: BlindRepair] = [:]
     var blindRepairContracts: [ContractID: VolumeID] = [:]
@@ -218,6 +222,7 @@ public struct NodeCore: Sendable {
     /// The node starts (or comes back online): join, arm timers, resume placement.
     public mutating func onStart(now: Instant) -> [NodeAction] {
         var actions = [NodeAction]()
+        sessionStart = now
         actions.append(.send(to: .coordinator, .join(offered: book.offered, speed: speed, publicKey: signer.publicKey,
                                                      fresh: diskLost)))
         diskLost = false

@@ -152,6 +152,9 @@ public struct OwnedVolume: Hashable, Sendable, Codable {
     /// Grace holders that answered they no longer have the shard (not asked again).
     public var graceRefused: [NodeID] = []
     public var fetchDeadline: Instant? = nil
+    /// When the fetch round that ends at `fetchDeadline` was sent: a report of a refused
+    /// fetch names it, so the coordinator can check the holder was up across it.
+    public var fetchSent: Instant? = nil
     public var matchRequested: Instant? = nil
     public var repairing = false
     public var lost = false

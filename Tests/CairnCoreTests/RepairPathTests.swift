@@ -98,9 +98,7 @@ private func corrupt(_ h: inout Harness, _ slot: SlotID, on holder: NodeID) {
     let misses = h.nodes[0].params.fetchMissesMax
     #expect(misses == 2)
     let reports = h.history.enumerated().filter { _, d in
-        d.from == owner && d.to == .coordinator && d.message == .report(holder: refuser, fault: .refusedFetch,
-                                                                          since: h.nodes[0].ownedContract(
-                                                                              h.nodes[0].volumes[0].slots[0].contract!)!.terms.start)
+        if d.from == owner, d.to == .coordinator, case .report(refuser, .refusedFetch, _) = d.message { true } else { false }
     }
     #expect(reports.count == 1)
     let reported = try #require(reports.first)
@@ -110,6 +108,9 @@ private func corrupt(_ h: inout Harness, _ slot: SlotID, on holder: NodeID) {
     }
     #expect(askedBefore.count == misses)
     #expect(reported.element.at - askedBefore.last!.at >= h.nodes[0].params.repairTimeout)
+    // The report names when the missed fetch was sent: the coordinator checks the holder's
+    // session spans it.
+    #expect(reported.element.message == .report(holder: refuser, fault: .refusedFetch, since: askedBefore.last!.at))
     #expect(h.notes.filter { $0.0 == owner && $0.1 == .fault(holder: refuser, .refusedFetch) }.count == 1)
     #expect(h.notes.contains { $0.0 == .coordinator && $0.1 == .fault(holder: refuser, .refusedFetch) })
     #expect(h.coordinator.entry(refuser)?.reputation.strikes == 1)
@@ -117,6 +118,49 @@ private func corrupt(_ h: inout Harness, _ slot: SlotID, on holder: NodeID) {
     // after they said so.
     #expect(fetches(h.history[...]).contains { $0 == (before[3], 3) })
     #expect(!fetches(h.history[...]).contains { $0.holder == before[1] || $0.holder == before[2] })
+}
+
+/// Replies to a fetch sent before the owner's current session went to a node that was
+/// away (they were lost with its session): that round counts no miss against anyone. Here
+/// the owner goes down right after each of two fetch rounds and comes back past their
+/// deadlines; counted, those would be `fetchMissesMax` misses and a refused-fetch report
+/// against both honest holders (under harsh churn, an owner's own short sessions struck
+/// holders that had answered). The round sent after it is back rebuilds the slots.
+@Test func fetchRoundsTheOwnerWasAwayForCountNoMiss() throws {
+    var h = Harness(count: 8)
+    let volume = h.addVolume(1, packs: 2)
+    h.start()
+    let before = holders(h).map { $0! }
+    for s in [1, 2] { h.disks[before[s].index][SlotID(volume: volume, index: UInt8(s))] = nil }
+    let params = h.nodes[0].params
+    for round in 1...params.fetchMissesMax {
+        // Run until the owner asks for shards; the answers find it gone (lost with its
+        // session), and it is away past the round's deadline.
+        h.lose = { _, to, message in
+            if to == owner, case .fetchReply = message { true } else { false }
+        }
+        var waited = 0
+        while fetches(h.history[...]).count < 2 * round {
+            h.run(for: .minutes(10))
+            waited += 1
+            try #require(waited < 1000, "the owner never fetched")
+        }
+        h.offline.insert(owner)
+        h.run(for: params.repairTimeout + .hours(1))
+        if round == params.fetchMissesMax { h.lose = { _, _, _ in false } }
+        h.bringBack(owner)
+    }
+    #expect(fetches(h.history[...]).count == 2 * params.fetchMissesMax)
+    h.run(for: .days(2))
+    #expect(!h.history.contains { d in
+        if d.from == owner, case .report(_, .refusedFetch, _) = d.message { true } else { false }
+    })
+    #expect(!h.notes.contains { $0.0 == owner && { if case .fault(_, .refusedFetch) = $0.1 { true } else { false } }($0) })
+    #expect(h.nodes[0].volumes[0].slots.allSatisfy { $0.fetchMisses == 0 })
+    // Rebuilt from the two holders that kept their shards, once the owner stayed.
+    #expect(h.notes.contains { $0.0 == owner && $0.1 == .repairCompleted(volume) })
+    #expect(h.coordinator.entry(before[0])?.reputation.strikes == 0)
+    #expect(h.coordinator.entry(before[3])?.reputation.strikes == 0)
 }
 
 // MARK: An abandoned replacement as a last resort
