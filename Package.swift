@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "CairnCLITests", dependencies: ["CairnTestSupport"], swiftSettings: strict),
         .testTarget(name: "CairnNetTests", dependencies: ["CairnNet", "CairnCrypto", "CairnCore", "CairnWire", "CairnTestSupport"],
                     resources: [.copy("Vectors")], swiftSettings: strict),
-        .testTarget(name: "CairnNodeTests", dependencies: ["CairnNode", "CairnNet", "CairnCore", "CairnStore", "CairnCrypto", "CairnWire", "CairnTestSupport"], swiftSettings: strict),
+        .testTarget(name: "CairnNodeTests", dependencies: ["CairnNode", "CairnNet", "CairnCore", "CairnData", "CairnStore", "CairnCrypto", "CairnWire", "CairnTestSupport"], swiftSettings: strict),
         .testTarget(name: "CairnFuzzTests", dependencies: ["CairnFuzz"], swiftSettings: strict),
     ]
 )

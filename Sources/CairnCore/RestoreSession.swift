@@ -186,6 +186,16 @@ public struct RestoreSession: Sendable {
         return actions
     }
 
+    /// What fetch `request` asks for while it is outstanding: the slot, the holder asked
+    /// and the extent its stream must check against (the one `verifySlot` will name). For a
+    /// shell that checks a stream as it arrives; nil for any other request.
+    public func expectation(of request: UInt64) -> (slot: SlotID, holder: NodeID, expect: SlotExtent)? {
+        guard let f = fetches[request] else { return nil }
+        let l = volumes[f.volume].location
+        return (SlotID(volume: l.volume, index: UInt8(f.slot)), l.holders[f.slot],
+                SlotExtent(packs: l.layout.packs, bytes: l.slotBytes, root: l.roots[f.slot]))
+    }
+
     /// The slot behind fetch reply `request` was checked against its root (`verified`):
     /// only a verified slot counts; otherwise the next holder is asked.
     public mutating func onSlotVerified(request: UInt64, slot: SlotID, from: NodeID, bytes: UInt64, verified: Bool,

@@ -50,7 +50,10 @@ public final class LocalTarget: @unchecked Sendable {
     /// The target's store lock is taken shared first (`StoreLock`), waiting up to
     /// `lockWait` seconds (nil: `CAIRN_LOCK_WAIT`, else 30) while a prune compacts the
     /// store; then `.busy`, naming the target.
-    public init(path: String, access: Access, lockWait: Double? = nil) throws(DataError) {
+    ///
+    /// `durable: false` skips the flush at every commit (scratch targets a network restore
+    /// fills shard by shard, flushed once with `sync()` when they are complete).
+    public init(path: String, access: Access, lockWait: Double? = nil, durable: Bool = true) throws(DataError) {
         self.path = path
         self.access = access
         var st = stat()
@@ -74,7 +77,7 @@ public final class LocalTarget: @unchecked Sendable {
         }
         do {
             if hasStore && access != .read { try Self.verifyReadOnly(path) }
-            env = try LMDBEnvironment(path: path, mapSize: 1 << 40, maxDatabases: 4,
+            env = try LMDBEnvironment(path: path, mapSize: 1 << 40, maxDatabases: 4, durable: durable,
                                       access: access == .read ? .readOnly : .readWrite)
             if access == .read { try env.verifyPages() }
             shards = try env.openDatabase("shards")
@@ -258,6 +261,38 @@ public final class LocalTarget: @unchecked Sendable {
         }
     }
 
+    /// Shard `index` of `pack` as a slot stream carries it — its header (encoded again
+    /// from what it decodes to), then its bytes — copied out of the store's mapping once.
+    /// Nil when absent; a damaged header is `.corrupt`, as for `readShard`.
+    public func readStoredShard(pack: PackID, index: Int) throws(DataError) -> [UInt8]? {
+        do {
+            let found: [UInt8]?? = try env.read { txn in
+                try txn.withValue(shards, Self.shardKey(pack, index)) { value -> [UInt8]? in
+                    guard let header = ShardHeader.decode(prefixOf: value), value.count >= header.encodedSize else { return nil }
+                    let body = UnsafeRawBufferPointer(rebasing: value[header.encodedSize...])
+                    let head = header.encode()
+                    let out = [UInt8](unsafeUninitializedCapacity: head.count + body.count) { buffer, count in
+                        let raw = UnsafeMutableRawBufferPointer(buffer)
+                        head.withUnsafeBytes { raw.copyMemory(from: $0) }
+                        UnsafeMutableRawBufferPointer(rebasing: raw[head.count...]).copyMemory(from: body)
+                        count = head.count + body.count
+                    }
+                    Self.releaseMappedPages(value)
+                    return out
+                }
+            }
+            switch found {
+            case .none: return nil
+            case .some(.none): throw DataError(.corrupt, "shard \(index) of pack \(pack) on target \(path) has a damaged header")
+            case .some(.some(let v)): return v
+            }
+        } catch let e as DataError {
+            throw e
+        } catch {
+            throw DataError(.io, "could not read shard \(index) of pack \(pack) from target \(path)", cause: error)
+        }
+    }
+
     /// Shards are read through LMDB's read-only file mapping; once copied out, their pages
     /// are dropped from this process (they stay in the page cache), so reading a large
     /// backup does not grow the resident set by the size of every shard read.
@@ -287,8 +322,15 @@ public final class LocalTarget: @unchecked Sendable {
         }
     }
 
+    /// Flushes what was committed to disk (needed for a target opened `durable: false`).
+    public func sync() throws(DataError) {
+        do { try env.sync() } catch {
+            throw DataError(.io, "could not flush target \(path) to disk", cause: error)
+        }
+    }
+
     /// Deletes these shards in one transaction.
-    func deleteShards(_ keys: [(pack: PackID, index: Int)]) throws(DataError) {
+    public func deleteShards(_ keys: [(pack: PackID, index: Int)]) throws(DataError) {
         do {
             try env.write { txn in
                 for key in keys { try txn.delete(shards, Self.shardKey(key.pack, key.index)) }

@@ -111,9 +111,9 @@ import Testing
                                    "--phrase-file", net.tmp.sub("owner") + ".phrase", "--patience", "60"])
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(restore.stdout.contains("restored snapshot \(latest)") && restore.stdout.contains("fetched 2 volumes"), "\(restore.stdout)")
-        // Streams of spares the restore gave up on are not left on the new machine's disk.
-        let spools = (try? FileManager.default.contentsOfDirectory(atPath: net.tmp.sub("new-machine") + "/node/held/spool")) ?? []
-        #expect(!spools.contains { $0.hasPrefix("fetch-") }, "\(spools)")
+        // Fetched streams go straight into the staging targets: nothing is spooled on the
+        // new machine (and what no slot check kept was removed before the engine ran).
+        #expect(!FileManager.default.fileExists(atPath: net.tmp.sub("new-machine") + "/node/held"))
         let restored = out + sample
         #expect(FileManager.default.contents(atPath: restored + "/big.bin") == FileManager.default.contents(atPath: sample + "/big.bin"))
         #expect(FileManager.default.contents(atPath: restored + "/docs/n7.txt") == Data("note 7\n".utf8))
@@ -176,6 +176,39 @@ import Testing
         let restore = try CLI.run(["restore", "latest", "--to", out, "--coordinator", net.at, "--data-dir", net.tmp.sub("elsewhere"),
                                    "--phrase-file", net.tmp.sub("owner") + ".phrase", "--patience", "60"])
         #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
+    }
+
+    /// Two of five holders serve damaged shards: the restore client checks each stream as it
+    /// arrives, refuses theirs (removing what they wrote into the staging targets) and
+    /// restores from the other three, byte for byte.
+    @Test(.timeLimit(.minutes(3))) func holdersServingDamagedShardsArePassedOver() throws {
+        let net = try Net(label: "network-damaged", holders: 5, relayOnly: 0)
+        defer { net.stopAll() }
+        try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
+        let owner = try net.node("owner")
+        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 6 })
+        let file = net.tmp.sub("data.bin")
+        var rng = SeededRandom(seed: 13)
+        try Data(rng.bytes(2_000_000)).write(to: URL(fileURLWithPath: file))
+        let backup = try CLI.run(["backup", file, "--data-dir", net.tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90", "--json"])
+        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        #expect(owner.stop() == 0)
+        // Four of the five are asked at once (k plus a spare): at least one damaged one is.
+        for i in [1, 2] {
+            let dir = net.tmp.sub("holder\(i)") + "/node/held/runs"
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasSuffix(".run") {
+                let path = dir + "/" + name
+                var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+                for at in stride(from: 100, to: bytes.count, by: 997) { bytes[at] ^= 0xff }
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+            }
+        }
+        let out = net.tmp.sub("out")
+        let restore = try CLI.run(["restore", "latest", "--to", out, "--coordinator", net.at, "--data-dir", net.tmp.sub("elsewhere"),
+                                   "--phrase-file", net.tmp.sub("owner") + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(restore.stderr.contains("a fetched slot does not check"), "\(restore.stderr)")
         #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
     }
 

@@ -104,14 +104,14 @@ final class StagingTargets: @unchecked Sendable {
         }
         let pack = PackID(bytes)
         let target = try target(index)
-        let found: (header: ShardHeader, bytes: [UInt8])?
-        do { found = try target.readShard(pack: pack, index: index) } catch {
+        let found: [UInt8]?
+        do { found = try target.readStoredShard(pack: pack, index: index) } catch {
             throw NodeError(.storage, "shard \(index) of pack \(pack) cannot be read from \(target.path)", cause: error)
         }
         guard let found else {
             throw NodeError(.storage, "shard \(index) of pack \(pack) is missing from \(target.path): run `cairn check --data-dir \(dataDirectory)`")
         }
-        return found.header.encode() + found.bytes
+        return found
     }
 }
 
@@ -180,7 +180,8 @@ struct PlacedRoots {
 
 /// Slot `index` of a placed volume, packs `from..<to`, as the payload behind `storeSlot`:
 /// each pack read from its staging target when the transport asks for it, so an upload
-/// holds one shard in memory at a time.
+/// holds one shard in memory at a time. Each chunk is copied once, from the frame header
+/// or the shard as read (never a frame built by joining them).
 final class StagedSlotSource: PayloadSource, @unchecked Sendable {
     private let volume: PlacedVolume
     private let staging: StagingTargets
@@ -188,7 +189,9 @@ final class StagedSlotSource: PayloadSource, @unchecked Sendable {
     private var pack: Int
     private let end: Int
     private let roots: PlacedRoots?
-    private var frame: [UInt8] = []
+    private var header: [UInt8] = []
+    private var shard: [UInt8] = []
+    /// Offset in the current pack's frame (header, then shard).
     private var at = 0
     let length: UInt64
 
@@ -209,24 +212,32 @@ final class StagedSlotSource: PayloadSource, @unchecked Sendable {
         var out = [UInt8]()
         out.reserveCapacity(max)
         while out.count < max {
-            if at == frame.count {
+            if at == header.count + shard.count {
                 guard pack < end else { break }
-                let shard: [UInt8]
-                do { shard = try staging.shard(pack, of: volume, index: index) } catch {
+                let read: [UInt8]
+                do { read = try staging.shard(pack, of: volume, index: index) } catch {
                     throw NetError(.io, "an upload cannot read its packs: \(error.message)")
                 }
-                guard UInt64(shard.count) == volume.shardBytes[pack] else {
+                guard UInt64(read.count) == volume.shardBytes[pack] else {
                     throw NetError(.io, "pack \(pack) of volume \(volume.number) changed on the staging target")
                 }
-                let geometry = PackGeometry(k: volume.k, n: volume.n, shardBytes: UInt64(shard.count))
-                let root = roots?.root(pack: pack, index: index) ?? SlotStreamPack(geometry: geometry, shard: shard).root
-                frame = SlotStream.frameHeader(geometry: geometry, root: root) + shard
+                let geometry = PackGeometry(k: volume.k, n: volume.n, shardBytes: UInt64(read.count))
+                let root = roots?.root(pack: pack, index: index) ?? SlotStreamPack(geometry: geometry, shard: read).root
+                header = SlotStream.frameHeader(geometry: geometry, root: root)
+                shard = read
                 at = 0
                 pack += 1
             }
-            let take = min(max - out.count, frame.count - at)
-            out += frame[at..<at + take]
-            at += take
+            if at < header.count {
+                let take = min(max - out.count, header.count - at)
+                out += header[at..<at + take]
+                at += take
+            } else {
+                let from = at - header.count
+                let take = min(max - out.count, shard.count - from)
+                out += shard[from..<from + take]
+                at += take
+            }
         }
         return out
     }

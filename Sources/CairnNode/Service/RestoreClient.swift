@@ -15,13 +15,19 @@ import Synchronization
 /// record on every one. The engine then restores from those targets as from any local
 /// ones, checking every shard and chunk again.
 ///
+/// A fetched stream is checked and written as it arrives, on its session's thread
+/// (`FetchedSlotSink`): each shard against the root in front of it before it is written,
+/// the slot's tree against the root the session expects at the stream's end. A slot that
+/// fails removes what it wrote and counts for nothing (the session asks another holder);
+/// shards still unchecked when the restore ends are removed before it returns.
+///
 /// Holders are dialled with the node key the coordinator gives (IK), directly or through
 /// its relay; the client never listens. Sessions run on an event-loop thread per core, so
-/// their decryption and spooling of fetched streams use every core; everything a session
-/// reports hops to `loop`, where all the client's state lives (in each session's order:
-/// one thread's `execute`s run in the order given). The two maps a session's own thread
-/// must read synchronously — which holder a new session is, and which holder an open
-/// session's stream comes from — sit behind a lock.
+/// their decryption, checking and writing of fetched streams use every core; everything a
+/// session reports hops to `loop`, where all the client's state lives (in each session's
+/// order: one thread's `execute`s run in the order given). What a session's own thread
+/// must read synchronously — which holder a new session is, which holder an open
+/// session's stream comes from, and what each fetch sent must bring — sits behind locks.
 public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     public struct Settings: Sendable {
         public var dataDirectory: String
@@ -53,7 +59,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let loop: any EventLoop
     private let host: SessionHost
-    private let held: HeldSlotStore
+    private let staging: StagingShards
     private let folderLock: DirectoryLock
     // Touched only on `loop`.
     private var session: RestoreSession?
@@ -65,11 +71,17 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     /// Holders dialled and not yet open, by node key; and open sessions' holders, by
     /// session id. Read on the sessions' own threads, hence the lock.
     private let dialling = Mutex<(byKey: [[UInt8]: NodeID], bySession: [UInt64: NodeID])>(([:], [:]))
+    /// Fetches sent and not yet answered: what each one's stream must be (read, and
+    /// taken, by the session the answer comes on).
+    private let expected = Mutex<[UInt64: FetchedSlotSink.Expectation]>([:])
+    /// Streams that arrived, by fetch request, until the session asks to verify them.
+    private var fetched: [UInt64: FetchedSlotSink] = [:]
     private var waiting: [NodeID: [Message]] = [:]
     private var locating: [UInt64: NodeID] = [:]
     private var nextLocate: UInt64 = 1
-    private var targets: [Int: LocalTarget] = [:]
     private var envelopes: [(sequence: UInt64, bytes: [UInt8])] = []
+    /// The newest root record, once every volume is in (read by `run` after `finished`).
+    private var newestRoot: [UInt8] = []
     private var shardsWritten = 0
     private var finished: EventLoopPromise<Summary>
     private var progress: (@Sendable (_ restored: Int, _ known: Int) -> Void)?
@@ -83,11 +95,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         let folder = settings.dataDirectory + "/node"
         let nodeKey = try NodeKeyFile.loadOrCreate(folder: folder)
         folderLock = try NodeService.lockNodeFolder(folder, dataDirectory: settings.dataDirectory)
-        do {
-            held = try HeldSlotStore(dataDirectory: folder, capacity: 0, logger: logger)
-        } catch {
-            throw NodeError(.storage, "cannot open the fetch spools in \(folder)", cause: error)
-        }
+        staging = StagingShards(dataDirectory: settings.dataDirectory)
         let sessions = try ServiceSessions(owner: owner.signing, nodeKey: nodeKey, transport: settings.transport,
                                            threads: System.coreCount, logger: logger)
         group = sessions.group
@@ -111,11 +119,24 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
                 self.finished.fail(NodeError(.notRunning, "the coordinator at \(self.settings.coordinator) could not be reached"))
             }
         }
-        defer { Task { [host, group] in await host.shutdown(); try? await group.shutdownGracefully() } }
-        do { return try await finished.futureResult.get() } catch let error as NodeError {
-            throw error
+        let result: Result<Summary, NodeError>
+        do { result = .success(try await finished.futureResult.get()) } catch let error as NodeError {
+            result = .failure(error)
         } catch {
-            throw NodeError(.notRunning, "the restore stopped", cause: error)
+            result = .failure(NodeError(.notRunning, "the restore stopped", cause: error))
+        }
+        // Every session thread stopped before the targets are handed on: none writes into
+        // them any more, and what no slot check kept is removed.
+        await host.shutdown()
+        try? await group.shutdownGracefully()
+        switch result {
+        case let .failure(error):
+            try? staging.dropPending()
+            throw error
+        case var .success(summary):
+            try staging.dropPending()
+            summary.targets = try staging.finish(root: newestRoot)
+            return summary
         }
     }
 
@@ -161,14 +182,23 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         session.post(.hello(host: "", port: 0, contact: ""), sent: clock.now)
     }
 
-    /// On the session's thread: the spool a holder's fetch reply streams into.
+    /// On the session's thread: where a holder's fetch reply streams — checked and written
+    /// into the staging targets if the session asked this holder for that slot, else read
+    /// and dropped.
     public func session(_ session: Session, sinkFor message: Message, payloadBytes: UInt64) -> (any PayloadSink)? {
-        guard case .fetchReply = message, let peer = dialling.withLock({ $0.bySession[session.id] }) else { return nil }
-        return held.payloadSink(for: message, from: peer)
+        guard case let .fetchReply(request, slot, true, _) = message, let peer = dialling.withLock({ $0.bySession[session.id] })
+        else { return nil }
+        let expectation: FetchedSlotSink.Expectation? = expected.withLock { e in
+            guard let x = e[request], x.holder == peer, x.slot == slot else { return nil }
+            e[request] = nil
+            return x
+        }
+        return FetchedSlotSink(request: request, expectation: expectation, announced: payloadBytes, staging: staging)
     }
 
     public func session(_ session: Session, received inbound: InboundMessage) {
         loop.execute { [self] in
+            if let sink = inbound.payload as? FetchedSlotSink, sink.expectation != nil { fetched[sink.request] = sink }
             if session.id == coordinatorSession?.id {
                 fromCoordinator(inbound)
             } else if let peer = peerOfSession[session.id] {
@@ -276,7 +306,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         case .restored:
             finish()
         case let .failed(missing):
-            held.discardAllFetched()
+            fetched.removeAll()
             finished.fail(NodeError(.notRunning, missing == 0
                 ? "the coordinator knows no backup of this identity: check the phrase and the coordinator"
                 : "\(missing) volumes could not be fetched from k holders within the patience given: too many holders are offline; try again later"))
@@ -284,6 +314,9 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     }
 
     private func transmit(_ message: Message, to: NodeID) {
+        if case let .fetch(request, _) = message, let x = session?.expectation(of: request) {
+            expected.withLock { $0[request] = FetchedSlotSink.Expectation(slot: x.slot, holder: x.holder, expect: x.expect) }
+        }
         if to == .coordinator {
             coordinatorSession?.post(message, sent: clock.now)
             return
@@ -301,89 +334,38 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         if waiting[to, default: []].count < 256 { waiting[to, default: []].append(message) }
     }
 
-    /// Checks the spooled slot against its root, then writes its packs into the staging
-    /// targets; only a slot that checks and is written counts.
+    /// The stream of fetch `request` checked against the root `expect` as it arrived, and
+    /// its packs are in the staging targets: only then does the slot count.
     private func takeFetched(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
-        defer { held.discardFetched(request: request, from: from) }
-        guard held.verify(slot, request: request, from: from, expect: expect) else { return false }
-        do throws(NodeError) {
-            try writePacks(of: slot, request: request, from: from)
-            return true
-        } catch {
-            logger.warning("a verified slot could not be written", metadata: ["slot": "\(slot)", "error": "\(error.oneLine)"])
+        guard let sink = fetched.removeValue(forKey: request), let x = sink.expectation, x.slot == slot, x.holder == from,
+              x.expect == expect
+        else { return false }
+        guard sink.verified else {
+            logger.warning("a fetched slot does not check: asking another holder",
+                          metadata: ["slot": "\(slot)", "holder": "\(from.raw)", "reason": "\(sink.failure ?? "unknown")"])
             return false
         }
-    }
-
-    private func writePacks(of slot: SlotID, request: UInt64, from: NodeID) throws(NodeError) {
-        let reader: HeldStreamReader
-        do { reader = try held.openFetched(request: request, from: from) } catch {
-            throw NodeError(.storage, "the fetched slot \(slot) cannot be read back", cause: error)
+        for bytes in sink.envelopes {
+            do {
+                let record = try RootEnvelope.open(bytes, keys: owner)
+                envelopes.append((record.sequence, bytes))
+            } catch {
+                logger.warning("a root record in slot \(slot) does not open with this identity: ignored", metadata: ["error": "\(error)"])
+            }
         }
-        let index = Int(slot.index)
-        while true {
-            let pack: SlotStreamPack?
-            do { pack = try reader.nextPack() } catch {
-                throw NodeError(.badStream, "the fetched slot \(slot) does not parse", cause: error)
-            }
-            guard let pack else { break }
-            let bytes = pack.shard
-            if RootEnvelope.isEnvelope(bytes) {
-                do {
-                    let record = try RootEnvelope.open(bytes, keys: owner)
-                    envelopes.append((record.sequence, bytes))
-                } catch {
-                    logger.warning("a root record in slot \(slot) does not open with this identity: ignored", metadata: ["error": "\(error)"])
-                }
-                continue
-            }
-            guard let header = try? ShardHeader(decoding: Array(bytes.prefix(ShardHeader.size))), header.index == index,
-                  bytes.count == header.encodedSize + header.shardLength
-            else {
-                throw NodeError(.badStream, "pack of slot \(slot) is not shard \(index) of a Cairn pack")
-            }
-            let target = try stagingTarget(index, n: header.n)
-            var failure: DataError?
-            bytes.withUnsafeBytes { raw in
-                do throws(DataError) { try target.putShard(header: header, bytes: UnsafeRawBufferPointer(rebasing: raw[header.encodedSize...])) } catch {
-                    failure = error
-                }
-            }
-            if let error = failure {
-                throw NodeError(.storage, "shard \(index) of pack \(header.pack) cannot be written to \(target.path): is the disk full?", cause: error)
-            }
-            shardsWritten += 1
-        }
-    }
-
-    private func stagingTarget(_ index: Int, n: Int) throws(NodeError) -> LocalTarget {
-        if let t = targets[index] { return t }
-        guard index < n else { throw NodeError(.badStream, "a shard index \(index) of a \(n)-shard code") }
-        let path = OwnerPacks.targetPath(dataDirectory: settings.dataDirectory, index: index)
-        do {
-            let t = try LocalTarget(path: path, access: .create)
-            targets[index] = t
-            return t
-        } catch {
-            throw NodeError(.storage, "the staging target \(path) cannot be created", cause: error)
-        }
+        shardsWritten += sink.shardsWritten
+        return true
     }
 
     private func finish() {
-        held.discardAllFetched()
+        fetched.removeAll()
         guard let newest = envelopes.max(by: { $0.sequence < $1.sequence }) else {
             finished.fail(NodeError(.badStream, "no holder gave a root record this identity can open: nothing to restore from"))
             return
         }
-        do {
-            for t in targets.values { try t.writeRoot(newest.bytes) }
-        } catch {
-            finished.fail(NodeError(.storage, "the root record cannot be written to the staging targets", cause: error))
-            return
-        }
-        let summary = Summary(volumes: session?.progress.known ?? 0, bytes: session?.bytesFetched ?? 0, shardsWritten: shardsWritten,
-                              targets: targets.keys.sorted().map { targets[$0]!.path }, rootSequence: newest.sequence)
-        targets.removeAll()
-        finished.succeed(summary)
+        newestRoot = newest.bytes
+        // The targets are named, and the root written on them, once no session writes any more (`run`).
+        finished.succeed(Summary(volumes: session?.progress.known ?? 0, bytes: session?.bytesFetched ?? 0,
+                                 shardsWritten: shardsWritten, targets: [], rootSequence: newest.sequence))
     }
 }

@@ -31,6 +31,10 @@ public struct HeldSlotError: CairnError {
         case spoolMissing
         /// The slot (or that pack) is not held here.
         case notHeld
+        /// A pack of a fetched slot is not a shard of that slot's index with a repository id.
+        case notAShard
+        /// Another fetch is writing the same shard into a staging target.
+        case claimed
         /// The disk or the LMDB store failed (full, I/O error, damaged record): nothing changed.
         case storage
     }

@@ -169,13 +169,6 @@ public final class HeldSlotStore: ShardStorage, Sendable {
         spoolFolder.remove(Self.fetchSpoolName(request, from))
     }
 
-    /// Removes every fetch spool: a restore that is over drops the streams of the spares it
-    /// abandoned (still arriving, or arrived and never checked), which would otherwise take
-    /// their slots' room on disk until the store is next opened.
-    public func discardAllFetched() {
-        for name in (try? spoolFolder.fileNames()) ?? [] where name.hasPrefix("fetch-") { spoolFolder.remove(name) }
-    }
-
     static func storeSpoolName(_ slot: SlotID, _ from: UInt32) -> String {
         "store-" + Hex.encode(slot.bytes) + "-" + hex16(UInt64(from))
     }

@@ -22,6 +22,11 @@ public struct CheckedPack: Hashable, Sendable {
 /// length bounded) before any of its shard is read, every shard against the root in front
 /// of it, the code (k of n) against the slot's, and the stream must end exactly after the
 /// packs expected. Hostile bytes are a thrown `HeldSlotError`, never a trap.
+///
+/// With `holdShards`, it holds each shard whole instead (at most `shardBytesMax`), hashes
+/// it when the last byte is in, and hands it to `consume`'s `shard` closure only once it
+/// matches the root in front of it (a restore writing fetched shards straight into its
+/// staging targets).
 public struct SlotStreamDecoder {
     /// Packs the stream must hold.
     public let packsExpected: UInt32
@@ -31,6 +36,7 @@ public struct SlotStreamDecoder {
     private let slotIndex: UInt8
     private var code: (k: Int, n: Int)?
     private let keepLeaves: Bool
+    private let holdShards: Bool
     private let shardBytesMax: UInt64
 
     public private(set) var packs: [CheckedPack] = []
@@ -59,19 +65,31 @@ public struct SlotStreamDecoder {
     ///     first pack's, which every later pack must share.
     ///   - streamBytes: the stream's length when known.
     ///   - keepLeaves: keep every segment's leaf hash (a holder storing the stream).
+    ///   - holdShards: hold each shard whole, for `consume`'s `shard` closure.
     public init(packs: UInt32, slotIndex: UInt8, code: (k: Int, n: Int)? = nil, streamBytes: UInt64? = nil,
-                keepLeaves: Bool, shardBytesMax: UInt64 = SlotStream.shardBytesMax)
+                keepLeaves: Bool, holdShards: Bool = false, shardBytesMax: UInt64 = SlotStream.shardBytesMax)
     {
         packsExpected = packs
         self.slotIndex = slotIndex
         self.code = code
         self.streamBytes = streamBytes
         self.keepLeaves = keepLeaves
+        self.holdShards = holdShards
         self.shardBytesMax = shardBytesMax
     }
 
     /// Takes the next bytes of the stream.
     public mutating func consume(_ chunk: UnsafeRawBufferPointer) throws(HeldSlotError) {
+        try consume(chunk, shard: nil)
+    }
+
+    /// Takes the next bytes of the stream; with `holdShards`, every shard that ends in
+    /// them and matches its root goes to `shard` (its bytes valid only during the call)
+    /// before the next byte is looked at. A `shard` that throws stops the stream there.
+    public mutating func consume(_ chunk: UnsafeRawBufferPointer,
+                                 shard deliver: ((CheckedPack, UnsafeRawBufferPointer) throws(HeldSlotError) -> Void)?)
+        throws(HeldSlotError)
+    {
         var at = 0
         while at < chunk.count {
             let rest = UnsafeRawBufferPointer(rebasing: chunk[at...])
@@ -85,7 +103,13 @@ public struct SlotStreamDecoder {
                 if batch.count == shard.batchBytes || shard.remaining == 0 { hash(&shard) }
                 if shard.remaining == 0 {
                     consumed += UInt64(taken)
-                    try finishShard(shard)
+                    let checked = try finishShard(shard)
+                    if holdShards {
+                        defer { batch.removeAll(keepingCapacity: true) }
+                        try batch.withUnsafeBytes { bytes in
+                            Result { () throws(HeldSlotError) in try deliver?(checked, bytes) }
+                        }.get()
+                    }
                     at += taken
                     continue
                 }
@@ -145,7 +169,8 @@ public struct SlotStreamDecoder {
         segmentsSeen += Int(geometry.segments)
         code = (geometry.k, geometry.n)
         let segment = Int(geometry.segmentBytes)
-        let batchBytes = max(1, (1 << 20) / segment) * segment
+        // Bounded by `shardBytesMax` (`readFrameHeader`) and by the bytes left.
+        let batchBytes = holdShards ? max(1, Int(geometry.shardBytes)) : max(1, (1 << 20) / segment) * segment
         batch.reserveCapacity(Int(min(UInt64(batchBytes), geometry.shardBytes)))
         current = Shard(geometry: geometry, root: root, offset: offset, remaining: geometry.shardBytes,
                         batchBytes: batchBytes)
@@ -154,15 +179,17 @@ public struct SlotStreamDecoder {
     private mutating func hash(_ shard: inout Shard) {
         let segment = Int(shard.geometry.segmentBytes)
         shard.leaves += batch.withUnsafeBytes { MerkleTree.leafHashes(of: $0, segmentSize: segment) }
-        batch.removeAll(keepingCapacity: true)
+        if !holdShards { batch.removeAll(keepingCapacity: true) }
     }
 
-    private mutating func finishShard(_ shard: Shard) throws(HeldSlotError) {
+    private mutating func finishShard(_ shard: Shard) throws(HeldSlotError) -> CheckedPack {
         guard MerklePaths.root(shard.leaves) == shard.root else {
             throw HeldSlotError(.shardRoot, "the shard of pack \(packs.count) of the slot stream does not match its root")
         }
-        packs.append(CheckedPack(geometry: shard.geometry, root: shard.root, offset: shard.offset,
-                                 segmentLeaves: keepLeaves ? shard.leaves : []))
+        let checked = CheckedPack(geometry: shard.geometry, root: shard.root, offset: shard.offset,
+                                  segmentLeaves: keepLeaves ? shard.leaves : [])
+        packs.append(checked)
+        return checked
     }
 }
 
