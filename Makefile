@@ -6,7 +6,7 @@
 # scripts/requirements-report.txt). Other sweeps: REPORT_SWEEPS="a.json b.json"
 # REPORT_CONFIG=release make report (docs/research/report.md).
 # `make research` runs issue 12's research sweeps (Scenarios/research/research-*.json, release
-# build, --jobs 2; about 8 minutes on 2 cores) into build/research/ and regenerates the tables,
+# build, --jobs 2; about 12 minutes on 2 cores) into build/research/ and regenerates the tables,
 # timings and charts of docs/research/shard-count.md and build/research/report.html
 # (scripts/research.sh). RESEARCH_SKIP_RUNS=1 redoes only the tables and charts.
 APT_PACKAGES := libsodium-dev liblmdb-dev libisal-dev libzstd-dev pkg-config

@@ -76,10 +76,11 @@ public struct NodeParams: Sendable, Codable {
     }
 
     /// The code a network of home machines runs with (docs/research/shard-count.md): 4-of-8,
-    /// repaired below 5 healthy shards, holders healthy from 70% uptime over the week. At 300
-    /// simulated home machines over 180 days it lost no pack in 10 runs, and moved 32 MiB of
-    /// repair traffic per node per day against 3.8 GiB for 3-of-5 (repaired below 4, 85%
-    /// uptime), in no more storage; under harsher churn it lost about a tenth as many packs. It
+    /// repaired below 5 healthy shards, holders healthy from 70% uptime (over the
+    /// coordinator's 256 h window). At 300 simulated home machines over 180 days it lost no
+    /// pack in 10 runs, and moved 22 MiB of repair traffic per node per day against 2.3 GiB
+    /// for 3-of-5 (repaired below 4, 85% uptime), in less storage; under harsher churn it
+    /// lost a quarter to a half as many packs. It
     /// needs 9 members (owner and 8 distinct holders): a smaller network configures a
     /// narrower code (`k`, `n` in `cairn node run --config`), which then takes the trigger
     /// and threshold below.

@@ -22,8 +22,11 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         public var dataDirectory: String
         /// The nodes' defaults (`NodeParams.homeNetwork`, docs/research/shard-count.md):
         /// blind repairs start as far below a volume's n as a 4-of-8 owner's own repairs,
-        /// and placement offers holders with at least its 70% uptime over 168 hourly slots.
+        /// and placement offers holders with at least its 70% uptime over 256 hourly slots
+        /// (the longest window the protocol keeps: as safe as a week in both churn models,
+        /// for a quarter to a third less repair traffic).
         public var params = CoordinatorParams(n: NodeParams.homeNetwork.n, repairTrigger: NodeParams.homeNetwork.repairTrigger,
+                                              uptimeSlots: ProtocolLimits.uptimeSlotsMax,
                                               uptimeThresholdPermille: NodeParams.homeNetwork.uptimeThresholdPermille)
         /// The coordinator relays (nodes without `--listen` are reached through it).
         public var transport: TransportConfiguration = {
