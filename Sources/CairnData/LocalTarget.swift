@@ -240,45 +240,36 @@ public final class LocalTarget: @unchecked Sendable {
     /// Reads one shard. Returns nil when absent; a damaged header is reported as
     /// `.corrupt` so the caller can rebuild it.
     public func readShard(pack: PackID, index: Int) throws(DataError) -> (header: ShardHeader, bytes: [UInt8])? {
-        do {
-            let found: (ShardHeader, [UInt8])?? = try env.read { txn in
-                try txn.withValue(shards, Self.shardKey(pack, index)) { value -> (ShardHeader, [UInt8])? in
-                    guard let header = ShardHeader.decode(prefixOf: value), value.count >= header.encodedSize else { return nil }
-                    let bytes = Array(value[header.encodedSize...])
-                    Self.releaseMappedPages(value)
-                    return (header, bytes)
-                }
-            }
-            switch found {
-            case .none: return nil
-            case .some(.none): throw DataError(.corrupt, "shard \(index) of pack \(pack) on target \(path) has a damaged header")
-            case .some(.some(let v)): return v
-            }
-        } catch let e as DataError {
-            throw e
-        } catch {
-            throw DataError(.io, "could not read shard \(index) of pack \(pack) from target \(path)", cause: error)
-        }
+        try withStoredShard(pack: pack, index: index) { header, body in (header, Array(body)) }
     }
 
     /// Shard `index` of `pack` as a slot stream carries it — its header (encoded again
     /// from what it decodes to), then its bytes — copied out of the store's mapping once.
     /// Nil when absent; a damaged header is `.corrupt`, as for `readShard`.
     public func readStoredShard(pack: PackID, index: Int) throws(DataError) -> [UInt8]? {
+        try withStoredShard(pack: pack, index: index) { header, body in
+            let head = header.encode()
+            return [UInt8](unsafeUninitializedCapacity: head.count + body.count) { buffer, count in
+                let raw = UnsafeMutableRawBufferPointer(buffer)
+                head.withUnsafeBytes { raw.copyMemory(from: $0) }
+                UnsafeMutableRawBufferPointer(rebasing: raw[head.count...]).copyMemory(from: body)
+                count = head.count + body.count
+            }
+        }
+    }
+
+    /// `body` over shard `index` of `pack`: its decoded header and the bytes after it, in the
+    /// store's mapping (released once `body` has copied what it needs). Nil when absent; a
+    /// header that does not decode, or claims more than the value holds, is `.corrupt`.
+    private func withStoredShard<T>(pack: PackID, index: Int,
+                                    _ body: (ShardHeader, UnsafeRawBufferPointer) -> T) throws(DataError) -> T? {
         do {
-            let found: [UInt8]?? = try env.read { txn in
-                try txn.withValue(shards, Self.shardKey(pack, index)) { value -> [UInt8]? in
+            let found: T?? = try env.read { txn in
+                try txn.withValue(shards, Self.shardKey(pack, index)) { value -> T? in
                     guard let header = ShardHeader.decode(prefixOf: value), value.count >= header.encodedSize else { return nil }
-                    let body = UnsafeRawBufferPointer(rebasing: value[header.encodedSize...])
-                    let head = header.encode()
-                    let out = [UInt8](unsafeUninitializedCapacity: head.count + body.count) { buffer, count in
-                        let raw = UnsafeMutableRawBufferPointer(buffer)
-                        head.withUnsafeBytes { raw.copyMemory(from: $0) }
-                        UnsafeMutableRawBufferPointer(rebasing: raw[head.count...]).copyMemory(from: body)
-                        count = head.count + body.count
-                    }
+                    let result = body(header, UnsafeRawBufferPointer(rebasing: value[header.encodedSize...]))
                     Self.releaseMappedPages(value)
-                    return out
+                    return result
                 }
             }
             switch found {

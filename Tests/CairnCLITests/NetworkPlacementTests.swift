@@ -9,7 +9,7 @@ import Testing
 /// challenges — the default repair trigger (docs/research/shard-count.md) repairs a 3-of-5
 /// volume once fewer than 4 of its holders are healthy — and the owner repairs around them
 /// onto the sixth and seventh nodes (fetching k slots from the others, each checked against
-/// its root, rebuilding and uploading the slots). Two holders have no open port: owner and
+/// its root, rebuilding and uploading the slots). Three holders have no open port: owner and
 /// holder reach them through the coordinator's relay.
 @Suite(.serialized) struct NetworkPlacementTests {
     @Test(.timeLimit(.minutes(3))) func aVolumeIsPlacedAndADamagedHolderIsRepairedAround() throws {
@@ -22,8 +22,9 @@ import Testing
         var holders = [Daemon]()
         for i in 1...7 {
             try NetworkJoinTests.initOwner(tmp.sub("holder\(i)"))
-            // Holders 1 and 2 only dial out: they are reached through the coordinator's relay.
-            let listen = i <= 2 ? [] : ["--listen", "127.0.0.1:0"]
+            // Holders 1 to 3 only dial out: they are reached through the coordinator's relay.
+            // Three of seven, so that any five holders include one (placement picks at random).
+            let listen = i <= 3 ? [] : ["--listen", "127.0.0.1:0"]
             holders.append(try Daemon(["node", "run", "--data-dir", tmp.sub("holder\(i)"), "--coordinator", at, "--offer", "64M",
                                        "--test-intervals", "2"] + listen, logs: tmp.path, name: "holder\(i)"))
         }
@@ -47,7 +48,7 @@ import Testing
         let holding = (1...7).filter { !runs($0).isEmpty }
         #expect(holding.count == 5, "\(everything())")
         let spares = (1...7).filter { runs($0).isEmpty }
-        #expect(holding.contains(1) || holding.contains(2), "a relay-only holder keeps a slot")
+        #expect(holding.contains { $0 <= 3 }, "a relay-only holder keeps a slot")
 
         // Damage two holders' shard bytes on disk: their next challenges fail, leaving 3
         // healthy holders, below the trigger.

@@ -228,16 +228,7 @@ final class StagedSlotSource: PayloadSource, @unchecked Sendable {
                 at = 0
                 pack += 1
             }
-            if at < header.count {
-                let take = min(max - out.count, header.count - at)
-                out += header[at..<at + take]
-                at += take
-            } else {
-                let from = at - header.count
-                let take = min(max - out.count, shard.count - from)
-                out += shard[from..<from + take]
-                at += take
-            }
+            SlotStream.copyFrame(header: header, shard: shard, at: &at, into: &out, max: max)
         }
         return out
     }

@@ -97,16 +97,7 @@ public final class SlotStreamPacksSource: PayloadSource {
         while out.count < max, pack < packs.count {
             if at == 0 { header = SlotStream.frameHeader(geometry: packs[pack].geometry, root: packs[pack].root) }
             let shard = packs[pack].shard
-            if at < header.count {
-                let take = min(max - out.count, header.count - at)
-                out += header[at..<at + take]
-                at += take
-            } else {
-                let from = at - header.count
-                let take = min(max - out.count, shard.count - from)
-                out += shard[from..<from + take]
-                at += take
-            }
+            SlotStream.copyFrame(header: header, shard: shard, at: &at, into: &out, max: max)
             if at == header.count + shard.count {
                 pack += 1
                 at = 0

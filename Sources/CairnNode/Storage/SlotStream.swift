@@ -31,6 +31,22 @@ public enum SlotStream {
         return w.bytes
     }
 
+    /// Copies the next bytes of one frame — `header`, then `shard` — from offset `at` of the
+    /// frame into `out`, until `out` holds `max` bytes or the frame ends; `at` moves past
+    /// what was copied. What every slot source's `read(max:)` does between frames.
+    static func copyFrame(header: [UInt8], shard: [UInt8], at: inout Int, into out: inout [UInt8], max: Int) {
+        if at < header.count {
+            let take = min(max - out.count, header.count - at)
+            out += header[at..<at + take]
+            at += take
+        } else {
+            let from = at - header.count
+            let take = min(max - out.count, shard.count - from)
+            out += shard[from..<from + take]
+            at += take
+        }
+    }
+
     /// The geometry and root of a frame header (`frameHeaderBytes` of them, or fewer when
     /// the stream ended), the shard length bounded by `shardBytesMax`. `pack` and `offset`
     /// name the frame in the error.
