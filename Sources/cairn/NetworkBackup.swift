@@ -49,6 +49,9 @@ enum NetworkBackup {
         var complete: Bool
         /// From handing the packs to the node until every slot acknowledged them (or the wait ended).
         var seconds: Double
+        /// Peers the node had a session with when the wait ended: fewer than n says the
+        /// network may be too small for the code.
+        var peers: Int = 0
     }
 
     /// Hands the new packs to the node and waits (up to `waitSeconds`) for them to be placed.
@@ -79,6 +82,7 @@ enum NetworkBackup {
                 placement.n = v.n
                 placement.k = v.k
                 placement.complete = v.complete
+                placement.peers = status.peers.count
                 if showProgress, v.healthy != shown {
                     FileHandle.standardError.write(Data("\rplacing  \(v.healthy) of \(v.n) shards of every pack acknowledged".utf8))
                     shown = v.healthy
@@ -97,7 +101,12 @@ enum NetworkBackup {
         if p.complete {
             return "  network      volume \(volume): \(p.packs) packs (the root record included) on \(p.n) holders, any \(p.k) restore (placed in \(String(format: "%.1f", p.seconds)) s)"
         }
-        return "  network      volume \(volume): \(p.healthy) of \(p.n) shards of every pack acknowledged so far; the node goes on placing the rest (`cairn status` shows it)"
+        let placing = "  network      volume \(volume): \(p.healthy) of \(p.n) shards of every pack acknowledged so far; the node goes on placing the rest (`cairn status` shows it)"
+        guard p.peers < p.n, p.n > 0 else { return placing }
+        // Every shard of a volume goes to a distinct holder: a network of n members or fewer
+        // (the owner is one) can never complete a k-of-n volume.
+        let nodes = p.peers == 1 ? "1 other node" : "\(p.peers) other nodes"
+        return placing + "\n  (the node reaches \(nodes), and \(p.k)-of-\(p.n) needs \(p.n) distinct holders: if the network has fewer than \(p.n + 1) members, back up with a narrower code, --k and --n or \"k\" and \"n\" in `cairn node run --config`, such as 3-of-5 for 6 to 8 members)"
     }
 }
 

@@ -179,6 +179,26 @@ import Testing
         #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
     }
 
+    /// A network too small for the node's code (the default 4-of-8 needs 8 holders; this one
+    /// has 3 besides the owner): the backup is saved and placed as far as it goes, and the
+    /// command says why it cannot finish and what to do, instead of only "so far".
+    @Test(.timeLimit(.minutes(2))) func aNetworkTooSmallForTheCodeIsToldSo() throws {
+        let net = try Net(label: "network-small", holders: 3, relayOnly: 0)
+        defer { net.stopAll() }
+        try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
+        let owner = try net.node("owner")
+        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 4 })
+        let file = net.tmp.sub("data.bin")
+        var rng = SeededRandom(seed: 14)
+        try Data(rng.bytes(300_000)).write(to: URL(fileURLWithPath: file))
+        let backup = try CLI.run(["backup", file, "--data-dir", net.tmp.sub("owner"), "--wait", "8"])
+        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        #expect(backup.stdout.contains("acknowledged so far"), "\(backup.stdout)")
+        #expect(backup.stdout.contains("4-of-8 needs 8 distinct holders"), "\(backup.stdout)")
+        #expect(backup.stdout.contains("fewer than 9 members"), "\(backup.stdout)")
+        #expect(owner.stop() == 0)
+    }
+
     /// Two of five holders serve damaged shards: the restore client checks each stream as it
     /// arrives, refuses theirs (removing what they wrote into the staging targets) and
     /// restores from the other three, byte for byte.
