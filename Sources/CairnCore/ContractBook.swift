@@ -225,10 +225,16 @@ public struct ContractBook: Sendable, Codable {
         return c
     }
 
+    /// Whether `expire(now:)` would change anything: some held contract's term or grace
+    /// has ended by `now`.
+    public func expiresBy(_ now: Instant) -> Bool {
+        nextExpiry.map { $0 <= now } ?? false
+    }
+
     /// Moves held contracts past their term into grace and frees those past grace.
     /// Returns (contract, freed shard) pairs in contract order; `entered` lists new graces.
     public mutating func expire(now: Instant) -> (freed: [Contract], entered: [Contract]) {
-        guard let due = nextExpiry, due <= now else { return ([], []) }
+        guard expiresBy(now) else { return ([], []) }
         // One pass in place, in the dictionary's order: only the contracts that change are
         // copied out (a copy retains and releases two signatures, and this runs on every
         // heartbeat after some grace ends). Each step depends on its contract alone and the

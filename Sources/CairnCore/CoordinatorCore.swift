@@ -464,25 +464,33 @@ public struct CoordinatorCore: Sendable {
     /// them. Volumes in sorted order: what is left does not depend on the dictionary's.
     private mutating func dropReports(where drop: (ReportedSlot) -> Bool) {
         guard !reported.isEmpty else { return }
+        var dropped = false
         for volume in reported.keys.sorted() {
             var slots = reported[volume]!
             let before = slots.count
             slots.removeAll { s in
                 guard drop(s) else { return false }
-                reportsBy[s.holder, default: 1] -= 1
-                if reportsBy[s.holder] == 0 { reportsBy[s.holder] = nil }
+                uncount(s)
                 return true
             }
             guard slots.count != before else { continue }
-            if slots.isEmpty {
-                reported[volume] = nil
-                reportedByOwner[volume.owner]?.removeAll { $0 == volume }
-                if reportedByOwner[volume.owner]?.isEmpty == true { reportedByOwner[volume.owner] = nil }
-            } else {
-                reported[volume] = slots
-            }
+            dropped = true
+            if slots.isEmpty { unlist(volume) } else { reported[volume] = slots }
         }
-        rebuildReportedKeys()
+        if dropped { rebuildReportedKeys() }
+    }
+
+    /// A reported slot is no longer kept: its reporter's count goes down.
+    private mutating func uncount(_ s: ReportedSlot) {
+        reportsBy[s.holder, default: 1] -= 1
+        if reportsBy[s.holder] == 0 { reportsBy[s.holder] = nil }
+    }
+
+    /// No report of `volume` is kept any more: it leaves its owner's list.
+    private mutating func unlist(_ volume: VolumeID) {
+        reported[volume] = nil
+        reportedByOwner[volume.owner]?.removeAll { $0 == volume }
+        if reportedByOwner[volume.owner]?.isEmpty == true { reportedByOwner[volume.owner] = nil }
     }
 
     /// `reportedOwnersByKey` from `reported`, owners in number order.
@@ -506,13 +514,9 @@ public struct CoordinatorCore: Sendable {
 
     /// The owner's record came: what holders reported of the volume is dropped.
     private mutating func forgetReports(of volume: VolumeID) {
-        guard let slots = reported.removeValue(forKey: volume) else { return }
-        for s in slots {
-            reportsBy[s.holder, default: 1] -= 1
-            if reportsBy[s.holder] == 0 { reportsBy[s.holder] = nil }
-        }
-        reportedByOwner[volume.owner]?.removeAll { $0 == volume }
-        if reportedByOwner[volume.owner]?.isEmpty == true { reportedByOwner[volume.owner] = nil }
+        guard let slots = reported[volume] else { return }
+        for s in slots { uncount(s) }
+        unlist(volume)
     }
 
     /// The key holders' reports name for `owner`: the one its directory entry has, else the

@@ -260,7 +260,7 @@ public struct NodeCore: Sendable {
     /// itself has done exactly what the tick's actions say, without building them (the
     /// simulator: a million of these per thousand nodes and month).
     public func quietHeartbeat(now: Instant) -> (used: UInt64, next: Instant)? {
-        if let due = book.nextExpiry, due <= now { return nil }
+        guard !book.expiresBy(now) else { return nil }
         return (book.reservedBytes, now + params.heartbeatInterval)
     }
 

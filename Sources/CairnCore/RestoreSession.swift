@@ -189,11 +189,11 @@ public struct RestoreSession: Sendable {
     /// What fetch `request` asks for while it is outstanding: the slot, the holder asked
     /// and the extent its stream must check against (the one `verifySlot` will name). For a
     /// shell that checks a stream as it arrives; nil for any other request.
-    public func expectation(of request: UInt64) -> (slot: SlotID, holder: NodeID, expect: SlotExtent)? {
+    public func expectation(of request: UInt64) -> FetchExpectation? {
         guard let f = fetches[request] else { return nil }
         let l = volumes[f.volume].location
-        return (SlotID(volume: l.volume, index: UInt8(f.slot)), l.holders[f.slot],
-                SlotExtent(packs: l.layout.packs, bytes: l.slotBytes, root: l.roots[f.slot]))
+        return FetchExpectation(slot: SlotID(volume: l.volume, index: UInt8(f.slot)), holder: l.holders[f.slot],
+                                expect: SlotExtent(packs: l.layout.packs, bytes: l.slotBytes, root: l.roots[f.slot]))
     }
 
     /// The slot behind fetch reply `request` was checked against its root (`verified`):
@@ -371,5 +371,18 @@ public struct RestoreSession: Sendable {
             timerAt = next
             actions.append(.setTimer(.restore, at: next))
         }
+    }
+}
+
+/// What an outstanding fetch asks for (`RestoreSession.expectation(of:)`): the slot, the
+/// holder asked and the extent its stream must check against.
+public struct FetchExpectation: Hashable, Sendable {
+    public let slot: SlotID
+    public let holder: NodeID
+    public let expect: SlotExtent
+    public init(slot: SlotID, holder: NodeID, expect: SlotExtent) {
+        self.slot = slot
+        self.holder = holder
+        self.expect = expect
     }
 }

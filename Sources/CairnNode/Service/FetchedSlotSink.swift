@@ -139,16 +139,7 @@ public final class StagingShards: Sendable {
 /// Touched only by the session that writes it, on its event loop, then (once finished)
 /// by the client's loop, which the message hops to: never by two threads at once.
 public final class FetchedSlotSink: PayloadSink, @unchecked Sendable {
-    public struct Expectation: Sendable {
-        public let slot: SlotID
-        public let holder: NodeID
-        public let expect: SlotExtent
-        public init(slot: SlotID, holder: NodeID, expect: SlotExtent) {
-            self.slot = slot
-            self.holder = holder
-            self.expect = expect
-        }
-    }
+    public typealias Expectation = FetchExpectation
 
     public let request: UInt64
     /// What the session asked for; nil for a stream it did not ask for.

@@ -315,7 +315,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
 
     private func transmit(_ message: Message, to: NodeID) {
         if case let .fetch(request, _) = message, let x = session?.expectation(of: request) {
-            expected.withLock { $0[request] = FetchedSlotSink.Expectation(slot: x.slot, holder: x.holder, expect: x.expect) }
+            expected.withLock { $0[request] = x }
         }
         if to == .coordinator {
             coordinatorSession?.post(message, sent: clock.now)
