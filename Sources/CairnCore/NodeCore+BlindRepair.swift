@@ -128,7 +128,8 @@ extension NodeCore {
         // does not keep an active contract nobody counts until the term ends.
         if let current = volumes[p].slots[s].contract, let start = book.owned[current]?.terms.start, start >= terms.start {
             releasing[terms.id] = PendingRelease(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s),
-                                                 at: now, retries: ProtocolLimits.releaseRetriesMax, end: terms.end)
+                                                 at: now, retries: ProtocolLimits.releaseRetriesMax, end: terms.end,
+                                                 keptUntil: terms.end + terms.grace)
             actions.append(.send(to: terms.holder, .release(contract: terms.id, at: now)))
             return
         }

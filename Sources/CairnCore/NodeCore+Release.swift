@@ -9,6 +9,7 @@ extension NodeCore {
     {
         let releasedAt = book.owned[contract].map { min(now, $0.terms.end) } ?? now
         let end = book.owned[contract]?.terms.end
+        let keptUntil = book.owned[contract].map { $0.terms.end + $0.terms.grace }
         if volumes[p].slots[s].pending == .storing, let c = book.owned[contract] {
             unconfirmed[contract] = GraceDebt(holder: holder, shard: c.terms.shard, extent: volumes[p].slots[s].pendingExtent,
                                               until: releasedAt + c.terms.grace)
@@ -19,7 +20,7 @@ extension NodeCore {
         // What the abandoned holder may have: the whole slot, if only its acknowledgement was lost.
         releasing[contract] = PendingRelease(holder: holder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
                                              extent: volumes[p].slots[s].pendingExtent, at: releasedAt,
-                                             retries: ProtocolLimits.releaseRetriesMax, end: end)
+                                             retries: ProtocolLimits.releaseRetriesMax, end: end, keptUntil: keptUntil)
         actions.append(.send(to: holder, .release(contract: contract, at: releasedAt)))
         volumes[p].recentHolders.append(holder)
         clearPending(volume: p, slot: s)
@@ -35,6 +36,7 @@ extension NodeCore {
         let oldFailed = volumes[p].slots[s].failed
         let releasedAt = book.owned[old].map { min(now, $0.terms.end) } ?? now
         let end = book.owned[old]?.terms.end
+        let keptUntil = book.owned[old].map { $0.terms.end + $0.terms.grace }
         if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
            case .grace(let until) = released.state
         {
@@ -45,7 +47,7 @@ extension NodeCore {
         slotOfContract[old] = nil
         releasing[old] = PendingRelease(holder: oldHolder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
                                         extent: volumes[p].slots[s].stored, at: releasedAt,
-                                        retries: ProtocolLimits.releaseRetriesMax, end: end)
+                                        retries: ProtocolLimits.releaseRetriesMax, end: end, keptUntil: keptUntil)
         volumes[p].recentHolders.append(oldHolder)
         actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
     }
@@ -53,21 +55,20 @@ extension NodeCore {
     /// Sends the releases not yet acknowledged that are due: on every repair tick while
     /// their quick retries last, then at doubling intervals until the contract's term ends
     /// (`PendingRelease`). A release whose term end is unknown is forgotten after its retries.
+    /// Past the term end nothing is sent (the holder moves the contract into grace by
+    /// itself), and the release is forgotten once that grace is over too (`keptUntil`).
     mutating func resendReleases(now: Instant, into actions: inout [NodeAction]) {
         for id in releasing.keys.sorted() {
             // Nearly every one waits out its backoff: looked at in place, neither copied
             // (a copy retains its contract's arrays) nor written back.
-            if let i = releasing.index(forKey: id), releasing.values[i].retries == 0, releasing.values[i].nextAt > now,
-               releasing.values[i].end.map({ now < $0 }) ?? true
-            {
-                continue
-            }
-            var r = releasing[id]!
-            if let end = r.end, now >= end {
-                // The holder moves the contract into grace and frees it by itself now.
+            guard let i = releasing.index(forKey: id) else { continue }
+            if let end = releasing.values[i].end, now >= end {
+                if let kept = releasing.values[i].keptUntil, now < kept { continue }
                 releasing[id] = nil
                 continue
             }
+            if releasing.values[i].retries == 0, releasing.values[i].nextAt > now { continue }
+            var r = releasing[id]!
             if r.retries > 0 {
                 actions.append(.send(to: r.holder, .release(contract: id, at: r.at)))
                 r.retries -= 1
@@ -126,7 +127,10 @@ extension NodeCore {
         }
         for id in releasing.keys.sorted() {
             let r = releasing[id]!
-            consider(r.holder, r.shard, r.extent, Instant(milliseconds: Int64.max))
+            // Before its term end the holder may keep an active copy; past it, until its
+            // grace from the term end is over (the release may never have reached it).
+            let until = (r.end.map { now < $0 } ?? true) ? Instant(milliseconds: Int64.max) : (r.keptUntil ?? now)
+            consider(r.holder, r.shard, r.extent, until)
         }
         return out
     }

@@ -67,22 +67,34 @@ public struct NodeCore: Sendable {
         var end: Instant? = nil
         var nextAt: Instant = .zero
         var backoff: Interval = .zero
+        /// The latest the holder may keep the shard: its term end plus grace, for a holder
+        /// the release never reached (it enters grace at the term end by itself). Until then
+        /// it stays a last-resort source past `end`, though releases are no longer sent.
+        /// (Dropped at `end`, the owner forgot holders a partition had kept from every
+        /// release while they still kept their copies for a whole grace period, and gave a
+        /// volume up as lost with k shards on honest holders: scenario
+        /// `regressions/unreleased-holders-keep-grace.json`.)
+        var keptUntil: Instant? = nil
 
         /// The longest wait between two sends once the quick retries are spent.
         static let backoffMax: Interval = .days(7)
 
-        init(holder: NodeID, shard: SlotID, extent: SlotExtent, at: Instant, retries: Int, end: Instant?) {
+        init(holder: NodeID, shard: SlotID, extent: SlotExtent, at: Instant, retries: Int, end: Instant?,
+             keptUntil: Instant? = nil)
+        {
             self.holder = holder
             self.shard = shard
             self.extent = extent
             self.at = at
             self.retries = retries
             self.end = end
+            self.keptUntil = keptUntil
         }
 
-        private enum CodingKeys: String, CodingKey { case holder, shard, extent, at, retries, end, nextAt, backoff }
+        private enum CodingKeys: String, CodingKey { case holder, shard, extent, at, retries, end, nextAt, backoff, keptUntil }
 
-        /// Checkpoints from before the backoff read as releases forgotten after their retries.
+        /// Checkpoints from before the backoff read as releases forgotten after their retries,
+        /// and from before `keptUntil` as releases forgotten at the term end.
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             holder = try c.decode(NodeID.self, forKey: .holder)
@@ -93,6 +105,7 @@ public struct NodeCore: Sendable {
             end = try c.decodeIfPresent(Instant.self, forKey: .end)
             nextAt = try c.decodeIfPresent(Instant.self, forKey: .nextAt) ?? .zero
             backoff = try c.decodeIfPresent(Interval.self, forKey: .backoff) ?? .zero
+            keptUntil = try c.decodeIfPresent(Instant.self, forKey: .keptUntil)
         }
     }
 

@@ -202,6 +202,23 @@ final class Box: @unchecked Sendable {
     #expect(result.warned <= 3, "\(result.warned) honest nodes warned")
 }
 
+/// Found by `scripts/random-scenarios.py` (scenario 5045): a partition kept every release
+/// from a volume's old holders; at the term's end the owner forgot those releases, and its
+/// audits ended each grace by its own reckoning (from the release) although the holders,
+/// never released, keep the shard for a grace period from the term's end. Left with too
+/// few slots it could fetch from, the owner gave the volume up as lost with k shards on
+/// honest holders (seeds 1 and 11: one and two such volumes). Now an unacknowledged
+/// release keeps its holder as a last-resort source until that later grace ends.
+@Test func holdersNeverReleasedStaySourcesUntilTheirGraceFromTheTermEnd() throws {
+    let scenario = try Scenario.load(path: Package.path("Scenarios/regressions/unreleased-holders-keep-grace.json"))
+    #expect(scenario.contractTermDays < scenario.durationDays, "contracts must end within the run")
+    for seed: UInt64 in [1, 11] {
+        let result = try Simulation(scenario: scenario, seed: seed).run()
+        #expect(result.violations.isEmpty, "seed \(seed): \(result.violations)")
+        #expect(result.packsReportedLost <= result.packsLost, "seed \(seed)")
+    }
+}
+
 /// Restores are exactly `restore_samples`, spread over the samples that fit the window.
 @Test func restoreSamplesAreStartedExactly() throws {
     let scenario = try Scenario.parse(#"""
