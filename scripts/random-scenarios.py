@@ -6,7 +6,8 @@
 Scenario i is drawn from seed i (the same file on every machine) and run with --seed i;
 each is written to a temporary folder and kept when its run fails (exit status other than
 0, or a timeout), so a failure can be replayed by hand. Small networks (up to 400 nodes,
-up to 5 days) with every kind of churn, adversary and protocol parameter.
+up to 5 days) with every kind of churn, adversary and protocol parameter, and (each in
+some scenarios) skewed clocks, repair models, partial droppers, volume sizes and warm-up.
 """
 import json, os, random, subprocess, sys, tempfile
 
@@ -61,7 +62,35 @@ def scenario(seed):
             "exclude_strikes": r.randint(3, 6),
         },
         "signatures": r.choice(["digest", "ed25519"]),
-    }
+    } | extras(seed, k)
+
+
+def extras(seed, k):
+    """Keys drawn from a stream of their own (so the keys above stay what they were for
+    every seed): skewed and drifting clocks, repair models, partial droppers, volume sizes
+    and a warm-up; each present in about half the scenarios."""
+    r = random.Random(seed * 7919 + 17)
+    out = {}
+    if r.random() < 0.5:
+        out["volume_gib"] = r.choice([0.25, 1, 4, 64])
+    if r.random() < 0.3:
+        out["warmup_days"] = r.uniform(0, 0.4)
+    if r.random() < 0.4:
+        out["clocks"] = {"offset_s": dist(r, 0, 120), "drift_ppm": dist(r, 0, 200)}
+    if r.random() < 0.3:
+        out["repair"] = r.choice(["off", {"rate_per_day": r.uniform(0.5, 20)}, {"delay_hours": r.uniform(0, 24)}])
+    return out
+
+
+def with_drop_fraction(s, seed):
+    """Partial droppers in about a third of the scenarios: a multiple of 1/segments."""
+    r = random.Random(seed * 104729 + 3)
+    if r.random() < 0.35:
+        segments = s["protocol"]["segments_per_shard"]
+        s["adversaries"]["drop_fraction"] = r.randint(1, segments) / segments
+    if "clocks" in s and r.random() < 0.7:
+        s["protocol"]["max_clock_skew_s"] = r.uniform(30, 600)
+    return s
 
 
 def main():
@@ -76,7 +105,7 @@ def main():
     for seed in range(first, first + count):
         path = os.path.join(folder, f"random-{seed}.json")
         with open(path, "w") as f:
-            json.dump(scenario(seed), f, indent=1)
+            json.dump(with_drop_fraction(scenario(seed), seed), f, indent=1)
         try:
             run = subprocess.run([cairn, "simulate", path, "--seed", str(seed), "--no-progress"],
                                  capture_output=True, text=True, timeout=timeout)
