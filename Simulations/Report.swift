@@ -55,6 +55,7 @@ public enum Report {
             ("storage overhead", String(format: "%.3f", r.storageOverhead)),
             ("pack availability", r.packAvailability.map { String(format: "%.4f mean of %d samples", $0, r.availabilitySamples.count) } ?? "-"),
             ("unconverged packs (below n)", "\(r.unconvergedPacks) (\(r.packsBelowN))"),
+            ("unrecoverable packs", "\(r.packsUnrecoverable)"),
             ("contracts broken", "\(r.contractsBroken)"),
             ("departures / disk failures", "\(r.departed) / \(r.diskFailures)"),
             ("warned / excluded", "\(r.warned) / \(r.excluded)"),
@@ -65,6 +66,9 @@ public enum Report {
             let d = r.detection[kind] ?? Detection()
             let mean = d.meanHours.map { String(format: "%.1f h mean, %.1f h max", $0, d.maxHours ?? 0) } ?? "-"
             rows.append(("detected \(kind)", "\(d.detected)/\(d.misbehaved) misbehaving of \(d.total), \(mean)"))
+            let late = d.detectableDelays.max().map { String(format: ", %.1f h max after", $0) } ?? ""
+            let open = d.detectableOpenHours.max().map { String(format: ", uncaught for up to %.1f h", $0) } ?? ""
+            rows.append(("  detectable \(kind)", "\(d.detectable), caught \(d.detectableDelays.count)\(late)\(open)"))
         }
         rows.append(("invariant violations", "\(r.violations.count)"))
         let w = rows.map(\.0.count).max() ?? 0
@@ -81,7 +85,9 @@ public enum Report {
             let d = r.detection[kind] ?? Detection()
             detection.append("""
                     "\(kind)": {"total": \(d.total), "misbehaved": \(d.misbehaved), "detected": \(d.detected), \
-                "mean_hours": \(d.meanHours.map { json($0) } ?? "null"), "max_hours": \(d.maxHours.map { json($0) } ?? "null")}
+                "mean_hours": \(d.meanHours.map { json($0) } ?? "null"), "max_hours": \(d.maxHours.map { json($0) } ?? "null"), \
+                "detectable": \(d.detectable), "detectable_caught": \(d.detectableDelays.count), \
+                "detectable_max_hours": \(d.detectableDelays.max().map { json($0) } ?? "null")}
                 """)
         }
         let metrics = """
@@ -124,6 +130,7 @@ public enum Report {
               "blind_shards_repaired": \(r.blindShardsRepaired),
               "unconverged_packs": \(r.unconvergedPacks),
               "packs_below_n": \(r.packsBelowN),
+              "packs_unrecoverable": \(r.packsUnrecoverable),
               "departures": \(r.departed),
               "disk_failures": \(r.diskFailures),
               "warned": \(r.warned),

@@ -81,6 +81,11 @@ public struct Expectations: Sendable, Equatable {
     public var blindRepairsMin: Int? = nil
     public var detectionHoursMax: [String: Double] = [:]
     public var detectedFractionMin: [String: Double] = [:]
+    /// Per kind: every adversary that became detectable (`DetectionLedger`) is caught within
+    /// this many hours of it (or `detectableCaughtFractionMin` of them).
+    public var detectableCaughtWithinHours: [String: Double] = [:]
+    public var detectableCaughtFractionMin: [String: Double] = [:]
+    public var unrecoverableMax: Int? = nil
 }
 
 /// A simulation scenario (see Scenarios/README.md).
@@ -313,12 +318,18 @@ public struct Scenario: Sendable {
             s.expect.unconvergedMax = try e.int("unconverged_max", in: 0...Int(Int32.max))
             s.expect.repairsMin = try e.int("repairs_min", in: 0...Int(Int32.max))
             s.expect.blindRepairsMin = try e.int("blind_repairs_min", in: 0...Int(Int32.max))
-            for (field, target) in [("detection_hours_max", 0), ("detected_fraction_min", 1)] {
+            s.expect.unrecoverableMax = try e.int("unrecoverable_max", in: 0...Int(Int32.max))
+            let fields: [(String, ClosedRange<Double>, WritableKeyPath<Expectations, [String: Double]>)] = [
+                ("detection_hours_max", 0...1_000_000, \.detectionHoursMax),
+                ("detected_fraction_min", 0...1, \.detectedFractionMin),
+                ("detectable_caught_within_hours", 0...1_000_000, \.detectableCaughtWithinHours),
+                ("detectable_caught_fraction_min", 0...1, \.detectableCaughtFractionMin),
+            ]
+            for (field, range, target) in fields {
                 guard var d = try e.object(field) else { continue }
                 for (key, kind) in adversaryKeys {
-                    guard let v = try d.number(key, in: 0...1_000_000) else { continue }
-                    if target == 0 { s.expect.detectionHoursMax[kindName(kind)] = v }
-                    else { s.expect.detectedFractionMin[kindName(kind)] = v }
+                    guard let v = try d.number(key, in: range) else { continue }
+                    s.expect[keyPath: target][kindName(kind)] = v
                 }
                 try d.finish()
             }

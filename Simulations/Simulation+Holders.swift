@@ -42,9 +42,16 @@ extension Simulation {
     /// The proof for a challenge on a stored slot (synthetic contents: every pack of the
     /// slot has the same shard); a liar returns garbage.
     func prove(_ i: Int, _ slot: SlotID, pack: UInt32, packs: UInt32, selector: UInt32) -> SegmentProof? {
-        guard let s = disks.copy(on: i, of: slot.volume), s.index == slot.index, pack < packs, packs <= s.packs else { return nil }
+        guard let s = disks.copy(on: i, of: slot.volume), s.index == slot.index, pack < packs, packs <= s.packs else {
+            // A full dropper has no shard to prove; an early freer none of those it freed.
+            if adversary[i] == .missing || (adversary[i] == .earlyFree && detectability.freedEarly(i, slot)) {
+                challengeExposes(i, slot)
+            }
+            return nil
+        }
         if adversary[i] == .badProof {
             if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
+            challengeExposes(i, slot)
             return SegmentProof(segment: Array(repeating: 0, count: Synthetic.segmentBytes), path: [],
                                 packRoot: Array(repeating: 0, count: 32), geometry: geometry, packPath: [])
         }
@@ -53,7 +60,10 @@ extension Simulation {
             // A partial dropper (a full one has no copy): it cannot read a dropped segment.
             let lost = segment < droppedSegments
             droppers.challenged(node: i, slot, passed: !lost, at: now)
-            if lost { return nil }
+            if lost {
+                challengeExposes(i, slot)
+                return nil
+            }
         }
         let root = trees.root(slot)
         return SegmentProof(segment: Synthetic.segment(slot, segment), path: trees.proof(slot, index: Int(segment)),
@@ -74,6 +84,24 @@ extension Simulation {
     /// first `drop_fraction` of them (0 for a full dropper, which keeps nothing at all).
     var droppedSegments: UInt32 {
         scenario.dropFraction < 1 ? UInt32((scenario.dropFraction * Double(geometry.segments)).rounded()) : 0
+    }
+
+    /// Adversary `i` answers a challenge on `slot` with what proves its misbehaviour (no
+    /// proof of a shard it owes, or garbage): detectable, if the owner is online to judge it.
+    func challengeExposes(_ i: Int, _ slot: SlotID) {
+        let owner = slot.volume.owner.index
+        if owner < scenario.nodes, online[owner] { detectability.detectable(i, at: now) }
+    }
+
+    /// An owner's report of a refused fetch, about to reach the coordinator: the refuser it
+    /// names is detectable if it was demonstrably up across the fetch (`DetectionLedger`).
+    func refusalReported(by owner: NodeID, holder: NodeID, since: Instant) {
+        let h = holder.index
+        guard owner.raw < restorerBase, h < scenario.nodes, adversary[h] == .refusedFetch, online[h] else { return }
+        let sent = trueTime(owner.index, local: since.milliseconds)
+        let skew = Int64(scenario.maxClockSkewS * 1000)
+        let window = Int64(CoordinatorCore.refusalWindowSlots + 2) * Int64(scenario.heartbeatMinutes * 60_000)
+        if detectability.upSince(h, min(sent - skew, now - window)) { detectability.detectable(h, at: now) }
     }
 
     func serve(_ i: Int, _ slot: SlotID) -> FetchAnswer {
@@ -163,6 +191,7 @@ extension Simulation {
         case let .released(shard, until):
             if let i = node, adversary[i] == .earlyFree, disks.copy(on: i, of: shard.volume)?.index == shard.index {
                 if misbehavedAt[i] < 0 { misbehavedAt[i] = now }
+                detectability.freed(i, shard)
                 disks.remove(on: i, of: shard.volume)
             } else if let i = node {
                 disks.setGrace(on: i, of: shard.volume, index: shard.index, until: trueTime(i, local: until.milliseconds))

@@ -8,7 +8,7 @@ extension Simulation {
         check()
         sample()
         var lost = 0
-        var unconverged = 0
+        var unconverged = 0, unrecoverable = 0
         var belowN = 0
         var live = 0
         var volumesLive = 0, volumesLost = 0
@@ -27,7 +27,7 @@ extension Simulation {
                 lost += packs
                 volumesLost += 1
             } else if h < trigger {
-                unconverged += packs
+                if !local && serving(p) < scenario.k { unrecoverable += packs } else { unconverged += packs }
             }
             if h < scenario.n { belowN += packs }
             if h < trigger, debugLost {
@@ -61,6 +61,15 @@ extension Simulation {
                 sum += h
                 d.maxHours = max(d.maxHours ?? 0, h)
             }
+            for i in 0..<scenario.nodes where adversary[i] == kind && detectability.detectableAt[i] >= 0 {
+                let from = detectability.detectableAt[i]
+                d.detectable += 1
+                if detectedAt[i] >= 0 {
+                    d.detectableDelays.append(Double(max(0, detectedAt[i] - from)) / Double(ms.hour))
+                } else {
+                    d.detectableOpenHours.append(Double(end - from) / Double(ms.hour))
+                }
+            }
             if d.detected > 0 { d.meanHours = sum / Double(d.detected) }
             if d.total > 0 { detection[Scenario.kindName(kind)] = d }
         }
@@ -91,6 +100,7 @@ extension Simulation {
         result.restoreBytesWasted = restoreBytesWasted
         result.availabilitySamples = availabilitySamples
         result.dropperShards = droppers.sorted
+        result.packsUnrecoverable = unrecoverable
         result.packsEverLost = (0..<volumeOwner.count).reduce(0) { $0 + (counted($1) && repairModel.everLost($1) ? volumePacks[$1] : 0) }
         trace!.add(events)
         trace!.add(messages)
@@ -125,6 +135,31 @@ extension Simulation {
             let f = Double(d.detected) / Double(d.misbehaved)
             if f < bound { out.append("\(kind) detected \(d.detected)/\(d.misbehaved) < \(bound)") }
         }
+        if let m = e.unrecoverableMax, r.packsUnrecoverable > m {
+            out.append("unrecoverable packs \(r.packsUnrecoverable) > \(m)")
+        }
+        let kinds = Set(e.detectableCaughtWithinHours.keys).union(e.detectableCaughtFractionMin.keys)
+        for kind in kinds.sorted() {
+            guard let d = r.detection[kind] else { out.append("no \(kind) adversaries to detect"); continue }
+            let hours = e.detectableCaughtWithinHours[kind] ?? .infinity
+            let bound = e.detectableCaughtFractionMin[kind] ?? 1
+            let (caught, of) = d.caughtWithin(hours)
+            if of > 0, Double(caught) < bound * Double(of) {
+                out.append("\(kind): \(caught) of \(of) detectable caught within \(hours) h of becoming detectable (< \(bound))")
+            }
+        }
         return out
+    }
+
+    /// Distinct shards of pack `p` that a repair could fetch: on present holders that keep
+    /// them and serve them (honest ones, and early freers until they free), still owed.
+    func serving(_ p: Int) -> Int {
+        var mask: UInt64 = 0
+        for c in disks.copies[p] {
+            let i = Int(c.node)
+            guard !departed[i], adversary[i] == nil || adversary[i] == .earlyFree, c.graceUntil > now else { continue }
+            mask |= 1 << UInt64(c.index)
+        }
+        return mask.nonzeroBitCount
     }
 }

@@ -15,6 +15,9 @@ extension Simulation {
             dropped += 1
             return
         }
+        if to == .coordinator, case let .report(holder, .refusedFetch, since) = message {
+            refusalReported(by: from, holder: holder, since: since)
+        }
         if shortcuts, case let .challenge(id, slot, pack, packs, _) = message,
            shortcutChallenge(id: id, from: from, to: to, slot: slot, pack: pack, packs: packs)
         {

@@ -52,6 +52,7 @@ extension Simulation {
     func goOnline(_ i: Int) {
         guard !online[i], !departed[i] else { return }
         online[i] = true
+        detectability.cameOnline(i, at: now)
         epoch[i] &+= 1
         nodeStart(i)
     }
@@ -59,6 +60,7 @@ extension Simulation {
     func goOffline(_ i: Int) {
         guard online[i] else { return }
         online[i] = false
+        detectability.wentOffline(i)
         epoch[i] &+= 1
     }
 

@@ -84,6 +84,8 @@ public final class Simulation {
     var availabilitySamples: [Double] = []
     /// Shards on partial droppers (`adversaries.drop_fraction` below 1) and their challenges.
     var droppers = DropperLedger()
+    /// When each adversary first became detectable (`DetectionLedger`).
+    var detectability: DetectionLedger
     /// Repair taking a drawn time (`Scenario.repairDelay`), and the volumes it lost.
     var repairModel: RepairModel
 
@@ -220,6 +222,7 @@ public final class Simulation {
         geometry = Self.geometry(s)
         misbehavedAt = Array(repeating: -1, count: n)
         detectedAt = Array(repeating: -1, count: n)
+        detectability = DetectionLedger(nodes: n)
         diskLostAt = Array(repeating: -1, count: n)
         partitionSide = Array(repeating: false, count: n)
         if s.clockOffsetS != nil || s.clockDriftPpm != nil {

@@ -12,13 +12,28 @@ public struct Sample: Sendable, Equatable {
 }
 
 /// Per adversary kind: how many, how many were caught, mean hours from first misbehaviour
-/// to the first report reaching the coordinator.
+/// to the first report reaching the coordinator; and, judged against the chances each had,
+/// how many became detectable (`DetectionLedger`) and how soon after that each was caught.
 public struct Detection: Sendable, Equatable {
     public var total = 0
     public var misbehaved = 0
     public var detected = 0
     public var meanHours: Double? = nil
     public var maxHours: Double? = nil
+    /// Adversaries that became detectable.
+    public var detectable = 0
+    /// Per detectable adversary caught: hours from becoming detectable to the first report
+    /// counted against it (0 when it was caught before).
+    public var detectableDelays: [Double] = []
+    /// Per detectable adversary never caught: hours from becoming detectable to the end.
+    public var detectableOpenHours: [Double] = []
+
+    /// Of the detectable adversaries that had at least `hours` before the run ended or were
+    /// caught: how many were caught within `hours` of becoming detectable, of how many. One
+    /// that became detectable later and is not caught yet has not had its time (censored).
+    public func caughtWithin(_ hours: Double) -> (caught: Int, of: Int) {
+        (detectableDelays.count { $0 <= hours }, detectableDelays.count + detectableOpenHours.count { $0 >= hours })
+    }
 }
 
 /// A run stopped before its end because it outgrew a bound of the simulator.
@@ -77,7 +92,14 @@ public struct SimulationResult: Sendable {
     /// Blind repairs ordered by the coordinator / shards re-created by them.
     public var blindRepairsOrdered: Int
     public var blindShardsRepaired: Int
+    /// Packs with fewer than `repair_trigger` healthy shards at the end that could have been
+    /// repaired: at least k of their shards on holders that serve fetches (see
+    /// `packsUnrecoverable`).
     public var unconvergedPacks: Int
+    /// Packs not lost (k healthy shards) that no repair can bring back: fewer than k shards
+    /// on holders that serve them (the rest on refusers, which keep shards and never send
+    /// them), and no local copy. Adversaries took them; no protocol converges them.
+    public var packsUnrecoverable = 0
     /// Packs (of honest, present owners) with fewer than n healthy shards at the end, lost
     /// ones included: with `repair_trigger` = n, `unconvergedPacks` plus `packsLost`.
     public var packsBelowN: Int
