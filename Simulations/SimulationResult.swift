@@ -28,6 +28,8 @@ public struct Detection: Sendable, Equatable {
     /// Per detectable adversary never caught: hours from becoming detectable to the end.
     public var detectableOpenHours: [Double] = []
 
+    public init() {}
+
     /// Of the detectable adversaries that had at least `hours` before the run ended or were
     /// caught: how many were caught within `hours` of becoming detectable, of how many. One
     /// that became detectable later and is not caught yet has not had its time (censored).

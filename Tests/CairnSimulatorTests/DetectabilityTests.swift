@@ -14,7 +14,7 @@ import Testing
     d.detectableOpenHours = [50, 5]
     #expect(d.caughtWithin(24) == (caught: 1, of: 3))
     #expect(d.caughtWithin(30) == (caught: 2, of: 3))
-    #expect(d.caughtWithin(.infinity) == (caught: 2, of: 2))
+    #expect(d.caughtWithin(Double.infinity) == (caught: 2, of: 2))
 }
 
 @Test func detectableExpectationsAreParsedAndChecked() throws {
