@@ -21,7 +21,9 @@ struct CairnFuzzer {
         args.removeFirst()
         switch command {
         case "list":
-            for t in FuzzTargets.all { print("\(t.name.padding(toLength: 15, withPad: " ", startingAt: 0)) \(t.summary)") }
+            // Padded to the longest name, never cut: `list` names exactly what `run` takes.
+            let width = FuzzTargets.all.map(\.name.count).max() ?? 0
+            for t in FuzzTargets.all { print("\(t.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(t.summary)") }
         case "run": run(args)
         case "replay": replay(args)
         case "seeds": seeds(args)

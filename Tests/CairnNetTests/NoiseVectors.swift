@@ -20,7 +20,8 @@ struct NoiseVectors: Decodable {
         let respPrologue: String
         let respStatic: String?
         let respEphemeral: String
-        let handshakeHash: String
+        /// Absent from some published files; checked whenever present.
+        let handshakeHash: String?
         let messages: [Message]
     }
 
@@ -33,11 +34,10 @@ struct NoiseVectors: Decodable {
         return try decoder.decode(NoiseVectors.self, from: Data(contentsOf: url))
     }
 
-    /// The one vector for `pattern`.
-    static func vector(for pattern: NoisePattern) throws -> Vector {
-        let matching = try load().vectors.filter { $0.protocolName == pattern.protocolName }
-        try #require(matching.count == 1, "expected one vector for \(pattern.protocolName), found \(matching.count)")
-        return matching[0]
+    /// Every vector for `pattern`, in file order (a file may carry several for one pattern,
+    /// and vectors of protocols cairn does not speak, which are left out here).
+    static func vectors(for pattern: NoisePattern) throws -> [Vector] {
+        try load().vectors.filter { $0.protocolName == pattern.protocolName }
     }
 }
 
