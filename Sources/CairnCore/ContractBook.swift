@@ -125,6 +125,14 @@ public struct ContractBook: Sendable, Codable {
         return true
     }
 
+    /// Contracts this node proposes from now on are numbered past `id` (and `margin` more):
+    /// an earlier node of this owner numbered them too (restore on a new machine).
+    public mutating func numberProposals(past id: ContractID, margin: UInt32) {
+        guard id.owner == me else { return }
+        let (past, overflow) = UInt32(truncatingIfNeeded: id.raw).addingReportingOverflow(margin)
+        counter = max(counter, overflow ? UInt32.max - 1 : past)
+    }
+
     public mutating func onStoreAck(_ id: ContractID) {
         guard var c = owned[id], c.state == .active else { return }
         c.stored = true

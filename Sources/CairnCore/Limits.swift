@@ -5,7 +5,7 @@ import CairnWire
 /// error (precondition), never silently accepted.
 public enum ProtocolLimits {
     /// Wire format version this code speaks.
-    public static let wireVersion: UInt8 = 8
+    public static let wireVersion: UInt8 = 9
     /// Largest encoded message (header included): a challenge reply with a full 64 KiB
     /// segment and the deepest proof fits (`PackGeometry.segmentBytesMax` + 4 KiB). Larger
     /// than a UDP datagram: such messages travel on a stream.

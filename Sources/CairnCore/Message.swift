@@ -85,6 +85,15 @@ public enum Message: Hashable, Sendable {
     /// (its own root record, once it sends one, replaces them).
     indirect case holding(HeldSlotReport)
 
+    /// owner → holder, from a node that restored the owner's volumes on a new machine
+    /// (its node state was lost with the old one): which contract of mine do you hold for
+    /// `slot`, and how much of it? The answer is checked against the owner's own signature
+    /// and the roots the restored packs give, never believed as it stands.
+    case contractQuery(request: UInt64, slot: SlotID)
+    /// holder → owner: the active contract it holds for the slot, as in `holding`, and its
+    /// own signature on the terms; `report` nil: none here.
+    indirect case contractHeld(request: UInt64, slot: SlotID, report: HeldSlotReport?, holderSignature: [UInt8])
+
     // Addressing: what the network's services say to each other so that a node number means
     // a session. The state machines never see these (the node and coordinator services
     // answer them); a node's number is its owner's, given by the coordinator.
@@ -150,6 +159,8 @@ public enum Message: Hashable, Sendable {
         case .peerHello: 31
         case .reclaim: 32
         case .holding: 33
+        case .contractQuery: 34
+        case .contractHeld: 35
         }
     }
 

@@ -159,11 +159,18 @@ extension Message {
         case let .peerHello(node):
             body.u32(node.raw)
         case let .holding(report):
-            report.terms.encode(into: &body)
-            body.blob(report.ownerKey, max: ProtocolLimits.publicKeyBytesMax)
-            body.blob(report.ownerSignature, max: ProtocolLimits.signatureBytesMax)
-            report.layout.write(into: &body)
-            body.blob(report.root, max: MerkleTree.hashLength)
+            report.encode(into: &body)
+        case let .contractQuery(request, slot):
+            body.u64(request)
+            Self.shard(slot, into: &body)
+        case let .contractHeld(request, slot, report, holderSignature):
+            body.u64(request)
+            Self.shard(slot, into: &body)
+            body.bool(report != nil)
+            if let report {
+                report.encode(into: &body)
+                body.blob(holderSignature, max: ProtocolLimits.signatureBytesMax)
+            }
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
         out.u8(ProtocolLimits.wireVersion)
@@ -478,12 +485,19 @@ extension Message {
         case 32:
             message = .reclaim(node: NodeID(try r.u32()), membership: try r.blob(max: ProtocolLimits.signatureBytesMax))
         case 33:
-            let terms = try ContractTerms.decode(from: &r)
-            let ownerKey = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
-            let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
-            let layout = try VolumeLayout(reading: &r)
-            message = .holding(HeldSlotReport(terms: terms, ownerKey: ownerKey, ownerSignature: ownerSignature, layout: layout,
-                                              root: try r.blob(max: MerkleTree.hashLength)))
+            message = .holding(try HeldSlotReport.decode(from: &r))
+        case 34:
+            message = .contractQuery(request: try r.u64(), slot: try shard(from: &r))
+        case 35:
+            let request = try r.u64()
+            let slot = try shard(from: &r)
+            if try r.bool() {
+                let report = try HeldSlotReport.decode(from: &r)
+                message = .contractHeld(request: request, slot: slot, report: report,
+                                        holderSignature: try r.blob(max: ProtocolLimits.signatureBytesMax))
+            } else {
+                message = .contractHeld(request: request, slot: slot, report: nil, holderSignature: [])
+            }
         default:
             throw DecodeError(.unknownType, "message type \(type)", offset: 1)
         }
@@ -491,5 +505,25 @@ extension Message {
             throw DecodeError(.trailingBytes, "\(r.remaining) bytes after the message", offset: r.offset)
         }
         return (message, sent)
+    }
+}
+
+extension HeldSlotReport {
+    /// `holding`'s body, also inside `contractHeld`.
+    func encode(into w: inout ByteWriter) {
+        terms.encode(into: &w)
+        w.blob(ownerKey, max: ProtocolLimits.publicKeyBytesMax)
+        w.blob(ownerSignature, max: ProtocolLimits.signatureBytesMax)
+        layout.write(into: &w)
+        w.blob(root, max: MerkleTree.hashLength)
+    }
+
+    static func decode(from r: inout ByteReader) throws(DecodeError) -> HeldSlotReport {
+        let terms = try ContractTerms.decode(from: &r)
+        let ownerKey = try r.blob(max: ProtocolLimits.publicKeyBytesMax)
+        let ownerSignature = try r.blob(max: ProtocolLimits.signatureBytesMax)
+        let layout = try VolumeLayout(reading: &r)
+        return HeldSlotReport(terms: terms, ownerKey: ownerKey, ownerSignature: ownerSignature, layout: layout,
+                              root: try r.blob(max: MerkleTree.hashLength))
     }
 }

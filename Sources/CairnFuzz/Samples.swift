@@ -36,6 +36,15 @@ enum Samples {
             ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
             layout: VolumeLayout(k: 1, n: 2, packs: 1, slotBytes: 9), root: Array(repeating: 3, count: 32))),
         .located(request: 5, node: NodeID(3), nodeKey: Array(repeating: 9, count: 32), host: "::1", port: 1),
+        .contractQuery(request: 6, slot: SlotID(volume: VolumeID(owner: NodeID(3), number: 4), index: 1)),
+        .contractHeld(request: 6, slot: SlotID(volume: VolumeID(owner: NodeID(3), number: 4), index: 1), report: nil, holderSignature: []),
+        .contractHeld(request: 6, slot: SlotID(volume: VolumeID(owner: NodeID(3), number: 4), index: 1), report: HeldSlotReport(
+            terms: ContractTerms(id: ContractID(owner: NodeID(3), counter: 1), owner: NodeID(3), holder: NodeID(4),
+                                 shard: SlotID(volume: VolumeID(owner: NodeID(3), number: 4), index: 1), bytes: 9,
+                                 start: Instant(milliseconds: 1), term: .days(30), grace: .days(7)),
+            ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
+            layout: VolumeLayout(k: 1, n: 2, packs: 1, slotBytes: 9), root: Array(repeating: 3, count: 32)),
+            holderSignature: Array(repeating: 4, count: 64)),
     ]
     // 32 bytes always make a key.
     // swiftlint:disable:next force_try

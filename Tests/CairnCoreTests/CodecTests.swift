@@ -63,11 +63,18 @@ let sampleMessages: [Message] = [
     .holding(HeldSlotReport(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32),
                             ownerSignature: Array(repeating: 2, count: 64), layout: VolumeLayout(k: 3, n: 5, packs: 4, slotBytes: 77),
                             root: Array(repeating: 6, count: 32))),
+    .contractQuery(request: 8, slot: sampleTerms.shard),
+    .contractHeld(request: 8, slot: sampleTerms.shard, report: nil, holderSignature: []),
+    .contractHeld(request: 8, slot: sampleTerms.shard,
+                  report: HeldSlotReport(terms: sampleTerms, ownerKey: Array(repeating: 1, count: 32),
+                                         ownerSignature: Array(repeating: 2, count: 64),
+                                         layout: VolumeLayout(k: 3, n: 5, packs: 4, slotBytes: 77), root: Array(repeating: 6, count: 32)),
+                  holderSignature: Array(repeating: 3, count: 64)),
 ]
 
 /// Every type byte has a sample, so the round-trip and truncation tests cover them all.
 @Test func everyMessageTypeHasASample() {
-    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...33))
+    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...35))
 }
 
 /// A host is printable ASCII and bounded: a name with a control byte, a space or a byte

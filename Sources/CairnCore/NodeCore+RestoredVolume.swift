@@ -1,0 +1,68 @@
+import CairnWire
+
+/// A node restored on a new machine carries on as the owner of the volumes its owner's
+/// earlier node placed (restore anywhere, then `cairn node run`): the shell opens each
+/// volume again from the restored packs (`openVolume`, `appendPack` with the n shard roots
+/// it computed from them, `closeVolume`), so every slot root is the owner's own, then hands
+/// each slot's contract as its holder showed it (`contractHeld`) to `adoptRestoredSlot`,
+/// which takes it only if this owner signed it and the holder's account of the slot is the
+/// whole slot under that very root. What no holder vouched for stays empty and is placed
+/// anew (`restoredVolumeReady`).
+extension NodeCore {
+    /// Why a restored slot's contract was not taken over.
+    public enum RestoredSlotRefusal: String, Error, Sendable, Equatable {
+        /// Not this owner's contract, or the holder named in it is this node.
+        case notMine
+        /// No such volume or slot here, or the volume is lost.
+        case unknownSlot
+        /// The slot already has a holder or a contract (this one, or one being made).
+        case taken
+        /// The owner's signature does not check against this owner's key.
+        case badSignature
+        /// The term is over: the holder frees the slot after its grace.
+        case expired
+        /// The holder has less than the whole slot, or another tree than the owner's root.
+        case notWhole
+    }
+
+    /// New proposals are numbered this far past a restored contract: the earlier node may
+    /// have proposed contracts after its newest live one (refused, given up, released),
+    /// which a holder may still keep under their number.
+    static let restoredContractNumberMargin: UInt32 = 1 << 16
+
+    /// Takes over slot `terms.shard` under the contract an earlier node of this owner made
+    /// with `terms.holder`. `stored` is what the holder says it holds: only the whole slot
+    /// under the root this node computed counts (a holder with less is replaced, from the
+    /// restored packs). Returns the root record to send, or why not.
+    public mutating func adoptRestoredSlot(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8],
+                                           stored: SlotExtent, now: Instant) -> Result<[NodeAction], RestoredSlotRefusal>
+    {
+        guard terms.owner == me, terms.holder != me, terms.holder != .coordinator else { return .failure(.notMine) }
+        guard let p = volumeIndex[terms.shard.volume], !volumes[p].lost, Int(terms.shard.index) < volumes[p].slots.count
+        else { return .failure(.unknownSlot) }
+        let s = Int(terms.shard.index)
+        let slot = volumes[p].slots[s]
+        guard slot.holder == nil, slot.contract == nil, slot.replacement == nil, book.owned[terms.id] == nil,
+              slotOfContract[terms.id] == nil
+        else { return .failure(.taken) }
+        guard verifier.verify(signature: ownerSignature, message: terms.signingBytes, publicKey: signer.publicKey) else {
+            return .failure(.badSignature)
+        }
+        guard terms.end > now else { return .failure(.expired) }
+        guard stored == volumes[p].extent(s), stored.packs > 0 else { return .failure(.notWhole) }
+        guard book.adopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature) else { return .failure(.taken) }
+        book.numberProposals(past: terms.id, margin: Self.restoredContractNumberMargin)
+        volumes[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end, stored: stored)
+        slotOfContract[terms.id] = SlotRef(volume: p, slot: s)
+        return .success([rootRecord(volume: p)])
+    }
+
+    /// Every holder of restored volume `id` answered or was given up on: tell the
+    /// coordinator the volume as it now stands and place the slots nobody vouched for.
+    public mutating func restoredVolumeReady(_ id: VolumeID, now: Instant) -> [NodeAction] {
+        guard let p = volumeIndex[id], !volumes[p].lost else { return [] }
+        var actions = [rootRecord(volume: p)]
+        requestMatch(volume: p, now: now, into: &actions)
+        return actions
+    }
+}
