@@ -205,6 +205,7 @@ struct NodeRun: AsyncParsableCommand {
             // A dial to an address that does not answer takes the 10 s handshake timeout
             // before the relay is tried: a proposal is not given up sooner.
             settings.params.proposalTimeout = max(every * 3, .seconds(30))
+            settings.adoptionPatience = .seconds(Int64(max(seconds * 10, 30)))
         }
         let service = try serviceRun { () throws(NodeError) in try NodeService(settings: settings, logger: logger) }
         try await ServiceRunner.runUntilSignalled(logger: logger, start: {

@@ -46,4 +46,20 @@ enum NetworkRestore {
             throw ExitCode(1)
         }
     }
+
+    /// Rebuilds, from the k shards of every pack the fetch brought, the shards it did not,
+    /// into all n staging targets, each checked against the owner's root record by the
+    /// engine (`Repository.check`): the node that runs here next computes every slot's
+    /// root from them and uploads repairs from them, as the old node did from its own.
+    /// Nil when no volume is to be adopted; the count of shards rebuilt otherwise.
+    static func completeStaging(_ fetched: RestoreClient.Summary, repository: Repository, dataDirectory: String) throws -> Int? {
+        guard fetched.adoptable > 0, fetched.shardsPerPack > 0 else { return nil }
+        let paths = OwnerPacks.targetPaths(dataDirectory: dataDirectory, n: fetched.shardsPerPack)
+        let summary = try cairnRun { () throws(DataError) in try repository.check(from: paths, repair: true) }
+        guard summary.healthy else {
+            Terminal.warn("the staging targets could not be completed (\(summary.packsUnrecoverable.count) packs short of k shards): a node here will not take over the restored volumes until `cairn check --data-dir \(dataDirectory)` completes them")
+            return nil
+        }
+        return summary.shardsRepaired
+    }
 }

@@ -97,6 +97,7 @@ struct Restore: AsyncParsableCommand {
                                             overwrite: policy)) { bar.update($0) }
         }
         bar.finish()
+        let completed = try fetched.flatMap { f in try NetworkRestore.completeStaging(f, repository: repo, dataDirectory: options.directory.path) }
         if json {
             try Terminal.printJSON(WithResourceUsage(summary))
             return
@@ -105,6 +106,10 @@ struct Restore: AsyncParsableCommand {
         for w in s.warnings { Terminal.warn(w) }
         if let f = fetched {
             print("fetched \(f.volumes) volumes (\(Format.bytes(f.bytes)), \(f.shardsWritten) shards) from the network, root record \(f.rootSequence)")
+            for why in f.notAdoptable { Terminal.warn("not adopted by a node here: \(why)") }
+            if let rebuilt = completed {
+                print("a node started on \(options.directory.path) takes over \(f.adoptable) volumes (\(rebuilt) shards rebuilt for it)")
+            }
         }
         print("restored snapshot \(s.snapshot) into \(to)")
         print("  files        \(s.files), \(s.directories) folders, \(s.symlinks) symlinks")

@@ -152,6 +152,9 @@ public final class FetchedSlotSink: PayloadSink, @unchecked Sendable {
     private var done = false
     /// Root records found among the packs (opened by the client once the slot checked).
     public private(set) var envelopes: [[UInt8]] = []
+    /// The slot's packs in stream order (what the client records for the node to adopt
+    /// the volume: `RestoredVolumes`).
+    private(set) var streamed: [StreamedPack] = []
     /// Why the stream was refused; nil once it checked (or while it is still arriving).
     public private(set) var failure: String?
     /// The slot checked against its root and every shard of it is in its staging target.
@@ -238,6 +241,7 @@ public final class FetchedSlotSink: PayloadSink, @unchecked Sendable {
         let head = Array(shard.prefix(ShardHeader.size))
         if RootEnvelope.isEnvelope(head) {
             envelopes.append(Array(shard))
+            streamed.append(StreamedPack(pack: nil, bytes: UInt64(shard.count)))
             return
         }
         let index = Int(e.slot.index)
@@ -246,6 +250,7 @@ public final class FetchedSlotSink: PayloadSink, @unchecked Sendable {
         else {
             throw HeldSlotError(.notAShard, "a pack of slot \(e.slot) is not shard \(index) of a Cairn pack")
         }
+        streamed.append(StreamedPack(pack: header.pack, bytes: UInt64(shard.count)))
         let key = StagingShards.Key(pack: header.pack, index: index)
         switch staging.claim(key, for: request) {
         case .kept:

@@ -72,7 +72,7 @@ extension NodeService {
         }
         let fresh = root.packs.filter { !placedPacks.contains($0.id.hex) }
         let code = (fresh.first?.k ?? last?.k ?? root.packs.first?.k ?? settings.params.k, first.n)
-        let number = (last?.number).map { $0 + 1 } ?? 1
+        let number = max((last?.number).map { $0 + 1 } ?? 1, nextVolume)
         let plan = try PlacedVolume.plan(root: root, envelope: envelope, number: number, k: code.0, n: code.1, staging: staging) {
             placedPacks.contains($0.hex)
         }

@@ -51,6 +51,9 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         /// what it holds (a URL or an address, checked by the command line), given to the
         /// coordinator, whose notification command uses it.
         public var notify: String? = nil
+        /// How long the holders of volumes restored here (`RestoredVolumes`) have to show
+        /// their contracts before their slots are placed anew.
+        public var adoptionPatience: Interval = .minutes(10)
         public init(dataDirectory: String, coordinator: Endpoint, offer: UInt64, listen: Endpoint?) {
             self.dataDirectory = dataDirectory
             self.coordinator = coordinator
@@ -104,6 +107,11 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     /// older volume, the upload hashes what it reads). The holder checks every frame
     /// against the slot's root either way.
     var placedRoots: PlacedRoots?
+    /// The next volume number is at least this (a restore keeps the numbers of every
+    /// volume it saw taken, adopted or not).
+    var nextVolume: UInt32 = 1
+    /// Volumes restored here being taken over (`NodeService+Adoption`).
+    let adoption = AdoptionState()
 
     private enum Locate {
         case dial(NodeID)
@@ -129,6 +137,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         staging = StagingTargets(dataDirectory: settings.dataDirectory)
         placedVolumes = try Self.loadPlacedVolumes(state)
         for v in placedVolumes { placedPacks.formUnion(v.packs) }
+        nextVolume = try Self.loadNextVolume(state)
         do {
             held = try HeldSlotStore(dataDirectory: folder, capacity: settings.offer, logger: logger)
         } catch {
@@ -354,6 +363,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 }
             }
             step(core!.onStart(now: clock.now))
+            startAdoption()
             // The rebuilt directory learns this owner's volumes from the owner itself, and
             // where others' volumes are from this node as their holder (for owners that do
             // not come back: a restore anywhere finds their slots through these reports).
@@ -372,6 +382,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 guard peer == node, !key.isEmpty else {
                     logger.notice("no such peer; its messages are dropped", metadata: ["peer": "\(node.raw)"])
                     waiting[peer] = nil
+                    adoptionHolderUnreachable(peer)
                     return
                 }
                 // Directly when the peer listens, else (or when its address does not
@@ -379,6 +390,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 let endpoint = Endpoint(advertisedHost: host, port: port)
                 guard endpoint != nil || coordinatorSession != nil else {
                     waiting[peer] = nil
+                    adoptionHolderUnreachable(peer)
                     return
                 }
                 dialled[key] = peer
@@ -447,6 +459,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         let dropped = waiting.removeValue(forKey: peer) ?? []
         logger.notice("peer unreachable", metadata: ["peer": "\(peer.raw)", "error": "\(error)", "dropped": "\(dropped.count)"])
         for message in dropped { logger.debug("message to an unreachable peer dropped", metadata: ["peer": "\(peer.raw)", "message": "\(message)"]) }
+        adoptionHolderUnreachable(peer)
     }
 
     private func deliver(_ inbound: InboundMessage, from: NodeID) {
@@ -454,6 +467,10 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         switch inbound.message {
         case .hello, .welcome, .locate, .located, .peerHello:
             return
+        case let .contractQuery(request, slot):
+            answerContractQuery(request: request, slot: slot, from: from)
+        case let .contractHeld(request, slot, report, holderSignature):
+            onContractHeld(request: request, slot: slot, report: report, holderSignature: holderSignature, from: from)
         default:
             if Self.tracesPlacement(inbound.message) {
                 logger.debug("received", metadata: ["from": "\(from.raw)", "message": "\(inbound.message)"])
@@ -520,7 +537,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     }
 
     /// Sends now if a session is there, else queues it and finds the peer.
-    private func transmit(_ message: Message, to: NodeID) {
+    func transmit(_ message: Message, to: NodeID) {
         if Self.tracesPlacement(message) { logger.debug("sent", metadata: ["to": "\(to.raw)", "message": "\(message)"]) }
         if to == .coordinator {
             coordinatorSession?.post(message, sent: clock.now, preferDatagram: CoordinatorService.datagramWorthy(message))

@@ -132,19 +132,9 @@ extension PlacedVolume {
                 throw NodeError(.invalidSetting, "pack \(record.id) is coded \(record.k)-of-\(record.n) but the node places \(k)-of-\(n)")
             }
             volume.packs.append(record.id.hex)
-            var packRoots: [[UInt8]] = []
-            var geometry: PackGeometry?
-            for s in 0..<n {
-                let shard = try staging.shard(volume.packs.count - 1, of: volume, index: s)
-                let g = PackGeometry(k: k, n: n, shardBytes: UInt64(shard.count))
-                guard geometry == nil || geometry == g else {
-                    throw NodeError(.storage, "the shards of pack \(record.id) on the staging targets differ in length: run `cairn check --data-dir \(staging.dataDirectory)`")
-                }
-                geometry = g
-                packRoots.append(SlotStreamPack(geometry: g, shard: shard).root)
-            }
-            geometries.append(geometry!)
-            volume.shardBytes.append(geometry!.shardBytes)
+            let (geometry, packRoots) = try packRoots(volume.packs.count - 1, of: volume, staging: staging)
+            geometries.append(geometry)
+            volume.shardBytes.append(geometry.shardBytes)
             roots.append(packRoots)
         }
         let g = PackGeometry(k: k, n: n, shardBytes: UInt64(envelope.count))
@@ -153,6 +143,27 @@ extension PlacedVolume {
         volume.shardBytes.append(g.shardBytes)
         roots.append(Array(repeating: rootOfEnvelope, count: n))
         return (volume, geometries, roots)
+    }
+}
+
+extension PlacedVolume {
+    /// Pack `j`'s geometry and the roots of its n shards as slot streams frame them, read
+    /// from the staging targets (each shard as target i stores it, header included).
+    static func packRoots(_ j: Int, of volume: PlacedVolume, staging: StagingTargets) throws(NodeError)
+        -> (geometry: PackGeometry, roots: [[UInt8]])
+    {
+        var roots: [[UInt8]] = []
+        var geometry: PackGeometry?
+        for s in 0..<volume.n {
+            let shard = try staging.shard(j, of: volume, index: s)
+            let g = PackGeometry(k: volume.k, n: volume.n, shardBytes: UInt64(shard.count))
+            guard geometry == nil || geometry == g else {
+                throw NodeError(.storage, "the shards of pack \(j) of volume \(volume.number) on the staging targets differ in length: run `cairn check --data-dir \(staging.dataDirectory)`")
+            }
+            geometry = g
+            roots.append(SlotStreamPack(geometry: g, shard: shard).root)
+        }
+        return (geometry!, roots)
     }
 }
 

@@ -50,6 +50,13 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         /// The staging targets that received shards (the engine's `--from`).
         public var targets: [String]
         public var rootSequence: UInt64
+        /// Volumes recorded for the node that runs here next to take over (`RestoredVolumes`).
+        public var adoptable = 0
+        /// Why a fetched volume was not recorded for adoption.
+        public var notAdoptable: [String] = []
+        /// The widest code of those volumes: how many staging targets the node needs
+        /// complete (`cairn restore` rebuilds the shards the fetch did not bring).
+        public var shardsPerPack = 0
     }
 
     private let settings: Settings
@@ -80,6 +87,10 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
     private var locating: [UInt64: NodeID] = [:]
     private var nextLocate: UInt64 = 1
     private var envelopes: [(sequence: UInt64, bytes: [UInt8])] = []
+    /// Where the coordinator said the owner's volumes are, and the first slot of each that
+    /// checked (its packs in order, its root records): what the node adopts (`RestoredVolumes`).
+    private var locations: [VolumeID: VolumeLocation] = [:]
+    private var streams: [VolumeID: (packs: [StreamedPack], envelopes: [[UInt8]])] = [:]
     /// The newest root record, once every volume is in (read by `run` after `finished`).
     private var newestRoot: [UInt8] = []
     private var shardsWritten = 0
@@ -136,6 +147,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         case var .success(summary):
             try staging.dropPending()
             summary.targets = try staging.finish(root: newestRoot)
+            recordAdoption(into: &summary)
             return summary
         }
     }
@@ -253,7 +265,30 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
         case .hello, .locate, .peerHello:
             break
         default:
+            if case let .recordReply(_, _, _, volumes) = inbound.message, let me = session?.owner {
+                for location in volumes where location.volume.owner == me { locations[location.volume] = location }
+            }
             deliver(inbound, from: .coordinator)
+        }
+    }
+
+    /// Records the fetched volumes for the node that runs here next (`RestoredVolumes`); a
+    /// failure only costs the adoption, never the restore.
+    private func recordAdoption(into summary: inout Summary) {
+        guard let me = session?.owner else { return }
+        let derived = RestoredVolumes.derive(owner: me, keys: owner, locations: Array(locations.values), streams: streams)
+        summary.notAdoptable = derived.problems
+        for problem in derived.problems { logger.warning("not adopted: \(problem)") }
+        do throws(NodeError) {
+            guard try RestoredVolumes.record(derived, dataDirectory: settings.dataDirectory) else {
+                summary.notAdoptable.append("a node already ran on \(settings.dataDirectory): its own records are kept")
+                return
+            }
+            summary.adoptable = derived.volumes.count
+            summary.shardsPerPack = derived.volumes.map(\.n).max() ?? 0
+        } catch {
+            summary.notAdoptable.append(error.oneLine)
+            logger.error("the restored volumes could not be recorded for the node", metadata: ["error": "\(error.oneLine)"])
         }
     }
 
@@ -354,6 +389,7 @@ public final class RestoreClient: SessionDelegate, @unchecked Sendable {
             }
         }
         shardsWritten += sink.shardsWritten
+        if streams[slot.volume] == nil { streams[slot.volume] = (sink.streamed, sink.envelopes) }
         return true
     }
 

@@ -1,0 +1,206 @@
+import CairnCore
+import CairnCrypto
+import CairnNet
+import CairnWire
+import Foundation
+import Logging
+import NIOCore
+
+/// The volumes of this run's adoption (touched only on the node's loop): the records still
+/// to adopt, the holders asked for their contracts and what they showed.
+final class AdoptionState {
+    struct Asked {
+        var number: UInt32
+        var slot: Int
+        var holder: NodeID
+    }
+
+    /// What a holder showed for a slot: checked by the core before it counts.
+    struct Vouched {
+        var terms: ContractTerms
+        var ownerSignature: [UInt8]
+        var holderSignature: [UInt8]
+        var stored: SlotExtent
+    }
+
+    var started = false
+    var records: [AdoptionRecord] = []
+    var asked: [UInt64: Asked] = [:]
+    var vouched: [UInt32: [Int: Vouched]] = [:]
+    var nextRequest: UInt64 = 1
+}
+
+/// Carrying on as the owner after a restore anywhere (`RestoredVolumes`): the node that
+/// runs on the restored data directory asks each holder the coordinator's record names for
+/// the contract it holds (`contractQuery`), opens each volume in its core from the restored
+/// packs (roots it computes itself) once every holder answered or was given up on, takes
+/// over the slots whose holder showed a contract the owner signed and the whole slot
+/// (`NodeCore.adoptRestoredSlot`), and places the others anew from the staging targets.
+/// From then on the volume is challenged and repaired as any other, and new backups place
+/// only what no adopted volume holds.
+extension NodeService {
+    static func loadAdoption(_ state: ServiceState) throws(NodeError) -> [AdoptionRecord] {
+        guard let bytes = try state.get("adopting") else { return [] }
+        do { return try JSONDecoder().decode([AdoptionRecord].self, from: Data(bytes)) } catch {
+            throw NodeError(.dataDirectory, "the node's record of the volumes it adopts is damaged", cause: error)
+        }
+    }
+
+    static func loadNextVolume(_ state: ServiceState) throws(NodeError) -> UInt32 {
+        guard let bytes = try state.get("nextVolume") else { return 1 }
+        do { return try JSONDecoder().decode(UInt32.self, from: Data(bytes)) } catch {
+            throw NodeError(.dataDirectory, "the node's next volume number is damaged", cause: error)
+        }
+    }
+
+    /// At the first welcome of the run: asks the holders of every volume still to adopt.
+    func startAdoption() {
+        loop.preconditionInEventLoop()
+        guard !adoption.started, let me = core?.me else { return }
+        adoption.started = true
+        do { adoption.records = try Self.loadAdoption(state) } catch {
+            logger.error("the restored volumes cannot be adopted", metadata: ["error": "\(error.oneLine)"])
+            return
+        }
+        guard !adoption.records.isEmpty else { return }
+        for record in adoption.records {
+            let id = VolumeID(owner: me, number: record.number)
+            for (s, raw) in record.holders.enumerated() where raw != NodeID.coordinator.raw && raw != me.raw && s <= Int(UInt8.max) {
+                let request = adoption.nextRequest
+                adoption.nextRequest += 1
+                adoption.asked[request] = AdoptionState.Asked(number: record.number, slot: s, holder: NodeID(raw))
+                transmit(.contractQuery(request: request, slot: SlotID(volume: id, index: UInt8(s))), to: NodeID(raw))
+            }
+        }
+        logger.info("adopting the volumes restored here: asking their holders for their contracts",
+                    metadata: ["volumes": "\(adoption.records.count)", "holders": "\(adoption.asked.count)"])
+        for number in adoption.records.map(\.number) where !adoption.asked.values.contains(where: { $0.number == number }) {
+            installAdopted(number)
+        }
+        loop.scheduleTask(in: .milliseconds(settings.adoptionPatience.milliseconds)) { [weak self] in self?.adoptionPatienceRanOut() }
+    }
+
+    /// A holder's answer: kept if it is the holder asked, for the slot asked, and its own
+    /// signature on the terms checks against the key its session proved.
+    func onContractHeld(request: UInt64, slot: SlotID, report: HeldSlotReport?, holderSignature: [UInt8], from: NodeID) {
+        guard let asked = adoption.asked[request], asked.holder == from, let me = core?.me,
+              slot == SlotID(volume: VolumeID(owner: me, number: asked.number), index: UInt8(asked.slot))
+        else { return }
+        adoption.asked[request] = nil
+        if let report, report.terms.shard == slot, report.terms.holder == from,
+           let key = peers[from]?.peer.ownerPublicKey,
+           Ed25519Verifier().verify(signature: holderSignature, message: report.terms.signingBytes, publicKey: key)
+        {
+            adoption.vouched[asked.number, default: [:]][asked.slot] = AdoptionState.Vouched(
+                terms: report.terms, ownerSignature: report.ownerSignature, holderSignature: holderSignature,
+                stored: SlotExtent(packs: report.layout.packs, bytes: report.layout.slotBytes, root: report.root))
+        } else {
+            logger.notice("a holder of a restored volume shows no contract for its slot: the slot is placed anew",
+                          metadata: ["slot": "\(slot)", "holder": "\(from.raw)", "answered": "\(report != nil)"])
+        }
+        settleAdoption(of: asked.number)
+    }
+
+    /// A holder that cannot be reached (or that the coordinator does not know) answers
+    /// none of its queries: its slots are placed anew without waiting out the patience.
+    func adoptionHolderUnreachable(_ peer: NodeID) {
+        let given = adoption.asked.filter { $0.value.holder == peer }
+        guard !given.isEmpty else { return }
+        logger.notice("a holder of a restored volume cannot be reached: its slots are placed anew",
+                      metadata: ["holder": "\(peer.raw)", "slots": "\(given.count)"])
+        for request in given.keys { adoption.asked[request] = nil }
+        for number in Set(given.values.map(\.number)).sorted() { settleAdoption(of: number) }
+    }
+
+    private func settleAdoption(of number: UInt32) {
+        guard !adoption.asked.values.contains(where: { $0.number == number }) else { return }
+        installAdopted(number)
+    }
+
+    private func adoptionPatienceRanOut() {
+        guard !adoption.records.isEmpty else { return }
+        logger.notice("holders of restored volumes did not answer in time: their slots are placed anew",
+                      metadata: ["unanswered": "\(adoption.asked.count)"])
+        for number in adoption.records.map(\.number) { installAdopted(number) }
+    }
+
+    /// Opens restored volume `number` in the core from the staging targets, takes over
+    /// the slots its holders vouched for, and writes the core and what is left to adopt in
+    /// one transaction before anything is sent.
+    private func installAdopted(_ number: UInt32) {
+        guard let at = adoption.records.firstIndex(where: { $0.number == number }), var next = core else { return }
+        adoption.asked = adoption.asked.filter { $0.value.number != number }
+        let vouched = adoption.vouched.removeValue(forKey: number) ?? [:]
+        let id = VolumeID(owner: next.me, number: number)
+        guard let placed = placedVolumes.first(where: { $0.number == number }) else {
+            logger.error("a restored volume has no record in the node state: not adopted", metadata: ["volume": "\(id)"])
+            adoption.records.remove(at: at)
+            return
+        }
+        let now = clock.now
+        var actions: [NodeAction] = []
+        do {
+            try next.openVolume(id, k: placed.k, n: placed.n, capacity: placed.shardBytes.reduce(0, +))
+            for j in 0..<placed.packCount {
+                let (geometry, roots) = try PlacedVolume.packRoots(j, of: placed, staging: staging)
+                guard geometry.shardBytes == placed.shardBytes[j] else {
+                    throw NodeError(.storage, "pack \(j) of volume \(number) on the staging targets is not the one restored")
+                }
+                actions += try next.appendPack(to: id, geometry: geometry, roots: roots, now: now).actions
+            }
+            try next.closeVolume(id)
+        } catch {
+            // Left to adopt: the next start tries again (after `cairn check` completed the targets).
+            logger.error("a restored volume cannot be opened from the staging targets: not adopted in this run",
+                         metadata: ["volume": "\(id)", "error": "\(error)"])
+            return
+        }
+        var adopted = 0
+        for s in vouched.keys.sorted() {
+            let v = vouched[s]!
+            switch next.adoptRestoredSlot(v.terms, ownerSignature: v.ownerSignature, holderSignature: v.holderSignature,
+                                          stored: v.stored, now: now)
+            {
+            case let .success(more):
+                actions += more
+                adopted += 1
+            case let .failure(why):
+                logger.notice("a holder's contract for a restored slot is not taken over: the slot is placed anew",
+                              metadata: ["slot": "\(s)", "holder": "\(v.terms.holder.raw)", "why": "\(why.rawValue)"])
+            }
+        }
+        actions += next.restoredVolumeReady(id, now: now)
+        var left = adoption.records
+        left.remove(at: at)
+        do {
+            try state.put([("checkpoint", try CheckpointCodec.encode(next)), ("adopting", Array(try JSONEncoder().encode(left)))])
+        } catch {
+            logger.error("an adopted volume could not be recorded: not adopted in this run", metadata: ["volume": "\(id)", "error": "\(error)"])
+            return
+        }
+        adoption.records = left
+        core = next
+        logger.info("restored volume adopted", metadata: ["volume": "\(id)", "slots": "\(adopted) of \(placed.n)",
+                                                         "packs": "\(placed.packCount)"])
+        step(actions)
+    }
+
+    /// Holder side: the active contract this node holds for `slot` of `owner`, as its
+    /// storage has it, so the owner's new node can take the slot over.
+    func answerContractQuery(request: UInt64, slot: SlotID, from owner: NodeID) {
+        guard let core, slot.volume.owner == owner else { return }
+        var report: HeldSlotReport?
+        var signature: [UInt8] = []
+        for id in core.book.held.keys.sorted() {
+            guard let c = core.book.held[id], c.terms.shard == slot, c.terms.owner == owner, c.state == .active,
+                  c.proposer == owner, let stored = try? held.held(slot)
+            else { continue }
+            report = HeldSlotReport(terms: c.terms, ownerKey: c.ownerKey ?? [], ownerSignature: c.ownerSignature,
+                                    layout: VolumeLayout(k: stored.k, n: stored.n, packs: stored.extent.packs, slotBytes: stored.extent.bytes),
+                                    root: stored.extent.root)
+            signature = c.holderSignature
+            break
+        }
+        transmit(.contractHeld(request: request, slot: slot, report: report, holderSignature: signature), to: owner)
+    }
+}

@@ -1,0 +1,90 @@
+import CairnTestSupport
+import Foundation
+import Testing
+
+/// Restore anywhere, then carry on: the owner's machine is lost (node stopped, data
+/// directory deleted), the files are restored from the phrase into a new data directory,
+/// and a node started there adopts the old node's volume — the same holders under the
+/// same contracts, slot roots computed from the restored packs — challenges it, repairs
+/// it when a holder is killed, and places a new backup as a new volume beside it.
+@Suite(.serialized) struct NetworkAdoptionTests {
+    typealias Net = NetworkBackupRestoreTests.Net
+
+    static func volumes(_ net: Net, _ dir: String) -> [[String: Any]] {
+        ((try? net.status(dir))?["node"] as? [String: Any])?["volumes"] as? [[String: Any]] ?? []
+    }
+
+    static func holders(of volume: [String: Any]) -> [Int] {
+        ((volume["slots"] as? [[String: Any]]) ?? []).compactMap { $0["holder"] as? Int }.sorted()
+    }
+
+    @Test(.timeLimit(.minutes(5))) func aNodeOnTheRestoredDataDirectoryAdoptsTheOldNodesVolumes() throws {
+        let net = try Net(label: "network-adopt", holders: 7, relayOnly: 1)
+        defer { net.stopAll() }
+        try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
+        let owner = try net.node("owner")
+        defer { _ = owner.stop() }
+        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 8 })
+        let file = net.tmp.sub("data.bin")
+        var rng = SeededRandom(seed: 17)
+        try Data(rng.bytes(1_200_000)).write(to: URL(fileURLWithPath: file))
+        let backup = try CLI.run(["backup", file, "--data-dir", net.tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
+        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        let before = try #require(Self.volumes(net, net.tmp.sub("owner")).first, "the owner's node shows its volume")
+        let oldHolders = Self.holders(of: before)
+        #expect(oldHolders.count == 5 && before["healthy"] as? Int == 5, "\(before)")
+
+        // The machine is lost: its node and its whole data directory.
+        #expect(owner.stop() == 0)
+        try FileManager.default.removeItem(atPath: net.tmp.sub("owner"))
+
+        let machine = net.tmp.sub("new-machine")
+        let restore = try CLI.run(["restore", "latest", "--to", net.tmp.sub("out"), "--coordinator", net.at, "--data-dir", machine,
+                                   "--phrase-file", net.tmp.sub("owner") + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(restore.stdout.contains("takes over 1 volumes"), "\(restore.stdout)\n\(restore.stderr)")
+        #expect(FileManager.default.contents(atPath: net.tmp.sub("out") + file) == FileManager.default.contents(atPath: file))
+
+        // The node started there takes the volume over: same number, same holders, healthy.
+        let node = try net.node("new-machine", verbose: true)
+        defer { _ = node.stop() }
+        #expect(Daemon.wait(timeout: 90) {
+            let volumes = Self.volumes(net, machine)
+            return volumes.count == 1 && volumes[0]["healthy"] as? Int == 5
+        }, "\(node.stderr)")
+        let adopted = try #require(Self.volumes(net, machine).first)
+        #expect(adopted["number"] as? Int == before["number"] as? Int && adopted["packs"] as? Int == before["packs"] as? Int,
+                "\(adopted) \(before)")
+        #expect(Self.holders(of: adopted) == oldHolders, "the old holders, not new ones: \(adopted)")
+        #expect(node.stderr.contains("restored volume adopted") && node.stderr.contains("5 of 5"), "\(node.stderr)")
+        // It challenges them every 2 s against the roots it computed: a wrong root would
+        // fail the first challenges and mark the slot failed. Several rounds later, none has.
+        Thread.sleep(forTimeInterval: 10)
+        let challenged = try #require(Self.volumes(net, machine).first)
+        #expect(challenged["healthy"] as? Int == 5 && Self.holders(of: challenged) == oldHolders && !node.stderr.contains("fault("),
+                "\(challenged)\n\(node.stderr)")
+
+        // A holder is killed: the adopted volume is repaired from the restored packs.
+        let victim = try #require(oldHolders.first)
+        let victimIndex = try #require((1...7).first { i in
+            ((try? net.status(net.tmp.sub("holder\(i)")))?["node"] as? [String: Any])?["node"] as? Int == victim
+        }, "which holder is node \(victim)")
+        net.holders[victimIndex - 1].kill9()
+        // (The node has every shard at hand in its completed staging targets, so the slot
+        // is re-placed straight from them: no rebuild from k holders, no `repairCompleted`.)
+        #expect(Daemon.wait(timeout: 120) {
+            let volumes = Self.volumes(net, machine)
+            return volumes.count == 1 && volumes[0]["healthy"] as? Int == 5 && !Self.holders(of: volumes[0]).contains(victim)
+        }, "\(Self.volumes(net, machine))\n\(node.stderr)")
+
+        // A new backup on the new machine becomes the next volume; the adopted one stays.
+        let more = net.tmp.sub("more.bin")
+        try Data(rng.bytes(200_000)).write(to: URL(fileURLWithPath: more))
+        let next = try CLI.run(["backup", more, "--data-dir", machine, "--k", "3", "--n", "5", "--wait", "90", "--json"])
+        #expect(next.status == 0, "\(next.stderr)\n\(node.stderr)")
+        let volumes = Self.volumes(net, machine)
+        #expect(volumes.count == 2 && volumes.map { $0["number"] as? Int } == [before["number"] as? Int, (before["number"] as? Int ?? 0) + 1],
+                "\(volumes)")
+        #expect(node.stop() == 0)
+    }
+}
