@@ -93,6 +93,13 @@ public enum Message: Hashable, Sendable {
     /// holder → owner: the active contract it holds for the slot, as in `holding`, and its
     /// own signature on the terms; `report` nil: none here.
     indirect case contractHeld(request: UInt64, slot: SlotID, report: HeldSlotReport?, holderSignature: [UInt8])
+    /// node → coordinator, from a node that adopted its owner's volumes on a new machine:
+    /// this session's node key is the owner's node from now on; refuse the node keys the
+    /// owner's number had before (the old machine, should it come back).
+    case takeOver
+    /// coordinator → node: another machine took this owner's node over (`takeOver`); this
+    /// node key is refused from now on. The node stops acting on its state.
+    case retired
 
     // Addressing: what the network's services say to each other so that a node number means
     // a session. The state machines never see these (the node and coordinator services
@@ -161,6 +168,8 @@ public enum Message: Hashable, Sendable {
         case .holding: 33
         case .contractQuery: 34
         case .contractHeld: 35
+        case .takeOver: 36
+        case .retired: 37
         }
     }
 

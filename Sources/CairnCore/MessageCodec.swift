@@ -171,6 +171,8 @@ extension Message {
                 report.encode(into: &body)
                 body.blob(holderSignature, max: ProtocolLimits.signatureBytesMax)
             }
+        case .takeOver, .retired:
+            break
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
         out.u8(ProtocolLimits.wireVersion)
@@ -498,6 +500,10 @@ extension Message {
             } else {
                 message = .contractHeld(request: request, slot: slot, report: nil, holderSignature: [])
             }
+        case 36:
+            message = .takeOver
+        case 37:
+            message = .retired
         default:
             throw DecodeError(.unknownType, "message type \(type)", offset: 1)
         }

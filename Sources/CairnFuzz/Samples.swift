@@ -45,6 +45,8 @@ enum Samples {
             ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
             layout: VolumeLayout(k: 1, n: 2, packs: 1, slotBytes: 9), root: Array(repeating: 3, count: 32)),
             holderSignature: Array(repeating: 4, count: 64)),
+        .takeOver,
+        .retired,
     ]
     // 32 bytes always make a key.
     // swiftlint:disable:next force_try

@@ -34,8 +34,10 @@ import Testing
         let oldHolders = Self.holders(of: before)
         #expect(oldHolders.count == 5 && before["healthy"] as? Int == 5, "\(before)")
 
-        // The machine is lost: its node and its whole data directory.
+        // The machine is lost: its node and its whole data directory (a copy is kept, to
+        // bring the old machine back later).
         #expect(owner.stop() == 0)
+        try FileManager.default.copyItem(atPath: net.tmp.sub("owner"), toPath: net.tmp.sub("old-machine"))
         try FileManager.default.removeItem(atPath: net.tmp.sub("owner"))
 
         let machine = net.tmp.sub("new-machine")
@@ -63,6 +65,15 @@ import Testing
         let challenged = try #require(Self.volumes(net, machine).first)
         #expect(challenged["healthy"] as? Int == 5 && Self.holders(of: challenged) == oldHolders && !node.stderr.contains("fault("),
                 "\(challenged)\n\(node.stderr)")
+
+        // The old machine comes back with its old state: the coordinator refuses its node
+        // key (the new node took the number over), it stops acting, and the new node keeps
+        // its session and its volume.
+        let old = try net.node("old-machine")
+        defer { _ = old.stop() }
+        #expect(Daemon.wait(timeout: 30) { old.stderr.contains("another machine has taken this identity's node over") }, "\(old.stderr)")
+        #expect(Daemon.wait(timeout: 10) { (try? net.status(machine))?["node"].flatMap { ($0 as? [String: Any])?["coordinatorConnected"] as? Bool } == true })
+        #expect(old.stop() == 0)
 
         // A holder is killed: the adopted volume is repaired from the restored packs.
         let victim = try #require(oldHolders.first)

@@ -70,11 +70,13 @@ let sampleMessages: [Message] = [
                                          ownerSignature: Array(repeating: 2, count: 64),
                                          layout: VolumeLayout(k: 3, n: 5, packs: 4, slotBytes: 77), root: Array(repeating: 6, count: 32)),
                   holderSignature: Array(repeating: 3, count: 64)),
+    .takeOver,
+    .retired,
 ]
 
 /// Every type byte has a sample, so the round-trip and truncation tests cover them all.
 @Test func everyMessageTypeHasASample() {
-    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...35))
+    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...37))
 }
 
 /// A host is printable ASCII and bounded: a name with a control byte, a space or a byte

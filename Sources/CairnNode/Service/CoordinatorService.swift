@@ -149,6 +149,10 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         loop.preconditionInEventLoop()
         let owner = Hex.encode(session.peer.ownerPublicKey)
         if let known = members.member(owner: owner) {
+            guard !known.isRetired(Hex.encode(session.peer.nodePublicKey)) else {
+                refuseRetired(session, node: NodeID(known.node))
+                return
+            }
             seat(known, on: session)
         } else if let node = core.reportedOwner(key: session.peer.ownerPublicKey), members.member(node: node) == nil {
             // An owner this directory lost and whose node has not come back (a restore on a
@@ -196,9 +200,8 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
     /// of the same number is closed), and is told its number with this coordinator's
     /// signature on it.
     private func seat(_ member: Member, on session: Session) {
-        var member = member
+        let member = member.seated(with: Hex.encode(session.peer.nodePublicKey))
         let node = NodeID(member.node)
-        member.nodeKey = Hex.encode(session.peer.nodePublicKey)
         members.upsert(member)
         logger.info("member connected", metadata: ["node": "\(node.raw)", "from": "\(session.remoteAddress)"])
         if let old = sessions[node], old.id != session.id {
@@ -242,7 +245,14 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
             let key = m.flatMap { Hex.decode($0.nodeKey) } ?? []
             outbox.append((node, .located(request: request, node: wanted, nodeKey: key, host: m?.host ?? "", port: m?.port ?? 0)))
             flush()
-        case .welcome, .located, .peerHello, .reclaim:
+        case .takeOver:
+            guard let member = members.member(node: node), sessions[node]?.id == session.id else { return }
+            let took = member.tookOver()
+            members.upsert(took)
+            logger.notice("a member's node moved to another machine: its former node keys are refused from now on",
+                          metadata: ["node": "\(node.raw)", "refused": "\(took.retiredKeys?.count ?? 0)"])
+            commit()
+        case .welcome, .located, .peerHello, .reclaim, .retired:
             logger.notice("a node sent a coordinator's message: ignored", metadata: ["node": "\(node.raw)"])
         default:
             noticeWaiting(on: inbound.message, from: node)
@@ -277,6 +287,16 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
     /// A welcome with no number: a member this coordinator once numbered may still `reclaim`
     /// its number on this session (not limited: it costs no new entry); a new owner closes
     /// and tries again later.
+    /// A node key of a machine another one took over (`takeOver`): told so, and closed
+    /// once the message had time to leave. It is never seated, so it can locate nobody and
+    /// no peer confirms a session it opens.
+    private func refuseRetired(_ session: Session, node: NodeID) {
+        logger.warning("a node key this member's node replaced came back: refused",
+                       metadata: ["node": "\(node.raw)", "from": "\(session.remoteAddress)"])
+        session.post(.retired, sent: clock.now)
+        loop.scheduleTask(in: .seconds(2)) { session.close() }
+    }
+
     private func withoutNumber(_ session: Session) {
         unadmitted[session.id] = session
         session.post(.welcome(node: .coordinator, membership: []), sent: clock.now)
@@ -305,6 +325,10 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
             logger.error("a node reclaims a number another owner holds now: refused",
                          metadata: ["node": "\(claimed.raw)", "owner": "\(ownerHex.prefix(16))", "holder": "\(holder.owner.prefix(16))"])
             session.close()
+            return
+        }
+        if let member = members.member(node: claimed), member.isRetired(Hex.encode(session.peer.nodePublicKey)) {
+            refuseRetired(session, node: claimed)
             return
         }
         unadmitted[session.id] = nil

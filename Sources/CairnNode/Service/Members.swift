@@ -16,6 +16,36 @@ struct Member: Codable, Hashable, Sendable {
     var port: UInt16 = 0
     /// How its operator wants to be told it is needed (`cairn node run --notify`).
     var contact: String?
+    /// Node keys this number had before its current one (hex, the newest last, at most
+    /// `formerKeysMax`): what a `takeOver` refuses.
+    var formerKeys: [String]? = nil
+    /// Node keys refused for good: a node on another machine took this number over
+    /// (`takeOver`), and the machines it replaced must not act for the owner again.
+    var retiredKeys: [String]? = nil
+
+    static let formerKeysMax = 8
+    static let retiredKeysMax = 32
+
+    /// The member reached with `key` from now on: the key it had before is remembered.
+    func seated(with key: String) -> Member {
+        var m = self
+        if !nodeKey.isEmpty, nodeKey != key {
+            m.formerKeys = Array(((formerKeys ?? []).filter { $0 != key && $0 != nodeKey } + [nodeKey]).suffix(Self.formerKeysMax))
+        }
+        m.nodeKey = key
+        return m
+    }
+
+    /// The current node key is the only one from now on: every former one is refused.
+    func tookOver() -> Member {
+        var m = self
+        let retired = ((retiredKeys ?? []) + (formerKeys ?? [])).filter { $0 != nodeKey }
+        m.retiredKeys = Array(retired.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.suffix(Self.retiredKeysMax))
+        m.formerKeys = nil
+        return m
+    }
+
+    func isRetired(_ key: String) -> Bool { retiredKeys?.contains(key) == true }
 }
 
 struct MemberTable: Codable, Sendable {

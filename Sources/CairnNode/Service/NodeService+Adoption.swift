@@ -63,6 +63,10 @@ extension NodeService {
             return
         }
         guard !adoption.records.isEmpty else { return }
+        // This machine carries the owner's node from now on: the old one, should it come
+        // back, is refused by the coordinator and stops (`retired`) instead of acting on
+        // the same volumes from its own, older state.
+        transmit(.takeOver, to: .coordinator)
         for record in adoption.records {
             let id = VolumeID(owner: me, number: record.number)
             for (s, raw) in record.holders.enumerated() where raw != NodeID.coordinator.raw && raw != me.raw && s <= Int(UInt8.max) {

@@ -48,6 +48,9 @@ extension NodeService {
     /// written in one transaction before any holder hears of it, so a `kill -9` leaves
     /// either both or neither (and the next `place` does it again).
     func placeStaged() throws(NodeError) -> ControlReply.Placed {
+        guard !retired else {
+            throw NodeError(.notRunning, "another machine has taken this identity's node over: back up there, or restore into a new data directory here")
+        }
         guard var next = core else {
             throw NodeError(.notRunning, "the node has not joined the network yet (is the coordinator reachable?): try again in a moment")
         }

@@ -87,6 +87,8 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     var coordinatorSession: Session?
     var listening: Endpoint?
     private var stopping = false
+    /// Another machine took this owner's node over (`retire`).
+    var retired = false
     var peers: [NodeID: Session] = [:]
     private var peerOfSession: [UInt64: NodeID] = [:]
     /// Sessions a peer opened that have not yet been confirmed as the node they said.
@@ -417,6 +419,8 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 bind(pending.session, to: claimed)
                 for message in pending.held { deliver(message, from: claimed) }
             }
+        case .retired:
+            retire()
         case .hello, .locate, .peerHello:
             break
         default:
@@ -454,6 +458,20 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         }
     }
 
+    /// Another machine took this owner's node over (a restore there adopted the volumes):
+    /// this node stops acting — no timers, no peers, no redial — and leaves its state as it
+    /// is, so it can neither undo what the new node does nor place volumes under numbers
+    /// the new node uses.
+    private func retire() {
+        logger.critical("another machine has taken this identity's node over (a restore there adopted its volumes): this node stops acting; stop it (to carry the node on this machine again, restore into a new data directory here and run the node there)")
+        retired = true
+        stopping = true
+        timers?.cancelAll()
+        coordinatorSession?.close()
+        for session in peers.values { session.close() }
+        for pending in unconfirmed.values { pending.session.close() }
+    }
+
     private func peerUnreachable(_ peer: NodeID, key: [UInt8], _ error: any Error) {
         dialled[key] = nil
         let dropped = waiting.removeValue(forKey: peer) ?? []
@@ -463,7 +481,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     }
 
     private func deliver(_ inbound: InboundMessage, from: NodeID) {
-        guard core != nil else { return }
+        guard core != nil, !retired else { return }
         switch inbound.message {
         case .hello, .welcome, .locate, .located, .peerHello:
             return
@@ -491,7 +509,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     }
 
     private func fire(_ kind: TimerKind) {
-        guard core != nil else { return }
+        guard core != nil, !retired else { return }
         step(core!.onTimer(kind, now: clock.now))
     }
 
