@@ -119,7 +119,7 @@ private let stamp = Instant(milliseconds: 1_764_547_200_000)
 
 @Test func rejectsWrongVersionTypeAndTrailingBytes() {
     var bad = Message.heartbeat(used: 1).encode(sent: stamp)
-    bad[0] = 9
+    bad[0] = ProtocolLimits.wireVersion &+ 1
     let version = #expect(throws: DecodeError.self) { try Message.decode(bad) }
     #expect(version?.code == .badVersion && version?.offset == 0)
     var unknown = Message.heartbeat(used: 1).encode(sent: stamp)

@@ -1,0 +1,89 @@
+import CairnWire
+import CairnCore
+import Testing
+
+/// A node restored on a new machine takes over a slot only under a contract its owner
+/// signed, for the whole slot under the root it computed from the restored packs; anything
+/// a hostile holder (or coordinator) shows otherwise is refused and the slot placed anew.
+private let ownerSigner = DigestSigner(seed: [1])
+private let owner = NodeID(1), holder = NodeID(3), candidate = NodeID(5)
+private let volume = VolumeID(owner: owner, number: 7)
+private let now = Instant(milliseconds: 90 * 86_400_000)
+private let geometry = PackGeometry(k: 2, n: 4, shardBytes: 100, segmentBytes: 50)
+
+/// The restored volume opened again from its packs (two, with made-up shard roots).
+private func restoredCore() throws -> NodeCore {
+    var core = NodeCore(me: owner, params: NodeParams(k: 2, n: 4), offered: 1 << 30, speed: 1000, reciprocityRatio: 1,
+                        signer: ownerSigner, verifier: DigestSigner(), coordinatorKey: DigestSigner(seed: [0xc0]).publicKey,
+                        rng: Xoshiro256(seed: 1))
+    try core.openVolume(volume, k: 2, n: 4, capacity: 200)
+    for pack in 0..<2 {
+        let roots = (0..<4).map { s in [UInt8](repeating: UInt8(16 * pack + s + 1), count: 32) }
+        _ = try core.appendPack(to: volume, geometry: geometry, roots: roots, now: now)
+    }
+    try core.closeVolume(volume)
+    return core
+}
+
+private func terms(slot: UInt8 = 1, owner o: NodeID = owner, start: Instant = now - .days(10)) -> ContractTerms {
+    ContractTerms(id: ContractID(owner: o, counter: 40), owner: o, holder: holder, shard: SlotID(volume: volume, index: slot),
+                  bytes: 200, start: start, term: .days(30), grace: .days(7))
+}
+
+private func whole(_ core: NodeCore, slot: Int = 1) -> SlotExtent {
+    SlotExtent(packs: 2, bytes: 200, root: core.volumes[0].roots[slot])
+}
+
+@Test func aContractTheOwnerSignedForTheWholeSlotIsTakenOver() throws {
+    var core = try restoredCore()
+    let t = terms()
+    let result = core.adoptRestoredSlot(t, ownerSignature: ownerSigner.sign(t.signingBytes), holderSignature: [9],
+                                        stored: whole(core), now: now)
+    let actions = try result.get()
+    #expect(actions.contains { if case .send(.coordinator, .rootRecord) = $0 { true } else { false } })
+    let slot = core.volumes[0].slots[1]
+    #expect(slot.holder == holder && slot.contract == t.id && slot.health == .healthy && slot.stored == whole(core))
+    #expect(core.ownedContract(t.id)?.state == .active)
+
+    // The slots nobody vouched for are placed anew, under contract numbers past the
+    // adopted one's and far enough past that the old node's later proposals cannot clash.
+    let ready = core.restoredVolumeReady(volume, now: now)
+    let request = try #require(ready.lazy.compactMap { action -> UInt64? in
+        if case let .send(.coordinator, .matchRequest(request, _, _, _, _, exclude)) = action, exclude.contains(holder) { request } else { nil }
+    }.first, "\(ready)")
+    let proposed = core.onMessage(from: .coordinator, .matchReply(request: request, volume: volume, candidates: [
+        Candidate(node: candidate, publicKey: DigestSigner(seed: [5]).publicKey),
+    ]), sent: now, now: now)
+    let id = try #require(proposed.lazy.compactMap { action -> ContractID? in
+        if case let .send(_, .propose(terms, _, _, _)) = action { terms.id } else { nil }
+    }.first, "\(proposed)")
+    #expect(id.raw & 0xffff_ffff > 40 + (1 << 16))
+}
+
+@Test func whatTheOwnerDidNotSignOrNotTheWholeSlotUnderItsRootIsRefused() throws {
+    let stranger = DigestSigner(seed: [66])
+    let cases: [(String, ContractTerms, DigestSigner, (NodeCore) -> SlotExtent, NodeCore.RestoredSlotRefusal)] = [
+        ("signed by another key", terms(), stranger, { whole($0) }, .badSignature),
+        ("another slot's root", terms(), ownerSigner, { whole($0, slot: 2) }, .notWhole),
+        ("fewer packs", terms(), ownerSigner, { SlotExtent(packs: 1, bytes: 100, root: $0.volumes[0].roots[1]) }, .notWhole),
+        ("nothing stored", terms(), ownerSigner, { _ in .empty }, .notWhole),
+        ("the term is over", terms(start: now - .days(31)), ownerSigner, { whole($0) }, .expired),
+        ("another owner's", terms(owner: NodeID(2)), ownerSigner, { whole($0) }, .notMine),
+        ("no such slot", terms(slot: 9), ownerSigner, { whole($0) }, .unknownSlot),
+    ]
+    for (what, t, signer, stored, refusal) in cases {
+        var core = try restoredCore()
+        let result = core.adoptRestoredSlot(t, ownerSignature: signer.sign(t.signingBytes), holderSignature: [],
+                                            stored: stored(core), now: now)
+        #expect(result == .failure(refusal), "\(what)")
+        #expect(core.volumes[0].slots.allSatisfy { $0.holder == nil && $0.contract == nil } && core.book.owned.isEmpty, "\(what)")
+    }
+    // A second contract for a slot already taken over.
+    var core = try restoredCore()
+    let t = terms()
+    _ = try core.adoptRestoredSlot(t, ownerSignature: ownerSigner.sign(t.signingBytes), holderSignature: [], stored: whole(core), now: now).get()
+    var other = terms()
+    other.id = ContractID(owner: owner, counter: 41)
+    #expect(core.adoptRestoredSlot(other, ownerSignature: ownerSigner.sign(other.signingBytes), holderSignature: [],
+                                   stored: whole(core), now: now) == .failure(.taken))
+}
