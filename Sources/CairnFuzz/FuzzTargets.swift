@@ -19,7 +19,7 @@ public enum FuzzTargets {
 
     /// What a peer sends: every message of the node protocol, with its header.
     static let nodeMessage = FuzzTarget(
-        name: "node-message", summary: "a node protocol message as a peer sends it (wire version 8, every type)",
+        name: "node-message", summary: "a node protocol message as a peer sends it (wire version 9, every type)",
         seeds: { Samples.messages.map { $0.encode(sent: Instant(milliseconds: 1_764_547_200_000)) } }
     ) { bytes in
         guard let (message, sent) = try? Message.decode(bytes) else { return .rejected }
