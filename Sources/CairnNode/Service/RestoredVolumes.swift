@@ -90,10 +90,11 @@ enum RestoredVolumes {
     }
 
     /// Writes the derived volumes into the node state of `dataDirectory` in one
-    /// transaction, unless a node already ran there (its own records win).
+    /// transaction (over what an earlier restore there recorded), unless a node already
+    /// ran there (its own records win).
     static func record(_ derived: Derived, dataDirectory: String) throws(NodeError) -> Bool {
         let state = try ServiceState(path: dataDirectory + "/node/state")
-        guard try state.get("checkpoint") == nil, try state.get("volumes") == nil else { return false }
+        guard try state.get("checkpoint") == nil else { return false }
         var pairs: [(String, [UInt8])] = []
         do {
             for volume in derived.volumes { pairs.append((volume.stateKey, Array(try JSONEncoder().encode(volume)))) }
