@@ -303,6 +303,15 @@ public struct Scenario: Sendable {
             throw ScenarioError(path: "$.adversaries.drop_fraction",
                                 message: "\(s.dropFraction) × segments_per_shard (\(s.segmentsPerShard)) = \(dropped) segments: give a multiple of 1/\(s.segmentsPerShard) (a dropper drops whole segments)")
         }
+        // A challenge names a segment by a 32-bit length: a synthetic shard of pack_mib / k
+        // in segments_per_shard segments must give segments under 4 GiB.
+        let shardBytes = (UInt64(s.packMiB * 1024 * 1024) + UInt64(s.k) - 1) / UInt64(s.k)
+        let segmentBytes = (shardBytes + UInt64(s.segmentsPerShard) - 1) / UInt64(s.segmentsPerShard)
+        guard segmentBytes <= UInt64(UInt32.max) else {
+            let fewest = (shardBytes + UInt64(UInt32.max) - 1) / UInt64(UInt32.max)
+            throw ScenarioError(path: "$.protocol.segments_per_shard",
+                                message: "shards of \(shardBytes) bytes (pack_mib / k) in \(s.segmentsPerShard) segments are segments of \(segmentBytes) bytes, more than the 4 GiB a challenge can name: give at least \(fewest) segments per shard, a smaller pack_mib or a larger k")
+        }
         // An owner never holds its own shards and no node holds two of one pack.
         guard s.nodes > s.n else {
             throw ScenarioError(path: "$.nodes", message: "\(s.nodes) nodes cannot place n = \(s.n) shards of a pack on different nodes other than its owner: give at least \(s.n + 1) nodes, or a smaller n")

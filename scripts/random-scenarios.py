@@ -83,8 +83,11 @@ def extras(seed, k):
 
 
 def with_drop_fraction(s, seed):
-    """Partial droppers in about a third of the scenarios: a multiple of 1/segments."""
+    """Partial droppers in about a third of the scenarios: a multiple of 1/segments (and
+    enough segments that none is over the 4 GiB a challenge can name)."""
     r = random.Random(seed * 104729 + 3)
+    shard = -(-s["pack_mib"] * 1024 * 1024 // s["protocol"]["k"])
+    s["protocol"]["segments_per_shard"] = max(s["protocol"]["segments_per_shard"], -(-shard // (2**32 - 1)))
     if r.random() < 0.35:
         segments = s["protocol"]["segments_per_shard"]
         s["adversaries"]["drop_fraction"] = r.randint(1, segments) / segments

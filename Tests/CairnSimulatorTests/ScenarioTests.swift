@@ -211,3 +211,23 @@ func syntheticTreeProofsMatchMerkleProofs(count: Int) {
     }
     #expect(bad?.path == "$.protocol.max_clock_skew_s")
 }
+
+/// Found by `scripts/random-scenarios.py` (scenario 6154): 4 GiB packs, k = 1 and one
+/// segment per shard made segments longer than a challenge's 32-bit length; the length was
+/// cut at 4 GiB − 1 and honest holders failed every challenge (volumes given up as lost
+/// with their shards held). Such a geometry is now refused, naming the fewest segments
+/// that work; one more segment per shard runs clean.
+@Test func segmentsOverFourGiBAreRefusedNotCut() throws {
+    let base = #"""
+        {"nodes": 12, "duration_days": 1, "backup_gib": 8, "pack_mib": 4096, "restore_samples": 0,
+         "protocol": {"k": 1, "n": 2, "segments_per_shard": SEGMENTS, "challenge_interval_hours": 2}}
+        """#
+    let refused = #expect(throws: ScenarioError.self) {
+        _ = try Scenario.parse(base.replacingOccurrences(of: "SEGMENTS", with: "1"))
+    }
+    #expect(refused?.path == "$.protocol.segments_per_shard")
+    #expect(refused?.message.contains("at least 2 segments") == true, "\(String(describing: refused))")
+    let two = try Simulation(scenario: Scenario.parse(base.replacingOccurrences(of: "SEGMENTS", with: "2")), seed: 1).run()
+    #expect(two.violations.isEmpty, "\(two.violations)")
+    #expect(two.packsReportedLost == 0 && two.contractsBroken == 0, "honest holders failed challenges")
+}
