@@ -86,6 +86,8 @@ struct Status: ParsableCommand {
         print("contracts    \(node.contractsOwned) as owner, \(node.contractsHeld) as holder")
         print("space        offered \(Format.bytes(node.bytesOffered)), held for others \(Format.bytes(node.bytesHeld)), placed on others \(Format.bytes(node.bytesPlaced))")
         print("repairs      \(node.repairsInFlight) in flight")
+        if let n = node.adopting, n > 0 { print("adopting     \(n) volumes restored here, waiting for their holders' contracts") }
+        if node.retired == true { print("RETIRED      another machine has taken this identity's node over: this node no longer acts; stop it") }
         if let b = node.lastBackup { print("last backup  volume \(b.volume) (root record \(b.sequence), \(b.packs) packs)") }
         if node.volumes.isEmpty {
             print("volumes      none")

@@ -98,4 +98,53 @@ import Testing
                 "\(volumes)")
         #expect(node.stop() == 0)
     }
+
+    /// A holder of the volume is away (stopped, not killed) while the new node adopts: its
+    /// slot is placed anew, and when it comes back with its copy the node, asking again,
+    /// releases it (it frees the copy after its grace instead of keeping it for the term).
+    @Test(.timeLimit(.minutes(5))) func aHolderAwayDuringTheAdoptionIsReplacedAndReleasedWhenItComesBack() throws {
+        let net = try Net(label: "network-adopt-away", holders: 7, relayOnly: 0)
+        defer { net.stopAll() }
+        try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
+        let owner = try net.node("owner")
+        defer { _ = owner.stop() }
+        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 8 })
+        let file = net.tmp.sub("data.bin")
+        var rng = SeededRandom(seed: 19)
+        try Data(rng.bytes(600_000)).write(to: URL(fileURLWithPath: file))
+        let backup = try CLI.run(["backup", file, "--data-dir", net.tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
+        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        let oldHolders = Self.holders(of: try #require(Self.volumes(net, net.tmp.sub("owner")).first))
+        #expect(oldHolders.count == 5)
+        #expect(owner.stop() == 0)
+        try FileManager.default.removeItem(atPath: net.tmp.sub("owner"))
+        let machine = net.tmp.sub("new-machine")
+        let restore = try CLI.run(["restore", "latest", "--to", net.tmp.sub("out"), "--coordinator", net.at, "--data-dir", machine,
+                                   "--phrase-file", net.tmp.sub("owner") + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+
+        let away = try #require(oldHolders.first)
+        let index = try #require((1...7).first { i in
+            ((try? net.status(net.tmp.sub("holder\(i)")))?["node"] as? [String: Any])?["node"] as? Int == away
+        })
+        let pid = net.holders[index - 1].pid
+        #expect(kill(pid, SIGSTOP) == 0)
+        var stopped = true
+        defer { if stopped { kill(pid, SIGCONT) } }
+
+        let node = try net.node("new-machine", verbose: true)
+        defer { _ = node.stop() }
+        #expect(Daemon.wait(timeout: 10) { ((try? net.status(machine))?["node"] as? [String: Any])?["adopting"] as? Int == 1 },
+                "the status says a volume waits for its holders")
+        #expect(Daemon.wait(timeout: 120) {
+            let volumes = Self.volumes(net, machine)
+            return volumes.count == 1 && volumes[0]["healthy"] as? Int == 5 && !Self.holders(of: volumes[0]).contains(away)
+        }, "\(Self.volumes(net, machine))\n\(node.stderr)")
+        #expect(node.stderr.contains("4 of 5"), "\(node.stderr)")
+
+        #expect(kill(pid, SIGCONT) == 0)
+        stopped = false
+        #expect(Daemon.wait(timeout: 120) { node.stderr.contains("its contract is released") }, "\(node.stderr)")
+        #expect(node.stop() == 0)
+    }
 }

@@ -113,6 +113,11 @@ public struct NodeStatus: Codable, Sendable, Equatable {
     public var volumes: [Volume]
     public var repairsInFlight: Int
     public var lastBackup: Backup?
+    /// Volumes restored here still waiting for their holders to show their contracts
+    /// (`NodeService+Adoption`); nil from nodes before adoption.
+    public var adopting: Int? = nil
+    /// Another machine took this owner's node over: this node no longer acts.
+    public var retired: Bool? = nil
 }
 
 /// The CLI's side of the control socket: blocking, bounded in time and size.

@@ -26,6 +26,14 @@ final class AdoptionState {
     var started = false
     var records: [AdoptionRecord] = []
     var asked: [UInt64: Asked] = [:]
+    /// Asked, and their slot placed anew without their answer (unreachable, or the
+    /// patience ran out): asked again every patience, `reasksMax` times, so a holder that
+    /// comes back later is released (or taken over) rather than left keeping its copy for
+    /// the rest of the term under a contract nobody counts.
+    var late: [UInt64: Asked] = [:]
+    var reasks = 0
+    var reasking = false
+    static let reasksMax = 8
     var vouched: [UInt32: [Int: Vouched]] = [:]
     var nextRequest: UInt64 = 1
 }
@@ -87,6 +95,11 @@ extension NodeService {
     /// A holder's answer: kept if it is the holder asked, for the slot asked, and its own
     /// signature on the terms checks against the key its session proved.
     func onContractHeld(request: UInt64, slot: SlotID, report: HeldSlotReport?, holderSignature: [UInt8], from: NodeID) {
+        if let late = adoption.late[request], late.holder == from {
+            adoption.late[request] = nil
+            if let report { lateContract(report, holderSignature: holderSignature, slot: slot, from: from) }
+            return
+        }
         guard let asked = adoption.asked[request], asked.holder == from, let me = core?.me,
               slot == SlotID(volume: VolumeID(owner: me, number: asked.number), index: UInt8(asked.slot))
         else { return }
@@ -113,7 +126,54 @@ extension NodeService {
         logger.notice("a holder of a restored volume cannot be reached: its slots are placed anew",
                       metadata: ["holder": "\(peer.raw)", "slots": "\(given.count)"])
         for request in given.keys { adoption.asked[request] = nil }
+        adoption.late.merge(given) { first, _ in first }
+        scheduleReask()
         for number in Set(given.values.map(\.number)).sorted() { settleAdoption(of: number) }
+    }
+
+    /// An answer that came after its volume was opened: taken over if the slot is still
+    /// empty (nobody placed yet), else the holder is released (it keeps the copy for the
+    /// grace period, then frees it, instead of keeping it for the rest of the term under
+    /// a contract nobody counts).
+    private func lateContract(_ report: HeldSlotReport, holderSignature: [UInt8], slot: SlotID, from: NodeID) {
+        guard var next = core, report.terms.shard == slot, report.terms.holder == from, report.terms.owner == next.me,
+              next.ownedContract(report.terms.id) == nil,
+              // Not opened after all (the staging targets failed it): the next start asks again.
+              next.volumes.contains(where: { $0.id == slot.volume })
+        else { return }
+        let stored = SlotExtent(packs: report.layout.packs, bytes: report.layout.slotBytes, root: report.root)
+        if let key = peers[from]?.peer.ownerPublicKey,
+           Ed25519Verifier().verify(signature: holderSignature, message: report.terms.signingBytes, publicKey: key),
+           case let .success(actions) = next.adoptRestoredSlot(report.terms, ownerSignature: report.ownerSignature,
+                                                               holderSignature: holderSignature, stored: stored, now: clock.now)
+        {
+            core = next
+            logger.info("a late holder's restored slot was still empty: taken over", metadata: ["slot": "\(slot)", "holder": "\(from.raw)"])
+            step(actions)
+            return
+        }
+        logger.notice("a holder answered after its restored slot was placed anew: its contract is released",
+                      metadata: ["slot": "\(slot)", "holder": "\(from.raw)"])
+        transmit(.release(contract: report.terms.id, at: clock.now), to: from)
+    }
+
+    private func scheduleReask() {
+        guard !adoption.reasking, !adoption.late.isEmpty, adoption.reasks < AdoptionState.reasksMax else { return }
+        adoption.reasking = true
+        loop.scheduleTask(in: .milliseconds(settings.adoptionPatience.milliseconds)) { [weak self] in self?.reaskLate() }
+    }
+
+    /// Asks the late holders again (a message to one still unreachable is dropped again).
+    private func reaskLate() {
+        adoption.reasking = false
+        guard let me = core?.me, !retired else { return }
+        adoption.reasks += 1
+        for request in adoption.late.keys.sorted() {
+            let a = adoption.late[request]!
+            transmit(.contractQuery(request: request, slot: SlotID(volume: VolumeID(owner: me, number: a.number), index: UInt8(a.slot))),
+                     to: a.holder)
+        }
+        scheduleReask()
     }
 
     private func settleAdoption(of number: UInt32) {
@@ -133,7 +193,9 @@ extension NodeService {
     /// one transaction before anything is sent.
     private func installAdopted(_ number: UInt32) {
         guard let at = adoption.records.firstIndex(where: { $0.number == number }), var next = core else { return }
+        adoption.late.merge(adoption.asked.filter { $0.value.number == number }) { first, _ in first }
         adoption.asked = adoption.asked.filter { $0.value.number != number }
+        scheduleReask()
         let vouched = adoption.vouched.removeValue(forKey: number) ?? [:]
         let id = VolumeID(owner: next.me, number: number)
         guard let placed = placedVolumes.first(where: { $0.number == number }) else {

@@ -149,6 +149,8 @@ extension NodeService {
             contractsOwned: core?.book.owned.count ?? 0, contractsHeld: core?.book.held.count ?? 0,
             bytesOffered: settings.offer, bytesHeld: held.usedBytes, bytesPlaced: core?.book.placedBytes ?? 0,
             volumes: volumes, repairsInFlight: volumes.count { $0.repairing },
-            lastBackup: placedVolumes.last.map { .init(volume: $0.number, sequence: $0.sequence, packs: $0.packCount) })
+            lastBackup: placedVolumes.last.map { .init(volume: $0.number, sequence: $0.sequence, packs: $0.packCount) },
+            adopting: adoption.started ? adoption.records.count : ((try? Self.loadAdoption(state))?.count ?? 0),
+            retired: retired)
     }
 }

@@ -352,6 +352,12 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                                 signer: signer, verifier: Ed25519Verifier(), coordinatorKey: coordinatorKey ?? [],
                                 rng: Xoshiro256(seed: UInt64.random(in: 0...UInt64.max)))
                 logger.info("joined the network", metadata: ["node": "\(node.raw)"])
+                if (try? Self.loadAdoption(state))?.isEmpty == false {
+                    // A machine restored from the network: what the owner's old node held
+                    // for others went with it. The coordinator drops its holding reports
+                    // and gives its owners' faults an amnesty, as for any lost disk.
+                    core!.onDiskLost()
+                }
                 if let bytes = settings.testVolumeBytes {
                     do {
                         let volume = try TestVolume(owner: node, bytes: bytes, k: settings.params.k, n: settings.params.n)
