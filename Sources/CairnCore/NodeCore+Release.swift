@@ -58,6 +58,8 @@ extension NodeCore {
     /// Past the term end nothing is sent (the holder moves the contract into grace by
     /// itself), and the release is forgotten once that grace is over too (`keptUntil`).
     mutating func resendReleases(now: Instant, into actions: inout [NodeAction]) {
+        guard !resendPass.idle(ledger: releaseLedger, now: now) else { return }
+        defer { resendPass = LedgerPass(ledger: releaseLedger, due: nextResend(after: now)) }
         for id in releasing.keys.sorted() {
             // Nearly every one waits out its backoff: looked at in place, neither copied
             // (a copy retains its contract's arrays) nor written back.
@@ -89,12 +91,34 @@ extension NodeCore {
         }
     }
 
+    /// The first instant after `now` at which some pending release is due to be sent or
+    /// forgotten (no later than it: a release still retrying is due at the next tick).
+    private func nextResend(after now: Instant) -> Instant? {
+        var due: Instant? = nil
+        for i in releasing.indices {
+            let r = releasing.values[i]
+            var d = r.retries > 0 ? now : r.nextAt
+            if let end = r.end { d = min(d, r.keptUntil ?? end) }
+            due = min(due ?? d, d)
+        }
+        return due
+    }
+
     /// A released holder is kept off its volume only while it may still keep a shard of it:
     /// during its grace period, or while its release is unacknowledged. Kept for good, the
     /// list would grow with every replacement and, in a small network, end by excluding every
     /// node a repair could use.
     mutating func forgetReleasedHolders(now: Instant) {
-        guard volumes.contains(where: { !$0.recentHolders.isEmpty }) else { return }
+        // With the same ledger, only a debt whose grace ends can let a holder go: the last
+        // pass left every list as this one would until the first such end.
+        guard !forgetPass.idle(ledger: releaseLedger, now: now) else { return }
+        var due: Instant? = nil
+        for i in audits.indices where audits.values[i].until > now { due = min(due ?? audits.values[i].until, audits.values[i].until) }
+        for i in unconfirmed.indices where unconfirmed.values[i].until > now {
+            due = min(due ?? unconfirmed.values[i].until, unconfirmed.values[i].until)
+        }
+        forgetPass = LedgerPass(ledger: releaseLedger, due: due)
+        guard volumes.indices.contains(where: { !volumes[$0].recentHolders.isEmpty }) else { return }
         var owing = [(VolumeID, NodeID)]()
         for a in audits.values where a.until > now { owing.append((a.shard.volume, a.holder)) }
         for u in unconfirmed.values where u.until > now { owing.append((u.shard.volume, u.holder)) }

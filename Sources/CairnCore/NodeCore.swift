@@ -14,14 +14,22 @@ public struct NodeCore: Sendable {
     var volumeIndex: [VolumeID: Int] = [:]
     var slotOfContract: [ContractID: SlotRef] = [:]
     /// Released, stored contracts audited until their grace ends.
-    var audits: [ContractID: GraceDebt] = [:]
+    var audits: [ContractID: GraceDebt] = [:] { didSet { releaseLedger &+= 1 } }
     /// Replacements given up while their shard was being stored: the holder may have it
     /// (only the acknowledgement was lost) and then keeps it for the grace period. Not
     /// audited (it may never have received the shard), but a last-resort source until then.
-    var unconfirmed: [ContractID: GraceDebt] = [:]
+    var unconfirmed: [ContractID: GraceDebt] = [:] { didSet { releaseLedger &+= 1 } }
     /// Releases not yet acknowledged: the holder may still hold the shard as if the
     /// contract were active (it was offline), so it is also a last-resort source.
-    var releasing: [ContractID: PendingRelease] = [:]
+    var releasing: [ContractID: PendingRelease] = [:] { didSet { releaseLedger &+= 1 } }
+    /// Bumped by every change to `audits`, `unconfirmed` or `releasing`: the repair tick's
+    /// passes over them (`forgetReleasedHolders`, `resendReleases`) skip a tick in which
+    /// nothing they read changed and no instant they wait for came — on most ticks of a
+    /// large network, where each pass was a walk of cold dictionaries. Not checkpointed:
+    /// a restarted core makes both passes at its first tick.
+    var releaseLedger: UInt64 = 1
+    var forgetPass = LedgerPass()
+    var resendPass = LedgerPass()
     var pendingMatches: [UInt64: Int] = [:]
     var nextRequest: UInt64 = 1
     var rng: Xoshiro256
@@ -48,6 +56,18 @@ public struct NodeCore: Sendable {
         var shard: SlotID
         var extent: SlotExtent
         var until: Instant
+    }
+
+    /// What one pass over the release ledger saw: the ledger's count then, and the first
+    /// instant at which the same ledger could make the pass act (nil: never).
+    struct LedgerPass: Sendable {
+        var ledger: UInt64 = 0
+        var due: Instant? = nil
+
+        /// Whether a pass now would do exactly what the last one left done.
+        func idle(ledger current: UInt64, now: Instant) -> Bool {
+            ledger == current && due.map { now < $0 } ?? true
+        }
     }
 
     /// A release sent at `at` and not yet acknowledged. Re-sent on each repair tick while
