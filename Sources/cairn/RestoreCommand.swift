@@ -97,7 +97,9 @@ struct Restore: AsyncParsableCommand {
                                             overwrite: policy)) { bar.update($0) }
         }
         bar.finish()
+        let completing = Date()
         let completed = try fetched.flatMap { f in try NetworkRestore.completeStaging(f, repository: repo, dataDirectory: options.directory.path) }
+        let completedSeconds = Date().timeIntervalSince(completing)
         if json {
             try Terminal.printJSON(WithResourceUsage(summary))
             return
@@ -108,7 +110,7 @@ struct Restore: AsyncParsableCommand {
             print("fetched \(f.volumes) volumes (\(Format.bytes(f.bytes)), \(f.shardsWritten) shards) from the network, root record \(f.rootSequence)")
             for why in f.notAdoptable { Terminal.warn("not adopted by a node here: \(why)") }
             if let rebuilt = completed {
-                print("a node started on \(options.directory.path) takes over \(f.adoptable) volumes (\(rebuilt) shards rebuilt for it)")
+                print("a node started on \(options.directory.path) takes over \(f.adoptable) volumes (\(rebuilt) shards rebuilt for it in \(Format.duration(completedSeconds))), and the machine whose node had them is refused from then on")
             }
         }
         print("restored snapshot \(s.snapshot) into \(to)")

@@ -231,8 +231,13 @@ extension NodeService {
                 actions += more
                 adopted += 1
             case let .failure(why):
-                logger.notice("a holder's contract for a restored slot is not taken over: the slot is placed anew",
+                logger.notice("a holder's contract for a restored slot is not taken over: the slot is placed anew and the contract released",
                               metadata: ["slot": "\(s)", "holder": "\(v.terms.holder.raw)", "why": "\(why.rawValue)"])
+                // Whatever it is, the holder keeps nothing for this owner under it that the
+                // owner counts: it frees the copy after its grace instead of at the term's end.
+                if next.ownedContract(v.terms.id) == nil {
+                    actions.append(.send(to: v.terms.holder, .release(contract: v.terms.id, at: now)))
+                }
             }
         }
         actions += next.restoredVolumeReady(id, now: now)
@@ -252,14 +257,15 @@ extension NodeService {
     }
 
     /// Holder side: the active contract this node holds for `slot` of `owner`, as its
-    /// storage has it, so the owner's new node can take the slot over.
+    /// storage has it, so the owner's new node can take the slot over (or release it: a
+    /// blind repair's contract, which carries the repairer's signature, is not taken over).
     func answerContractQuery(request: UInt64, slot: SlotID, from owner: NodeID) {
         guard let core, slot.volume.owner == owner else { return }
         var report: HeldSlotReport?
         var signature: [UInt8] = []
         for id in core.book.held.keys.sorted() {
             guard let c = core.book.held[id], c.terms.shard == slot, c.terms.owner == owner, c.state == .active,
-                  c.proposer == owner, let stored = try? held.held(slot)
+                  let stored = try? held.held(slot)
             else { continue }
             report = HeldSlotReport(terms: c.terms, ownerKey: c.ownerKey ?? [], ownerSignature: c.ownerSignature,
                                     layout: VolumeLayout(k: stored.k, n: stored.n, packs: stored.extent.packs, slotBytes: stored.extent.bytes),
