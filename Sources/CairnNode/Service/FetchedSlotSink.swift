@@ -2,6 +2,7 @@ import CairnCore
 internal import CairnData
 import CairnNet
 import CairnWire
+import Foundation
 import NIOCore
 import Synchronization
 
@@ -109,11 +110,23 @@ public final class StagingShards: Sendable {
     }
 
     /// Writes the root record on every target written, flushes and closes them; their
-    /// paths by index.
+    /// paths by index. A target left without a shard (every stream into it was dropped:
+    /// a spare fetch given up, a slot that did not check) is removed instead: an empty
+    /// store is not a target the engine can place (it names no shard index), while a
+    /// missing one is re-created by `cairn check` (`NetworkRestore.completeStaging`).
     public func finish(root: [UInt8]) throws(NodeError) -> [String] {
-        let targets = state.withLock { s in
+        var targets = state.withLock { s in
             defer { s.targets = [:] }
             return s.targets
+        }
+        for index in targets.keys.sorted() {
+            let empty: Bool
+            do { empty = try targets[index]!.identity().index == nil } catch { empty = false }
+            guard empty else { continue }
+            let path = targets.removeValue(forKey: index)!.path
+            do { try FileManager.default.removeItem(atPath: path) } catch {
+                throw NodeError(.storage, "the empty staging target \(path) cannot be removed", cause: error)
+            }
         }
         for index in targets.keys.sorted() {
             do {
