@@ -64,10 +64,21 @@ public struct ChallengeScheduler: Sendable, Codable {
                                audit: Bool, now: Instant, timeout: Interval, rng: inout Xoshiro256,
                                settled: inout SettledChallenges, knownPass: (KnownChallenge) -> Bool) -> Message?
     {
-        precondition(extent.packs > 0, "challenge of an empty slot")
+        issue(contract: contract, holder: holder, slot: slot, packs: extent.packs, root: { extent.root }, audit: audit,
+              now: now, timeout: timeout, rng: &rng, settled: &settled, knownPass: knownPass)
+    }
+
+    /// `issue` with the extent's root read only when the challenge is recorded: a challenge
+    /// settled by `knownPass` never touches it (a retain of every slot's root, a cold heap
+    /// object, across the call to `knownPass` was a tenth of the simulator's challenge tick).
+    mutating func issue(contract: ContractID, holder: NodeID, slot: SlotID, packs: UInt32,
+                        root: () -> [UInt8], audit: Bool, now: Instant, timeout: Interval, rng: inout Xoshiro256,
+                        settled: inout SettledChallenges, knownPass: (KnownChallenge) -> Bool) -> Message?
+    {
+        precondition(packs > 0, "challenge of an empty slot")
         let id = nextID
         nextID += 1
-        let pack = UInt32(rng.bounded(UInt64(extent.packs)))
+        let pack = UInt32(rng.bounded(UInt64(packs)))
         let selector = UInt32(truncatingIfNeeded: rng.next())
         if outstanding.count + settled.pending >= bound {
             // The oldest of the recorded and the vouched-for (ids only grow: a vouched-for
@@ -79,13 +90,13 @@ public struct ChallengeScheduler: Sendable, Codable {
                 outstanding[oldest] = nil
             }
         }
-        if knownPass(KnownChallenge(id: id, holder: holder, slot: slot, pack: pack, packs: extent.packs, audit: audit)) {
+        if knownPass(KnownChallenge(id: id, holder: holder, slot: slot, pack: pack, packs: packs, audit: audit)) {
             settled.add(id)
             return nil
         }
-        outstanding[id] = Outstanding(contract: contract, holder: holder, slot: slot, pack: pack, packs: extent.packs,
-                                      selector: selector, root: extent.root, deadline: now + timeout, audit: audit)
-        return .challenge(id: id, slot: slot, pack: pack, packs: extent.packs, selector: selector)
+        outstanding[id] = Outstanding(contract: contract, holder: holder, slot: slot, pack: pack, packs: packs,
+                                      selector: selector, root: root(), deadline: now + timeout, audit: audit)
+        return .challenge(id: id, slot: slot, pack: pack, packs: packs, selector: selector)
     }
 
     public mutating func onReply(id: UInt64, from: NodeID, proof: SegmentProof) -> Verdict {

@@ -70,9 +70,7 @@ extension NodeCore {
 
     // MARK: Placement and repair (owner side)
 
-    func slotNeedsReplacement(_ slot: OwnedSlot) -> Bool {
-        slot.pending == nil && (slot.holder == nil || slot.failed || slot.unhealthy)
-    }
+    func slotNeedsReplacement(_ slot: OwnedSlot) -> Bool { slot.needsReplacement }
 
     /// The whole volume is at hand: every pack in the local pack store, or rebuilt from k
     /// fetched slots that, with what is local, cover every pack.
@@ -95,12 +93,19 @@ extension NodeCore {
     /// to re-create (all empty slots during the initial upload).
     mutating func requestMatch(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
         guard volumes[p].matchRequested == nil, !volumes[p].lost else { return }
-        let count = volumes[p].slots.count { slotNeedsReplacement($0) && ($0.holder == nil || volumes[p].repairing) }
+        // Read in place, on every repair tick for every volume: `count(where:)` copied each
+        // slot (retaining its roots and keys).
+        let repairing = volumes[p].repairing
+        let count = volumes[p].slots.withUnsafeBufferPointer { slots in
+            slots.indices.count { s in slots[s].needsReplacement && (slots[s].holder == nil || repairing) }
+        }
         guard count > 0, book.canPlace(bytes: volumes[p].capacity) else { return }
         var exclude = volumes[p].recentHolders
-        for slot in volumes[p].slots {
-            if let h = slot.holder { exclude.append(h) }
-            if let h = slot.pendingHolder { exclude.append(h) }
+        volumes[p].slots.withUnsafeBufferPointer { slots in
+            for s in slots.indices {
+                if let h = slots[s].holder { exclude.append(h) }
+                if let h = slots[s].pendingHolder { exclude.append(h) }
+            }
         }
         exclude.sort()
         let request = nextRequest

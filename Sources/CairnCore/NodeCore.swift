@@ -402,7 +402,7 @@ public struct NodeCore: Sendable {
                     else { continue }
                     if let msg = challenges.issue(
                         contract: contract, holder: holder, slot: SlotID(volume: volume, index: UInt8(s)),
-                        extent: slots[s].stored, audit: false, now: now,
+                        packs: slots[s].stored.packs, root: { slots[s].stored.root }, audit: false, now: now,
                         timeout: params.challengeTimeout, rng: &rng, settled: &settled, knownPass: knownPass)
                     {
                         actions.append(.send(to: holder, msg))

@@ -92,6 +92,12 @@ public struct OwnedSlot: Hashable, Sendable, Codable {
     /// What is on its way to the new holder (a whole slot), once it is.
     public var pendingExtent: SlotExtent { if case let .storing(_, _, extent, _) = replacement { extent } else { .empty } }
 
+    /// Nothing on its way to a new holder, and no holder or one that failed or looks
+    /// unhealthy: the slot wants a new holder.
+    public var needsReplacement: Bool {
+        replacement == nil && (holder == nil || failed || unhealthy)
+    }
+
     public var health: RepairPlanner.Health {
         guard holder != nil else { return .empty }
         if failed { return .failed }
