@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Runs `cairn simulate` on random valid scenarios and lists every run that fails.
 
-    scripts/random-scenarios.py CAIRN [FIRST_SEED] [COUNT] [TIMEOUT_S]
+    scripts/random-scenarios.py CAIRN [FIRST_SEED] [COUNT] [TIMEOUT_S] [--long]
 
 Scenario i is drawn from seed i (the same file on every machine) and run with --seed i;
 each is written to a temporary folder and kept when its run fails (exit status other than
 0, or a timeout), so a failure can be replayed by hand. Small networks (up to 400 nodes,
 up to 5 days) with every kind of churn, adversary and protocol parameter, and (each in
 some scenarios) skewed clocks, repair models, partial droppers, volume sizes and warm-up.
+--long: the same scenarios cut to at most 150 nodes and stretched over 8 to 40 days
+(outages and partitions anywhere in them, at most 40 sampled restores), so contracts end,
+renew and lapse within a run.
 """
 import json, os, random, subprocess, sys, tempfile
 
@@ -96,7 +99,20 @@ def with_drop_fraction(s, seed):
     return s
 
 
+def stretched(s, seed):
+    """--long: at most 150 nodes over 8 to 40 days (a draw stream of its own)."""
+    r = random.Random(seed + 555)
+    s["nodes"] = min(s["nodes"], r.randint(s["protocol"]["n"] + 2, 150))
+    s["duration_days"] = r.uniform(8, 40)
+    s["restore_samples"] = min(s["restore_samples"], 40)
+    for f in s["churn"]["correlated"] + s["churn"]["partitions"]:
+        f["at_day"] = r.uniform(0, s["duration_days"])
+    return s
+
+
 def main():
+    long = "--long" in sys.argv
+    sys.argv = [a for a in sys.argv if a != "--long"]
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     cairn = sys.argv[1]
@@ -108,7 +124,8 @@ def main():
     for seed in range(first, first + count):
         path = os.path.join(folder, f"random-{seed}.json")
         with open(path, "w") as f:
-            json.dump(with_drop_fraction(scenario(seed), seed), f, indent=1)
+            drawn = with_drop_fraction(scenario(seed), seed)
+            json.dump(stretched(drawn, seed) if long else drawn, f, indent=1)
         try:
             run = subprocess.run([cairn, "simulate", path, "--seed", str(seed), "--no-progress"],
                                  capture_output=True, text=True, timeout=timeout)
