@@ -88,11 +88,16 @@ import Testing
             return volumes.count == 1 && volumes[0]["healthy"] as? Int == 5 && !Self.holders(of: volumes[0]).contains(victim)
         }, "\(Self.volumes(net, machine))\n\(node.stderr)")
 
-        // A new backup on the new machine becomes the next volume; the adopted one stays.
+        // A new backup on the new machine builds on the restored one: the old file is
+        // deduplicated against the restored packs, only the new file's pack and the root
+        // record are placed, as the next volume; the adopted one stays.
         let more = net.tmp.sub("more.bin")
         try Data(rng.bytes(200_000)).write(to: URL(fileURLWithPath: more))
-        let next = try CLI.run(["backup", more, "--data-dir", machine, "--k", "3", "--n", "5", "--wait", "90", "--json"])
+        let next = try CLI.run(["backup", file, more, "--data-dir", machine, "--k", "3", "--n", "5", "--wait", "90", "--json"])
         #expect(next.status == 0, "\(next.stderr)\n\(node.stderr)")
+        let placed = try #require(try JSONSerialization.jsonObject(with: Data(next.stdout.utf8)) as? [String: Any])
+        #expect((placed["network"] as? [String: Any])?["packs"] as? Int == 2 && (placed["network"] as? [String: Any])?["complete"] as? Bool == true,
+                "\(next.stdout)")
         let volumes = Self.volumes(net, machine)
         #expect(volumes.count == 2 && volumes.map { $0["number"] as? Int } == [before["number"] as? Int, (before["number"] as? Int ?? 0) + 1],
                 "\(volumes)")
