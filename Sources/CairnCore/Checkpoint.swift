@@ -33,7 +33,7 @@ extension NodeCore: Codable {
     enum CodingKeys: String, CodingKey {
         case me, params, speed, book, challenges, volumes, volumeIndex, slotOfContract, audits, unconfirmed, releasing
         case pendingMatches, nextRequest, rng, coordinatorKey, standing, diskLost, blindRepairs, blindRepairContracts
-        case blindRepairCounter, uploadBacklog, signerKey, sessionStart
+        case blindRepairCounter, uploadBacklog, signerKey, sessionStart, blindRepairsReported
     }
 
     /// The keys to give back when this core's checkpoint is read.
@@ -71,6 +71,8 @@ extension NodeCore: Codable {
         uploadBacklog = try c.decode(Interval.self, forKey: .uploadBacklog)
         // Checkpoints from before it: no session known (every fetch round counts, as then).
         sessionStart = try c.decodeIfPresent(Instant.self, forKey: .sessionStart)
+        // Checkpoints from before it: no report to repeat.
+        blindRepairsReported = try c.decodeIfPresent([ContractID: ReportedBlindRepair].self, forKey: .blindRepairsReported) ?? [:]
         try checkDecodedInvariants()
     }
 
@@ -98,6 +100,7 @@ extension NodeCore: Codable {
         try c.encode(blindRepairCounter, forKey: .blindRepairCounter)
         try c.encode(uploadBacklog, forKey: .uploadBacklog)
         try c.encodeIfPresent(sessionStart, forKey: .sessionStart)
+        try c.encode(blindRepairsReported, forKey: .blindRepairsReported)
         try c.encode(signer.publicKey, forKey: .signerKey)
     }
 

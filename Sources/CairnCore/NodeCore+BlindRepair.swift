@@ -91,6 +91,8 @@ extension NodeCore {
         else { return }
         actions.append(.send(to: .coordinator, .blindRepairDone(terms: p.terms, ownerSignature: p.signature,
                                                           holderSignature: holderSignature)))
+        blindRepairsReported[id] = ReportedBlindRepair(terms: p.terms, ownerSignature: p.signature, holderSignature: holderSignature,
+                                                       until: d.targets[p.target].mandate.expires)
         d.targets[p.target].node = .coordinator
         blindRepairs[volume] = d
         if d.targets.allSatisfy({ $0.node == .coordinator }) { endBlindRepair(volume, now: now, into: &actions) }
@@ -100,10 +102,33 @@ extension NodeCore {
         guard let d = blindRepairs.removeValue(forKey: volume) else { return }
         for id in d.proposals.keys.sorted() {
             blindRepairContracts[id] = nil
-            // Accepted but never stored: tell the holder to let it go.
+            // Accepted but never acknowledged as stored (it may be, and only the
+            // acknowledgement was lost): tell the holder to let it go, again on later ticks
+            // until it acknowledges (`releasing`), so no copy stays held under a contract
+            // nobody counts until its term ends.
             if let p = d.proposals[id], p.holderSignature != nil {
                 actions.append(.send(to: p.terms.holder, .release(contract: id, at: now)))
+                let target = d.targets[p.target]
+                releasing[id] = PendingRelease(
+                    holder: p.terms.holder, shard: p.terms.shard,
+                    extent: SlotExtent(packs: d.layout.packs, bytes: d.layout.slotBytes, root: target.root), at: now,
+                    retries: ProtocolLimits.releaseRetriesMax, end: p.terms.end, keptUntil: p.terms.end + p.terms.grace)
             }
+        }
+    }
+
+    /// Re-sends the blind repairs reported while their orders' mandates last, and forgets
+    /// those whose mandates expired (the coordinator takes no report after that).
+    mutating func resendBlindRepairReports(now: Instant, into actions: inout [NodeAction]) {
+        guard !blindRepairsReported.isEmpty else { return }
+        for id in blindRepairsReported.keys.sorted() {
+            let r = blindRepairsReported[id]!
+            if r.until <= now {
+                blindRepairsReported[id] = nil
+                continue
+            }
+            actions.append(.send(to: .coordinator, .blindRepairDone(terms: r.terms, ownerSignature: r.ownerSignature,
+                                                              holderSignature: r.holderSignature)))
         }
     }
 

@@ -47,6 +47,12 @@ public struct NodeCore: Sendable {
     /// Blind repairs this node carries out for away owners, by volume.
     var blindRepairs: [VolumeID: BlindRepair] = [:]
     var blindRepairContracts: [ContractID: VolumeID] = [:]
+    /// Blind repairs this node placed and reported (`blindRepairDone`), re-sent on each
+    /// repair tick until the order's mandate expires: a report lost on the way left the
+    /// holder with a contract nobody knew of (never offered to the owner for adoption), so
+    /// owners gave volumes up as lost while those copies were held. The coordinator takes
+    /// a report once; the repeats change nothing there.
+    var blindRepairsReported: [ContractID: ReportedBlindRepair] = [:]
     var blindRepairCounter: UInt32 = 0
 
     /// A holder released from a slot that owes the grace period until `until` (audited, or
@@ -127,6 +133,14 @@ public struct NodeCore: Sendable {
             backoff = try c.decodeIfPresent(Interval.self, forKey: .backoff) ?? .zero
             keptUntil = try c.decodeIfPresent(Instant.self, forKey: .keptUntil)
         }
+    }
+
+    /// A `blindRepairDone` sent, kept for re-sending until `until` (the mandate's expiry).
+    struct ReportedBlindRepair: Sendable, Codable {
+        var terms: ContractTerms
+        var ownerSignature: [UInt8]
+        var holderSignature: [UInt8]
+        var until: Instant
     }
 
     /// A blind repair in progress on this node (the repairer side).
@@ -367,6 +381,7 @@ public struct NodeCore: Sendable {
             for volume in blindRepairs.keys.sorted() where blindRepairs[volume]!.deadline <= now {
                 endBlindRepair(volume, now: now, into: &actions)
             }
+            resendBlindRepairReports(now: now, into: &actions)
             forgetReleasedHolders(now: now)
             for p in volumes.indices where !volumes[p].lost {
                 expirePending(volume: p, now: now, into: &actions)

@@ -149,3 +149,38 @@ import Testing
     #expect(offers.count <= CoordinatorCore.adoptionOffersMax)
     _ = volume
 }
+
+/// A repairer re-sends its report on its repair ticks while the order's mandate lasts: with
+/// the first `blindRepairDone` lost, the coordinator still records the repair (once) and
+/// offers it to the owner. (Found by `scripts/random-scenarios.py --long`, seed 207: a
+/// report lost on a lossy network left the new holder with a contract nobody knew of —
+/// never offered for adoption — and the owner gave the volume up as lost while it was held.)
+@Test func aLostBlindRepairReportIsSentAgainWhileTheMandateLasts() throws {
+    var h = Harness(count: 8)
+    let owner = NodeID(0)
+    let volume = h.addVolume(6, packs: 2)
+    h.start()
+    let holders = h.nodes[0].volumes[0].slots.map { $0.holder! }
+    let slot3 = SlotID(volume: volume, index: 3)
+    var reports = 0
+    h.lose = { _, to, message in
+        guard to == .coordinator, case .blindRepairDone = message else { return false }
+        reports += 1
+        return reports == 1
+    }
+    h.offline = [owner, holders[3]]
+    h.run(for: h.coordinator.params.blindRepairAfter + .days(1))
+    #expect(reports >= 2, "the lost report was not sent again")
+    #expect(h.notes.count { $0.0 == .coordinator && $0.1 == .blindRepaired(slot3) } == 1)
+    let held = try #require(h.coordinator.rootRecords[volume]?.holders[3])
+    #expect(!holders.contains(held) && held != owner)
+    #expect(h.coordinator.adoptions[owner]?.map(\.terms.holder) == [held])
+    // Past the mandate the repairer forgets it: no report is sent for ever.
+    let sent = reports
+    h.run(for: .days(2))
+    #expect(reports == sent)
+    // The owner returns and adopts it.
+    h.bringBack(owner)
+    h.run(for: .hours(2))
+    #expect(h.nodes[0].volumes[0].slots[3].holder == held)
+}
