@@ -14,6 +14,25 @@ import Testing
         ((try? net.status(dir))?["node"] as? [String: Any])?["volumes"] as? [[String: Any]] ?? []
     }
 
+    /// The owner's node, joined with every holder, after backing up `bytes` random bytes
+    /// (`data.bin`, from `seed`) 3-of-5 to the network; the caller stops it.
+    static func ownerBackedUp(_ net: Net, bytes: Int, seed: UInt64) throws -> Daemon {
+        try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
+        let owner = try net.node("owner")
+        do {
+            #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 8 })
+            let file = net.tmp.sub("data.bin")
+            var rng = SeededRandom(seed: seed)
+            try Data(rng.bytes(bytes)).write(to: URL(fileURLWithPath: file))
+            let backup = try CLI.run(["backup", file, "--data-dir", net.tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
+            #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+            return owner
+        } catch {
+            _ = owner.stop()
+            throw error
+        }
+    }
+
     static func holders(of volume: [String: Any]) -> [Int] {
         ((volume["slots"] as? [[String: Any]]) ?? []).compactMap { $0["holder"] as? Int }.sorted()
     }
@@ -21,15 +40,9 @@ import Testing
     @Test(.timeLimit(.minutes(5))) func aNodeOnTheRestoredDataDirectoryAdoptsTheOldNodesVolumes() throws {
         let net = try Net(label: "network-adopt", holders: 7, relayOnly: 1)
         defer { net.stopAll() }
-        try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
-        let owner = try net.node("owner")
+        let owner = try Self.ownerBackedUp(net, bytes: 1_200_000, seed: 17)
         defer { _ = owner.stop() }
-        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 8 })
         let file = net.tmp.sub("data.bin")
-        var rng = SeededRandom(seed: 17)
-        try Data(rng.bytes(1_200_000)).write(to: URL(fileURLWithPath: file))
-        let backup = try CLI.run(["backup", file, "--data-dir", net.tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
-        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
         let before = try #require(Self.volumes(net, net.tmp.sub("owner")).first, "the owner's node shows its volume")
         let oldHolders = Self.holders(of: before)
         #expect(oldHolders.count == 5 && before["healthy"] as? Int == 5, "\(before)")
@@ -110,15 +123,8 @@ import Testing
     @Test(.timeLimit(.minutes(5))) func aHolderAwayDuringTheAdoptionIsReplacedAndReleasedWhenItComesBack() throws {
         let net = try Net(label: "network-adopt-away", holders: 7, relayOnly: 0)
         defer { net.stopAll() }
-        try NetworkJoinTests.initOwner(net.tmp.sub("owner"))
-        let owner = try net.node("owner")
+        let owner = try Self.ownerBackedUp(net, bytes: 600_000, seed: 19)
         defer { _ = owner.stop() }
-        #expect(try Daemon.wait(timeout: 60) { try NetworkJoinTests.members(net.tmp.sub("coordinator")).filter(\.joined).count == 8 })
-        let file = net.tmp.sub("data.bin")
-        var rng = SeededRandom(seed: 19)
-        try Data(rng.bytes(600_000)).write(to: URL(fileURLWithPath: file))
-        let backup = try CLI.run(["backup", file, "--data-dir", net.tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
-        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
         let oldHolders = Self.holders(of: try #require(Self.volumes(net, net.tmp.sub("owner")).first))
         #expect(oldHolders.count == 5)
         #expect(owner.stop() == 0)
