@@ -105,6 +105,7 @@ import Testing
         // deduplicated against the restored packs, only the new file's pack and the root
         // record are placed, as the next volume; the adopted one stays.
         let more = net.tmp.sub("more.bin")
+        var rng = SeededRandom(seed: 18)
         try Data(rng.bytes(200_000)).write(to: URL(fileURLWithPath: more))
         let next = try CLI.run(["backup", file, more, "--data-dir", machine, "--k", "3", "--n", "5", "--wait", "90", "--json"])
         #expect(next.status == 0, "\(next.stderr)\n\(node.stderr)")
