@@ -146,6 +146,8 @@ extension NodeCore {
             slotOfContract[contract.terms.id] = SlotRef(volume: p, slot: s)
             volumes[p].slots[s].replacement = .proposing(holder: candidate.node, contract: contract.terms.id,
                                                          key: candidate.publicKey, since: now)
+            proposalDeadlines.add(ProposalDeadlines.Entry(due: now + params.proposalTimeout, volume: volumes[p].id,
+                                                          slot: s, contract: contract.terms.id))
             actions.append(.send(to: candidate.node, .propose(terms: contract.terms, ownerKey: signer.publicKey,
                                                              ownerSignature: contract.ownerSignature, mandate: nil)))
             proposed = true
@@ -159,22 +161,32 @@ extension NodeCore {
     /// (their candidates kept off the volume while the release is pending) and their slots
     /// matched again; the timer is armed again for any proposal still waiting.
     mutating func expireProposals(now: Instant, into actions: inout [NodeAction]) {
-        var next: Instant? = nil
-        for p in volumes.indices where !volumes[p].lost {
-            var abandoned = false
-            for s in volumes[p].slots.indices {
-                guard case let .proposing(holder, contract, _, since)? = volumes[p].slots[s].replacement else { continue }
-                let due = since + params.proposalTimeout
-                if due <= now {
-                    abandon(volume: p, slot: s, contract: contract, holder: holder, now: now, into: &actions)
-                    abandoned = true
-                } else {
-                    next = min(next ?? due, due)
-                }
-            }
-            if abandoned { requestMatch(volume: p, now: now, into: &actions) }
+        if proposalDeadlines.stale { proposalDeadlines.rebuild(from: volumes, timeout: params.proposalTimeout) }
+        // The proposals due, in volume then slot order (as a walk of every slot would meet
+        // them), each still the slot's proposal; the index drops what no longer is.
+        var due = [(p: Int, s: Int, holder: NodeID, contract: ContractID)]()
+        for e in proposalDeadlines.takeDue(by: now) {
+            guard let (p, holder) = proposing(e) else { continue }
+            due.append((p, e.slot, holder, e.contract))
         }
-        if let next { actions.append(.setTimer(.expiry, at: next)) }
+        due.sort { ($0.p, $0.s) < ($1.p, $1.s) }
+        for (i, d) in due.enumerated() {
+            abandon(volume: d.p, slot: d.s, contract: d.contract, holder: d.holder, now: now, into: &actions)
+            if i == due.count - 1 || due[i + 1].p != d.p { requestMatch(volume: d.p, now: now, into: &actions) }
+        }
+        // The earliest proposal still waiting (entries that no longer name one are dropped).
+        while let first = proposalDeadlines.first, proposing(first) == nil { proposalDeadlines.removeFirst() }
+        if let next = proposalDeadlines.first?.due { actions.append(.setTimer(.expiry, at: next)) }
+    }
+
+    /// The volume (by position) and candidate of an indexed proposal that is still its
+    /// slot's pending proposal, in a volume not lost; nil for an entry that is not.
+    private func proposing(_ e: ProposalDeadlines.Entry) -> (Int, NodeID)? {
+        guard let p = volumeIndex[e.volume], !volumes[p].lost, e.slot < volumes[p].slots.count,
+              case let .proposing(holder, contract, _, since)? = volumes[p].slots[e.slot].replacement,
+              contract == e.contract, since + params.proposalTimeout == e.due
+        else { return nil }
+        return (p, holder)
     }
 
     mutating func sendStore(volume p: Int, slot s: Int, now: Instant, into actions: inout [NodeAction]) {

@@ -29,6 +29,11 @@ public struct NodeCore: Sendable {
     /// a restarted core makes both passes at its first tick.
     var releaseLedger: UInt64 = 1
     var forgetPass = LedgerPass()
+    /// Every pending proposal by its deadline, so that the expiry timer meets the proposals
+    /// due instead of walking every slot of every volume (once per proposal: quadratic in a
+    /// node's slots while its proposals keep timing out). Not checkpointed: rebuilt from
+    /// the slots at the first expiry after a restart.
+    var proposalDeadlines = ProposalDeadlines()
     var resendPass = LedgerPass()
     var pendingMatches: [UInt64: Int] = [:]
     var nextRequest: UInt64 = 1
