@@ -250,11 +250,20 @@ public final class Simulation {
 
     func localNow(_ i: Int) -> Instant { Instant(milliseconds: clock(NodeID(UInt32(i)), at: now)) }
 
-    /// The true time at which node `i`'s clock reads `local`.
+    /// The first true instant at which node `i`'s clock reads `local` (or later). The
+    /// inverse alone, rounded, can land a millisecond before the clock gets there: a timer
+    /// armed for that instant then fired while the node's clock still read less, was armed
+    /// again for the same instant, and fired again, for ever (random scenario 10064: a
+    /// clock running fast by 7–33 ppm never got past three days).
     func trueTime(_ i: Int, local: Int64) -> Int64 {
         guard !clockOffset.isEmpty else { return local }
         let t = (Double(local) - Double(clockOffset[i])) / (1 + clockDrift[i])
-        return Int64(max(min(t.rounded(), 9e18), -9e18))
+        var first = Int64(max(min(t.rounded(), 9e18), -9e18))
+        // The clock gains at most a millisecond a millisecond (drift is bounded to 0.1%):
+        // a step or two reaches it.
+        let node = NodeID(UInt32(i))
+        for _ in 0..<4 where clock(node, at: first) < local { first += 1 }
+        return first
     }
 
     // MARK: Set-up
