@@ -253,7 +253,7 @@ public struct ContractBook: Sendable, Codable {
         var i = held.startIndex
         while i != held.endIndex {
             if held.values[i].state == .active, held.values[i].terms.end <= now {
-                held.values[i].state = .grace(until: held.values[i].terms.end + held.values[i].terms.grace)
+                held.values[i].state = .grace(until: held.values[i].terms.graceEnd)
                 entered.append(held.values[i])
             }
             if case .grace(let until) = held.values[i].state {

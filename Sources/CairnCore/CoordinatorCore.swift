@@ -436,7 +436,7 @@ public struct CoordinatorCore: Sendable {
     /// A contract whose grace has ended (the holder may have freed the slot) is no report.
     mutating func onHolding(_ report: HeldSlotReport, from: NodeID, now: Instant) {
         let terms = report.terms, volume = report.terms.shard.volume, index = report.terms.shard.index
-        let until = terms.end + terms.grace
+        let until = terms.graceEnd
         guard until > now, terms.holder == from, terms.owner != from, terms.owner != .coordinator, volume.owner == terms.owner,
               rootRecords[volume] == nil, Int(index) < report.layout.n, report.root.count == PackGeometry.hashBytes,
               !report.ownerKey.isEmpty, report.layout.packs > 0

@@ -112,7 +112,7 @@ extension NodeCore {
                 releasing[id] = PendingRelease(
                     holder: p.terms.holder, shard: p.terms.shard,
                     extent: SlotExtent(packs: d.layout.packs, bytes: d.layout.slotBytes, root: target.root), at: now,
-                    retries: ProtocolLimits.releaseRetriesMax, end: p.terms.end, keptUntil: p.terms.end + p.terms.grace)
+                    retries: ProtocolLimits.releaseRetriesMax, end: p.terms.end, keptUntil: p.terms.graceEnd)
             }
         }
     }
@@ -154,7 +154,7 @@ extension NodeCore {
         if let current = volumes[p].slots[s].contract, let start = book.owned[current]?.terms.start, start >= terms.start {
             releasing[terms.id] = PendingRelease(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s),
                                                  at: now, retries: ProtocolLimits.releaseRetriesMax, end: terms.end,
-                                                 keptUntil: terms.end + terms.grace)
+                                                 keptUntil: terms.graceEnd)
             actions.append(.send(to: terms.holder, .release(contract: terms.id, at: now)))
             return
         }

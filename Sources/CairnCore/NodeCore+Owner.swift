@@ -70,8 +70,6 @@ extension NodeCore {
 
     // MARK: Placement and repair (owner side)
 
-    func slotNeedsReplacement(_ slot: OwnedSlot) -> Bool { slot.needsReplacement }
-
     /// The whole volume is at hand: every pack in the local pack store, or rebuilt from k
     /// fetched slots that, with what is local, cover every pack.
     func haveData(_ p: Int) -> Bool {
@@ -125,7 +123,7 @@ extension NodeCore {
         var proposed = false
         for s in volumes[p].slots.indices {
             let slot = volumes[p].slots[s]
-            guard slotNeedsReplacement(slot), slot.holder == nil || volumes[p].repairing else { continue }
+            guard slot.needsReplacement, slot.holder == nil || volumes[p].repairing else { continue }
             guard book.canPlace(bytes: volumes[p].capacity) else { break }
             // The next candidate not already holding (or about to hold) a shard of this volume.
             var chosen: Candidate? = nil

@@ -7,12 +7,11 @@ extension NodeCore {
     mutating func abandon(volume p: Int, slot s: Int, contract: ContractID, holder: NodeID, now: Instant,
                           into actions: inout [NodeAction])
     {
-        let releasedAt = book.owned[contract].map { min(now, $0.terms.end) } ?? now
-        let end = book.owned[contract]?.terms.end
-        let keptUntil = book.owned[contract].map { $0.terms.end + $0.terms.grace }
-        if volumes[p].slots[s].pending == .storing, let c = book.owned[contract] {
-            unconfirmed[contract] = GraceDebt(holder: holder, shard: c.terms.shard, extent: volumes[p].slots[s].pendingExtent,
-                                              until: releasedAt + c.terms.grace)
+        let terms = book.owned[contract]?.terms
+        let releasedAt = terms.map { min(now, $0.end) } ?? now
+        if volumes[p].slots[s].pending == .storing, let terms {
+            unconfirmed[contract] = GraceDebt(holder: holder, shard: terms.shard, extent: volumes[p].slots[s].pendingExtent,
+                                              until: releasedAt + terms.grace)
         }
         _ = book.release(ownedID: contract, now: now)
         book.drop(ownedID: contract)
@@ -20,7 +19,7 @@ extension NodeCore {
         // What the abandoned holder may have: the whole slot, if only its acknowledgement was lost.
         releasing[contract] = PendingRelease(holder: holder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
                                              extent: volumes[p].slots[s].pendingExtent, at: releasedAt,
-                                             retries: ProtocolLimits.releaseRetriesMax, end: end, keptUntil: keptUntil)
+                                             retries: ProtocolLimits.releaseRetriesMax, end: terms?.end, keptUntil: terms?.graceEnd)
         actions.append(.send(to: holder, .release(contract: contract, at: releasedAt)))
         volumes[p].recentHolders.append(holder)
         clearPending(volume: p, slot: s)
@@ -34,9 +33,8 @@ extension NodeCore {
                                   now: Instant, into actions: inout [NodeAction])
     {
         let oldFailed = volumes[p].slots[s].failed
-        let releasedAt = book.owned[old].map { min(now, $0.terms.end) } ?? now
-        let end = book.owned[old]?.terms.end
-        let keptUntil = book.owned[old].map { $0.terms.end + $0.terms.grace }
+        let terms = book.owned[old]?.terms
+        let releasedAt = terms.map { min(now, $0.end) } ?? now
         if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
            case .grace(let until) = released.state
         {
@@ -47,7 +45,7 @@ extension NodeCore {
         slotOfContract[old] = nil
         releasing[old] = PendingRelease(holder: oldHolder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
                                         extent: volumes[p].slots[s].stored, at: releasedAt,
-                                        retries: ProtocolLimits.releaseRetriesMax, end: end, keptUntil: keptUntil)
+                                        retries: ProtocolLimits.releaseRetriesMax, end: terms?.end, keptUntil: terms?.graceEnd)
         volumes[p].recentHolders.append(oldHolder)
         actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
     }
@@ -96,9 +94,8 @@ extension NodeCore {
     private func nextResend(after now: Instant) -> Instant? {
         var due: Instant? = nil
         for i in releasing.indices {
-            let r = releasing.values[i]
-            var d = r.retries > 0 ? now : r.nextAt
-            if let end = r.end { d = min(d, r.keptUntil ?? end) }
+            var d = releasing.values[i].retries > 0 ? now : releasing.values[i].nextAt
+            if let end = releasing.values[i].end { d = min(d, releasing.values[i].keptUntil ?? end) }
             due = min(due ?? d, d)
         }
         return due
@@ -113,15 +110,15 @@ extension NodeCore {
         // pass left every list as this one would until the first such end.
         guard !forgetPass.idle(ledger: releaseLedger, now: now) else { return }
         var due: Instant? = nil
-        for i in audits.indices where audits.values[i].until > now { due = min(due ?? audits.values[i].until, audits.values[i].until) }
-        for i in unconfirmed.indices where unconfirmed.values[i].until > now {
-            due = min(due ?? unconfirmed.values[i].until, unconfirmed.values[i].until)
+        var owing = [(VolumeID, NodeID)]()
+        for debt in [audits, unconfirmed] {
+            for d in debt.values where d.until > now {
+                due = min(due ?? d.until, d.until)
+                owing.append((d.shard.volume, d.holder))
+            }
         }
         forgetPass = LedgerPass(ledger: releaseLedger, due: due)
         guard volumes.indices.contains(where: { !volumes[$0].recentHolders.isEmpty }) else { return }
-        var owing = [(VolumeID, NodeID)]()
-        for a in audits.values where a.until > now { owing.append((a.shard.volume, a.holder)) }
-        for u in unconfirmed.values where u.until > now { owing.append((u.shard.volume, u.holder)) }
         for r in releasing.values { owing.append((r.shard.volume, r.holder)) }
         for p in volumes.indices where !volumes[p].recentHolders.isEmpty {
             let id = volumes[p].id

@@ -25,6 +25,9 @@ public struct ContractTerms: Hashable, Sendable, Codable {
     }
 
     public var end: Instant { start + term }
+    /// When the holder frees the shard if no release ever reached it: it enters grace at
+    /// the term's end by itself.
+    public var graceEnd: Instant { end + grace }
 
     static let domain: [UInt8] = Array("cairn-contract-v1".utf8)
 
