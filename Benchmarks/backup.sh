@@ -22,6 +22,13 @@ done
 SIZE=$(du -sb "$B/data" | cut -f1)
 sync
 
+# warm PATH...: reads every file below PATH into the page cache. This VM pages out file
+# pages unused for about a minute (DAMON, `pageout` of cold unmapped pages), so without it
+# a step's input is on disk or in memory depending on how long ago the step before it
+# read it, which favoured whichever tool ran second. Every timed step starts from its
+# input in memory.
+warm() { find "$@" -type f -exec cat {} + > /dev/null 2>&1 || true; }
+
 # run NAME CMD...: times a command, records seconds and peak RSS (MiB).
 declare -A SECS RSS
 run() {
@@ -58,8 +65,11 @@ for round in $(seq 1 "$ROUNDS"); do
     cp "$B/file3.orig" "$B/data/file3.bin"
     "$CAIRN" init --data-dir "$B/cairn-data" --phrase-out "$B/phrase.txt" > /dev/null
     restic init --repo "$B/restic" > /dev/null
-    run cairn-first "$CAIRN" backup --data-dir "$B/cairn-data" "$B/data" --to "$TARGETS" --k 3; keep cairn-first
-    run restic-first restic backup --repo "$B/restic" "$B/data"; keep restic-first
+    # The tools take turns going first (odd rounds cairn, even rounds restic): the first
+    # touch of memory freed just before costs less than that of memory the host took back.
+    cairn_first() { warm "$B/data"; run cairn-first "$CAIRN" backup --data-dir "$B/cairn-data" "$B/data" --to "$TARGETS" --k 3; keep cairn-first; }
+    restic_first() { warm "$B/data"; run restic-first restic backup --repo "$B/restic" "$B/data"; keep restic-first; }
+    if [ $((round % 2)) = 1 ]; then cairn_first; restic_first; else restic_first; cairn_first; fi
 
     # 1% of one file changes (in place, same size).
     python3 - "$B/data/file3.bin" <<'PY'
@@ -68,13 +78,20 @@ p = sys.argv[1]; size = os.path.getsize(p); n = size // 100
 with open(p, "r+b") as f:
     f.seek(size // 2); f.write(os.urandom(n))
 PY
-    run cairn-second "$CAIRN" backup --data-dir "$B/cairn-data" "$B/data"; keep cairn-second
-    run restic-second restic backup --repo "$B/restic" "$B/data"; keep restic-second
+    cairn_second() { warm "$B/data"; run cairn-second "$CAIRN" backup --data-dir "$B/cairn-data" "$B/data"; keep cairn-second; }
+    restic_second() { warm "$B/data"; run restic-second restic backup --repo "$B/restic" "$B/data"; keep restic-second; }
+    if [ $((round % 2)) = 1 ]; then cairn_second; restic_second; else restic_second; cairn_second; fi
 
-    for again in 1 2; do
-        rm -rf "$B/cairn-out" "$B/restic-out"
+    cairn_restore() {
+        rm -rf "$B/cairn-out"; warm "$T" "$B/cairn-data"
         run cairn-restore "$CAIRN" restore latest --data-dir "$B/cairn-data" --to "$B/cairn-out"; keep cairn-restore
+    }
+    restic_restore() {
+        rm -rf "$B/restic-out"; warm "$B/restic" "$RESTIC_CACHE_DIR"
         run restic-restore restic restore latest --repo "$B/restic" --target "$B/restic-out"; keep restic-restore
+    }
+    for again in 1 2; do
+        if [ $((round % 2)) = 1 ]; then cairn_restore; restic_restore; else restic_restore; cairn_restore; fi
     done
 done
 diff -r "$B/data" "$B/cairn-out$B/data" > /dev/null && echo "cairn restore: identical to the dataset"
@@ -111,11 +128,22 @@ for round in $(seq 1 "$ROUNDS"); do
     rm -rf "$S/targets" "$S/cairn-data" "$S/restic" "$S/restic-cache" "$S/cairn-out" "$S/restic-out"
     "$CAIRN" init --data-dir "$S/cairn-data" --phrase-out "$S/phrase.txt" > /dev/null && rm "$S/phrase.txt"
     restic init --repo "$S/restic" > /dev/null
-    run small-cairn-first "$CAIRN" backup --data-dir "$S/cairn-data" "$S/data" \
-        --to "$S/targets/1,$S/targets/2,$S/targets/3,$S/targets/4,$S/targets/5" --k 3; keep small-cairn-first
-    run small-restic-first restic backup --repo "$S/restic" "$S/data"; keep small-restic-first
-    run small-cairn-restore "$CAIRN" restore latest --data-dir "$S/cairn-data" --to "$S/cairn-out"; keep small-cairn-restore
-    run small-restic-restore restic restore latest --repo "$S/restic" --target "$S/restic-out"; keep small-restic-restore
+    small_cairn_first() {
+        warm "$S/data"
+        run small-cairn-first "$CAIRN" backup --data-dir "$S/cairn-data" "$S/data" \
+            --to "$S/targets/1,$S/targets/2,$S/targets/3,$S/targets/4,$S/targets/5" --k 3; keep small-cairn-first
+    }
+    small_restic_first() { warm "$S/data"; run small-restic-first restic backup --repo "$S/restic" "$S/data"; keep small-restic-first; }
+    small_cairn_restore() {
+        warm "$S/targets" "$S/cairn-data"
+        run small-cairn-restore "$CAIRN" restore latest --data-dir "$S/cairn-data" --to "$S/cairn-out"; keep small-cairn-restore
+    }
+    small_restic_restore() {
+        warm "$S/restic" "$RESTIC_CACHE_DIR"
+        run small-restic-restore restic restore latest --repo "$S/restic" --target "$S/restic-out"; keep small-restic-restore
+    }
+    if [ $((round % 2)) = 1 ]; then small_cairn_first; small_restic_first; else small_restic_first; small_cairn_first; fi
+    if [ $((round % 2)) = 1 ]; then small_cairn_restore; small_restic_restore; else small_restic_restore; small_cairn_restore; fi
 done
 diff -r "$S/data" "$S/cairn-out$S/data" > /dev/null && echo "cairn restore of the small files: identical"
 echo
