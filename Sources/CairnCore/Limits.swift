@@ -5,7 +5,7 @@ import CairnWire
 /// error (precondition), never silently accepted.
 public enum ProtocolLimits {
     /// Wire format version this code speaks.
-    public static let wireVersion: UInt8 = 9
+    public static let wireVersion: UInt8 = 10
     /// Largest encoded message (header included): a challenge reply with a full 64 KiB
     /// segment and the deepest proof fits (`PackGeometry.segmentBytesMax` + 4 KiB). Larger
     /// than a UDP datagram: such messages travel on a stream.
@@ -16,6 +16,10 @@ public enum ProtocolLimits {
     public static let slotsPerVolumeMax = PackGeometry.shardsMax
     /// Public keys and signatures.
     public static let publicKeyBytesMax = 64
+    /// Node keys (Ed25519, 32 bytes) one owner's number refuses after another machine took
+    /// its node over (`takeOver`, `keysRetired`): the newest are kept.
+    public static let retiredKeysMax = 32
+    public static let nodeKeyBytes = 32
     /// Each pack's frame in a slot stream before its shard: its geometry and shard root
     /// (docs/DATA-FORMATS.md, "Slot streams"). A stream of packs is their shard bytes plus
     /// this much per pack, which is what `storeSlot` announces.

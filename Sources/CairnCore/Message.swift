@@ -93,10 +93,16 @@ public enum Message: Hashable, Sendable {
     /// holder → owner: the active contract it holds for the slot, as in `holding`, and its
     /// own signature on the terms; `report` nil: none here.
     indirect case contractHeld(request: UInt64, slot: SlotID, report: HeldSlotReport?, holderSignature: [UInt8])
-    /// node → coordinator, from a node that adopted its owner's volumes on a new machine:
-    /// this session's node key is the owner's node from now on; refuse the node keys the
-    /// owner's number had before (the old machine, should it come back).
-    case takeOver
+    /// node → coordinator, from a node that adopted its owner's volumes on a new machine,
+    /// on every session from then on: this session's node key is the owner's node from now
+    /// on; refuse the node keys the owner's number had before (the old machine, should it
+    /// come back), and `retired`, the keys the coordinator named in its last `keysRetired`
+    /// (so a coordinator that lost its directory refuses the old machine again). Each key
+    /// is 32 bytes, at most `ProtocolLimits.retiredKeysMax`.
+    case takeOver(retired: [[UInt8]])
+    /// coordinator → node, the answer to `takeOver`: every node key refused for this
+    /// owner's number, which the node keeps for its next `takeOver`.
+    case keysRetired([[UInt8]])
     /// coordinator → node: another machine took this owner's node over (`takeOver`); this
     /// node key is refused from now on. The node stops acting on its state.
     case retired
@@ -170,6 +176,7 @@ public enum Message: Hashable, Sendable {
         case .contractHeld: 35
         case .takeOver: 36
         case .retired: 37
+        case .keysRetired: 38
         }
     }
 

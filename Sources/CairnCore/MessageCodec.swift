@@ -171,7 +171,9 @@ extension Message {
                 report.encode(into: &body)
                 body.blob(holderSignature, max: ProtocolLimits.signatureBytesMax)
             }
-        case .takeOver, .retired:
+        case let .takeOver(keys), let .keysRetired(keys):
+            Self.nodeKeys(keys, into: &body)
+        case .retired:
             break
         }
         var out = ByteWriter(capacity: Self.headerBytes + body.bytes.count)
@@ -195,6 +197,22 @@ extension Message {
         var out = [NodeID]()
         out.reserveCapacity(n)
         for _ in 0..<n { out.append(NodeID(try r.u32())) }
+        return out
+    }
+
+    /// Node keys of `takeOver` and `keysRetired`: a u16 count, then 32 bytes each.
+    fileprivate static func nodeKeys(_ keys: [[UInt8]], into w: inout ByteWriter) {
+        precondition(keys.count <= ProtocolLimits.retiredKeysMax && keys.allSatisfy { $0.count == ProtocolLimits.nodeKeyBytes },
+                     "\(keys.count) node keys in one message")
+        w.u16(UInt16(keys.count))
+        for k in keys { w.raw(k) }
+    }
+
+    fileprivate static func nodeKeys(from r: inout ByteReader) throws(DecodeError) -> [[UInt8]] {
+        let n = try r.shortCount(max: ProtocolLimits.retiredKeysMax, minElementBytes: ProtocolLimits.nodeKeyBytes)
+        var out = [[UInt8]]()
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try r.raw(ProtocolLimits.nodeKeyBytes)) }
         return out
     }
 
@@ -501,9 +519,11 @@ extension Message {
                 message = .contractHeld(request: request, slot: slot, report: nil, holderSignature: [])
             }
         case 36:
-            message = .takeOver
+            message = .takeOver(retired: try nodeKeys(from: &r))
         case 37:
             message = .retired
+        case 38:
+            message = .keysRetired(try nodeKeys(from: &r))
         default:
             throw DecodeError(.unknownType, "message type \(type)", offset: 1)
         }

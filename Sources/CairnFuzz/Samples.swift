@@ -45,8 +45,9 @@ enum Samples {
             ownerKey: Array(repeating: 1, count: 32), ownerSignature: Array(repeating: 2, count: 64),
             layout: VolumeLayout(k: 1, n: 2, packs: 1, slotBytes: 9), root: Array(repeating: 3, count: 32)),
             holderSignature: Array(repeating: 4, count: 64)),
-        .takeOver,
+        .takeOver(retired: [Array(repeating: 5, count: 32)]),
         .retired,
+        .keysRetired([Array(repeating: 6, count: 32)]),
     ]
     // 32 bytes always make a key.
     // swiftlint:disable:next force_try

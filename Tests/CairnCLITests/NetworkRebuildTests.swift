@@ -92,6 +92,67 @@ import Testing
         #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
         #expect(second.stderr.contains("known from its holders' reports"), "\(second.stderr)")
     }
+
+    /// A node that adopted its owner's volumes on a new machine tells every coordinator it
+    /// reaches that it took over, naming the node keys refused so far (`takeOver`, answered
+    /// by `keysRetired`): a coordinator that lost its directory, which knows none of the
+    /// keys the number had before, refuses the old machine again once the new node has
+    /// reclaimed its number. The old machine, brought back after the rebuild, is told
+    /// `retired` and stops; the new node keeps its number and its volume.
+    @Test(.timeLimit(.minutes(5))) func aRebuiltCoordinatorStillRefusesTheMachineAnAdoptingNodeReplaced() throws {
+        let net = try RebuildNetwork("network-rebuild-retired")
+        defer { net.stopAll() }
+        let tmp = net.tmp
+        let first = try net.coordinator(listen: "127.0.0.1:0")
+        let at = try #require(NetworkJoinTests.listening(first))
+        net.at = at
+        for i in 1...5 { _ = try net.node("holder\(i)") }
+        let owner = try net.node("owner")
+        #expect(try Daemon.wait(timeout: 60) { try net.members().filter(\.joined).count == 6 })
+        let file = tmp.sub("data.bin")
+        var rng = SeededRandom(seed: 41)
+        try Data(rng.bytes(500_000)).write(to: URL(fileURLWithPath: file))
+        let backup = try CLI.run(["backup", file, "--data-dir", tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
+        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+
+        // The machine is lost (a copy of its data directory is kept for later); the files
+        // are restored on a new one, whose node adopts the volume.
+        #expect(owner.stop() == 0)
+        try FileManager.default.copyItem(atPath: tmp.sub("owner"), toPath: tmp.sub("old-machine"))
+        try FileManager.default.removeItem(atPath: tmp.sub("owner"))
+        let machine = tmp.sub("new-machine")
+        let restore = try CLI.run(["restore", "latest", "--to", tmp.sub("out"), "--coordinator", at, "--data-dir", machine,
+                                   "--phrase-file", tmp.sub("owner") + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let node = try net.node("new-machine")
+        #expect(Daemon.wait(timeout: 90) {
+            let volumes = (net.status(machine)?["node"] as? [String: Any])?["volumes"] as? [[String: Any]] ?? []
+            return volumes.count == 1 && volumes[0]["healthy"] as? Int == 5
+        }, "\(node.stderr)")
+        #expect(Daemon.wait(timeout: 30) { first.stderr.contains("its former node keys are refused") }, "\(first.stderr)")
+
+        // The coordinator loses its directory; every node, the new machine's included,
+        // takes its number back, and the new machine tells it again which keys it refuses.
+        #expect(first.stop() == 0)
+        try FileManager.default.removeItem(atPath: net.coordinatorDir)
+        let second = try net.coordinator(listen: at)
+        #expect(try Daemon.wait(timeout: 60) { try net.members().filter(\.joined).count == 6 }, "\(second.stderr)")
+        // (Both coordinators log to the same file: the second says it once more.)
+        #expect(Daemon.wait(timeout: 30) { second.stderr.components(separatedBy: "its former node keys are refused").count - 1 >= 2 },
+                "the rebuilt directory learned the refused key back: \(second.stderr)\n\(node.stderr)")
+
+        // The old machine comes back with its old state and its old node key: refused.
+        let old = try net.node("old-machine")
+        #expect(Daemon.wait(timeout: 30) { old.stderr.contains("another machine has taken this identity's node over") },
+                "\(old.stderr)\n\(second.stderr)")
+        #expect(old.stop() == 0)
+        #expect(Daemon.wait(timeout: 10) {
+            (net.status(machine)?["node"] as? [String: Any])?["coordinatorConnected"] as? Bool == true
+        }, "the new machine keeps its session: \(node.stderr)")
+        let members = try net.members()
+        #expect(members.filter(\.joined).count == 6, "\(members)")
+        #expect(node.stop() == 0)
+    }
 }
 
 /// A coordinator that keeps its key apart from its data directory (`--key-file`), and nodes
@@ -131,6 +192,12 @@ private final class RebuildNetwork {
                             "--test-intervals", "2", "--listen", "127.0.0.1:0"], logs: tmp.path, name: name)
         daemons.append(d)
         return d
+    }
+
+    /// `cairn status --json` of the node running on `dir`; nil while it does not answer.
+    func status(_ dir: String) -> [String: Any]? {
+        guard let r = try? CLI.run(["status", "--data-dir", dir, "--json"]), r.status == 0 else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
     }
 
     func stopAll() {

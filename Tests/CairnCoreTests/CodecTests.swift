@@ -70,13 +70,15 @@ let sampleMessages: [Message] = [
                                          ownerSignature: Array(repeating: 2, count: 64),
                                          layout: VolumeLayout(k: 3, n: 5, packs: 4, slotBytes: 77), root: Array(repeating: 6, count: 32)),
                   holderSignature: Array(repeating: 3, count: 64)),
-    .takeOver,
+    .takeOver(retired: []),
+    .takeOver(retired: [Array(repeating: 7, count: 32), Array(repeating: 8, count: 32)]),
     .retired,
+    .keysRetired([Array(repeating: 9, count: 32)]),
 ]
 
 /// Every type byte has a sample, so the round-trip and truncation tests cover them all.
 @Test func everyMessageTypeHasASample() {
-    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...37))
+    #expect(Set(sampleMessages.map(\.typeByte)) == Set(1...38))
 }
 
 /// A host is printable ASCII and bounded: a name with a control byte, a space or a byte
@@ -200,6 +202,27 @@ private let stamp = Instant(milliseconds: 1_764_547_200_000)
 
 /// A record reply's online mask names slots of the volume only: a bit at or above n is
 /// refused, not carried into a restore.
+/// A `takeOver` or `keysRetired` names at most `retiredKeysMax` keys of 32 bytes: a longer
+/// list is refused at its count, before anything is allocated, and a short key is truncation.
+@Test func retiredKeyListsAreBoundedBeforeAllocating() {
+    for type: UInt8 in [36, 38] {
+        for (count, keyBytes, expected) in [(ProtocolLimits.retiredKeysMax + 1, 32, DecodeError.Code.tooLarge),
+                                            (2, 31, .truncated), (60_000, 32, .tooLarge)] {
+            var body = ByteWriter(capacity: 64)
+            body.u16(UInt16(count))
+            body.raw(Array(repeating: 1, count: keyBytes * min(count, 2)))
+            var w = ByteWriter(capacity: 80)
+            w.u8(ProtocolLimits.wireVersion)
+            w.u8(type)
+            w.u64(UInt64(stamp.milliseconds))
+            w.u32(UInt32(body.bytes.count))
+            w.raw(body.bytes)
+            let e = #expect(throws: DecodeError.self) { _ = try Message.decode(w.bytes) }
+            #expect(e?.code == expected && e?.offset == Message.headerBytes, "type \(type), \(count) keys of \(keyBytes): \(String(describing: e))")
+        }
+    }
+}
+
 @Test func anOnlineMaskPastTheVolumesSlotsIsRefused() throws {
     let location = VolumeLocation(volume: VolumeID(2), layout: VolumeLayout(k: 1, n: 2, packs: 1, slotBytes: 9),
                                   holders: [NodeID(4), NodeID(5)], stored: [1, 1],

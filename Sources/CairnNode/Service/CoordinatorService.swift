@@ -245,14 +245,19 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
             let key = m.flatMap { Hex.decode($0.nodeKey) } ?? []
             outbox.append((node, .located(request: request, node: wanted, nodeKey: key, host: m?.host ?? "", port: m?.port ?? 0)))
             flush()
-        case .takeOver:
+        case let .takeOver(named):
             guard let member = members.member(node: node), sessions[node]?.id == session.id else { return }
-            let took = member.tookOver()
+            let took = member.tookOver(named: named.map { Hex.encode($0) })
             members.upsert(took)
-            logger.notice("a member's node moved to another machine: its former node keys are refused from now on",
-                          metadata: ["node": "\(node.raw)", "refused": "\(took.retiredKeys?.count ?? 0)"])
+            if took.retiredKeys != member.retiredKeys {
+                logger.notice("a member's node moved to another machine: its former node keys are refused from now on",
+                              metadata: ["node": "\(node.raw)", "refused": "\(took.retiredKeys?.count ?? 0)"])
+            }
+            // The node keeps the list and names it in its next takeOver.
+            let keys = (took.retiredKeys ?? []).compactMap { Hex.decode($0) }.filter { $0.count == ProtocolLimits.nodeKeyBytes }
+            outbox.append((node, .keysRetired(Array(keys.suffix(ProtocolLimits.retiredKeysMax)))))
             commit()
-        case .welcome, .located, .peerHello, .reclaim, .retired:
+        case .welcome, .located, .peerHello, .reclaim, .retired, .keysRetired:
             logger.notice("a node sent a coordinator's message: ignored", metadata: ["node": "\(node.raw)"])
         default:
             noticeWaiting(on: inbound.message, from: node)

@@ -24,7 +24,7 @@ struct Member: Codable, Hashable, Sendable {
     var retiredKeys: [String]? = nil
 
     static let formerKeysMax = 8
-    static let retiredKeysMax = 32
+    static let retiredKeysMax = ProtocolLimits.retiredKeysMax
 
     /// The member reached with `key` from now on: the key it had before is remembered.
     func seated(with key: String) -> Member {
@@ -36,10 +36,12 @@ struct Member: Codable, Hashable, Sendable {
         return m
     }
 
-    /// The current node key is the only one from now on: every former one is refused.
-    func tookOver() -> Member {
+    /// The current node key is the only one from now on: every former one is refused, and
+    /// `named`, the keys the node says were refused before (hex): what a coordinator that
+    /// lost its directory learns back from the node that took over.
+    func tookOver(named: [String] = []) -> Member {
         var m = self
-        let retired = ((retiredKeys ?? []) + (formerKeys ?? [])).filter { $0 != nodeKey }
+        let retired = ((retiredKeys ?? []) + named + (formerKeys ?? [])).filter { $0 != nodeKey }
         m.retiredKeys = Array(retired.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.suffix(Self.retiredKeysMax))
         m.formerKeys = nil
         return m

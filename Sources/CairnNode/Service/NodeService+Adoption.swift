@@ -73,8 +73,12 @@ extension NodeService {
         guard !adoption.records.isEmpty else { return }
         // This machine carries the owner's node from now on: the old one, should it come
         // back, is refused by the coordinator and stops (`retired`) instead of acting on
-        // the same volumes from its own, older state.
-        transmit(.takeOver, to: .coordinator)
+        // the same volumes from its own, older state. Recorded first: the take-over is
+        // told on every session from now on (`repeatTakeOver`, right after this).
+        do { try state.put([(Self.takeOverKey, Array(try JSONEncoder().encode([String]())))]) } catch {
+            logger.error("the take-over could not be recorded: it is told to this coordinator only", metadata: ["error": "\(error)"])
+            transmit(.takeOver(retired: []), to: .coordinator)
+        }
         for record in adoption.records {
             let id = VolumeID(owner: me, number: record.number)
             for (s, raw) in record.holders.enumerated() where raw != NodeID.coordinator.raw && raw != me.raw && s <= Int(UInt8.max) {
@@ -90,6 +94,42 @@ extension NodeService {
             installAdopted(number)
         }
         loop.scheduleTask(in: .milliseconds(settings.adoptionPatience.milliseconds)) { [weak self] in self?.adoptionPatienceRanOut() }
+    }
+
+    /// State key of a node that took its owner's node over: the node keys (hex) the
+    /// coordinator last said it refuses for the owner (`keysRetired`); absent on a node
+    /// that never adopted.
+    static let takeOverKey = "takeOver"
+
+    /// On every welcome of a node that took over (also after a reclaim from a coordinator
+    /// that lost its directory, or when the first `takeOver` was lost with its session):
+    /// the take-over again, with the keys refused so far, so the old machine is refused
+    /// by whichever coordinator this node reaches — a rebuilt directory knows none of the
+    /// keys the number had before.
+    func repeatTakeOver() {
+        guard !retired, let keys = storedRetiredKeys() else { return }
+        transmit(.takeOver(retired: keys.compactMap { Hex.decode($0) }.filter { $0.count == ProtocolLimits.nodeKeyBytes }
+                    .suffix(ProtocolLimits.retiredKeysMax).map { $0 }),
+                 to: .coordinator)
+    }
+
+    /// The coordinator's answer to a take-over: every key refused for this owner, kept
+    /// (with those known before, the newest last) for the next one.
+    func keepRetiredKeys(_ keys: [[UInt8]]) {
+        guard let known = storedRetiredKeys() else { return }
+        let merged = (known + keys.map { Hex.encode($0) }).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        guard merged != known else { return }
+        do {
+            try state.put([(Self.takeOverKey, Array(try JSONEncoder().encode(Array(merged.suffix(ProtocolLimits.retiredKeysMax)))))])
+        } catch {
+            logger.error("the keys the coordinator refuses for this owner could not be recorded", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// nil: this node never took over. A damaged record counts as a take-over naming no key.
+    private func storedRetiredKeys() -> [String]? {
+        guard let bytes = try? state.get(Self.takeOverKey) else { return nil }
+        return (try? JSONDecoder().decode([String].self, from: Data(bytes))) ?? []
     }
 
     /// A holder's answer: kept if it is the holder asked, for the slot asked, and its own

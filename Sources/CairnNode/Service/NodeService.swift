@@ -372,6 +372,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
             }
             step(core!.onStart(now: clock.now))
             startAdoption()
+            repeatTakeOver()
             // The rebuilt directory learns this owner's volumes from the owner itself, and
             // where others' volumes are from this node as their holder (for owners that do
             // not come back: a restore anywhere finds their slots through these reports).
@@ -427,6 +428,8 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
             }
         case .retired:
             retire()
+        case let .keysRetired(keys):
+            keepRetiredKeys(keys)
         case .hello, .locate, .peerHello:
             break
         default:
