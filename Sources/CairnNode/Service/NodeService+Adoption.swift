@@ -9,10 +9,21 @@ import NIOCore
 /// The volumes of this run's adoption (touched only on the node's loop): the records still
 /// to adopt, the holders asked for their contracts and what they showed.
 final class AdoptionState {
-    struct Asked {
+    struct Asked: Codable, Equatable {
         var number: UInt32
         var slot: Int
         var holder: NodeID
+    }
+
+    /// What the node state keeps of the late holders (`lateKey`), so that a restart goes
+    /// on asking them instead of leaving their copies under contracts nobody counts.
+    struct LateRecord: Codable {
+        struct Entry: Codable {
+            var request: UInt64
+            var asked: Asked
+        }
+        var reasks: Int
+        var late: [Entry]
     }
 
     /// What a holder showed for a slot: checked by the core before it counts.
@@ -33,6 +44,7 @@ final class AdoptionState {
     var late: [UInt64: Asked] = [:]
     var reasks = 0
     var reasking = false
+    /// Re-asks over every run of the node (the count is kept with the late holders).
     static let reasksMax = 8
     var vouched: [UInt32: [Int: Vouched]] = [:]
     var nextRequest: UInt64 = 1
@@ -61,11 +73,27 @@ extension NodeService {
         }
     }
 
-    /// At the first welcome of the run: asks the holders of every volume still to adopt.
+    /// State key of the late holders still to be asked again (`AdoptionState.LateRecord`).
+    static let lateKey = "adoptionLate"
+
+    /// At the first welcome of the run: asks the holders of every volume still to adopt,
+    /// and again those an earlier run left late.
     func startAdoption() {
         loop.preconditionInEventLoop()
         guard !adoption.started, let me = core?.me else { return }
         adoption.started = true
+        if let bytes = try? state.get(Self.lateKey),
+           let kept = try? JSONDecoder().decode(AdoptionState.LateRecord.self, from: Data(bytes))
+        {
+            for e in kept.late { adoption.late[e.request] = e.asked }
+            adoption.reasks = max(0, kept.reasks)
+            adoption.nextRequest = (adoption.late.keys.max() ?? 0) &+ 1
+            if !adoption.late.isEmpty {
+                logger.info("asking again the holders of restored slots an earlier run placed anew",
+                            metadata: ["holders": "\(adoption.late.count)", "reasks": "\(adoption.reasks)"])
+            }
+            scheduleReask()
+        }
         do { adoption.records = try Self.loadAdoption(state) } catch {
             logger.error("the restored volumes cannot be adopted", metadata: ["error": "\(error.oneLine)"])
             return
@@ -137,6 +165,7 @@ extension NodeService {
     func onContractHeld(request: UInt64, slot: SlotID, report: HeldSlotReport?, holderSignature: [UInt8], from: NodeID) {
         if let late = adoption.late[request], late.holder == from {
             adoption.late[request] = nil
+            saveLate()
             if let report { lateContract(report, holderSignature: holderSignature, slot: slot, from: from) }
             return
         }
@@ -167,6 +196,7 @@ extension NodeService {
                       metadata: ["holder": "\(peer.raw)", "slots": "\(given.count)"])
         for request in given.keys { adoption.asked[request] = nil }
         adoption.late.merge(given) { first, _ in first }
+        saveLate()
         scheduleReask()
         for number in Set(given.values.map(\.number)).sorted() { settleAdoption(of: number) }
     }
@@ -208,12 +238,23 @@ extension NodeService {
         adoption.reasking = false
         guard let me = core?.me, !retired else { return }
         adoption.reasks += 1
+        saveLate()
         for request in adoption.late.keys.sorted() {
             let a = adoption.late[request]!
             transmit(.contractQuery(request: request, slot: SlotID(volume: VolumeID(owner: me, number: a.number), index: UInt8(a.slot))),
                      to: a.holder)
         }
         scheduleReask()
+    }
+
+    /// Records the late holders and the re-asks so far; an empty list once none is left.
+    private func saveLate() {
+        let record = AdoptionState.LateRecord(
+            reasks: adoption.reasks,
+            late: adoption.late.keys.sorted().map { AdoptionState.LateRecord.Entry(request: $0, asked: adoption.late[$0]!) })
+        do { try state.put([(Self.lateKey, Array(try JSONEncoder().encode(record)))]) } catch {
+            logger.error("the holders still to be asked again could not be recorded: a restart forgets them", metadata: ["error": "\(error)"])
+        }
     }
 
     private func settleAdoption(of number: UInt32) {
@@ -233,8 +274,10 @@ extension NodeService {
     /// one transaction before anything is sent.
     private func installAdopted(_ number: UInt32) {
         guard let at = adoption.records.firstIndex(where: { $0.number == number }), var next = core else { return }
-        adoption.late.merge(adoption.asked.filter { $0.value.number == number }) { first, _ in first }
+        let unanswered = adoption.asked.filter { $0.value.number == number }
+        adoption.late.merge(unanswered) { first, _ in first }
         adoption.asked = adoption.asked.filter { $0.value.number != number }
+        if !unanswered.isEmpty { saveLate() }
         scheduleReask()
         let vouched = adoption.vouched.removeValue(forKey: number) ?? [:]
         let id = VolumeID(owner: next.me, number: number)
