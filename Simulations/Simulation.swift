@@ -259,9 +259,12 @@ public final class Simulation {
         guard !clockOffset.isEmpty else { return local }
         let t = (Double(local) - Double(clockOffset[i])) / (1 + clockDrift[i])
         var first = Int64(max(min(t.rounded(), 9e18), -9e18))
-        // The clock gains at most a millisecond a millisecond (drift is bounded to 0.1%):
-        // a step or two reaches it.
+        // The clock never goes back and gains at most a millisecond a millisecond (drift is
+        // bounded to 0.1%), so the estimate is a step or two off either way: back while
+        // the millisecond before still reads `local` (a slow clock reads some values twice),
+        // then on until it reads `local`.
         let node = NodeID(UInt32(i))
+        for _ in 0..<4 where clock(node, at: first - 1) >= local { first -= 1 }
         for _ in 0..<4 where clock(node, at: first) < local { first += 1 }
         return first
     }
