@@ -19,8 +19,9 @@ public struct OwnedSlot: Hashable, Sendable, Codable {
         case empty
     }
 
-    /// A new holder for the slot, from proposal to acknowledged upload.
-    public enum Replacement: Hashable, Sendable, Codable {
+    /// A new holder for the slot, from proposal to acknowledged upload. Indirect: the slot
+    /// keeps one pointer (nil nearly always) where the largest case took 48 bytes.
+    public indirect enum Replacement: Hashable, Sendable, Codable {
         /// Proposed; waiting for its signature, checked against `key`.
         case proposing(holder: NodeID, contract: ContractID, key: [UInt8], since: Instant)
         /// Both signed; waiting for the data to be at hand (a rebuild from k slots).

@@ -201,7 +201,11 @@ import Testing
 
     /// Two of five holders serve damaged shards: the restore client checks each stream as it
     /// arrives, refuses theirs (removing what they wrote into the staging targets) and
-    /// restores from the other three, byte for byte.
+    /// restores from the other three, byte for byte. One good holder is stopped (SIGSTOP)
+    /// when the restore starts and resumed a few seconds in: until then only two good
+    /// holders answer, so the restore cannot finish before the damaged streams were checked
+    /// and refused (with all three good ones up, k good streams could end the restore first
+    /// and the refusal was never logged).
     @Test(.timeLimit(.minutes(3))) func holdersServingDamagedShardsArePassedOver() throws {
         let net = try Net(label: "network-damaged", holders: 5, relayOnly: 0)
         defer { net.stopAll() }
@@ -225,8 +229,16 @@ import Testing
             }
         }
         let out = net.tmp.sub("out")
+        let late = net.holders[2].pid
+        #expect(kill(late, SIGSTOP) == 0)
+        let resumed = DispatchSemaphore(value: 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 6) {
+            kill(late, SIGCONT)
+            resumed.signal()
+        }
         let restore = try CLI.run(["restore", "latest", "--to", out, "--coordinator", net.at, "--data-dir", net.tmp.sub("elsewhere"),
                                    "--phrase-file", net.tmp.sub("owner") + ".phrase", "--patience", "60"])
+        resumed.wait()
         #expect(restore.status == 0, "\(restore.stderr)")
         #expect(restore.stderr.contains("a fetched slot does not check"), "\(restore.stderr)")
         #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
