@@ -33,7 +33,7 @@ extension NodeCore: Codable {
     enum CodingKeys: String, CodingKey {
         case me, params, speed, book, challenges, volumes, volumeIndex, slotOfContract, audits, unconfirmed, releasing
         case pendingMatches, nextRequest, rng, coordinatorKey, standing, diskLost, blindRepairs, blindRepairContracts
-        case blindRepairCounter, uploadBacklog, signerKey, sessionStart, blindRepairsReported
+        case blindRepairCounter, uploadBacklog, signerKey, sessionStart, blindRepairsReported, coordinatorHeard
     }
 
     /// The keys to give back when this core's checkpoint is read.
@@ -73,6 +73,9 @@ extension NodeCore: Codable {
         sessionStart = try c.decodeIfPresent(Instant.self, forKey: .sessionStart)
         // Checkpoints from before it: no report to repeat.
         blindRepairsReported = try c.decodeIfPresent([ContractID: ReportedBlindRepair].self, forKey: .blindRepairsReported) ?? [:]
+        // Checkpoints from before it: not heard from the coordinator (nothing is given up
+        // until it answers).
+        coordinatorHeard = try c.decodeIfPresent(Instant.self, forKey: .coordinatorHeard)
         try checkDecodedInvariants()
     }
 
@@ -101,6 +104,7 @@ extension NodeCore: Codable {
         try c.encode(uploadBacklog, forKey: .uploadBacklog)
         try c.encodeIfPresent(sessionStart, forKey: .sessionStart)
         try c.encode(blindRepairsReported, forKey: .blindRepairsReported)
+        try c.encodeIfPresent(coordinatorHeard, forKey: .coordinatorHeard)
         try c.encode(signer.publicKey, forKey: .signerKey)
     }
 

@@ -389,6 +389,13 @@ extension NodeCore {
         case .keep:
             break
         case .lost:
+            // Cut off from the coordinator, this owner cannot know what was repaired blind
+            // on its behalf meanwhile (it counts as away there): it decides when it hears
+            // from the coordinator again, which re-plans every volume and offers those
+            // repairs for adoption first. (Giving up while cut off, an owner whose clock
+            // drifted past the bound declared volumes lost with k shards on blind repairs'
+            // holders: random scenario 190, `--long`.)
+            guard hearsCoordinator(now: now) else { break }
             volumes[p].lost = true
             actions.append(.note(.volumeLost(volumes[p].id)))
         case .repair(let slots):
@@ -399,6 +406,15 @@ extension NodeCore {
             requestMatch(volume: p, now: now, into: &actions)
         }
     }
+
+    /// Heard from the coordinator within `cutOffAfter`: this node sends it an uptime query
+    /// on every repair tick, answered at once, so silence over three ticks means it is cut
+    /// off (a lost reply or two only delays a decision).
+    func hearsCoordinator(now: Instant) -> Bool {
+        coordinatorHeard.map { now - $0 <= cutOffAfter } ?? false
+    }
+
+    var cutOffAfter: Interval { params.repairInterval * 3 }
 
     /// The coordinator's record of every volume this node owns (placed anywhere), as
     /// after each placement: what a coordinator that lost its directory needs to tell a

@@ -49,6 +49,12 @@ public struct NodeCore: Sendable {
     /// Replies sent to it while it was away were lost, so a fetch round sent before it
     /// counts no miss.
     var sessionStart: Instant? = nil
+    /// When this node last took a message from the coordinator (nil: never). An owner that
+    /// has not heard from it for `cutOffAfter` is cut off (its clock past the bound, a
+    /// partition, the network down): the coordinator counts it as away and repairs its
+    /// volumes blind, and it gives none up until it hears from the coordinator again and
+    /// can adopt those repairs (`plan`).
+    var coordinatorHeard: Instant? = nil
     /// Blind repairs this node carries out for away owners, by volume.
     var blindRepairs: [VolumeID: BlindRepair] = [:]
     var blindRepairContracts: [ContractID: VolumeID] = [:]
@@ -470,6 +476,7 @@ public struct NodeCore: Sendable {
             actions.append(.note(.clockSkew(from: from, by: sent - now)))
             return
         }
+        if from == .coordinator { coordinatorHeard = now }
         switch message {
         // Owner side.
         case let .matchReply(request, _, candidates) where from == .coordinator:

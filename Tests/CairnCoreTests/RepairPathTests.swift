@@ -368,3 +368,31 @@ private final class LoseFirstReplacementsAck {
         #expect(proposals.count <= 1)
     }
 }
+
+/// An owner cut off from the coordinator (its clock past the bound, a partition) gives no
+/// volume up: the coordinator counts it as away and may be repairing the volume blind, and
+/// the owner can learn of that only from the coordinator. Back in touch, it decides.
+/// (Found by `scripts/random-scenarios.py --long`, seed 190: an owner whose clock drifted
+/// past `max_clock_skew_s` could renew nothing, its holders' terms ended, and it declared
+/// volumes lost while blind repairs it could not hear of held k shards.)
+@Test func anOwnerCutOffFromTheCoordinatorGivesNoVolumeUpUntilItHearsFromItAgain() throws {
+    var h = Harness(count: 6)
+    let owner = NodeID(0)
+    let volume = h.addVolume(6, packs: 2)
+    h.start()
+    let holders = h.nodes[0].volumes[0].slots.map { $0.holder! }
+    var cutOff = true
+    h.lose = { from, to, _ in cutOff && (from == owner && to == .coordinator || from == .coordinator && to == owner) }
+    // Silent for longer than three repair ticks, the coordinator leaves the owner cut off.
+    h.run(for: .days(1))
+    // Three of the four holders lose their shards: only one slot is left, k = 2.
+    for s in [0, 1, 2] { h.disks[holders[s].index][SlotID(volume: volume, index: UInt8(s))] = nil }
+    h.run(for: .days(2))
+    #expect(h.nodes[0].volumes[0].slots.count { $0.failed } == 3, "the owner did not find the shards missing")
+    #expect(!h.notes.contains { $0.1 == .volumeLost(volume) })
+    #expect(!h.nodes[0].volumes[0].lost)
+    // In touch again: at the first answer from the coordinator, the volume is given up.
+    cutOff = false
+    h.run(for: .hours(13))
+    #expect(h.notes.contains { $0.0 == owner && $0.1 == .volumeLost(volume) })
+}

@@ -219,6 +219,20 @@ final class Box: @unchecked Sendable {
     }
 }
 
+/// Found by `scripts/random-scenarios.py --long` (scenario 190): an owner whose clock drifted
+/// past `max_clock_skew_s` was refused by the coordinator from day 13 on, so it could renew
+/// nothing; its holders' terms ended, the coordinator (counting it as away) repaired its
+/// volumes blind, and the owner, hearing of none of that, declared three volumes lost with
+/// three shards of each held (k = 2). An owner cut off from the coordinator now gives
+/// nothing up until it hears from it again.
+@Test func anOwnerCutOffByItsClockGivesNoVolumeUpWhileBlindRepairsHoldIt() throws {
+    let scenario = try Scenario.load(path: Package.path("Scenarios/regressions/owner-clock-cut-off.json"))
+    #expect(scenario.clockDriftPpm != nil, "the owner's clock must drift past the bound")
+    let result = try Simulation(scenario: scenario, seed: 190).run()
+    #expect(result.violations.isEmpty, "\(result.violations)")
+    #expect(result.messagesRefusedClockSkew > 0, "no node was cut off by its clock")
+}
+
 /// Restores are exactly `restore_samples`, spread over the samples that fit the window.
 @Test func restoreSamplesAreStartedExactly() throws {
     let scenario = try Scenario.parse(#"""
