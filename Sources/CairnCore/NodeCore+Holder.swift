@@ -52,7 +52,11 @@ extension NodeCore {
                 actions.append(.send(to: from, .fetchReply(request: request, slot: slot, ok: false, bytes: 0)))
             }
         case let .release(contract, at):
-            guard let c = book.held[contract], c.terms.owner == from else {
+            // From the owner, or from the repairer that proposed the contract in its name
+            // (a blind repair's target that never acknowledged its slot is let go by the
+            // repairer: acknowledged and ignored, it kept the shard under an active
+            // contract nobody knew of until its term ended).
+            guard let c = book.held[contract], c.terms.owner == from || c.proposer == from else {
                 actions.append(.send(to: from, .releaseAck(contract: contract)))
                 break
             }

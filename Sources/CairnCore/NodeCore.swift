@@ -181,6 +181,9 @@ public struct NodeCore: Sendable {
         var proposals: [ContractID: Proposal] = [:]
         var deadline: Instant
         var counter: UInt32 = 0
+        /// When the targets that accepted but never acknowledged their slot were asked
+        /// whether it is there (`probeBlindRepair`), at the deadline; nil: not yet.
+        var probed: Instant? = nil
     }
 
     /// Time to push every upload in flight through this node's link (refreshed each repair tick).
@@ -390,7 +393,7 @@ public struct NodeCore: Sendable {
             resendReleases(now: now, into: &actions)
             uploadBacklog = transferTime(bytes: backlogBytes)
             for volume in blindRepairs.keys.sorted() where blindRepairs[volume]!.deadline <= now {
-                endBlindRepair(volume, now: now, into: &actions)
+                if !probeBlindRepair(volume, now: now, into: &actions) { endBlindRepair(volume, now: now, into: &actions) }
             }
             resendBlindRepairReports(now: now, into: &actions)
             forgetReleasedHolders(now: now)

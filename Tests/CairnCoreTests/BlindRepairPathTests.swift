@@ -184,3 +184,74 @@ import Testing
     h.run(for: .hours(2))
     #expect(h.nodes[0].volumes[0].slots[3].holder == held)
 }
+
+/// A target's acknowledgement of its blind-repaired slot is lost: at the repair's deadline
+/// the repairer asks it whether the slot is there (a store of no packs past the whole
+/// slot), the target acknowledges again, and the repair is reported and offered to the
+/// owner like any other. (Found by `scripts/random-scenarios.py --long`, seed 191: the
+/// repairer released such targets at its deadline, the targets — released by a node that
+/// was not the owner — ignored it and kept the slot under an active contract nobody knew
+/// of, and the owner gave volumes up as lost while those copies were held.)
+@Test func aBlindRepairTargetWhoseAcknowledgementWasLostIsAskedAgainAndReported() throws {
+    var h = Harness(count: 8)
+    let owner = NodeID(0)
+    let volume = h.addVolume(6, packs: 2)
+    h.start()
+    let holders = h.nodes[0].volumes[0].slots.map { $0.holder! }
+    let slot3 = SlotID(volume: volume, index: 3)
+    var lost = 0
+    h.lose = { _, _, message in
+        // The first acknowledgement of a contract made in the owner's name by another node.
+        guard case let .storeAck(contract, _) = message, contract.owner != owner, lost == 0 else { return false }
+        lost += 1
+        return true
+    }
+    h.offline = [owner, holders[3]]
+    h.run(for: h.coordinator.params.blindRepairAfter + .days(2))
+    #expect(lost == 1)
+    let probes = h.history.filter { d in
+        if case let .storeSlot(_, slot, from, to, bytes) = d.message { slot == slot3 && from == to.packs && bytes == 0 } else { false }
+    }
+    #expect(probes.count == 1, "the repairer did not ask the target again")
+    #expect(h.notes.count { $0.0 == .coordinator && $0.1 == .blindRepaired(slot3) } == 1)
+    let held = try #require(h.coordinator.rootRecords[volume]?.holders[3])
+    #expect(!holders.contains(held) && held != owner)
+    #expect(h.coordinator.adoptions[owner]?.map(\.terms.holder) == [held])
+    #expect(h.nodes[held.index].book.heldContract(for: slot3)?.state == .active)
+    // The owner returns and adopts it.
+    h.bringBack(owner)
+    h.run(for: .hours(2))
+    #expect(h.nodes[0].volumes[0].slots[3].holder == held)
+}
+
+/// A target that accepted but never got its slot (every store to it lost) is released by
+/// the repairer that proposed the contract, and lets it go: a holder took a release only
+/// from the owner, and kept a contract made blind until its term ended.
+@Test func aBlindRepairTargetThatNeverStoredIsReleasedByItsRepairer() throws {
+    var h = Harness(count: 8)
+    let owner = NodeID(0)
+    let volume = h.addVolume(6, packs: 2)
+    h.start()
+    let holders = h.nodes[0].volumes[0].slots.map { $0.holder! }
+    let slot3 = SlotID(volume: volume, index: 3)
+    h.lose = { from, _, message in
+        if case let .storeSlot(_, slot, _, _, _) = message { slot == slot3 && from != owner } else { false }
+    }
+    h.offline = [owner, holders[3]]
+    h.run(for: h.coordinator.params.blindRepairAfter + .days(2))
+    #expect(!h.notes.contains { $0.0 == .coordinator && $0.1 == .blindRepaired(slot3) })
+    let proposals = h.history.filter { d in
+        if case let .propose(terms, _, _, mandate) = d.message { terms.shard == slot3 && mandate != nil } else { false }
+    }
+    let proposal = try #require(proposals.first)
+    guard case let .propose(terms, _, _, _) = proposal.message else { return }
+    let target = proposal.to
+    #expect(h.history.contains { d in
+        if d.from == proposal.from, d.to == target, case .release(terms.id, _) = d.message { true } else { false }
+    })
+    let held = try #require(h.nodes[target.index].book.held[terms.id])
+    guard case .grace = held.state else {
+        Issue.record("the target kept the contract active: \(held.state)")
+        return
+    }
+}

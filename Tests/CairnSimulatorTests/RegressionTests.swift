@@ -233,6 +233,23 @@ final class Box: @unchecked Sendable {
     #expect(result.messagesRefusedClockSkew > 0, "no node was cut off by its clock")
 }
 
+/// Found by `scripts/random-scenarios.py --long` (scenario 191, lossy): targets of blind
+/// repairs whose acknowledgements were lost (to the network, or to the repairer being away)
+/// were released by the repairer at its deadline; released by a node that was not the
+/// owner, they ignored it and kept the slot under an active contract nobody knew of, never
+/// offered for adoption, and two owners gave volumes up as lost while those copies were
+/// held (seeds 191 and 1). The repairer now asks such targets again before ending the
+/// repair, and a release from the contract's proposer is honoured.
+@Test func blindRepairTargetsWithLostAcknowledgementsAreAskedAgainOrReleased() throws {
+    let scenario = try Scenario.load(path: Package.path("Scenarios/regressions/blind-repair-ack-lost.json"))
+    #expect(scenario.loss > 0)
+    // Seed 1 shows it too (three volumes).
+    for seed: UInt64 in [191, 1] {
+        let result = try Simulation(scenario: scenario, seed: seed).run()
+        #expect(result.violations.isEmpty, "seed \(seed): \(result.violations)")
+    }
+}
+
 /// Restores are exactly `restore_samples`, spread over the samples that fit the window.
 @Test func restoreSamplesAreStartedExactly() throws {
     let scenario = try Scenario.parse(#"""
