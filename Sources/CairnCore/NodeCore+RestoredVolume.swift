@@ -6,8 +6,10 @@ import CairnWire
 /// it computed from them, `closeVolume`), so every slot root is the owner's own, then hands
 /// each slot's contract as its holder showed it (`contractHeld`) to `adoptRestoredSlot`,
 /// which takes it only if this owner signed it and the holder's account of the slot is the
-/// whole slot under that very root. What no holder vouched for stays empty and is placed
-/// anew (`restoredVolumeReady`).
+/// whole slot under that very root, or its first packs under the root the shell computed
+/// for them (an upload the old machine did not finish: the rest is appended as to any
+/// holder that fell behind). What no holder vouched for stays empty and is placed anew
+/// (`restoredVolumeReady`).
 extension NodeCore {
     /// Why a restored slot's contract was not taken over.
     public enum RestoredSlotRefusal: String, Error, Sendable, Equatable {
@@ -21,7 +23,8 @@ extension NodeCore {
         case badSignature
         /// The term is over: the holder frees the slot after its grace.
         case expired
-        /// The holder has less than the whole slot, or another tree than the owner's root.
+        /// The holder has neither the whole slot under the owner's root nor the prefix the
+        /// shell computed.
         case notWhole
     }
 
@@ -31,11 +34,14 @@ extension NodeCore {
     static let restoredContractNumberMargin: UInt32 = 1 << 16
 
     /// Takes over slot `terms.shard` under the contract an earlier node of this owner made
-    /// with `terms.holder`. `stored` is what the holder says it holds: only the whole slot
-    /// under the root this node computed counts (a holder with less is replaced, from the
-    /// restored packs). Returns the root record to send, or why not.
+    /// with `terms.holder`. `stored` is what the holder says it holds: the whole slot under
+    /// the root this node computed, or — when the shell computed `prefix`, the extent of the
+    /// slot's first `prefix.packs` packs from the restored packs — exactly that prefix; the
+    /// packs after it are appended on the next repair ticks. Anything else is refused and
+    /// the slot placed anew. Returns the root record to send, or why not.
     public mutating func adoptRestoredSlot(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8],
-                                           stored: SlotExtent, now: Instant) -> Result<[NodeAction], RestoredSlotRefusal>
+                                           stored: SlotExtent, prefix: SlotExtent? = nil,
+                                           now: Instant) -> Result<[NodeAction], RestoredSlotRefusal>
     {
         guard terms.owner == me, terms.holder != me, terms.holder != .coordinator else { return .failure(.notMine) }
         guard let p = volumeIndex[terms.shard.volume], !volumes[p].lost, Int(terms.shard.index) < volumes[p].slots.count
@@ -49,7 +55,9 @@ extension NodeCore {
             return .failure(.badSignature)
         }
         guard terms.end > now else { return .failure(.expired) }
-        guard stored == volumes[p].extent(s), stored.packs > 0 else { return .failure(.notWhole) }
+        let whole = volumes[p].extent(s)
+        let partial = prefix.map { $0.packs > 0 && $0.packs < whole.packs && $0.bytes < whole.bytes && stored == $0 } ?? false
+        guard stored.packs > 0, stored == whole || partial else { return .failure(.notWhole) }
         guard book.adopt(terms, ownerSignature: ownerSignature, holderSignature: holderSignature) else { return .failure(.taken) }
         book.numberProposals(past: terms.id, margin: Self.restoredContractNumberMargin)
         volumes[p].slots[s] = OwnedSlot(holder: terms.holder, contract: terms.id, contractEnd: terms.end, stored: stored)

@@ -60,6 +60,40 @@ private func whole(_ core: NodeCore, slot: Int = 1) -> SlotExtent {
     #expect(id.raw & 0xffff_ffff > 40 + (1 << 16))
 }
 
+/// The old machine died while uploading: the holder has the slot's first pack only. Shown
+/// the prefix extent the shell computed from the restored packs, the node takes the slot
+/// over as it stands and appends the rest on its next repair tick; a holder that claims a
+/// prefix under another root, or more or fewer packs than the prefix, is refused.
+@Test func aSlotTheOldMachineOnlyPartlyUploadedIsTakenOverAndCompleted() throws {
+    var core = try restoredCore()
+    let t = terms()
+    var first = SlotTree()
+    first.append(SlotTree.leaf(root: [UInt8](repeating: 2, count: 32), geometry: geometry))
+    let prefix = SlotExtent(packs: 1, bytes: 100, root: first.root)
+    for (what, claimed) in [("another root", SlotExtent(packs: 1, bytes: 100, root: [UInt8](repeating: 7, count: 32))),
+                            ("other bytes", SlotExtent(packs: 1, bytes: 99, root: first.root)),
+                            ("the whole slot under the prefix root", SlotExtent(packs: 2, bytes: 200, root: first.root))] {
+        var refusing = try restoredCore()
+        #expect(refusing.adoptRestoredSlot(t, ownerSignature: ownerSigner.sign(t.signingBytes), holderSignature: [9],
+                                           stored: claimed, prefix: prefix, now: now) == .failure(.notWhole), "\(what)")
+    }
+    // A prefix as long as the slot is no prefix.
+    var wholeSlot = try restoredCore()
+    #expect(wholeSlot.adoptRestoredSlot(t, ownerSignature: ownerSigner.sign(t.signingBytes), holderSignature: [9],
+                                        stored: prefix, prefix: whole(wholeSlot), now: now) == .failure(.notWhole))
+
+    _ = try core.adoptRestoredSlot(t, ownerSignature: ownerSigner.sign(t.signingBytes), holderSignature: [9],
+                                   stored: prefix, prefix: prefix, now: now).get()
+    #expect(core.volumes[0].slots[1].holder == holder && core.volumes[0].slots[1].stored == prefix)
+    let tick = core.onTimer(.repair, now: now + .minutes(1))
+    let append = try #require(tick.lazy.compactMap { action -> (UInt32, SlotExtent)? in
+        if case let .send(to, .storeSlot(contract, slot, from, extent, _)) = action, to == holder, contract == t.id, slot == t.shard {
+            (from, extent)
+        } else { nil }
+    }.first, "\(tick)")
+    #expect(append.0 == 1 && append.1 == whole(core))
+}
+
 @Test func whatTheOwnerDidNotSignOrNotTheWholeSlotUnderItsRootIsRefused() throws {
     let stranger = DigestSigner(seed: [66])
     let cases: [(String, ContractTerms, DigestSigner, (NodeCore) -> SlotExtent, NodeCore.RestoredSlotRefusal)] = [

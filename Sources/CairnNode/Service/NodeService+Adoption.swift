@@ -288,12 +288,25 @@ extension NodeService {
         }
         let now = clock.now
         var actions: [NodeAction] = []
+        // A holder that vouched for the slot's first packs only (the old machine died while
+        // uploading): the extent those packs make, computed here from the restored packs, is
+        // what it must show to be taken over; the rest is appended to it afterwards.
+        var prefixTrees: [Int: (tree: SlotTree, bytes: UInt64)] = [:]
+        for (s, v) in vouched where v.stored.packs > 0 && Int(v.stored.packs) < placed.packCount { prefixTrees[s] = (SlotTree(), 0) }
+        var prefixes: [Int: SlotExtent] = [:]
         do {
             try next.openVolume(id, k: placed.k, n: placed.n, capacity: placed.shardBytes.reduce(0, +))
             for j in 0..<placed.packCount {
                 let (geometry, roots) = try PlacedVolume.packRoots(j, of: placed, staging: staging)
                 guard geometry.shardBytes == placed.shardBytes[j] else {
                     throw NodeError(.storage, "pack \(j) of volume \(number) on the staging targets is not the one restored")
+                }
+                for s in prefixTrees.keys.sorted() where j < Int(vouched[s]!.stored.packs) && s < roots.count {
+                    prefixTrees[s]!.tree.append(SlotTree.leaf(root: roots[s], geometry: geometry))
+                    prefixTrees[s]!.bytes += geometry.shardBytes
+                    if j + 1 == Int(vouched[s]!.stored.packs) {
+                        prefixes[s] = SlotExtent(packs: UInt32(j + 1), bytes: prefixTrees[s]!.bytes, root: prefixTrees[s]!.tree.root)
+                    }
                 }
                 actions += try next.appendPack(to: id, geometry: geometry, roots: roots, now: now).actions
             }
@@ -308,11 +321,15 @@ extension NodeService {
         for s in vouched.keys.sorted() {
             let v = vouched[s]!
             switch next.adoptRestoredSlot(v.terms, ownerSignature: v.ownerSignature, holderSignature: v.holderSignature,
-                                          stored: v.stored, now: now)
+                                          stored: v.stored, prefix: prefixes[s], now: now)
             {
             case let .success(more):
                 actions += more
                 adopted += 1
+                if prefixes[s] != nil {
+                    logger.info("a holder had part of a restored slot: taken over, the rest is appended to it",
+                                metadata: ["slot": "\(s)", "holder": "\(v.terms.holder.raw)", "packs": "\(v.stored.packs) of \(placed.packCount)"])
+                }
             case let .failure(why):
                 logger.notice("a holder's contract for a restored slot is not taken over: the slot is placed anew and the contract released",
                               metadata: ["slot": "\(s)", "holder": "\(v.terms.holder.raw)", "why": "\(why.rawValue)"])
