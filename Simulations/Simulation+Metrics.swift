@@ -84,7 +84,9 @@ extension Simulation {
         var result = SimulationResult(
             seed: seed, scenario: scenario.name, nodes: scenario.nodes, simDays: days, events: events,
             messages: messages, messagesDropped: dropped, messagesRefusedClockSkew: skewRefused, packsTotal: live, packsLost: lost,
-            packsReportedLost: reportedLost.indices.reduce(0) { $0 + (reportedLost[$1] ? volumePacks[$1] : 0) },
+            // Over the packs `packsLost` counts (present, honest owners): an adversary's or a
+            // departed owner's volumes are neither.
+            packsReportedLost: reportedLost.indices.reduce(0) { $0 + (reportedLost[$1] && counted($1) ? volumePacks[$1] : 0) },
             volumesTotal: volumesLive, volumesLost: volumesLost, contractsActive: contractsActive,
             contractsPerOwnerMax: contractsPerOwnerMax, restoreAttempts: restoreAttempts,
             restoreSuccessRate: restoreAttempts == 0 ? nil : Double(restoreSuccesses) / Double(restoreAttempts),
