@@ -268,8 +268,8 @@ public struct Scenario: Sendable {
             guard total <= 0.5 else { throw ScenarioError(path: "$.adversaries", message: "fractions add up to \(total), at most 0.5") }
         }
         if var c = try r.object("clocks") {
-            s.clockOffsetS = try c.distribution("offset_s", positive: false)
-            s.clockDriftPpm = try c.distribution("drift_ppm", positive: false)
+            s.clockOffsetS = try c.distribution("offset_s", positive: false, max: 86_400)
+            s.clockDriftPpm = try c.distribution("drift_ppm", positive: false, max: 1_000)
             try c.finish()
         }
         if var p = try r.object("protocol") {
@@ -419,10 +419,11 @@ struct Fields {
         return try Fields(v, path: JSONPath.member(path, key))
     }
 
-    /// A distribution object, or a bare number for `{"dist": "fixed", "value": x}`.
-    mutating func distribution(_ key: String, positive: Bool) throws(ScenarioError) -> Distribution? {
+    /// A distribution object, or a bare number for `{"dist": "fixed", "value": x}`. `max`
+    /// bounds every value and scale it names (draws past it are cut there by the caller):
+    /// a clock a week off is refused, not silently made a day off.
+    mutating func distribution(_ key: String, positive: Bool, max big: Double = 1e12) throws(ScenarioError) -> Distribution? {
         let lower = positive ? Double.leastNonzeroMagnitude : 0
-        let big = 1e12
         if case .number(let x)? = fields.first(where: { $0.0 == key })?.1 {
             used.append(key)
             guard x >= lower, x <= big else {

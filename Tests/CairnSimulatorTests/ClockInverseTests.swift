@@ -33,3 +33,17 @@ import Testing
     }
     #expect(checked == 64 * 2_000)
 }
+
+/// Clocks are drawn within a day off and 1,000 ppm; a scenario that names more, in any
+/// value or scale of its distribution, is refused at that key rather than cut silently.
+@Test func clocksBeyondWhatTheSimulatorDrawsAreRefused() throws {
+    expectRefused([
+        (smallScenarioOpening + #""clocks": {"drift_ppm": 5000}}"#, "$.clocks.drift_ppm"),
+        (smallScenarioOpening + #""clocks": {"drift_ppm": {"dist": "fixed", "value": 1e12}}}"#, "$.clocks.drift_ppm.value"),
+        (smallScenarioOpening + #""clocks": {"offset_s": {"dist": "uniform", "min": 0, "max": 604800}}}"#, "$.clocks.offset_s.max"),
+        (smallScenarioOpening + #""clocks": {"offset_s": {"dist": "exponential", "mean": 90000}}}"#, "$.clocks.offset_s.mean"),
+        (smallScenarioOpening + #""clocks": {"offset_s": {"dist": "choice", "values": [1, 86401]}}}"#, "$.clocks.offset_s.values[1]"),
+    ])
+    let edge = try Scenario.parse(smallScenarioOpening + #""clocks": {"offset_s": 86400, "drift_ppm": {"dist": "uniform", "min": 0, "max": 1000}}}"#)
+    #expect(edge.clockOffsetS != nil && edge.clockDriftPpm != nil)
+}
