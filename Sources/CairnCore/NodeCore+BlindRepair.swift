@@ -170,9 +170,20 @@ extension NodeCore {
         // A stale offer: a contract this owner let go since (still owed a release or a
         // grace period), or one past its term. Adopting it would bring back a holder that
         // has freed, or will free, the shard.
-        guard terms.end > now, releasing[terms.id] == nil, audits[terms.id] == nil, unconfirmed[terms.id] == nil,
-              book.owned[terms.id] == nil
-        else { return }
+        let known = releasing[terms.id] != nil || audits[terms.id] != nil || unconfirmed[terms.id] != nil
+            || book.owned[terms.id] != nil
+        guard terms.end > now, !known else {
+            // Past its term but not its grace: the repair's holder keeps the shard until the
+            // grace ends, and may be the only one left that does (the owner was away longer
+            // than its own contracts lasted). It counts as a last-resort source until then,
+            // as a holder released in good faith does (`graceSources`), instead of being
+            // ignored while the volume is given up as lost (random scenario 30052).
+            if !known, terms.end <= now, terms.graceEnd > now, volumes[p].slots[s].holder != terms.holder {
+                audits[terms.id] = GraceDebt(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s),
+                                             until: terms.graceEnd)
+            }
+            return
+        }
         // Older than the slot's own contract: the owner re-placed the slot after the
         // repair. The repair's holder is told to let its copy go (after its grace), so it
         // does not keep an active contract nobody counts until the term ends.

@@ -250,6 +250,20 @@ final class Box: @unchecked Sendable {
     }
 }
 
+/// Found by `scripts/random-scenarios.py` (scenario 30052): owners away for longer than
+/// their contracts' two-day term came back to volumes whose only copies were blind
+/// repairs' slots, past their term but still in their grace period. The adoption offer of
+/// such a contract was ignored as stale, and the owner gave the volume up as lost while the
+/// holder still kept it (seeds 30052, 1 and 2: 22, 33 and 33 volumes). The holder now
+/// counts as a last-resort source until its grace ends, as a holder released in good faith
+/// does.
+@Test func aRepairInItsGracePeriodIsASourceForAnOwnerBackFromAwayTooLong() throws {
+    let scenario = try Scenario.load(path: Package.path("Scenarios/regressions/away-owner-repair-in-grace.json"))
+    #expect(scenario.contractTermDays < scenario.durationDays / 2, "contracts must end while owners are away")
+    let result = try Simulation(scenario: scenario, seed: 1).run()
+    #expect(result.violations.isEmpty, "\(result.violations)")
+}
+
 /// Restores are exactly `restore_samples`, spread over the samples that fit the window.
 @Test func restoreSamplesAreStartedExactly() throws {
     let scenario = try Scenario.parse(#"""
