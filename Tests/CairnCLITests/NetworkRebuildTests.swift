@@ -12,17 +12,8 @@ import Testing
         let net = try RebuildNetwork("network-rebuild")
         defer { net.stopAll() }
         let tmp = net.tmp
-        let first = try net.coordinator(listen: "127.0.0.1:0")
-        let at = try #require(NetworkJoinTests.listening(first))
-        net.at = at
-        for i in 1...5 { _ = try net.node("holder\(i)") }
-        let owner = try net.node("owner")
-        #expect(try Daemon.wait(timeout: 60) { try net.members().filter(\.joined).count == 6 })
-        let file = tmp.sub("data.bin")
-        var rng = SeededRandom(seed: 31)
-        try Data(rng.bytes(700_000)).write(to: URL(fileURLWithPath: file))
-        let backup = try CLI.run(["backup", file, "--data-dir", tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
-        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        let (first, _, owner, file) = try net.ownerBackedUp(bytes: 700_000, seed: 31)
+        let at = net.at
         let before = try net.members().map { "\($0.node) \($0.owner)" }.sorted()
         #expect(before.count == 6)
 
@@ -61,17 +52,8 @@ import Testing
         let net = try RebuildNetwork("network-rebuild-away")
         defer { net.stopAll() }
         let tmp = net.tmp
-        let first = try net.coordinator(listen: "127.0.0.1:0")
-        let at = try #require(NetworkJoinTests.listening(first))
-        net.at = at
-        let holders = try (1...5).map { try net.node("holder\($0)") }
-        let owner = try net.node("owner")
-        #expect(try Daemon.wait(timeout: 60) { try net.members().filter(\.joined).count == 6 })
-        let file = tmp.sub("data.bin")
-        var rng = SeededRandom(seed: 37)
-        try Data(rng.bytes(600_000)).write(to: URL(fileURLWithPath: file))
-        let backup = try CLI.run(["backup", file, "--data-dir", tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
-        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        let (first, holders, owner, file) = try net.ownerBackedUp(bytes: 600_000, seed: 37)
+        let at = net.at
 
         // The owner's machine is gone for good; then the coordinator loses its directory.
         #expect(owner.stop() == 0)
@@ -103,17 +85,8 @@ import Testing
         let net = try RebuildNetwork("network-rebuild-retired")
         defer { net.stopAll() }
         let tmp = net.tmp
-        let first = try net.coordinator(listen: "127.0.0.1:0")
-        let at = try #require(NetworkJoinTests.listening(first))
-        net.at = at
-        for i in 1...5 { _ = try net.node("holder\(i)") }
-        let owner = try net.node("owner")
-        #expect(try Daemon.wait(timeout: 60) { try net.members().filter(\.joined).count == 6 })
-        let file = tmp.sub("data.bin")
-        var rng = SeededRandom(seed: 41)
-        try Data(rng.bytes(500_000)).write(to: URL(fileURLWithPath: file))
-        let backup = try CLI.run(["backup", file, "--data-dir", tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
-        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        let (first, _, owner, _) = try net.ownerBackedUp(bytes: 500_000, seed: 41)
+        let at = net.at
 
         // The machine is lost (a copy of its data directory is kept for later); the files
         // are restored on a new one, whose node adopts the volume.
@@ -192,6 +165,22 @@ private final class RebuildNetwork {
                             "--test-intervals", "2", "--listen", "127.0.0.1:0"], logs: tmp.path, name: name)
         daemons.append(d)
         return d
+    }
+
+    /// A coordinator on 127.0.0.1, five holders and an owner joined to it, and `bytes` random
+    /// bytes (`data.bin`, from `seed`) backed up 3-of-5 by the owner; `at` is set.
+    func ownerBackedUp(bytes: Int, seed: UInt64) throws -> (coordinator: Daemon, holders: [Daemon], owner: Daemon, file: String) {
+        let first = try coordinator(listen: "127.0.0.1:0")
+        at = try #require(NetworkJoinTests.listening(first))
+        let holders = try (1...5).map { try node("holder\($0)") }
+        let owner = try node("owner")
+        #expect(try Daemon.wait(timeout: 60) { try members().filter(\.joined).count == 6 })
+        let file = tmp.sub("data.bin")
+        var rng = SeededRandom(seed: seed)
+        try Data(rng.bytes(bytes)).write(to: URL(fileURLWithPath: file))
+        let backup = try CLI.run(["backup", file, "--data-dir", tmp.sub("owner"), "--k", "3", "--n", "5", "--wait", "90"])
+        #expect(backup.status == 0, "\(backup.stderr)\n\(owner.stderr)")
+        return (first, holders, owner, file)
     }
 
     /// `cairn status --json` of the node running on `dir`; nil while it does not answer.
