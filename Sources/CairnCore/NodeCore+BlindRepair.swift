@@ -191,6 +191,11 @@ extension NodeCore {
             releasing[terms.id] = PendingRelease(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s),
                                                  at: now, retries: ProtocolLimits.releaseRetriesMax, end: terms.end,
                                                  keptUntil: terms.graceEnd)
+            // Released in good faith, it keeps the shard for the grace period from now: a
+            // last-resort source meanwhile, also once it acknowledged the release (the
+            // slot's new holder may fail; random scenario 30122 lost a volume that way).
+            audits[terms.id] = GraceDebt(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s),
+                                         until: min(now, terms.end) + terms.grace)
             actions.append(.send(to: terms.holder, .release(contract: terms.id, at: now)))
             return
         }

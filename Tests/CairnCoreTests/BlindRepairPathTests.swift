@@ -141,6 +141,10 @@ import Testing
         if d.from == owner, d.to == target, case .release(blind.terms.id, _) = d.message { true } else { false }
     })
     #expect(h.history.contains { $0.from == target && $0.message == .releaseAck(contract: blind.terms.id) })
+    // Released in good faith, it keeps the shard for its grace period, and the owner still
+    // counts it as a last resort once the release is acknowledged (random scenario 30122).
+    #expect(h.nodes[0].auditedHolders(of: h.nodes[0].volumes[0].id).contains { $0.hasPrefix("\(target)/3/") },
+            "\(h.nodes[0].auditedHolders(of: h.nodes[0].volumes[0].id))")
     // And no longer offered.
     #expect(h.coordinator.adoptions[owner] == nil)
     let offers = h.history.filter { d in
