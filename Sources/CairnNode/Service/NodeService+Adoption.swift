@@ -102,10 +102,13 @@ extension NodeService {
         // This machine carries the owner's node from now on: the old one, should it come
         // back, is refused by the coordinator and stops (`retired`) instead of acting on
         // the same volumes from its own, older state. Recorded first: the take-over is
-        // told on every session from now on (`repeatTakeOver`, right after this).
-        do { try state.put([(Self.takeOverKey, Array(try JSONEncoder().encode([String]())))]) } catch {
-            logger.error("the take-over could not be recorded: it is told to this coordinator only", metadata: ["error": "\(error)"])
-            transmit(.takeOver(retired: []), to: .coordinator)
+        // told on every session from now on (`repeatTakeOver`, right after this). A run
+        // that still has volumes to adopt keeps the keys an earlier one learned.
+        if storedRetiredKeys() == nil {
+            do { try state.put([(Self.takeOverKey, Array(try JSONEncoder().encode([String]())))]) } catch {
+                logger.error("the take-over could not be recorded: it is told to this coordinator only", metadata: ["error": "\(error)"])
+                transmit(.takeOver(retired: []), to: .coordinator)
+            }
         }
         for record in adoption.records {
             let id = VolumeID(owner: me, number: record.number)
