@@ -339,13 +339,17 @@ public struct CoordinatorCore: Sendable {
         case let .holding(report):
             onHolding(report, from: from, now: now)
         case let .blindRepairDone(terms, ownerSignature, holderSignature):
-            // Only a placement this coordinator ordered, reported by the node it ordered,
-            // with both signatures checking against the directory's keys.
+            // Only a placement this coordinator ordered, reported by the node it ordered or
+            // by the target itself (its word is all the repairer's report rests on too),
+            // with both signatures checking against the directory's keys: the repairer's on
+            // the terms it proposed in the owner's name, the target's on its acceptance.
             guard var record = rootRecords[terms.shard.volume], record.owner == terms.owner,
-                  Int(terms.shard.index) < record.holders.count, record.blindRepairer == from,
+                  Int(terms.shard.index) < record.holders.count, let repairer = record.blindRepairer,
+                  from == repairer || from == terms.holder, repairer.index < entries.count,
                   let t = record.blindTargets.firstIndex(where: { $0.slot == terms.shard.index && $0.node == terms.holder }),
                   terms.holder != .coordinator, terms.holder.index < entries.count,
-                  verifier.verify(signature: ownerSignature, message: terms.signingBytes, publicKey: entries[from.index].publicKey),
+                  verifier.verify(signature: ownerSignature, message: terms.signingBytes,
+                                  publicKey: entries[repairer.index].publicKey),
                   verifier.verify(signature: holderSignature, message: terms.signingBytes,
                                   publicKey: entries[terms.holder.index].publicKey)
             else { break }

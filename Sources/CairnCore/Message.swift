@@ -69,7 +69,8 @@ public enum Message: Hashable, Sendable {
     /// `roots`: every slot's root over the volume's packs, to check the fetched slots against.
     indirect case blindRepairOrder(volume: VolumeID, owner: NodeID, layout: VolumeLayout, sources: [NodeID], roots: [[UInt8]],
                                    targets: [BlindRepairTarget])
-    /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf.
+    /// repairer → coordinator: one slot re-created under a contract signed on the owner's behalf;
+    /// also target → coordinator, from the holder that stored it (the terms signed by the repairer).
     indirect case blindRepairDone(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])
     /// coordinator → owner, when it is back: adopt a contract made on its behalf.
     indirect case adopt(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8])

@@ -60,6 +60,17 @@ extension NodeCore {
                 actions.append(.send(to: from, .releaseAck(contract: contract)))
                 break
             }
+            // A repairer lets go of a target it never heard had stored the slot; this one
+            // has, and told the coordinator itself, which offers the slot to the owner: the
+            // owner adopts it or releases it. Released here, an adopted holder would free
+            // the owner's shard after its grace. The report is told again (it may have
+            // been lost; the coordinator takes it once).
+            if from != c.terms.owner, c.stored {
+                actions.append(.send(to: .coordinator, .blindRepairDone(terms: c.terms, ownerSignature: c.ownerSignature,
+                                                                      holderSignature: c.holderSignature)))
+                actions.append(.send(to: from, .releaseAck(contract: contract)))
+                break
+            }
             // The grace period runs from the owner's release, so both sides agree on its
             // end (a holder that was offline meanwhile has less of it left); an owner
             // cannot extend it by naming a later instant.
@@ -99,7 +110,18 @@ extension NodeCore {
     {
         guard verified else { return [.note(.slotRefused(slot))] }
         guard book.onStore(contract, shard: slot, packs: packs) else { return [] }
-        return [.send(to: replyTo, .storeAck(contract: contract, packs: packs))]
+        var actions: [NodeAction] = [.send(to: replyTo, .storeAck(contract: contract, packs: packs))]
+        // A blind repair's slot, stored for the repairer: the coordinator hears of it from
+        // this node too, so it is offered to the owner for adoption even when the
+        // acknowledgement never reaches the repairer (lost, or the repairer away until its
+        // deadline and this node away at its probe: random scenario 30031 gave a volume up
+        // as lost while the only copy of its third shard sat here under a contract nobody
+        // knew of). The coordinator takes the first report of a placement it ordered.
+        if let c = book.held[contract], c.proposer != c.terms.owner, c.proposer == replyTo {
+            actions.append(.send(to: .coordinator, .blindRepairDone(terms: c.terms, ownerSignature: c.ownerSignature,
+                                                                  holderSignature: c.holderSignature)))
+        }
+        return actions
     }
 
     /// Storage read a segment for challenge `challenge` (nil: not, or no longer, here).

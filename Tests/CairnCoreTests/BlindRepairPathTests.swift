@@ -259,3 +259,80 @@ import Testing
         return
     }
 }
+
+/// Found by random scenario 30031 (lossy, churning): a target stored its slot, its
+/// acknowledgement to the repairer was lost, it was away at the repairer's probe, and the
+/// repairer went away too; nobody told the coordinator, the owner never heard of the copy
+/// and gave the volume up as lost with k shards held. A target now reports the slot it
+/// stored to the coordinator itself, and a repairer's later release of a slot it stored
+/// is answered with the report again, not obeyed (the owner adopts it or releases it).
+@Test func aBlindRepairTargetTheRepairerNeverHeardFromReportsItsSlotItself() throws {
+    var h = Harness(count: 8)
+    let owner = NodeID(0)
+    let volume = h.addVolume(6, packs: 2)
+    h.start()
+    let holders = h.nodes[0].volumes[0].slots.map { $0.holder! }
+    let slot3 = SlotID(volume: volume, index: 3)
+    // Every acknowledgement of a contract made in the owner's name by another node is
+    // lost, the probe's too: the repairer never learns the slot was stored.
+    h.lose = { _, _, message in
+        if case let .storeAck(contract, _) = message { contract.owner != owner } else { false }
+    }
+    h.offline = [owner, holders[3]]
+    h.run(for: h.coordinator.params.blindRepairAfter + .days(2))
+    let proposals = h.history.filter { d in
+        if case let .propose(terms, _, _, mandate) = d.message { terms.shard == slot3 && mandate != nil } else { false }
+    }
+    let proposal = try #require(proposals.first)
+    guard case let .propose(terms, _, _, _) = proposal.message else { return }
+    let target = proposal.to
+    #expect(h.history.contains { d in
+        if d.from == target, d.to == .coordinator, case .blindRepairDone(terms, _, _) = d.message { true } else { false }
+    }, "the target did not report its slot")
+    #expect(h.notes.count { $0.0 == .coordinator && $0.1 == .blindRepaired(slot3) } == 1)
+    #expect(h.coordinator.rootRecords[volume]?.holders[3] == target)
+    #expect(h.coordinator.adoptions[owner]?.map(\.terms.holder) == [target])
+    // The repairer released it (it never heard); the target kept its contract active.
+    #expect(h.history.contains { d in
+        if d.from == proposal.from, d.to == target, case .release(terms.id, _) = d.message { true } else { false }
+    })
+    #expect(h.nodes[target.index].book.held[terms.id]?.state == .active)
+    // The owner returns and adopts it.
+    h.bringBack(owner)
+    h.run(for: .hours(2))
+    #expect(h.nodes[0].volumes[0].slots[3].holder == target)
+    #expect(h.nodes[0].volumes[0].slots[3].contract == terms.id)
+}
+
+/// The coordinator takes a target's own report only for a placement it ordered, with the
+/// repairer's signature on the terms: a report of another slot is dropped.
+@Test func aTargetsReportOfAPlacementNotOrderedIsDropped() throws {
+    var h = Harness(count: 8)
+    let owner = NodeID(0)
+    let volume = h.addVolume(6, packs: 2)
+    h.start()
+    let holders = h.nodes[0].volumes[0].slots.map { $0.holder! }
+    let slot3 = SlotID(volume: volume, index: 3)
+    var report: (NodeID, Message)? = nil
+    h.lose = { from, to, message in
+        // Keep the target's report from the coordinator, to replay it altered.
+        if to == .coordinator, case let .blindRepairDone(terms, _, _) = message, from == terms.holder {
+            report = (from, message)
+            return true
+        }
+        if case let .storeAck(contract, _) = message { return contract.owner != owner }
+        return false
+    }
+    h.offline = [owner, holders[3]]
+    h.run(for: h.coordinator.params.blindRepairAfter + .days(2))
+    #expect(!h.notes.contains { $0.0 == .coordinator && $0.1 == .blindRepaired(slot3) })
+    let (target, message) = try #require(report)
+    guard case let .blindRepairDone(terms, ownerSignature, holderSignature) = message else { return }
+    var other = terms
+    other.shard = SlotID(volume: volume, index: 2)
+    _ = h.coordinator.onMessage(from: target, .blindRepairDone(terms: other, ownerSignature: ownerSignature,
+                                                               holderSignature: holderSignature), sent: h.now, now: h.now)
+    #expect(h.coordinator.rootRecords[volume]?.holders[2] == holders[2])
+    _ = h.coordinator.onMessage(from: target, message, sent: h.now, now: h.now)
+    #expect(h.coordinator.rootRecords[volume]?.holders[3] == target)
+}

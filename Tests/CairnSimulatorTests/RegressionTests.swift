@@ -273,3 +273,18 @@ final class Box: @unchecked Sendable {
     let result = try Simulation(scenario: scenario, seed: 2).run()
     #expect(result.restoreAttempts + result.restoresUnfinished == 23)
 }
+
+/// Found by `scripts/random-scenarios.py` (scenario 30031: 15% loss, churn, adversaries,
+/// k = 3 of 4): a blind repair's target stored its slot, its acknowledgement to the repairer
+/// was lost, it was away at the repairer's probe and the repairer went away after
+/// releasing it; the coordinator never heard of the copy, and the owner, its own holders
+/// of two slots failing, gave the volume up as lost with three honest shards held. A
+/// target now reports its stored slot to the coordinator itself, and answers a repairer's
+/// release of it with the report again instead of letting it go.
+@Test func blindRepairTargetsReportTheirSlotsThemselves() throws {
+    let scenario = try Scenario.load(path: Package.path("Scenarios/regressions/blind-repair-target-reports.json"))
+    #expect(scenario.loss > 0)
+    let result = try Simulation(scenario: scenario, seed: 30031).run()
+    #expect(result.violations.isEmpty, "\(result.violations)")
+    #expect(result.packsReportedLost <= result.packsLost)
+}
