@@ -159,6 +159,14 @@ extension NodeCore {
 
     // MARK: Blind repair (owner side): adopting what was done while away
 
+    /// A repair's holder the owner does not adopt keeps the shard for the grace period from
+    /// now, or from its term's end if that came first: audited, and a last-resort source
+    /// until then (`graceSources`).
+    private mutating func auditRepairHolder(_ terms: ContractTerms, volume p: Int, slot s: Int, now: Instant) {
+        audits[terms.id] = GraceDebt(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s),
+                                     until: min(now, terms.end) + terms.grace)
+    }
+
     mutating func onAdopt(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8], now: Instant,
                           into actions: inout [NodeAction])
     {
@@ -179,8 +187,7 @@ extension NodeCore {
             // as a holder released in good faith does (`graceSources`), instead of being
             // ignored while the volume is given up as lost (random scenario 30052).
             if !known, terms.end <= now, terms.graceEnd > now, volumes[p].slots[s].holder != terms.holder {
-                audits[terms.id] = GraceDebt(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s),
-                                             until: terms.graceEnd)
+                auditRepairHolder(terms, volume: p, slot: s, now: now)
             }
             return
         }
@@ -194,8 +201,7 @@ extension NodeCore {
             // Released in good faith, it keeps the shard for the grace period from now: a
             // last-resort source meanwhile, also once it acknowledged the release (the
             // slot's new holder may fail; random scenario 30122 lost a volume that way).
-            audits[terms.id] = GraceDebt(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s),
-                                         until: min(now, terms.end) + terms.grace)
+            auditRepairHolder(terms, volume: p, slot: s, now: now)
             actions.append(.send(to: terms.holder, .release(contract: terms.id, at: now)))
             return
         }

@@ -254,8 +254,7 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
                               metadata: ["node": "\(node.raw)", "refused": "\(took.retiredKeys?.count ?? 0)"])
             }
             // The node keeps the list and names it in its next takeOver.
-            let keys = (took.retiredKeys ?? []).compactMap { Hex.decode($0) }.filter { $0.count == ProtocolLimits.nodeKeyBytes }
-            outbox.append((node, .keysRetired(Array(keys.suffix(ProtocolLimits.retiredKeysMax)))))
+            outbox.append((node, .keysRetired(Member.retiredKeyList(took.retiredKeys ?? []))))
             commit()
         case .welcome, .located, .peerHello, .reclaim, .retired, .keysRetired:
             logger.notice("a node sent a coordinator's message: ignored", metadata: ["node": "\(node.raw)"])

@@ -48,6 +48,12 @@ struct Member: Codable, Hashable, Sendable {
     }
 
     func isRetired(_ key: String) -> Bool { retiredKeys?.contains(key) == true }
+
+    /// Refused node keys kept as hex, as `takeOver` and `keysRetired` carry them: the ones
+    /// that decode to a node key, the newest `ProtocolLimits.retiredKeysMax`.
+    static func retiredKeyList(_ hex: [String]) -> [[UInt8]] {
+        Array(hex.compactMap { Hex.decode($0) }.filter { $0.count == ProtocolLimits.nodeKeyBytes }.suffix(ProtocolLimits.retiredKeysMax))
+    }
 }
 
 struct MemberTable: Codable, Sendable {

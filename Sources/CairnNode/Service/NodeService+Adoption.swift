@@ -9,7 +9,7 @@ import NIOCore
 /// The volumes of this run's adoption (touched only on the node's loop): the records still
 /// to adopt, the holders asked for their contracts and what they showed.
 final class AdoptionState {
-    struct Asked: Codable, Equatable {
+    struct Asked: Codable {
         var number: UInt32
         var slot: Int
         var holder: NodeID
@@ -139,9 +139,7 @@ extension NodeService {
     /// keys the number had before.
     func repeatTakeOver() {
         guard !retired, let keys = storedRetiredKeys() else { return }
-        transmit(.takeOver(retired: keys.compactMap { Hex.decode($0) }.filter { $0.count == ProtocolLimits.nodeKeyBytes }
-                    .suffix(ProtocolLimits.retiredKeysMax).map { $0 }),
-                 to: .coordinator)
+        transmit(.takeOver(retired: Member.retiredKeyList(keys)), to: .coordinator)
     }
 
     /// The coordinator's answer to a take-over: every key refused for this owner, kept
