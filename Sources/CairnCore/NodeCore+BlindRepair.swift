@@ -5,6 +5,17 @@ import CairnWire
 extension NodeCore {
     // MARK: Blind repair (repairer side)
 
+    /// The layout of the blind repair of `volume` this node is carrying out; nil when there
+    /// is none. The shell rebuilds a target's slot from k of the volume's slots (`k`,
+    /// `packs`), and drops the fetched streams it kept for a repair once this is nil.
+    public func blindRepairLayout(_ volume: VolumeID) -> VolumeLayout? { blindRepairs[volume]?.layout }
+
+    /// Whether fetch `request` of `slot` is one of a blind repair's: the shell keeps its
+    /// stream, once verified, to rebuild the missing slots from.
+    public func isBlindRepairFetch(_ request: UInt64, of slot: SlotID) -> Bool {
+        blindRepairs[slot.volume]?.fetchRequests[request] == Int(slot.index)
+    }
+
     mutating func startBlindRepair(volume: VolumeID, owner: NodeID, layout: VolumeLayout, sources: [NodeID],
                                   roots: [[UInt8]], targets: [BlindRepairTarget], now: Instant, into actions: inout [NodeAction])
     {

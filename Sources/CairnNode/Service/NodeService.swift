@@ -114,6 +114,9 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     var nextVolume: UInt32 = 1
     /// Volumes restored here being taken over (`NodeService+Adoption`).
     let adoption = AdoptionState()
+    /// The verified fetch streams each blind repair this node carries out keeps, by volume
+    /// and slot index, to rebuild its targets' slots from (`NodeService+BlindRepair`).
+    var repairSpools: [VolumeID: [Int: KeptFetch]] = [:]
 
     private enum Locate {
         case dial(NodeID)
@@ -503,6 +506,9 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 logger.debug("received", metadata: ["from": "\(from.raw)", "message": "\(inbound.message)"])
             }
             step(core!.onMessage(from: from, inbound.message, sent: inbound.sent, now: clock.now))
+            if case let .fetchReply(request, _, true, bytes) = inbound.message, bytes > 0 {
+                dropFetchSpoolUnlessKept(request: request, from: from)
+            }
         }
     }
 
@@ -534,7 +540,9 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         }
         func serve(_ slot: SlotID) -> FetchAnswer { service.held.serve(slot) }
         func verify(_ slot: SlotID, request: UInt64, from: NodeID, expect: SlotExtent) -> Bool {
-            service.held.verify(slot, request: request, from: from, expect: expect)
+            let verified = service.held.verify(slot, request: request, from: from, expect: expect)
+            if verified { service.keepIfBlindRepairFetch(request, of: slot, from: from) }
+            return verified
         }
     }
 
@@ -561,6 +569,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         let messages = outbox
         outbox.removeAll()
         for (to, message) in messages { transmit(message, to: to) }
+        if !repairSpools.isEmpty { dropEndedRepairSpools() }
     }
 
     /// Sends now if a session is there, else queues it and finds the peer.
@@ -593,9 +602,11 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
             } catch {
                 logger.error("a held slot could not be opened to send it", metadata: ["slot": "\(slot)", "error": "\(error)"])
             }
-        case let .storeSlot(_, slot, from, extent, _):
+        case let .storeSlot(_, slot, from, extent, bytes) where bytes > 0:
             // The owner's upload (or a repair's): packs read from the staging targets as
-            // the transport takes them (or from the test volume).
+            // the transport takes them (or from the test volume); a blind repair's, rebuilt
+            // from the slots it kept. (A store of no bytes, a blind repair asking whether a
+            // target has its slot, is a plain message.)
             let source: (any PayloadSource)?
             if let volume = testVolume, volume.id == slot.volume,
                let packs = volume.stream(slot: Int(slot.index), from: from, to: extent.packs), packs.length == message.payloadBytes {
@@ -606,7 +617,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                       staged.length == message.payloadBytes {
                 source = staged
             } else {
-                source = nil
+                source = rebuiltSlotSource(slot: slot, from: from, extent: extent, bytes: bytes)
             }
             guard let source else {
                 logger.error("an upload was asked for packs this node does not have at hand: not sent", metadata: ["slot": "\(slot)"])
