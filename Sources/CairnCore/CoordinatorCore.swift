@@ -47,7 +47,7 @@ public struct CoordinatorParams: Sendable, Codable {
 /// The coordinator's state machine: directory, uptime from heartbeats, reputation,
 /// matchmaking, root records. Pure; the coordinator actor carries out its actions.
 public struct CoordinatorCore: Sendable {
-    public let params: CoordinatorParams
+    public internal(set) var params: CoordinatorParams
     public internal(set) var entries: [DirectoryEntry] = []
     /// Joined members in join order (the sampling frame for placement).
     public internal(set) var members: [NodeID] = []
@@ -618,6 +618,14 @@ public struct CoordinatorCore: Sendable {
         let i = node.index
         return entries[i].reputation.standing != .excluded && entries[i].uptime.permille >= params.uptimeThresholdPermille
             && (entries[i].lastSeen.map { now - $0 <= params.uptimeSlot * 2 } ?? false)
+    }
+
+    /// Takes the operator's `blindRepairAfter` (a coordinator restarted from its checkpoint
+    /// with another setting): it only decides when an away owner's volumes are repaired,
+    /// so it can change at any time, unlike the uptime slots the directory was measured in.
+    public mutating func setBlindRepairAfter(_ after: Interval) {
+        precondition(after > .zero, "blind repair after \(after)")
+        params.blindRepairAfter = after
     }
 
     /// For every owner away longer than `blindRepairAfter`, orders the repair of its volumes

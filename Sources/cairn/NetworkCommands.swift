@@ -50,6 +50,11 @@ struct CoordinatorRun: AsyncParsableCommand {
     @Option(name: .customLong("admissions-per-hour"), help: "Most new members admitted from one IP address an hour.")
     var admissionsPerHour: Int = 20
 
+    @Option(name: .customLong("blind-repair-after"), help: ArgumentHelp(
+        "Hours an owner may be away before its holders are told to repair its volumes without it.",
+        discussion: "A volume of an owner not heard from for this long that falls below its repair trigger is rebuilt by one of its holders (shards are ciphertext: the holder reads nothing) onto new holders, and the owner adopts the new contracts when it comes back."))
+    var blindRepairAfter: Int = 72
+
     @Flag(name: .shortAndLong, help: "Log sessions and decisions to stderr.")
     var verbose = false
 
@@ -58,6 +63,10 @@ struct CoordinatorRun: AsyncParsableCommand {
     /// rebuild window of five slots.
     @Option(name: .customLong("test-intervals"), help: .hidden)
     var testIntervals: Int?
+
+    /// `--blind-repair-after` in seconds (tests).
+    @Option(name: .customLong("test-blind-repair-after"), help: .hidden)
+    var testBlindRepairAfter: Int?
 
     func run() async throws {
         let endpoint = try serviceRun { () throws(NetError) in try Endpoint(parsing: listen, allowAnyPort: true) }
@@ -76,6 +85,14 @@ struct CoordinatorRun: AsyncParsableCommand {
         settings.maxMembers = maxMembers
         settings.admissionsPerHour = admissionsPerHour
         settings.notifyEvery = .minutes(Int64(notifyEvery))
+        guard (1...2_160).contains(blindRepairAfter) else {
+            throw ValidationError("--blind-repair-after takes a number of hours from 1 to 2160 (90 days)")
+        }
+        settings.params.blindRepairAfter = .hours(Int64(blindRepairAfter))
+        if let seconds = testBlindRepairAfter {
+            guard seconds > 0 else { throw ValidationError("--test-blind-repair-after takes a number of seconds above 0") }
+            settings.params.blindRepairAfter = .seconds(Int64(seconds))
+        }
         if let seconds = testIntervals {
             guard seconds > 0 else { throw ValidationError("--test-intervals takes a number of seconds above 0") }
             settings.params.uptimeSlot = .seconds(Int64(seconds))

@@ -15,10 +15,11 @@ import Testing
         let at: String
         let holders: [Daemon]
 
-        init(label: String, holders count: Int, relayOnly: Int = 2) throws {
+        /// `coordinatorArgs`: more options for `cairn coordinator run`.
+        init(label: String, holders count: Int, relayOnly: Int = 2, coordinatorArgs: [String] = []) throws {
             let tmp = try TemporaryFolder(label)
             let coordinator = try Daemon(["coordinator", "run", "--listen", "127.0.0.1:0", "--data-dir", tmp.sub("coordinator"),
-                                          "--test-intervals", "2"], logs: tmp.path, name: "coordinator")
+                                          "--test-intervals", "2"] + coordinatorArgs, logs: tmp.path, name: "coordinator")
             #expect(Daemon.wait(timeout: 30) { NetworkJoinTests.listening(coordinator) != nil }, "\(coordinator.stderr)")
             let at = try #require(NetworkJoinTests.listening(coordinator))
             var holders: [Daemon] = []

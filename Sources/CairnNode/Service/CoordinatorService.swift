@@ -108,6 +108,7 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
             do {
                 core = try CheckpointCodec.decode(CoordinatorCore.self, from: bytes,
                                                   keys: CheckpointKeys(signer: signer, verifier: Ed25519Verifier()))
+                core.setBlindRepairAfter(settings.params.blindRepairAfter)
             } catch {
                 throw NodeError(.dataDirectory, "the coordinator's checkpoint in \(settings.dataDirectory) cannot be read", cause: error)
             }
@@ -363,7 +364,17 @@ public final class CoordinatorService: SessionDelegate, @unchecked Sendable {
         let service: CoordinatorService
         func send(_ message: Message, to: NodeID) { service.outbox.append((to, message)) }
         func setTimer(_ kind: TimerKind, at: Instant) { service.timers.set(kind, at: at) }
-        func observe(_ note: Note) { service.logger.debug("note", metadata: ["note": "\(note)"]) }
+        func observe(_ note: Note) {
+            switch note {
+            case let .blindRepairOrdered(volume):
+                service.logger.info("blind repair ordered: the owner is away and its volume is below its repair trigger",
+                                    metadata: ["volume": "\(volume)"])
+            case let .blindRepaired(slot):
+                service.logger.info("blind repair placed a slot", metadata: ["slot": "\(slot)"])
+            default:
+                service.logger.debug("note", metadata: ["note": "\(note)"])
+            }
+        }
     }
 
     private func step(_ actions: [CoordinatorAction]) {

@@ -1,0 +1,64 @@
+import CairnTestSupport
+import Foundation
+import Testing
+
+/// Blind repair over real processes on 127.0.0.1: an owner away longer than the
+/// coordinator's `--blind-repair-after` whose volume lost two of its five holders gets it
+/// rebuilt without it. The coordinator orders one of the remaining holders, which fetches
+/// two slots, checks them, rebuilds the two missing slots from those and its own (shards
+/// are ciphertext to it) and places them on the two spare nodes under contracts it signs in
+/// the owner's name; the new holders check each slot against the root the owner computed
+/// and report it. The repairer keeps no fetched stream once the repair is over. The owner,
+/// back, adopts the new contracts; and with three of the five original holders gone, a
+/// restore anywhere from the phrase gets the file back from the two rebuilt slots and the
+/// last original one.
+@Suite(.serialized) struct NetworkBlindRepairTests {
+    typealias Net = NetworkBackupRestoreTests.Net
+
+    @Test(.timeLimit(.minutes(5))) func anAwayOwnersVolumeIsRebuiltBlindAndRestoresFromTheRebuiltSlots() throws {
+        let net = try Net(label: "network-blind-repair", holders: 7, relayOnly: 1, coordinatorArgs: ["--test-blind-repair-after", "10"])
+        defer { net.stopAll() }
+        let ownerDir = net.tmp.sub("owner")
+        let owner = try NetworkAdoptionTests.ownerBackedUp(net, bytes: 900_000, seed: 23)
+        defer { _ = owner.stop() }
+        let file = net.tmp.sub("data.bin")
+        let original = (1...7).filter(net.holding)
+        #expect(original.count == 5, "\(original)")
+        let spares = (1...7).filter { !original.contains($0) }
+        func number(_ i: Int) -> Int? { ((try? net.status(net.tmp.sub("holder\(i)")))?["node"] as? [String: Any])?["node"] as? Int }
+        let spareNumbers = spares.compactMap(number)
+        #expect(spareNumbers.count == 2)
+
+        // The owner goes away, and two of its holders die.
+        #expect(owner.stop() == 0)
+        for i in original.prefix(2) { net.holders[i - 1].kill9() }
+        #expect(Daemon.wait(timeout: 150) {
+            spares.allSatisfy(net.holding) && net.coordinator.stderr.components(separatedBy: "blind repair placed a slot").count - 1 == 2
+        }, "both spares hold a rebuilt slot: \(net.coordinator.stderr)\n\(original.dropFirst(2).map { net.holders[$0 - 1].stderr }.joined(separator: "\n"))")
+        #expect(net.coordinator.stderr.contains("blind repair ordered"))
+        // The repair is over: no fetched stream is left on any node.
+        #expect(Daemon.wait(timeout: 30) {
+            (1...7).allSatisfy { i in
+                ((try? FileManager.default.contentsOfDirectory(atPath: net.tmp.sub("holder\(i)") + "/node/held/spool")) ?? []).isEmpty
+            }
+        }, "spools left behind")
+
+        // The owner comes back and takes the rebuilt slots over.
+        let back = try net.node("owner")
+        defer { _ = back.stop() }
+        #expect(Daemon.wait(timeout: 90) {
+            let volumes = NetworkAdoptionTests.volumes(net, ownerDir)
+            return volumes.count == 1 && volumes[0]["healthy"] as? Int == 5
+                && Set(spareNumbers).isSubset(of: NetworkAdoptionTests.holders(of: volumes[0]))
+        }, "\(NetworkAdoptionTests.volumes(net, ownerDir))\n\(back.stderr)")
+        #expect(back.stop() == 0)
+
+        // Two more original holders die: one is left, so a restore needs both rebuilt slots.
+        for i in original.dropFirst(2).prefix(2) { net.holders[i - 1].kill9() }
+        let out = net.tmp.sub("out")
+        let restore = try CLI.run(["restore", "latest", "--to", out, "--coordinator", net.at, "--data-dir", net.tmp.sub("new-machine"),
+                                   "--phrase-file", ownerDir + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
+    }
+}
