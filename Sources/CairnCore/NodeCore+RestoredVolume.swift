@@ -65,6 +65,29 @@ extension NodeCore {
         return .success([rootRecord(volume: p)])
     }
 
+    /// A holder's contract for a restored slot that is not taken over (a blind repair's,
+    /// which its repairer signed in the owner's name; one past its term; one for a slot
+    /// taken): released through the release ledger, sent again until the holder
+    /// acknowledges, and audited as a grace debt — released in good faith, the holder keeps
+    /// the copy for the grace period, a last-resort source meanwhile. So the coordinator's
+    /// later offer of the same contract (it offers a blind repair's for adoption) is known
+    /// as one let go and is not adopted while the holder frees the copy: taken from a raw
+    /// release, such an offer was adopted into a slot still being placed anew, and the
+    /// owner counted a copy its holder was about to free.
+    public mutating func releaseRestoredContract(_ terms: ContractTerms, now: Instant) -> [NodeAction] {
+        let release = NodeAction.send(to: terms.holder, .release(contract: terms.id, at: now))
+        guard terms.owner == me, terms.holder != me, terms.holder != .coordinator, book.owned[terms.id] == nil,
+              releasing[terms.id] == nil, audits[terms.id] == nil, let p = volumeIndex[terms.shard.volume],
+              Int(terms.shard.index) < volumes[p].slots.count
+        else { return [release] }
+        let s = Int(terms.shard.index)
+        releasing[terms.id] = PendingRelease(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s), at: now,
+                                             retries: ProtocolLimits.releaseRetriesMax, end: terms.end, keptUntil: terms.graceEnd)
+        audits[terms.id] = GraceDebt(holder: terms.holder, shard: terms.shard, extent: volumes[p].extent(s),
+                                     until: min(now, terms.end) + terms.grace)
+        return [release]
+    }
+
     /// Every holder of restored volume `id` answered or was given up on: tell the
     /// coordinator the volume as it now stands and place the slots nobody vouched for.
     public mutating func restoredVolumeReady(_ id: VolumeID, now: Instant) -> [NodeAction] {

@@ -121,3 +121,38 @@ private func whole(_ core: NodeCore, slot: Int = 1) -> SlotExtent {
     #expect(core.adoptRestoredSlot(other, ownerSignature: ownerSigner.sign(other.signingBytes), holderSignature: [],
                                    stored: whole(core), now: now) == .failure(.taken))
 }
+
+/// A blind repair's contract for a restored slot (its repairer signed it in the owner's
+/// name) is not taken over from the holder's word: it is released through the release
+/// ledger and audited for its grace period. The coordinator's later offer of the same
+/// contract, while the slot is still being placed anew, is then known as one let go and is
+/// not adopted (released only by a message, the offer was adopted and the owner counted a
+/// copy its holder was about to free).
+@Test func aRestoredSlotsBlindRepairContractIsReleasedAndItsLaterOfferNotAdopted() throws {
+    var core = try restoredCore()
+    let repairer = DigestSigner(seed: [8])
+    let t = ContractTerms(id: ContractID(owner: NodeID(6), counter: 0x8000_0001), owner: owner, holder: holder,
+                          shard: SlotID(volume: volume, index: 1), bytes: 200, start: now - .days(2), term: .days(30), grace: .days(7))
+    let repairSignature = repairer.sign(t.signingBytes)
+    #expect(core.adoptRestoredSlot(t, ownerSignature: repairSignature, holderSignature: [9], stored: whole(core), now: now)
+        == .failure(.badSignature))
+    let released = core.releaseRestoredContract(t, now: now)
+    #expect(released.contains { if case .send(holder, .release(t.id, now)) = $0 { true } else { false } }, "\(released)")
+    // Released once: asking again changes nothing and is told again.
+    #expect(core.releaseRestoredContract(t, now: now).count == 1)
+
+    // The slot is placed anew; while that placement is still a proposal, the coordinator
+    // offers the blind repair's contract for adoption.
+    let ready = core.restoredVolumeReady(volume, now: now)
+    #expect(ready.contains { if case .send(.coordinator, .matchRequest) = $0 { true } else { false } }, "\(ready)")
+    let offer = core.onMessage(from: .coordinator, .adopt(terms: t, ownerSignature: repairSignature, holderSignature: [9]),
+                               sent: now, now: now + .minutes(5))
+    #expect(core.ownedContract(t.id) == nil, "\(offer)")
+    #expect(core.volumes[0].slots[1].holder == nil && core.volumes[0].slots[1].contract == nil)
+
+    // A contract the holder shows for a slot this node does not have is only told to go.
+    let stranger = ContractTerms(id: ContractID(owner: owner, counter: 77), owner: owner, holder: holder,
+                                 shard: SlotID(volume: VolumeID(owner: owner, number: 99), index: 0), bytes: 200,
+                                 start: now - .days(2), term: .days(30), grace: .days(7))
+    #expect(core.releaseRestoredContract(stranger, now: now).count == 1)
+}

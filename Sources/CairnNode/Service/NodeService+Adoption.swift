@@ -213,8 +213,11 @@ extension NodeService {
               next.volumes.contains(where: { $0.id == slot.volume })
         else { return }
         let stored = SlotExtent(packs: report.layout.packs, bytes: report.layout.slotBytes, root: report.root)
-        if let key = peers[from]?.peer.ownerPublicKey,
-           Ed25519Verifier().verify(signature: holderSignature, message: report.terms.signingBytes, publicKey: key),
+        var signed = false
+        if let key = peers[from]?.peer.ownerPublicKey {
+            signed = Ed25519Verifier().verify(signature: holderSignature, message: report.terms.signingBytes, publicKey: key)
+        }
+        if signed,
            case let .success(actions) = next.adoptRestoredSlot(report.terms, ownerSignature: report.ownerSignature,
                                                                holderSignature: holderSignature, stored: stored, now: clock.now)
         {
@@ -225,7 +228,14 @@ extension NodeService {
         }
         logger.notice("a holder answered after its restored slot was placed anew: its contract is released",
                       metadata: ["slot": "\(slot)", "holder": "\(from.raw)"])
-        transmit(.release(contract: report.terms.id, at: clock.now), to: from)
+        // Terms the holder signed go through the core's release ledger; others are only told.
+        guard signed else {
+            transmit(.release(contract: report.terms.id, at: clock.now), to: from)
+            return
+        }
+        let actions = next.releaseRestoredContract(report.terms, now: clock.now)
+        core = next
+        step(actions)
     }
 
     private func scheduleReask() {
@@ -335,10 +345,9 @@ extension NodeService {
                 logger.notice("a holder's contract for a restored slot is not taken over: the slot is placed anew and the contract released",
                               metadata: ["slot": "\(s)", "holder": "\(v.terms.holder.raw)", "why": "\(why.rawValue)"])
                 // Whatever it is, the holder keeps nothing for this owner under it that the
-                // owner counts: it frees the copy after its grace instead of at the term's end.
-                if next.ownedContract(v.terms.id) == nil {
-                    actions.append(.send(to: v.terms.holder, .release(contract: v.terms.id, at: now)))
-                }
+                // owner counts: it frees the copy after its grace instead of at the term's end
+                // (released through the core's ledger, so a later offer of it is stale).
+                if next.ownedContract(v.terms.id) == nil { actions += next.releaseRestoredContract(v.terms, now: now) }
             }
         }
         actions += next.restoredVolumeReady(id, now: now)
