@@ -42,6 +42,38 @@ extension NodeCore {
         if d.fetchedMask.nonzeroBitCount >= k { proposeBlindRepair(volume, now: now, into: &actions) }
     }
 
+    /// After the node's process restarted (the shell's word: a simulated node never loses
+    /// its process): what each blind repair still within its deadline had on the wire went
+    /// with the old process's sessions, and is sent again — the fetches still open (the
+    /// same requests), the proposals not yet accepted (a target that did accept answers the
+    /// same again), and the whole slot to each target that accepted but has not
+    /// acknowledged it (one that stored it meanwhile stores it again and acknowledges).
+    /// Without it a restarted repairer waited out its deadline and released its targets.
+    public mutating func resumeBlindRepairs(now: Instant) -> [NodeAction] {
+        var actions = [NodeAction]()
+        for volume in blindRepairs.keys.sorted() {
+            guard let d = blindRepairs[volume], d.deadline > now, d.probed == nil else { continue }
+            for request in d.fetchRequests.keys.sorted() {
+                let slot = d.fetchRequests[request]!
+                actions.append(.send(to: d.sources[slot], .fetch(request: request, slot: SlotID(volume: volume, index: UInt8(slot)))))
+            }
+            for id in d.proposals.keys.sorted() {
+                let p = d.proposals[id]!
+                let target = d.targets[p.target]
+                if p.holderSignature == nil {
+                    actions.append(.send(to: p.terms.holder, .propose(terms: p.terms, ownerKey: signer.publicKey,
+                                                                      ownerSignature: p.signature, mandate: target.mandate)))
+                } else {
+                    let extent = SlotExtent(packs: d.layout.packs, bytes: d.layout.slotBytes, root: target.root)
+                    actions.append(.send(to: p.terms.holder, .storeSlot(
+                        contract: id, slot: p.terms.shard, from: 0, to: extent,
+                        bytes: ProtocolLimits.slotStreamBytes(packs: extent.packs, shardBytes: extent.bytes))))
+                }
+            }
+        }
+        return actions
+    }
+
     mutating func onBlindRepairFetched(request: UInt64, shard: SlotID, ok: Bool, bytes: UInt64, from: NodeID,
                                     now: Instant, into actions: inout [NodeAction])
     {

@@ -339,3 +339,64 @@ import Testing
     _ = h.coordinator.onMessage(from: target, message, sent: h.now, now: h.now)
     #expect(h.coordinator.rootRecords[volume]?.holders[3] == target)
 }
+
+/// A repairer whose process restarted mid-repair (its sessions, and what was on them, gone)
+/// sends again what the repair had on the wire: the fetches still open, under the same
+/// requests; then a proposal not yet accepted, with the same terms; then the whole slot to
+/// a target that accepted but has not acknowledged it. Past the repair's deadline it sends
+/// nothing: the repair tick probes and ends it.
+@Test func aRestartedRepairerSendsAgainWhatItsRepairHadOnTheWire() throws {
+    let me = NodeID(2), owner = NodeID(1), target = NodeID(6)
+    let targetSigner = DigestSigner(seed: [6])
+    var core = NodeCore(me: me, params: NodeParams(k: 2, n: 4), offered: 1 << 30, speed: 1000, reciprocityRatio: 1,
+                        signer: DigestSigner(seed: [2]), verifier: DigestSigner(), coordinatorKey: DigestSigner(seed: [0xc0]).publicKey,
+                        rng: Xoshiro256(seed: 3))
+    let now = Instant(milliseconds: 40 * 86_400_000)
+    let volume = VolumeID(owner: owner, number: 5)
+    let layout = VolumeLayout(k: 2, n: 4, packs: 2, slotBytes: 200)
+    let roots = (0..<4).map { [UInt8](repeating: UInt8($0 + 1), count: 32) }
+    let order = Message.blindRepairOrder(
+        volume: volume, owner: owner, layout: layout, sources: [NodeID(3), NodeID(4), NodeID(5), .coordinator], roots: roots,
+        targets: [BlindRepairTarget(slot: 3, node: target, publicKey: targetSigner.publicKey, root: roots[3],
+                                    mandate: BlindRepairMandate(expires: now + .hours(12), signature: [7]))])
+    func sent(_ actions: [NodeAction]) -> [String] {
+        actions.compactMap { if case let .send(to, message) = $0 { "\(to) \(message)" } else { nil } }
+    }
+    let started = core.onMessage(from: .coordinator, order, sent: now, now: now)
+    let fetches = sent(started).filter { $0.contains("fetch") }
+    #expect(fetches.count == 2, "\(started)")
+    #expect(sent(core.resumeBlindRepairs(now: now + .seconds(1))) == fetches)
+
+    // Both fetched and checked: a proposal to the target, which the restart lost.
+    var proposed: [NodeAction] = []
+    for action in started {
+        guard case let .send(to, .fetch(request, slot)) = action else { continue }
+        for step in core.onMessage(from: to, .fetchReply(request: request, slot: slot, ok: true, bytes: 246), sent: now, now: now) {
+            if case .verifySlot = step {
+                proposed += core.on(.slotVerified(request: request, slot: slot, from: to, bytes: 246, verified: true), now: now)
+            }
+        }
+    }
+    let proposal = try #require(proposed.lazy.compactMap { action -> ContractTerms? in
+        if case let .send(to, .propose(terms, _, _, mandate)) = action, to == target, mandate != nil { terms } else { nil }
+    }.first, "\(proposed)")
+    let again = core.resumeBlindRepairs(now: now + .seconds(2))
+    #expect(again.count == 1)
+    #expect(again.contains { if case let .send(to, .propose(terms, _, _, mandate)) = $0 { to == target && terms == proposal && mandate != nil } else { false } })
+
+    // Accepted: the slot goes to the target, and again after a restart.
+    let accepted = core.onMessage(from: target, .accept(contract: proposal.id, holderSignature: targetSigner.sign(proposal.signingBytes)),
+                                  sent: now, now: now)
+    func store(_ actions: [NodeAction]) -> Bool {
+        actions.contains {
+            if case let .send(to, .storeSlot(id, slot, 0, extent, bytes)) = $0 {
+                to == target && id == proposal.id && slot == proposal.shard && extent.root == roots[3] && extent.packs == 2 && bytes > 200
+            } else { false }
+        }
+    }
+    #expect(store(accepted), "\(accepted)")
+    let resumed = core.resumeBlindRepairs(now: now + .seconds(3))
+    #expect(resumed.count == 1 && store(resumed), "\(resumed)")
+    // Past the deadline nothing is sent again.
+    #expect(core.resumeBlindRepairs(now: now + .days(1)).isEmpty)
+}

@@ -370,3 +370,35 @@ func expectRefused(_ code: HeldSlotError.Code, from: UInt32 = 2, to: SlotExtent?
     #expect(!fetcher.verify(fixture.slot, request: 3, from: NodeID(5), expect: fixture.extent(5)))
     #expect(fetcher.verify(fixture.slot, request: 3, from: NodeID(4), expect: fixture.extent(5)))
 }
+
+/// A blind repair's verified fetch is kept under its slot's name, outside the spools: it
+/// survives the store being opened again (spools do not), reads back as it was fetched,
+/// and is gone once discarded; a file of another name in the kept folder is removed.
+@Test func keptFetchesSurviveAReopenAndSpoolsDoNot() throws {
+    let folder = try TemporaryFolder("held-kept")
+    let fixture = SlotFixture(packs: 3, seed: 13)
+    let stream = fixture.stream(0..<3)
+    do {
+        let store = try HeldSlotStore(dataDirectory: folder.path, capacity: 0)
+        for request: UInt64 in [1, 2] {
+            let spool = try store.fetchSpool(request: request, from: NodeID(4), announced: UInt64(stream.count))
+            try spool.write(stream)
+            try spool.finish()
+        }
+        #expect(store.verify(fixture.slot, request: 1, from: NodeID(4), expect: fixture.extent(3)))
+        try store.keepFetched(request: 1, from: NodeID(4), as: fixture.slot)
+        #expect(heldErrorCode { try store.keepFetched(request: 9, from: NodeID(4), as: fixture.slot) } == .storage)
+    }
+    #expect(FileManager.default.createFile(atPath: folder.sub("held/kept/stray"), contents: Data([1])))
+    let store = try HeldSlotStore(dataDirectory: folder.path, capacity: 0)
+    #expect(files(folder.sub("held/spool")).isEmpty, "request 2's spool went with the restart")
+    #expect(try store.keptSlots() == [fixture.slot])
+    #expect(files(folder.sub("held/kept")).count == 1)
+    let reader = try store.openKept(fixture.slot)
+    var read = [SlotStreamPack]()
+    while let pack = try reader.nextPack() { read.append(pack) }
+    #expect(read == fixture.packs)
+    store.discardKept(fixture.slot)
+    #expect(try store.keptSlots().isEmpty)
+    #expect(heldErrorCode { _ = try store.openKept(fixture.slot) } == .spoolMissing)
+}

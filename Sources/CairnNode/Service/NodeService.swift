@@ -114,9 +114,12 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
     var nextVolume: UInt32 = 1
     /// Volumes restored here being taken over (`NodeService+Adoption`).
     let adoption = AdoptionState()
-    /// The verified fetch streams each blind repair this node carries out keeps, by volume
-    /// and slot index, to rebuild its targets' slots from (`NodeService+BlindRepair`).
-    var repairSpools: [VolumeID: [Int: KeptFetch]] = [:]
+    /// The slots of each volume whose verified fetch streams a blind repair this node
+    /// carries out keeps (`HeldSlotStore.keepFetched`), to rebuild its targets' slots from
+    /// (`NodeService+BlindRepair`); read back from the held store at start.
+    var keptRepairSlots: [VolumeID: Set<Int>] = [:]
+    /// Whether this run told the core what its blind repairs lost with the last process.
+    var blindRepairsResumed = false
 
     private enum Locate {
         case dial(NodeID)
@@ -162,6 +165,13 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         loop = sessions.loop
         host = sessions.host
         sessions.relay.target = self
+        // What blind repairs kept before a restart (those that ended meanwhile are
+        // removed at the first step).
+        do {
+            for slot in try held.keptSlots() { keptRepairSlots[slot.volume, default: []].insert(Int(slot.index)) }
+        } catch {
+            logger.notice("the streams kept for blind repairs cannot be listed", metadata: ["error": "\(error.oneLine)"])
+        }
     }
 
     static func lockNodeFolder(_ folder: String, dataDirectory: String) throws(NodeError) -> DirectoryLock {
@@ -374,6 +384,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 }
             }
             step(core!.onStart(now: clock.now))
+            resumeBlindRepairs()
             startAdoption()
             repeatTakeOver()
             // The rebuilt directory learns this owner's volumes from the owner itself, and
@@ -506,8 +517,9 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
                 logger.debug("received", metadata: ["from": "\(from.raw)", "message": "\(inbound.message)"])
             }
             step(core!.onMessage(from: from, inbound.message, sent: inbound.sent, now: clock.now))
+            // Taken (a blind repair moved what it keeps out of the spools).
             if case let .fetchReply(request, _, true, bytes) = inbound.message, bytes > 0 {
-                dropFetchSpoolUnlessKept(request: request, from: from)
+                held.discardFetched(request: request, from: from)
             }
         }
     }
@@ -569,7 +581,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         let messages = outbox
         outbox.removeAll()
         for (to, message) in messages { transmit(message, to: to) }
-        if !repairSpools.isEmpty { dropEndedRepairSpools() }
+        if !keptRepairSlots.isEmpty { dropEndedRepairStreams() }
     }
 
     /// Sends now if a session is there, else queues it and finds the peer.

@@ -49,6 +49,9 @@ public final class HeldSlotStore: ShardStorage, Sendable {
     private let meta: LMDBDatabase
     private let runFolder: HeldFolder
     private let spoolFolder: HeldFolder
+    /// Verified fetch streams a blind repair keeps to rebuild from, one per slot; unlike
+    /// spools they survive a restart (`keepFetched`).
+    private let keptFolder: HeldFolder
     let logger: Logger
     private let state: Mutex<State>
 
@@ -88,6 +91,7 @@ public final class HeldSlotStore: ShardStorage, Sendable {
         meta = opened.1[4]
         runFolder = try HeldFolder(path + "/runs")
         spoolFolder = try HeldFolder(path + "/spool")
+        keptFolder = try HeldFolder(path + "/kept")
         state = Mutex(State(used: 0, nextRun: 0))
         let (used, nextRun, referenced) = try openState()
         state.withLock { $0 = State(used: used, nextRun: nextRun) }
@@ -168,6 +172,49 @@ public final class HeldSlotStore: ShardStorage, Sendable {
     public func discardFetched(request: UInt64, from: NodeID) {
         spoolFolder.remove(Self.fetchSpoolName(request, from))
     }
+
+    /// Keeps the verified stream of fetch `request` from `from` as slot `slot`'s (replacing
+    /// one kept before): moved out of the spools, so a restarted node still has it.
+    public func keepFetched(request: UInt64, from: NodeID, as slot: SlotID) throws(HeldSlotError) {
+        try spoolFolder.move(Self.fetchSpoolName(request, from), to: keptFolder, as: Self.keptName(slot))
+        try keptFolder.sync()
+    }
+
+    /// The kept stream of slot `slot`, read in chunks or pack by pack.
+    public func openKept(_ slot: SlotID) throws(HeldSlotError) -> HeldStreamReader {
+        let name = Self.keptName(slot)
+        guard let fd = try keptFolder.open(name, O_RDONLY) else {
+            throw HeldSlotError(.spoolMissing, "no stream of \(slot) is kept")
+        }
+        do {
+            return HeldStreamReader(files: [(fd, try FileIO.size(fd, what: keptFolder.path + "/" + name))])
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// Removes the kept stream of slot `slot` (a reader open on it still reads it).
+    public func discardKept(_ slot: SlotID) {
+        keptFolder.remove(Self.keptName(slot))
+    }
+
+    /// The slots whose streams are kept, in slot order (a file of another name is removed).
+    public func keptSlots() throws(HeldSlotError) -> [SlotID] {
+        var out: [SlotID] = []
+        for name in try keptFolder.fileNames() {
+            guard name.hasPrefix("kept-"), let bytes = Hex.decode(String(name.dropFirst(5))),
+                  let slot = HeldRecords.slot(fromKey: bytes), name == Self.keptName(slot)
+            else {
+                keptFolder.remove(name)
+                continue
+            }
+            out.append(slot)
+        }
+        return out.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+    }
+
+    static func keptName(_ slot: SlotID) -> String { "kept-" + Hex.encode(slot.bytes) }
 
     static func storeSpoolName(_ slot: SlotID, _ from: UInt32) -> String {
         "store-" + Hex.encode(slot.bytes) + "-" + hex16(UInt64(from))
