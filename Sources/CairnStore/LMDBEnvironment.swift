@@ -318,9 +318,30 @@ public final class LMDBEnvironment: @unchecked Sendable {
             mdb_txn_abort(txn)
             throw error
         }
+        let grown = shared.settings.durable ? fileEnd() : nil
         // mdb_txn_commit frees the transaction even when it fails.
         try check(mdb_txn_commit(txn), path: path, operation: "committing a write transaction", mapSize: mapSize)
+        if let grown { dropPagesWritten(past: grown) }
         return result
+    }
+
+    /// The data file's descriptor and length, before a commit that may grow it.
+    private func fileEnd() -> (fd: Int32, size: off_t)? {
+        var fd: Int32 = -1
+        var st = Glibc.stat()
+        guard mdb_env_get_fd(env, &fd) == MDB_SUCCESS, fstat(fd, &st) == 0 else { return nil }
+        return (fd, st.st_size)
+    }
+
+    /// After a durable commit (flushed, so its pages are clean): drops from the page cache
+    /// what the commit appended to the file and nothing here has mapped — a backup's
+    /// shards, written once and not read again by this process. Kept, they pushed the
+    /// user's own working set out of memory, and a backup paid for fresh page-cache pages
+    /// on every write: on a VM whose memory is backed on first touch, a 1 GiB first backup
+    /// (3-of-5 over five targets) took 3.9–4.3 s with them and 2.7–3.2 s without. Pages a
+    /// reader or LMDB itself mapped (the tree's) are left alone by the kernel.
+    private func dropPagesWritten(past end: (fd: Int32, size: off_t)) {
+        _ = posix_fadvise(end.fd, end.size & ~4095, 0, POSIX_FADV_DONTNEED)
     }
 
     /// Flushes committed data to disk; needed with `durable: false` before declaring
