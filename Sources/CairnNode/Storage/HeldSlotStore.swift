@@ -156,12 +156,15 @@ public final class HeldSlotStore: ShardStorage, Sendable {
 
     /// The spooled stream of fetch `request` from `from`, read in chunks or pack by pack.
     public func openFetched(request: UInt64, from: NodeID) throws(HeldSlotError) -> HeldStreamReader {
-        let name = Self.fetchSpoolName(request, from)
-        guard let fd = try spoolFolder.open(name, O_RDONLY) else {
-            throw HeldSlotError(.spoolMissing, "no stream was spooled for fetch \(request) from \(from)")
-        }
+        try Self.openStream(Self.fetchSpoolName(request, from), in: spoolFolder,
+                            missing: "no stream was spooled for fetch \(request) from \(from)")
+    }
+
+    /// File `name` of `folder` as one stream; `.spoolMissing` (saying `missing`) when absent.
+    private static func openStream(_ name: String, in folder: HeldFolder, missing: String) throws(HeldSlotError) -> HeldStreamReader {
+        guard let fd = try folder.open(name, O_RDONLY) else { throw HeldSlotError(.spoolMissing, missing) }
         do {
-            return HeldStreamReader(files: [(fd, try FileIO.size(fd, what: spoolFolder.path + "/" + name))])
+            return HeldStreamReader(files: [(fd, try FileIO.size(fd, what: folder.path + "/" + name))])
         } catch {
             close(fd)
             throw error
@@ -182,16 +185,7 @@ public final class HeldSlotStore: ShardStorage, Sendable {
 
     /// The kept stream of slot `slot`, read in chunks or pack by pack.
     public func openKept(_ slot: SlotID) throws(HeldSlotError) -> HeldStreamReader {
-        let name = Self.keptName(slot)
-        guard let fd = try keptFolder.open(name, O_RDONLY) else {
-            throw HeldSlotError(.spoolMissing, "no stream of \(slot) is kept")
-        }
-        do {
-            return HeldStreamReader(files: [(fd, try FileIO.size(fd, what: keptFolder.path + "/" + name))])
-        } catch {
-            close(fd)
-            throw error
-        }
+        try Self.openStream(Self.keptName(slot), in: keptFolder, missing: "no stream of \(slot) is kept")
     }
 
     /// Removes the kept stream of slot `slot` (a reader open on it still reads it).
