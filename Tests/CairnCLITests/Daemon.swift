@@ -73,12 +73,13 @@ final class Daemon {
     var stdout: String { (try? String(contentsOfFile: out, encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: err, encoding: .utf8)) ?? "" }
 
-    /// Waits (up to `timeout` seconds) until `condition` holds; false if it never did.
-    static func wait(timeout: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    /// Waits (up to `timeout` seconds, looking every `interval`) until `condition` holds;
+    /// false if it never did.
+    static func wait(timeout: Double, interval: Double = 0.1, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if try condition() { return true }
-            usleep(100_000)
+            usleep(useconds_t(interval * 1_000_000))
         }
         return try condition()
     }

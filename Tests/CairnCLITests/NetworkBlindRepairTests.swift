@@ -62,3 +62,53 @@ import Testing
         #expect(FileManager.default.contents(atPath: out + file) == FileManager.default.contents(atPath: file))
     }
 }
+
+extension NetworkBlindRepairTests {
+    /// The repairer is killed (`kill -9`) in the middle of a blind repair: its targets were
+    /// stopped as the order went out, so the proposals (or the uploads) it sent them were
+    /// still on the way. Restarted on the same data directory, it still has the slots it
+    /// fetched and sends the repair again; both targets end up holding their rebuilt slots.
+    @Test(.timeLimit(.minutes(5))) func aRepairerKilledMidRepairResumesItWhenRestarted() throws {
+        let net = try Net(label: "network-blind-resume", holders: 7, relayOnly: 0, coordinatorArgs: ["--test-blind-repair-after", "10"])
+        defer { net.stopAll() }
+        // Large enough that fetching and rebuilding take longer than the test takes to stop the targets.
+        let owner = try NetworkAdoptionTests.ownerBackedUp(net, bytes: 40_000_000, seed: 29)
+        defer { _ = owner.stop() }
+        let original = (1...7).filter(net.holding)
+        #expect(original.count == 5, "\(original)")
+        let spares = (1...7).filter { !original.contains($0) }
+        #expect(owner.stop() == 0)
+        for i in original.prefix(2) { net.holders[i - 1].kill9() }
+
+        // The moment the order goes out, the two targets stop (they take nothing in).
+        #expect(Daemon.wait(timeout: 90, interval: 0.01) { net.coordinator.stderr.contains("blind repair ordered") },
+                "\(net.coordinator.stderr)")
+        for i in spares { #expect(kill(net.holders[i - 1].pid, SIGSTOP) == 0) }
+        var stopped = true
+        defer { if stopped { for i in spares { kill(net.holders[i - 1].pid, SIGCONT) } } }
+        #expect(!spares.contains(where: net.holding), "the targets had their slots before they were stopped")
+
+        // The repairer has fetched what it rebuilds from; it is killed there.
+        func kept(_ i: Int) -> Int {
+            ((try? FileManager.default.contentsOfDirectory(atPath: net.tmp.sub("holder\(i)") + "/node/held/kept")) ?? []).count
+        }
+        var repairer: Int?
+        #expect(Daemon.wait(timeout: 30, interval: 0.01) {
+            repairer = original.dropFirst(2).first { kept($0) == 2 }
+            return repairer != nil
+        }, "no holder kept two fetched slots")
+        let r = try #require(repairer)
+        net.holders[r - 1].kill9()
+        for i in spares { #expect(kill(net.holders[i - 1].pid, SIGCONT) == 0) }
+        stopped = false
+        #expect(kept(r) == 2, "what it fetched survives the kill")
+
+        let again = try net.node("holder\(r)")
+        defer { _ = again.stop() }
+        #expect(Daemon.wait(timeout: 60) {
+            spares.allSatisfy(net.holding) && net.coordinator.stderr.components(separatedBy: "blind repair placed a slot").count - 1 == 2
+        }, "\(again.stderr)\n\(net.coordinator.stderr)")
+        #expect(again.stderr.contains("resuming the blind repairs a restart interrupted"), "\(again.stderr)")
+        #expect(Daemon.wait(timeout: 30) { kept(r) == 0 }, "the kept slots go once the repair is over")
+    }
+}
