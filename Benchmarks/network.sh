@@ -40,6 +40,10 @@ wait_for() { # seconds, description, command...
     exit 1
 }
 declare -A SECS
+# Every timed step's input is read first: this VM pages out file pages unused for about a
+# minute, and a durable store commit drops what it wrote from the cache, so otherwise a step
+# would read from disk or memory depending on what ran before it (backup.sh does the same).
+warm() { find "$@" -type f -exec cat {} + > /dev/null 2>&1 || true; }
 timed() { # NAME CMD...: wall seconds of CMD after a sync, its output in $B/out.NAME
     local name="$1"; shift
     sync
@@ -83,6 +87,7 @@ for p in "${HOLDER_PIDS[@]}"; do r=$(kib "$p" VmRSS); [ "$r" -gt "$IDLE_MAX" ] &
 ( while :; do for p in "${HOLDER_PIDS[@]}"; do kib "$p" VmRSS; done; sleep 0.2; done ) > "$B/rss-samples" 2>/dev/null &
 SAMPLER=$!
 PIDS+=($SAMPLER)
+warm "$FILE"
 timed net-backup "$CAIRN" backup "$FILE" --data-dir "$B/owner" --k 3 --n 5 --wait 600
 kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true
 PEAK_MAX=0; HELD_MAX=0
@@ -95,13 +100,16 @@ OWNER_PID=$(cat "$B/owner.pid")
 OWNER_HWM=$(kib "$OWNER_PID" VmHWM)
 HELD_BYTES=$(du -sb "$B/holder1/node" | cut -f1)
 { kill "$OWNER_PID"; wait "$OWNER_PID"; } 2>/dev/null || true
+warm "$B"/holder*/node/held
 timed net-restore "$CAIRN" restore latest --to "$B/net-out" --coordinator "$AT" --data-dir "$B/new-machine" --phrase-file "$B/owner.phrase"
 cmp "$FILE" "$B/net-out$FILE" && echo "network restore: identical"
 
 echo "== cairn to five local folders, same file"
 "$CAIRN" init --data-dir "$B/local" --phrase-out "$B/local.phrase" > /dev/null
 T="$B/targets"
+warm "$FILE"
 timed local-backup "$CAIRN" backup "$FILE" --data-dir "$B/local" --to "$T/1,$T/2,$T/3,$T/4,$T/5" --k 3
+warm "$T"
 timed local-restore "$CAIRN" restore latest --data-dir "$B/local" --to "$B/local-out"
 cmp "$FILE" "$B/local-out$FILE" && echo "local restore: identical"
 
@@ -145,8 +153,10 @@ except ValueError: sys.exit(1)   # the web server is not up yet
 sys.exit(0 if sum(1 for s in servers if str(s.get("connection_status", "")).lower().startswith("connected")) >= 5 else 1)'
     }
     wait_for 120 "the Tahoe client to see five storage servers" connected
+    warm "$FILE"
     timed tahoe-put "$TAHOE" -d "$G/client" put "$FILE"
     CAP=$(grep -o 'URI:[^[:space:]]*' "$B/out.tahoe-put" | tail -1)
+    warm "$G"/storage*/storage
     timed tahoe-get "$TAHOE" -d "$G/client" get "$CAP" "$B/tahoe-out.bin"
     cmp "$FILE" "$B/tahoe-out.bin" && echo "tahoe get: identical"
 fi
