@@ -9,7 +9,8 @@
 #
 #   bash Benchmarks/network.sh          CAIRN=path/to/cairn skips the build;
 #                                       SIZE_MIB=256, KEEP_BENCH=1 keeps the temp folder,
-#                                       TAHOE_VENV=DIR (default ~/.cache/cairn-bench-tahoe)
+#                                       TAHOE_VENV=DIR (default ~/.cache/cairn-bench-tahoe),
+#                                       SKIP_TAHOE=1 measures cairn alone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${CAIRN:-}" ]; then
@@ -116,7 +117,9 @@ cmp "$FILE" "$B/local-out$FILE" && echo "local restore: identical"
 echo "== Tahoe-LAFS 1.20: an introducer, five storage nodes and a client on 127.0.0.1"
 VENV="${TAHOE_VENV:-$HOME/.cache/cairn-bench-tahoe}"
 TAHOE_OK=1
-if ! "$VENV/bin/tahoe" --version 2>/dev/null | grep -q '^tahoe-lafs/1\.20'; then
+if [ -n "${SKIP_TAHOE:-}" ]; then
+    TAHOE_OK=0; echo "SKIP_TAHOE is set: cairn's figures only"
+elif ! "$VENV/bin/tahoe" --version 2>/dev/null | grep -q '^tahoe-lafs/1\.20'; then
     { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q 'tahoe-lafs==1.20.*'; } > "$B/pip.log" 2>&1 \
         || { TAHOE_OK=0; echo "Tahoe-LAFS 1.20 did not install (pip log: $B/pip.log); cairn's figures only"; tail -3 "$B/pip.log"; }
 fi
