@@ -8,8 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh libsodium-dev liblmdb-dev libisal-dev libzstd-dev pkg-config restic time zstd
-swift build -c release >/dev/null
-CAIRN="$(swift build -c release --show-bin-path)/cairn"
+if [ -z "${CAIRN:-}" ]; then   # CAIRN=path/to/cairn measures that binary instead of a fresh build
+    swift build -c release >/dev/null
+    CAIRN="$(swift build -c release --show-bin-path)/cairn"
+fi
 B="${BENCH_DIR:-/tmp/cairn-bench}"
 rm -rf "$B" && mkdir -p "$B/data"
 export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR="$B/restic-cache"

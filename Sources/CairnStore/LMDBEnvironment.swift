@@ -338,7 +338,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// shards, written once and not read again by this process. Kept, they pushed the
     /// user's own working set out of memory, and a backup paid for fresh page-cache pages
     /// on every write: on a VM whose memory is backed on first touch, a 1 GiB first backup
-    /// (3-of-5 over five targets) took 3.9–4.3 s with them and 2.7–3.2 s without. Pages a
+    /// (3-of-5 over five targets) took 1.1–1.4 times as long with them. Pages a
     /// reader or LMDB itself mapped (the tree's) are left alone by the kernel.
     private func dropPagesWritten(past end: (fd: Int32, size: off_t)) {
         _ = posix_fadvise(end.fd, end.size & ~4095, 0, POSIX_FADV_DONTNEED)
