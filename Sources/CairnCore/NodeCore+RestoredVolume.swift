@@ -39,8 +39,12 @@ extension NodeCore {
     /// slot's first `prefix.packs` packs from the restored packs — exactly that prefix; the
     /// packs after it are appended on the next repair ticks. Anything else is refused and
     /// the slot placed anew. Returns the root record to send, or why not.
+    /// `offered`: the coordinator offered this very contract for adoption (a blind repair's,
+    /// which its repairer signed in the owner's name: the coordinator checked that signature
+    /// against the repairer it ordered, as it does for an owner that comes back), so the
+    /// owner's own signature is not asked for; everything else is.
     public mutating func adoptRestoredSlot(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8],
-                                           stored: SlotExtent, prefix: SlotExtent? = nil,
+                                           stored: SlotExtent, prefix: SlotExtent? = nil, offered: Bool = false,
                                            now: Instant) -> Result<[NodeAction], RestoredSlotRefusal>
     {
         guard terms.owner == me, terms.holder != me, terms.holder != .coordinator else { return .failure(.notMine) }
@@ -51,7 +55,7 @@ extension NodeCore {
         guard slot.holder == nil, slot.contract == nil, slot.replacement == nil, book.owned[terms.id] == nil,
               slotOfContract[terms.id] == nil
         else { return .failure(.taken) }
-        guard verifier.verify(signature: ownerSignature, message: terms.signingBytes, publicKey: signer.publicKey) else {
+        guard offered || verifier.verify(signature: ownerSignature, message: terms.signingBytes, publicKey: signer.publicKey) else {
             return .failure(.badSignature)
         }
         guard terms.end > now else { return .failure(.expired) }

@@ -112,3 +112,48 @@ extension NetworkBlindRepairTests {
         #expect(Daemon.wait(timeout: 30) { kept(r) == 0 }, "the kept slots go once the repair is over")
     }
 }
+
+extension NetworkBlindRepairTests {
+    /// The owner's machine is lost for good after its volume was repaired blind: the files
+    /// are restored anywhere from the phrase, and the node started on the new machine
+    /// takes every slot over — the three original holders' under the owner's own contracts,
+    /// the two rebuilt ones under the repair's contracts, which the coordinator offers for
+    /// adoption — instead of releasing the rebuilt slots and finding no node left to place
+    /// them on.
+    @Test(.timeLimit(.minutes(5))) func aNodeRestoredAnywhereAdoptsTheSlotsABlindRepairRebuilt() throws {
+        let net = try Net(label: "network-blind-adopt", holders: 7, relayOnly: 0, coordinatorArgs: ["--test-blind-repair-after", "10"])
+        defer { net.stopAll() }
+        let ownerDir = net.tmp.sub("owner")
+        let owner = try NetworkAdoptionTests.ownerBackedUp(net, bytes: 700_000, seed: 31)
+        defer { _ = owner.stop() }
+        let file = net.tmp.sub("data.bin")
+        let original = (1...7).filter(net.holding)
+        let spares = (1...7).filter { !original.contains($0) }
+        let spareNumbers = spares.compactMap { i in
+            ((try? net.status(net.tmp.sub("holder\(i)")))?["node"] as? [String: Any])?["node"] as? Int
+        }
+        #expect(original.count == 5 && spareNumbers.count == 2, "\(original) \(spareNumbers)")
+        #expect(owner.stop() == 0)
+        for i in original.prefix(2) { net.holders[i - 1].kill9() }
+        #expect(Daemon.wait(timeout: 150) {
+            spares.allSatisfy(net.holding) && net.coordinator.stderr.components(separatedBy: "blind repair placed a slot").count - 1 == 2
+        }, "\(net.coordinator.stderr)")
+
+        // The machine is gone; the files come back on a new one, whose node adopts the volume.
+        try FileManager.default.removeItem(atPath: ownerDir)
+        let machine = net.tmp.sub("new-machine")
+        let restore = try CLI.run(["restore", "latest", "--to", net.tmp.sub("out"), "--coordinator", net.at, "--data-dir", machine,
+                                   "--phrase-file", ownerDir + ".phrase", "--patience", "60"])
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(FileManager.default.contents(atPath: net.tmp.sub("out") + file) == FileManager.default.contents(atPath: file))
+        let node = try net.node("new-machine")
+        defer { _ = node.stop() }
+        #expect(Daemon.wait(timeout: 90) {
+            let volumes = NetworkAdoptionTests.volumes(net, machine)
+            return volumes.count == 1 && volumes[0]["healthy"] as? Int == 5
+                && Set(spareNumbers).isSubset(of: NetworkAdoptionTests.holders(of: volumes[0]))
+        }, "\(NetworkAdoptionTests.volumes(net, machine))\n\(node.stderr)")
+        #expect(node.stderr.contains("5 of 5"), "every slot taken over, none placed anew: \(node.stderr)")
+        #expect(!node.stderr.contains("is not taken over"), "\(node.stderr)")
+    }
+}

@@ -156,3 +156,26 @@ private func whole(_ core: NodeCore, slot: Int = 1) -> SlotExtent {
                                  start: now - .days(2), term: .days(30), grace: .days(7))
     #expect(core.releaseRestoredContract(stranger, now: now).count == 1)
 }
+
+/// A blind repair's contract the coordinator offered for adoption is taken over from the
+/// restored slot's holder like one the owner signed (the coordinator checked the
+/// repairer's signature in the owner's name); everything else is still asked of it — the
+/// whole slot under the computed root, a live term, a slot not taken.
+@Test func aBlindRepairsContractTheCoordinatorOfferedIsTakenOver() throws {
+    let repairer = DigestSigner(seed: [8])
+    let t = ContractTerms(id: ContractID(owner: NodeID(6), counter: 0x8000_0001), owner: owner, holder: holder,
+                          shard: SlotID(volume: volume, index: 1), bytes: 200, start: now - .days(2), term: .days(30), grace: .days(7))
+    let signature = repairer.sign(t.signingBytes)
+    var core = try restoredCore()
+    #expect(core.adoptRestoredSlot(t, ownerSignature: signature, holderSignature: [9], stored: whole(core), now: now) == .failure(.badSignature))
+    let half = SlotExtent(packs: 1, bytes: 100, root: whole(core).root)
+    #expect(core.adoptRestoredSlot(t, ownerSignature: signature, holderSignature: [9], stored: half, offered: true, now: now)
+        == .failure(.notWhole))
+    #expect(core.adoptRestoredSlot(t, ownerSignature: signature, holderSignature: [9], stored: whole(core), offered: true,
+                                   now: t.end + .seconds(1)) == .failure(.expired))
+    _ = try core.adoptRestoredSlot(t, ownerSignature: signature, holderSignature: [9], stored: whole(core), offered: true, now: now).get()
+    #expect(core.volumes[0].slots[1].holder == holder && core.volumes[0].slots[1].contract == t.id)
+    #expect(core.ownedContract(t.id)?.state == .active)
+    #expect(core.adoptRestoredSlot(t, ownerSignature: signature, holderSignature: [9], stored: whole(core), offered: true, now: now)
+        == .failure(.taken))
+}

@@ -48,6 +48,21 @@ final class AdoptionState {
     static let reasksMax = 8
     var vouched: [UInt32: [Int: Vouched]] = [:]
     var nextRequest: UInt64 = 1
+    /// The coordinator's adoption offers (blind repairs' contracts) for volumes still to
+    /// adopt, by contract: a holder's blind-repair contract is taken over only if offered.
+    var offers: [ContractID: Offer] = [:]
+    static let offersMax = 4096
+
+    struct Offer {
+        var terms: ContractTerms
+        var ownerSignature: [UInt8]
+        var holderSignature: [UInt8]
+    }
+
+    /// Whether the coordinator offered exactly this contract, as the holder signed it.
+    func offered(_ terms: ContractTerms, holderSignature: [UInt8]) -> Bool {
+        offers[terms.id].map { $0.terms == terms && $0.holderSignature == holderSignature } ?? false
+    }
 }
 
 /// Carrying on as the owner after a restore anywhere (`RestoredVolumes`): the node that
@@ -188,6 +203,19 @@ extension NodeService {
         settleAdoption(of: asked.number)
     }
 
+    /// The coordinator's offer of a contract a blind repair made for this owner's volume
+    /// `terms.shard.volume` while it is still to be adopted (the core, which has not opened
+    /// it, would drop it): kept for the adoption. False when this is no such offer.
+    func keepAdoptionOffer(_ terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8]) -> Bool {
+        guard let me = core?.me, terms.owner == me, terms.shard.volume.owner == me,
+              adoption.records.contains(where: { $0.number == terms.shard.volume.number })
+        else { return false }
+        if adoption.offers[terms.id] != nil || adoption.offers.count < AdoptionState.offersMax {
+            adoption.offers[terms.id] = AdoptionState.Offer(terms: terms, ownerSignature: ownerSignature, holderSignature: holderSignature)
+        }
+        return true
+    }
+
     /// A holder that cannot be reached (or that the coordinator does not know) answers
     /// none of its queries: its slots are placed anew without waiting out the patience.
     func adoptionHolderUnreachable(_ peer: NodeID) {
@@ -219,7 +247,9 @@ extension NodeService {
         }
         if signed,
            case let .success(actions) = next.adoptRestoredSlot(report.terms, ownerSignature: report.ownerSignature,
-                                                               holderSignature: holderSignature, stored: stored, now: clock.now)
+                                                               holderSignature: holderSignature, stored: stored,
+                                                               offered: adoption.offered(report.terms, holderSignature: holderSignature),
+                                                               now: clock.now)
         {
             core = next
             logger.info("a late holder's restored slot was still empty: taken over", metadata: ["slot": "\(slot)", "holder": "\(from.raw)"])
@@ -332,7 +362,8 @@ extension NodeService {
         for s in vouched.keys.sorted() {
             let v = vouched[s]!
             switch next.adoptRestoredSlot(v.terms, ownerSignature: v.ownerSignature, holderSignature: v.holderSignature,
-                                          stored: v.stored, prefix: prefixes[s], now: now)
+                                          stored: v.stored, prefix: prefixes[s],
+                                          offered: adoption.offered(v.terms, holderSignature: v.holderSignature), now: now)
             {
             case let .success(more):
                 actions += more

@@ -512,6 +512,10 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
             answerContractQuery(request: request, slot: slot, from: from)
         case let .contractHeld(request, slot, report, holderSignature):
             onContractHeld(request: request, slot: slot, report: report, holderSignature: holderSignature, from: from)
+        case let .adopt(terms, ownerSignature, holderSignature) where from == .coordinator:
+            // For a volume still to adopt it waits for the adoption; else the core takes it.
+            guard !keepAdoptionOffer(terms, ownerSignature: ownerSignature, holderSignature: holderSignature) else { return }
+            step(core!.onMessage(from: from, inbound.message, sent: inbound.sent, now: clock.now))
         default:
             if Self.tracesPlacement(inbound.message) {
                 logger.debug("received", metadata: ["from": "\(from.raw)", "message": "\(inbound.message)"])
