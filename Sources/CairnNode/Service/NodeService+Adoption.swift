@@ -399,7 +399,8 @@ extension NodeService {
 
     /// Holder side: the active contract this node holds for `slot` of `owner`, as its
     /// storage has it, so the owner's new node can take the slot over (or release it: a
-    /// blind repair's contract, which carries the repairer's signature, is not taken over).
+    /// blind repair's contract, which carries the repairer's signature, is taken over only
+    /// if the coordinator offered it).
     func answerContractQuery(request: UInt64, slot: SlotID, from owner: NodeID) {
         guard let core, slot.volume.owner == owner else { return }
         var report: HeldSlotReport?
