@@ -25,4 +25,16 @@ import Testing
         #expect(noRepository.status == 1)
         #expect(noRepository.stderr.hasPrefix("error: "), "\(noRepository.stderr)")
     }
+
+    /// A coordinator's blind-repair delay outside 1 hour … 90 days is a usage error that
+    /// says the range, before anything is created.
+    @Test func aBlindRepairDelayOutOfRangeIsRefused() throws {
+        let s = try TemporaryFolder("cli-blind-after")
+        for hours in ["0", "2161", "-3"] {
+            let r = try CLI.run(["coordinator", "run", "--listen", "127.0.0.1:0", "--data-dir", s.sub("c"), "--blind-repair-after=\(hours)"])
+            #expect(r.status == 64, "\(hours): \(r.stderr)")
+            #expect(r.stderr.contains("--blind-repair-after takes a number of hours from 1 to 2160"), "\(hours): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: s.sub("c")))
+    }
 }
