@@ -17,10 +17,26 @@ extension Simulation {
             let i = Int(c.node)
             if departed[i] || adversary[i] == .badProof || adversary[i] == .missing { continue }
             if c.graceUntil <= now { continue }
+            if c.graceUntil == Int64.max, pastOwnGrace(p, c) { continue }
             if repairModel.delay != nil, !repairModel.live(p, index: c.index, node: i, at: now) { continue }
             mask |= 1 << UInt64(c.index)
         }
         return mask.nonzeroBitCount
+    }
+
+    /// Whether copy `c` of volume `p`, which no release reached, is past the grace its holder
+    /// keeps from its contract's term end (`ContractTerms.graceEnd`, by the holder's clock):
+    /// the holder frees it at its next expiry, and only a holder away since then still has
+    /// the bytes. (Counting such a copy, the checker judged an owner wrong to give up a
+    /// volume whose fourth shard, k = 4, sat on a holder offline past that grace: random
+    /// scenario 468, `--long`.)
+    func pastOwnGrace(_ p: Int, _ c: Copy) -> Bool {
+        let i = Int(c.node)
+        let volume = cores[Int(volumeOwner[p])].volumes[volumeSlot[p]].id
+        guard let contract = cores[i].book.heldContract(for: SlotID(volume: volume, index: c.index)) else { return false }
+        let end: Instant
+        if case .grace(let until) = contract.state { end = until } else { end = contract.terms.graceEnd }
+        return trueTime(i, local: end.milliseconds) <= now
     }
 
     /// The fraction of counted packs with at least k distinct shards on holders that are
