@@ -101,7 +101,9 @@ let package = Package(
 
         // What every test target shares: the seeded generator, temporary folders, the
         // child-process runner, virtual time. Knows no Cairn module.
-        .target(name: "CairnTestSupport", path: "Tests/CairnTestSupport", swiftSettings: strict),
+        .target(name: "CairnTestSupport", dependencies: ["CSpawnShim"], path: "Tests/CairnTestSupport", swiftSettings: strict),
+        // glibc's posix_spawn_file_actions_addclosefrom_np, which Swift cannot see (_GNU_SOURCE).
+        .target(name: "CSpawnShim", path: "Tests/CSpawnShim", cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]),
 
         .testTarget(name: "CairnWireTests", dependencies: ["CairnWire"], swiftSettings: strict),
         .testTarget(name: "CairnCryptoTests", dependencies: ["CairnCrypto", "CairnTestSupport"], resources: [.copy("Vectors")],

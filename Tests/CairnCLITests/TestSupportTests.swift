@@ -40,6 +40,25 @@ import Testing
         let missing = #expect(throws: ChildProcessError.self) { try ChildProcess.run("/nonexistent/cairn-tool", []) }
         #expect(missing?.description.hasPrefix("cannot run /nonexistent/cairn-tool:") == true)
     }
+
+    /// A socket this process holds without close-on-exec (as SwiftNIO's accepted sockets
+    /// are) does not reach the child: a child holding a copy keeps the connection open
+    /// after this process closes it.
+    @Test func aChildGetsNoDescriptorOfThisProcessButItsStandardThree() throws {
+        let held = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(held > 2)
+        defer { close(held) }
+        var info = stat()
+        try #require(fstat(held, &info) == 0)
+        let r = try ChildProcess.run("/bin/sh", ["-c", "for f in /proc/self/fd/*; do echo \"${f##*/} $(readlink $f)\"; done"])
+        #expect(r.status == 0)
+        let lines = r.stdoutText.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        #expect(!r.stdoutText.contains("socket:[\(info.st_ino)]"), "the child holds this process's socket: \(r.stdoutText)")
+        let numbers = lines.compactMap { Int($0.split(separator: " ").first ?? "") }
+        // 0, 1, 2 and whatever the shell itself opened to list them (at most one more).
+        #expect(numbers.filter { $0 > 2 }.count <= 1, "descriptors inherited: \(r.stdoutText)")
+    }
 }
 
 @Test func temporaryFoldersGoAwayWithWhatIsInThem() throws {

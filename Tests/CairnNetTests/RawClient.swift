@@ -16,7 +16,7 @@ final class RawClient {
 
     /// Connects to 127.0.0.1:`port`; reads time out after `readTimeout` seconds.
     init(port: Int, readTimeout: Int = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestTimeout(what: "a socket") }
         var tv = timeval(tv_sec: readTimeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

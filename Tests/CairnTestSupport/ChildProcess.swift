@@ -69,6 +69,7 @@ public enum ChildProcess {
             posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
             posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         }
+        try SpawnActions.closeInherited(&actions)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
         let env = environment ?? ProcessInfo.processInfo.environment
