@@ -96,6 +96,11 @@ def with_drop_fraction(s, seed):
         s["adversaries"]["drop_fraction"] = r.randint(1, segments) / segments
     if "clocks" in s and r.random() < 0.7:
         s["protocol"]["max_clock_skew_s"] = r.uniform(30, 600)
+    # The uptime window holds at most 256 heartbeat slots: a long window with short
+    # heartbeats (up to 288 slots as drawn) is refused by the simulator, so the heartbeat is
+    # lengthened just enough. Seeds that drew a valid pair keep it.
+    p = s["protocol"]
+    p["heartbeat_minutes"] = max(p["heartbeat_minutes"], p["uptime_window_hours"] * 60 / 255.5)
     return s
 
 
