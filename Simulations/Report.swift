@@ -57,6 +57,7 @@ public enum Report {
             ("unconverged packs (below n)", "\(r.unconvergedPacks) (\(r.packsBelowN))"),
             ("unrecoverable packs", "\(r.packsUnrecoverable)"),
             ("contracts broken", "\(r.contractsBroken)"),
+            ("contracts renewed in place / lapsed", "\(r.contractsRenewed) / \(r.contractsLapsed)"),
             ("departures / disk failures", "\(r.departed) / \(r.diskFailures)"),
             ("warned / excluded", "\(r.warned) / \(r.excluded)"),
         ]
@@ -124,6 +125,8 @@ public enum Report {
             \(detection.joined(separator: ",\n"))
               },
               "contracts_broken": \(r.contractsBroken),
+              "contracts_lapsed": \(r.contractsLapsed),
+              "contracts_renewed": \(r.contractsRenewed),
               "repairs_started": \(r.repairsStarted),
               "repairs_completed": \(r.repairsCompleted),
               "blind_repairs_ordered": \(r.blindRepairsOrdered),

@@ -34,9 +34,7 @@ extension Simulation {
         let i = Int(c.node)
         let volume = cores[Int(volumeOwner[p])].volumes[volumeSlot[p]].id
         guard let contract = cores[i].book.heldContract(for: SlotID(volume: volume, index: c.index)) else { return false }
-        let end: Instant
-        if case .grace(let until) = contract.state { end = until } else { end = contract.terms.graceEnd }
-        return trueTime(i, local: end.milliseconds) <= now
+        return trueTime(i, local: contract.keptUntil.milliseconds) <= now
     }
 
     /// The fraction of counted packs with at least k distinct shards on holders that are
@@ -90,6 +88,14 @@ extension Simulation {
                 let h = c.terms.holder.index
                 if departed[h] || diskLostAt[h] >= trueTime(o, local: c.terms.start.milliseconds) { continue }
                 guard let held = cores[h].book.held[id] else {
+                    // Renewed in place by its holder while the owner never heard the renewal
+                    // was signed: the shard is kept under the renewal, at least as long as
+                    // this contract promised.
+                    if let renewal = cores[h].book.heldContract(for: c.terms.shard), renewal.renews == id,
+                       renewal.keptUntil >= c.terms.graceEnd
+                    {
+                        continue
+                    }
                     violation("\(id) active at its owner node\(o) but unknown to its holder node\(h)")
                     continue
                 }

@@ -197,6 +197,8 @@ extension Simulation {
                 disks.setGrace(on: i, of: shard.volume, index: shard.index, until: trueTime(i, local: until.milliseconds))
             }
         case .contractBroken: contractsBroken += 1
+        case .contractLapsed: contractsLapsed += 1
+        case .contractRenewed: contractsRenewed += 1
         case .clockSkew: skewRefused += 1
         case .unknownNode: violation("the coordinator heard from a node it never admitted")
         case .blindRepairOrdered: blindOrdered += 1

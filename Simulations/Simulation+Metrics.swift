@@ -94,7 +94,7 @@ extension Simulation {
             restoresUnfinished: restorers.count,
             repairBytes: repairBytes, repairBytesPerNodeDay: Double(repairBytes) / Double(scenario.nodes) / max(days, 1e-9),
             storageOverhead: backed == 0 ? 0 : Double(stored) / Double(backed), detection: detection,
-            contractsBroken: contractsBroken, repairsStarted: repairsStarted, repairsCompleted: repairsCompleted,
+            contractsBroken: contractsBroken, contractsLapsed: contractsLapsed, contractsRenewed: contractsRenewed, repairsStarted: repairsStarted, repairsCompleted: repairsCompleted,
             blindRepairsOrdered: blindOrdered, blindShardsRepaired: blindRepaired,
             unconvergedPacks: unconverged, packsBelowN: belowN, departed: departures, diskFailures: diskFailures, warned: warned,
             excluded: excluded, violations: violations, expectationFailures: [], traceHash: "", timeseries: timeseries)

@@ -116,6 +116,8 @@ public final class Simulation {
     var repairsStarted = 0
     var repairsCompleted = 0
     var contractsBroken = 0
+    var contractsLapsed = 0
+    var contractsRenewed = 0
     var blindOrdered = 0
     var blindRepaired = 0
     /// Messages refused because their stamp was too far from the receiver's clock.

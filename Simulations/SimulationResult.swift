@@ -89,6 +89,10 @@ public struct SimulationResult: Sendable {
     public var storageOverhead: Double
     public var detection: [String: Detection]
     public var contractsBroken: Int
+    /// Owned contracts whose term ended before a renewal was placed (their slots matched again).
+    public var contractsLapsed: Int = 0
+    /// Owned contracts renewed in place by their holders (no shard moved).
+    public var contractsRenewed: Int = 0
     public var repairsStarted: Int
     public var repairsCompleted: Int
     /// Blind repairs ordered by the coordinator / shards re-created by them.

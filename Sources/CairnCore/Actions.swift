@@ -16,6 +16,10 @@ public enum Note: Hashable, Sendable {
     case standing(NodeID, Reputation.Standing)
     case released(SlotID, graceUntil: Instant)
     case contractBroken(ContractID)
+    /// Owner: the contract's term ended before a renewal was placed; its slot is matched again.
+    case contractLapsed(ContractID)
+    /// Owner: the holder renewed the slot's contract in place (old, new).
+    case contractRenewed(ContractID, ContractID)
     case freed(SlotID)
     /// Coordinator: a blind repair was ordered / one slot of it completed.
     case blindRepairOrdered(VolumeID)

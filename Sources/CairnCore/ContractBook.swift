@@ -22,6 +22,18 @@ public struct Contract: Hashable, Sendable, Codable {
     /// holder can show a coordinator that lost its directory whose slot this is; nil for
     /// a blind repair's contract and in checkpoints from before it was kept).
     public var ownerKey: [UInt8]? = nil
+    /// Owner side: the key the holder signed with (kept so that the owner can propose the
+    /// contract's renewal to the same holder; nil for adopted contracts and in checkpoints
+    /// from before it was kept).
+    public var holderKey: [UInt8]? = nil
+    /// A renewal in place took over a contract under which the shard was to be kept until
+    /// this instant; the holder keeps it at least that long whatever happens to the renewal
+    /// (the owner may never have heard that it was accepted), and the owner counts on it
+    /// as long (audits and last-resort sources).
+    public var keptAtLeastUntil: Instant? = nil
+    /// Holder side: the contract this one renewed in place. The owner may never have heard
+    /// the renewal was signed and still count that one: its release lets this one go.
+    public var renews: ContractID? = nil
 
     public init(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8], state: State, stored: Bool,
                 proposer: NodeID? = nil) {
@@ -31,6 +43,17 @@ public struct Contract: Hashable, Sendable, Codable {
         self.holderSignature = holderSignature
         self.state = state
         self.stored = stored
+    }
+
+    /// Owner side: proposed or active, so counted against the placement budget.
+    public var isCounted: Bool { state == .proposed || state == .active }
+
+    /// Holder side: when the shard may be freed, if nothing else happens: the end of the
+    /// grace (running, or from the term's end), and never before what a renewal took over.
+    public var keptUntil: Instant {
+        let grace: Instant
+        if case .grace(let until) = state { grace = until } else { grace = terms.graceEnd }
+        return max(grace, keptAtLeastUntil ?? grace)
     }
 }
 
@@ -71,11 +94,47 @@ public struct ContractBook: Sendable, Codable {
     /// Holder side: the earliest instant at which some held contract changes state.
     public private(set) var nextExpiry: Instant? = nil
     private var counter: UInt32 = 0
+    /// Owner side: replacement proposals (new → old) that ride on the budget share of the
+    /// counted contract they are to replace, so that a slot counts once while its shard
+    /// moves. Without it a renewal or a repair at a full budget could never be proposed,
+    /// and every volume would lapse at its first term's end (random scenario 858).
+    private var riding: [ContractID: ContractID] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case me, offered, placementBudget, owned, held, heldPacks, reservedBytes, placedBytes, nextExpiry, counter, riding
+    }
 
     public init(me: NodeID, offered: UInt64, placementBudget: UInt64) {
         self.me = me
         self.offered = offered
         self.placementBudget = placementBudget
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        me = try c.decode(NodeID.self, forKey: .me)
+        offered = try c.decode(UInt64.self, forKey: .offered)
+        placementBudget = try c.decode(UInt64.self, forKey: .placementBudget)
+        owned = try c.decode([ContractID: Contract].self, forKey: .owned)
+        held = try c.decode([ContractID: Contract].self, forKey: .held)
+        heldPacks = try c.decode(DenseMap<VolumeID, HeldShard>.self, forKey: .heldPacks)
+        reservedBytes = try c.decode(UInt64.self, forKey: .reservedBytes)
+        placedBytes = try c.decode(UInt64.self, forKey: .placedBytes)
+        nextExpiry = try c.decodeIfPresent(Instant.self, forKey: .nextExpiry)
+        counter = try c.decode(UInt32.self, forKey: .counter)
+        // Checkpoints from before it: no proposal rides on another.
+        riding = try c.decodeIfPresent([ContractID: ContractID].self, forKey: .riding) ?? [:]
+        // A damaged checkpoint must not break the accounting later: every rider and the
+        // contract it rides on are counted, each ridden once.
+        var ridden = Set<ContractID>()
+        for (new, old) in riding {
+            guard let n = owned[new], let o = owned[old], n.isCounted, o.isCounted, n.terms.shard == o.terms.shard,
+                  n.terms.bytes <= o.terms.bytes, riding[old] == nil, ridden.insert(old).inserted
+            else {
+                throw DecodingError.dataCorruptedError(forKey: .riding, in: c,
+                                                       debugDescription: "contract \(new) rides on \(old), which it cannot")
+            }
+        }
     }
 
     /// Whether one more contract of `bytes` fits the budget and the bound on contracts: at
@@ -84,12 +143,34 @@ public struct ContractBook: Sendable, Codable {
         placedBytes + bytes <= placementBudget && owned.count < ProtocolLimits.contractsPerNodeMax
     }
 
+    /// Whether a contract of `bytes` may be proposed to replace `old` (the slot's current
+    /// contract): within the budget, or on `old`'s share when the budget is full.
+    public func canPlace(bytes: UInt64, replacing old: ContractID?) -> Bool {
+        canPlace(bytes: bytes) || (owned.count < ProtocolLimits.contractsPerNodeMax && canRide(bytes: bytes, on: old))
+    }
+
+    /// `old` is counted, rides on nothing, nothing rides on it, and its share covers `bytes`.
+    private func canRide(bytes: UInt64, on old: ContractID?) -> Bool {
+        guard let old, let i = owned.index(forKey: old), owned.values[i].isCounted, bytes <= owned.values[i].terms.bytes,
+              riding[old] == nil
+        else { return false }
+        return !riding.values.contains(old)
+    }
+
+    /// Whether a proposal rides on another's share (diagnostics and tests).
+    public func rides(_ id: ContractID) -> ContractID? { riding[id] }
+
     // MARK: Owner side
 
-    /// Drafts and signs a proposal. The caller checked `canPlace`.
+    /// Drafts and signs a proposal. The caller checked `canPlace`; a proposal replacing a
+    /// counted contract (`replacing`) takes over that contract's share of the budget when
+    /// the budget has no room for it.
     public mutating func propose(holder: NodeID, shard: SlotID, bytes: UInt64, now: Instant, term: Interval,
-                                 grace: Interval, signer: some ContractSigner) -> Contract {
-        precondition(canPlace(bytes: bytes), "placement of \(bytes) over budget \(placementBudget) (placed \(placedBytes))")
+                                 grace: Interval, replacing old: ContractID? = nil, signer: some ContractSigner) -> Contract {
+        let rides = !canPlace(bytes: bytes) && canRide(bytes: bytes, on: old)
+        precondition(canPlace(bytes: bytes) || rides,
+                     "placement of \(bytes) over budget \(placementBudget) (placed \(placedBytes))")
+        precondition(!rides || owned[old!]?.terms.shard == shard, "\(me) riding on a contract of another slot")
         precondition(holder != me, "\(me) proposing to itself")
         precondition(owned.count < ProtocolLimits.contractsPerNodeMax, "\(me) owns \(owned.count) contracts")
         counter &+= 1
@@ -98,7 +179,11 @@ public struct ContractBook: Sendable, Codable {
         let contract = Contract(terms: terms, ownerSignature: signer.sign(terms.signingBytes), holderSignature: [],
                                 state: .proposed, stored: false)
         owned[terms.id] = contract
-        placedBytes += bytes
+        if let old, rides {
+            riding[terms.id] = old
+        } else {
+            placedBytes += bytes
+        }
         return contract
     }
 
@@ -111,6 +196,7 @@ public struct ContractBook: Sendable, Codable {
             return false
         }
         c.holderSignature = holderSignature
+        c.holderKey = holderKey
         c.state = .active
         owned[id] = c
         return true
@@ -133,6 +219,13 @@ public struct ContractBook: Sendable, Codable {
         counter = max(counter, overflow ? UInt32.max - 1 : past)
     }
 
+    /// The holder renewed `old` in place as `new`: the shard stays there at least as long
+    /// as `old` promised, whatever becomes of `new`.
+    public mutating func onRenewedInPlace(_ new: ContractID, of old: ContractID) {
+        guard let floor = owned[old]?.keptUntil, owned[new] != nil else { return }
+        owned[new]?.keptAtLeastUntil = floor
+    }
+
     public mutating func onStoreAck(_ id: ContractID) {
         guard var c = owned[id], c.state == .active else { return }
         c.stored = true
@@ -142,7 +235,19 @@ public struct ContractBook: Sendable, Codable {
     /// Owner forgets a contract (refused, abandoned, or released and audited).
     public mutating func drop(ownedID id: ContractID) {
         guard let c = owned.removeValue(forKey: id) else { return }
-        if c.state == .proposed || c.state == .active {
+        if c.isCounted { uncount(c) }
+    }
+
+    /// A counted contract stops counting. A rider gives back nothing (its share was the
+    /// other's); a contract ridden on hands its share to its rider, which from now on counts
+    /// its own bytes.
+    private mutating func uncount(_ c: Contract) {
+        let id = c.terms.id
+        if riding.removeValue(forKey: id) != nil { return }
+        if let rider = riding.first(where: { $0.value == id })?.key {
+            riding[rider] = nil
+            placedBytes -= c.terms.bytes - (owned[rider]?.terms.bytes ?? 0)
+        } else {
             placedBytes -= c.terms.bytes
         }
     }
@@ -151,10 +256,11 @@ public struct ContractBook: Sendable, Codable {
     /// the grace period (audited until `until`).
     public mutating func release(ownedID id: ContractID, now: Instant) -> Contract? {
         guard var c = owned[id] else { return nil }
-        if c.state == .proposed || c.state == .active { placedBytes -= c.terms.bytes }
+        if c.isCounted { uncount(c) }
         // Grace runs from the release or from the end of the term, whichever came first:
         // the holder's own book starts it at the term's end when no release came before.
         c.state = .grace(until: min(now, c.terms.end) + c.terms.grace)
+        c.state = .grace(until: c.keptUntil)  // never before what a renewal in place took over
         owned[id] = c
         return c
     }
@@ -173,6 +279,11 @@ public struct ContractBook: Sendable, Codable {
         if let existing = heldPacks[terms.shard.volume]?.contract {
             // A duplicate of the same proposal (retransmitted) is accepted again idempotently.
             if existing == terms.id, let c = held[existing] { return .success(c.holderSignature) }
+            if let renewal = renewInPlace(existing, with: terms, ownerKey: ownerKey, ownerSignature: ownerSignature,
+                                          signer: signer, proposer: proposer)
+            {
+                return renewal
+            }
             return .failure(RefusalError(.holdsPack))
         }
         guard reservedBytes + terms.bytes <= offered, held.count < ProtocolLimits.contractsPerNodeMax else {
@@ -185,6 +296,34 @@ public struct ContractBook: Sendable, Codable {
         held[terms.id] = contract
         heldPacks[terms.shard.volume] = HeldShard(contract: terms.id, index: terms.shard.index, packs: 0)
         reservedBytes += terms.bytes
+        noteExpiry(terms.end)
+        return .success(signature)
+    }
+
+    /// The owner itself proposes a new contract for the very slot this node holds for it
+    /// under an active contract: a renewal in place. The new contract takes the old one's
+    /// place (and its reservation) and the stored packs stay; nothing moves over the
+    /// network. The shard is kept at least as long as the old contract promised. Nil when
+    /// `terms` is no such renewal (the caller refuses it as holding the pack).
+    private mutating func renewInPlace(_ existing: ContractID, with terms: ContractTerms, ownerKey: [UInt8],
+                                       ownerSignature: [UInt8], signer: some ContractSigner, proposer: NodeID?)
+        -> Result<[UInt8], RefusalError>?
+    {
+        guard let old = held[existing], old.state == .active, old.terms.owner == terms.owner, old.terms.shard == terms.shard,
+              (proposer ?? terms.owner) == terms.owner, terms.start > old.terms.start, terms.end > old.terms.end,
+              let stored = heldPacks[terms.shard.volume], stored.packs > 0
+        else { return nil }
+        guard reservedBytes - old.terms.bytes + terms.bytes <= offered else { return .failure(RefusalError(.noSpace)) }
+        let signature = signer.sign(terms.signingBytes)
+        var contract = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: signature,
+                                state: .active, stored: true, proposer: terms.owner)
+        contract.ownerKey = ownerKey
+        contract.keptAtLeastUntil = old.keptUntil
+        contract.renews = existing
+        held[existing] = nil
+        held[terms.id] = contract
+        heldPacks[terms.shard.volume] = HeldShard(contract: terms.id, index: terms.shard.index, packs: stored.packs)
+        reservedBytes = reservedBytes - old.terms.bytes + terms.bytes
         noteExpiry(terms.end)
         return .success(signature)
     }
@@ -204,11 +343,11 @@ public struct ContractBook: Sendable, Codable {
     /// grace period from then.
     public mutating func onRelease(_ id: ContractID, now: Instant, releasedAt: Instant? = nil) -> Instant? {
         guard let i = held.index(forKey: id) else { return nil }
-        if case .grace(let until) = held.values[i].state { return until }
+        if case .grace = held.values[i].state { return held.values[i].keptUntil }
         let until = min(releasedAt ?? now, now) + held.values[i].terms.grace
         held.values[i].state = .grace(until: until)
-        noteExpiry(until)
-        return until
+        noteExpiry(held.values[i].keptUntil)
+        return held.values[i].keptUntil
     }
 
     /// When an owned contract's term ends, without copying the contract.
@@ -226,6 +365,14 @@ public struct ContractBook: Sendable, Codable {
     public func storedPacks(_ shard: SlotID) -> UInt32 {
         guard let h = heldPacks[shard.volume], h.index == shard.index else { return 0 }
         return h.packs
+    }
+
+    /// The held contract that renewed `id` in place, when `id` itself is no longer held.
+    public func heldRenewal(of id: ContractID) -> ContractID? {
+        guard held[id] == nil else { return nil }
+        // At most one held contract renews a given one (a renewal replaces it), so the
+        // order of the search shows nowhere.
+        return held.first { $0.value.renews == id }?.key
     }
 
     public func heldContract(for shard: SlotID) -> Contract? {
@@ -256,7 +403,8 @@ public struct ContractBook: Sendable, Codable {
                 held.values[i].state = .grace(until: held.values[i].terms.graceEnd)
                 entered.append(held.values[i])
             }
-            if case .grace(let until) = held.values[i].state {
+            if case .grace = held.values[i].state {
+                let until = held.values[i].keptUntil
                 if until <= now {
                     freed.append(held.values[i])
                 } else {

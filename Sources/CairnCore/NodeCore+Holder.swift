@@ -51,13 +51,15 @@ extension NodeCore {
             } else {
                 actions.append(.send(to: from, .fetchReply(request: request, slot: slot, ok: false, bytes: 0)))
             }
-        case let .release(contract, at):
+        case let .release(released, at):
             // From the owner, or from the repairer that proposed the contract in its name
             // (a blind repair's target that never acknowledged its slot is let go by the
             // repairer: acknowledged and ignored, it kept the shard under an active
-            // contract nobody knew of until its term ended).
+            // contract nobody knew of until its term ended). A contract renewed in place
+            // lets its renewal go: the owner never heard it was signed.
+            let contract = book.heldRenewal(of: released) ?? released
             guard let c = book.held[contract], c.terms.owner == from || c.proposer == from else {
-                actions.append(.send(to: from, .releaseAck(contract: contract)))
+                actions.append(.send(to: from, .releaseAck(contract: released)))
                 break
             }
             // A repairer lets go of a target it never heard had stored the slot; this one
@@ -68,7 +70,7 @@ extension NodeCore {
             if from != c.terms.owner, c.stored {
                 actions.append(.send(to: .coordinator, .blindRepairDone(terms: c.terms, ownerSignature: c.ownerSignature,
                                                                       holderSignature: c.holderSignature)))
-                actions.append(.send(to: from, .releaseAck(contract: contract)))
+                actions.append(.send(to: from, .releaseAck(contract: released)))
                 break
             }
             // The grace period runs from the owner's release, so both sides agree on its
@@ -77,7 +79,7 @@ extension NodeCore {
             if let until = book.onRelease(contract, now: now, releasedAt: min(at, now)) {
                 actions.append(.note(.released(c.terms.shard, graceUntil: until)))
             }
-            actions.append(.send(to: from, .releaseAck(contract: contract)))
+            actions.append(.send(to: from, .releaseAck(contract: released)))
         default:
             preconditionFailure("not a holder's message: \(message.typeByte)")
         }

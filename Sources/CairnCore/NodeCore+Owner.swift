@@ -90,14 +90,24 @@ extension NodeCore {
     /// Asks the coordinator for holders for every slot of the volume that the planner says
     /// to re-create (all empty slots during the initial upload).
     mutating func requestMatch(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
-        guard volumes[p].matchRequested == nil, !volumes[p].lost else { return }
+        guard !volumes[p].lost else { return }
+        renewInPlace(volume: p, now: now, into: &actions)
+        guard volumes[p].matchRequested == nil else { return }
         // Read in place, on every repair tick for every volume: `count(where:)` copied each
         // slot (retaining its roots and keys).
         let repairing = volumes[p].repairing
+        let capacity = volumes[p].capacity
+        // The slots to match that the budget allows: any, within the budget; at a full
+        // budget, those whose current contract's share a replacement can take over.
+        let free = book.canPlace(bytes: capacity)
+        let renewBy = now + params.renewalLead
         let count = volumes[p].slots.withUnsafeBufferPointer { slots in
-            slots.indices.count { s in slots[s].needsReplacement && (slots[s].holder == nil || repairing) }
+            slots.indices.count { s in
+                slots[s].wantsHolder(repairing: repairing, renewBy: renewBy)
+                    && (free || book.canPlace(bytes: capacity, replacing: slots[s].contract))
+            }
         }
-        guard count > 0, book.canPlace(bytes: volumes[p].capacity) else { return }
+        guard count > 0 else { return }
         var exclude = volumes[p].recentHolders
         volumes[p].slots.withUnsafeBufferPointer { slots in
             for s in slots.indices {
@@ -115,6 +125,44 @@ extension NodeCore {
             exclude: exclude)))
     }
 
+    /// Proposes to each holder whose contract's term is about to end a new contract for
+    /// the slot it keeps (`OwnedSlot.renewsInPlace`): a renewal costs one round trip, no
+    /// transfer and no second copy's space. Every other renewal, and one this holder
+    /// refuses, is a re-placement through the coordinator.
+    mutating func renewInPlace(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
+        let renewBy = now + params.renewalLead
+        for s in volumes[p].slots.indices where volumes[p].slots[s].renewsInPlace(renewBy: renewBy, now: now) {
+            guard let old = volumes[p].slots[s].contract, let holder = volumes[p].slots[s].holder,
+                  let key = book.owned[old]?.holderKey, book.canPlace(bytes: volumes[p].capacity, replacing: old)
+            else { continue }
+            let contract = book.propose(holder: holder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
+                                        bytes: volumes[p].capacity, now: now, term: params.term, grace: params.grace,
+                                        replacing: old, signer: signer)
+            slotOfContract[contract.terms.id] = SlotRef(volume: p, slot: s)
+            volumes[p].slots[s].replacement = .proposing(holder: holder, contract: contract.terms.id, key: key, since: now)
+            proposalDeadlines.add(ProposalDeadlines.Entry(due: now + params.proposalTimeout, volume: volumes[p].id,
+                                                          slot: s, contract: contract.terms.id))
+            actions.append(.send(to: holder, .propose(terms: contract.terms, ownerKey: signer.publicKey,
+                                                      ownerSignature: contract.ownerSignature, mandate: nil)))
+            actions.append(.setTimer(.expiry, at: now + params.proposalTimeout))
+        }
+    }
+
+    /// The holder accepted the renewal in place of its slot's contract (`renewInPlace`): the
+    /// new contract is the slot's from now on, on the old one's budget share, and the old
+    /// one is forgotten (the holder replaced it; nothing to release or audit).
+    mutating func takeRenewal(volume p: Int, slot s: Int, contract: ContractID, into actions: inout [NodeAction]) {
+        guard let old = volumes[p].slots[s].contract else { return }
+        book.onStoreAck(contract)
+        book.onRenewedInPlace(contract, of: old)
+        book.drop(ownedID: old)
+        slotOfContract[old] = nil
+        volumes[p].slots[s].contract = contract
+        volumes[p].slots[s].contractEnd = book.ownedEnd(contract)
+        volumes[p].slots[s].replacement = nil
+        actions.append(.note(.contractRenewed(old, contract)))
+    }
+
     mutating func onMatchReply(request: UInt64, candidates: [Candidate], now: Instant, into actions: inout [NodeAction]) {
         guard let p = pendingMatches.removeValue(forKey: request) else { return }
         volumes[p].matchRequested = nil
@@ -123,8 +171,8 @@ extension NodeCore {
         var proposed = false
         for s in volumes[p].slots.indices {
             let slot = volumes[p].slots[s]
-            guard slot.needsReplacement, slot.holder == nil || volumes[p].repairing else { continue }
-            guard book.canPlace(bytes: volumes[p].capacity) else { break }
+            guard slot.wantsHolder(repairing: volumes[p].repairing, renewBy: now + params.renewalLead) else { continue }
+            guard book.canPlace(bytes: volumes[p].capacity, replacing: slot.contract) else { continue }
             // The next candidate not already holding (or about to hold) a shard of this volume.
             var chosen: Candidate? = nil
             while next < candidates.count {
@@ -140,7 +188,7 @@ extension NodeCore {
             guard let candidate = chosen else { break }
             let contract = book.propose(holder: candidate.node, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
                                         bytes: volumes[p].capacity, now: now, term: params.term, grace: params.grace,
-                                        signer: signer)
+                                        replacing: slot.contract, signer: signer)
             slotOfContract[contract.terms.id] = SlotRef(volume: p, slot: s)
             volumes[p].slots[s].replacement = .proposing(holder: candidate.node, contract: contract.terms.id,
                                                          key: candidate.publicKey, since: now)

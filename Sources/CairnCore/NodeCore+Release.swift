@@ -8,6 +8,7 @@ extension NodeCore {
                           into actions: inout [NodeAction])
     {
         let terms = book.owned[contract]?.terms
+        let keptUntil = book.owned[contract]?.keptUntil
         let releasedAt = terms.map { min(now, $0.end) } ?? now
         if volumes[p].slots[s].pending == .storing, let terms {
             unconfirmed[contract] = GraceDebt(holder: holder, shard: terms.shard, extent: volumes[p].slots[s].pendingExtent,
@@ -16,10 +17,12 @@ extension NodeCore {
         _ = book.release(ownedID: contract, now: now)
         book.drop(ownedID: contract)
         slotOfContract[contract] = nil
+        // A renewal in place nobody answered: the next one goes to another holder.
+        if volumes[p].slots[s].holder == holder { volumes[p].slots[s].refusedRenewal = volumes[p].slots[s].contract }
         // What the abandoned holder may have: the whole slot, if only its acknowledgement was lost.
         releasing[contract] = PendingRelease(holder: holder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
                                              extent: volumes[p].slots[s].pendingExtent, at: releasedAt,
-                                             retries: ProtocolLimits.releaseRetriesMax, end: terms?.end, keptUntil: terms?.graceEnd)
+                                             retries: ProtocolLimits.releaseRetriesMax, end: terms?.end, keptUntil: keptUntil)
         actions.append(.send(to: holder, .release(contract: contract, at: releasedAt)))
         volumes[p].recentHolders.append(holder)
         clearPending(volume: p, slot: s)
@@ -34,6 +37,7 @@ extension NodeCore {
     {
         let oldFailed = volumes[p].slots[s].failed
         let terms = book.owned[old]?.terms
+        let keptUntil = book.owned[old]?.keptUntil
         let releasedAt = terms.map { min(now, $0.end) } ?? now
         if let released = book.release(ownedID: old, now: now), released.stored, !oldFailed,
            case .grace(let until) = released.state
@@ -45,9 +49,39 @@ extension NodeCore {
         slotOfContract[old] = nil
         releasing[old] = PendingRelease(holder: oldHolder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
                                         extent: volumes[p].slots[s].stored, at: releasedAt,
-                                        retries: ProtocolLimits.releaseRetriesMax, end: terms?.end, keptUntil: terms?.graceEnd)
+                                        retries: ProtocolLimits.releaseRetriesMax, end: terms?.end, keptUntil: keptUntil)
         volumes[p].recentHolders.append(oldHolder)
         actions.append(.send(to: oldHolder, .release(contract: old, at: releasedAt)))
+    }
+
+    /// Lets go of the slots whose contract's term is over without a renewal (no holder
+    /// could be found in time, or the owner was away): the holder moved the contract into
+    /// grace by itself and frees the shard when the grace ends, so the owner stops
+    /// expecting it there, and never challenges, fetches or reports a shard the holder no
+    /// longer owes (random scenario 858: honest holders were struck for freeing shards
+    /// past their grace, and the strikes excluded a third of the network). Released in good
+    /// faith, the holder is audited and a last-resort source until its grace ends, and the
+    /// empty slot is matched again.
+    mutating func lapseEndedContracts(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
+        var lapsed = false
+        for s in volumes[p].slots.indices {
+            guard let end = volumes[p].slots[s].contractEnd, end <= now, let old = volumes[p].slots[s].contract,
+                  let holder = volumes[p].slots[s].holder
+            else { continue }
+            // A renewal in place still unanswered goes with the contract it was to renew.
+            if let pending = volumes[p].slots[s].pendingContract, volumes[p].slots[s].pendingHolder == holder {
+                abandon(volume: p, slot: s, contract: pending, holder: holder, now: now, into: &actions)
+            }
+            releaseReplaced(volume: p, slot: s, contract: old, holder: holder, now: now, into: &actions)
+            let replacement = volumes[p].slots[s].replacement
+            volumes[p].slots[s] = OwnedSlot()
+            volumes[p].slots[s].replacement = replacement
+            actions.append(.note(.contractLapsed(old)))
+            lapsed = true
+        }
+        guard lapsed else { return }
+        actions.append(rootRecord(volume: p))
+        plan(volume: p, now: now, into: &actions)
     }
 
     /// Sends the releases not yet acknowledged that are due: on every repair tick while

@@ -331,7 +331,7 @@ public struct NodeCore: Sendable {
         case .heartbeat:
             let (freed, entered) = book.expire(now: now)
             for c in entered {
-                if case .grace(let until) = c.state { actions.append(.note(.released(c.terms.shard, graceUntil: until))) }
+                if case .grace = c.state { actions.append(.note(.released(c.terms.shard, graceUntil: c.keptUntil))) }
             }
             for c in freed {
                 actions.append(.deleteSlot(c.terms.shard))
@@ -398,6 +398,7 @@ public struct NodeCore: Sendable {
             resendBlindRepairReports(now: now, into: &actions)
             forgetReleasedHolders(now: now)
             for p in volumes.indices where !volumes[p].lost {
+                lapseEndedContracts(volume: p, now: now, into: &actions)
                 expirePending(volume: p, now: now, into: &actions)
                 requestMatch(volume: p, now: now, into: &actions)
             }
@@ -429,6 +430,10 @@ public struct NodeCore: Sendable {
                     guard let holder = slots[s].holder, let contract = slots[s].contract, !slots[s].failed,
                           slots[s].stored.packs > 0
                     else { continue }
+                    // Near its term's end the contract is renewed or lapses (a repair tick
+                    // hands it to the grace audit): a challenge sent now could reach a holder
+                    // whose grace is short and over, which freed the shard as promised.
+                    if let end = slots[s].contractEnd, now + params.challengeTimeout + .hours(1) >= end { continue }
                     if let msg = challenges.issue(
                         contract: contract, holder: holder, slot: SlotID(volume: volume, index: UInt8(s)),
                         packs: slots[s].stored.packs, root: { slots[s].stored.root }, audit: false, now: now,
@@ -509,6 +514,10 @@ public struct NodeCore: Sendable {
             if book.onAccept(contract, holderSignature: signature, holderKey: volumes[p].slots[s].pendingKey,
                              verifier: verifier)
             {
+                if volumes[p].slots[s].holder == from {
+                    takeRenewal(volume: p, slot: s, contract: contract, into: &actions)
+                    break
+                }
                 if let r = volumes[p].slots[s].replacement {
                     volumes[p].slots[s].replacement = .accepted(holder: r.holder, contract: r.contract, since: r.since)
                 }
@@ -519,6 +528,7 @@ public struct NodeCore: Sendable {
                 }
             } else {
                 slotOfContract[contract] = nil
+                if volumes[p].slots[s].holder == from { volumes[p].slots[s].refusedRenewal = volumes[p].slots[s].contract }
                 clearPending(volume: p, slot: s)
             }
         case let .reject(contract, _):
@@ -527,6 +537,7 @@ public struct NodeCore: Sendable {
             else { break }
             book.drop(ownedID: contract)
             slotOfContract[contract] = nil
+            if volumes[p].slots[s].holder == from { volumes[p].slots[s].refusedRenewal = volumes[p].slots[s].contract }
             clearPending(volume: p, slot: s)
             requestMatch(volume: p, now: now, into: &actions)
         case let .storeAck(contract, packs):
@@ -605,8 +616,9 @@ public struct NodeCore: Sendable {
                     // (renewal by re-placement).
                     assert(volumes[p].slots[s].contractEnd == volumes[p].slots[s].contract.flatMap { book.ownedEnd($0) },
                            "slot \(s) of volume \(volumes[p].id): contract end out of step with the book")
-                    let ending = volumes[p].slots[s].contractEnd.map { now + params.repairInterval * 2 >= $0 } ?? false
-                    let bad = e.excluded || e.permille < params.uptimeThresholdPermille || ending
+                    // A contract near its term's end is renewed apart from health (in place,
+                    // or re-placed: `requestMatch`).
+                    let bad = e.excluded || e.permille < params.uptimeThresholdPermille
                         || volumes[p].slots[s].fetchMisses >= params.fetchMissesMax
                     // Written only when it changes (nearly never): each write through
                     // `volumes[p].slots[s]` checks both arrays for uniqueness.

@@ -60,6 +60,9 @@ public struct OwnedSlot: Hashable, Sendable, Codable {
     /// repair tick) does not look the contract up in the book.
     public var contractEnd: Instant? = nil
     public var fetchMisses = 0
+    /// The contract whose renewal in place this slot's holder refused (or never answered):
+    /// that renewal goes through the coordinator to another holder instead.
+    public var refusedRenewal: ContractID? = nil
     /// What the holder acknowledged: the first `stored.packs` packs (challenged against
     /// `stored.root`).
     public var stored = SlotExtent.empty
@@ -93,10 +96,25 @@ public struct OwnedSlot: Hashable, Sendable, Codable {
     /// What is on its way to the new holder (a whole slot), once it is.
     public var pendingExtent: SlotExtent { if case let .storing(_, _, extent, _) = replacement { extent } else { .empty } }
 
-    /// Nothing on its way to a new holder, and no holder or one that failed or looks
-    /// unhealthy: the slot wants a new holder.
-    public var needsReplacement: Bool {
-        replacement == nil && (holder == nil || failed || unhealthy)
+    /// Whether the owner asks for a new holder for this slot now: it has none, or the
+    /// volume is being repaired and this one needs replacing, or its contract's term ends
+    /// by `renewBy` (a renewal, whatever the planner says: slots placed at different
+    /// times end at different times, and one lapsing alone is no repair).
+    public func wantsHolder(repairing: Bool, renewBy: Instant) -> Bool {
+        guard replacement == nil else { return false }
+        if holder == nil { return true }
+        if repairing && (failed || unhealthy) { return true }
+        return contractEnd.map { $0 <= renewBy } ?? false
+    }
+
+    /// Whether the owner proposes this slot's renewal to its own holder (which keeps the
+    /// shard, so nothing moves): the term ends by `renewBy`, the holder is in good standing
+    /// with every pack acknowledged and none on its way, and it has not refused before.
+    public func renewsInPlace(renewBy: Instant, now: Instant) -> Bool {
+        guard replacement == nil, holder != nil, let contract, let end = contractEnd, end <= renewBy, now < end,
+              !failed, !unhealthy, append == nil, stored.packs > 0, refusedRenewal != contract
+        else { return false }
+        return true
     }
 
     public var health: RepairPlanner.Health {

@@ -84,8 +84,7 @@ struct Harness {
         deliverAll()
     }
 
-    init(count: Int) {
-        let params = NodeParams(k: 2, n: 4, challengeTimeout: .minutes(10))
+    init(count: Int, params: NodeParams = NodeParams(k: 2, n: 4, challengeTimeout: .minutes(10))) {
         let verifier = DigestSigner()
         let root = Xoshiro256(seed: 42)
         for i in 0..<count {

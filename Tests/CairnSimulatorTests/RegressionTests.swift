@@ -304,3 +304,30 @@ final class Box: @unchecked Sendable {
     #expect(result.packsReportedLost > 0)  // the scenario does lose volumes; just never wrongly
     #expect(result.packsReportedLost <= result.packsLost)
 }
+
+/// Owners whose placements fill their whole budget, on three-day contracts over ten days:
+/// a renewal needed budget of its own, so none was ever proposed and every volume was
+/// lost at the first term's end (all 32, every contract broken). Each holder now renews
+/// its slot in place on the old contract's share: nothing moves and nothing lapses.
+@Test func aFullBudgetRenewsEveryContractInPlace() throws {
+    let scenario = try Scenario.load(path: Package.path("Scenarios/regressions/renewal-at-a-full-budget.json"))
+    #expect(scenario.contractTermDays * 3 < scenario.durationDays, "contracts must end several times within the run")
+    let result = try Simulation(scenario: scenario, seed: 1).run()
+    #expect(result.violations.isEmpty, "\(result.violations)")
+    #expect(result.volumesLost == 0 && result.contractsBroken == 0)
+    #expect(result.contractsLapsed == 0)
+    #expect(result.contractsRenewed >= result.volumesTotal * scenario.n * 3)
+    #expect(result.repairBytes == 0, "a renewal in place moved shards")
+}
+
+/// Random scenario 858 (`--long`): 17 % loss, skewed clocks, adversaries, budgets nearly
+/// full. Owners went on challenging holders past their contracts' term and grace, and
+/// reported honest holders for freeing the shards as promised; 55 nodes were excluded and
+/// a volume was given up with two healthy shards (k = 2).
+@Test func honestHoldersAreNeverStruckForShardsPastTheirTerm() throws {
+    let scenario = try Scenario.load(path: Package.path("Scenarios/regressions/honest-holders-past-their-term.json"))
+    let result = try Simulation(scenario: scenario, seed: 858).run()
+    #expect(result.violations.isEmpty, "\(result.violations)")
+    #expect(result.packsReportedLost <= result.packsLost)
+    #expect(result.contractsRenewed > 0)
+}

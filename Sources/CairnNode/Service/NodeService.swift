@@ -566,7 +566,7 @@ public final class NodeService: SessionDelegate, @unchecked Sendable {
         switch note {
         case let .placed(volume, packs):
             logger.info("volume placed", metadata: ["volume": "\(volume)", "packs": "\(packs)"])
-        case .fault, .volumeLost, .repairStarted, .repairCompleted, .slotRefused, .clockSkew, .contractBroken:
+        case .fault, .volumeLost, .repairStarted, .repairCompleted, .slotRefused, .clockSkew, .contractBroken, .contractLapsed, .contractRenewed:
             logger.notice("\(note)")
         default:
             logger.debug("note", metadata: ["note": "\(note)"])
