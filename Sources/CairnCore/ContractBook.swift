@@ -26,14 +26,17 @@ public struct Contract: Hashable, Sendable, Codable {
     /// contract's renewal to the same holder; nil for adopted contracts and in checkpoints
     /// from before it was kept).
     public var holderKey: [UInt8]? = nil
-    /// A renewal in place took over a contract under which the shard was to be kept until
-    /// this instant; the holder keeps it at least that long whatever happens to the renewal
-    /// (the owner may never have heard that it was accepted), and the owner counts on it
-    /// as long (audits and last-resort sources).
-    public var keptAtLeastUntil: Instant? = nil
-    /// Holder side: the contract this one renewed in place. The owner may never have heard
-    /// the renewal was signed and still count that one: its release lets this one go.
-    public var renews: ContractID? = nil
+    /// This contract renewed `of` in place, under which the shard was to be kept until
+    /// `keptAtLeastUntil`. The holder keeps it at least that long whatever happens to the
+    /// renewal (the owner may never have heard that it was accepted, and still count `of`:
+    /// a release of `of` lets this one go), and the owner counts on it as long (audits and
+    /// last-resort sources).
+    public var renewed: Renewed? = nil
+
+    public struct Renewed: Hashable, Sendable, Codable {
+        public var of: ContractID
+        public var keptAtLeastUntil: Instant
+    }
 
     public init(terms: ContractTerms, ownerSignature: [UInt8], holderSignature: [UInt8], state: State, stored: Bool,
                 proposer: NodeID? = nil) {
@@ -53,7 +56,7 @@ public struct Contract: Hashable, Sendable, Codable {
     public var keptUntil: Instant {
         let grace: Instant
         if case .grace(let until) = state { grace = until } else { grace = terms.graceEnd }
-        return max(grace, keptAtLeastUntil ?? grace)
+        return max(grace, renewed?.keptAtLeastUntil ?? grace)
     }
 }
 
@@ -223,7 +226,7 @@ public struct ContractBook: Sendable, Codable {
     /// as `old` promised, whatever becomes of `new`.
     public mutating func onRenewedInPlace(_ new: ContractID, of old: ContractID) {
         guard let floor = owned[old]?.keptUntil, owned[new] != nil else { return }
-        owned[new]?.keptAtLeastUntil = floor
+        owned[new]?.renewed = Contract.Renewed(of: old, keptAtLeastUntil: floor)
     }
 
     public mutating func onStoreAck(_ id: ContractID) {
@@ -318,8 +321,7 @@ public struct ContractBook: Sendable, Codable {
         var contract = Contract(terms: terms, ownerSignature: ownerSignature, holderSignature: signature,
                                 state: .active, stored: true, proposer: terms.owner)
         contract.ownerKey = ownerKey
-        contract.keptAtLeastUntil = old.keptUntil
-        contract.renews = existing
+        contract.renewed = Contract.Renewed(of: existing, keptAtLeastUntil: old.keptUntil)
         held[existing] = nil
         held[terms.id] = contract
         heldPacks[terms.shard.volume] = HeldShard(contract: terms.id, index: terms.shard.index, packs: stored.packs)
@@ -367,12 +369,23 @@ public struct ContractBook: Sendable, Codable {
         return h.packs
     }
 
+    /// When the shard of `shard` may be freed here (`Contract.keptUntil`), read in place;
+    /// nil when none is held.
+    public func heldKeptUntil(_ shard: SlotID) -> Instant? {
+        guard let id = heldPacks[shard.volume]?.contract, let i = held.index(forKey: id), held.values[i].terms.shard == shard
+        else { return nil }
+        // Field by field: `keptUntil` on the element copied the whole contract.
+        let grace: Instant
+        if case .grace(let until) = held.values[i].state { grace = until } else { grace = held.values[i].terms.graceEnd }
+        return max(grace, held.values[i].renewed?.keptAtLeastUntil ?? grace)
+    }
+
     /// The held contract that renewed `id` in place, when `id` itself is no longer held.
     public func heldRenewal(of id: ContractID) -> ContractID? {
         guard held[id] == nil else { return nil }
         // At most one held contract renews a given one (a renewal replaces it), so the
         // order of the search shows nowhere.
-        return held.first { $0.value.renews == id }?.key
+        return held.first { $0.value.renewed?.of == id }?.key
     }
 
     public func heldContract(for shard: SlotID) -> Contract? {

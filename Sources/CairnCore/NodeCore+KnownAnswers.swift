@@ -25,3 +25,13 @@ extension NodeCore {
         book.storedPacks(slot) >= packs && book.nextExpiry.map { $0 > through } ?? true
     }
 }
+
+extension NodeCore {
+    /// Holder side: when this node may free its shard of `slot` (`Contract.keptUntil`),
+    /// nil when it holds none. It changes nothing: `mutating` for the reason
+    /// `answersChallenge` is (the simulator's checker asks for every copy at every sample,
+    /// and read through `book` the whole book was copied each time: a tenth of churn.json).
+    public mutating func heldKeptUntil(_ slot: SlotID) -> Instant? {
+        book.heldKeptUntil(slot)
+    }
+}

@@ -160,6 +160,7 @@ extension NodeCore {
         volumes[p].slots[s].contract = contract
         volumes[p].slots[s].contractEnd = book.ownedEnd(contract)
         volumes[p].slots[s].replacement = nil
+        volumes[p].slots[s].renewalRefused = nil
         actions.append(.note(.contractRenewed(old, contract)))
     }
 

@@ -18,7 +18,7 @@ extension NodeCore {
         book.drop(ownedID: contract)
         slotOfContract[contract] = nil
         // A renewal in place nobody answered: the next one goes to another holder.
-        if volumes[p].slots[s].holder == holder { volumes[p].slots[s].refusedRenewal = volumes[p].slots[s].contract }
+        if volumes[p].slots[s].holder == holder { volumes[p].slots[s].renewalRefused = true }
         // What the abandoned holder may have: the whole slot, if only its acknowledgement was lost.
         releasing[contract] = PendingRelease(holder: holder, shard: SlotID(volume: volumes[p].id, index: UInt8(s)),
                                              extent: volumes[p].slots[s].pendingExtent, at: releasedAt,

@@ -528,7 +528,7 @@ public struct NodeCore: Sendable {
                 }
             } else {
                 slotOfContract[contract] = nil
-                if volumes[p].slots[s].holder == from { volumes[p].slots[s].refusedRenewal = volumes[p].slots[s].contract }
+                if volumes[p].slots[s].holder == from { volumes[p].slots[s].renewalRefused = true }
                 clearPending(volume: p, slot: s)
             }
         case let .reject(contract, _):
@@ -537,7 +537,7 @@ public struct NodeCore: Sendable {
             else { break }
             book.drop(ownedID: contract)
             slotOfContract[contract] = nil
-            if volumes[p].slots[s].holder == from { volumes[p].slots[s].refusedRenewal = volumes[p].slots[s].contract }
+            if volumes[p].slots[s].holder == from { volumes[p].slots[s].renewalRefused = true }
             clearPending(volume: p, slot: s)
             requestMatch(volume: p, now: now, into: &actions)
         case let .storeAck(contract, packs):

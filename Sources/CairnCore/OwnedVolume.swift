@@ -60,9 +60,10 @@ public struct OwnedSlot: Hashable, Sendable, Codable {
     /// repair tick) does not look the contract up in the book.
     public var contractEnd: Instant? = nil
     public var fetchMisses = 0
-    /// The contract whose renewal in place this slot's holder refused (or never answered):
-    /// that renewal goes through the coordinator to another holder instead.
-    public var refusedRenewal: ContractID? = nil
+    /// The holder refused (or never answered) the renewal in place of the slot's current
+    /// contract: that renewal goes through the coordinator to another holder instead. (An
+    /// optional, so checkpoints from before it read; `true` or nil.)
+    public var renewalRefused: Bool? = nil
     /// What the holder acknowledged: the first `stored.packs` packs (challenged against
     /// `stored.root`).
     public var stored = SlotExtent.empty
@@ -111,8 +112,8 @@ public struct OwnedSlot: Hashable, Sendable, Codable {
     /// shard, so nothing moves): the term ends by `renewBy`, the holder is in good standing
     /// with every pack acknowledged and none on its way, and it has not refused before.
     public func renewsInPlace(renewBy: Instant, now: Instant) -> Bool {
-        guard replacement == nil, holder != nil, let contract, let end = contractEnd, end <= renewBy, now < end,
-              !failed, !unhealthy, append == nil, stored.packs > 0, refusedRenewal != contract
+        guard replacement == nil, holder != nil, contract != nil, let end = contractEnd, end <= renewBy, now < end,
+              !failed, !unhealthy, append == nil, stored.packs > 0, renewalRefused != true
         else { return false }
         return true
     }
