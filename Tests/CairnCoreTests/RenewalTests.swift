@@ -121,16 +121,21 @@ private func slotsSent(_ h: Harness, after from: Int) -> Int {
 
 // MARK: The budget a replacement rides on
 
+/// A 30-day proposal of `bytes` for slot 0 of volume 1 to node `holder`.
+private func propose(_ book: inout ContractBook, to holder: UInt32, bytes: UInt64, replacing old: Contract? = nil)
+    -> Contract
+{
+    book.propose(holder: NodeID(holder), shard: SlotID(volume: VolumeID(1), index: 0), bytes: bytes, now: .zero,
+                 term: .days(30), grace: .days(7), replacing: old?.terms.id, signer: signerA)
+}
+
 @Test func aReplacementRidesOnTheShareOfTheContractItReplaces() {
     var book = ContractBook(me: NodeID(1), offered: 1000, placementBudget: 400)
-    let shard = SlotID(volume: VolumeID(1), index: 0)
-    let old = book.propose(holder: NodeID(2), shard: shard, bytes: 400, now: .zero, term: .days(30), grace: .days(7),
-                           signer: signerA)
+    let old = propose(&book, to: 2, bytes: 400)
     #expect(!book.canPlace(bytes: 400))
     #expect(book.canPlace(bytes: 400, replacing: old.terms.id))
     #expect(!book.canPlace(bytes: 401, replacing: old.terms.id), "a bigger replacement needs room of its own")
-    let new = book.propose(holder: NodeID(3), shard: shard, bytes: 400, now: .zero, term: .days(30), grace: .days(7),
-                           replacing: old.terms.id, signer: signerA)
+    let new = propose(&book, to: 3, bytes: 400, replacing: old)
     #expect(book.rides(new.terms.id) == old.terms.id)
     #expect(book.placedBytes == 400)
     // One rider per contract.
@@ -144,29 +149,22 @@ private func slotsSent(_ h: Harness, after from: Int) -> Int {
 
 @Test func aRefusedRiderGivesBackNothingAndTheOldShareStays() {
     var book = ContractBook(me: NodeID(1), offered: 1000, placementBudget: 400)
-    let shard = SlotID(volume: VolumeID(1), index: 0)
-    let old = book.propose(holder: NodeID(2), shard: shard, bytes: 300, now: .zero, term: .days(30), grace: .days(7),
-                           signer: signerA)
-    let rider = book.propose(holder: NodeID(3), shard: shard, bytes: 200, now: .zero, term: .days(30), grace: .days(7),
-                             replacing: old.terms.id, signer: signerA)
+    let old = propose(&book, to: 2, bytes: 300)
+    let rider = propose(&book, to: 3, bytes: 200, replacing: old)
     #expect(book.placedBytes == 300, "room for 100 only: the rider rides")
     book.drop(ownedID: rider.terms.id)
     #expect(book.placedBytes == 300)
     #expect(book.canPlace(bytes: 300, replacing: old.terms.id))
     // A smaller rider left alone counts its own bytes.
-    let second = book.propose(holder: NodeID(4), shard: shard, bytes: 200, now: .zero, term: .days(30), grace: .days(7),
-                              replacing: old.terms.id, signer: signerA)
+    let second = propose(&book, to: 4, bytes: 200, replacing: old)
     book.drop(ownedID: old.terms.id)
     #expect(book.placedBytes == 200 && book.rides(second.terms.id) == nil)
 }
 
 @Test func aRidingBookSurvivesItsCheckpointAndADamagedOneIsRefused() throws {
     var book = ContractBook(me: NodeID(1), offered: 1000, placementBudget: 400)
-    let shard = SlotID(volume: VolumeID(1), index: 0)
-    let old = book.propose(holder: NodeID(2), shard: shard, bytes: 400, now: .zero, term: .days(30), grace: .days(7),
-                           signer: signerA)
-    let new = book.propose(holder: NodeID(3), shard: shard, bytes: 400, now: .zero, term: .days(30), grace: .days(7),
-                           replacing: old.terms.id, signer: signerA)
+    let old = propose(&book, to: 2, bytes: 400)
+    let new = propose(&book, to: 3, bytes: 400, replacing: old)
     let bytes = try JSONCoding.encode(book)
     var back = try JSONCoding.decode(ContractBook.self, from: bytes)
     #expect(back.rides(new.terms.id) == old.terms.id && back.placedBytes == 400)
