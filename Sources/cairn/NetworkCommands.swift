@@ -184,6 +184,11 @@ struct NodeRun: AsyncParsableCommand {
     @Option(name: .customLong("test-intervals"), help: .hidden)
     var testIntervals: Int?
 
+    /// Contracts this node proposes last this many seconds, with a grace period as long
+    /// (tests of renewal).
+    @Option(name: .customLong("test-term"), help: .hidden)
+    var testTerm: Int?
+
     func run() async throws {
         let file = try config.map(NodeConfig.load) ?? NodeConfig()
         guard let coordinator = coordinator ?? file.coordinator else {
@@ -223,6 +228,11 @@ struct NodeRun: AsyncParsableCommand {
             // before the relay is tried: a proposal is not given up sooner.
             settings.params.proposalTimeout = max(every * 3, .seconds(30))
             settings.adoptionPatience = .seconds(Int64(max(seconds * 10, 30)))
+        }
+        if let seconds = testTerm {
+            guard seconds > 0 else { throw ValidationError("--test-term takes a number of seconds above 0") }
+            settings.params.term = .seconds(Int64(seconds))
+            settings.params.grace = .seconds(Int64(seconds))
         }
         let service = try serviceRun { () throws(NodeError) in try NodeService(settings: settings, logger: logger) }
         try await ServiceRunner.runUntilSignalled(logger: logger, start: {
