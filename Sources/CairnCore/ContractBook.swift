@@ -170,8 +170,9 @@ public struct ContractBook: Sendable, Codable {
     /// the budget has no room for it.
     public mutating func propose(holder: NodeID, shard: SlotID, bytes: UInt64, now: Instant, term: Interval,
                                  grace: Interval, replacing old: ContractID? = nil, signer: some ContractSigner) -> Contract {
-        let rides = !canPlace(bytes: bytes) && canRide(bytes: bytes, on: old)
-        precondition(canPlace(bytes: bytes) || rides,
+        let fits = canPlace(bytes: bytes)
+        let rides = !fits && canRide(bytes: bytes, on: old)
+        precondition(fits || rides,
                      "placement of \(bytes) over budget \(placementBudget) (placed \(placedBytes))")
         precondition(!rides || owned[old!]?.terms.shard == shard, "\(me) riding on a contract of another slot")
         precondition(holder != me, "\(me) proposing to itself")
@@ -225,7 +226,7 @@ public struct ContractBook: Sendable, Codable {
     /// The holder renewed `old` in place as `new`: the shard stays there at least as long
     /// as `old` promised, whatever becomes of `new`.
     public mutating func onRenewedInPlace(_ new: ContractID, of old: ContractID) {
-        guard let floor = owned[old]?.keptUntil, owned[new] != nil else { return }
+        guard let floor = owned[old]?.keptUntil else { return }
         owned[new]?.renewed = Contract.Renewed(of: old, keptAtLeastUntil: floor)
     }
 
@@ -262,8 +263,9 @@ public struct ContractBook: Sendable, Codable {
         if c.isCounted { uncount(c) }
         // Grace runs from the release or from the end of the term, whichever came first:
         // the holder's own book starts it at the term's end when no release came before.
-        c.state = .grace(until: min(now, c.terms.end) + c.terms.grace)
-        c.state = .grace(until: c.keptUntil)  // never before what a renewal in place took over
+        // Never before what a renewal in place took over.
+        let until = min(now, c.terms.end) + c.terms.grace
+        c.state = .grace(until: max(until, c.renewed?.keptAtLeastUntil ?? until))
         owned[id] = c
         return c
     }
@@ -374,10 +376,7 @@ public struct ContractBook: Sendable, Codable {
     public func heldKeptUntil(_ shard: SlotID) -> Instant? {
         guard let id = heldPacks[shard.volume]?.contract, let i = held.index(forKey: id), held.values[i].terms.shard == shard
         else { return nil }
-        // Field by field: `keptUntil` on the element copied the whole contract.
-        let grace: Instant
-        if case .grace(let until) = held.values[i].state { grace = until } else { grace = held.values[i].terms.graceEnd }
-        return max(grace, held.values[i].renewed?.keptAtLeastUntil ?? grace)
+        return held.values[i].keptUntil
     }
 
     /// The held contract that renewed `id` in place, when `id` itself is no longer held.

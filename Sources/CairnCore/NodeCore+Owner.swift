@@ -131,6 +131,7 @@ extension NodeCore {
     /// refuses, is a re-placement through the coordinator.
     mutating func renewInPlace(volume p: Int, now: Instant, into actions: inout [NodeAction]) {
         let renewBy = now + params.renewalLead
+        var proposed = false
         for s in volumes[p].slots.indices where volumes[p].slots[s].renewsInPlace(renewBy: renewBy, now: now) {
             guard let old = volumes[p].slots[s].contract, let holder = volumes[p].slots[s].holder,
                   let key = book.owned[old]?.holderKey, book.canPlace(bytes: volumes[p].capacity, replacing: old)
@@ -144,8 +145,9 @@ extension NodeCore {
                                                           slot: s, contract: contract.terms.id))
             actions.append(.send(to: holder, .propose(terms: contract.terms, ownerKey: signer.publicKey,
                                                       ownerSignature: contract.ownerSignature, mandate: nil)))
-            actions.append(.setTimer(.expiry, at: now + params.proposalTimeout))
+            proposed = true
         }
+        if proposed { actions.append(.setTimer(.expiry, at: now + params.proposalTimeout)) }
     }
 
     /// The holder accepted the renewal in place of its slot's contract (`renewInPlace`): the
