@@ -230,7 +230,9 @@ struct NodeRun: AsyncParsableCommand {
             settings.adoptionPatience = .seconds(Int64(max(seconds * 10, 30)))
         }
         if let seconds = testTerm {
-            guard seconds > 0 else { throw ValidationError("--test-term takes a number of seconds above 0") }
+            guard seconds > 0, seconds <= 10 * 366 * 86_400 else {
+                throw ValidationError("--test-term takes a number of seconds above 0 and at most ten years")
+            }
             settings.params.term = .seconds(Int64(seconds))
             settings.params.grace = .seconds(Int64(seconds))
         }
